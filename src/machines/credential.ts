@@ -1,0 +1,357 @@
+/**
+ * The key credential: issue → active → revoke/expire, with per-grant retries and failure compensation.
+ * Pure: time arrives in events (`at`), secrets arrive encrypted, vendor calls and timers are intents.
+ */
+import { assign, enqueueActions, type SnapshotFrom, setup } from 'xstate';
+import type { Grant, GrantOwner, GrantStep } from './credentialGrants.ts';
+import * as grants from './credentialGrants.ts';
+import type {
+  DomainEventIntent,
+  EffectError,
+  GrantTarget,
+  KeyKind,
+  TimerIntent,
+  VendorIntent,
+} from './intents.ts';
+import { defaultRetryPolicy, type RetryPolicy } from './retryPolicy.ts';
+
+export type CredentialStatus =
+  | 'requested'
+  | 'issuing'
+  | 'active'
+  | 'updating'
+  | 'revoking'
+  | 'revoked'
+  | 'failed'
+  | 'expired'
+  | 'provisional';
+
+export interface Holder {
+  kind: 'guest' | 'staff';
+  ref: string;
+}
+
+export interface CredentialFailure {
+  code: string;
+  reason: string;
+}
+
+export interface CredentialContext {
+  id: string;
+  tenantId: string;
+  propertyId: string;
+  reservationId: string | null;
+  holder: Holder;
+  kind: KeyKind;
+  rooms: string[];
+  areas: string[];
+  validFrom: string;
+  validUntil: string;
+  /** The PIN, encrypted by the runtime's secret box; null for kinds without a secret. */
+  secret: string | null;
+  grants: Grant[];
+  /** Where closing ends: revoked, expired or failed. */
+  closeGoal: 'revoked' | 'expired' | 'failed' | null;
+  revokeReason: string | null;
+  failure: CredentialFailure | null;
+  retry: RetryPolicy;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CredentialInput {
+  id: string;
+  tenantId: string;
+}
+
+export interface IssueCredentialEvent {
+  type: 'credential.issue';
+  at: string;
+  propertyId: string;
+  reservationId: string | null;
+  holder: Holder;
+  kind: KeyKind;
+  rooms: string[];
+  areas: string[];
+  validFrom: string;
+  validUntil: string;
+  secret: string | null;
+  targets: GrantTarget[];
+  /** Rooms the requester could not resolve to a lock, with the reason code. */
+  unresolved: { roomId: string; code: string }[];
+  retry?: RetryPolicy;
+}
+
+export type CredentialEvent =
+  | IssueCredentialEvent
+  | { type: 'credential.revoke'; at: string; reason: string }
+  | { type: 'effect.done.issueGrant'; at: string; operationId: string; vendorRef?: string | null }
+  | { type: 'effect.failed.issueGrant'; at: string; operationId: string; error: EffectError }
+  | { type: 'effect.done.revokeGrant'; at: string; operationId: string; vendorRef?: string | null }
+  | { type: 'effect.failed.revokeGrant'; at: string; operationId: string; error: EffectError }
+  | { type: 'timer.retryGrant'; at: string; lockDeviceId: string }
+  | { type: 'timer.expire'; at: string };
+
+const owner = (c: CredentialContext): GrantOwner => c;
+const EXPIRE_TIMER = 'expire';
+
+/** The grant step an effect outcome or retry timer implies; the same in every state that has grants. */
+function decideGrants(c: CredentialContext, e: CredentialEvent): GrantStep {
+  switch (e.type) {
+    case 'effect.done.issueGrant':
+      return grants.onIssued(owner(c), c.grants, e.operationId, e.vendorRef ?? null);
+    case 'effect.failed.issueGrant':
+      return grants.onIssueFailed(owner(c), c.grants, e.operationId, e.error, e.at);
+    case 'effect.done.revokeGrant':
+      return grants.onRevoked(owner(c), c.grants, e.operationId);
+    case 'effect.failed.revokeGrant':
+      return grants.onRevokeFailed(owner(c), c.grants, e.operationId, e.error, e.at);
+    case 'timer.retryGrant':
+      return grants.onRetryDue(owner(c), c.grants, e.lockDeviceId);
+    case 'credential.issue':
+      return grants.startIssue(owner(c), e.targets);
+    default:
+      return { grants: c.grants, intents: [], timers: [], cancelTimers: [] };
+  }
+}
+
+type CredentialIntentAction =
+  | { type: 'callVendor'; params: VendorIntent }
+  | { type: 'scheduleTimer'; params: TimerIntent }
+  | { type: 'cancelTimer'; params: { key: string } }
+  | { type: 'publishEvent'; params: DomainEventIntent };
+
+/** A step's intents as actions, in journal order: cancellations, timers, vendor calls. */
+function stepActions(s: GrantStep): CredentialIntentAction[] {
+  return [
+    ...s.cancelTimers.map((key) => ({ type: 'cancelTimer' as const, params: { key } })),
+    ...s.timers.map((t) => ({ type: 'scheduleTimer' as const, params: t })),
+    ...s.intents.map((i) => ({ type: 'callVendor' as const, params: i })),
+  ];
+}
+
+/** Closing (revoke, expiry, failure): the context changes and the intents it implies. Pure. */
+function decideClose(c: CredentialContext, e: CredentialEvent, goal: CloseGoal) {
+  const s = grants.startClose(owner(c), c.grants);
+  const failedGrant = c.grants.find((g) => g.status === 'failed');
+  const failure: CredentialFailure | null =
+    goal === 'failed'
+      ? {
+          code: failedGrant?.lastError?.code ?? 'FAILED',
+          reason: failedGrant?.lastError?.message ?? 'a grant could not be issued',
+        }
+      : c.failure;
+  const actions: CredentialIntentAction[] = [];
+  if (goal !== 'expired') actions.push({ type: 'cancelTimer', params: { key: EXPIRE_TIMER } });
+  actions.push(...stepActions(s));
+  if (goal === 'failed')
+    actions.push({ type: 'publishEvent', params: { verb: 'failed', data: { failure } } });
+  const patch: Partial<CredentialContext> = {
+    grants: s.grants,
+    closeGoal: goal,
+    updatedAt: e.at,
+    revokeReason: e.type === 'credential.revoke' ? e.reason : c.revokeReason,
+    failure,
+  };
+  return { patch, actions };
+}
+
+type CloseGoal = 'revoked' | 'expired' | 'failed';
+
+/** The part of xstate's `enqueue` the shared steps use: typed here so the steps stay plain functions. */
+interface CredentialEnqueue {
+  (action: CredentialIntentAction): void;
+  assign(patch: Partial<CredentialContext>): void;
+}
+interface EnqueueArgs {
+  context: CredentialContext;
+  event: CredentialEvent;
+  enqueue: CredentialEnqueue;
+}
+
+function applyGrantEvent({ context, event, enqueue }: EnqueueArgs): void {
+  const s = decideGrants(context, event);
+  enqueue.assign({ grants: s.grants, updatedAt: event.at });
+  for (const a of stepActions(s)) enqueue(a);
+}
+
+const beginClose =
+  (goal: CloseGoal) =>
+  ({ context, event, enqueue }: EnqueueArgs): void => {
+    const { patch, actions } = decideClose(context, event, goal);
+    enqueue.assign(patch);
+    for (const a of actions) enqueue(a);
+  };
+
+export const credentialMachine = setup({
+  types: {
+    context: {} as CredentialContext,
+    events: {} as CredentialEvent,
+    input: {} as CredentialInput,
+  },
+  actions: {
+    callVendor: (_: unknown, _params: VendorIntent) => {},
+    scheduleTimer: (_: unknown, _params: TimerIntent) => {},
+    cancelTimer: (_: unknown, _params: { key: string }) => {},
+    publishEvent: (_: unknown, _params: DomainEventIntent) => {},
+  },
+  guards: {
+    hasUnresolvedRooms: ({ event }) =>
+      event.type === 'credential.issue' && (event.unresolved.length > 0 || event.targets.length === 0),
+    /** Duplicate or stale outcomes leave the grants untouched: then nothing is written at all. */
+    grantEventApplies: ({ context, event }) => decideGrants(context, event).grants !== context.grants,
+    allIssued: ({ context }) => grants.allIssued(context.grants),
+    anyFailed: ({ context }) => grants.anyFailed(context.grants),
+    allClosedAs: ({ context }, params: { goal: CloseGoal }) =>
+      grants.allClosed(context.grants) && context.closeGoal === params.goal,
+  },
+}).createMachine({
+  id: 'credential',
+  context: ({ input }) => ({
+    id: input.id,
+    tenantId: input.tenantId,
+    propertyId: '',
+    reservationId: null,
+    holder: { kind: 'guest', ref: '' },
+    kind: 'pin',
+    rooms: [],
+    areas: [],
+    validFrom: '',
+    validUntil: '',
+    secret: null,
+    grants: [],
+    closeGoal: null,
+    revokeReason: null,
+    failure: null,
+    retry: defaultRetryPolicy,
+    createdAt: '',
+    updatedAt: '',
+  }),
+  initial: 'new',
+  states: {
+    new: {
+      on: {
+        'credential.issue': [
+          {
+            guard: 'hasUnresolvedRooms',
+            target: 'failed',
+            actions: [
+              assign(({ event }) => ({
+                ...describe(event),
+                closeGoal: 'failed' as const,
+                failure: {
+                  code: event.unresolved[0]?.code ?? 'NO_LOCK_FOR_ROOM',
+                  reason: `no lock for room(s) ${event.unresolved.map((u) => u.roomId).join(', ') || event.rooms.join(', ')}`,
+                },
+              })),
+              { type: 'publishEvent', params: { verb: 'requested' } },
+              {
+                type: 'publishEvent',
+                params: ({ context }) => ({ verb: 'failed', data: { failure: context.failure } }),
+              },
+            ],
+          },
+          {
+            target: 'issuing',
+            actions: [
+              assign(({ event }) => describe(event)),
+              { type: 'publishEvent', params: { verb: 'requested' } },
+              enqueueActions(applyGrantEvent),
+            ],
+          },
+        ],
+      },
+    },
+    issuing: {
+      always: [
+        { guard: 'allIssued', target: 'active' },
+        { guard: 'anyFailed', target: 'revoking', actions: enqueueActions(beginClose('failed')) },
+      ],
+      on: {
+        'effect.done.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.failed.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.done.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.failed.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'timer.retryGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'credential.revoke': { target: 'revoking', actions: enqueueActions(beginClose('revoked')) },
+      },
+    },
+    active: {
+      entry: [
+        { type: 'publishEvent', params: ({ context }) => ({ verb: 'issued', data: grantSummary(context) }) },
+        {
+          type: 'scheduleTimer',
+          params: ({ context }) => ({
+            key: EXPIRE_TIMER,
+            dueAt: context.validUntil,
+            event: { type: 'timer.expire' },
+          }),
+        },
+      ],
+      on: {
+        'credential.revoke': { target: 'revoking', actions: enqueueActions(beginClose('revoked')) },
+        'timer.expire': { target: 'revoking', actions: enqueueActions(beginClose('expired')) },
+      },
+    },
+    revoking: {
+      always: [
+        { guard: { type: 'allClosedAs', params: { goal: 'revoked' } }, target: 'revoked' },
+        { guard: { type: 'allClosedAs', params: { goal: 'expired' } }, target: 'expired' },
+        { guard: { type: 'allClosedAs', params: { goal: 'failed' } }, target: 'failed' },
+      ],
+      on: {
+        'effect.done.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.failed.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.done.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.failed.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'timer.retryGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+      },
+    },
+    revoked: {
+      type: 'final',
+      entry: {
+        type: 'publishEvent',
+        params: ({ context }) => ({ verb: 'revoked', data: { reason: context.revokeReason } }),
+      },
+    },
+    expired: { type: 'final', entry: { type: 'publishEvent', params: { verb: 'expired' } } },
+    failed: { type: 'final' },
+  },
+});
+
+function describe(e: IssueCredentialEvent) {
+  return {
+    propertyId: e.propertyId,
+    reservationId: e.reservationId,
+    holder: e.holder,
+    kind: e.kind,
+    rooms: e.rooms,
+    areas: e.areas,
+    validFrom: e.validFrom,
+    validUntil: e.validUntil,
+    secret: e.secret,
+    retry: e.retry ?? defaultRetryPolicy,
+    createdAt: e.at,
+    updatedAt: e.at,
+  };
+}
+
+function grantSummary(c: CredentialContext) {
+  return {
+    grants: c.grants.map((g) => ({ lockDeviceId: g.lockDeviceId, vendor: g.vendor, vendorRef: g.vendorRef })),
+  };
+}
+
+export type CredentialSnapshot = SnapshotFrom<typeof credentialMachine>;
+
+/** The contract status of a credential snapshot. Pure. */
+export function credentialStatus(s: CredentialSnapshot): CredentialStatus {
+  switch (s.value) {
+    case 'new':
+      return 'requested';
+    case 'revoking':
+      return s.context.closeGoal === 'failed' ? 'failed' : 'revoking';
+    default:
+      return s.value as CredentialStatus;
+  }
+}

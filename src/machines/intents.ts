@@ -1,0 +1,78 @@
+/**
+ * The intents machines emit. Each is a named xstate action with an empty body: `transition()` returns
+ * them with resolved params, the runtime journals them in the actor's transaction and runs them after.
+ */
+export type KeyKind = 'pin' | 'mobile_key' | 'card';
+export const keyKinds = ['pin', 'mobile_key', 'card'] as const satisfies readonly KeyKind[];
+
+/** Where one grant of a credential lives: one room's lock device on one vendor. */
+export interface GrantTarget {
+  roomId: string;
+  lockDeviceId: string;
+  vendor: string;
+  vendorDeviceRef: string;
+}
+
+/** A vendor failure as a machine sees it: a code from the normalized set and whether a retry may help. */
+export interface EffectError {
+  code: string;
+  message: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+}
+
+export interface IssueGrantIntent extends GrantTarget {
+  intent: 'issueGrant';
+  operationId: string;
+  credentialId: string;
+  propertyId: string;
+  kind: KeyKind;
+  validFrom: string;
+  validUntil: string;
+  /** Encrypted secret (the PIN), never plaintext. */
+  secret: string | null;
+  attempt: number;
+}
+
+export interface RevokeGrantIntent extends GrantTarget {
+  intent: 'revokeGrant';
+  operationId: string;
+  /** The operation that issued the grant: lets the adapter find it when `vendorRef` is unknown. */
+  issueOperationId: string;
+  credentialId: string;
+  propertyId: string;
+  kind: KeyKind;
+  vendorRef: string | null;
+  attempt: number;
+}
+
+export type VendorIntent = IssueGrantIntent | RevokeGrantIntent;
+export type VendorIntentName = VendorIntent['intent'];
+
+/** A durable timer: delivered to the actor as `event` once `dueAt` has passed. Same key replaces. */
+export interface TimerIntent {
+  key: string;
+  dueAt: string;
+  event: { type: string; [k: string]: unknown };
+}
+
+/** A domain event for the outbox: published as `melmastoon.lock.<aggregate>.<verb>.v1`. */
+export interface DomainEventIntent {
+  verb: string;
+  data?: Record<string, unknown>;
+}
+
+/** The outcome of a vendor intent, returned to the actor as an ordinary event. */
+export type EffectOutcomeEvent =
+  | { type: `effect.done.${VendorIntentName}`; at: string; operationId: string; vendorRef?: string | null }
+  | { type: `effect.failed.${VendorIntentName}`; at: string; operationId: string; error: EffectError };
+
+/** Builds the success event of an intent. Pure. */
+export function effectDone(intent: VendorIntent, at: string, vendorRef: string | null): EffectOutcomeEvent {
+  return { type: `effect.done.${intent.intent}`, at, operationId: intent.operationId, vendorRef };
+}
+
+/** Builds the failure event of an intent. Pure. */
+export function effectFailed(intent: VendorIntent, at: string, error: EffectError): EffectOutcomeEvent {
+  return { type: `effect.failed.${intent.intent}`, at, operationId: intent.operationId, error };
+}

@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { credentialMachine } from '../../../src/machines/credential.ts';
+import { decider } from '../../support/decider.ts';
+
+const spec = decider(credentialMachine, { id: 'c1', tenantId: 't1' });
+const target = (n: number) => ({
+  roomId: `r${n}`,
+  lockDeviceId: `d${n}`,
+  vendor: 'ttlock',
+  vendorDeviceRef: `${n}`,
+});
+const issue = (targets = [target(1), target(2)], extra: Record<string, unknown> = {}) => ({
+  type: 'credential.issue',
+  at: '2026-01-01T10:00:00.000Z',
+  propertyId: 'p1',
+  reservationId: 'res1',
+  holder: { kind: 'guest', ref: 'g1' },
+  kind: 'pin',
+  rooms: targets.map((t) => t.roomId),
+  areas: [],
+  validFrom: '2026-01-01T14:00:00.000Z',
+  validUntil: '2026-01-03T11:00:00.000Z',
+  secret: 'v1.enc',
+  targets,
+  unresolved: [],
+  retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000 },
+  ...extra,
+});
+const done = (n: number, at = '2026-01-01T10:00:01.000Z') => ({
+  type: 'effect.done.issueGrant',
+  at,
+  operationId: `c1:d${n}:issue`,
+  vendorRef: `pwd-${n}`,
+});
+const failed = (n: number, retryable: boolean, at = '2026-01-01T10:00:01.000Z') => ({
+  type: 'effect.failed.issueGrant',
+  at,
+  operationId: `c1:d${n}:issue`,
+  error: { code: retryable ? 'OFFLINE' : 'CAPACITY', message: 'vendor said no', retryable },
+});
+
+describe('credential: issue', () => {
+  it('credential: issuing emits one issue intent per grant and a requested event', () => {
+    const o = spec.given().when(issue()).then({ state: 'issuing' });
+    expect(o.intents.map((i) => i.type)).toEqual(['publishEvent', 'callVendor', 'callVendor']);
+    expect(o.intents[1]?.params).toMatchObject({
+      intent: 'issueGrant',
+      operationId: 'c1:d1:issue',
+      vendorDeviceRef: '1',
+      secret: 'v1.enc',
+      attempt: 1,
+    });
+  });
+
+  it('credential: becomes active when every grant is issued, publishing issued and arming expiry', () => {
+    const o = spec.given(issue(), done(1)).when(done(2)).then({ state: 'active' });
+    expect(o.intents).toEqual([
+      {
+        type: 'publishEvent',
+        params: {
+          verb: 'issued',
+          data: {
+            grants: [
+              { lockDeviceId: 'd1', vendor: 'ttlock', vendorRef: 'pwd-1' },
+              { lockDeviceId: 'd2', vendor: 'ttlock', vendorRef: 'pwd-2' },
+            ],
+          },
+        },
+      },
+      {
+        type: 'scheduleTimer',
+        params: { key: 'expire', dueAt: '2026-01-03T11:00:00.000Z', event: { type: 'timer.expire' } },
+      },
+    ]);
+  });
+
+  it('credential: a repeated issue command changes nothing', () => {
+    spec.given(issue()).when(issue()).thenNothingHappened();
+  });
+
+  it('credential: a duplicate effect outcome changes nothing', () => {
+    spec.given(issue(), done(1)).when(done(1)).thenNothingHappened();
+  });
+
+  it('credential: a retryable failure waits on a durable timer with backoff, then retries', () => {
+    const waiting = spec
+      .given(issue())
+      .when(failed(1, true))
+      .then({
+        state: 'issuing',
+        intents: [
+          {
+            type: 'scheduleTimer',
+            params: {
+              key: 'grant:d1',
+              dueAt: '2026-01-01T10:00:02.000Z',
+              event: { type: 'timer.retryGrant', lockDeviceId: 'd1' },
+            },
+          },
+        ],
+      });
+    expect(waiting.context.grants).toMatchObject([{ status: 'retry_wait' }, { status: 'issuing' }]);
+    const retried = spec
+      .given(issue(), failed(1, true))
+      .when({ type: 'timer.retryGrant', at: '2026-01-01T10:00:02.000Z', lockDeviceId: 'd1' });
+    expect(retried.outcome.intents).toMatchObject([
+      { type: 'callVendor', params: { operationId: 'c1:d1:issue', attempt: 2 } },
+    ]);
+  });
+
+  it('credential: the second retry waits twice as long', () => {
+    const o = spec
+      .given(issue(), failed(1, true), {
+        type: 'timer.retryGrant',
+        at: '2026-01-01T10:00:02.000Z',
+        lockDeviceId: 'd1',
+      })
+      .when(failed(1, true, '2026-01-01T10:00:03.000Z'));
+    expect(o.outcome.intents).toMatchObject([
+      { type: 'scheduleTimer', params: { dueAt: '2026-01-01T10:00:05.000Z' } },
+    ]);
+  });
+
+  it('credential: exhausting retries fails it with a reason and revokes what was issued', () => {
+    const history = [
+      issue(),
+      done(2),
+      failed(1, true),
+      { type: 'timer.retryGrant', at: '2026-01-01T10:00:02.000Z', lockDeviceId: 'd1' },
+      failed(1, true),
+      { type: 'timer.retryGrant', at: '2026-01-01T10:00:05.000Z', lockDeviceId: 'd1' },
+    ];
+    const o = spec.given(...history).when(failed(1, true, '2026-01-01T10:00:06.000Z')).outcome;
+    expect(o.value).toBe('revoking');
+    expect(o.context.failure).toEqual({ code: 'OFFLINE', reason: 'vendor said no' });
+    const types = o.intents.map(
+      (i) =>
+        `${i.type}:${(i.params as { intent?: string; verb?: string }).intent ?? (i.params as { verb?: string }).verb ?? ''}`,
+    );
+    expect(types).toEqual([
+      'cancelTimer:',
+      'callVendor:revokeGrant',
+      'callVendor:revokeGrant',
+      'publishEvent:failed',
+    ]);
+  });
+
+  it('credential: a terminal failure fails at once', () => {
+    const o = spec.given(issue([target(1)])).when(failed(1, false)).outcome;
+    expect(o.value).toBe('revoking');
+    expect(o.context.failure).toMatchObject({ code: 'CAPACITY' });
+  });
+
+  it('credential: a room without a lock fails it immediately with NO_LOCK_FOR_ROOM', () => {
+    const o = spec
+      .given()
+      .when(issue([], { rooms: ['r9'], unresolved: [{ roomId: 'r9', code: 'NO_LOCK_FOR_ROOM' }] }))
+      .then({ state: 'failed' });
+    expect(o.context.failure).toMatchObject({ code: 'NO_LOCK_FOR_ROOM' });
+    expect(o.intents.map((i) => (i.params as { verb: string }).verb)).toEqual(['requested', 'failed']);
+  });
+});

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { credentialMachine } from '../../../src/machines/credential.ts';
+import { decider } from '../../support/decider.ts';
+
+const spec = decider(credentialMachine, { id: 'c1', tenantId: 't1' });
+const target = { roomId: 'r1', lockDeviceId: 'd1', vendor: 'ttlock', vendorDeviceRef: '1' };
+const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 10, 0, s)).toISOString();
+const issue = {
+  type: 'credential.issue',
+  at: at(0),
+  propertyId: 'p1',
+  reservationId: 'res1',
+  holder: { kind: 'guest', ref: 'g1' },
+  kind: 'pin',
+  rooms: ['r1'],
+  areas: [],
+  validFrom: at(0),
+  validUntil: '2026-01-03T11:00:00.000Z',
+  secret: 'v1.enc',
+  targets: [target],
+  unresolved: [],
+};
+const issued = { type: 'effect.done.issueGrant', at: at(1), operationId: 'c1:d1:issue', vendorRef: 'pwd-1' };
+const revoke = { type: 'credential.revoke', at: at(2), reason: 'checked_out' };
+const revokedAtVendor = { type: 'effect.done.revokeGrant', at: at(3), operationId: 'c1:d1:revoke' };
+
+describe('credential: revoke', () => {
+  it('credential: revoking an active credential revokes its grant and cancels expiry', () => {
+    const o = spec.given(issue, issued).when(revoke).then({ state: 'revoking' });
+    expect(o.intents).toMatchObject([
+      { type: 'cancelTimer', params: { key: 'expire' } },
+      {
+        type: 'callVendor',
+        params: { intent: 'revokeGrant', vendorRef: 'pwd-1', operationId: 'c1:d1:revoke' },
+      },
+    ]);
+  });
+
+  it('credential: the vendor confirming the revoke ends it revoked with a revoked event', () => {
+    spec
+      .given(issue, issued, revoke)
+      .when(revokedAtVendor)
+      .then({
+        state: 'revoked',
+        intents: [{ type: 'publishEvent', params: { verb: 'revoked', data: { reason: 'checked_out' } } }],
+      });
+  });
+
+  it('credential: NOT_FOUND on revoke counts as revoked', () => {
+    spec
+      .given(issue, issued, revoke)
+      .when({
+        type: 'effect.failed.revokeGrant',
+        at: at(3),
+        operationId: 'c1:d1:revoke',
+        error: { code: 'NOT_FOUND', message: 'gone', retryable: false },
+      })
+      .then({ state: 'revoked' });
+  });
+
+  it('credential: revoke during issuing waits for the issue outcome, then revokes it', () => {
+    const waiting = spec
+      .given(issue)
+      .when(revoke)
+      .then({ state: 'revoking', intents: [{ type: 'cancelTimer', params: { key: 'expire' } }] });
+    expect(waiting.context.grants).toMatchObject([{ status: 'revoke_wait' }]);
+    spec
+      .given(issue, revoke)
+      .when(issued)
+      .then({
+        state: 'revoking',
+        intents: [
+          {
+            type: 'callVendor',
+            params: expect.objectContaining({ intent: 'revokeGrant', vendorRef: 'pwd-1' }),
+          },
+        ],
+      });
+  });
+
+  it('credential: an issue that failed during revoke is still revoked by operation lookup', () => {
+    const o = spec.given(issue, revoke).when({
+      type: 'effect.failed.issueGrant',
+      at: at(3),
+      operationId: 'c1:d1:issue',
+      error: { code: 'VENDOR_TIMEOUT', message: 'timeout', retryable: true },
+    });
+    expect(o.outcome.intents).toMatchObject([
+      {
+        type: 'callVendor',
+        params: { intent: 'revokeGrant', vendorRef: null, issueOperationId: 'c1:d1:issue' },
+      },
+    ]);
+  });
+
+  it('credential: expiry revokes and ends expired', () => {
+    const expire = { type: 'timer.expire', at: '2026-01-03T11:00:00.000Z' };
+    spec.given(issue, issued).when(expire).then({ state: 'revoking' });
+    spec
+      .given(issue, issued, expire)
+      .when(revokedAtVendor)
+      .then({
+        state: 'expired',
+        intents: [{ type: 'publishEvent', params: { verb: 'expired' } }],
+      });
+  });
+
+  it('credential: a revoke before any issue changes nothing', () => {
+    spec.given().when(revoke).thenNothingHappened();
+  });
+
+  it('credential: a second revoke changes nothing', () => {
+    spec
+      .given(issue, issued, revoke)
+      .when({ ...revoke, at: at(5) })
+      .thenNothingHappened();
+  });
+});
