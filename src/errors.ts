@@ -78,14 +78,18 @@ export class LockError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly detail: string | undefined;
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    options?: { cause?: unknown; retryAfterMs?: number; retryable?: boolean },
+  ) {
     super(
       detail ? `${code}: ${detail}` : code,
       options?.cause === undefined ? undefined : { cause: options.cause },
     );
     this.code = code;
     this.status = ErrorCatalog[code].status;
-    this.retryable = ErrorCatalog[code].retryable;
+    this.retryable = options?.retryable ?? ErrorCatalog[code].retryable;
     this.retryAfterMs = options?.retryAfterMs;
     this.detail = detail;
   }

@@ -1,0 +1,175 @@
+/**
+ * Virtual actors: activated on their first message (snapshot from PostgreSQL, or the machine's initial
+ * state), kept resident while in use, passivated when idle or when memory is needed. The host applies one
+ * message at a time per actor; its caller (a partition worker) guarantees that order.
+ */
+import { type AnyMachineSnapshot, initialTransition, transition } from 'xstate';
+import { ensureError, LockError } from '../errors.ts';
+import type { Clock } from '../ids.ts';
+import { type Db, withTenant } from '../io/db/index.ts';
+import { type ActorKind, actorKinds } from './actorKinds.ts';
+import { type ActorCommit, buildCommit, type TransitionAction } from './commit.ts';
+import type { ActorEnvelope } from './envelope.ts';
+import type { ActorAddress } from './partitioning.ts';
+
+interface Resident {
+  tenantId: string;
+  snapshot: AnyMachineSnapshot;
+  version: number;
+  lastSeq: number;
+  lastUsed: number;
+}
+
+export type ApplyOutcome =
+  | { kind: 'commit'; commit: ActorCommit; snapshot: AnyMachineSnapshot; status: string }
+  | { kind: 'duplicate' }
+  | { kind: 'unchanged' }
+  | { kind: 'rejected'; code: string; reason: string };
+
+export interface ActorHostOptions {
+  runtimeDb: Db;
+  clock: Clock;
+  eventsRoot: string;
+  /** Upper bound of resident actors; the least recently used are passivated beyond it. */
+  maxResident?: number;
+  /** Passivate after every message: the runtime suites run once this way to prove activation is lossless. */
+  passivateEachMessage?: boolean;
+  onActivation?: (ms: number, found: boolean) => void;
+}
+
+export class ActorHost {
+  private readonly resident = new Map<string, Resident>();
+  private readonly maxResident: number;
+
+  constructor(private readonly opts: ActorHostOptions) {
+    this.maxResident = opts.maxResident ?? 200_000;
+  }
+
+  get residentCount(): number {
+    return this.resident.size;
+  }
+
+  /** Decides a message: the commit to write, or why nothing is written. Never writes itself. */
+  async decide(
+    address: ActorAddress & { partition: number },
+    envelope: ActorEnvelope,
+    seq: number,
+    msgId: string,
+    fence: number,
+  ): Promise<ApplyOutcome> {
+    const kind = actorKinds[address.type];
+    const actor = await this.activate(kind, address, envelope.tenantId);
+    if (actor.tenantId !== envelope.tenantId) {
+      return { kind: 'rejected', code: 'LOCK.FORBIDDEN', reason: 'message tenant does not own this actor' };
+    }
+    if (seq <= actor.lastSeq) return { kind: 'duplicate' };
+    let next: AnyMachineSnapshot;
+    let actions: readonly TransitionAction[];
+    try {
+      [next, actions] = transition(kind.machine, actor.snapshot, envelope.event);
+    } catch (e) {
+      return { kind: 'rejected', code: 'LOCK.REJECTED_MESSAGE', reason: ensureError(e).message };
+    }
+    if (next === actor.snapshot && actions.length === 0) return { kind: 'unchanged' };
+    const commit = buildCommit({
+      kind,
+      tenantId: actor.tenantId,
+      actorId: address.id,
+      partition: address.partition,
+      fence,
+      previous: actor.snapshot,
+      next,
+      previousVersion: actor.version,
+      seq,
+      msgId,
+      event: envelope.event,
+      actions,
+      eventsRoot: this.opts.eventsRoot,
+      now: this.opts.clock.now(),
+    });
+    return { kind: 'commit', commit, snapshot: next, status: kind.status(next) };
+  }
+
+  /** Records a durable commit in the resident copy. */
+  committed(address: ActorAddress, commit: ActorCommit, snapshot: AnyMachineSnapshot): void {
+    const key = `${address.type}:${address.id}`;
+    const r = this.resident.get(key);
+    if (!r) return;
+    r.snapshot = snapshot;
+    r.version = commit.version;
+    r.lastSeq = commit.lastSeq;
+    if (this.opts.passivateEachMessage) this.resident.delete(key);
+  }
+
+  /** Drops the resident copy (after a conflict, or when the partition moves elsewhere). */
+  evict(address: ActorAddress): void {
+    this.resident.delete(`${address.type}:${address.id}`);
+  }
+
+  /** Drops every resident actor of a partition that this process no longer owns. */
+  evictWhere(predicate: (type: string, id: string) => boolean): void {
+    for (const key of this.resident.keys()) {
+      const [type, id] = key.split(':') as [string, string];
+      if (predicate(type, id)) this.resident.delete(key);
+    }
+  }
+
+  /** Passivates actors idle for longer than `idleMs`. */
+  passivateIdle(idleMs: number): number {
+    const cutoff = Date.now() - idleMs;
+    let n = 0;
+    for (const [key, r] of this.resident) {
+      if (r.lastUsed < cutoff) {
+        this.resident.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private async activate(kind: ActorKind, address: ActorAddress, tenantId: string): Promise<Resident> {
+    const key = `${address.type}:${address.id}`;
+    const found = this.resident.get(key);
+    if (found) {
+      // Re-insert: Map order is the LRU order.
+      this.resident.delete(key);
+      found.lastUsed = Date.now();
+      this.resident.set(key, found);
+      return found;
+    }
+    const started = performance.now();
+    const row = await withTenant(this.opts.runtimeDb, tenantId, (tx) =>
+      tx
+        .selectFrom('actor_snapshots')
+        .select(['tenant_id', 'version', 'last_seq', 'snapshot'])
+        .where('actor_type', '=', address.type)
+        .where('actor_id', '=', address.id)
+        .executeTakeFirst(),
+    );
+    let r: Resident;
+    if (row) {
+      r = {
+        tenantId: row.tenant_id,
+        snapshot: kind.machine.resolveState(row.snapshot as Parameters<typeof kind.machine.resolveState>[0]),
+        version: Number(row.version),
+        lastSeq: Number(row.last_seq),
+        lastUsed: Date.now(),
+      };
+    } else {
+      const [initial] = initialTransition(kind.machine, { id: address.id, tenantId });
+      r = { tenantId, snapshot: initial, version: 0, lastSeq: 0, lastUsed: Date.now() };
+    }
+    this.opts.onActivation?.(performance.now() - started, row !== undefined);
+    this.resident.set(key, r);
+    while (this.resident.size > this.maxResident) {
+      const oldest = this.resident.keys().next().value;
+      if (oldest === undefined) break;
+      this.resident.delete(oldest);
+    }
+    return r;
+  }
+}
+
+export function rejectedError(code: string, reason: string): LockError {
+  return new LockError(code === 'LOCK.FORBIDDEN' ? 'LOCK.FORBIDDEN' : 'LOCK.REJECTED_MESSAGE', reason);
+}

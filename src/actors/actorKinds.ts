@@ -1,0 +1,195 @@
+/**
+ * What the runtime knows of each actor type: its machine, its read-model projection and the aggregate
+ * name of its domain events. Projections are pure functions of a snapshot.
+ */
+import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
+import {
+  type CredentialSnapshot,
+  credentialMachine,
+  credentialStatus,
+  type LockDeviceSnapshot,
+  lockDeviceMachine,
+  lockDeviceStatus,
+  type PropertySnapshot,
+  propertyMachine,
+} from '../machines/index.ts';
+import type { ActorType } from './partitioning.ts';
+
+export type ReadModelRow =
+  | { table: 'key_credentials'; row: KeyCredentialRow }
+  | { table: 'properties'; row: PropertyRow }
+  | { table: 'lock_devices'; row: LockDeviceRow };
+
+export interface KeyCredentialRow {
+  tenant_id: string;
+  id: string;
+  property_id: string;
+  reservation_id: string | null;
+  holder_kind: string;
+  holder_ref: string;
+  kind: string;
+  rooms: string[];
+  areas: string[];
+  valid_from: string;
+  valid_until: string;
+  vendor: string | null;
+  status: string;
+  grants: string;
+  failure: string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PropertyRow {
+  tenant_id: string;
+  id: string;
+  name: string;
+  timezone: string;
+  vendor_adapters: string;
+  key_kind_policy: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface LockDeviceRow {
+  tenant_id: string;
+  id: string;
+  property_id: string;
+  room_id: string;
+  vendor: string;
+  vendor_device_ref: string;
+  areas: string[];
+  status: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ActorKind {
+  type: ActorType;
+  machine: AnyStateMachine;
+  machineVersion: number;
+  /** Aggregate name in `melmastoon.lock.<aggregate>.<verb>.v1`. */
+  aggregate: string;
+  status(s: AnyMachineSnapshot): string;
+  propertyId(s: AnyMachineSnapshot): string;
+  project(s: AnyMachineSnapshot, version: number): ReadModelRow | null;
+}
+
+const grantStatusForContract = (s: string) =>
+  s === 'issued'
+    ? 'active'
+    : s === 'revoked' || s === 'failed'
+      ? s
+      : s.startsWith('revoke')
+        ? 'revoking'
+        : 'issuing';
+
+const credential: ActorKind = {
+  type: 'credential',
+  machine: credentialMachine,
+  machineVersion: 1,
+  aggregate: 'key_credential',
+  status: (s) => credentialStatus(s as CredentialSnapshot),
+  propertyId: (s) => (s as CredentialSnapshot).context.propertyId,
+  project(snap, version) {
+    const s = snap as CredentialSnapshot;
+    const c = s.context;
+    if (s.value === 'new') return null;
+    return {
+      table: 'key_credentials',
+      row: {
+        tenant_id: c.tenantId,
+        id: c.id,
+        property_id: c.propertyId,
+        reservation_id: c.reservationId,
+        holder_kind: c.holder.kind,
+        holder_ref: c.holder.ref,
+        kind: c.kind,
+        rooms: c.rooms,
+        areas: c.areas,
+        valid_from: c.validFrom,
+        valid_until: c.validUntil,
+        vendor: c.grants[0]?.vendor ?? null,
+        status: credentialStatus(s),
+        grants: JSON.stringify(
+          c.grants.map((g) => ({
+            roomId: g.roomId,
+            lockDeviceId: g.lockDeviceId,
+            vendor: g.vendor,
+            vendorRef: g.vendorRef,
+            status: grantStatusForContract(g.status),
+            attempts: g.attempts,
+            lastError: g.lastError ? { code: g.lastError.code, message: g.lastError.message } : null,
+          })),
+        ),
+        failure: c.failure ? JSON.stringify(c.failure) : null,
+        version,
+        created_at: c.createdAt,
+        updated_at: c.updatedAt,
+      },
+    };
+  },
+};
+
+const property: ActorKind = {
+  type: 'property',
+  machine: propertyMachine,
+  machineVersion: 1,
+  aggregate: 'property',
+  status: (s) => String(s.value),
+  propertyId: (s) => (s as PropertySnapshot).context.id,
+  project(snap, version) {
+    const s = snap as PropertySnapshot;
+    const c = s.context;
+    if (s.value === 'new') return null;
+    return {
+      table: 'properties',
+      row: {
+        tenant_id: c.tenantId,
+        id: c.id,
+        name: c.name,
+        timezone: c.timezone,
+        vendor_adapters: JSON.stringify(c.vendorAdapters),
+        key_kind_policy: JSON.stringify(c.keyKindPolicy),
+        version,
+        created_at: c.createdAt,
+        updated_at: c.updatedAt,
+      },
+    };
+  },
+};
+
+const lockDevice: ActorKind = {
+  type: 'lockDevice',
+  machine: lockDeviceMachine,
+  machineVersion: 1,
+  aggregate: 'lock_device',
+  status: (s) => lockDeviceStatus(s as LockDeviceSnapshot),
+  propertyId: (s) => (s as LockDeviceSnapshot).context.propertyId,
+  project(snap, version) {
+    const s = snap as LockDeviceSnapshot;
+    const c = s.context;
+    if (s.value === 'new') return null;
+    return {
+      table: 'lock_devices',
+      row: {
+        tenant_id: c.tenantId,
+        id: c.id,
+        property_id: c.propertyId,
+        room_id: c.roomId,
+        vendor: c.vendor,
+        vendor_device_ref: c.vendorDeviceRef,
+        areas: c.areas,
+        status: lockDeviceStatus(s),
+        version,
+        created_at: c.createdAt,
+        updated_at: c.updatedAt,
+      },
+    };
+  },
+};
+
+export const actorKinds: Record<ActorType, ActorKind> = { credential, property, lockDevice };

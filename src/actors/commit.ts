@@ -1,0 +1,143 @@
+/**
+ * Turns one transition into one `ActorCommit`: the rows a single transaction writes. Pure: ids are derived
+ * from (actor, version, index), so recomputing the same transition after a crash gives the same rows.
+ */
+import type { AnyMachineSnapshot } from 'xstate';
+import { uuidV5 } from '../ids.ts';
+import type { DomainEventIntent, TimerIntent, VendorIntent } from '../machines/index.ts';
+import type { ActorKind, ReadModelRow } from './actorKinds.ts';
+import type { ActorType } from './partitioning.ts';
+
+export interface OutboxRow {
+  eventId: string;
+  subject: string;
+  payload: Record<string, unknown>;
+}
+
+export interface IntentRow {
+  id: string;
+  operationId: string;
+  intent: VendorIntent;
+}
+
+export interface ActorCommit {
+  tenantId: string;
+  actorType: ActorType;
+  actorId: string;
+  partition: number;
+  fence: number;
+  /** 0 for an actor's first commit. */
+  expectedVersion: number;
+  version: number;
+  lastSeq: number;
+  machineVersion: number;
+  snapshot: string;
+  readModel: ReadModelRow | null;
+  outbox: OutboxRow[];
+  audit: string;
+  /** Net timer changes, in order: null cancels the key. */
+  timers: Map<string, TimerIntent | null>;
+  intents: IntentRow[];
+}
+
+export interface TransitionAction {
+  type: string;
+  params?: unknown;
+}
+
+export interface CommitInput {
+  kind: ActorKind;
+  tenantId: string;
+  actorId: string;
+  partition: number;
+  fence: number;
+  previous: AnyMachineSnapshot;
+  next: AnyMachineSnapshot;
+  previousVersion: number;
+  seq: number;
+  msgId: string;
+  event: { type: string; at?: string };
+  actions: readonly TransitionAction[];
+  eventsRoot: string;
+  now: Date;
+}
+
+export function buildCommit(i: CommitInput): ActorCommit {
+  const version = i.previousVersion + 1;
+  const at = i.event.at ?? i.now.toISOString();
+  const outbox: OutboxRow[] = [];
+  const timers = new Map<string, TimerIntent | null>();
+  const intents: IntentRow[] = [];
+  const propertyId = i.kind.propertyId(i.next);
+  let n = 0;
+  for (const a of i.actions) {
+    n++;
+    switch (a.type) {
+      case 'publishEvent': {
+        const p = a.params as DomainEventIntent;
+        const eventId = uuidV5(`event:${i.kind.type}:${i.actorId}:${version}:${n}`);
+        outbox.push({
+          eventId,
+          subject: `${i.eventsRoot}.${i.kind.aggregate}.${p.verb}.v1`,
+          payload: {
+            eventId,
+            occurredAt: at,
+            tenantId: i.tenantId,
+            propertyId,
+            aggregateId: i.actorId,
+            version,
+            data: { status: i.kind.status(i.next), ...(p.data ?? {}) },
+          },
+        });
+        break;
+      }
+      case 'scheduleTimer': {
+        const t = a.params as TimerIntent;
+        timers.set(t.key, t);
+        break;
+      }
+      case 'cancelTimer':
+        timers.set((a.params as { key: string }).key, null);
+        break;
+      case 'callVendor': {
+        const intent = a.params as VendorIntent;
+        intents.push({
+          id: `${i.kind.type}:${i.actorId}:${version}:${n}`,
+          operationId: intent.operationId,
+          intent,
+        });
+        break;
+      }
+      default:
+        // xstate's own actions (assign, raise) are already applied in `next`.
+        break;
+    }
+  }
+  const audit = JSON.stringify({
+    at,
+    actor: `${i.kind.type}/${i.actorId}`,
+    version,
+    msgId: i.msgId,
+    event: i.event.type,
+    from: i.previous.value,
+    to: i.next.value,
+    status: i.kind.status(i.next),
+  });
+  return {
+    tenantId: i.tenantId,
+    actorType: i.kind.type,
+    actorId: i.actorId,
+    partition: i.partition,
+    fence: i.fence,
+    expectedVersion: i.previousVersion,
+    version,
+    lastSeq: i.seq,
+    machineVersion: i.kind.machineVersion,
+    snapshot: JSON.stringify(i.kind.machine.getPersistedSnapshot(i.next)),
+    readModel: i.kind.project(i.next, version),
+    outbox,
+    audit,
+    timers,
+    intents,
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * Runs journaled vendor intents after their transaction committed, and returns each outcome to its actor
+ * as an ordinary message. An intent stays in `effect_intents` until its outcome is in the actor's inbox;
+ * if this process dies first, the sweeper of any process runs it again (adapters are idempotent under
+ * the operation id, so a second run finds what the first one made).
+ */
+import { sql } from 'kysely';
+import { ensureError, isLockError } from '../errors.ts';
+import type { Clock } from '../ids.ts';
+import type { SecretBox } from '../io/crypto/secretBox.ts';
+import type { Db } from '../io/db/index.ts';
+import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
+import { VendorError } from '../io/vendors/port.ts';
+import { type EffectError, effectDone, effectFailed, type VendorIntent } from '../machines/index.ts';
+import type { ActorMailbox } from './mailbox.ts';
+import type { ActorType } from './partitioning.ts';
+
+export interface EffectJob {
+  id: string;
+  tenantId: string;
+  actorType: ActorType;
+  actorId: string;
+  intent: VendorIntent;
+  /** True when this job may already have run (sweeper): the adapter looks up before it creates. */
+  rerun: boolean;
+}
+
+export interface EffectRunnerOptions {
+  dispatcherDb: Db;
+  mailbox: ActorMailbox;
+  adapters: AdapterResolver;
+  secrets: SecretBox;
+  clock: Clock;
+  timeoutMs: number;
+  concurrency?: number;
+  sweepEveryMs?: number;
+  /** A claimed intent not finished within this time is taken by the sweeper. */
+  claimMs?: number;
+  onOutcome?: (vendor: string, intent: string, outcome: string, ms: number) => void;
+  log?: (msg: string, data?: Record<string, unknown>) => void;
+}
+
+export class EffectRunner {
+  private readonly queue: EffectJob[] = [];
+  private readonly inFlight = new Set<string>();
+  private active = 0;
+  private doneIds: string[] = [];
+  private flushing: Promise<void> | null = null;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly o: EffectRunnerOptions) {}
+
+  start(): void {
+    const every = this.o.sweepEveryMs ?? 2000;
+    this.sweepTimer = setInterval(
+      () => void this.sweep().catch((e) => this.o.log?.('sweep failed', { err: String(e) })),
+      every,
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.sweepTimer);
+    await this.idle();
+  }
+
+  submit(jobs: EffectJob[]): void {
+    for (const j of jobs) {
+      if (this.inFlight.has(j.id)) continue;
+      this.inFlight.add(j.id);
+      this.queue.push(j);
+    }
+    this.pump();
+  }
+
+  /** Resolves when nothing is queued, running or waiting to be marked done. */
+  async idle(): Promise<void> {
+    while (this.active > 0 || this.queue.length > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+    await this.flushDone();
+  }
+
+  /** Claims intents whose claim lapsed (their runner died) and runs them again. */
+  async sweep(): Promise<number> {
+    if (this.stopped) return 0;
+    const claimMs = this.o.claimMs ?? 30_000;
+    const rows = await sql<{
+      id: string;
+      tenant_id: string;
+      actor_type: string;
+      actor_id: string;
+      intent: VendorIntent;
+    }>`
+      update effect_intents set claimed_until = now() + ${`${claimMs} milliseconds`}::interval, runs = runs + 1
+       where id in (select id from effect_intents where claimed_until < now()
+                     order by claimed_until limit 200 for update skip locked)
+      returning id, tenant_id, actor_type, actor_id, intent
+    `.execute(this.o.dispatcherDb);
+    this.submit(
+      rows.rows
+        .filter((r) => !this.inFlight.has(r.id))
+        .map((r) => ({
+          id: r.id,
+          tenantId: r.tenant_id,
+          actorType: r.actor_type as ActorType,
+          actorId: r.actor_id,
+          intent: r.intent,
+          rerun: true,
+        })),
+    );
+    return rows.rows.length;
+  }
+
+  private pump(): void {
+    const limit = this.o.concurrency ?? 256;
+    while (this.active < limit && this.queue.length > 0) {
+      const job = this.queue.shift()!;
+      this.active++;
+      void this.run(job).finally(() => {
+        this.active--;
+        this.inFlight.delete(job.id);
+        this.pump();
+        if (this.active === 0 && this.queue.length === 0) {
+          const w = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const f of w) f();
+        }
+      });
+    }
+  }
+
+  private async run(job: EffectJob): Promise<void> {
+    const started = performance.now();
+    const intent = job.intent;
+    let outcome;
+    try {
+      const vendorRef = await this.execute(job);
+      outcome = effectDone(intent, this.o.clock.now().toISOString(), vendorRef);
+    } catch (e) {
+      outcome = effectFailed(intent, this.o.clock.now().toISOString(), toEffectError(e));
+    }
+    this.o.onOutcome?.(
+      intent.vendor,
+      intent.intent,
+      outcome.type.startsWith('effect.done') ? 'done' : 'failed',
+      performance.now() - started,
+    );
+    try {
+      await this.o.mailbox.send(
+        { type: job.actorType, id: job.actorId },
+        { tenantId: job.tenantId, event: outcome },
+        `${job.id}:outcome`,
+      );
+    } catch (e) {
+      // Left claimed: the sweeper runs it again once the claim lapses.
+      this.o.log?.('could not deliver an effect outcome', { intentId: job.id, err: String(e) });
+      return;
+    }
+    this.doneIds.push(job.id);
+    this.flushing ??= Promise.resolve().then(() => this.flushDone());
+  }
+
+  private async execute(job: EffectJob): Promise<string | null> {
+    const intent = job.intent;
+    const { adapter, breaker } = await this.o.adapters.resolve(
+      job.tenantId,
+      intent.propertyId,
+      intent.vendor,
+    );
+    return breaker.call(async () => {
+      if (intent.intent === 'issueGrant') {
+        const r = await adapter.issueCredential({
+          operationId: intent.operationId,
+          lockRef: intent.vendorDeviceRef,
+          kind: intent.kind,
+          validFrom: new Date(intent.validFrom),
+          validUntil: new Date(intent.validUntil),
+          pin: intent.secret ? this.o.secrets.open(intent.secret) : null,
+          lookupFirst: job.rerun || intent.attempt > 1,
+        });
+        return r.vendorRef;
+      }
+      await adapter.revokeCredential({
+        issueOperationId: intent.issueOperationId,
+        lockRef: intent.vendorDeviceRef,
+        kind: intent.kind,
+        vendorRef: intent.vendorRef,
+      });
+      return null;
+    });
+  }
+
+  /** Deletes finished intents in batches: one statement for many outcomes. */
+  private async flushDone(): Promise<void> {
+    while (this.doneIds.length > 0) {
+      const ids = this.doneIds;
+      this.doneIds = [];
+      try {
+        await this.o.dispatcherDb.deleteFrom('effect_intents').where('id', 'in', ids).execute();
+      } catch (e) {
+        // Harmless: a finished intent that stays is run again by the sweeper, idempotently.
+        this.o.log?.('could not mark intents done', { err: String(e) });
+      }
+    }
+    this.flushing = null;
+  }
+}
+
+/** A failure as the machine sees it: normalized code, retryable or not. No secrets, no stack. */
+export function toEffectError(e: unknown): EffectError {
+  if (e instanceof VendorError) {
+    return {
+      code: e.failure,
+      message: e.vendorDetail,
+      retryable: e.retryable,
+      ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+    };
+  }
+  if (isLockError(e)) return { code: e.code, message: e.detail ?? e.code, retryable: e.retryable };
+  return { code: 'INTERNAL', message: ensureError(e).message, retryable: true };
+}

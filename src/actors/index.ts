@@ -1,0 +1,12 @@
+export { type ActorKind, actorKinds } from './actorKinds.ts';
+export type { ActorEnvelope } from './envelope.ts';
+export { type ActorMailbox, createActorMailbox } from './mailbox.ts';
+export { type StateNotification, StateWatcher } from './notifications.ts';
+export {
+  type ActorAddress,
+  type ActorType,
+  actorSubject,
+  partitionOf,
+  SUBJECT_TOKEN,
+} from './partitioning.ts';
+export { type Runtime, type RuntimeDeps, type RuntimeOptions, startRuntime } from './runtime.ts';

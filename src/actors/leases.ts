@@ -1,0 +1,148 @@
+/**
+ * Partition ownership through a JetStream KV bucket (NATS 2.9 has no server-side "one active puller").
+ * A lease is a key `p.<n>`: `create` acquires it, `update` with the last revision renews it, bucket TTL
+ * expires it when its owner dies. The revision of the acquiring `create` is the fencing token: it is
+ * written to `partition_fences` before the partition is consumed, and every commit checks it.
+ * Members announce themselves under `m.<owner>` so each process takes a fair share.
+ */
+import type { KV } from '@nats-io/kv';
+import { sql } from 'kysely';
+import type { Db } from '../io/db/index.ts';
+
+export interface PartitionLeasesOptions {
+  kv: KV;
+  runtimeDb: Db;
+  owner: string;
+  partitions: number;
+  /** Lease lifetime: the bucket's TTL. Renewal runs at a third of it. */
+  ttlMs: number;
+  onAcquired(partition: number, fence: number): Promise<void>;
+  /** Called when a lease is lost or released; must stop consuming the partition before it resolves. */
+  onLost(partition: number): Promise<void>;
+  log?: (msg: string, data?: Record<string, unknown>) => void;
+}
+
+interface Held {
+  revision: number;
+  fence: number;
+}
+
+export class PartitionLeases {
+  private readonly held = new Map<number, Held>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly o: PartitionLeasesOptions) {}
+
+  owned(): number[] {
+    return [...this.held.keys()].sort((a, b) => a - b);
+  }
+
+  fenceOf(partition: number): number | undefined {
+    return this.held.get(partition)?.fence;
+  }
+
+  async start(): Promise<void> {
+    await this.tick();
+    this.timer = setInterval(
+      () => {
+        this.ticking = this.ticking
+          .then(() => this.tick())
+          .catch((e) => this.o.log?.('lease tick failed', { err: String(e) }));
+      },
+      Math.max(100, Math.floor(this.o.ttlMs / 3)),
+    );
+  }
+
+  /** Stops renewing and releases every lease so another process can take over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.ticking.catch(() => {});
+    for (const p of this.owned()) await this.release(p);
+    await this.o.kv.delete(this.memberKey()).catch(() => {});
+  }
+
+  private memberKey() {
+    return `m.${this.o.owner}`;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    await this.o.kv.put(this.memberKey(), this.o.owner);
+    for (const [p, h] of this.held) {
+      try {
+        h.revision = await this.o.kv.update(`p.${p}`, this.o.owner, h.revision);
+      } catch (e) {
+        this.o.log?.('lease lost', { partition: p, err: String(e) });
+        this.held.delete(p);
+        await this.o.onLost(p);
+      }
+    }
+    const members = await this.memberCount();
+    const fair = Math.ceil(this.o.partitions / Math.max(1, members));
+    if (this.held.size > fair) {
+      const extra = this.owned().at(-1);
+      if (extra !== undefined) await this.release(extra);
+      return;
+    }
+    for (const p of this.candidates()) {
+      if (this.held.size >= fair || this.stopped) break;
+      await this.tryAcquire(p);
+    }
+  }
+
+  /** Not-held partitions, starting at an owner-specific offset so processes do not all race for p0. */
+  private candidates(): number[] {
+    const n = this.o.partitions;
+    let h = 0;
+    for (const ch of this.o.owner) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = (h + i) % n;
+      if (!this.held.has(p)) out.push(p);
+    }
+    return out;
+  }
+
+  private async memberCount(): Promise<number> {
+    let n = 0;
+    const it = await this.o.kv.keys('m.*');
+    for await (const _ of it) n++;
+    return n;
+  }
+
+  private async tryAcquire(p: number): Promise<void> {
+    let revision: number;
+    try {
+      revision = await this.o.kv.create(`p.${p}`, this.o.owner);
+    } catch {
+      return; // held by someone else
+    }
+    const r = await sql<{ fence: string }>`
+      insert into partition_fences (partition, fence, owner) values (${p}, ${revision}, ${this.o.owner})
+      on conflict (partition) do update set fence = excluded.fence, owner = excluded.owner, updated_at = now()
+        where partition_fences.fence < excluded.fence
+      returning fence
+    `.execute(this.o.runtimeDb);
+    if (r.rows.length === 0) {
+      this.o.log?.('fence is newer than our lease; not consuming', { partition: p, revision });
+      return;
+    }
+    this.held.set(p, { revision, fence: revision });
+    try {
+      await this.o.onAcquired(p, revision);
+    } catch (e) {
+      this.o.log?.('could not start partition', { partition: p, err: String(e) });
+      await this.release(p);
+    }
+  }
+
+  private async release(p: number): Promise<void> {
+    const h = this.held.get(p);
+    this.held.delete(p);
+    await this.o.onLost(p);
+    if (h) await this.o.kv.delete(`p.${p}`, { previousSeq: h.revision }).catch(() => {});
+  }
+}

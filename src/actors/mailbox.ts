@@ -1,0 +1,49 @@
+/**
+ * The narrow capability callers get to talk to actors: send a message into an actor's inbox, and wait for
+ * the actor to reach a state. The gateway, platform consumer, effect runner and timers all send this way.
+ */
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { LockError } from '../errors.ts';
+import type { Topology } from '../io/nats/index.ts';
+import { type ActorEnvelope, encodeEnvelope } from './envelope.ts';
+import type { StateNotification, StateWatcher } from './notifications.ts';
+import { type ActorAddress, actorSubject } from './partitioning.ts';
+
+export interface ActorMailbox {
+  /** Publishes durably (JetStream ack); `msgId` deduplicates repeats within the stream's window. */
+  send(address: ActorAddress, envelope: ActorEnvelope, msgId: string): Promise<void>;
+  /** Watches first, then `send`, then waits: no notification can be missed between them. */
+  sendAndWait(
+    address: ActorAddress,
+    envelope: ActorEnvelope,
+    msgId: string,
+    match: (n: StateNotification) => boolean,
+    timeoutMs: number,
+  ): Promise<StateNotification | null>;
+}
+
+export function createActorMailbox(js: JetStreamClient, t: Topology, watcher?: StateWatcher): ActorMailbox {
+  const send = async (address: ActorAddress, envelope: ActorEnvelope, msgId: string) => {
+    try {
+      await js.publish(actorSubject(t.actorRoot, t.partitions, address), encodeEnvelope(envelope), {
+        msgID: msgId,
+      });
+    } catch (e) {
+      throw new LockError('LOCK.UNAVAILABLE', 'could not publish to the actor inbox', { cause: e });
+    }
+  };
+  return {
+    send,
+    async sendAndWait(address, envelope, msgId, match, timeoutMs) {
+      if (!watcher) throw new Error('this mailbox has no state watcher');
+      const w = watcher.watch(address, match);
+      try {
+        await send(address, envelope, msgId);
+      } catch (e) {
+        w.release();
+        throw e;
+      }
+      return w.wait(timeoutMs);
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Committed-transition notifications on core NATS (`lock.state.<type>.<id>`), and the gateway's waiters on
+ * them. Notifications are hints for waiting and inspection; the read model stays the truth.
+ */
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { filter, Subject, take } from 'rxjs';
+import type { ActorAddress } from './partitioning.ts';
+
+export interface StateNotification {
+  tenantId: string;
+  type: string;
+  id: string;
+  version: number;
+  status: string;
+  state: unknown;
+}
+
+export function publishNotification(nc: NatsConnection, stateRoot: string, n: StateNotification): void {
+  nc.publish(`${stateRoot}.${n.type}.${n.id}`, JSON.stringify(n));
+}
+
+/** One subscription for the whole gateway; waiters register per actor. */
+export class StateWatcher {
+  private readonly subjects = new Map<string, { subject: Subject<StateNotification>; waiters: number }>();
+  private sub: Subscription | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly stateRoot: string,
+  ) {}
+
+  start(): void {
+    this.sub = this.nc.subscribe(`${this.stateRoot}.>`, {
+      callback: (err, msg) => {
+        if (err) return;
+        const tokens = msg.subject.slice(this.stateRoot.length + 1).split('.');
+        const entry = this.subjects.get(`${tokens[0]}:${tokens[1]}`);
+        if (!entry) return;
+        try {
+          entry.subject.next(JSON.parse(msg.string()) as StateNotification);
+        } catch {
+          // A malformed notification is not ours to act on.
+        }
+      },
+    });
+  }
+
+  /** Flushes the subscription to the server: after this, no notification published later is missed. */
+  async ready(): Promise<void> {
+    await this.nc.flush();
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+  }
+
+  /**
+   * Registers a waiter before the caller sends its message, so no notification can slip between the two;
+   * `wait()` resolves with the first matching notification, or null after `timeoutMs`.
+   */
+  watch(address: ActorAddress, match: (n: StateNotification) => boolean) {
+    const key = `${address.type}:${address.id}`;
+    let entry = this.subjects.get(key);
+    if (!entry) {
+      entry = { subject: new Subject<StateNotification>(), waiters: 0 };
+      this.subjects.set(key, entry);
+    }
+    entry.waiters++;
+    const e = entry;
+    let resolveMatch: (n: StateNotification) => void = () => {};
+    const matched = new Promise<StateNotification>((r) => {
+      resolveMatch = r;
+    });
+    // Subscribed now, not at wait(): a notification between watch() and wait() is kept.
+    const sub = e.subject.pipe(filter(match), take(1)).subscribe(resolveMatch);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      sub.unsubscribe();
+      e.waiters--;
+      if (e.waiters === 0) this.subjects.delete(key);
+    };
+    return {
+      wait: async (timeoutMs: number): Promise<StateNotification | null> => {
+        let timer: NodeJS.Timeout | undefined;
+        const expired = new Promise<null>((r) => {
+          timer = setTimeout(() => r(null), Math.max(0, timeoutMs));
+        });
+        try {
+          return await Promise.race([matched, expired]);
+        } finally {
+          clearTimeout(timer);
+          release();
+        }
+      },
+      release,
+    };
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Publishes committed domain events to LOCK_EVENTS with `Nats-Msg-Id` = eventId, in commit order. One
+ * relay at a time across all processes (a transaction-scoped advisory lock), so per-aggregate order holds;
+ * rows are deleted in the transaction that published them, so a crash republishes, and JetStream's
+ * duplicate window turns the republish into a no-op.
+ */
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { sql } from 'kysely';
+import type { Db } from '../io/db/index.ts';
+
+const RELAY_LOCK = 0x10c4_0001;
+
+export interface OutboxRelayOptions {
+  dispatcherDb: Db;
+  js: JetStreamClient;
+  pollMs?: number;
+  batch?: number;
+  onPublished?: (n: number) => void;
+  log?: (msg: string, data?: Record<string, unknown>) => void;
+}
+
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private pending = false;
+  private stopped = false;
+
+  constructor(private readonly o: OutboxRelayOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.nudge(), this.o.pollMs ?? 500);
+  }
+
+  /** Asks for a relay pass soon (after a commit that wrote outbox rows). Coalesces. */
+  nudge(): void {
+    if (this.pending || this.stopped) return;
+    this.pending = true;
+    this.running = this.running
+      .then(async () => {
+        this.pending = false;
+        while ((await this.relayOnce()) > 0 && !this.stopped) {}
+      })
+      .catch((e) => this.o.log?.('outbox relay failed', { err: String(e) }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running.catch(() => {});
+  }
+
+  async relayOnce(): Promise<number> {
+    return this.o.dispatcherDb.transaction().execute(async (tx) => {
+      const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${RELAY_LOCK}) as ok`.execute(
+        tx,
+      );
+      if (!lock.rows[0]?.ok) return 0;
+      const rows = await sql<{ id: string; event_id: string; subject: string; payload: unknown }>`
+        select id, event_id, subject, payload from outbox order by id limit ${this.o.batch ?? 500}
+      `.execute(tx);
+      if (rows.rows.length === 0) return 0;
+      // Publishes leave in order on one connection; their acks are awaited together.
+      await Promise.all(
+        rows.rows.map((r) => this.o.js.publish(r.subject, JSON.stringify(r.payload), { msgID: r.event_id })),
+      );
+      await sql`delete from outbox where id = any(${rows.rows.map((r) => r.id)}::bigint[])`.execute(tx);
+      this.o.onPublished?.(rows.rows.length);
+      return rows.rows.length;
+    });
+  }
+}

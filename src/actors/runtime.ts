@@ -1,0 +1,190 @@
+/**
+ * The actor runtime of one process: partition leases, a worker per owned partition, group commit,
+ * effects, durable timers, the outbox relay and state notifications. Seams (clock, options) are inputs.
+ */
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Clock } from '../ids.ts';
+import type { SecretBox } from '../io/crypto/secretBox.ts';
+import type { Db } from '../io/db/index.ts';
+import type { Topology } from '../io/nats/index.ts';
+import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
+import type { Metrics } from '../metrics.ts';
+import { ActorHost } from './actorHost.ts';
+import { createCommitBatcher } from './commitBatcher.ts';
+import { EffectRunner } from './effectRunner.ts';
+import { PartitionLeases } from './leases.ts';
+import { type ActorMailbox, createActorMailbox } from './mailbox.ts';
+import { publishNotification } from './notifications.ts';
+import { OutboxRelay } from './outboxRelay.ts';
+import { partitionOf } from './partitioning.ts';
+import { PartitionWorker } from './partitionWorker.ts';
+import { TimerDispatcher } from './timerDispatcher.ts';
+
+export interface RuntimeOptions {
+  owner: string;
+  leaseTtlMs: number;
+  ackWaitMs: number;
+  effectTimeoutMs: number;
+  passivateEachMessage?: boolean;
+  passivateIdleMs?: number;
+  maxResident?: number;
+  timerPollMs?: number;
+  sweepEveryMs?: number;
+  effectClaimMs?: number;
+}
+
+export interface RuntimeDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  leaseKv: KV;
+  topology: Topology;
+  runtimeDb: Db;
+  dispatcherDb: Db;
+  adapters: AdapterResolver;
+  secrets: SecretBox;
+  clock: Clock;
+  metrics: Metrics;
+  log: (msg: string, data?: Record<string, unknown>) => void;
+  options: RuntimeOptions;
+}
+
+export interface Runtime {
+  mailbox: ActorMailbox;
+  ownedPartitions(): number[];
+  residentActors(): number;
+  /** Resolves when no commit or effect is in flight (tests, graceful stop). */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
+  const { topology: t, metrics, options } = d;
+  const mailbox = createActorMailbox(d.js, t);
+  const host = new ActorHost({
+    runtimeDb: d.runtimeDb,
+    clock: d.clock,
+    eventsRoot: t.eventsRoot,
+    maxResident: options.maxResident,
+    passivateEachMessage: options.passivateEachMessage,
+    onActivation: (ms, found) => metrics.activations.observe({ found: String(found) }, ms / 1000),
+  });
+  const batcher = createCommitBatcher(d.runtimeDb, {
+    onBatch: (size, ms) => {
+      metrics.commitBatch.observe(size);
+      metrics.commitSeconds.observe(ms / 1000);
+    },
+  });
+  const effects = new EffectRunner({
+    dispatcherDb: d.dispatcherDb,
+    mailbox,
+    adapters: d.adapters,
+    secrets: d.secrets,
+    clock: d.clock,
+    timeoutMs: options.effectTimeoutMs,
+    sweepEveryMs: options.sweepEveryMs,
+    claimMs: options.effectClaimMs,
+    onOutcome: (vendor, intent, outcome, ms) =>
+      metrics.effects.observe({ vendor, intent, outcome }, ms / 1000),
+    log: d.log,
+  });
+  const timers = new TimerDispatcher({
+    dispatcherDb: d.dispatcherDb,
+    mailbox,
+    pollMs: options.timerPollMs,
+    log: d.log,
+  });
+  const relay = new OutboxRelay({
+    dispatcherDb: d.dispatcherDb,
+    js: d.js,
+    onPublished: (n) => metrics.outboxPublished.inc(n),
+    log: d.log,
+  });
+  const workers = new Map<number, PartitionWorker>();
+
+  const leases = new PartitionLeases({
+    kv: d.leaseKv,
+    runtimeDb: d.runtimeDb,
+    owner: options.owner,
+    partitions: t.partitions,
+    ttlMs: options.leaseTtlMs,
+    log: d.log,
+    async onAcquired(p, fence) {
+      const w = new PartitionWorker(p, fence, {
+        js: d.js,
+        jsm: d.jsm,
+        topology: t,
+        host,
+        batcher,
+        runtimeDb: d.runtimeDb,
+        ackWaitMs: options.ackWaitMs,
+        log: d.log,
+        onRejected: (code) => metrics.rejected.inc({ code }),
+        onCommitted(address, outcome) {
+          const c = outcome.commit;
+          metrics.transitions.inc({ type: c.actorType, status: outcome.status });
+          publishNotification(d.nc, t.stateRoot, {
+            tenantId: c.tenantId,
+            type: c.actorType,
+            id: c.actorId,
+            version: c.version,
+            status: outcome.status,
+            state: outcome.snapshot.value,
+          });
+          if (c.intents.length > 0) {
+            effects.submit(
+              c.intents.map((i) => ({
+                id: i.id,
+                tenantId: c.tenantId,
+                actorType: address.type,
+                actorId: address.id,
+                intent: i.intent,
+                rerun: false,
+              })),
+            );
+          }
+          if (c.outbox.length > 0) relay.nudge();
+        },
+      });
+      workers.set(p, w);
+      await w.start();
+      metrics.ownedPartitions.set(workers.size);
+    },
+    async onLost(p) {
+      const w = workers.get(p);
+      workers.delete(p);
+      metrics.ownedPartitions.set(workers.size);
+      await w?.stop();
+      host.evictWhere((type, id) => partitionOf(type, id, t.partitions) === p);
+    },
+  });
+
+  effects.start();
+  timers.start();
+  relay.start();
+  await leases.start();
+  const idleSweep = setInterval(() => {
+    host.passivateIdle(options.passivateIdleMs ?? 120_000);
+    metrics.residentActors.set(host.residentCount);
+  }, 10_000);
+
+  return {
+    mailbox,
+    ownedPartitions: () => leases.owned(),
+    residentActors: () => host.residentCount,
+    async settle() {
+      await batcher.idle();
+      await effects.idle();
+    },
+    async stop() {
+      clearInterval(idleSweep);
+      await leases.stop();
+      await batcher.idle();
+      await effects.stop();
+      await timers.stop();
+      await relay.stop();
+    },
+  };
+}

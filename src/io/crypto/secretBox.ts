@@ -1,0 +1,41 @@
+/**
+ * Encrypts secrets (PINs) at rest and in messages: AES-256-GCM with a data key. Development generates the
+ * key into a local file; production passes it from Secret Manager (or unwraps it with Cloud KMS).
+ * Format: `v1.<keyId>.<iv>.<ciphertext>.<tag>` in base64url.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { LockError } from '../../errors.ts';
+
+export interface SecretBox {
+  seal(plaintext: string): string;
+  open(sealed: string): string;
+}
+
+export function createSecretBox(keyId: string, key: Buffer): SecretBox {
+  if (key.length !== 32) throw new Error('the secret box needs a 32-byte key');
+  return {
+    seal(plaintext) {
+      const iv = randomBytes(12);
+      const c = createCipheriv('aes-256-gcm', key, iv);
+      c.setAAD(Buffer.from(keyId));
+      const ct = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);
+      return [
+        'v1',
+        keyId,
+        iv.toString('base64url'),
+        ct.toString('base64url'),
+        c.getAuthTag().toString('base64url'),
+      ].join('.');
+    },
+    open(sealed) {
+      const [v, kid, iv, ct, tag] = sealed.split('.');
+      if (v !== 'v1' || kid !== keyId || !iv || !ct || !tag) {
+        throw new LockError('LOCK.INTERNAL', 'sealed secret has an unknown format or key');
+      }
+      const d = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+      d.setAAD(Buffer.from(keyId));
+      d.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([d.update(Buffer.from(ct, 'base64url')), d.final()]).toString('utf8');
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/** Connection pools for the three roles: owner (migrations), runtime (tenant-scoped), dispatcher. */
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.ts';
+
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database>;
+
+/** Replaces the user of a connection URL (trust-auth development: same server, another role). */
+export function withUser(url: string, user: string): string {
+  const u = new URL(url);
+  u.username = user;
+  u.password = '';
+  return u.toString();
+}
+
+export function connect(url: string, options: { max?: number; applicationName?: string } = {}): Db {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'lock-integration',
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client's error (server restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Runs `fn` in a transaction that sees only `tenantId`'s rows (RLS via a transaction-local setting). */
+export function withTenant<T>(db: Db, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (tx) => {
+    await setTenant(tx, tenantId);
+    return fn(tx);
+  });
+}
+
+/** Switches the tenant of the current transaction; `is_local` = true, so it never leaks to the pool. */
+export async function setTenant(tx: Tx, tenantId: string): Promise<void> {
+  await sql`select set_config('app.tenant_id', ${tenantId}, true)`.execute(tx);
+}

@@ -1,0 +1,145 @@
+/** Row types of the record, as kysely sees them (the migrations are the source of truth). */
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type BigIntCol = ColumnType<string, number | string | bigint, number | string | bigint>;
+
+export interface ActorSnapshotsTable {
+  tenant_id: string;
+  actor_type: string;
+  actor_id: string;
+  version: BigIntCol;
+  last_seq: BigIntCol;
+  machine_version: number;
+  snapshot: JSONColumnType<Record<string, unknown>, string, string>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface PartitionFencesTable {
+  partition: number;
+  fence: BigIntCol;
+  owner: string;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface PropertiesTable {
+  tenant_id: string;
+  id: string;
+  name: string;
+  timezone: string;
+  vendor_adapters: JSONColumnType<Record<string, unknown>, string, string>;
+  key_kind_policy: JSONColumnType<Record<string, unknown>, string, string>;
+  version: BigIntCol;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface LockDevicesTable {
+  tenant_id: string;
+  id: string;
+  property_id: string;
+  room_id: string;
+  vendor: string;
+  vendor_device_ref: string;
+  areas: string[];
+  status: string;
+  version: BigIntCol;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface KeyCredentialsTable {
+  tenant_id: string;
+  id: string;
+  property_id: string;
+  reservation_id: string | null;
+  holder_kind: string;
+  holder_ref: string;
+  kind: string;
+  rooms: string[];
+  areas: string[];
+  valid_from: Timestamp;
+  valid_until: Timestamp;
+  vendor: string | null;
+  status: string;
+  grants: JSONColumnType<unknown[], string, string>;
+  failure: JSONColumnType<Record<string, unknown> | null, string | null, string | null>;
+  version: BigIntCol;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface OutboxTable {
+  tenant_id: string;
+  id: Generated<string>;
+  event_id: string;
+  subject: string;
+  payload: JSONColumnType<Record<string, unknown>, string, string>;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface EffectIntentsTable {
+  tenant_id: string;
+  id: string;
+  actor_type: string;
+  actor_id: string;
+  operation_id: string;
+  intent: JSONColumnType<Record<string, unknown>, string, string>;
+  runs: ColumnType<number, number | undefined, number>;
+  claimed_until: Timestamp;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface TimersTable {
+  tenant_id: string;
+  actor_type: string;
+  actor_id: string;
+  key: string;
+  due_at: Timestamp;
+  event: JSONColumnType<Record<string, unknown>, string, string>;
+}
+
+export interface IdempotencyKeysTable {
+  tenant_id: string;
+  key: string;
+  scope: string;
+  request_hash: string;
+  status_code: number | null;
+  response: JSONColumnType<Record<string, unknown> | null, string | null, string | null>;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface RejectedMessagesTable {
+  tenant_id: string;
+  id: Generated<string>;
+  actor_type: string;
+  actor_id: string;
+  msg_id: string | null;
+  stream_seq: BigIntCol | null;
+  code: string;
+  reason: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface AuditLogTable {
+  tenant_id: string;
+  seq: ColumnType<string, never, never>;
+  entry: string;
+  prev_hash: ColumnType<Buffer, never, never>;
+  hash: ColumnType<Buffer, never, never>;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface Database {
+  actor_snapshots: ActorSnapshotsTable;
+  partition_fences: PartitionFencesTable;
+  properties: PropertiesTable;
+  lock_devices: LockDevicesTable;
+  key_credentials: KeyCredentialsTable;
+  outbox: OutboxTable;
+  effect_intents: EffectIntentsTable;
+  timers: TimersTable;
+  idempotency_keys: IdempotencyKeysTable;
+  rejected_messages: RejectedMessagesTable;
+  audit_log: AuditLogTable;
+}

@@ -1,0 +1,2 @@
+export { ensureStreams } from './streams.ts';
+export { type Topology, topology } from './topology.ts';

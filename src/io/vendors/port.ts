@@ -1,0 +1,95 @@
+/**
+ * The LockAdapter port: what the runtime asks of any lock vendor. Adapters are idempotent under the
+ * operation id: an operation run again after a crash must not create a second credential.
+ */
+import { type ErrorCode, LockError } from '../../errors.ts';
+import type { KeyKind } from '../../machines/index.ts';
+
+/** The normalized vendor failures, each terminal or retryable, and the catalog code it surfaces as. */
+export const VendorFailures = {
+  AUTH: { retryable: false, code: 'LOCK.VENDOR_AUTH' },
+  CLOCK_SKEW: { retryable: true, code: 'LOCK.VENDOR_CLOCK_SKEW' },
+  RATE_LIMITED: { retryable: true, code: 'LOCK.RATE_LIMITED' },
+  OFFLINE: { retryable: true, code: 'LOCK.VENDOR_UNAVAILABLE' },
+  BUSY: { retryable: true, code: 'LOCK.VENDOR_BUSY' },
+  TIMEOUT: { retryable: true, code: 'LOCK.VENDOR_TIMEOUT' },
+  CIRCUIT_OPEN: { retryable: true, code: 'LOCK.CIRCUIT_OPEN' },
+  NOT_SUPPORTED: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
+  CAPACITY: { retryable: false, code: 'LOCK.VENDOR_CAPACITY' },
+  DUPLICATE: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
+  NOT_FOUND: { retryable: false, code: 'LOCK.VENDOR_NOT_FOUND' },
+  INVALID: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
+  ENCODER_TIMEOUT: { retryable: true, code: 'LOCK.VENDOR_TIMEOUT' },
+  CARD_MEDIA: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
+  PERMISSION: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
+} as const satisfies Record<string, { retryable: boolean; code: ErrorCode }>;
+
+export type VendorFailure = keyof typeof VendorFailures;
+
+/** A vendor failure, normalized. `vendorDetail` is the vendor's own code/message, free of secrets. */
+export class VendorError extends LockError {
+  readonly failure: VendorFailure;
+  readonly vendorDetail: string;
+
+  constructor(
+    failure: VendorFailure,
+    vendorDetail: string,
+    options?: { cause?: unknown; retryAfterMs?: number },
+  ) {
+    super(VendorFailures[failure].code, `${failure}: ${vendorDetail}`, {
+      ...options,
+      retryable: VendorFailures[failure].retryable,
+    });
+    this.failure = failure;
+    this.vendorDetail = vendorDetail;
+  }
+}
+
+export interface VendorCapabilities {
+  vendor: string;
+  kinds: KeyKind[];
+  updateValidityInPlace: boolean;
+  remoteUnlock: boolean;
+  battery: boolean;
+  /** The service may choose the PIN (false: the vendor generates it). */
+  callerChosenPin: boolean;
+}
+
+export interface VendorLock {
+  ref: string;
+  name: string;
+  battery?: number | null;
+  online?: boolean | null;
+}
+
+export interface IssueRequest {
+  operationId: string;
+  lockRef: string;
+  kind: KeyKind;
+  validFrom: Date;
+  validUntil: Date;
+  /** Plaintext PIN, decrypted just for this call; never logged. */
+  pin: string | null;
+  /** False only on an operation's very first run, when nothing can exist at the vendor yet. */
+  lookupFirst: boolean;
+}
+
+export interface RevokeRequest {
+  /** The operation that issued the credential: finds it when `vendorRef` is unknown. */
+  issueOperationId: string;
+  lockRef: string;
+  kind: KeyKind;
+  vendorRef: string | null;
+}
+
+export interface LockAdapter {
+  readonly vendor: string;
+  capabilities(): VendorCapabilities;
+  listLocks(): Promise<VendorLock[]>;
+  getLock(ref: string): Promise<VendorLock>;
+  /** Idempotent under `operationId`; resolves with the vendor's reference of the credential. */
+  issueCredential(req: IssueRequest): Promise<{ vendorRef: string }>;
+  /** Idempotent; a credential already gone is success. */
+  revokeCredential(req: RevokeRequest): Promise<void>;
+  health(): Promise<void>;
+}

@@ -1,0 +1,226 @@
+/**
+ * TTLock adapter over the Open API v3. PINs are custom passcodes added through the gateway (`addType=2`).
+ * Idempotency: each passcode is named after its operation id, so a repeated run finds the one it made
+ * instead of adding a second (TTLock itself would add a second).
+ */
+import { createHash } from 'node:crypto';
+import type { Clock } from '../../../ids.ts';
+import {
+  type IssueRequest,
+  type LockAdapter,
+  type RevokeRequest,
+  type VendorCapabilities,
+  VendorError,
+  type VendorLock,
+} from '../port.ts';
+import {
+  fromTtlock,
+  isTokenError,
+  isTtlockError,
+  type TtlockLock,
+  type TtlockPage,
+  type TtlockPasscode,
+  type TtlockToken,
+} from './wire.ts';
+
+export interface TtlockConfig {
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  username: string;
+  /** Plaintext; sent only as its md5, as the API requires. */
+  password: string;
+}
+
+export interface TtlockAdapterDeps {
+  config: TtlockConfig;
+  clock: Clock;
+  timeoutMs: number;
+}
+
+const capabilities: VendorCapabilities = {
+  vendor: 'ttlock',
+  kinds: ['pin'],
+  updateValidityInPlace: true,
+  remoteUnlock: true,
+  battery: true,
+  callerChosenPin: true,
+};
+
+/** The passcode name carrying the operation id (TTLock names are free text; keep them short). */
+export function passcodeName(operationId: string): string {
+  return `lk-${createHash('sha256').update(operationId).digest('base64url').slice(0, 16)}`;
+}
+
+export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
+  const { config, clock, timeoutMs } = deps;
+  let token: { access: string; refresh: string; expiresAt: number } | null = null;
+  let tokenRequest: Promise<string> | null = null;
+
+  async function post(path: string, params: Record<string, string | number>): Promise<unknown> {
+    const body = new URLSearchParams(
+      Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]),
+    );
+    let res: Response;
+    try {
+      res = await fetch(`${config.baseUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      const name = (e as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError')
+        throw new VendorError('TIMEOUT', `ttlock ${path} timed out`);
+      throw new VendorError('OFFLINE', `ttlock ${path} unreachable`, { cause: e });
+    }
+    if (res.status === 429) throw new VendorError('RATE_LIMITED', `ttlock ${path} HTTP 429`);
+    if (res.status >= 500) throw new VendorError('OFFLINE', `ttlock ${path} HTTP ${res.status}`);
+    try {
+      return await res.json();
+    } catch (e) {
+      throw new VendorError('OFFLINE', `ttlock ${path} answered with a body that is not JSON`, { cause: e });
+    }
+  }
+
+  async function fetchToken(): Promise<string> {
+    const params: Record<string, string> = token
+      ? {
+          client_id: config.clientId,
+          client_secret: config.clientSecret,
+          grant_type: 'refresh_token',
+          refresh_token: token.refresh,
+        }
+      : {
+          client_id: config.clientId,
+          client_secret: config.clientSecret,
+          grant_type: 'password',
+          username: config.username,
+          password: createHash('md5').update(config.password).digest('hex'),
+        };
+    const body = await post('/oauth2/token', params);
+    if (isTtlockError(body) && token) {
+      token = null; // the refresh token itself was refused: start over with the password grant
+      return fetchToken();
+    }
+    if (isTtlockError(body)) throw fromTtlock(body);
+    const t = body as TtlockToken;
+    token = {
+      access: t.access_token,
+      refresh: t.refresh_token,
+      expiresAt: clock.now().getTime() + t.expires_in * 1000,
+    };
+    return t.access_token;
+  }
+
+  async function accessToken(forceRefresh = false): Promise<string> {
+    if (!forceRefresh && token && token.expiresAt - 60_000 > clock.now().getTime()) return token.access;
+    // One token request at a time, shared by every caller waiting for it.
+    tokenRequest ??= fetchToken().finally(() => {
+      tokenRequest = null;
+    });
+    return tokenRequest;
+  }
+
+  async function call<T>(path: string, params: Record<string, string | number>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const access = await accessToken(attempt > 0);
+      const body = await post(path, {
+        clientId: config.clientId,
+        accessToken: access,
+        date: clock.now().getTime(),
+        ...params,
+      });
+      if (isTtlockError(body)) {
+        if (isTokenError(body.errcode) && attempt === 0) continue;
+        throw fromTtlock(body);
+      }
+      return body as T;
+    }
+  }
+
+  const lockId = (ref: string) => {
+    if (!/^\d+$/.test(ref)) throw new VendorError('INVALID', 'a TTLock lock reference is its numeric lockId');
+    return Number(ref);
+  };
+
+  async function findPasscode(lock: number, name: string): Promise<TtlockPasscode | undefined> {
+    const page = await call<TtlockPage<TtlockPasscode>>('/v3/lock/listKeyboardPwd', {
+      lockId: lock,
+      pageNo: 1,
+      pageSize: 200,
+      orderBy: 1,
+      searchStr: name,
+    });
+    return page.list.find((p) => p.keyboardPwdName === name);
+  }
+
+  const toLock = (l: TtlockLock): VendorLock => ({
+    ref: String(l.lockId),
+    name: l.lockAlias || l.lockName,
+    battery: l.electricQuantity ?? null,
+    online: l.hasGateway === 1,
+  });
+
+  return {
+    vendor: 'ttlock',
+    capabilities: () => capabilities,
+
+    async listLocks() {
+      const out: VendorLock[] = [];
+      for (let pageNo = 1; ; pageNo++) {
+        const page = await call<TtlockPage<TtlockLock>>('/v3/lock/list', { pageNo, pageSize: 1000 });
+        out.push(...page.list.map(toLock));
+        if (pageNo >= page.pages) return out;
+      }
+    },
+
+    async getLock(ref) {
+      return toLock(await call<TtlockLock>('/v3/lock/detail', { lockId: lockId(ref) }));
+    },
+
+    async issueCredential(req: IssueRequest) {
+      if (req.kind !== 'pin')
+        throw new VendorError('NOT_SUPPORTED', `ttlock adapter issues pins, not ${req.kind}`);
+      if (!req.pin) throw new VendorError('INVALID', 'a TTLock passcode needs a PIN');
+      const lock = lockId(req.lockRef);
+      const name = passcodeName(req.operationId);
+      if (req.lookupFirst) {
+        const existing = await findPasscode(lock, name);
+        if (existing) return { vendorRef: String(existing.keyboardPwdId) };
+      }
+      try {
+        const r = await call<{ keyboardPwdId: number }>('/v3/keyboardPwd/add', {
+          lockId: lock,
+          keyboardPwd: req.pin,
+          keyboardPwdName: name,
+          keyboardPwdType: 3,
+          startDate: req.validFrom.getTime(),
+          endDate: req.validUntil.getTime(),
+          addType: 2,
+        });
+        return { vendorRef: String(r.keyboardPwdId) };
+      } catch (e) {
+        // Same PIN already on the lock: ours from an earlier run whose answer was lost, or truly a clash.
+        if (e instanceof VendorError && e.failure === 'DUPLICATE') {
+          const existing = await findPasscode(lock, name);
+          if (existing) return { vendorRef: String(existing.keyboardPwdId) };
+        }
+        throw e;
+      }
+    },
+
+    async revokeCredential(req: RevokeRequest) {
+      const lock = lockId(req.lockRef);
+      const ref =
+        req.vendorRef ?? (await findPasscode(lock, passcodeName(req.issueOperationId)))?.keyboardPwdId;
+      if (ref === undefined || ref === null) return;
+      await call('/v3/keyboardPwd/delete', { lockId: lock, keyboardPwdId: Number(ref), deleteType: 2 });
+    },
+
+    async health() {
+      await call('/v3/lock/list', { pageNo: 1, pageSize: 1 });
+    },
+  };
+}

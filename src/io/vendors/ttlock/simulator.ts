@@ -1,0 +1,321 @@
+/**
+ * A TTLock Open API v3 simulator: a real HTTP server with the vendor's awkward parts — HTTP 200 with
+ * `errcode` on failure, the ±5 min `date` check, md5 passwords, 250 custom passcodes per lock, and a
+ * repeated `keyboardPwd/add` creating a second passcode. Control routes: `/_sim/state|faults|reset`.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { TtlockLock, TtlockPasscode } from './wire.ts';
+
+export interface TtlockSimulatorOptions {
+  port?: number;
+  host?: string;
+  lockCount?: number;
+  tokenTtlSeconds?: number;
+  clientId?: string;
+  clientSecret?: string;
+  username?: string;
+  password?: string;
+}
+
+export interface SimFaults {
+  latencyMs: number;
+  errorRate: number;
+  outage: boolean;
+}
+
+export const TTLOCK_SIM_DEFAULTS = {
+  clientId: 'sim-client',
+  clientSecret: 'sim-secret',
+  username: 'hotel-admin',
+  password: 'sim-password',
+} as const;
+
+const MAX_CUSTOM_PASSCODES = 250;
+const DATE_TOLERANCE_MS = 5 * 60_000;
+
+export interface TtlockSimulator {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  reset(): void;
+  state(): SimState;
+  setFaults(f: Partial<SimFaults>): void;
+}
+
+export interface SimState {
+  locks: { ref: string; name: string }[];
+  credentials: {
+    ref: string;
+    lockRef: string;
+    kind: string;
+    validFrom: string;
+    validUntil: string;
+    name: string;
+  }[];
+}
+
+export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): Promise<TtlockSimulator> {
+  const account = { ...TTLOCK_SIM_DEFAULTS, ...opts };
+  const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+  let locks = new Map<number, TtlockLock>();
+  let passcodes = new Map<number, TtlockPasscode[]>();
+  const tokens = new Map<string, number>();
+  const refreshTokens = new Set<string>();
+  let nextId = 1;
+  let faults: SimFaults = { latencyMs: 0, errorRate: 0, outage: false };
+  const sockets = new Set<Socket>();
+
+  function reset() {
+    locks = new Map();
+    passcodes = new Map();
+    for (let i = 0; i < (opts.lockCount ?? 10); i++) {
+      const lockId = 7001 + i;
+      const room = 101 + i;
+      locks.set(lockId, {
+        lockId,
+        lockName: `Room ${room}`,
+        lockAlias: `Room ${room}`,
+        lockMac:
+          `AA:BB:CC:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`.toUpperCase(),
+        electricQuantity: 90 - (i % 50),
+        hasGateway: 1,
+        featureValue: 'F44354CD5F3',
+      });
+      passcodes.set(lockId, []);
+    }
+    faults = { latencyMs: 0, errorRate: 0, outage: false };
+  }
+  reset();
+
+  const fail = (errcode: number, errmsg: string) => ({ errcode, errmsg, description: errmsg });
+  const ok = () => ({ errcode: 0, errmsg: 'none error message', description: '' });
+
+  function token(params: URLSearchParams) {
+    if (
+      params.get('client_id') !== account.clientId ||
+      params.get('client_secret') !== account.clientSecret
+    ) {
+      return fail(10001, 'invalid client');
+    }
+    const grant = params.get('grant_type') ?? 'password';
+    if (grant === 'refresh_token') {
+      const rt = params.get('refresh_token') ?? '';
+      if (!refreshTokens.has(rt)) return fail(10011, 'invalid refresh_token');
+    } else if (grant === 'password') {
+      if (params.get('username') !== account.username)
+        return fail(10007, 'invalid account or invalid password');
+      const pw = params.get('password') ?? '';
+      if (!/^[0-9a-f]{32}$/.test(pw)) return fail(30005, 'password must be md5 encrypted');
+      if (pw !== md5(account.password)) return fail(10007, 'invalid account or invalid password');
+    } else {
+      return fail(10010, 'unsupported grant_type');
+    }
+    const ttl = opts.tokenTtlSeconds ?? 7_776_000;
+    const access = md5(`a${Math.random()}${Date.now()}`);
+    const refresh = md5(`r${Math.random()}${Date.now()}`);
+    tokens.set(access, Date.now() + ttl * 1000);
+    refreshTokens.add(refresh);
+    return {
+      access_token: access,
+      refresh_token: refresh,
+      uid: 4242,
+      openid: 4242,
+      expires_in: ttl,
+      scope: 'user,key,room',
+      token_type: 'Bearer',
+    };
+  }
+
+  function v3(path: string, p: URLSearchParams): unknown {
+    if (p.get('clientId') !== account.clientId) return fail(10000, 'invalid client_id');
+    const expiry = tokens.get(p.get('accessToken') ?? '');
+    if (expiry === undefined) return fail(10003, 'invalid token');
+    if (expiry < Date.now()) return fail(10004, 'invalid grant');
+    const date = Number(p.get('date'));
+    if (!Number.isFinite(date) || Math.abs(date - Date.now()) > DATE_TOLERANCE_MS) {
+      return fail(80000, 'date must be current time, in 5 minutes');
+    }
+    if (faults.errorRate > 0 && Math.random() < faults.errorRate)
+      return fail(-3002, 'The gateway is offline.');
+    const lockId = Number(p.get('lockId'));
+    const page = <T>(all: T[], max: number) => {
+      const pageNo = Math.max(1, Number(p.get('pageNo') ?? 1));
+      const pageSize = Math.min(max, Math.max(1, Number(p.get('pageSize') ?? 20)));
+      return {
+        list: all.slice((pageNo - 1) * pageSize, pageNo * pageSize),
+        pageNo,
+        pageSize,
+        pages: Math.ceil(all.length / pageSize),
+        total: all.length,
+      };
+    };
+    switch (path) {
+      case '/v3/lock/list':
+        return page([...locks.values()], 1000);
+      case '/v3/lock/detail': {
+        const l = locks.get(lockId);
+        return l
+          ? { ...l, timezoneRawOffset: 0, modelNum: 'SN-SIM', date: Date.now() }
+          : fail(-1003, 'Lock does not exist.');
+      }
+      case '/v3/lock/queryElectricQuantity': {
+        const l = locks.get(lockId);
+        return l ? { electricQuantity: l.electricQuantity } : fail(-1003, 'Lock does not exist.');
+      }
+      case '/v3/lock/listKeyboardPwd': {
+        const list = passcodes.get(lockId);
+        if (!list) return fail(-1003, 'Lock does not exist.');
+        const search = p.get('searchStr');
+        return page(
+          search ? list.filter((x) => x.keyboardPwdName.includes(search) || x.keyboardPwd === search) : list,
+          200,
+        );
+      }
+      case '/v3/keyboardPwd/add': {
+        const list = passcodes.get(lockId);
+        if (!list) return fail(-1003, 'Lock does not exist.');
+        const pwd = p.get('keyboardPwd') ?? '';
+        if (!/^\d{4,9}$/.test(pwd)) return fail(-3006, 'Passcode should be between 4 - 9 Digits in length');
+        const startDate = Number(p.get('startDate'));
+        const endDate = Number(p.get('endDate'));
+        if (!Number.isFinite(startDate) || !Number.isFinite(endDate) || endDate <= startDate) {
+          return fail(-3, 'Invalid Parameter');
+        }
+        if (list.length >= MAX_CUSTOM_PASSCODES) return fail(-3009, 'Custom passcode storage full');
+        if (list.some((x) => x.keyboardPwd === pwd)) return fail(-3007, 'The same passcode already exists.');
+        // As the real API does: no idempotency; a repeated add is a second passcode.
+        const entry: TtlockPasscode = {
+          keyboardPwdId: nextId++,
+          lockId,
+          keyboardPwd: pwd,
+          keyboardPwdName: p.get('keyboardPwdName') ?? '',
+          keyboardPwdType: Number(p.get('keyboardPwdType') ?? 3),
+          startDate,
+          endDate,
+          sendDate: Date.now(),
+          isCustom: 1,
+          status: 1,
+          senderUsername: account.username,
+        };
+        list.push(entry);
+        return { keyboardPwdId: entry.keyboardPwdId };
+      }
+      case '/v3/keyboardPwd/change': {
+        const entry = passcodes.get(lockId)?.find((x) => x.keyboardPwdId === Number(p.get('keyboardPwdId')));
+        if (!entry) return fail(-2009, 'Passcode does not exist.');
+        const s = p.get('startDate');
+        const e = p.get('endDate');
+        // Both dates or the period silently stays as it was, as practitioners report.
+        if (s && e) {
+          entry.startDate = Number(s);
+          entry.endDate = Number(e);
+        }
+        const n = p.get('keyboardPwdName');
+        if (n) entry.keyboardPwdName = n;
+        return ok();
+      }
+      case '/v3/keyboardPwd/delete': {
+        const list = passcodes.get(lockId);
+        if (!list) return fail(-1003, 'Lock does not exist.');
+        const id = Number(p.get('keyboardPwdId'));
+        // Deleting a passcode that is already gone answers errcode 0, as practitioners report of the real API.
+        passcodes.set(
+          lockId,
+          list.filter((x) => x.keyboardPwdId !== id),
+        );
+        return ok();
+      }
+      default:
+        return fail(-3, `unknown path ${path}`);
+    }
+  }
+
+  function state(): SimState {
+    return {
+      locks: [...locks.values()].map((l) => ({ ref: String(l.lockId), name: l.lockName })),
+      credentials: [...passcodes.values()].flat().map((x) => ({
+        ref: String(x.keyboardPwdId),
+        lockRef: String(x.lockId),
+        kind: 'pin',
+        validFrom: new Date(x.startDate).toISOString(),
+        validUntil: new Date(x.endDate).toISOString(),
+        name: x.keyboardPwdName,
+      })),
+    };
+  }
+
+  async function readBody(req: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > 1_000_000) throw new Error('body too large');
+      chunks.push(c as Buffer);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+    res.end(text);
+  };
+
+  const server: Server = createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://sim');
+      const body = await readBody(req);
+      if (url.pathname.startsWith('/_sim/')) {
+        if (url.pathname === '/_sim/state' && req.method === 'GET') return send(res, 200, state());
+        if (url.pathname === '/_sim/reset' && req.method === 'POST') {
+          reset();
+          return send(res, 200, { ok: true });
+        }
+        if (url.pathname === '/_sim/faults' && req.method === 'POST') {
+          const f = JSON.parse(body || '{}') as Partial<SimFaults>;
+          faults = { ...faults, ...f };
+          return send(res, 200, faults);
+        }
+        return send(res, 404, { error: 'not found' });
+      }
+      if (faults.outage) {
+        req.socket.destroy();
+        return;
+      }
+      if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+      const params = new URLSearchParams(url.search);
+      if (req.method === 'POST' && body) for (const [k, v] of new URLSearchParams(body)) params.set(k, v);
+      if (url.pathname === '/oauth2/token') return send(res, 200, token(params));
+      if (url.pathname.startsWith('/v3/')) return send(res, 200, v3(url.pathname, params));
+      return send(res, 404, { errcode: -3, errmsg: 'not found' });
+    } catch (e) {
+      send(res, 500, { errcode: 90000, errmsg: `internal error: ${(e as Error).message}` });
+    }
+  });
+  server.keepAliveTimeout = 30_000;
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    port,
+    reset,
+    state,
+    setFaults: (f) => {
+      faults = { ...faults, ...f };
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * TTLock Open API v3 as it is on the wire (its own casing): HTTP 200 with `errcode` on failure, ms-epoch
+ * times, form-encoded requests. `fromTtlock` maps its codes onto the normalized vendor failures.
+ */
+import { VendorError, type VendorFailure } from '../port.ts';
+
+export interface TtlockError {
+  errcode: number;
+  errmsg: string;
+  description?: string;
+}
+
+export interface TtlockToken {
+  access_token: string;
+  refresh_token: string;
+  uid: number;
+  expires_in: number;
+  scope?: string;
+  token_type?: string;
+}
+
+export interface TtlockLock {
+  lockId: number;
+  lockName: string;
+  lockAlias: string;
+  lockMac: string;
+  electricQuantity: number;
+  hasGateway: number;
+  featureValue?: string;
+  date?: number;
+}
+
+export interface TtlockPasscode {
+  keyboardPwdId: number;
+  lockId: number;
+  keyboardPwd: string;
+  keyboardPwdName: string;
+  keyboardPwdType: number;
+  startDate: number;
+  endDate: number;
+  sendDate: number;
+  isCustom: number;
+  status: number;
+  senderUsername?: string;
+}
+
+export interface TtlockPage<T> {
+  list: T[];
+  pageNo: number;
+  pageSize: number;
+  pages: number;
+  total: number;
+}
+
+/** errcode → normalized failure. Codes from the Open API error list (reference/vendors.md §1.9). */
+const codes: Record<number, VendorFailure> = {
+  10000: 'AUTH',
+  10001: 'AUTH',
+  10003: 'AUTH',
+  10004: 'AUTH',
+  10007: 'AUTH',
+  10011: 'AUTH',
+  80000: 'CLOCK_SKEW',
+  30006: 'RATE_LIMITED',
+  30007: 'RATE_LIMITED',
+  [-2012]: 'OFFLINE',
+  [-3002]: 'OFFLINE',
+  [-3036]: 'OFFLINE',
+  90000: 'OFFLINE',
+  [-3003]: 'BUSY',
+  [-3037]: 'BUSY',
+  [-4043]: 'NOT_SUPPORTED',
+  [-3009]: 'CAPACITY',
+  [-4056]: 'CAPACITY',
+  [-3007]: 'DUPLICATE',
+  [-1003]: 'NOT_FOUND',
+  [-2009]: 'NOT_FOUND',
+  [-1021]: 'NOT_FOUND',
+  [-1008]: 'NOT_FOUND',
+  [-3]: 'INVALID',
+  [-3006]: 'INVALID',
+  [-2032]: 'INVALID',
+  [-2018]: 'PERMISSION',
+  20002: 'PERMISSION',
+};
+
+/** Token errors: the adapter refreshes its token once before giving up. */
+export const isTokenError = (errcode: number) => errcode === 10003 || errcode === 10004;
+
+export function fromTtlock(e: TtlockError): VendorError {
+  const failure = codes[e.errcode] ?? 'INVALID';
+  return new VendorError(failure, `ttlock errcode ${e.errcode}: ${e.errmsg}`);
+}
+
+export function isTtlockError(body: unknown): body is TtlockError {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    typeof (body as { errcode?: unknown }).errcode === 'number' &&
+    (body as { errcode: number }).errcode !== 0
+  );
+}

@@ -1,0 +1,72 @@
+/** The service's Prometheus metrics, in one registry the gateway serves at /metrics. */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const m = {
+    registry,
+    transitions: new Counter({
+      name: 'lock_actor_transitions_total',
+      help: 'Committed actor transitions',
+      labelNames: ['type', 'status'],
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: 'lock_actor_messages_rejected_total',
+      help: 'Actor messages rejected with a reason',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    activations: new Histogram({
+      name: 'lock_actor_activation_seconds',
+      help: 'Time to activate an actor (snapshot load)',
+      labelNames: ['found'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25],
+      registers: [registry],
+    }),
+    commitBatch: new Histogram({
+      name: 'lock_commit_batch_size',
+      help: 'Actor commits per PostgreSQL transaction',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    }),
+    commitSeconds: new Histogram({
+      name: 'lock_commit_batch_seconds',
+      help: 'Duration of one group-commit transaction',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
+      registers: [registry],
+    }),
+    effects: new Histogram({
+      name: 'lock_vendor_call_seconds',
+      help: 'Vendor intent executions by vendor, intent and outcome',
+      labelNames: ['vendor', 'intent', 'outcome'],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 4],
+      registers: [registry],
+    }),
+    breaker: new Gauge({
+      name: 'lock_vendor_circuit_open',
+      help: '1 while the vendor circuit breaker is open',
+      labelNames: ['vendor'],
+      registers: [registry],
+    }),
+    outboxPublished: new Counter({
+      name: 'lock_outbox_published_total',
+      help: 'Domain events published from the outbox',
+      registers: [registry],
+    }),
+    ownedPartitions: new Gauge({
+      name: 'lock_partitions_owned',
+      help: 'Actor partitions this process owns',
+      registers: [registry],
+    }),
+    residentActors: new Gauge({
+      name: 'lock_actors_resident',
+      help: 'Actors resident in memory',
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
