@@ -11,7 +11,13 @@ import type { SecretBox } from '../io/crypto/secretBox.ts';
 import type { Db } from '../io/db/index.ts';
 import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
 import { VendorError } from '../io/vendors/port.ts';
-import { type EffectError, effectDone, effectFailed, type VendorIntent } from '../machines/index.ts';
+import {
+  type EffectError,
+  type EffectOutcomeEvent,
+  effectDone,
+  effectFailed,
+  type VendorIntent,
+} from '../machines/index.ts';
 import type { ActorMailbox } from './mailbox.ts';
 import type { ActorType } from './partitioning.ts';
 
@@ -133,7 +139,7 @@ export class EffectRunner {
   private async run(job: EffectJob): Promise<void> {
     const started = performance.now();
     const intent = job.intent;
-    let outcome;
+    let outcome: EffectOutcomeEvent;
     try {
       const vendorRef = await this.execute(job);
       outcome = effectDone(intent, this.o.clock.now().toISOString(), vendorRef);

@@ -1,7 +1,8 @@
 /** What travels on an actor's inbox subject. The message id travels as the `Nats-Msg-Id` header. */
 export interface ActorEnvelope {
   tenantId: string;
-  event: { type: string; at: string; [k: string]: unknown };
+  /** A machine event: `type`, the time `at` it happened, and its own fields. */
+  event: { type: string; at: string };
 }
 
 /** Parses and checks the envelope's shape; the machine decides whether the event means anything. */

@@ -1,12 +1,8 @@
 /** Creates the database if absent and applies the forward-only migrations in `migrations/`. */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { FileMigrationProvider, Migrator } from 'kysely';
+import { Migrator } from 'kysely';
 import pg from 'pg';
+import { migrations } from '../../../migrations/index.ts';
 import { connect } from './connect.ts';
-
-const migrationFolder = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../migrations');
 
 /** Creates the URL's database through the server's `postgres` database when it does not exist. */
 export async function ensureDatabase(url: string): Promise<void> {
@@ -32,7 +28,7 @@ export async function ensureDatabase(url: string): Promise<void> {
 export async function migrateToLatest(ownerUrl: string): Promise<string[]> {
   const db = connect(ownerUrl, { max: 1, applicationName: 'lock-integration-migrate' });
   try {
-    const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) });
+    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
     const { error, results } = await migrator.migrateToLatest();
     if (error) throw error;
     return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -1,0 +1,87 @@
+/**
+ * Turns a request for a credential (REST or platform event) into the actor's `credential.issue` event:
+ * resolves each room to its lock (read model), generates and seals the PIN. The PIN leaves here twice:
+ * sealed in the event, and in plaintext to the caller that will return it once.
+ */
+import { randomInt } from 'node:crypto';
+import { LockError } from '../errors.ts';
+import type { SecretBox } from '../io/crypto/secretBox.ts';
+import type { Holder, IssueCredentialEvent, KeyKind, RetryPolicy } from '../machines/index.ts';
+import { planTargets, type ReadModel } from '../readModel/index.ts';
+
+export interface CredentialRequest {
+  tenantId: string;
+  propertyId: string;
+  reservationId: string | null;
+  holder: Holder;
+  kind: KeyKind;
+  rooms: string[];
+  areas: string[];
+  validFrom: string;
+  validUntil: string;
+}
+
+export interface IssuanceDeps {
+  readModel: ReadModel;
+  secrets: SecretBox;
+  supportsKind: (vendor: string, kind: KeyKind) => boolean;
+  retry?: RetryPolicy;
+  pinDigits?: number;
+}
+
+export interface PreparedIssue {
+  event: IssueCredentialEvent;
+  pin: string | null;
+}
+
+/** Prepares the issue event; throws LOCK.PROPERTY_NOT_FOUND for an unknown (or other tenant's) property. */
+export async function prepareIssue(
+  d: IssuanceDeps,
+  r: CredentialRequest,
+  at: string,
+): Promise<PreparedIssue> {
+  const property = await d.readModel.property(r.tenantId, r.propertyId);
+  if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${r.propertyId}`);
+  const devices = await d.readModel.devicesInRooms(r.tenantId, r.propertyId, r.rooms);
+  const enabledVendors = new Set(
+    Object.entries(property.vendorAdapters)
+      .filter(([, s]) => s.status === 'enabled')
+      .map(([v]) => v),
+  );
+  const plan = planTargets({
+    rooms: r.rooms,
+    kind: r.kind,
+    devices,
+    policy: property.keyKindPolicy,
+    enabledVendors,
+    supportsKind: d.supportsKind,
+  });
+  const pin = r.kind === 'pin' ? generatePin(d.pinDigits ?? 6) : null;
+  return {
+    pin,
+    event: {
+      type: 'credential.issue',
+      at,
+      propertyId: r.propertyId,
+      reservationId: r.reservationId,
+      holder: r.holder,
+      kind: r.kind,
+      rooms: r.rooms,
+      areas: r.areas,
+      validFrom: r.validFrom,
+      validUntil: r.validUntil,
+      secret: pin ? d.secrets.seal(pin) : null,
+      targets: plan.targets,
+      unresolved: plan.unresolved,
+      ...(d.retry ? { retry: d.retry } : {}),
+    },
+  };
+}
+
+/** Uniform random digits; avoids the trivially guessable (all one digit). */
+export function generatePin(digits: number): string {
+  for (;;) {
+    const pin = Array.from({ length: digits }, () => randomInt(10)).join('');
+    if (!/^(\d)\1+$/.test(pin)) return pin;
+  }
+}

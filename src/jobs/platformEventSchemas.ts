@@ -1,0 +1,29 @@
+/** The platform events this service consumes (DESIGN.md, NATS contract), as TypeBox schemas. */
+import Type from 'typebox';
+
+const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' });
+const Time = Type.String({ format: 'date-time' });
+
+export const ReservationConfirmed = Type.Object({
+  eventId: Type.String({ minLength: 1, maxLength: 200 }),
+  tenantId: Id,
+  propertyId: Id,
+  reservationId: Id,
+  guestRef: Type.String({ minLength: 1, maxLength: 200 }),
+  rooms: Type.Array(Id, { minItems: 1, maxItems: 20 }),
+  checkIn: Time,
+  checkOut: Time,
+  keyKinds: Type.Optional(
+    Type.Array(Type.Union([Type.Literal('pin'), Type.Literal('mobile_key'), Type.Literal('card')]), {
+      minItems: 1,
+      maxItems: 3,
+    }),
+  ),
+});
+
+export const ReservationEnded = Type.Object({
+  eventId: Type.String({ minLength: 1, maxLength: 200 }),
+  tenantId: Id,
+  propertyId: Id,
+  reservationId: Id,
+});

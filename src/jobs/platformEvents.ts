@@ -1,0 +1,176 @@
+/**
+ * Consumes PLATFORM_EVENTS and turns reservation events into credential actor messages. Credential ids
+ * are derived from (tenant, reservation, kind) and message ids from the event id, so a redelivered or
+ * duplicated event can never create a second credential. Events are processed in stream order.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { Compile } from 'typebox/compile';
+import type { ActorMailbox } from '../actors/index.ts';
+import { ensureError, isLockError } from '../errors.ts';
+import type { Clock } from '../ids.ts';
+import { reservationCredentialId } from '../ids.ts';
+import type { Topology } from '../io/nats/index.ts';
+import { type IssuanceDeps, prepareIssue } from '../issuance/credentialRequests.ts';
+import { type CredentialEvent, type KeyKind, keyKinds } from '../machines/index.ts';
+import { ReservationConfirmed, ReservationEnded } from './platformEventSchemas.ts';
+
+const confirmed = Compile(ReservationConfirmed);
+const ended = Compile(ReservationEnded);
+
+export interface PlatformConsumerDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  topology: Topology;
+  mailbox: ActorMailbox;
+  issuance: IssuanceDeps;
+  clock: Clock;
+  log: (msg: string, data?: Record<string, unknown>) => void;
+  onEvent?: (type: string, outcome: string) => void;
+}
+
+export class PlatformEventConsumer {
+  private stopping = false;
+  private loop: Promise<void> = Promise.resolve();
+  private close: (() => Promise<void>) | undefined;
+
+  constructor(private readonly d: PlatformConsumerDeps) {}
+
+  async start(): Promise<void> {
+    const t = this.d.topology;
+    try {
+      await this.d.jsm.consumers.info(t.platformStream, t.platformConsumer);
+    } catch {
+      await this.d.jsm.consumers.add(t.platformStream, {
+        durable_name: t.platformConsumer,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        // Order matters (checked_out after confirmed): one event at a time.
+        max_ack_pending: 1,
+        ack_wait: 30_000_000_000,
+        filter_subject: `${t.platformRoot}.>`,
+      });
+    }
+    const c = await this.d.js.consumers.get(t.platformStream, t.platformConsumer);
+    const messages = await c.consume({ max_messages: 64 });
+    this.close = async () => {
+      await messages.close();
+    };
+    this.loop = (async () => {
+      for await (const m of messages) {
+        if (this.stopping) break;
+        await this.handle(m);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.close?.().catch(() => {});
+    await this.loop.catch(() => {});
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    const name = m.subject.slice(this.d.topology.platformRoot.length + 1);
+    let body: unknown;
+    try {
+      body = m.json();
+    } catch {
+      this.reject(m, name, 'not JSON');
+      return;
+    }
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        const outcome = await this.dispatch(name, body);
+        this.d.onEvent?.(name, outcome);
+        if (outcome.startsWith('rejected')) this.reject(m, name, outcome);
+        else m.ack();
+        return;
+      } catch (e) {
+        this.d.log('platform event failed; retrying', { event: name, attempt, err: ensureError(e).message });
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private reject(m: JsMsg, name: string, reason: string) {
+    this.d.log('platform event rejected', { event: name, seq: m.seq, reason });
+    this.d.onEvent?.(name, 'rejected');
+    m.term();
+  }
+
+  private async dispatch(name: string, body: unknown): Promise<string> {
+    const at = this.d.clock.now().toISOString();
+    switch (name) {
+      case 'reservation.confirmed.v1': {
+        if (!confirmed.Check(body)) return `rejected: ${firstError(confirmed, body)}`;
+        const e = body;
+        if (Date.parse(e.checkOut) <= Date.parse(e.checkIn)) return 'rejected: checkOut is not after checkIn';
+        for (const kind of (e.keyKinds ?? ['pin']) as KeyKind[]) {
+          const id = reservationCredentialId(e.tenantId, e.reservationId, kind);
+          try {
+            const prepared = await prepareIssue(
+              this.d.issuance,
+              {
+                tenantId: e.tenantId,
+                propertyId: e.propertyId,
+                reservationId: e.reservationId,
+                holder: { kind: 'guest', ref: e.guestRef },
+                kind,
+                rooms: e.rooms,
+                areas: [],
+                validFrom: e.checkIn,
+                validUntil: e.checkOut,
+              },
+              at,
+            );
+            await this.d.mailbox.send(
+              { type: 'credential', id },
+              { tenantId: e.tenantId, event: prepared.event },
+              `${e.eventId}:${kind}`,
+            );
+          } catch (err) {
+            if (isLockError(err, 'LOCK.PROPERTY_NOT_FOUND')) return 'rejected: unknown property';
+            throw err;
+          }
+        }
+        return 'issued';
+      }
+      case 'reservation.checked_out.v1':
+      case 'reservation.cancelled.v1': {
+        if (!ended.Check(body)) return `rejected: ${firstError(ended, body)}`;
+        const e = body;
+        const reason = name.startsWith('reservation.checked_out') ? 'checked_out' : 'cancelled';
+        // Every kind, not just those in the read model: an issue still in flight must be revoked too.
+        for (const kind of keyKinds) {
+          const id = reservationCredentialId(e.tenantId, e.reservationId, kind);
+          await this.d.mailbox.send(
+            { type: 'credential', id },
+            { tenantId: e.tenantId, event: revokeEvent(at, reason) },
+            `${e.eventId}:${kind}`,
+          );
+        }
+        return 'revoked';
+      }
+      default:
+        return 'ignored';
+    }
+  }
+}
+
+function revokeEvent(at: string, reason: string): Extract<CredentialEvent, { type: 'credential.revoke' }> {
+  return { type: 'credential.revoke', at, reason };
+}
+
+function firstError(
+  c: { Errors(v: unknown): Iterable<{ message: string; instancePath?: string }> },
+  v: unknown,
+): string {
+  for (const e of c.Errors(v)) return `${e.instancePath ?? ''} ${e.message}`.trim();
+  return 'invalid';
+}

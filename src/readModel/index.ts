@@ -1,0 +1,9 @@
+export { type DeviceInRoom, type Plan, planTargets } from './planTargets.ts';
+export {
+  type CredentialView,
+  createReadModel,
+  type LockDeviceView,
+  type Page,
+  type PropertyView,
+  type ReadModel,
+} from './readModel.ts';

@@ -1,0 +1,62 @@
+/**
+ * Which lock device and vendor each room of a credential uses. "Physical truth" first: only a device
+ * actually in the room counts; among several (a room mid-cutover), the key-kind policy's preferredOrder
+ * decides. Pure.
+ */
+import type { GrantTarget, KeyKind, KeyKindPolicy } from '../machines/index.ts';
+
+export interface DeviceInRoom {
+  id: string;
+  roomId: string;
+  vendor: string;
+  vendorDeviceRef: string;
+  status: string;
+}
+
+export interface PlanInput {
+  rooms: string[];
+  kind: KeyKind;
+  devices: DeviceInRoom[];
+  policy: KeyKindPolicy;
+  enabledVendors: Set<string>;
+  supportsKind: (vendor: string, kind: KeyKind) => boolean;
+}
+
+export interface Plan {
+  targets: GrantTarget[];
+  unresolved: { roomId: string; code: 'NO_LOCK_FOR_ROOM' | 'VENDOR_NOT_ENABLED' | 'KIND_NOT_SUPPORTED' }[];
+}
+
+export function planTargets(i: PlanInput): Plan {
+  const order = i.policy[i.kind]?.preferredOrder ?? [];
+  const rank = (vendor: string) => {
+    const r = order.indexOf(vendor);
+    return r < 0 ? order.length : r;
+  };
+  const plan: Plan = { targets: [], unresolved: [] };
+  for (const roomId of [...new Set(i.rooms)]) {
+    const inRoom = i.devices.filter((d) => d.roomId === roomId && d.status === 'active');
+    if (inRoom.length === 0) {
+      plan.unresolved.push({ roomId, code: 'NO_LOCK_FOR_ROOM' });
+      continue;
+    }
+    const enabled = inRoom.filter((d) => i.enabledVendors.has(d.vendor));
+    if (enabled.length === 0) {
+      plan.unresolved.push({ roomId, code: 'VENDOR_NOT_ENABLED' });
+      continue;
+    }
+    const capable = enabled.filter((d) => i.supportsKind(d.vendor, i.kind));
+    const chosen = capable.sort((a, b) => rank(a.vendor) - rank(b.vendor) || a.id.localeCompare(b.id))[0];
+    if (!chosen) {
+      plan.unresolved.push({ roomId, code: 'KIND_NOT_SUPPORTED' });
+      continue;
+    }
+    plan.targets.push({
+      roomId,
+      lockDeviceId: chosen.id,
+      vendor: chosen.vendor,
+      vendorDeviceRef: chosen.vendorDeviceRef,
+    });
+  }
+  return plan;
+}

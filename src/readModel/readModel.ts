@@ -1,0 +1,261 @@
+/**
+ * Tenant-scoped queries of the read model (the rows actors project). Every query runs in a transaction
+ * that sets the tenant, so row-level security decides what exists.
+ */
+import { LockError } from '../errors.ts';
+import { type Db, withTenant } from '../io/db/index.ts';
+import type { KeyKindPolicy } from '../machines/index.ts';
+import type { DeviceInRoom } from './planTargets.ts';
+
+export interface PropertyView {
+  id: string;
+  name: string;
+  timezone: string;
+  vendorAdapters: Record<string, { status: string; config: Record<string, unknown>; updatedAt: string }>;
+  keyKindPolicy: KeyKindPolicy;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface LockDeviceView {
+  id: string;
+  propertyId: string;
+  roomId: string;
+  vendor: string;
+  vendorDeviceRef: string;
+  areas: string[];
+  status: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CredentialView {
+  id: string;
+  propertyId: string;
+  reservationId: string | null;
+  holder: { kind: string; ref: string };
+  kind: string;
+  rooms: string[];
+  areas: string[];
+  validFrom: string;
+  validUntil: string;
+  vendor: string | null;
+  status: string;
+  grants: unknown[];
+  failure?: Record<string, unknown>;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
+
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): { createdAt: string; id: string } | null {
+  if (!cursor) return null;
+  const [createdAt, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!createdAt || !id || Number.isNaN(Date.parse(createdAt)))
+    throw new LockError('LOCK.VALIDATION', 'cursor is not valid');
+  return { createdAt, id };
+}
+
+export interface ReadModel {
+  property(tenantId: string, id: string): Promise<PropertyView | null>;
+  devicesInRooms(tenantId: string, propertyId: string, rooms: string[]): Promise<DeviceInRoom[]>;
+  device(tenantId: string, id: string): Promise<LockDeviceView | null>;
+  devices(
+    tenantId: string,
+    q: { propertyId?: string; roomId?: string; status?: string; limit: number; cursor?: string },
+  ): Promise<Page<LockDeviceView>>;
+  credential(tenantId: string, id: string): Promise<CredentialView | null>;
+  credentials(
+    tenantId: string,
+    q: { propertyId?: string; reservationId?: string; status?: string; limit: number; cursor?: string },
+  ): Promise<Page<CredentialView>>;
+}
+
+export function createReadModel(db: Db): ReadModel {
+  return {
+    async property(tenantId, id) {
+      const r = await withTenant(db, tenantId, (tx) =>
+        tx.selectFrom('properties').selectAll().where('id', '=', id).executeTakeFirst(),
+      );
+      if (!r) return null;
+      return {
+        id: r.id,
+        name: r.name,
+        timezone: r.timezone,
+        vendorAdapters: r.vendor_adapters as PropertyView['vendorAdapters'],
+        keyKindPolicy: r.key_kind_policy as KeyKindPolicy,
+        version: Number(r.version),
+        createdAt: iso(r.created_at),
+        updatedAt: iso(r.updated_at),
+      };
+    },
+
+    async devicesInRooms(tenantId, propertyId, rooms) {
+      if (rooms.length === 0) return [];
+      const rows = await withTenant(db, tenantId, (tx) =>
+        tx
+          .selectFrom('lock_devices')
+          .select(['id', 'room_id', 'vendor', 'vendor_device_ref', 'status'])
+          .where('property_id', '=', propertyId)
+          .where('room_id', 'in', rooms)
+          .execute(),
+      );
+      return rows.map((r) => ({
+        id: r.id,
+        roomId: r.room_id,
+        vendor: r.vendor,
+        vendorDeviceRef: r.vendor_device_ref,
+        status: r.status,
+      }));
+    },
+
+    async device(tenantId, id) {
+      const r = await withTenant(db, tenantId, (tx) =>
+        tx.selectFrom('lock_devices').selectAll().where('id', '=', id).executeTakeFirst(),
+      );
+      return r ? toDevice(r) : null;
+    },
+
+    async devices(tenantId, q) {
+      const after = decodeCursor(q.cursor);
+      const rows = await withTenant(db, tenantId, (tx) => {
+        let s = tx.selectFrom('lock_devices').selectAll();
+        if (q.propertyId) s = s.where('property_id', '=', q.propertyId);
+        if (q.roomId) s = s.where('room_id', '=', q.roomId);
+        if (q.status) s = s.where('status', '=', q.status);
+        if (after)
+          s = s.where((eb) =>
+            eb.or([
+              eb('created_at', '>', new Date(after.createdAt)),
+              eb.and([eb('created_at', '=', new Date(after.createdAt)), eb('id', '>', after.id)]),
+            ]),
+          );
+        return s
+          .orderBy('created_at')
+          .orderBy('id')
+          .limit(q.limit + 1)
+          .execute();
+      });
+      const items = rows.slice(0, q.limit);
+      const last = rows.length > q.limit ? items.at(-1) : undefined;
+      return { items: items.map(toDevice), nextCursor: last ? encodeCursor(last.created_at, last.id) : null };
+    },
+
+    async credential(tenantId, id) {
+      const r = await withTenant(db, tenantId, (tx) =>
+        tx.selectFrom('key_credentials').selectAll().where('id', '=', id).executeTakeFirst(),
+      );
+      return r ? toCredential(r) : null;
+    },
+
+    async credentials(tenantId, q) {
+      const after = decodeCursor(q.cursor);
+      const rows = await withTenant(db, tenantId, (tx) => {
+        let s = tx.selectFrom('key_credentials').selectAll();
+        if (q.propertyId) s = s.where('property_id', '=', q.propertyId);
+        if (q.reservationId) s = s.where('reservation_id', '=', q.reservationId);
+        if (q.status) s = s.where('status', '=', q.status);
+        if (after)
+          s = s.where((eb) =>
+            eb.or([
+              eb('created_at', '>', new Date(after.createdAt)),
+              eb.and([eb('created_at', '=', new Date(after.createdAt)), eb('id', '>', after.id)]),
+            ]),
+          );
+        return s
+          .orderBy('created_at')
+          .orderBy('id')
+          .limit(q.limit + 1)
+          .execute();
+      });
+      const items = rows.slice(0, q.limit);
+      const last = rows.length > q.limit ? items.at(-1) : undefined;
+      return {
+        items: items.map(toCredential),
+        nextCursor: last ? encodeCursor(last.created_at, last.id) : null,
+      };
+    },
+  };
+}
+
+interface DeviceRow {
+  id: string;
+  property_id: string;
+  room_id: string;
+  vendor: string;
+  vendor_device_ref: string;
+  areas: string[];
+  status: string;
+  version: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toDevice(r: DeviceRow): LockDeviceView {
+  return {
+    id: r.id,
+    propertyId: r.property_id,
+    roomId: r.room_id,
+    vendor: r.vendor,
+    vendorDeviceRef: r.vendor_device_ref,
+    areas: r.areas,
+    status: r.status,
+    version: Number(r.version),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+interface CredentialRow {
+  id: string;
+  property_id: string;
+  reservation_id: string | null;
+  holder_kind: string;
+  holder_ref: string;
+  kind: string;
+  rooms: string[];
+  areas: string[];
+  valid_from: Date;
+  valid_until: Date;
+  vendor: string | null;
+  status: string;
+  grants: unknown[];
+  failure: Record<string, unknown> | null;
+  version: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toCredential(r: CredentialRow): CredentialView {
+  return {
+    id: r.id,
+    propertyId: r.property_id,
+    reservationId: r.reservation_id,
+    holder: { kind: r.holder_kind, ref: r.holder_ref },
+    kind: r.kind,
+    rooms: r.rooms,
+    areas: r.areas,
+    validFrom: iso(r.valid_from),
+    validUntil: iso(r.valid_until),
+    vendor: r.vendor,
+    status: r.status,
+    grants: r.grants,
+    ...(r.failure ? { failure: r.failure } : {}),
+    version: Number(r.version),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * Builds the whole service from explicit settings: database and roles, NATS streams and lease bucket,
+ * vendor adapters, the actor runtime and the platform-event consumer. `main.ts` and the tests both use
+ * it; neither reads anything it is not given.
+ */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect as natsConnect } from '@nats-io/transport-node';
+import { createActorMailbox, type Runtime, StateWatcher, startRuntime } from './actors/index.ts';
+import type { Clock } from './ids.ts';
+import { createSecretBox } from './io/crypto/secretBox.ts';
+import { connect, ensureDatabase, migrateToLatest, withUser } from './io/db/index.ts';
+import { ensureStreams, topology } from './io/nats/index.ts';
+import { type AdapterFactory, createAdapterResolver } from './io/vendors/adapterResolver.ts';
+import { createTtlockAdapter, type TtlockConfig } from './io/vendors/ttlock/index.ts';
+import type { IssuanceDeps } from './issuance/credentialRequests.ts';
+import { PlatformEventConsumer } from './jobs/platformEvents.ts';
+import type { KeyKind, RetryPolicy } from './machines/index.ts';
+import { createMetrics } from './metrics.ts';
+import { createReadModel } from './readModel/index.ts';
+
+export interface ServiceSettings {
+  databaseUrl: string;
+  natsUrl: string;
+  /** Stream/subject prefix; empty in production (the contract names). */
+  prefix: string;
+  partitions: number;
+  owner: string;
+  leaseTtlMs: number;
+  ackWaitMs: number;
+  effectTimeoutMs: number;
+  breaker: { openAfterFailures: number; resetAfterMs: number };
+  secretKeyId: string;
+  secretKey: Buffer;
+  vendorDefaults: Record<string, Record<string, unknown>>;
+  secrets: Record<string, string | undefined>;
+  createPlatformStream: boolean;
+  passivateEachMessage?: boolean;
+  retry?: RetryPolicy;
+  timerPollMs?: number;
+  sweepEveryMs?: number;
+  effectClaimMs?: number;
+  clock: Clock;
+  log: (msg: string, data?: Record<string, unknown>) => void;
+}
+
+const factories: Record<string, AdapterFactory> = {};
+
+/** The kinds each vendor can issue, without building an adapter. */
+const vendorKinds: Record<string, KeyKind[]> = { ttlock: ['pin'] };
+
+export async function startService(s: ServiceSettings) {
+  await ensureDatabase(s.databaseUrl);
+  await migrateToLatest(s.databaseUrl);
+  const runtimeDb = connect(withUser(s.databaseUrl, 'lock_runtime'), {
+    max: 16,
+    applicationName: 'lock-runtime',
+  });
+  const dispatcherDb = connect(withUser(s.databaseUrl, 'lock_dispatcher'), {
+    max: 4,
+    applicationName: 'lock-dispatcher',
+  });
+  const nc = await natsConnect({
+    servers: s.natsUrl,
+    name: `lock-integration-${s.owner}`,
+    maxReconnectAttempts: -1,
+  });
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const t = topology(s.prefix, s.partitions);
+  await ensureStreams(jsm, t, { platform: s.createPlatformStream });
+  const leaseKv = await new Kvm(nc).create(t.leaseBucket, { ttl: s.leaseTtlMs, history: 1 });
+  const metrics = createMetrics();
+  const secrets = createSecretBox(s.secretKeyId, s.secretKey);
+  const adapters = createAdapterResolver({
+    runtimeDb,
+    clock: s.clock,
+    factories: {
+      ...factories,
+      ttlock: (config) =>
+        createTtlockAdapter({
+          config: config as unknown as TtlockConfig,
+          clock: s.clock,
+          timeoutMs: s.effectTimeoutMs,
+        }),
+    },
+    defaults: s.vendorDefaults,
+    secrets: (ref) => s.secrets[ref.slice('env:'.length)],
+    breaker: s.breaker,
+    onBreakerState: (vendor, state) => metrics.breaker.set({ vendor }, state === 'open' ? 1 : 0),
+  });
+  const runtime: Runtime = await startRuntime({
+    nc,
+    js,
+    jsm,
+    leaseKv,
+    topology: t,
+    runtimeDb,
+    dispatcherDb,
+    adapters,
+    secrets,
+    clock: s.clock,
+    metrics,
+    log: s.log,
+    options: {
+      owner: s.owner,
+      leaseTtlMs: s.leaseTtlMs,
+      ackWaitMs: s.ackWaitMs,
+      effectTimeoutMs: s.effectTimeoutMs,
+      passivateEachMessage: s.passivateEachMessage,
+      timerPollMs: s.timerPollMs,
+      sweepEveryMs: s.sweepEveryMs,
+      effectClaimMs: s.effectClaimMs,
+    },
+  });
+  const watcher = new StateWatcher(nc, t.stateRoot);
+  watcher.start();
+  await watcher.ready();
+  const mailbox = createActorMailbox(js, t, watcher);
+  const readModel = createReadModel(runtimeDb);
+  const issuance: IssuanceDeps = {
+    readModel,
+    secrets,
+    supportsKind: (vendor, kind) => vendorKinds[vendor]?.includes(kind) ?? false,
+    ...(s.retry ? { retry: s.retry } : {}),
+  };
+  const platform = new PlatformEventConsumer({
+    js,
+    jsm,
+    topology: t,
+    mailbox,
+    issuance,
+    clock: s.clock,
+    log: s.log,
+  });
+  await platform.start();
+
+  return {
+    nc,
+    js,
+    jsm,
+    topology: t,
+    runtime,
+    mailbox,
+    readModel,
+    issuance,
+    metrics,
+    runtimeDb,
+    dispatcherDb,
+    secrets,
+    async stop() {
+      await platform.stop();
+      await runtime.stop();
+      watcher.stop();
+      await nc.drain().catch(() => {});
+      await runtimeDb.destroy();
+      await dispatcherDb.destroy();
+    },
+  };
+}
+
+export type Service = Awaited<ReturnType<typeof startService>>;
