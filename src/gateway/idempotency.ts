@@ -1,0 +1,79 @@
+/**
+ * Idempotency-Key: the same key and body give the same response; the same key with another body gives
+ * 422; a request still in progress under the key gives 409. Responses are stored with secrets sealed.
+ */
+import { createHash } from 'node:crypto';
+import { LockError } from '../errors.ts';
+import { type Db, withTenant } from '../io/db/index.ts';
+
+export interface StoredResponse {
+  status: number;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+export function requestHash(body: unknown): string {
+  return createHash('sha256')
+    .update(JSON.stringify(body ?? null))
+    .digest('hex');
+}
+
+export async function withIdempotency(
+  db: Db,
+  tenantId: string,
+  scope: string,
+  key: string | undefined,
+  body: unknown,
+  handler: () => Promise<StoredResponse>,
+  seal: { seal(r: StoredResponse): StoredResponse; open(r: StoredResponse): StoredResponse },
+): Promise<StoredResponse> {
+  if (!key) return handler();
+  if (key.length > 200)
+    throw new LockError('LOCK.VALIDATION', 'Idempotency-Key is longer than 200 characters');
+  const hash = requestHash(body);
+  const claimed = await withTenant(db, tenantId, (tx) =>
+    tx
+      .insertInto('idempotency_keys')
+      .values({ tenant_id: tenantId, scope, key, request_hash: hash })
+      .onConflict((oc) => oc.columns(['tenant_id', 'scope', 'key']).doNothing())
+      .returning('key')
+      .executeTakeFirst(),
+  );
+  if (!claimed) {
+    const row = await withTenant(db, tenantId, (tx) =>
+      tx
+        .selectFrom('idempotency_keys')
+        .select(['request_hash', 'status_code', 'response'])
+        .where('scope', '=', scope)
+        .where('key', '=', key)
+        .executeTakeFirst(),
+    );
+    if (!row) throw new LockError('LOCK.CONFLICT', 'the Idempotency-Key changed concurrently');
+    if (row.request_hash !== hash) throw new LockError('LOCK.IDEMPOTENCY_KEY_REUSED');
+    if (row.status_code === null || !row.response) throw new LockError('LOCK.IDEMPOTENCY_IN_PROGRESS');
+    return seal.open(row.response as unknown as StoredResponse);
+  }
+  let response: StoredResponse;
+  try {
+    response = await handler();
+  } catch (e) {
+    // Errors that say "try again" free the key; final ones are kept as the key's answer.
+    if (e instanceof LockError && !e.retryable) {
+      response = { status: e.status, body: { code: e.code, detail: e.detail ?? null, problem: true } };
+    } else {
+      await withTenant(db, tenantId, (tx) =>
+        tx.deleteFrom('idempotency_keys').where('scope', '=', scope).where('key', '=', key).execute(),
+      );
+      throw e;
+    }
+  }
+  await withTenant(db, tenantId, (tx) =>
+    tx
+      .updateTable('idempotency_keys')
+      .set({ status_code: response.status, response: JSON.stringify(seal.seal(response)) })
+      .where('scope', '=', scope)
+      .where('key', '=', key)
+      .execute(),
+  );
+  return response;
+}

@@ -1,0 +1,24 @@
+/** What the gateway is given: narrow capabilities, never the runtime itself. */
+import type { ActorMailbox } from '../actors/index.ts';
+import type { Clock } from '../ids.ts';
+import type { SecretBox } from '../io/crypto/secretBox.ts';
+import type { Db } from '../io/db/index.ts';
+import type { IssuanceDeps } from '../issuance/credentialRequests.ts';
+import type { Metrics } from '../metrics.ts';
+import type { ReadModel } from '../readModel/index.ts';
+import type { Authenticator } from './auth.ts';
+
+export interface GatewayPorts {
+  auth: Authenticator;
+  mailbox: ActorMailbox;
+  readModel: ReadModel;
+  issuance: IssuanceDeps;
+  secrets: SecretBox;
+  /** The runtime role's pool, for idempotency keys only. */
+  runtimeDb: Db;
+  metrics: Metrics;
+  clock: Clock;
+  /** How long a mutation waits for its actor before answering 202 (the BFF allows 1,200 ms). */
+  waitBudgetMs: number;
+  ready(): Promise<Record<string, boolean>>;
+}

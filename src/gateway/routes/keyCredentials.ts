@@ -1,0 +1,243 @@
+/** /api/v1/key-credentials: issue (Idempotency-Key required), read, wait, list, revoke. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { LockError } from '../../errors.ts';
+import { idempotentCredentialId } from '../../ids.ts';
+import { prepareIssue } from '../../issuance/credentialRequests.ts';
+import type { CredentialView } from '../../readModel/index.ts';
+import { type StoredResponse, withIdempotency } from '../idempotency.ts';
+import type { GatewayPorts } from '../ports.ts';
+import { CreateKeyCredential, IdParams, KeyCredential, ListQuery, pageOf, RevokeBody } from '../schemas.ts';
+
+const SETTLED = new Set(['active', 'failed', 'revoked', 'expired']);
+const CLOSED = new Set(['revoked', 'failed', 'expired']);
+const problems = {
+  400: { $ref: 'Problem#' },
+  401: { $ref: 'Problem#' },
+  403: { $ref: 'Problem#' },
+  404: { $ref: 'Problem#' },
+};
+
+export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
+  const sealPin = {
+    seal: (r: StoredResponse) =>
+      typeof r.body.pin === 'string' ? { ...r, body: { ...r.body, pin: p.secrets.seal(r.body.pin) } } : r,
+    open: (r: StoredResponse) =>
+      typeof r.body.pin === 'string' ? { ...r, body: { ...r.body, pin: p.secrets.open(r.body.pin) } } : r,
+  };
+
+  return async (app) => {
+    app.post(
+      '/key-credentials',
+      {
+        schema: {
+          tags: ['key credentials'],
+          body: CreateKeyCredential,
+          headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 200 })) }),
+          response: { 201: KeyCredential, 202: KeyCredential, 422: { $ref: 'Problem#' }, ...problems },
+        },
+      },
+      async (req, reply) => {
+        const { tenantId } = req.principal;
+        const key = req.headers['idempotency-key'];
+        if (!key) throw new LockError('LOCK.IDEMPOTENCY_KEY_REQUIRED');
+        const b = req.body;
+        if (Date.parse(b.validUntil) <= Date.parse(b.validFrom)) {
+          throw new LockError('LOCK.VALIDATION', 'validUntil must be after validFrom');
+        }
+        const r = await withIdempotency(
+          p.runtimeDb,
+          tenantId,
+          'POST /key-credentials',
+          key,
+          b,
+          async () => {
+            const id = idempotentCredentialId(tenantId, key);
+            const prepared = await prepareIssue(
+              p.issuance,
+              {
+                tenantId,
+                propertyId: b.propertyId,
+                reservationId: b.reservationId ?? null,
+                holder: b.holder,
+                kind: b.kind,
+                rooms: b.rooms,
+                areas: b.areas ?? [],
+                validFrom: b.validFrom,
+                validUntil: b.validUntil,
+              },
+              p.clock.now().toISOString(),
+            );
+            const missing = prepared.event.unresolved[0];
+            if (missing) {
+              const code =
+                missing.code === 'NO_LOCK_FOR_ROOM'
+                  ? 'LOCK.NO_LOCK_FOR_ROOM'
+                  : missing.code === 'VENDOR_NOT_ENABLED'
+                    ? 'LOCK.VENDOR_NOT_ENABLED'
+                    : 'LOCK.KIND_NOT_SUPPORTED';
+              throw new LockError(code, `room ${missing.roomId}`);
+            }
+            const n = await p.mailbox.sendAndWait(
+              { type: 'credential', id },
+              { tenantId, event: prepared.event },
+              `${id}:issue`,
+              (x) => SETTLED.has(x.status),
+              p.waitBudgetMs,
+            );
+            const view = await p.readModel.credential(tenantId, id);
+            const body = {
+              ...(view ?? pendingView(id, prepared.event)),
+              ...(prepared.pin ? { pin: prepared.pin } : {}),
+            };
+            return n && view
+              ? { status: 201, body }
+              : { status: 202, body, headers: { location: `/api/v1/key-credentials/${id}` } };
+          },
+          sealPin,
+        );
+        if (r.body.problem)
+          throw new LockError(r.body.code as never, (r.body.detail as string | null) ?? undefined);
+        return reply
+          .code(r.status)
+          .headers(r.headers ?? {})
+          .send(r.body as never);
+      },
+    );
+
+    app.get(
+      '/key-credentials/:id',
+      {
+        schema: {
+          tags: ['key credentials'],
+          params: IdParams,
+          querystring: Type.Object({
+            waitFor: Type.Optional(Type.Literal('settled')),
+            timeoutMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 30_000, default: 1000 })),
+          }),
+          response: { 200: KeyCredential, ...problems },
+        },
+      },
+      async (req) => {
+        const { tenantId } = req.principal;
+        const view = await p.readModel.credential(tenantId, req.params.id);
+        if (!view) throw new LockError('LOCK.NOT_FOUND', `key credential ${req.params.id}`);
+        if (req.query.waitFor !== 'settled' || SETTLED.has(view.status)) return view;
+        // Poll the read model on each notification: the notification is a hint, the row is the truth.
+        const deadline = Date.now() + (req.query.timeoutMs ?? 1000);
+        let current: CredentialView = view;
+        while (!SETTLED.has(current.status) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 25));
+          current = (await p.readModel.credential(tenantId, req.params.id)) ?? current;
+        }
+        return current;
+      },
+    );
+
+    app.get(
+      '/key-credentials',
+      {
+        schema: {
+          tags: ['key credentials'],
+          querystring: Type.Object({
+            propertyId: Type.Optional(Type.String({ maxLength: 128 })),
+            reservationId: Type.Optional(Type.String({ maxLength: 128 })),
+            status: Type.Optional(Type.String({ maxLength: 32 })),
+            ...ListQuery,
+          }),
+          response: { 200: pageOf(KeyCredential), ...problems },
+        },
+      },
+      async (req) =>
+        p.readModel.credentials(req.principal.tenantId, { ...req.query, limit: req.query.limit ?? 100 }),
+    );
+
+    app.post(
+      '/key-credentials/:id/revoke',
+      {
+        schema: {
+          tags: ['key credentials'],
+          params: IdParams,
+          body: RevokeBody,
+          response: { 200: KeyCredential, 202: KeyCredential, ...problems },
+        },
+      },
+      async (req, reply) => {
+        const { tenantId } = req.principal;
+        const r = await withIdempotency(
+          p.runtimeDb,
+          tenantId,
+          `POST /key-credentials/${req.params.id}/revoke`,
+          req.headers['idempotency-key'] as string | undefined,
+          req.body,
+          async () => {
+            const view = await p.readModel.credential(tenantId, req.params.id);
+            if (!view) throw new LockError('LOCK.NOT_FOUND', `key credential ${req.params.id}`);
+            const at = p.clock.now().toISOString();
+            const n = await p.mailbox.sendAndWait(
+              { type: 'credential', id: view.id },
+              {
+                tenantId,
+                event: { type: 'credential.revoke', at, reason: req.body.reason } as {
+                  type: string;
+                  at: string;
+                },
+              },
+              `${view.id}:revoke:${at}`,
+              (x) => CLOSED.has(x.status),
+              p.waitBudgetMs,
+            );
+            const after = (await p.readModel.credential(tenantId, view.id)) ?? view;
+            return n
+              ? { status: 200, body: after as unknown as Record<string, unknown> }
+              : {
+                  status: 202,
+                  body: after as unknown as Record<string, unknown>,
+                  headers: { location: `/api/v1/key-credentials/${view.id}` },
+                };
+          },
+          { seal: (x) => x, open: (x) => x },
+        );
+        if (r.body.problem)
+          throw new LockError(r.body.code as never, (r.body.detail as string | null) ?? undefined);
+        return reply
+          .code(r.status)
+          .headers(r.headers ?? {})
+          .send(r.body as never);
+      },
+    );
+  };
+}
+
+function pendingView(
+  id: string,
+  e: {
+    propertyId: string;
+    reservationId: string | null;
+    holder: { kind: string; ref: string };
+    kind: string;
+    rooms: string[];
+    areas: string[];
+    validFrom: string;
+    validUntil: string;
+    at: string;
+  },
+) {
+  return {
+    id,
+    propertyId: e.propertyId,
+    reservationId: e.reservationId,
+    holder: e.holder,
+    kind: e.kind,
+    rooms: e.rooms,
+    areas: e.areas,
+    validFrom: e.validFrom,
+    validUntil: e.validUntil,
+    vendor: null,
+    status: 'requested',
+    grants: [],
+    version: 0,
+    createdAt: e.at,
+    updatedAt: e.at,
+  };
+}

@@ -1,0 +1,119 @@
+/** /api/v1/lock-devices: register, read, list. */
+import { randomUUID } from 'node:crypto';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { LockError } from '../../errors.ts';
+import { uuidV5 } from '../../ids.ts';
+import { type StoredResponse, withIdempotency } from '../idempotency.ts';
+import type { GatewayPorts } from '../ports.ts';
+import { CreateLockDevice, IdParams, ListQuery, LockDevice, pageOf } from '../schemas.ts';
+
+const plain = { seal: (r: StoredResponse) => r, open: (r: StoredResponse) => r };
+const problems = {
+  400: { $ref: 'Problem#' },
+  401: { $ref: 'Problem#' },
+  404: { $ref: 'Problem#' },
+  409: { $ref: 'Problem#' },
+};
+
+export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.post(
+      '/lock-devices',
+      {
+        schema: {
+          tags: ['lock devices'],
+          body: CreateLockDevice,
+          response: { 201: LockDevice, ...problems },
+        },
+      },
+      async (req, reply) => {
+        const { tenantId } = req.principal;
+        const b = req.body;
+        const key = req.headers['idempotency-key'] as string | undefined;
+        const r = await withIdempotency(
+          p.runtimeDb,
+          tenantId,
+          'POST /lock-devices',
+          key,
+          b,
+          async () => {
+            const property = await p.readModel.property(tenantId, b.propertyId);
+            if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${b.propertyId}`);
+            const existing = await p.readModel.devices(tenantId, { propertyId: b.propertyId, limit: 1000 });
+            if (
+              existing.items.some(
+                (d) =>
+                  d.vendor === b.vendor &&
+                  d.vendorDeviceRef === b.vendorDeviceRef &&
+                  d.status !== 'decommissioned',
+              )
+            ) {
+              throw new LockError(
+                'LOCK.CONFLICT',
+                `${b.vendor} device ${b.vendorDeviceRef} is already registered`,
+              );
+            }
+            const id = key ? uuidV5(`lockDevice:${tenantId}:${key}`) : randomUUID();
+            const at = p.clock.now().toISOString();
+            await p.mailbox.sendAndWait(
+              { type: 'lockDevice', id },
+              {
+                tenantId,
+                event: {
+                  type: 'lockDevice.register',
+                  at,
+                  propertyId: b.propertyId,
+                  roomId: b.roomId,
+                  vendor: b.vendor,
+                  vendorDeviceRef: b.vendorDeviceRef,
+                  areas: b.areas ?? [],
+                } as { type: string; at: string },
+              },
+              `${id}:register`,
+              (n) => n.version >= 1,
+              p.waitBudgetMs,
+            );
+            const view = await p.readModel.device(tenantId, id);
+            if (!view)
+              throw new LockError(
+                'LOCK.UNAVAILABLE',
+                'the device was not registered in time; retry with the same Idempotency-Key',
+              );
+            return { status: 201, body: view as unknown as Record<string, unknown> };
+          },
+          plain,
+        );
+        return reply.code(r.status).send(r.body as never);
+      },
+    );
+
+    app.get(
+      '/lock-devices/:id',
+      { schema: { tags: ['lock devices'], params: IdParams, response: { 200: LockDevice, ...problems } } },
+      async (req) => {
+        const d = await p.readModel.device(req.principal.tenantId, req.params.id);
+        if (!d) throw new LockError('LOCK.NOT_FOUND', `lock device ${req.params.id}`);
+        return d;
+      },
+    );
+
+    app.get(
+      '/lock-devices',
+      {
+        schema: {
+          tags: ['lock devices'],
+          querystring: Type.Object({
+            propertyId: Type.Optional(Type.String({ maxLength: 128 })),
+            roomId: Type.Optional(Type.String({ maxLength: 128 })),
+            status: Type.Optional(Type.String({ maxLength: 32 })),
+            ...ListQuery,
+          }),
+          response: { 200: pageOf(LockDevice), ...problems },
+        },
+      },
+      async (req) =>
+        p.readModel.devices(req.principal.tenantId, { ...req.query, limit: req.query.limit ?? 100 }),
+    );
+  };
+}

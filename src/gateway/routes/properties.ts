@@ -1,0 +1,153 @@
+/** /api/v1/properties: create, read, vendor adapters, key-kind policy. */
+import { randomUUID } from 'node:crypto';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { LockError } from '../../errors.ts';
+import { uuidV5 } from '../../ids.ts';
+import type { PropertyView } from '../../readModel/index.ts';
+import { type StoredResponse, withIdempotency } from '../idempotency.ts';
+import type { GatewayPorts } from '../ports.ts';
+import { CreateProperty, Id, IdParams, KeyKindPolicyBody, Property, VendorAdapterBody } from '../schemas.ts';
+
+const plain = { seal: (r: StoredResponse) => r, open: (r: StoredResponse) => r };
+const problems = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' } };
+
+/** The public view of a property: adapter configs are not echoed (they may name secret references). */
+function publicView(v: PropertyView) {
+  return {
+    ...v,
+    vendorAdapters: Object.fromEntries(
+      Object.entries(v.vendorAdapters).map(([k, a]) => [k, { status: a.status, updatedAt: a.updatedAt }]),
+    ),
+  };
+}
+
+export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
+  async function change(tenantId: string, id: string, event: { type: string; at: string }, msgId: string) {
+    const before = await p.readModel.property(tenantId, id);
+    if (!before) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${id}`);
+    await p.mailbox.sendAndWait(
+      { type: 'property', id },
+      { tenantId, event },
+      msgId,
+      (n) => n.version > before.version,
+      p.waitBudgetMs,
+    );
+    return publicView((await p.readModel.property(tenantId, id)) ?? before);
+  }
+
+  return async (app) => {
+    app.post(
+      '/properties',
+      { schema: { tags: ['properties'], body: CreateProperty, response: { 201: Property, ...problems } } },
+      async (req, reply) => {
+        const { tenantId } = req.principal;
+        const key = req.headers['idempotency-key'] as string | undefined;
+        const r = await withIdempotency(
+          p.runtimeDb,
+          tenantId,
+          'POST /properties',
+          key,
+          req.body,
+          async () => {
+            const id = key ? uuidV5(`property:${tenantId}:${key}`) : randomUUID();
+            const at = p.clock.now().toISOString();
+            await p.mailbox.sendAndWait(
+              { type: 'property', id },
+              {
+                tenantId,
+                event: { type: 'property.create', at, name: req.body.name, timezone: req.body.timezone } as {
+                  type: string;
+                  at: string;
+                },
+              },
+              `${id}:create`,
+              (n) => n.version >= 1,
+              p.waitBudgetMs,
+            );
+            const view = await p.readModel.property(tenantId, id);
+            if (!view)
+              throw new LockError(
+                'LOCK.UNAVAILABLE',
+                'the property was not created in time; retry with the same Idempotency-Key',
+              );
+            return { status: 201, body: publicView(view) as unknown as Record<string, unknown> };
+          },
+          plain,
+        );
+        return reply.code(r.status).send(r.body as never);
+      },
+    );
+
+    app.get(
+      '/properties/:id',
+      { schema: { tags: ['properties'], params: IdParams, response: { 200: Property, ...problems } } },
+      async (req) => {
+        const v = await p.readModel.property(req.principal.tenantId, req.params.id);
+        if (!v) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${req.params.id}`);
+        return publicView(v);
+      },
+    );
+
+    app.put(
+      '/properties/:id/vendor-adapters/:vendor',
+      {
+        schema: {
+          tags: ['properties'],
+          params: Type.Object({
+            id: Id,
+            vendor: Type.Union(
+              ['ttlock', 'salto-ks', 'salto-space', 'vostio', 'seam', 'wiegand'].map((v) => Type.Literal(v)),
+            ),
+          }),
+          body: VendorAdapterBody,
+          response: { 200: Property, ...problems },
+        },
+      },
+      async (req) => {
+        const secretLike = Object.entries(req.body.config).find(
+          ([k, v]) => /secret|password|token|key$/i.test(k) && typeof v === 'string' && !v.startsWith('env:'),
+        );
+        if (secretLike)
+          throw new LockError(
+            'LOCK.VALIDATION',
+            `config.${secretLike[0]} must be a secret reference (env:NAME), not a value`,
+          );
+        const at = p.clock.now().toISOString();
+        return change(
+          req.principal.tenantId,
+          req.params.id,
+          {
+            type: 'property.setVendorAdapter',
+            at,
+            vendor: req.params.vendor,
+            status: req.body.status,
+            config: req.body.config,
+          } as { type: string; at: string },
+          `${req.params.id}:adapter:${req.params.vendor}:${at}`,
+        );
+      },
+    );
+
+    app.put(
+      '/properties/:id/key-kind-policy',
+      {
+        schema: {
+          tags: ['properties'],
+          params: IdParams,
+          body: KeyKindPolicyBody,
+          response: { 200: Property, ...problems },
+        },
+      },
+      async (req) => {
+        const at = p.clock.now().toISOString();
+        return change(
+          req.principal.tenantId,
+          req.params.id,
+          { type: 'property.setKeyKindPolicy', at, policy: req.body } as { type: string; at: string },
+          `${req.params.id}:policy:${at}`,
+        );
+      },
+    );
+  };
+}

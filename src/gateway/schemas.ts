@@ -1,0 +1,151 @@
+/** Wire schemas of the REST contract: validation, serialisation and the OpenAPI document come from these. */
+import Type from 'typebox';
+import { errorCodes } from '../errors.ts';
+
+export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' });
+const Time = Type.String({ format: 'date-time' });
+const Vendor = Type.Union(
+  ['ttlock', 'salto-ks', 'salto-space', 'vostio', 'seam', 'wiegand'].map((v) => Type.Literal(v)),
+);
+const KeyKind = Type.Union([Type.Literal('pin'), Type.Literal('mobile_key'), Type.Literal('card')]);
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    code: Type.Union(errorCodes.map((c) => Type.Literal(c))),
+  },
+  { $id: 'Problem', description: 'application/problem+json' },
+);
+
+export const CreateProperty = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    timezone: Type.String({ minLength: 1, maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
+
+export const Property = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  timezone: Type.String(),
+  vendorAdapters: Type.Record(
+    Type.String(),
+    Type.Object({ status: Type.String(), updatedAt: Type.String() }),
+  ),
+  keyKindPolicy: Type.Record(Type.String(), Type.Unknown()),
+  version: Type.Integer(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+export const VendorAdapterBody = Type.Object(
+  {
+    status: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')]),
+    // Secrets appear only as references (env:NAME), never as values.
+    config: Type.Record(
+      Type.String({ maxLength: 64 }),
+      Type.Union([Type.String({ maxLength: 2000 }), Type.Number(), Type.Boolean()]),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Preference = Type.Object(
+  { preferredOrder: Type.Array(Vendor, { maxItems: 10 }) },
+  { additionalProperties: false },
+);
+export const KeyKindPolicyBody = Type.Object(
+  { pin: Type.Optional(Preference), mobile_key: Type.Optional(Preference), card: Type.Optional(Preference) },
+  { additionalProperties: false },
+);
+
+export const CreateLockDevice = Type.Object(
+  {
+    propertyId: Id,
+    roomId: Id,
+    vendor: Vendor,
+    vendorDeviceRef: Type.String({ minLength: 1, maxLength: 200 }),
+    areas: Type.Optional(Type.Array(Id, { maxItems: 50 })),
+  },
+  { additionalProperties: false },
+);
+
+export const LockDevice = Type.Object({
+  id: Type.String(),
+  propertyId: Type.String(),
+  roomId: Type.String(),
+  vendor: Type.String(),
+  vendorDeviceRef: Type.String(),
+  areas: Type.Array(Type.String()),
+  status: Type.String(),
+  version: Type.Integer(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+export const CreateKeyCredential = Type.Object(
+  {
+    propertyId: Id,
+    reservationId: Type.Optional(Id),
+    holder: Type.Object(
+      {
+        kind: Type.Union([Type.Literal('guest'), Type.Literal('staff')]),
+        ref: Type.String({ minLength: 1, maxLength: 200 }),
+      },
+      { additionalProperties: false },
+    ),
+    kind: KeyKind,
+    rooms: Type.Array(Id, { minItems: 1, maxItems: 20 }),
+    areas: Type.Optional(Type.Array(Id, { maxItems: 50 })),
+    validFrom: Time,
+    validUntil: Time,
+  },
+  { additionalProperties: false },
+);
+
+const Grant = Type.Object({
+  lockDeviceId: Type.String(),
+  roomId: Type.Optional(Type.String()),
+  vendor: Type.String(),
+  vendorRef: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(),
+});
+
+export const KeyCredential = Type.Object({
+  id: Type.String(),
+  propertyId: Type.String(),
+  reservationId: Type.Union([Type.String(), Type.Null()]),
+  holder: Type.Object({ kind: Type.String(), ref: Type.String() }),
+  kind: Type.String(),
+  rooms: Type.Array(Type.String()),
+  areas: Type.Array(Type.String()),
+  validFrom: Type.String(),
+  validUntil: Type.String(),
+  vendor: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(),
+  grants: Type.Array(Grant),
+  failure: Type.Optional(Type.Object({ code: Type.String(), reason: Type.String() })),
+  version: Type.Integer(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  pin: Type.Optional(Type.String({ description: 'Returned once, in the issuing response only.' })),
+});
+
+export const RevokeBody = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+
+export const ListQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  cursor: Type.Optional(Type.String({ maxLength: 400 })),
+};
+
+export const pageOf = <T extends ReturnType<typeof Type.Object>>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+export const IdParams = Type.Object({ id: Id });

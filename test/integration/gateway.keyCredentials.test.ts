@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, withTenant, withUser } from '../../src/io/db/index.ts';
+import { buildTestGateway } from '../support/gateway.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
+
+describe('gateway: key credentials over REST', () => {
+  let h: Harness;
+  let gw: Awaited<ReturnType<typeof buildTestGateway>>;
+  const tenant = `t-${randomUUID().slice(0, 8)}`;
+  let auth: { authorization: string };
+  let propertyId: string;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    gw = await buildTestGateway(h);
+    auth = { authorization: `Bearer ${await gw.token(tenant)}` };
+    const p = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/properties',
+      headers: auth,
+      payload: { name: 'H', timezone: 'UTC' },
+    });
+    expect(p.statusCode).toBe(201);
+    propertyId = p.json().id;
+    const a = await gw.app.inject({
+      method: 'PUT',
+      url: `/api/v1/properties/${propertyId}/vendor-adapters/ttlock`,
+      headers: auth,
+      payload: { status: 'enabled', config: {} },
+    });
+    expect(a.statusCode).toBe(200);
+    const d = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/lock-devices',
+      headers: auth,
+      payload: { propertyId, roomId: '101', vendor: 'ttlock', vendorDeviceRef: '7001' },
+    });
+    expect(d.statusCode).toBe(201);
+  });
+  afterAll(async () => {
+    await gw?.app.close();
+    await h?.close();
+  });
+
+  const body = () => ({
+    propertyId,
+    holder: { kind: 'guest', ref: 'g-1' },
+    kind: 'pin',
+    rooms: ['101'],
+    validFrom: '2026-12-01T14:00:00.000Z',
+    validUntil: '2026-12-02T11:00:00.000Z',
+  });
+
+  it('gateway: issues a PIN, returns it once, replays the same response for the same key, revokes', async () => {
+    const key = randomUUID();
+    const r = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...auth, 'idempotency-key': key },
+      payload: body(),
+    });
+    expect(r.statusCode).toBe(201);
+    const c = r.json();
+    expect(c.status).toBe('active');
+    expect(c.pin).toMatch(/^\d{6}$/);
+    const onLock = h.ttlock.state().credentials.filter((x) => x.lockRef === '7001');
+    expect(onLock).toHaveLength(1);
+
+    const replay = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...auth, 'idempotency-key': key },
+      payload: body(),
+    });
+    expect(replay.statusCode).toBe(201);
+    expect(replay.json()).toEqual(c);
+    expect(h.ttlock.state().credentials.filter((x) => x.lockRef === '7001')).toHaveLength(1);
+
+    const reused = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...auth, 'idempotency-key': key },
+      payload: { ...body(), rooms: ['101', '102'] },
+    });
+    expect(reused.statusCode).toBe(422);
+    expect(reused.json().code).toBe('LOCK.IDEMPOTENCY_KEY_REUSED');
+
+    const got = await gw.app.inject({ method: 'GET', url: `/api/v1/key-credentials/${c.id}`, headers: auth });
+    expect(got.json().pin).toBeUndefined();
+
+    const rv = await gw.app.inject({
+      method: 'POST',
+      url: `/api/v1/key-credentials/${c.id}/revoke`,
+      headers: auth,
+      payload: { reason: 'lost' },
+    });
+    expect(rv.statusCode).toBe(200);
+    expect(rv.json().status).toBe('revoked');
+    expect(h.ttlock.state().credentials.filter((x) => x.lockRef === '7001')).toHaveLength(0);
+  });
+
+  it('gateway: bad input is a 400 problem and changes nothing', async () => {
+    const before = (
+      await gw.app.inject({ method: 'GET', url: '/api/v1/key-credentials', headers: auth })
+    ).json().items.length;
+    const r = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...auth, 'idempotency-key': randomUUID() },
+      payload: { ...body(), kind: 'telepathy' },
+    });
+    expect(r.statusCode).toBe(400);
+    expect(r.headers['content-type']).toContain('application/problem+json');
+    expect(r.json().code).toBe('LOCK.VALIDATION');
+    const noKey = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: auth,
+      payload: body(),
+    });
+    expect(noKey.json().code).toBe('LOCK.IDEMPOTENCY_KEY_REQUIRED');
+    const noLock = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...auth, 'idempotency-key': randomUUID() },
+      payload: { ...body(), rooms: ['999'] },
+    });
+    expect(noLock.statusCode).toBe(422);
+    expect(noLock.json().code).toBe('LOCK.NO_LOCK_FOR_ROOM');
+    const after = (
+      await gw.app.inject({ method: 'GET', url: '/api/v1/key-credentials', headers: auth })
+    ).json().items.length;
+    expect(after).toBe(before);
+  });
+
+  it('gateway: missing, invalid or expired tokens are 401; another tenant sees nothing (404)', async () => {
+    expect((await gw.app.inject({ method: 'GET', url: '/api/v1/lock-devices' })).statusCode).toBe(401);
+    expect(
+      (
+        await gw.app.inject({
+          method: 'GET',
+          url: '/api/v1/lock-devices',
+          headers: { authorization: 'Bearer nope' },
+        })
+      ).statusCode,
+    ).toBe(401);
+    const expired = await gw.token(tenant, -10);
+    const e = await gw.app.inject({
+      method: 'GET',
+      url: '/api/v1/lock-devices',
+      headers: { authorization: `Bearer ${expired}` },
+    });
+    expect(e.statusCode).toBe(401);
+    const other = { authorization: `Bearer ${await gw.token('someone-else')}` };
+    expect(
+      (await gw.app.inject({ method: 'GET', url: `/api/v1/properties/${propertyId}`, headers: other }))
+        .statusCode,
+    ).toBe(404);
+    expect(
+      (await gw.app.inject({ method: 'GET', url: '/api/v1/lock-devices', headers: other })).json().items,
+    ).toEqual([]);
+  });
+
+  it('gateway: the runtime role with another tenant set sees no rows in any table', async () => {
+    const db = connect(withUser(h.databaseUrl, 'lock_runtime'), { max: 1 });
+    try {
+      for (const table of [
+        'properties',
+        'lock_devices',
+        'key_credentials',
+        'actor_snapshots',
+        'audit_log',
+        'idempotency_keys',
+      ]) {
+        const mine = await withTenant(db, tenant, (tx) =>
+          sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(tx),
+        );
+        const theirs = await withTenant(db, 'someone-else', (tx) =>
+          sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(tx),
+        );
+        expect(Number(mine.rows[0]?.n), table).toBeGreaterThan(0);
+        expect(Number(theirs.rows[0]?.n), table).toBe(0);
+      }
+      await expect(
+        withTenant(db, tenant, (tx) => sql`update audit_log set entry = 'x'`.execute(tx)),
+      ).rejects.toThrow();
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('gateway: every catalog code is in /openapi.json and /health/ready answers', async () => {
+    const doc = (await gw.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const text = JSON.stringify(doc);
+    const { errorCodes } = await import('../../src/errors.ts');
+    for (const code of errorCodes) expect(text).toContain(code);
+    const ready = await gw.app.inject({ method: 'GET', url: '/health/ready' });
+    expect(ready.statusCode).toBe(200);
+  });
+});
