@@ -1,0 +1,42 @@
+/**
+ * Simulated mode: every simulator at its fixed port from SIMULATOR_BASE_PORT. A simulator already
+ * listening there (started by `npm run simulators`) is used instead of a new one, so vendor state outlives
+ * a restart of the service.
+ */
+import net from 'node:net';
+import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS, type TtlockSimulator } from './ttlock/index.ts';
+
+export const simulatorPorts = (base: number) => ({ ttlock: base + 1, 'salto-ks': base + 2, 'salto-space': base + 3, vostio: base + 4, seam: base + 5 });
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => {
+      s.end();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+export interface RunningSimulators {
+  defaults: Record<string, Record<string, unknown>>;
+  started: string[];
+  close(): Promise<void>;
+}
+
+export async function ensureSimulators(base: number, opts: { startMissing: boolean }): Promise<RunningSimulators> {
+  const ports = simulatorPorts(base);
+  const owned: TtlockSimulator[] = [];
+  const started: string[] = [];
+  if (!(await listening(ports.ttlock)) && opts.startMissing) {
+    owned.push(await startTtlockSimulator({ port: ports.ttlock }));
+    started.push('ttlock');
+  }
+  return {
+    defaults: { ttlock: { baseUrl: `http://127.0.0.1:${ports.ttlock}`, ...TTLOCK_SIM_DEFAULTS } },
+    started,
+    close: async () => {
+      for (const s of owned) await s.close();
+    },
+  };
+}
