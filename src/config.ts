@@ -17,7 +17,10 @@ export function loadDevKeys(dir = '.data'): DevKeys {
   const file = path.join(dir, 'dev-keys.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevKeys;
   mkdirSync(dir, { recursive: true });
-  const keys = { authSecret: randomBytes(32).toString('base64'), dataKey: randomBytes(32).toString('base64') };
+  const keys = {
+    authSecret: randomBytes(32).toString('base64'),
+    dataKey: randomBytes(32).toString('base64'),
+  };
   writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
   return keys;
 }
@@ -49,11 +52,20 @@ const num = (v: string | undefined, d: number) => (v === undefined || v === '' ?
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const production = env.NODE_ENV === 'production';
   const dev = production ? null : loadDevKeys(env.DEV_KEYS_DIR ?? '.data');
-  const dataKey = env.DATA_KEY ? Buffer.from(env.DATA_KEY, 'base64') : dev ? Buffer.from(dev.dataKey, 'base64') : undefined;
+  const dataKey = env.DATA_KEY
+    ? Buffer.from(env.DATA_KEY, 'base64')
+    : dev
+      ? Buffer.from(dev.dataKey, 'base64')
+      : undefined;
   if (!dataKey) throw new Error('DATA_KEY (base64, 32 bytes) is required in production');
   let auth: Config['auth'];
   if (env.AUTH_JWKS_URL) {
-    auth = { mode: 'jwks', jwksUrl: env.AUTH_JWKS_URL, issuer: env.AUTH_ISSUER ?? '', audience: env.AUTH_AUDIENCE ?? '' };
+    auth = {
+      mode: 'jwks',
+      jwksUrl: env.AUTH_JWKS_URL,
+      issuer: env.AUTH_ISSUER ?? '',
+      audience: env.AUTH_AUDIENCE ?? '',
+    };
   } else if (dev) {
     auth = { mode: 'dev', secret: Buffer.from(env.DEV_AUTH_SECRET ?? dev.authSecret, 'base64') };
   } else {

@@ -10,7 +10,9 @@ import { startService } from './service.ts';
 
 const config = loadConfig(process.env);
 const log = createLogger(config.logLevel);
-const sims = await ensureSimulators(config.simulatorBasePort, { startMissing: config.vendorMode === 'simulated' });
+const sims = await ensureSimulators(config.simulatorBasePort, {
+  startMissing: config.vendorMode === 'simulated',
+});
 const service = await startService({
   databaseUrl: config.databaseUrl,
   natsUrl: config.natsUrl,

@@ -6,7 +6,13 @@
 import net from 'node:net';
 import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS, type TtlockSimulator } from './ttlock/index.ts';
 
-export const simulatorPorts = (base: number) => ({ ttlock: base + 1, 'salto-ks': base + 2, 'salto-space': base + 3, vostio: base + 4, seam: base + 5 });
+export const simulatorPorts = (base: number) => ({
+  ttlock: base + 1,
+  'salto-ks': base + 2,
+  'salto-space': base + 3,
+  vostio: base + 4,
+  seam: base + 5,
+});
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -24,7 +30,10 @@ export interface RunningSimulators {
   close(): Promise<void>;
 }
 
-export async function ensureSimulators(base: number, opts: { startMissing: boolean }): Promise<RunningSimulators> {
+export async function ensureSimulators(
+  base: number,
+  opts: { startMissing: boolean },
+): Promise<RunningSimulators> {
   const ports = simulatorPorts(base);
   const owned: TtlockSimulator[] = [];
   const started: string[] = [];
