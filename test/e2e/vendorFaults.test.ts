@@ -45,7 +45,7 @@ describe('vendor faults', () => {
       const g = c?.grants[0] as { attempts: number; lastError: { code: string } | null } | undefined;
       return g && g.attempts >= 3 ? { c, g } : undefined;
     });
-    expect(retrying.c.status).toBe('issuing');
+    expect(retrying.c?.status).toBe('issuing');
     expect(retrying.g.lastError?.code).toMatch(/OFFLINE|CIRCUIT_OPEN/);
     h.ttlock.setFaults({ outage: false });
     await eventually(async () =>
