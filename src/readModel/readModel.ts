@@ -2,6 +2,7 @@
  * Tenant-scoped queries of the read model (the rows actors project). Every query runs in a transaction
  * that sets the tenant, so row-level security decides what exists.
  */
+import { sql } from 'kysely';
 import { LockError } from '../errors.ts';
 import { type Db, withTenant } from '../io/db/index.ts';
 import type { KeyKindPolicy } from '../machines/index.ts';
@@ -67,6 +68,22 @@ function decodeCursor(cursor: string | undefined): { createdAt: string; id: stri
   if (!createdAt || !id || Number.isNaN(Date.parse(createdAt)))
     throw new LockError('LOCK.VALIDATION', 'cursor is not valid');
   return { createdAt, id };
+}
+
+/** Keyset pagination on (created_at, id): a row comparison, the same for every list. */
+function afterCursor(after: { createdAt: string; id: string }) {
+  return sql<boolean>`(created_at, id) > (${new Date(after.createdAt)}, ${after.id})`;
+}
+
+/** The page of `limit` rows out of `limit + 1` fetched; the extra row only says there is more. */
+function toPage<R extends { created_at: Date; id: string }, T>(
+  rows: R[],
+  limit: number,
+  map: (r: R) => T,
+): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = rows.length > limit ? items.at(-1) : undefined;
+  return { items: items.map(map), nextCursor: last ? encodeCursor(last.created_at, last.id) : null };
 }
 
 export interface ReadModel {
@@ -136,22 +153,14 @@ export function createReadModel(db: Db): ReadModel {
         if (q.propertyId) s = s.where('property_id', '=', q.propertyId);
         if (q.roomId) s = s.where('room_id', '=', q.roomId);
         if (q.status) s = s.where('status', '=', q.status);
-        if (after)
-          s = s.where((eb) =>
-            eb.or([
-              eb('created_at', '>', new Date(after.createdAt)),
-              eb.and([eb('created_at', '=', new Date(after.createdAt)), eb('id', '>', after.id)]),
-            ]),
-          );
+        if (after) s = s.where(afterCursor(after));
         return s
           .orderBy('created_at')
           .orderBy('id')
           .limit(q.limit + 1)
           .execute();
       });
-      const items = rows.slice(0, q.limit);
-      const last = rows.length > q.limit ? items.at(-1) : undefined;
-      return { items: items.map(toDevice), nextCursor: last ? encodeCursor(last.created_at, last.id) : null };
+      return toPage(rows, q.limit, toDevice);
     },
 
     async credential(tenantId, id) {
@@ -168,25 +177,14 @@ export function createReadModel(db: Db): ReadModel {
         if (q.propertyId) s = s.where('property_id', '=', q.propertyId);
         if (q.reservationId) s = s.where('reservation_id', '=', q.reservationId);
         if (q.status) s = s.where('status', '=', q.status);
-        if (after)
-          s = s.where((eb) =>
-            eb.or([
-              eb('created_at', '>', new Date(after.createdAt)),
-              eb.and([eb('created_at', '=', new Date(after.createdAt)), eb('id', '>', after.id)]),
-            ]),
-          );
+        if (after) s = s.where(afterCursor(after));
         return s
           .orderBy('created_at')
           .orderBy('id')
           .limit(q.limit + 1)
           .execute();
       });
-      const items = rows.slice(0, q.limit);
-      const last = rows.length > q.limit ? items.at(-1) : undefined;
-      return {
-        items: items.map(toCredential),
-        nextCursor: last ? encodeCursor(last.created_at, last.id) : null,
-      };
+      return toPage(rows, q.limit, toCredential);
     },
   };
 }

@@ -101,6 +101,39 @@ describe('gateway: key credentials over REST', () => {
     expect(h.ttlock.state().credentials.filter((x) => x.lockRef === '7001')).toHaveLength(0);
   });
 
+  it('gateway: lists page with a cursor, each row once', async () => {
+    for (const roomId of ['102', '103']) {
+      const d = await gw.app.inject({
+        method: 'POST',
+        url: '/api/v1/lock-devices',
+        headers: auth,
+        payload: {
+          propertyId,
+          roomId,
+          vendor: 'ttlock',
+          vendorDeviceRef: roomId === '102' ? '7002' : '7003',
+        },
+      });
+      expect(d.statusCode).toBe(201);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const q: string = cursor ? `&cursor=${cursor}` : '';
+      const page = (
+        await gw.app.inject({
+          method: 'GET',
+          url: `/api/v1/lock-devices?propertyId=${propertyId}&limit=1${q}`,
+          headers: auth,
+        })
+      ).json();
+      expect(page.items.length).toBeLessThanOrEqual(1);
+      seen.push(...page.items.map((d: { roomId: string }) => d.roomId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual(['101', '102', '103']);
+  });
+
   it('gateway: bad input is a 400 problem and changes nothing', async () => {
     const before = (
       await gw.app.inject({ method: 'GET', url: '/api/v1/key-credentials', headers: auth })
