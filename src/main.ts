@@ -1,12 +1,11 @@
 /** The service's entry point and composition root: the only reader of process.env. */
-import { sql } from 'kysely';
 import { loadConfig } from './config.ts';
 import { buildGateway } from './gateway/app.ts';
 import { createDevAuthenticator, createJwksAuthenticator, signDevToken } from './gateway/auth.ts';
 import { systemClock } from './ids.ts';
 import { ensureSimulators } from './io/vendors/simulators.ts';
 import { createLogger } from './logger.ts';
-import { startService } from './service.ts';
+import { gatewayPorts, startService } from './service.ts';
 
 const config = loadConfig(process.env);
 const log = createLogger(config.logLevel);
@@ -35,28 +34,9 @@ const auth =
   config.auth.mode === 'dev'
     ? createDevAuthenticator(config.auth.secret)
     : createJwksAuthenticator(config.auth.jwksUrl, config.auth.issuer, config.auth.audience);
-const app = await buildGateway(
-  {
-    auth,
-    mailbox: service.mailbox,
-    readModel: service.readModel,
-    issuance: service.issuance,
-    secrets: service.secrets,
-    runtimeDb: service.runtimeDb,
-    metrics: service.metrics,
-    clock: systemClock,
-    waitBudgetMs: config.waitBudgetMs,
-    ready: async () => ({
-      nats: !service.nc.isClosed(),
-      postgres: await sql`select 1`.execute(service.runtimeDb).then(
-        () => true,
-        () => false,
-      ),
-      partitions: service.runtime.ownedPartitions().length > 0,
-    }),
-  },
-  { logger: { level: config.logLevel, redact: ['req.headers.authorization'] } },
-);
+const app = await buildGateway(gatewayPorts(service, auth, config.waitBudgetMs, systemClock), {
+  logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+});
 await app.listen({ port: config.port, host: config.host });
 
 const base = `http://${config.host}:${config.port}`;

@@ -6,7 +6,10 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect as natsConnect } from '@nats-io/transport-node';
+import { sql } from 'kysely';
 import { createActorMailbox, type Runtime, StateWatcher, startRuntime } from './actors/index.ts';
+import type { Authenticator } from './gateway/auth.ts';
+import type { GatewayPorts } from './gateway/ports.ts';
 import type { Clock } from './ids.ts';
 import { createSecretBox } from './io/crypto/secretBox.ts';
 import { connect, ensureDatabase, migrateToLatest, withUser } from './io/db/index.ts';
@@ -160,3 +163,31 @@ export async function startService(s: ServiceSettings) {
 }
 
 export type Service = Awaited<ReturnType<typeof startService>>;
+
+/** The gateway's narrow capabilities over a running service (main, tests and the benchmark share it). */
+export function gatewayPorts(
+  service: Service,
+  auth: Authenticator,
+  waitBudgetMs: number,
+  clock: Clock,
+): GatewayPorts {
+  return {
+    auth,
+    mailbox: service.mailbox,
+    readModel: service.readModel,
+    issuance: service.issuance,
+    secrets: service.secrets,
+    runtimeDb: service.runtimeDb,
+    metrics: service.metrics,
+    clock,
+    waitBudgetMs,
+    ready: async () => ({
+      nats: !service.nc.isClosed(),
+      postgres: await sql`select 1`.execute(service.runtimeDb).then(
+        () => true,
+        () => false,
+      ),
+      partitions: service.runtime.ownedPartitions().length > 0,
+    }),
+  };
+}

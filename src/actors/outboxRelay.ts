@@ -38,7 +38,8 @@ export class OutboxRelay {
     this.running = this.running
       .then(async () => {
         this.pending = false;
-        while ((await this.relayOnce()) > 0 && !this.stopped) {}
+        // Relay until a pass finds nothing: commits made meanwhile are picked up by the same run.
+        while (!this.stopped && (await this.relayOnce()) > 0);
       })
       .catch((e) => this.o.log?.('outbox relay failed', { err: String(e) }));
   }

@@ -51,7 +51,7 @@ export function decider(machine: AnyStateMachine, input: unknown) {
           };
           return {
             outcome,
-            // biome-ignore lint/suspicious/noThenProperty: the decider spec reads given/when/then.
+            // The decider spec reads given/when/then.
             then(expected: { state?: unknown; intents?: unknown[] }) {
               if (expected.state !== undefined) expect(outcome.value).toEqual(expected.state);
               if (expected.intents !== undefined) expect(outcome.intents).toEqual(expected.intents);
