@@ -1,7 +1,9 @@
 /** Every migration, in order. A new migration is a new file here and a new line below; never edit one. */
 import type { Migration } from 'kysely';
 import * as initial from './2026-11-22T0001_initial.ts';
+import * as oneRoundTrip from './2026-11-22T0002_one_round_trip_paths.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
+  '2026-11-22T0002_one_round_trip_paths': oneRoundTrip,
 };

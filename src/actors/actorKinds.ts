@@ -97,7 +97,8 @@ const credential: ActorKind = {
   project(snap, version) {
     const s = snap as CredentialSnapshot;
     const c = s.context;
-    if (s.value === 'new') return null;
+    // Nothing to show before an issue, nor for a credential revoked before it was ever issued.
+    if (s.value === 'new' || s.value === 'tombstoned') return null;
     return {
       table: 'key_credentials',
       row: {

@@ -119,7 +119,8 @@ export class EffectRunner {
   }
 
   private pump(): void {
-    const limit = this.o.concurrency ?? 256;
+    // Vendor calls in flight per process: vendor clouds rate-limit, and a flood only turns into timeouts.
+    const limit = this.o.concurrency ?? 32;
     while (this.active < limit && this.queue.length > 0) {
       const job = this.queue.shift()!;
       this.active++;

@@ -1,7 +1,14 @@
 /**
- * Consumes one partition's inbox with one durable pull consumer and `max_ack_pending: 1`: messages are
- * applied strictly in stream order, and a message delivered to a dead owner is redelivered before any
- * later one. Per message: decide (pure transition) → commit (group-committed transaction) → ack → effects.
+ * Consumes one partition's inbox. Per message: decide (pure transition) → commit (group-committed
+ * transaction) → ack → effects. Order is per actor: each actor's messages run one after another in
+ * stream order, while different actors of the partition proceed concurrently (up to `maxInFlight`
+ * unacked messages), so one group commit carries many actors' transitions.
+ *
+ * The consumer belongs to one ownership term: it is named after the partition's fencing token and, on
+ * acquiring the partition, the new owner deletes the previous term's consumer and starts a new one from
+ * the oldest message still in the (work-queue) stream. So a message the previous owner took but never
+ * acknowledged is delivered again before anything later, and the previous owner, if it is still alive,
+ * receives nothing more; whatever it still tries to commit is refused by the fence.
  */
 import {
   AckPolicy,
@@ -27,6 +34,8 @@ export interface PartitionWorkerDeps {
   batcher: CommitBatcher;
   runtimeDb: Db;
   ackWaitMs: number;
+  /** Unacknowledged messages in flight for this partition (default 256). */
+  maxInFlight?: number;
   onCommitted(address: ActorAddress, outcome: Extract<ApplyOutcome, { kind: 'commit' }>): void;
   onRejected?(code: string): void;
   log?: (msg: string, data?: Record<string, unknown>) => void;
@@ -38,6 +47,8 @@ export class PartitionWorker {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** The tail of each busy actor's queue: the next message for it runs after this settles. */
+  private readonly actorTails = new Map<string, Promise<void>>();
 
   constructor(
     readonly partition: number,
@@ -47,7 +58,14 @@ export class PartitionWorker {
 
   async start(): Promise<void> {
     const t = this.d.topology;
-    const name = t.partitionConsumer(this.partition);
+    const base = t.partitionConsumer(this.partition);
+    const name = `${base}-f${this.fence}`;
+    for await (const c of this.d.jsm.consumers.list(t.actorsStream)) {
+      const n = c.config.durable_name ?? c.name;
+      if ((n === base || n.startsWith(`${base}-f`)) && n !== name) {
+        await this.d.jsm.consumers.delete(t.actorsStream, n).catch(() => {});
+      }
+    }
     try {
       await this.d.jsm.consumers.info(t.actorsStream, name);
     } catch {
@@ -56,44 +74,52 @@ export class PartitionWorker {
         filter_subject: `${t.actorRoot}.${this.partition}.>`,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
-        max_ack_pending: 1,
+        max_ack_pending: this.d.maxInFlight ?? 256,
         ack_wait: this.d.ackWaitMs * 1_000_000,
       });
     }
     const consumer = await this.d.js.consumers.get(t.actorsStream, name);
-    this.messages = await consumer.consume({ max_messages: 8 });
+    this.messages = await consumer.consume({ max_messages: this.d.maxInFlight ?? 256 });
     this.loop = this.run(this.messages);
   }
 
-  /** Stops taking messages; the one in hand finishes (commit + ack) or is left for redelivery. */
+  /** Stops taking messages; those in hand finish (commit + ack) or are left for redelivery. */
   async stop(): Promise<void> {
     this.stopping = true;
     await this.messages?.close().catch(() => {});
     await this.loop.catch(() => {});
+    await Promise.all(this.actorTails.values());
   }
 
   private async run(messages: ConsumerMessages): Promise<void> {
     for await (const m of messages) {
       if (this.stopping) break;
-      try {
-        await this.handle(m);
-      } catch (e) {
-        this.d.log?.('partition worker failed on a message; it will be redelivered', {
-          partition: this.partition,
-          seq: m.seq,
-          err: ensureError(e).message,
-        });
+      const address = parseActorSubject(this.d.topology.actorRoot, m.subject);
+      if (!address || address.partition !== this.partition) {
+        this.d.log?.('not an actor inbox subject; dropped', { subject: m.subject });
+        m.term();
+        continue;
       }
+      const key = `${address.type}:${address.id}`;
+      const tail = (this.actorTails.get(key) ?? Promise.resolve())
+        .then(() => this.handle(m, address))
+        .catch((e: unknown) => {
+          this.d.log?.('partition worker failed on a message; it will be redelivered', {
+            partition: this.partition,
+            seq: m.seq,
+            err: ensureError(e).message,
+          });
+        });
+      this.actorTails.set(key, tail);
+      void tail.then(() => {
+        if (this.actorTails.get(key) === tail) this.actorTails.delete(key);
+      });
     }
   }
 
-  private async handle(m: JsMsg): Promise<void> {
-    const address = parseActorSubject(this.d.topology.actorRoot, m.subject);
-    if (!address || address.partition !== this.partition) {
-      this.d.log?.('not an actor inbox subject; dropped', { subject: m.subject });
-      m.term();
-      return;
-    }
+  private async handle(m: JsMsg, address: ActorAddress & { partition: number }): Promise<void> {
+    // Once stopping, later messages of this actor stay unacknowledged: the next term delivers them in order.
+    if (this.stopping) return;
     const envelope = parseEnvelope(m.data);
     if (typeof envelope === 'string') {
       this.d.log?.('malformed actor message; dropped', { subject: m.subject, reason: envelope });

@@ -28,6 +28,8 @@ export interface RuntimeOptions {
   ackWaitMs: number;
   effectTimeoutMs: number;
   passivateEachMessage?: boolean;
+  /** Unacknowledged actor messages in flight per partition (default 256). */
+  maxInFlightPerPartition?: number;
   passivateIdleMs?: number;
   maxResident?: number;
   timerPollMs?: number;
@@ -120,6 +122,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
         batcher,
         runtimeDb: d.runtimeDb,
         ackWaitMs: options.ackWaitMs,
+        maxInFlight: options.maxInFlightPerPartition,
         log: d.log,
         onRejected: (code) => metrics.rejected.inc({ code }),
         onCommitted(address, outcome) {

@@ -40,9 +40,8 @@ export async function prepareIssue(
   r: CredentialRequest,
   at: string,
 ): Promise<PreparedIssue> {
-  const property = await d.readModel.property(r.tenantId, r.propertyId);
+  const { property, devices } = await d.readModel.issueContext(r.tenantId, r.propertyId, r.rooms);
   if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${r.propertyId}`);
-  const devices = await d.readModel.devicesInRooms(r.tenantId, r.propertyId, r.rooms);
   const enabledVendors = new Set(
     Object.entries(property.vendorAdapters)
       .filter(([, s]) => s.status === 'enabled')

@@ -1,7 +1,10 @@
 /**
  * Consumes PLATFORM_EVENTS and turns reservation events into credential actor messages. Credential ids
  * are derived from (tenant, reservation, kind) and message ids from the event id, so a redelivered or
- * duplicated event can never create a second credential. Events are processed in stream order.
+ * duplicated event can never create a second credential. Events of one reservation are processed one
+ * after another in stream order; different reservations proceed concurrently (up to `maxInFlight`). If a
+ * crash lets a later event of a reservation overtake an earlier one, the credential machine still ends
+ * right: a revoke that reaches a credential before its issue leaves a tombstone the issue cannot revive.
  */
 import {
   AckPolicy,
@@ -32,39 +35,52 @@ export interface PlatformConsumerDeps {
   clock: Clock;
   log: (msg: string, data?: Record<string, unknown>) => void;
   onEvent?: (type: string, outcome: string) => void;
+  /** Unacknowledged platform events in flight (default 256). */
+  maxInFlight?: number;
 }
 
 export class PlatformEventConsumer {
   private stopping = false;
   private loop: Promise<void> = Promise.resolve();
   private close: (() => Promise<void>) | undefined;
+  private readonly tails = new Map<string, Promise<void>>();
 
   constructor(private readonly d: PlatformConsumerDeps) {}
 
   async start(): Promise<void> {
     const t = this.d.topology;
+    const maxInFlight = this.d.maxInFlight ?? 256;
     try {
-      await this.d.jsm.consumers.info(t.platformStream, t.platformConsumer);
+      const info = await this.d.jsm.consumers.info(t.platformStream, t.platformConsumer);
+      if (info.config.max_ack_pending !== maxInFlight) {
+        await this.d.jsm.consumers.update(t.platformStream, t.platformConsumer, {
+          max_ack_pending: maxInFlight,
+        });
+      }
     } catch {
       await this.d.jsm.consumers.add(t.platformStream, {
         durable_name: t.platformConsumer,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
-        // Order matters (checked_out after confirmed): one event at a time.
-        max_ack_pending: 1,
+        max_ack_pending: maxInFlight,
         ack_wait: 30_000_000_000,
         filter_subject: `${t.platformRoot}.>`,
       });
     }
     const c = await this.d.js.consumers.get(t.platformStream, t.platformConsumer);
-    const messages = await c.consume({ max_messages: 64 });
+    const messages = await c.consume({ max_messages: maxInFlight });
     this.close = async () => {
       await messages.close();
     };
     this.loop = (async () => {
       for await (const m of messages) {
         if (this.stopping) break;
-        await this.handle(m);
+        const key = orderingKey(m);
+        const tail = (this.tails.get(key) ?? Promise.resolve()).then(() => this.handle(m));
+        this.tails.set(key, tail);
+        void tail.then(() => {
+          if (this.tails.get(key) === tail) this.tails.delete(key);
+        });
       }
     })();
   }
@@ -73,6 +89,7 @@ export class PlatformEventConsumer {
     this.stopping = true;
     await this.close?.().catch(() => {});
     await this.loop.catch(() => {});
+    await Promise.all(this.tails.values());
   }
 
   private async handle(m: JsMsg): Promise<void> {
@@ -161,6 +178,18 @@ export class PlatformEventConsumer {
         return 'ignored';
     }
   }
+}
+
+/** Events of one reservation share a key (and so an order); anything unreadable gets its own. */
+function orderingKey(m: JsMsg): string {
+  try {
+    const b = m.json<{ tenantId?: unknown; reservationId?: unknown }>();
+    if (typeof b.tenantId === 'string' && typeof b.reservationId === 'string')
+      return `${b.tenantId}/${b.reservationId}`;
+  } catch {
+    // handled (rejected) by `handle`
+  }
+  return `seq:${m.seq}`;
 }
 
 function revokeEvent(at: string, reason: string): Extract<CredentialEvent, { type: 'credential.revoke' }> {

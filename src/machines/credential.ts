@@ -231,6 +231,12 @@ export const credentialMachine = setup({
   states: {
     new: {
       on: {
+        // Revoked before it was ever issued (a reservation's events overtaking each other after a crash,
+        // or a cancellation for a kind never requested): a tombstone, so a late issue cannot revive it.
+        'credential.revoke': {
+          target: 'tombstoned',
+          actions: assign(({ event }) => ({ revokeReason: event.reason, updatedAt: event.at })),
+        },
         'credential.issue': [
           {
             guard: 'hasUnresolvedRooms',
@@ -316,6 +322,7 @@ export const credentialMachine = setup({
     },
     expired: { type: 'final', entry: { type: 'publishEvent', params: { verb: 'expired' } } },
     failed: { type: 'final' },
+    tombstoned: { type: 'final' },
   },
 });
 
@@ -349,6 +356,8 @@ export function credentialStatus(s: CredentialSnapshot): CredentialStatus {
   switch (s.value) {
     case 'new':
       return 'requested';
+    case 'tombstoned':
+      return 'revoked';
     case 'revoking':
       return s.context.closeGoal === 'failed' ? 'failed' : 'revoking';
     default:

@@ -56,6 +56,31 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** A properties row as PostgreSQL returns it, or as `to_jsonb` renders it (timestamps as strings). */
+interface PropertyRowJson {
+  id: string;
+  name: string;
+  timezone: string;
+  vendor_adapters: unknown;
+  key_kind_policy: unknown;
+  version: number | string;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+function toProperty(r: PropertyRowJson): PropertyView {
+  return {
+    id: r.id,
+    name: r.name,
+    timezone: r.timezone,
+    vendorAdapters: r.vendor_adapters as PropertyView['vendorAdapters'],
+    keyKindPolicy: r.key_kind_policy as KeyKindPolicy,
+    version: Number(r.version),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
 const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
 
 function encodeCursor(createdAt: Date, id: string): string {
@@ -89,6 +114,12 @@ function toPage<R extends { created_at: Date; id: string }, T>(
 export interface ReadModel {
   property(tenantId: string, id: string): Promise<PropertyView | null>;
   devicesInRooms(tenantId: string, propertyId: string, rooms: string[]): Promise<DeviceInRoom[]>;
+  /** The property and its rooms' locks in one round trip: what issuing reads on its hot path. */
+  issueContext(
+    tenantId: string,
+    propertyId: string,
+    rooms: string[],
+  ): Promise<{ property: PropertyView | null; devices: DeviceInRoom[] }>;
   device(tenantId: string, id: string): Promise<LockDeviceView | null>;
   devices(
     tenantId: string,
@@ -107,17 +138,15 @@ export function createReadModel(db: Db): ReadModel {
       const r = await withTenant(db, tenantId, (tx) =>
         tx.selectFrom('properties').selectAll().where('id', '=', id).executeTakeFirst(),
       );
-      if (!r) return null;
-      return {
-        id: r.id,
-        name: r.name,
-        timezone: r.timezone,
-        vendorAdapters: r.vendor_adapters as PropertyView['vendorAdapters'],
-        keyKindPolicy: r.key_kind_policy as KeyKindPolicy,
-        version: Number(r.version),
-        createdAt: iso(r.created_at),
-        updatedAt: iso(r.updated_at),
-      };
+      return r ? toProperty(r) : null;
+    },
+
+    async issueContext(tenantId, propertyId, rooms) {
+      const { rows } = await sql<{ ctx: { property: PropertyRowJson | null; devices: DeviceInRoom[] } }>`
+        select lock_issue_context(${tenantId}, ${propertyId}, ${rooms}::text[]) as ctx
+      `.execute(db);
+      const ctx = rows[0]?.ctx;
+      return { property: ctx?.property ? toProperty(ctx.property) : null, devices: ctx?.devices ?? [] };
     },
 
     async devicesInRooms(tenantId, propertyId, rooms) {

@@ -105,14 +105,17 @@ describe('credential: revoke', () => {
       });
   });
 
-  it('credential: a revoke before any issue changes nothing', () => {
-    spec.given().when(revoke).thenNothingHappened();
-  });
-
   it('credential: a second revoke changes nothing', () => {
     spec
       .given(issue, issued, revoke)
       .when({ ...revoke, at: at(5) })
       .thenNothingHappened();
+  });
+});
+
+describe('credential: revoke before issue', () => {
+  it('credential: a revoke that overtakes its issue leaves a tombstone the late issue cannot revive', () => {
+    spec.given().when(revoke).then({ state: 'tombstoned', intents: [] });
+    spec.given(revoke).when(issue).thenNothingHappened();
   });
 });

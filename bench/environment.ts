@@ -1,0 +1,67 @@
+/**
+ * One benchmark environment: its own database and stream prefix, a TTLock simulator in this process with
+ * enough locks for the run (the real lock's 250-passcode cap applies), the service with production
+ * defaults, and a property whose rooms each have a TTLock lock. Removed again by `close()`.
+ */
+import { randomBytes } from 'node:crypto';
+import { systemClock } from '../src/ids.ts';
+import { connect } from '../src/io/db/index.ts';
+import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS } from '../src/io/vendors/ttlock/index.ts';
+import { type ServiceSettings, startService } from '../src/service.ts';
+import { seedProperty } from '../test/support/fixtures.ts';
+import { dropDatabase, dropNats } from '../test/support/harness.ts';
+
+export const PG = 'postgres://postgres@127.0.0.1:5432';
+export const NATS_URL = 'nats://127.0.0.1:4222';
+
+export async function startBenchEnvironment(opts: { rooms: number; tenantId: string }) {
+  const id = randomBytes(4).toString('hex');
+  const ttlock = await startTtlockSimulator({ lockCount: opts.rooms });
+  const settings: ServiceSettings = {
+    databaseUrl: `${PG}/lock_bench_${id}`,
+    natsUrl: NATS_URL,
+    prefix: `bench${id}`,
+    // The production defaults of config.ts.
+    partitions: 32,
+    owner: `bench-${id}`,
+    leaseTtlMs: 10_000,
+    ackWaitMs: 10_000,
+    effectTimeoutMs: 4000,
+    breaker: { openAfterFailures: 20, resetAfterMs: 30_000 },
+    secretKeyId: 'bench',
+    secretKey: randomBytes(32),
+    vendorDefaults: { ttlock: { baseUrl: ttlock.url, ...TTLOCK_SIM_DEFAULTS } },
+    secrets: {},
+    createPlatformStream: true,
+    clock: systemClock,
+    // BENCH_LOG=1 shows the runtime's own log lines (lease changes, retries) on stderr.
+    log: process.env.BENCH_LOG ? (msg, data) => console.error(msg, JSON.stringify(data ?? {})) : () => {},
+  };
+  const service = await startService(settings);
+  // The owner role, to count across RLS without touching the service's pools.
+  const admin = connect(settings.databaseUrl, { max: 1, applicationName: 'bench' });
+  const rooms: Record<string, string> = {};
+  for (let i = 0; i < opts.rooms; i++) rooms[String(101 + i)] = String(7001 + i);
+  const { propertyId } = await seedProperty(service, opts.tenantId, rooms);
+  return {
+    settings,
+    service,
+    ttlock,
+    admin,
+    propertyId,
+    roomIds: Object.keys(rooms),
+    async close() {
+      await admin.destroy();
+      await service.stop();
+      await ttlock.close();
+      await dropNats(settings.prefix);
+      await dropDatabase(settings.databaseUrl);
+    },
+  };
+}
+
+export type BenchEnvironment = Awaited<ReturnType<typeof startBenchEnvironment>>;
+
+export function percentile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}

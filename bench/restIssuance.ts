@@ -1,0 +1,48 @@
+/**
+ * Scenario 2: REST `POST /key-credentials`, closed loop. The gateway runs in this process over the
+ * environment's service; the load runs in a child process (as the Restate peer's does). A warm-up of
+ * 500 requests at 16 clients precedes the measured run, as in the peer.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { buildGateway } from '../src/gateway/app.ts';
+import { createDevAuthenticator, signDevToken } from '../src/gateway/auth.ts';
+import { systemClock } from '../src/ids.ts';
+import { gatewayPorts } from '../src/service.ts';
+import type { BenchEnvironment } from './environment.ts';
+
+const run = promisify(execFile);
+
+export async function restIssuance(env: BenchEnvironment, tenantId: string, n: number, clients: number) {
+  const secret = randomBytes(32);
+  const app = await buildGateway(
+    gatewayPorts(env.service, createDevAuthenticator(secret), 1000, systemClock),
+  );
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const token = await signDevToken(secret, tenantId, 3600);
+  const load = async (count: number, c: number) => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bench/load.ts',
+        base,
+        token,
+        env.propertyId,
+        env.roomIds.join(','),
+        String(count),
+        String(c),
+      ],
+      { maxBuffer: 1 << 20 },
+    );
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+  };
+  try {
+    await load(500, 16);
+    return await load(n, clients);
+  } finally {
+    await app.close();
+  }
+}

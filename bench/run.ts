@@ -1,0 +1,101 @@
+/**
+ * `npm run bench`: the three figures issue #2 asks for, on this machine's local PostgreSQL and NATS with
+ * the vendor simulator in process. Writes bench/results/<date>-<commit>.json with the machine and commit.
+ * Scenarios can be chosen: `npm run bench -- events rest resident` (default all three).
+ * Sizes: BENCH_EVENTS (20000), BENCH_REST (5000), BENCH_CLIENTS (32), BENCH_ACTORS (100000).
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { promisify } from 'node:util';
+import { connect as natsConnect } from '@nats-io/transport-node';
+import { dropDatabase } from '../test/support/harness.ts';
+import { NATS_URL, PG, startBenchEnvironment } from './environment.ts';
+import { eventIssuance } from './eventIssuance.ts';
+import { metricsProfile } from './profile.ts';
+import { restIssuance } from './restIssuance.ts';
+
+const run = promisify(execFile);
+const chosen = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['events', 'rest', 'resident']);
+const size = (name: string, d: number) => Number(process.env[name] ?? d);
+
+async function machine() {
+  const nc = await natsConnect({ servers: NATS_URL });
+  const natsVersion = nc.info?.version;
+  await nc.close();
+  const git = (...a: string[]) => execFileSync('git', a, { encoding: 'utf8' }).trim();
+  return {
+    commit: git('rev-parse', 'HEAD'),
+    dirty: git('status', '--porcelain', '--untracked-files=no') !== '',
+    cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.version,
+    postgres: execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-Atc', 'show server_version'], {
+      encoding: 'utf8',
+    }).trim(),
+    nats: natsVersion,
+  };
+}
+
+const results: Record<string, unknown> = { at: new Date().toISOString(), machine: await machine() };
+const log = (what: string, r: unknown) => console.log(`${what}: ${JSON.stringify(r)}`);
+
+if (chosen.has('events') || chosen.has('rest')) {
+  const tenantId = 'bench-tenant';
+  const env = await startBenchEnvironment({ rooms: 400, tenantId });
+  try {
+    if (chosen.has('events')) {
+      const r = await eventIssuance(env, tenantId, size('BENCH_EVENTS', 20_000));
+      results.eventIssuance = {
+        target: '>= 1000 credentials/s',
+        ...r,
+        profile: await metricsProfile(env.service.metrics),
+      };
+      env.service.metrics.registry.resetMetrics();
+      log('event-driven issuance', { ...r, progress: undefined });
+    }
+    if (chosen.has('rest')) {
+      const r = await restIssuance(env, tenantId, size('BENCH_REST', 5000), size('BENCH_CLIENTS', 32));
+      results.restIssuance = {
+        target: '>= 800 settled/s, p99 <= 100 ms',
+        ...r,
+        profile: await metricsProfile(env.service.metrics),
+      };
+      log('REST closed loop', r);
+    }
+  } finally {
+    await env.close();
+  }
+}
+
+if (chosen.has('resident')) {
+  const url = `${PG}/lock_bench_res_${randomBytes(4).toString('hex')}`;
+  try {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--expose-gc',
+        '--import',
+        'tsx',
+        'bench/residentActors.ts',
+        url,
+        String(size('BENCH_ACTORS', 100_000)),
+      ],
+      { maxBuffer: 1 << 20 },
+    );
+    const r = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    results.residentActors = { target: 'RSS <= 1.5 GiB, activation p99 <= 5 ms', ...r };
+    log('resident actors', r);
+  } finally {
+    await dropDatabase(url);
+  }
+}
+
+mkdirSync('bench/results', { recursive: true });
+const m = results.machine as { commit: string };
+const file = `bench/results/${new Date().toISOString().slice(0, 19).replace(/:/g, '')}-${m.commit.slice(0, 7)}.json`;
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`results in ${file}`);
+process.exit(0);
