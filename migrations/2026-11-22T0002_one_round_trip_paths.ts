@@ -22,6 +22,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       r jsonb;
       fences jsonb;
       n int;
+      v_tenant text;
+      v_type text;
+      v_id text;
     BEGIN
       -- FOR SHARE: a new owner's fence update waits for this transaction, and this one sees its result after.
       SELECT coalesce(jsonb_object_agg(f.partition::text, f.fence), '{}'::jsonb) INTO fences
@@ -32,17 +35,21 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         IF (fences->>(m->>'partition')) IS DISTINCT FROM (m->>'fence') THEN
           member := (m->>'i')::int; refused := 'LOCK.FENCED'; RETURN NEXT; CONTINUE;
         END IF;
-        PERFORM set_config('app.tenant_id', m->>'tenant', true);
+        -- Plain variables, so every statement below is a primary-key lookup.
+        v_tenant := m->>'tenant';
+        v_type := m->>'type';
+        v_id := m->>'id';
+        PERFORM set_config('app.tenant_id', v_tenant, true);
         IF (m->>'expected')::bigint = 0 THEN
           INSERT INTO actor_snapshots (tenant_id, actor_type, actor_id, version, last_seq, machine_version, snapshot)
-          VALUES (m->>'tenant', m->>'type', m->>'id', (m->>'version')::bigint, (m->>'lastSeq')::bigint,
+          VALUES (v_tenant, v_type, v_id, (m->>'version')::bigint, (m->>'lastSeq')::bigint,
                   (m->>'mv')::int, m->'snapshot')
           ON CONFLICT (actor_type, actor_id) DO NOTHING;
         ELSE
           UPDATE actor_snapshots
              SET version = (m->>'version')::bigint, last_seq = (m->>'lastSeq')::bigint,
                  machine_version = (m->>'mv')::int, snapshot = m->'snapshot', updated_at = now()
-           WHERE actor_type = m->>'type' AND actor_id = m->>'id' AND version = (m->>'expected')::bigint;
+           WHERE actor_type = v_type AND actor_id = v_id AND version = (m->>'expected')::bigint;
         END IF;
         GET DIAGNOSTICS n = ROW_COUNT;
         IF n = 0 THEN
@@ -85,26 +92,26 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
         IF jsonb_array_length(m->'outbox') > 0 THEN
           INSERT INTO outbox (tenant_id, event_id, subject, payload)
-          SELECT m->>'tenant', o.value->>'eventId', o.value->>'subject', o.value->'payload'
+          SELECT v_tenant, o.value->>'eventId', o.value->>'subject', o.value->'payload'
             FROM jsonb_array_elements(m->'outbox') WITH ORDINALITY AS o(value, ord) ORDER BY o.ord;
         END IF;
-        INSERT INTO audit_log (tenant_id, entry) VALUES (m->>'tenant', m->>'audit');
+        INSERT INTO audit_log (tenant_id, entry) VALUES (v_tenant, m->>'audit');
         IF jsonb_array_length(m->'cancelTimers') > 0 THEN
           DELETE FROM timers
-           WHERE actor_type = m->>'type' AND actor_id = m->>'id'
-             AND key IN (SELECT jsonb_array_elements_text(m->'cancelTimers'));
+           WHERE actor_type = v_type AND actor_id = v_id
+             AND key = ANY (ARRAY(SELECT jsonb_array_elements_text(m->'cancelTimers')));
         END IF;
         IF jsonb_array_length(m->'timers') > 0 THEN
           INSERT INTO timers (tenant_id, actor_type, actor_id, key, due_at, event)
-          SELECT m->>'tenant', m->>'type', m->>'id', t->>'key', (t->>'dueAt')::timestamptz, t->'event'
+          SELECT v_tenant, v_type, v_id, t->>'key', (t->>'dueAt')::timestamptz, t->'event'
             FROM jsonb_array_elements(m->'timers') t
           ON CONFLICT (actor_type, actor_id, key) DO UPDATE SET due_at = excluded.due_at, event = excluded.event;
         END IF;
         IF jsonb_array_length(m->'intents') > 0 THEN
           -- The committing runtime runs them at once; the sweeper takes over only if this claim lapses.
           INSERT INTO effect_intents (tenant_id, id, actor_type, actor_id, operation_id, intent, claimed_until)
-          SELECT m->>'tenant', x->>'id', m->>'type', m->>'id', x->>'operationId', x->'intent',
-                 now() + interval '30 seconds'
+          SELECT v_tenant, x->>'id', v_type, v_id, x->>'operationId', x->'intent',
+                 now() + make_interval(secs => (m->>'claimMs')::double precision / 1000)
             FROM jsonb_array_elements(m->'intents') x;
         END IF;
       END LOOP;
@@ -113,14 +120,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     CREATE FUNCTION lock_load_snapshots(keys jsonb)
     RETURNS TABLE (tenant_id text, actor_type text, actor_id text, version bigint, last_seq bigint, snapshot jsonb)
     LANGUAGE plpgsql AS $$
-    DECLARE t text;
+    DECLARE g record;
     BEGIN
-      FOR t IN SELECT DISTINCT k->>'tenant' FROM jsonb_array_elements(keys) k LOOP
-        PERFORM set_config('app.tenant_id', t, true);
+      -- Per (tenant, type): the tenant set for row-level security, then one primary-key lookup with
+      -- actor_id = ANY(ids) (a join against the jsonb elements planned as a sequential scan).
+      FOR g IN SELECT k->>'tenant' AS tenant, k->>'type' AS type, array_agg(k->>'id') AS ids
+                 FROM jsonb_array_elements(keys) k GROUP BY 1, 2 LOOP
+        PERFORM set_config('app.tenant_id', g.tenant, true);
         RETURN QUERY SELECT s.tenant_id, s.actor_type, s.actor_id, s.version, s.last_seq, s.snapshot
-          FROM actor_snapshots s
-          JOIN jsonb_array_elements(keys) k ON s.actor_type = k->>'type' AND s.actor_id = k->>'id'
-         WHERE k->>'tenant' = t;
+          FROM actor_snapshots s WHERE s.actor_type = g.type AND s.actor_id = ANY (g.ids);
       END LOOP;
     END $$;
 

@@ -137,6 +137,7 @@ export async function startService(s: ServiceSettings) {
     issuance,
     clock: s.clock,
     log: s.log,
+    ackWaitMs: s.ackWaitMs,
   });
   await platform.start();
 

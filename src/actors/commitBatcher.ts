@@ -17,6 +17,8 @@ interface Pending {
 
 export interface CommitBatcherOptions {
   maxBatch?: number;
+  /** How long the committing process holds a new effect intent before the sweeper may run it (30 s). */
+  effectClaimMs?: number;
   onBatch?: (size: number, ms: number) => void;
 }
 
@@ -43,7 +45,7 @@ export function createCommitBatcher(db: Db, opts: CommitBatcherOptions = {}): Co
         const batch = queue.slice(0, maxBatch);
         queue = queue.slice(batch.length);
         const started = performance.now();
-        await writeBatch(db, batch);
+        await writeBatch(db, batch, opts.effectClaimMs ?? 30_000);
         opts.onBatch?.(batch.length, performance.now() - started);
       }
     } finally {
@@ -73,11 +75,11 @@ export function createCommitBatcher(db: Db, opts: CommitBatcherOptions = {}): Co
  * with their reason and wrote nothing; the rest are durable. If the statement itself fails (a constraint,
  * say), one bad member must not sink the others: they are written one by one.
  */
-async function writeBatch(db: Db, batch: Pending[]): Promise<void> {
+async function writeBatch(db: Db, batch: Pending[], claimMs: number): Promise<void> {
   let refused: { member: number; refused: string }[];
   try {
     const r = await sql<{ member: number; refused: string }>`
-      select member, refused from lock_commit_batch(${batchJson(batch)}::jsonb)
+      select member, refused from lock_commit_batch(${batchJson(batch, claimMs)}::jsonb)
     `.execute(db);
     refused = r.rows;
   } catch (e) {
@@ -85,7 +87,7 @@ async function writeBatch(db: Db, batch: Pending[]): Promise<void> {
       batch[0]!.reject(e);
       return;
     }
-    for (const m of batch) await writeBatch(db, [m]);
+    for (const m of batch) await writeBatch(db, [m], claimMs);
     return;
   }
   const reasons = new Map(refused.map((r) => [r.member, r.refused]));
@@ -103,7 +105,7 @@ function refusal(reason: string, c: ActorCommit): LockError {
 }
 
 /** The batch as the function reads it; snapshots are spliced in as the JSON text they already are. */
-function batchJson(batch: Pending[]): string {
+function batchJson(batch: Pending[], claimMs: number): string {
   const parts = batch.map(({ commit: c }, i) => {
     const cancelTimers: string[] = [];
     const timers: { key: string; dueAt: string; event: unknown }[] = [];
@@ -128,6 +130,7 @@ function batchJson(batch: Pending[]): string {
       cancelTimers,
       timers,
       intents: c.intents,
+      claimMs,
     });
     return `${member.slice(0, -1)},"snapshot":${c.snapshot}}`;
   });

@@ -74,6 +74,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
     onActivation: (ms, found) => metrics.activations.observe({ found: String(found) }, ms / 1000),
   });
   const batcher = createCommitBatcher(d.runtimeDb, {
+    effectClaimMs: options.effectClaimMs,
     onBatch: (size, ms) => {
       metrics.commitBatch.observe(size);
       metrics.commitSeconds.observe(ms / 1000);

@@ -1,7 +1,11 @@
-/** lock:cli — `token --tenant <id>` prints a dev token the running dev service accepts; `migrate` migrates. */
+/**
+ * lock:cli — `token --tenant <id>` prints a dev token the running dev service accepts; `migrate` migrates;
+ * `audit-verify --tenant <id>` checks the tenant's audit hash chain (exit 1 if broken).
+ */
 import { loadConfig } from '../config.ts';
 import { signDevToken } from '../gateway/auth.ts';
-import { ensureDatabase, migrateToLatest } from '../io/db/index.ts';
+import { verifyAuditChain } from '../audit/verifyChain.ts';
+import { connect, ensureDatabase, migrateToLatest } from '../io/db/index.ts';
 
 const [command, ...rest] = process.argv.slice(2);
 const arg = (name: string) => {
@@ -30,7 +34,20 @@ switch (command) {
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'up to date');
     break;
   }
+  case 'audit-verify': {
+    const tenant = arg('tenant');
+    if (!tenant) {
+      console.error('usage: lock:cli audit-verify --tenant <tenantId>');
+      process.exit(2);
+    }
+    const db = connect(config.databaseUrl, { max: 1 });
+    const verdict = await verifyAuditChain(db, tenant);
+    await db.destroy();
+    console.log(JSON.stringify(verdict));
+    process.exit(verdict.ok ? 0 : 1);
+    break;
+  }
   default:
-    console.error('usage: lock:cli <token --tenant <id> | migrate>');
+    console.error('usage: lock:cli <token --tenant <id> | migrate | audit-verify --tenant <id>>');
     process.exit(2);
 }

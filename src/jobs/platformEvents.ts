@@ -37,6 +37,8 @@ export interface PlatformConsumerDeps {
   onEvent?: (type: string, outcome: string) => void;
   /** Unacknowledged platform events in flight (default 256). */
   maxInFlight?: number;
+  /** How long an event taken by a process that died waits before it is delivered again (30 s). */
+  ackWaitMs?: number;
 }
 
 export class PlatformEventConsumer {
@@ -63,7 +65,7 @@ export class PlatformEventConsumer {
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         max_ack_pending: maxInFlight,
-        ack_wait: 30_000_000_000,
+        ack_wait: (this.d.ackWaitMs ?? 30_000) * 1_000_000,
         filter_subject: `${t.platformRoot}.>`,
       });
     }

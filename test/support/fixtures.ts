@@ -1,8 +1,12 @@
 /** Sets up a property with TTLock enabled and one lock device per room, through the actors themselves. */
 import { randomUUID } from 'node:crypto';
-import type { Service } from '../../src/service.ts';
+import type { ActorMailbox } from '../../src/actors/index.ts';
 
-export async function seedProperty(service: Service, tenantId: string, rooms: Record<string, string>) {
+export async function seedProperty(
+  service: { mailbox: ActorMailbox },
+  tenantId: string,
+  rooms: Record<string, string>,
+) {
   const propertyId = randomUUID();
   const at = () => new Date().toISOString();
   const settled = (n: { version: number }, v: number) => n.version >= v;
