@@ -20,6 +20,11 @@ export interface ActorMailbox {
     match: (n: StateNotification) => boolean,
     timeoutMs: number,
   ): Promise<StateNotification | null>;
+  /** Watches for a committed state of an actor; `wait` resolves with it, or null at the timeout. */
+  watch(
+    address: ActorAddress,
+    match: (n: StateNotification) => boolean,
+  ): { wait(timeoutMs: number): Promise<StateNotification | null>; release(): void };
 }
 
 export function createActorMailbox(js: JetStreamClient, t: Topology, watcher?: StateWatcher): ActorMailbox {
@@ -34,6 +39,10 @@ export function createActorMailbox(js: JetStreamClient, t: Topology, watcher?: S
   };
   return {
     send,
+    watch(address, match) {
+      if (!watcher) throw new Error('this mailbox has no state watcher');
+      return watcher.watch(address, match);
+    },
     async sendAndWait(address, envelope, msgId, match, timeoutMs) {
       if (!watcher) throw new Error('this mailbox has no state watcher');
       const w = watcher.watch(address, match);

@@ -8,110 +8,114 @@ import { reservationCredentialId } from '../../src/ids.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
-describe('reservation lifecycle', () => {
-  let h: Harness;
-  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
+// Run once with resident actors and once passivating after every message: activation must be lossless.
+describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])(
+  'reservation lifecycle (passivate each message: $passivateEachMessage)',
+  ({ passivateEachMessage }) => {
+    let h: Harness;
+    const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
 
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-
-  async function publishPlatform(name: string, body: Record<string, unknown>) {
-    await h.service.js.publish(`${h.service.topology.platformRoot}.${name}`, JSON.stringify(body), {
-      msgID: String(body.eventId),
+    beforeAll(async () => {
+      h = await startHarness({ passivateEachMessage });
     });
-  }
-
-  async function eventsOn(subject: string) {
-    const jsm = h.service.jsm;
-    const info = await jsm.streams.info(h.service.topology.eventsStream, { subjects_filter: subject });
-    return info.state.subjects?.[subject] ?? 0;
-  }
-
-  it('reservation: confirmed issues one passcode per room lock, checked_out revokes them', async () => {
-    const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001', '102': '7002' });
-    const reservationId = `res-${randomUUID().slice(0, 8)}`;
-    const checkIn = '2026-12-01T14:00:00.000Z';
-    const checkOut = '2026-12-03T11:00:00.000Z';
-    const confirmed = {
-      eventId: randomUUID(),
-      tenantId,
-      propertyId,
-      reservationId,
-      guestRef: 'guest-1',
-      rooms: ['101', '102'],
-      checkIn,
-      checkOut,
-    };
-    await publishPlatform('reservation.confirmed.v1', confirmed);
-    // A duplicated delivery of the same event (another id) must not create a second credential.
-    await publishPlatform('reservation.confirmed.v1', { ...confirmed, eventId: randomUUID() });
-
-    const id = reservationCredentialId(tenantId, reservationId, 'pin');
-    const active = await eventually(async () => {
-      const c = await h.service.readModel.credential(tenantId, id);
-      return c?.status === 'active' ? c : undefined;
+    afterAll(async () => {
+      await h?.close();
     });
-    expect(active.grants).toHaveLength(2);
 
-    const sim = h.ttlock.state();
-    expect(sim.credentials.filter((c) => c.lockRef === '7001')).toHaveLength(1);
-    expect(sim.credentials.filter((c) => c.lockRef === '7002')).toHaveLength(1);
-    for (const c of sim.credentials) {
-      expect(c.validFrom).toBe(checkIn);
-      expect(c.validUntil).toBe(checkOut);
+    async function publishPlatform(name: string, body: Record<string, unknown>) {
+      await h.service.js.publish(`${h.service.topology.platformRoot}.${name}`, JSON.stringify(body), {
+        msgID: String(body.eventId),
+      });
     }
-    const issuedSubject = `${h.service.topology.eventsRoot}.key_credential.issued.v1`;
-    await eventually(
-      async () => ((await eventsOn(issuedSubject)) === 1 ? true : undefined),
-      10_000,
-      'issued event',
-    );
 
-    const list = await h.service.readModel.credentials(tenantId, { reservationId, limit: 10 });
-    expect(list.items.map((c) => c.id)).toEqual([id]);
+    async function eventsOn(subject: string) {
+      const jsm = h.service.jsm;
+      const info = await jsm.streams.info(h.service.topology.eventsStream, { subjects_filter: subject });
+      return info.state.subjects?.[subject] ?? 0;
+    }
 
-    await publishPlatform('reservation.checked_out.v1', {
-      eventId: randomUUID(),
-      tenantId,
-      propertyId,
-      reservationId,
-    });
-    await eventually(async () => {
-      const c = await h.service.readModel.credential(tenantId, id);
-      return c?.status === 'revoked' ? c : undefined;
-    });
-    expect(h.ttlock.state().credentials).toHaveLength(0);
-    const revokedSubject = `${h.service.topology.eventsRoot}.key_credential.revoked.v1`;
-    await eventually(
-      async () => ((await eventsOn(revokedSubject)) === 1 ? true : undefined),
-      10_000,
-      'revoked event',
-    );
-    expect(await eventsOn(issuedSubject)).toBe(1);
-  });
+    it('reservation: confirmed issues one passcode per room lock, checked_out revokes them', async () => {
+      const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001', '102': '7002' });
+      const reservationId = `res-${randomUUID().slice(0, 8)}`;
+      const checkIn = '2026-12-01T14:00:00.000Z';
+      const checkOut = '2026-12-03T11:00:00.000Z';
+      const confirmed = {
+        eventId: randomUUID(),
+        tenantId,
+        propertyId,
+        reservationId,
+        guestRef: 'guest-1',
+        rooms: ['101', '102'],
+        checkIn,
+        checkOut,
+      };
+      await publishPlatform('reservation.confirmed.v1', confirmed);
+      // A duplicated delivery of the same event (another id) must not create a second credential.
+      await publishPlatform('reservation.confirmed.v1', { ...confirmed, eventId: randomUUID() });
 
-  it('reservation: a room without a lock ends failed with NO_LOCK_FOR_ROOM and a failed event', async () => {
-    const { propertyId } = await seedProperty(h.service, tenantId, { '201': '7003' });
-    const reservationId = `res-${randomUUID().slice(0, 8)}`;
-    await publishPlatform('reservation.confirmed.v1', {
-      eventId: randomUUID(),
-      tenantId,
-      propertyId,
-      reservationId,
-      guestRef: 'guest-2',
-      rooms: ['299'],
-      checkIn: '2026-12-01T14:00:00.000Z',
-      checkOut: '2026-12-02T11:00:00.000Z',
+      const id = reservationCredentialId(tenantId, reservationId, 'pin');
+      const active = await eventually(async () => {
+        const c = await h.service.readModel.credential(tenantId, id);
+        return c?.status === 'active' ? c : undefined;
+      });
+      expect(active.grants).toHaveLength(2);
+
+      const sim = h.ttlock.state();
+      expect(sim.credentials.filter((c) => c.lockRef === '7001')).toHaveLength(1);
+      expect(sim.credentials.filter((c) => c.lockRef === '7002')).toHaveLength(1);
+      for (const c of sim.credentials) {
+        expect(c.validFrom).toBe(checkIn);
+        expect(c.validUntil).toBe(checkOut);
+      }
+      const issuedSubject = `${h.service.topology.eventsRoot}.key_credential.issued.v1`;
+      await eventually(
+        async () => ((await eventsOn(issuedSubject)) === 1 ? true : undefined),
+        10_000,
+        'issued event',
+      );
+
+      const list = await h.service.readModel.credentials(tenantId, { reservationId, limit: 10 });
+      expect(list.items.map((c) => c.id)).toEqual([id]);
+
+      await publishPlatform('reservation.checked_out.v1', {
+        eventId: randomUUID(),
+        tenantId,
+        propertyId,
+        reservationId,
+      });
+      await eventually(async () => {
+        const c = await h.service.readModel.credential(tenantId, id);
+        return c?.status === 'revoked' ? c : undefined;
+      });
+      expect(h.ttlock.state().credentials).toHaveLength(0);
+      const revokedSubject = `${h.service.topology.eventsRoot}.key_credential.revoked.v1`;
+      await eventually(
+        async () => ((await eventsOn(revokedSubject)) === 1 ? true : undefined),
+        10_000,
+        'revoked event',
+      );
+      expect(await eventsOn(issuedSubject)).toBe(1);
     });
-    const id = reservationCredentialId(tenantId, reservationId, 'pin');
-    const failed = await eventually(async () => {
-      const c = await h.service.readModel.credential(tenantId, id);
-      return c?.status === 'failed' ? c : undefined;
+
+    it('reservation: a room without a lock ends failed with NO_LOCK_FOR_ROOM and a failed event', async () => {
+      const { propertyId } = await seedProperty(h.service, tenantId, { '201': '7003' });
+      const reservationId = `res-${randomUUID().slice(0, 8)}`;
+      await publishPlatform('reservation.confirmed.v1', {
+        eventId: randomUUID(),
+        tenantId,
+        propertyId,
+        reservationId,
+        guestRef: 'guest-2',
+        rooms: ['299'],
+        checkIn: '2026-12-01T14:00:00.000Z',
+        checkOut: '2026-12-02T11:00:00.000Z',
+      });
+      const id = reservationCredentialId(tenantId, reservationId, 'pin');
+      const failed = await eventually(async () => {
+        const c = await h.service.readModel.credential(tenantId, id);
+        return c?.status === 'failed' ? c : undefined;
+      });
+      expect(failed.failure).toMatchObject({ code: 'NO_LOCK_FOR_ROOM' });
     });
-    expect(failed.failure).toMatchObject({ code: 'NO_LOCK_FOR_ROOM' });
-  });
-});
+  },
+);

@@ -53,7 +53,38 @@ describe('gateway: key credentials over REST', () => {
     validUntil: '2026-12-02T11:00:00.000Z',
   });
 
+  it('gateway: 202 with Location when the vendor is slower than the wait budget; GET waitFor=settled waits for active', async () => {
+    const impatient = await buildTestGateway(h, { waitBudgetMs: 20 });
+    const headers = { authorization: `Bearer ${await impatient.token(tenant)}` };
+    h.ttlock.setFaults({ latencyMs: 400 });
+    try {
+      const r = await impatient.app.inject({
+        method: 'POST',
+        url: '/api/v1/key-credentials',
+        headers: { ...headers, 'idempotency-key': randomUUID() },
+        payload: body(),
+      });
+      expect(r.statusCode).toBe(202);
+      const location = String(r.headers.location);
+      expect(location).toBe(`/api/v1/key-credentials/${r.json().id}`);
+      expect(r.json().status).not.toBe('active');
+      const settled = await impatient.app.inject({
+        method: 'GET',
+        url: `${location}?waitFor=settled&timeoutMs=10000`,
+        headers,
+      });
+      expect(settled.statusCode).toBe(200);
+      expect(settled.json().status).toBe('active');
+      expect(settled.json().pin).toBeUndefined();
+    } finally {
+      h.ttlock.setFaults({ latencyMs: 0 });
+      await impatient.app.close();
+    }
+  });
+
   it('gateway: issues a PIN, returns it once, replays the same response for the same key, revokes', async () => {
+    const passcodesOn7001 = () => h.ttlock.state().credentials.filter((x) => x.lockRef === '7001');
+    const before = passcodesOn7001().length;
     const key = randomUUID();
     const r = await gw.app.inject({
       method: 'POST',
@@ -65,8 +96,7 @@ describe('gateway: key credentials over REST', () => {
     const c = r.json();
     expect(c.status).toBe('active');
     expect(c.pin).toMatch(/^\d{6}$/);
-    const onLock = h.ttlock.state().credentials.filter((x) => x.lockRef === '7001');
-    expect(onLock).toHaveLength(1);
+    expect(passcodesOn7001()).toHaveLength(before + 1);
 
     const replay = await gw.app.inject({
       method: 'POST',
@@ -76,7 +106,7 @@ describe('gateway: key credentials over REST', () => {
     });
     expect(replay.statusCode).toBe(201);
     expect(replay.json()).toEqual(c);
-    expect(h.ttlock.state().credentials.filter((x) => x.lockRef === '7001')).toHaveLength(1);
+    expect(passcodesOn7001()).toHaveLength(before + 1);
 
     const reused = await gw.app.inject({
       method: 'POST',
@@ -98,7 +128,8 @@ describe('gateway: key credentials over REST', () => {
     });
     expect(rv.statusCode).toBe(200);
     expect(rv.json().status).toBe('revoked');
-    expect(h.ttlock.state().credentials.filter((x) => x.lockRef === '7001')).toHaveLength(0);
+    expect(passcodesOn7001()).toHaveLength(before);
+    expect(passcodesOn7001().map((x) => x.ref)).not.toContain(c.grants[0].vendorRef);
   });
 
   it('gateway: lists page with a cursor, each row once', async () => {

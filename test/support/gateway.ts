@@ -6,8 +6,10 @@ import { systemClock } from '../../src/ids.ts';
 import { gatewayPorts } from '../../src/service.ts';
 import type { Harness } from './harness.ts';
 
-export async function buildTestGateway(h: Harness) {
+export async function buildTestGateway(h: Harness, opts: { waitBudgetMs?: number } = {}) {
   const secret = randomBytes(32);
-  const app = await buildGateway(gatewayPorts(h.service, createDevAuthenticator(secret), 5000, systemClock));
+  const app = await buildGateway(
+    gatewayPorts(h.service, createDevAuthenticator(secret), opts.waitBudgetMs ?? 5000, systemClock),
+  );
   return { app, token: (tenantId: string, ttl?: number) => signDevToken(secret, tenantId, ttl) };
 }

@@ -4,7 +4,6 @@ import Type from 'typebox';
 import { LockError } from '../../errors.ts';
 import { idempotentCredentialId } from '../../ids.ts';
 import { prepareIssue } from '../../issuance/credentialRequests.ts';
-import type { CredentialView } from '../../readModel/index.ts';
 import { type StoredResponse, withIdempotency } from '../idempotency.ts';
 import type { GatewayPorts } from '../ports.ts';
 import { CreateKeyCredential, IdParams, KeyCredential, ListQuery, pageOf, RevokeBody } from '../schemas.ts';
@@ -120,17 +119,22 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
       },
       async (req) => {
         const { tenantId } = req.principal;
-        const view = await p.readModel.credential(tenantId, req.params.id);
-        if (!view) throw new LockError('LOCK.NOT_FOUND', `key credential ${req.params.id}`);
-        if (req.query.waitFor !== 'settled' || SETTLED.has(view.status)) return view;
-        // Poll the read model on each notification: the notification is a hint, the row is the truth.
-        const deadline = Date.now() + (req.query.timeoutMs ?? 1000);
-        let current: CredentialView = view;
-        while (!SETTLED.has(current.status) && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 25));
-          current = (await p.readModel.credential(tenantId, req.params.id)) ?? current;
+        const id = req.params.id;
+        // Watch before reading: a commit between the read and the wait is not missed.
+        const w =
+          req.query.waitFor === 'settled'
+            ? p.mailbox.watch({ type: 'credential', id }, (n) => SETTLED.has(n.status))
+            : null;
+        try {
+          const view = await p.readModel.credential(tenantId, id);
+          if (!view) throw new LockError('LOCK.NOT_FOUND', `key credential ${id}`);
+          if (!w || SETTLED.has(view.status)) return view;
+          // The notification is a hint (and carries no tenant check); the row is the truth.
+          const n = await w.wait(req.query.timeoutMs ?? 1000);
+          return (n && (await p.readModel.credential(tenantId, id))) || view;
+        } finally {
+          w?.release();
         }
-        return current;
       },
     );
 

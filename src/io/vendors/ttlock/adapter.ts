@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../../ids.ts';
+import { createVendorHttp } from '../http.ts';
 import {
   type IssueRequest,
   type LockAdapter,
@@ -54,34 +55,24 @@ export function passcodeName(operationId: string): string {
 
 export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
   const { config, clock, timeoutMs } = deps;
+  const http = createVendorHttp({ timeoutMs });
   let token: { access: string; refresh: string; expiresAt: number } | null = null;
   let tokenRequest: Promise<string> | null = null;
 
   async function post(path: string, params: Record<string, string | number>): Promise<unknown> {
     const body = new URLSearchParams(
       Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]),
-    );
-    let res: Response;
-    try {
-      res = await fetch(`${config.baseUrl}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (e) {
-      const name = (e as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError')
-        throw new VendorError('TIMEOUT', `ttlock ${path} timed out`);
-      throw new VendorError('OFFLINE', `ttlock ${path} unreachable`, { cause: e });
-    }
+    ).toString();
+    const res = await http.send(`ttlock ${path}`, `${config.baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
     if (res.status === 429) throw new VendorError('RATE_LIMITED', `ttlock ${path} HTTP 429`);
     if (res.status >= 500) throw new VendorError('OFFLINE', `ttlock ${path} HTTP ${res.status}`);
-    try {
-      return await res.json();
-    } catch (e) {
-      throw new VendorError('OFFLINE', `ttlock ${path} answered with a body that is not JSON`, { cause: e });
-    }
+    if (typeof res.body !== 'object' || res.body === null)
+      throw new VendorError('OFFLINE', `ttlock ${path} answered with a body that is not JSON`);
+    return res.body;
   }
 
   async function fetchToken(): Promise<string> {
