@@ -12,6 +12,8 @@ import { type Kysely, sql } from 'kysely';
  *   that fails one writes nothing and is returned with the reason; the others commit together.
  * - lock_load_snapshots(keys): activation reads, many actors (of any tenants) in one round trip.
  * - lock_issue_context(tenant, property, rooms): what issuing needs, the property and the rooms' locks.
+ * - lock_read_credential(tenant, id): one key credential row (REST answers and waits).
+ * - lock_idempotency_claim / lock_idempotency_store: an Idempotency-Key's claim and its stored answer.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
@@ -143,7 +145,40 @@ export async function up(db: Kysely<unknown>): Promise<void> {
                     FROM lock_devices d WHERE d.property_id = p_property AND d.room_id = ANY (p_rooms)), '[]'::jsonb));
     END $$;
 
+    CREATE FUNCTION lock_read_credential(p_tenant text, p_id text) RETURNS SETOF key_credentials
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM set_config('app.tenant_id', p_tenant, true);
+      RETURN QUERY SELECT * FROM key_credentials WHERE id = p_id;
+    END $$;
+
+    -- Claims the key (claimed = true), or returns what is stored under it.
+    CREATE FUNCTION lock_idempotency_claim(p_tenant text, p_scope text, p_key text, p_hash text)
+    RETURNS TABLE (claimed boolean, request_hash text, status_code int, response jsonb)
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM set_config('app.tenant_id', p_tenant, true);
+      INSERT INTO idempotency_keys (tenant_id, scope, key, request_hash) VALUES (p_tenant, p_scope, p_key, p_hash)
+        ON CONFLICT (tenant_id, scope, key) DO NOTHING;
+      IF FOUND THEN
+        RETURN QUERY SELECT true, p_hash, NULL::int, NULL::jsonb;
+      ELSE
+        RETURN QUERY SELECT false, k.request_hash, k.status_code, k.response FROM idempotency_keys k
+          WHERE k.tenant_id = p_tenant AND k.scope = p_scope AND k.key = p_key;
+      END IF;
+    END $$;
+
+    CREATE FUNCTION lock_idempotency_store(p_tenant text, p_scope text, p_key text, p_status int, p_response jsonb)
+    RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM set_config('app.tenant_id', p_tenant, true);
+      UPDATE idempotency_keys SET status_code = p_status, response = p_response
+        WHERE tenant_id = p_tenant AND scope = p_scope AND key = p_key;
+    END $$;
+
     GRANT EXECUTE ON FUNCTION lock_commit_batch(jsonb), lock_load_snapshots(jsonb),
-      lock_issue_context(text, text, text[]) TO lock_runtime;
+      lock_issue_context(text, text, text[]), lock_read_credential(text, text),
+      lock_idempotency_claim(text, text, text, text), lock_idempotency_store(text, text, text, int, jsonb)
+      TO lock_runtime;
   `.execute(db);
 }

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LockError } from '../errors.ts';
+import { sql } from 'kysely';
 import { type Db, withTenant } from '../io/db/index.ts';
 
 export interface StoredResponse {
@@ -31,27 +32,19 @@ export async function withIdempotency(
   if (key.length > 200)
     throw new LockError('LOCK.VALIDATION', 'Idempotency-Key is longer than 200 characters');
   const hash = requestHash(body);
-  const claimed = await withTenant(db, tenantId, (tx) =>
-    tx
-      .insertInto('idempotency_keys')
-      .values({ tenant_id: tenantId, scope, key, request_hash: hash })
-      .onConflict((oc) => oc.columns(['tenant_id', 'scope', 'key']).doNothing())
-      .returning('key')
-      .executeTakeFirst(),
-  );
-  if (!claimed) {
-    const row = await withTenant(db, tenantId, (tx) =>
-      tx
-        .selectFrom('idempotency_keys')
-        .select(['request_hash', 'status_code', 'response'])
-        .where('scope', '=', scope)
-        .where('key', '=', key)
-        .executeTakeFirst(),
-    );
-    if (!row) throw new LockError('LOCK.CONFLICT', 'the Idempotency-Key changed concurrently');
+  // One round trip each (migration 0002): claim, or what the key already holds.
+  const { rows } = await sql<{
+    claimed: boolean;
+    request_hash: string;
+    status_code: number | null;
+    response: StoredResponse | null;
+  }>`select * from lock_idempotency_claim(${tenantId}, ${scope}, ${key}, ${hash})`.execute(db);
+  const row = rows[0];
+  if (!row) throw new LockError('LOCK.CONFLICT', 'the Idempotency-Key changed concurrently');
+  if (!row.claimed) {
     if (row.request_hash !== hash) throw new LockError('LOCK.IDEMPOTENCY_KEY_REUSED');
     if (row.status_code === null || !row.response) throw new LockError('LOCK.IDEMPOTENCY_IN_PROGRESS');
-    return seal.open(row.response as unknown as StoredResponse);
+    return seal.open(row.response);
   }
   let response: StoredResponse;
   try {
@@ -67,13 +60,8 @@ export async function withIdempotency(
       throw e;
     }
   }
-  await withTenant(db, tenantId, (tx) =>
-    tx
-      .updateTable('idempotency_keys')
-      .set({ status_code: response.status, response: JSON.stringify(seal.seal(response)) })
-      .where('scope', '=', scope)
-      .where('key', '=', key)
-      .execute(),
+  await sql`select lock_idempotency_store(${tenantId}, ${scope}, ${key}, ${response.status}::int, ${JSON.stringify(seal.seal(response))}::jsonb)`.execute(
+    db,
   );
   return response;
 }

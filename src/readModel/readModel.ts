@@ -193,10 +193,10 @@ export function createReadModel(db: Db): ReadModel {
     },
 
     async credential(tenantId, id) {
-      const r = await withTenant(db, tenantId, (tx) =>
-        tx.selectFrom('key_credentials').selectAll().where('id', '=', id).executeTakeFirst(),
-      );
-      return r ? toCredential(r) : null;
+      // One round trip (migration 0002): REST answers and waits read this on every request.
+      const { rows } = await sql<CredentialRow>`
+        select * from lock_read_credential(${tenantId}, ${id})`.execute(db);
+      return rows[0] ? toCredential(rows[0]) : null;
     },
 
     async credentials(tenantId, q) {
