@@ -53,6 +53,15 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
       });
       expect(retrying.c?.status).toBe('issuing');
       expect(retrying.g.lastError?.code).toMatch(/OFFLINE|CIRCUIT_OPEN/);
+      // After `openAfterFailures` failures the breaker opens: later attempts fail fast without a call.
+      await eventually(async () => {
+        const g = (await h.service.readModel.credential(tenantId, id))?.grants[0] as
+          { lastError: { code: string } | null } | undefined;
+        const gauge = (await h.service.metrics.breaker.get()).values.find(
+          (v) => v.labels.vendor === 'ttlock',
+        );
+        return g?.lastError?.code === 'CIRCUIT_OPEN' && gauge?.value === 1 ? true : undefined;
+      });
       h.ttlock.setFaults({ outage: false });
       await eventually(async () =>
         (await h.service.readModel.credential(tenantId, id))?.status === 'active' ? true : undefined,
