@@ -3,10 +3,11 @@
  * the vendor simulator in process. Writes bench/results/<date>-<commit>.json with the machine and commit.
  * Scenarios can be chosen: `npm run bench -- events rest resident` (default all three).
  * Sizes: BENCH_EVENTS (20000), BENCH_REST (5000), BENCH_CLIENTS (32), BENCH_ACTORS (100000).
+ * BENCH_PEER=1 runs the Restate peer afterwards with the REST size and records the ratios.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import { connect as natsConnect } from '@nats-io/transport-node';
@@ -91,6 +92,34 @@ if (chosen.has('resident')) {
   } finally {
     await dropDatabase(url);
   }
+}
+
+// The Restate peer (../shared/bench), right after on the same machine state, for the ratio (BENCH_PEER=1).
+const peerScript = '../shared/bench/peer-restate/run.sh';
+if (process.env.BENCH_PEER && existsSync(peerScript)) {
+  const n = size('BENCH_REST', 5000);
+  const c = size('BENCH_CLIENTS', 32);
+  const { stdout } = await run('bash', [peerScript], {
+    env: { ...process.env, N: String(n), C: String(c) },
+    maxBuffer: 1 << 20,
+  });
+  const peer = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+    perSecond: number;
+    p50: string;
+    p99: string;
+  };
+  const rest = results.restIssuance as { settledPerSecond?: number; p50?: number; p99?: number } | undefined;
+  results.restatePeer = {
+    ...peer,
+    ...(rest?.settledPerSecond
+      ? {
+          throughputRatio: Math.round((rest.settledPerSecond / peer.perSecond) * 100) / 100,
+          p50Ratio: Math.round(((rest.p50 ?? 0) / Number(peer.p50)) * 100) / 100,
+          p99Ratio: Math.round(((rest.p99 ?? 0) / Number(peer.p99)) * 100) / 100,
+        }
+      : {}),
+  };
+  log('Restate peer', results.restatePeer);
 }
 
 mkdirSync('bench/results', { recursive: true });
