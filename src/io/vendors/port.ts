@@ -82,6 +82,20 @@ export interface RevokeRequest {
   vendorRef: string | null;
 }
 
+export interface ModifyValidityRequest {
+  /** The operation that issued the credential: finds it when `vendorRef` is unknown. */
+  issueOperationId: string;
+  lockRef: string;
+  kind: KeyKind;
+  vendorRef: string | null;
+  validFrom: Date;
+  validUntil: Date;
+}
+
+/** In place, or the vendor cannot: the credential's machine revokes and issues again. */
+export type ModifyValidityResult =
+  { outcome: 'modified'; vendorRef: string } | { outcome: 'reissue_required' };
+
 export interface LockAdapter {
   readonly vendor: string;
   capabilities(): VendorCapabilities;
@@ -89,7 +103,13 @@ export interface LockAdapter {
   getLock(ref: string): Promise<VendorLock>;
   /** Idempotent under `operationId`; resolves with the vendor's reference of the credential. */
   issueCredential(req: IssueRequest): Promise<{ vendorRef: string }>;
+  /** Idempotent (the same window twice is the same state); NOT_FOUND if the credential is gone. */
+  modifyValidity(req: ModifyValidityRequest): Promise<ModifyValidityResult>;
   /** Idempotent; a credential already gone is success. */
   revokeCredential(req: RevokeRequest): Promise<void>;
+  /** NOT_SUPPORTED where `capabilities().remoteUnlock` is false. */
+  remoteUnlock(lockRef: string): Promise<void>;
+  /** Percent, or null where the vendor does not report it. */
+  getBattery(lockRef: string): Promise<number | null>;
   health(): Promise<void>;
 }

@@ -9,6 +9,8 @@ import { createVendorHttp } from '../http.ts';
 import {
   type IssueRequest,
   type LockAdapter,
+  type ModifyValidityRequest,
+  type ModifyValidityResult,
   type RevokeRequest,
   type VendorCapabilities,
   VendorError,
@@ -208,6 +210,34 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
         req.vendorRef ?? (await findPasscode(lock, passcodeName(req.issueOperationId)))?.keyboardPwdId;
       if (ref === undefined || ref === null) return;
       await call('/v3/keyboardPwd/delete', { lockId: lock, keyboardPwdId: Number(ref), deleteType: 2 });
+    },
+
+    async modifyValidity(req: ModifyValidityRequest): Promise<ModifyValidityResult> {
+      const lock = lockId(req.lockRef);
+      const ref =
+        req.vendorRef ?? (await findPasscode(lock, passcodeName(req.issueOperationId)))?.keyboardPwdId;
+      if (ref === undefined || ref === null)
+        throw new VendorError('NOT_FOUND', 'no passcode of this credential on the lock');
+      // changeType 2: through the gateway, in place; both dates, or TTLock silently keeps the old window.
+      await call('/v3/keyboardPwd/change', {
+        lockId: lock,
+        keyboardPwdId: Number(ref),
+        startDate: req.validFrom.getTime(),
+        endDate: req.validUntil.getTime(),
+        changeType: 2,
+      });
+      return { outcome: 'modified', vendorRef: String(ref) };
+    },
+
+    async remoteUnlock(lockRef) {
+      await call('/v3/lock/unlock', { lockId: lockId(lockRef) });
+    },
+
+    async getBattery(lockRef) {
+      const r = await call<{ electricQuantity: number }>('/v3/lock/queryElectricQuantity', {
+        lockId: lockId(lockRef),
+      });
+      return typeof r.electricQuantity === 'number' ? r.electricQuantity : null;
     },
 
     async health() {

@@ -23,6 +23,10 @@ export interface SimFaults {
   latencyMs: number;
   errorRate: number;
   outage: boolean;
+  /** Every v3 call answers errcode 30006 (the account's call limit). */
+  rateLimited: boolean;
+  /** The simulator's clock runs this far from the caller's: beyond ±5 min, errcode 80000. */
+  clockSkewMs: number;
 }
 
 export const TTLOCK_SIM_DEFAULTS = {
@@ -42,6 +46,8 @@ export interface TtlockSimulator {
   reset(): void;
   state(): SimState;
   setFaults(f: Partial<SimFaults>): void;
+  /** Every issued access token expires now (errcode 10004 until the caller refreshes). */
+  expireTokens(): void;
 }
 
 export interface SimState {
@@ -64,7 +70,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   const tokens = new Map<string, number>();
   const refreshTokens = new Set<string>();
   let nextId = 1;
-  let faults: SimFaults = { latencyMs: 0, errorRate: 0, outage: false };
+  let faults: SimFaults = { latencyMs: 0, errorRate: 0, outage: false, rateLimited: false, clockSkewMs: 0 };
   const sockets = new Set<Socket>();
 
   function reset() {
@@ -85,7 +91,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       });
       passcodes.set(lockId, []);
     }
-    faults = { latencyMs: 0, errorRate: 0, outage: false };
+    faults = { latencyMs: 0, errorRate: 0, outage: false, rateLimited: false, clockSkewMs: 0 };
   }
   reset();
 
@@ -134,9 +140,10 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     if (expiry === undefined) return fail(10003, 'invalid token');
     if (expiry < Date.now()) return fail(10004, 'invalid grant');
     const date = Number(p.get('date'));
-    if (!Number.isFinite(date) || Math.abs(date - Date.now()) > DATE_TOLERANCE_MS) {
+    if (!Number.isFinite(date) || Math.abs(date - (Date.now() + faults.clockSkewMs)) > DATE_TOLERANCE_MS) {
       return fail(80000, 'date must be current time, in 5 minutes');
     }
+    if (faults.rateLimited) return fail(30006, 'request too frequently, please try again later');
     if (faults.errorRate > 0 && Math.random() < faults.errorRate)
       return fail(-3002, 'The gateway is offline.');
     const lockId = Number(p.get('lockId'));
@@ -214,6 +221,12 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
         }
         const n = p.get('keyboardPwdName');
         if (n) entry.keyboardPwdName = n;
+        return ok();
+      }
+      case '/v3/lock/unlock': {
+        const l = locks.get(lockId);
+        if (!l) return fail(-1003, 'Lock does not exist.');
+        if (l.hasGateway !== 1) return fail(-2012, 'The lock is not connected to any gateway.');
         return ok();
       }
       case '/v3/keyboardPwd/delete': {
@@ -311,6 +324,9 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     state,
     setFaults: (f) => {
       faults = { ...faults, ...f };
+    },
+    expireTokens: () => {
+      for (const k of tokens.keys()) tokens.set(k, 0);
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,0 +1,195 @@
+/**
+ * One contract for every LockAdapter, run against each vendor's simulator (Emmett's "one suite, every
+ * implementation"). A vendor joins by providing a `ContractVendor`: its adapter, a few of its locks, a
+ * view of what the vendor holds, and the simulator's fault switches.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { LockAdapter } from '../../src/io/vendors/port.ts';
+import { VendorError } from '../../src/io/vendors/port.ts';
+
+export interface HeldCredential {
+  ref: string;
+  validFrom: string;
+  validUntil: string;
+}
+
+export interface ContractVendor {
+  adapter: LockAdapter;
+  /** Two locks the suite may issue on. */
+  lockRefs: [string, string];
+  unknownLockRef: string;
+  credentialsOn(lockRef: string): Promise<HeldCredential[]>;
+  faults: {
+    clear(): void;
+    outage(): void;
+    rateLimit(): void;
+    clockSkew(ms: number): void;
+    expireTokens(): void;
+  };
+  /** A PIN this vendor accepts, different on each call. */
+  pin(): string;
+  close(): Promise<void>;
+}
+
+const window = (days: number) => ({
+  validFrom: new Date(Date.UTC(2026, 11, 1 + days, 14)),
+  validUntil: new Date(Date.UTC(2026, 11, 3 + days, 11)),
+});
+
+async function failure(p: Promise<unknown>): Promise<VendorError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof VendorError) return e;
+    throw e;
+  }
+  throw new Error('expected a VendorError');
+}
+
+export function lockAdapterContract(vendor: string, start: () => Promise<ContractVendor>): void {
+  describe(`LockAdapter contract: ${vendor}`, () => {
+    let v: ContractVendor;
+    beforeAll(async () => {
+      v = await start();
+    });
+    afterAll(async () => {
+      await v?.close();
+    });
+    beforeEach(() => v.faults.clear());
+
+    const issue = (lockRef: string, operationId = randomUUID(), lookupFirst = false) => ({
+      operationId,
+      lockRef,
+      kind: 'pin' as const,
+      ...window(0),
+      pin: v.pin(),
+      lookupFirst,
+    });
+
+    it(`${vendor}: capabilities name the vendor and the kinds it issues`, () => {
+      const c = v.adapter.capabilities();
+      expect(c.vendor).toBe(vendor);
+      expect(c.kinds.length).toBeGreaterThan(0);
+    });
+
+    it(`${vendor}: lists its locks and reads one; an unknown lock is NOT_FOUND`, async () => {
+      const refs = (await v.adapter.listLocks()).map((l) => l.ref);
+      expect(refs).toEqual(expect.arrayContaining(v.lockRefs));
+      expect((await v.adapter.getLock(v.lockRefs[0])).ref).toBe(v.lockRefs[0]);
+      const e = await failure(v.adapter.getLock(v.unknownLockRef));
+      expect([e.failure, e.retryable]).toEqual(['NOT_FOUND', false]);
+    });
+
+    it(`${vendor}: issues one credential with the validity window`, async () => {
+      const before = await v.credentialsOn(v.lockRefs[0]);
+      const req = issue(v.lockRefs[0]);
+      const { vendorRef } = await v.adapter.issueCredential(req);
+      const after = await v.credentialsOn(v.lockRefs[0]);
+      expect(after).toHaveLength(before.length + 1);
+      expect(after.find((c) => c.ref === vendorRef)).toEqual({
+        ref: vendorRef,
+        validFrom: req.validFrom.toISOString(),
+        validUntil: req.validUntil.toISOString(),
+      });
+    });
+
+    it(`${vendor}: the same operation run again after a crash leaves exactly one credential`, async () => {
+      const first = issue(v.lockRefs[1]);
+      const before = await v.credentialsOn(v.lockRefs[1]);
+      const a = await v.adapter.issueCredential(first);
+      // The rerun (sweeper after a crash) looks up before it creates.
+      const b = await v.adapter.issueCredential({ ...first, lookupFirst: true });
+      expect(b.vendorRef).toBe(a.vendorRef);
+      expect(await v.credentialsOn(v.lockRefs[1])).toHaveLength(before.length + 1);
+    });
+
+    it(`${vendor}: updates validity in place, or says a reissue is required`, async () => {
+      const req = issue(v.lockRefs[0]);
+      const { vendorRef } = await v.adapter.issueCredential(req);
+      const next = window(1);
+      const r = await v.adapter.modifyValidity({
+        issueOperationId: req.operationId,
+        lockRef: req.lockRef,
+        kind: 'pin',
+        vendorRef,
+        ...next,
+      });
+      if (v.adapter.capabilities().updateValidityInPlace) {
+        expect(r).toEqual({ outcome: 'modified', vendorRef });
+        const held = (await v.credentialsOn(v.lockRefs[0])).find((c) => c.ref === vendorRef);
+        expect(held).toEqual({
+          ref: vendorRef,
+          validFrom: next.validFrom.toISOString(),
+          validUntil: next.validUntil.toISOString(),
+        });
+      } else {
+        expect(r).toEqual({ outcome: 'reissue_required' });
+      }
+    });
+
+    it(`${vendor}: revokes by reference or by operation id; revoking again is success`, async () => {
+      const a = issue(v.lockRefs[0]);
+      const { vendorRef } = await v.adapter.issueCredential(a);
+      await v.adapter.revokeCredential({
+        issueOperationId: a.operationId,
+        lockRef: a.lockRef,
+        kind: 'pin',
+        vendorRef,
+      });
+      expect((await v.credentialsOn(a.lockRef)).map((c) => c.ref)).not.toContain(vendorRef);
+      await v.adapter.revokeCredential({
+        issueOperationId: a.operationId,
+        lockRef: a.lockRef,
+        kind: 'pin',
+        vendorRef,
+      });
+
+      // The issue's answer was lost: only the operation id is known.
+      const b = issue(v.lockRefs[0]);
+      const issued = await v.adapter.issueCredential(b);
+      await v.adapter.revokeCredential({
+        issueOperationId: b.operationId,
+        lockRef: b.lockRef,
+        kind: 'pin',
+        vendorRef: null,
+      });
+      expect((await v.credentialsOn(b.lockRef)).map((c) => c.ref)).not.toContain(issued.vendorRef);
+    });
+
+    it(`${vendor}: re-authenticates when its token expires`, async () => {
+      await v.adapter.health();
+      v.faults.expireTokens();
+      await expect(v.adapter.health()).resolves.toBeUndefined();
+    });
+
+    it(`${vendor}: a rate limit is RATE_LIMITED and retryable`, async () => {
+      await v.adapter.health();
+      v.faults.rateLimit();
+      const e = await failure(v.adapter.issueCredential(issue(v.lockRefs[0])));
+      expect([e.failure, e.retryable]).toEqual(['RATE_LIMITED', true]);
+    });
+
+    it(`${vendor}: a clock too far off is CLOCK_SKEW`, async () => {
+      await v.adapter.health();
+      v.faults.clockSkew(10 * 60_000);
+      const e = await failure(v.adapter.health());
+      expect(e.failure).toBe('CLOCK_SKEW');
+    });
+
+    it(`${vendor}: an outage is OFFLINE and retryable`, async () => {
+      v.faults.outage();
+      const e = await failure(v.adapter.issueCredential(issue(v.lockRefs[0])));
+      expect([e.failure, e.retryable]).toEqual(['OFFLINE', true]);
+    });
+
+    it(`${vendor}: battery and remote unlock as its capabilities say`, async () => {
+      const c = v.adapter.capabilities();
+      const battery = await v.adapter.getBattery(v.lockRefs[0]);
+      if (c.battery) expect(battery).toBeTypeOf('number');
+      else expect(battery).toBeNull();
+      if (c.remoteUnlock) await expect(v.adapter.remoteUnlock(v.lockRefs[0])).resolves.toBeUndefined();
+      else expect((await failure(v.adapter.remoteUnlock(v.lockRefs[0]))).failure).toBe('NOT_SUPPORTED');
+    });
+  });
+}
