@@ -2,6 +2,7 @@
  * The LockAdapter port: what the runtime asks of any lock vendor. Adapters are idempotent under the
  * operation id: an operation run again after a crash must not create a second credential.
  */
+import { createHash } from 'node:crypto';
 import { type ErrorCode, LockError } from '../../errors.ts';
 import type { KeyKind } from '../../machines/index.ts';
 
@@ -112,4 +113,12 @@ export interface LockAdapter {
   /** Percent, or null where the vendor does not report it. */
   getBattery(lockRef: string): Promise<number | null>;
   health(): Promise<void>;
+}
+
+/**
+ * The name a credential carries at the vendor: derived from the operation id, so a re-run finds what an
+ * earlier run made (and nothing about the guest reaches the vendor).
+ */
+export function credentialName(operationId: string): string {
+  return `lk-${createHash('sha256').update(operationId).digest('base64url').slice(0, 16)}`;
 }

@@ -12,6 +12,7 @@ import {
   type ModifyValidityRequest,
   type ModifyValidityResult,
   type RevokeRequest,
+  credentialName,
   type VendorCapabilities,
   VendorError,
   type VendorLock,
@@ -51,9 +52,8 @@ const capabilities: VendorCapabilities = {
 };
 
 /** The passcode name carrying the operation id (TTLock names are free text; keep them short). */
-export function passcodeName(operationId: string): string {
-  return `lk-${createHash('sha256').update(operationId).digest('base64url').slice(0, 16)}`;
-}
+/** The passcode's name at TTLock (`keyboardPwdName`): the shared credential name. */
+export const passcodeName = credentialName;
 
 export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
   const { config, clock, timeoutMs } = deps;
