@@ -43,7 +43,7 @@ const base = `http://${config.host}:${config.port}`;
 if (config.auth.mode === 'dev') {
   const token = await signDevToken(config.auth.secret, 'dev-tenant');
   console.log(`
-lock-integration-service is up on ${base}  (vendors: ${config.vendorMode}${sims.started.length ? `, started ${sims.started.join(', ')} simulator` : ''})
+lock-integration-service is up on ${base}  (vendors: ${config.vendorMode}${sims.started.length ? `, started ${sims.started.join(', ')} simulators` : ''})
   API docs   ${base}/docs          OpenAPI ${base}/openapi.json
   health     ${base}/health/ready  metrics ${base}/metrics
   dev token (tenant dev-tenant; another: npm run -s lock:cli -- token --tenant <id>):

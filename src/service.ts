@@ -15,6 +15,7 @@ import { createSecretBox } from './io/crypto/secretBox.ts';
 import { connect, ensureDatabase, migrateToLatest, withUser } from './io/db/index.ts';
 import { ensureStreams, topology } from './io/nats/index.ts';
 import { type AdapterFactory, createAdapterResolver } from './io/vendors/adapterResolver.ts';
+import { createSeamAdapter, type SeamConfig } from './io/vendors/seam/index.ts';
 import { createTtlockAdapter, type TtlockConfig } from './io/vendors/ttlock/index.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
 import { PlatformEventConsumer } from './jobs/platformEvents.ts';
@@ -50,7 +51,7 @@ export interface ServiceSettings {
 const factories: Record<string, AdapterFactory> = {};
 
 /** The kinds each vendor can issue, without building an adapter. */
-const vendorKinds: Record<string, KeyKind[]> = { ttlock: ['pin'] };
+const vendorKinds: Record<string, KeyKind[]> = { ttlock: ['pin'], seam: ['pin'] };
 
 export async function startService(s: ServiceSettings) {
   await ensureDatabase(s.databaseUrl);
@@ -88,6 +89,8 @@ export async function startService(s: ServiceSettings) {
           clock: s.clock,
           timeoutMs: s.effectTimeoutMs,
         }),
+      seam: (config) =>
+        createSeamAdapter({ config: config as unknown as SeamConfig, timeoutMs: s.effectTimeoutMs }),
     },
     defaults: s.vendorDefaults,
     secrets: (ref) => s.secrets[ref.slice('env:'.length)],

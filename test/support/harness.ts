@@ -61,10 +61,15 @@ export function testSettings(
   };
 }
 
-export async function startHarness(over: Partial<ServiceSettings> = {}): Promise<Harness> {
+export async function startHarness(
+  over: Partial<ServiceSettings> = {},
+  /** More vendors' simulated configs, beside the harness's own TTLock simulator. */
+  moreVendors: Record<string, Record<string, unknown>> = {},
+): Promise<Harness> {
   const id = uniqueId();
   const ttlock = await startTtlockSimulator();
-  const settings = testSettings(id, ttlock.url, over);
+  const base = testSettings(id, ttlock.url, over);
+  const settings = { ...base, vendorDefaults: { ...base.vendorDefaults, ...moreVendors } };
   const service = await startService(settings);
   return {
     id,

@@ -4,6 +4,8 @@
  * a restart of the service.
  */
 import net from 'node:net';
+import { type SeamFake, startSeamFake } from './seam/index.ts';
+import { SEAM_FAKE_API_KEY } from './seam/simulator.ts';
 import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS, type TtlockSimulator } from './ttlock/index.ts';
 
 export const simulatorPorts = (base: number) => ({
@@ -35,14 +37,22 @@ export async function ensureSimulators(
   opts: { startMissing: boolean },
 ): Promise<RunningSimulators> {
   const ports = simulatorPorts(base);
-  const owned: TtlockSimulator[] = [];
+  const owned: (TtlockSimulator | SeamFake)[] = [];
   const started: string[] = [];
   if (!(await listening(ports.ttlock)) && opts.startMissing) {
     owned.push(await startTtlockSimulator({ port: ports.ttlock }));
     started.push('ttlock');
   }
+  // Seam simulated is Seam's own fake, seeded (devices august_device_1, august_device_2, schlage_device_id).
+  if (!(await listening(ports.seam)) && opts.startMissing) {
+    owned.push(await startSeamFake({ port: ports.seam }));
+    started.push('seam');
+  }
   return {
-    defaults: { ttlock: { baseUrl: `http://127.0.0.1:${ports.ttlock}`, ...TTLOCK_SIM_DEFAULTS } },
+    defaults: {
+      ttlock: { baseUrl: `http://127.0.0.1:${ports.ttlock}`, ...TTLOCK_SIM_DEFAULTS },
+      seam: { endpoint: `http://127.0.0.1:${ports.seam}`, apiKey: SEAM_FAKE_API_KEY },
+    },
     started,
     close: async () => {
       for (const s of owned) await s.close();
