@@ -157,6 +157,7 @@ export async function startService(s: ServiceSettings) {
     runtimeDb,
     dispatcherDb,
     secrets,
+    adapters,
     async stop() {
       await platform.stop();
       await runtime.stop();
@@ -195,5 +196,9 @@ export function gatewayPorts(
       ),
       partitions: service.runtime.ownedPartitions().length > 0,
     }),
+    async vendorLocks(tenantId, propertyId, vendor) {
+      const { adapter, breaker } = await service.adapters.resolve(tenantId, propertyId, vendor);
+      return breaker.call(() => adapter.listLocks());
+    },
   };
 }

@@ -4,6 +4,7 @@ import type { Clock } from '../ids.ts';
 import type { SecretBox } from '../io/crypto/secretBox.ts';
 import type { Db } from '../io/db/index.ts';
 import type { IssuanceDeps } from '../issuance/credentialRequests.ts';
+import type { VendorLock } from '../io/vendors/port.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ReadModel } from '../readModel/index.ts';
 import type { Authenticator } from './auth.ts';
@@ -21,4 +22,6 @@ export interface GatewayPorts {
   /** How long a mutation waits for its actor before answering 202 (the BFF allows 1,200 ms). */
   waitBudgetMs: number;
   ready(): Promise<Record<string, boolean>>;
+  /** The locks a property's vendor account lists (bulk import), through that adapter's breaker. */
+  vendorLocks(tenantId: string, propertyId: string, vendor: string): Promise<VendorLock[]>;
 }

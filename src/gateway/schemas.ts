@@ -4,7 +4,7 @@ import { errorCodes } from '../errors.ts';
 
 export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' });
 const Time = Type.String({ format: 'date-time' });
-const Vendor = Type.Union(
+export const Vendor = Type.Union(
   ['ttlock', 'salto-ks', 'salto-space', 'vostio', 'seam', 'wiegand'].map((v) => Type.Literal(v)),
 );
 const KeyKind = Type.Union([Type.Literal('pin'), Type.Literal('mobile_key'), Type.Literal('card')]);

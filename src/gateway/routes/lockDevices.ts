@@ -6,7 +6,21 @@ import { LockError } from '../../errors.ts';
 import { uuidV5 } from '../../ids.ts';
 import { type StoredResponse, withIdempotency } from '../idempotency.ts';
 import type { GatewayPorts } from '../ports.ts';
-import { CreateLockDevice, IdParams, ListQuery, LockDevice, pageOf } from '../schemas.ts';
+import { CreateLockDevice, Id, IdParams, ListQuery, LockDevice, pageOf, Vendor } from '../schemas.ts';
+
+/**
+ * An imported lock's room: the number its vendor name ends with ("Room 101" → "101"), as hotels name
+ * their locks; otherwise the name made id-safe, otherwise the vendor's reference.
+ */
+export function roomIdFromLockName(name: string, ref: string): string {
+  const number = /(\d+)\s*$/.exec(name)?.[1];
+  if (number) return number;
+  const safe = name
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 128);
+  return safe || ref.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 128);
+}
 
 const plain = { seal: (r: StoredResponse) => r, open: (r: StoredResponse) => r };
 const problems = {
@@ -85,6 +99,66 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           plain,
         );
         return reply.code(r.status).send(r.body as never);
+      },
+    );
+
+    app.post(
+      '/lock-devices/bulk-import',
+      {
+        schema: {
+          tags: ['lock devices'],
+          querystring: Type.Object({ propertyId: Id, vendor: Vendor }, { additionalProperties: false }),
+          response: {
+            200: Type.Object({ imported: Type.Integer(), skipped: Type.Integer() }),
+            ...problems,
+          },
+        },
+      },
+      async (req) => {
+        const { tenantId } = req.principal;
+        const { propertyId, vendor } = req.query;
+        const property = await p.readModel.property(tenantId, propertyId);
+        if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${propertyId}`);
+        if (property.vendorAdapters[vendor]?.status !== 'enabled')
+          throw new LockError(
+            'LOCK.VENDOR_NOT_ENABLED',
+            `${vendor} is not enabled for property ${propertyId}`,
+          );
+        const locks = await p.vendorLocks(tenantId, propertyId, vendor);
+        const known = new Set(
+          (await p.readModel.devices(tenantId, { propertyId, limit: 10_000 })).items
+            .filter((d) => d.vendor === vendor && d.status !== 'decommissioned')
+            .map((d) => d.vendorDeviceRef),
+        );
+        const fresh = locks.filter((l) => !known.has(l.ref));
+        const at = p.clock.now().toISOString();
+        // Ids from (tenant, property, vendor, ref): importing again, or concurrently, registers nothing twice.
+        const registered = await Promise.all(
+          fresh.map((l) => {
+            const id = uuidV5(`lockDevice:${tenantId}:${propertyId}:${vendor}:${l.ref}`);
+            return p.mailbox.sendAndWait(
+              { type: 'lockDevice', id },
+              {
+                tenantId,
+                event: {
+                  type: 'lockDevice.register',
+                  at,
+                  propertyId,
+                  roomId: roomIdFromLockName(l.name, l.ref),
+                  vendor,
+                  vendorDeviceRef: l.ref,
+                  areas: [],
+                } as { type: string; at: string },
+              },
+              `${id}:register`,
+              (n) => n.version >= 1,
+              p.waitBudgetMs * 5,
+            );
+          }),
+        );
+        if (registered.some((n) => n === null))
+          throw new LockError('LOCK.UNAVAILABLE', 'some devices were not registered in time; import again');
+        return { imported: fresh.length, skipped: locks.length - fresh.length };
       },
     );
 
