@@ -20,6 +20,7 @@ import {
 } from '../machines/index.ts';
 import type { ActorMailbox } from './mailbox.ts';
 import type { ActorType } from './partitioning.ts';
+import { type BulkheadJob, VendorBulkhead } from './vendorBulkhead.ts';
 
 export interface EffectJob {
   id: string;
@@ -38,6 +39,7 @@ export interface EffectRunnerOptions {
   secrets: SecretBox;
   clock: Clock;
   timeoutMs: number;
+  /** Vendor calls in flight per vendor (32); always one at a time per lock. */
   concurrency?: number;
   sweepEveryMs?: number;
   /** A claimed intent not finished within this time is taken by the sweeper. */
@@ -47,7 +49,7 @@ export interface EffectRunnerOptions {
 }
 
 export class EffectRunner {
-  private readonly queue: EffectJob[] = [];
+  private readonly queue: VendorBulkhead<EffectJob & BulkheadJob>;
   private readonly inFlight = new Set<string>();
   private active = 0;
   private doneIds: string[] = [];
@@ -56,7 +58,10 @@ export class EffectRunner {
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly o: EffectRunnerOptions) {}
+  constructor(private readonly o: EffectRunnerOptions) {
+    // Vendor calls in flight per vendor: vendor clouds rate-limit, and a flood only turns into timeouts.
+    this.queue = new VendorBulkhead(o.concurrency ?? 32);
+  }
 
   start(): void {
     const every = this.o.sweepEveryMs ?? 2000;
@@ -76,14 +81,18 @@ export class EffectRunner {
     for (const j of jobs) {
       if (this.inFlight.has(j.id)) continue;
       this.inFlight.add(j.id);
-      this.queue.push(j);
+      this.queue.push({
+        ...j,
+        vendor: j.intent.vendor,
+        lockKey: `${j.tenantId}:${j.intent.vendor}:${j.intent.vendorDeviceRef}`,
+      });
     }
     this.pump();
   }
 
   /** Resolves when nothing is queued, running or waiting to be marked done. */
   async idle(): Promise<void> {
-    while (this.active > 0 || this.queue.length > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+    while (this.active > 0 || this.queue.size > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
     await this.flushDone();
   }
 
@@ -119,16 +128,15 @@ export class EffectRunner {
   }
 
   private pump(): void {
-    // Vendor calls in flight per process: vendor clouds rate-limit, and a flood only turns into timeouts.
-    const limit = this.o.concurrency ?? 32;
-    while (this.active < limit && this.queue.length > 0) {
-      const job = this.queue.shift()!;
+    for (let job = this.queue.take(); job; job = this.queue.take()) {
+      const started = job;
       this.active++;
-      void this.run(job).finally(() => {
+      void this.run(started).finally(() => {
         this.active--;
-        this.inFlight.delete(job.id);
+        this.queue.done(started);
+        this.inFlight.delete(started.id);
         this.pump();
-        if (this.active === 0 && this.queue.length === 0) {
+        if (this.active === 0 && this.queue.size === 0) {
           const w = this.idleWaiters;
           this.idleWaiters = [];
           for (const f of w) f();
