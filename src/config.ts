@@ -43,6 +43,8 @@ export interface Config {
   effectTimeoutMs: number;
   breaker: { openAfterFailures: number; resetAfterMs: number };
   waitBudgetMs: number;
+  /** Vendor webhook secrets: Seam's Svix signing secret, TTLock's callback URL token. */
+  webhookSecrets: { seam?: string; ttlock?: string };
   createPlatformStream: boolean;
   logLevel: string;
 }
@@ -92,6 +94,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       resetAfterMs: num(env.CIRCUIT_BREAKER_RESET_AFTER_SECONDS, 30) * 1000,
     },
     waitBudgetMs: num(env.WAIT_BUDGET_MS, 1000),
+    webhookSecrets: {
+      ...(env.SEAM_WEBHOOK_SECRET ? { seam: env.SEAM_WEBHOOK_SECRET } : {}),
+      ...(env.TTLOCK_WEBHOOK_TOKEN ? { ttlock: env.TTLOCK_WEBHOOK_TOKEN } : {}),
+    },
     createPlatformStream: env.CREATE_PLATFORM_STREAM ? env.CREATE_PLATFORM_STREAM === 'true' : !production,
     logLevel: env.LOG_LEVEL ?? 'info',
   };

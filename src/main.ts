@@ -34,9 +34,12 @@ const auth =
   config.auth.mode === 'dev'
     ? createDevAuthenticator(config.auth.secret)
     : createJwksAuthenticator(config.auth.jwksUrl, config.auth.issuer, config.auth.audience);
-const app = await buildGateway(gatewayPorts(service, auth, config.waitBudgetMs, systemClock), {
-  logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
-});
+const app = await buildGateway(
+  gatewayPorts(service, auth, config.waitBudgetMs, systemClock, config.webhookSecrets),
+  {
+    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+  },
+);
 await app.listen({ port: config.port, host: config.host });
 
 const base = `http://${config.host}:${config.port}`;

@@ -10,6 +10,7 @@ import { sql } from 'kysely';
 import { createActorMailbox, type Runtime, StateWatcher, startRuntime } from './actors/index.ts';
 import type { Authenticator } from './gateway/auth.ts';
 import type { GatewayPorts } from './gateway/ports.ts';
+import type { WebhookSecrets } from './gateway/webhooks/verifiers.ts';
 import type { Clock } from './ids.ts';
 import { createSecretBox } from './io/crypto/secretBox.ts';
 import { connect, ensureDatabase, migrateToLatest, withUser } from './io/db/index.ts';
@@ -177,6 +178,7 @@ export function gatewayPorts(
   auth: Authenticator,
   waitBudgetMs: number,
   clock: Clock,
+  webhookSecrets: WebhookSecrets = {},
 ): GatewayPorts {
   return {
     auth,
@@ -196,6 +198,18 @@ export function gatewayPorts(
       ),
       partitions: service.runtime.ownedPartitions().length > 0,
     }),
+    webhookSecrets,
+    webhookInbox: {
+      async store(vendor, eventId, body) {
+        const r = await service.dispatcherDb
+          .insertInto('webhook_inbox')
+          .values({ vendor, event_id: eventId, body: JSON.stringify(body) })
+          .onConflict((oc) => oc.columns(['vendor', 'event_id']).doNothing())
+          .returning('id')
+          .executeTakeFirst();
+        return r !== undefined;
+      },
+    },
     async vendorLocks(tenantId, propertyId, vendor) {
       const { adapter, breaker } = await service.adapters.resolve(tenantId, propertyId, vendor);
       return breaker.call(() => adapter.listLocks());

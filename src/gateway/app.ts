@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Principal } from './auth.ts';
 import type { GatewayPorts } from './ports.ts';
 import { installErrorHandling } from './problem.ts';
+import { webhookRoutes } from './webhooks/routes.ts';
 import { keyCredentialRoutes } from './routes/keyCredentials.ts';
 import { lockDeviceRoutes } from './routes/lockDevices.ts';
 import { propertyRoutes } from './routes/properties.ts';
@@ -57,6 +58,7 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
     reply.type(p.metrics.registry.contentType).send(await p.metrics.registry.metrics()),
   );
 
+  await app.register(webhookRoutes(p.webhookInbox, p.webhookSecrets));
   await app.register(
     async (api) => {
       api.decorateRequest('principal', null as unknown as Principal);

@@ -8,6 +8,8 @@ import type { VendorLock } from '../io/vendors/port.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ReadModel } from '../readModel/index.ts';
 import type { Authenticator } from './auth.ts';
+import type { WebhookInbox } from './webhooks/routes.ts';
+import type { WebhookSecrets } from './webhooks/verifiers.ts';
 
 export interface GatewayPorts {
   auth: Authenticator;
@@ -22,6 +24,9 @@ export interface GatewayPorts {
   /** How long a mutation waits for its actor before answering 202 (the BFF allows 1,200 ms). */
   waitBudgetMs: number;
   ready(): Promise<Record<string, boolean>>;
+  /** Verified vendor webhooks land here before they are acknowledged. */
+  webhookInbox: WebhookInbox;
+  webhookSecrets: WebhookSecrets;
   /** The locks a property's vendor account lists (bulk import), through that adapter's breaker. */
   vendorLocks(tenantId: string, propertyId: string, vendor: string): Promise<VendorLock[]>;
 }

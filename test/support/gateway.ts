@@ -2,14 +2,24 @@
 import { randomBytes } from 'node:crypto';
 import { buildGateway } from '../../src/gateway/app.ts';
 import { createDevAuthenticator, signDevToken } from '../../src/gateway/auth.ts';
+import type { WebhookSecrets } from '../../src/gateway/webhooks/verifiers.ts';
 import { systemClock } from '../../src/ids.ts';
 import { gatewayPorts } from '../../src/service.ts';
 import type { Harness } from './harness.ts';
 
-export async function buildTestGateway(h: Harness, opts: { waitBudgetMs?: number } = {}) {
+export async function buildTestGateway(
+  h: Harness,
+  opts: { waitBudgetMs?: number; webhookSecrets?: WebhookSecrets } = {},
+) {
   const secret = randomBytes(32);
   const app = await buildGateway(
-    gatewayPorts(h.service, createDevAuthenticator(secret), opts.waitBudgetMs ?? 5000, systemClock),
+    gatewayPorts(
+      h.service,
+      createDevAuthenticator(secret),
+      opts.waitBudgetMs ?? 5000,
+      systemClock,
+      opts.webhookSecrets,
+    ),
   );
   return { app, token: (tenantId: string, ttl?: number) => signDevToken(secret, tenantId, ttl) };
 }

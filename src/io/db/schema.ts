@@ -130,7 +130,18 @@ export interface AuditLogTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+export interface WebhookInboxTable {
+  id: Generated<string>;
+  vendor: string;
+  event_id: string;
+  body: JSONColumnType<object, string, string>;
+  received_at: ColumnType<Date, Date | string | undefined, never>;
+  tenant_id: string | null;
+  routed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 export interface Database {
+  webhook_inbox: WebhookInboxTable;
   actor_snapshots: ActorSnapshotsTable;
   partition_fences: PartitionFencesTable;
   properties: PropertiesTable;

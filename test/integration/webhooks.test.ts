@@ -1,0 +1,127 @@
+/**
+ * Webhook ingress: Seam (Svix signatures) and TTLock (secret callback token). Signed here by the Svix
+ * scheme itself (HMAC-SHA256 over `id.timestamp.body` with the base64 secret), not by the library the
+ * service verifies with.
+ */
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type Db } from '../../src/io/db/index.ts';
+import { buildTestGateway } from '../support/gateway.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
+
+const seamSecret = `whsec_${randomBytes(24).toString('base64')}`;
+const ttlockToken = randomBytes(16).toString('hex');
+
+function svixHeaders(body: string, id = `msg_${randomUUID()}`, at = new Date()) {
+  const ts = String(Math.floor(at.getTime() / 1000));
+  const key = Buffer.from(seamSecret.slice('whsec_'.length), 'base64');
+  const sig = createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest('base64');
+  return { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': `v1,${sig}` };
+}
+
+describe('webhook ingress', () => {
+  let h: Harness;
+  let admin: Db;
+  let gw: Awaited<ReturnType<typeof buildTestGateway>>;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    admin = connect(h.databaseUrl, { max: 1 });
+    gw = await buildTestGateway(h, { webhookSecrets: { seam: seamSecret, ttlock: ttlockToken } });
+  });
+  afterAll(async () => {
+    await gw?.app.close();
+    await admin?.destroy();
+    await h?.close();
+  });
+
+  const stored = async (vendor: string) =>
+    Number(
+      (
+        await sql<{ n: string }>`select count(*) as n from webhook_inbox where vendor = ${vendor}`.execute(
+          admin,
+        )
+      ).rows[0]?.n,
+    );
+  const seamEvent = () =>
+    JSON.stringify({ event_id: randomUUID(), event_type: 'lock.unlocked', device_id: 'august_device_1' });
+  const post = (url: string, body: string, headers: Record<string, string>) =>
+    gw.app.inject({
+      method: 'POST',
+      url,
+      payload: body,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+
+  it('webhooks: a signed Seam event is stored once; its replay is acknowledged and not stored again', async () => {
+    const before = await stored('seam');
+    const body = seamEvent();
+    const headers = svixHeaders(body);
+    const first = await post('/webhooks/v1/seam', body, headers);
+    expect(first.statusCode).toBe(202);
+    const replay = await post('/webhooks/v1/seam', body, headers);
+    expect(replay.statusCode).toBe(200);
+    expect(replay.json()).toEqual({ received: true, duplicate: true });
+    expect(await stored('seam')).toBe(before + 1);
+  });
+
+  it('webhooks: a bad, missing or stale signature is 401 and stores nothing', async () => {
+    const before = await stored('seam');
+    const body = seamEvent();
+    const good = svixHeaders(body);
+    const tampered = await post('/webhooks/v1/seam', body.replace('unlocked', 'locked'), good);
+    const missing = await post('/webhooks/v1/seam', body, {});
+    const stale = await post(
+      '/webhooks/v1/seam',
+      body,
+      svixHeaders(body, undefined, new Date(Date.now() - 10 * 60_000)),
+    );
+    expect([tampered.statusCode, missing.statusCode, stale.statusCode]).toEqual([401, 401, 401]);
+    expect(tampered.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(await stored('seam')).toBe(before);
+  });
+
+  it('webhooks: oversized is 413, malformed is 400, an unknown vendor 404; nothing stored', async () => {
+    const before = await stored('seam');
+    const big = JSON.stringify({ pad: 'x'.repeat(70 * 1024) });
+    expect((await post('/webhooks/v1/seam', big, svixHeaders(big))).statusCode).toBe(413);
+    const malformed = '{"event_id": ';
+    expect((await post('/webhooks/v1/seam', malformed, svixHeaders(malformed))).statusCode).toBe(400);
+    expect((await post('/webhooks/v1/acme', '{}', {})).statusCode).toBe(404);
+    expect(await stored('seam')).toBe(before);
+  });
+
+  it('webhooks: TTLock needs its callback token; form bodies are accepted', async () => {
+    const body = `lockId=7001&notifyType=1&records=${encodeURIComponent('[{"recordType":4}]')}&n=${randomUUID()}`;
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    expect((await post('/webhooks/v1/ttlock?token=wrong', body, form)).statusCode).toBe(401);
+    expect((await post('/webhooks/v1/ttlock', body, form)).statusCode).toBe(401);
+    const before = await stored('ttlock');
+    expect((await post(`/webhooks/v1/ttlock?token=${ttlockToken}`, body, form)).statusCode).toBe(202);
+    expect((await post(`/webhooks/v1/ttlock?token=${ttlockToken}`, body, form)).statusCode).toBe(200);
+    expect(await stored('ttlock')).toBe(before + 1);
+  });
+
+  it('webhooks: no body or header combination yields a 5xx', async () => {
+    const header = fc.oneof(fc.string(), fc.constantFrom('v1,', 'v1,AAAA', '', '0', '-1', '99999999999999'));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('seam', 'ttlock'),
+        fc.oneof(fc.string(), fc.json(), fc.constant(seamEvent())),
+        fc.record(
+          { 'webhook-id': header, 'webhook-timestamp': header, 'webhook-signature': header },
+          { requiredKeys: [] },
+        ),
+        fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'),
+        async (vendor, body, headers, type) => {
+          const r = await post(`/webhooks/v1/${vendor}`, body, { ...headers, 'content-type': type });
+          expect(r.statusCode).toBeLessThan(500);
+          expect(r.statusCode === 401 || r.statusCode === 400 || r.statusCode === 413).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
