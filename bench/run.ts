@@ -2,7 +2,8 @@
  * `npm run bench`: the three figures issue #2 asks for, on this machine's local PostgreSQL and NATS with
  * the vendor simulator in process. Writes bench/results/<date>-<commit>.json with the machine and commit.
  * Scenarios can be chosen: `npm run bench -- events rest resident` (default all three).
- * Sizes: BENCH_EVENTS (20000), BENCH_REST (5000), BENCH_CLIENTS (32), BENCH_ACTORS (100000).
+ * Sizes: BENCH_EVENTS (20000), BENCH_REST (5000), BENCH_CLIENTS (32), BENCH_ACTORS (100000),
+ * BENCH_WEBHOOKS (20000), BENCH_WEBHOOK_CLIENTS (64).
  * BENCH_PEER=1 runs the Restate peer afterwards with the REST size and records the ratios.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -16,9 +17,12 @@ import { NATS_URL, PG, startBenchEnvironment } from './environment.ts';
 import { eventIssuance } from './eventIssuance.ts';
 import { metricsProfile } from './profile.ts';
 import { restIssuance } from './restIssuance.ts';
+import { webhookIngest } from './webhookIngest.ts';
 
 const run = promisify(execFile);
-const chosen = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['events', 'rest', 'resident']);
+const chosen = new Set(
+  process.argv.slice(2).length ? process.argv.slice(2) : ['events', 'rest', 'webhooks', 'resident'],
+);
 const size = (name: string, d: number) => Number(process.env[name] ?? d);
 
 async function machine() {
@@ -44,7 +48,7 @@ async function machine() {
 const results: Record<string, unknown> = { at: new Date().toISOString(), machine: await machine() };
 const log = (what: string, r: unknown) => console.log(`${what}: ${JSON.stringify(r)}`);
 
-if (chosen.has('events') || chosen.has('rest')) {
+if (chosen.has('events') || chosen.has('rest') || chosen.has('webhooks')) {
   const tenantId = 'bench-tenant';
   const env = await startBenchEnvironment({ rooms: 400, tenantId });
   try {
@@ -66,6 +70,11 @@ if (chosen.has('events') || chosen.has('rest')) {
         profile: await metricsProfile(env.service.metrics),
       };
       log('REST closed loop', r);
+    }
+    if (chosen.has('webhooks')) {
+      const r = await webhookIngest(env, size('BENCH_WEBHOOKS', 20_000), size('BENCH_WEBHOOK_CLIENTS', 64));
+      results.webhookIngest = { target: '>= 5000 verified/s, p99 <= 50 ms, stored = acknowledged', ...r };
+      log('webhook ingest', r);
     }
   } finally {
     await env.close();

@@ -14,6 +14,7 @@ import type { WebhookSecrets } from './gateway/webhooks/verifiers.ts';
 import type { Clock } from './ids.ts';
 import { createSecretBox } from './io/crypto/secretBox.ts';
 import { connect, ensureDatabase, migrateToLatest, withUser } from './io/db/index.ts';
+import { createWebhookInboxWriter } from './io/db/webhookInbox.ts';
 import { ensureStreams, topology } from './io/nats/index.ts';
 import { type AdapterFactory, createAdapterResolver } from './io/vendors/adapterResolver.ts';
 import { createSeamAdapter, type SeamConfig } from './io/vendors/seam/index.ts';
@@ -159,6 +160,7 @@ export async function startService(s: ServiceSettings) {
     dispatcherDb,
     secrets,
     adapters,
+    webhookInbox: createWebhookInboxWriter(dispatcherDb),
     async stop() {
       await platform.stop();
       await runtime.stop();
@@ -199,17 +201,7 @@ export function gatewayPorts(
       partitions: service.runtime.ownedPartitions().length > 0,
     }),
     webhookSecrets,
-    webhookInbox: {
-      async store(vendor, eventId, body) {
-        const r = await service.dispatcherDb
-          .insertInto('webhook_inbox')
-          .values({ vendor, event_id: eventId, body: JSON.stringify(body) })
-          .onConflict((oc) => oc.columns(['vendor', 'event_id']).doNothing())
-          .returning('id')
-          .executeTakeFirst();
-        return r !== undefined;
-      },
-    },
+    webhookInbox: service.webhookInbox,
     async vendorLocks(tenantId, propertyId, vendor) {
       const { adapter, breaker } = await service.adapters.resolve(tenantId, propertyId, vendor);
       return breaker.call(() => adapter.listLocks());
