@@ -83,9 +83,11 @@ const grantStatusForContract = (s: string) =>
     ? 'active'
     : s === 'revoked' || s === 'failed'
       ? s
-      : s.startsWith('revoke')
-        ? 'revoking'
-        : 'issuing';
+      : s.startsWith('modify') || s.startsWith('reissue')
+        ? 'updating'
+        : s.startsWith('revoke')
+          ? 'revoking'
+          : 'issuing';
 
 const credential: ActorKind = {
   type: 'credential',

@@ -196,6 +196,20 @@ export class EffectRunner {
         });
         return r.vendorRef;
       }
+      if (intent.intent === 'modifyGrant') {
+        const r = await adapter.modifyValidity({
+          issueOperationId: intent.issueOperationId,
+          lockRef: intent.vendorDeviceRef,
+          kind: intent.kind,
+          vendorRef: intent.vendorRef,
+          validFrom: new Date(intent.validFrom),
+          validUntil: new Date(intent.validUntil),
+        });
+        // The machine re-issues on a permanent failure; this vendor cannot change the window in place.
+        if (r.outcome === 'reissue_required')
+          throw new VendorError('REISSUE_REQUIRED', 'the vendor cannot change validity in place');
+        return r.vendorRef;
+      }
       await adapter.revokeCredential({
         issueOperationId: intent.issueOperationId,
         lockRef: intent.vendorDeviceRef,

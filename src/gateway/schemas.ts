@@ -135,6 +135,11 @@ export const KeyCredential = Type.Object({
   pin: Type.Optional(Type.String({ description: 'Returned once, in the issuing response only.' })),
 });
 
+export const UpdateKeyCredential = Type.Object(
+  { validFrom: Type.Optional(Time), validUntil: Type.Optional(Time) },
+  { additionalProperties: false, minProperties: 1 },
+);
+
 export const RevokeBody = Type.Object(
   { reason: Type.String({ minLength: 1, maxLength: 200 }) },
   { additionalProperties: false },

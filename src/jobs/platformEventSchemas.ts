@@ -27,3 +27,12 @@ export const ReservationEnded = Type.Object({
   propertyId: Id,
   reservationId: Id,
 });
+
+export const ReservationDatesChanged = Type.Object({
+  eventId: Type.String({ minLength: 1, maxLength: 200 }),
+  tenantId: Id,
+  propertyId: Id,
+  reservationId: Id,
+  checkIn: Time,
+  checkOut: Time,
+});

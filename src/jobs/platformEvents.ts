@@ -21,10 +21,11 @@ import { reservationCredentialId } from '../ids.ts';
 import type { Topology } from '../io/nats/index.ts';
 import { type IssuanceDeps, prepareIssue } from '../issuance/credentialRequests.ts';
 import { type CredentialEvent, type KeyKind, keyKinds } from '../machines/index.ts';
-import { ReservationConfirmed, ReservationEnded } from './platformEventSchemas.ts';
+import { ReservationConfirmed, ReservationDatesChanged, ReservationEnded } from './platformEventSchemas.ts';
 
 const confirmed = Compile(ReservationConfirmed);
 const ended = Compile(ReservationEnded);
+const datesChanged = Compile(ReservationDatesChanged);
 
 export interface PlatformConsumerDeps {
   js: JetStreamClient;
@@ -160,6 +161,23 @@ export class PlatformEventConsumer {
         }
         return 'issued';
       }
+      case 'reservation.dates_changed.v1': {
+        if (!datesChanged.Check(body)) return `rejected: ${firstError(datesChanged, body)}`;
+        const e = body;
+        if (Date.parse(e.checkOut) <= Date.parse(e.checkIn)) return 'rejected: checkOut is not after checkIn';
+        // Every kind: the update saga of each issued credential; ignored by one never issued.
+        for (const kind of keyKinds) {
+          await this.d.mailbox.send(
+            { type: 'credential', id: reservationCredentialId(e.tenantId, e.reservationId, kind) },
+            {
+              tenantId: e.tenantId,
+              event: updateEvent(at, e.checkIn, e.checkOut),
+            },
+            `${e.eventId}:${kind}`,
+          );
+        }
+        return 'updated';
+      }
       case 'reservation.checked_out.v1':
       case 'reservation.cancelled.v1': {
         if (!ended.Check(body)) return `rejected: ${firstError(ended, body)}`;
@@ -192,6 +210,14 @@ function orderingKey(m: JsMsg): string {
     // handled (rejected) by `handle`
   }
   return `seq:${m.seq}`;
+}
+
+function updateEvent(
+  at: string,
+  validFrom: string,
+  validUntil: string,
+): Extract<CredentialEvent, { type: 'credential.update' }> {
+  return { type: 'credential.update', at, validFrom, validUntil };
 }
 
 function revokeEvent(at: string, reason: string): Extract<CredentialEvent, { type: 'credential.revoke' }> {

@@ -55,6 +55,10 @@ export interface CredentialContext {
   revokeReason: string | null;
   failure: CredentialFailure | null;
   retry: RetryPolicy;
+  /** Updates applied (update saga); absent in snapshots from before updates existed. */
+  updates?: number;
+  /** A window that arrived while an update was running: applied as soon as that one ends. */
+  pendingUpdate?: { validFrom: string; validUntil: string } | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -85,6 +89,9 @@ export interface IssueCredentialEvent {
 export type CredentialEvent =
   | IssueCredentialEvent
   | { type: 'credential.revoke'; at: string; reason: string }
+  | { type: 'credential.update'; at: string; validFrom: string; validUntil: string }
+  | { type: 'effect.done.modifyGrant'; at: string; operationId: string; vendorRef?: string | null }
+  | { type: 'effect.failed.modifyGrant'; at: string; operationId: string; error: EffectError }
   | { type: 'effect.done.issueGrant'; at: string; operationId: string; vendorRef?: string | null }
   | { type: 'effect.failed.issueGrant'; at: string; operationId: string; error: EffectError }
   | { type: 'effect.done.revokeGrant'; at: string; operationId: string; vendorRef?: string | null }
@@ -106,6 +113,10 @@ function decideGrants(c: CredentialContext, e: CredentialEvent): GrantStep {
       return grants.onRevoked(owner(c), c.grants, e.operationId);
     case 'effect.failed.revokeGrant':
       return grants.onRevokeFailed(owner(c), c.grants, e.operationId, e.error, e.at);
+    case 'effect.done.modifyGrant':
+      return grants.onModified(owner(c), c.grants, e.operationId, e.vendorRef ?? null);
+    case 'effect.failed.modifyGrant':
+      return grants.onModifyFailed(owner(c), c.grants, e.operationId, e.error, e.at);
     case 'timer.retryGrant':
       return grants.onRetryDue(owner(c), c.grants, e.lockDeviceId);
     case 'credential.issue':
@@ -183,6 +194,28 @@ const beginClose =
     for (const a of actions) enqueue(a);
   };
 
+const expiryTimer = (validUntil: string): CredentialIntentAction => ({
+  type: 'scheduleTimer',
+  params: { key: EXPIRE_TIMER, dueAt: validUntil, event: { type: 'timer.expire' } },
+});
+
+/** Starts the update saga for a window: each grant changes in place or is re-issued; expiry follows. */
+function beginUpdate(
+  c: CredentialContext,
+  window: { validFrom: string; validUntil: string },
+  at: string,
+  enqueue: CredentialEnqueue,
+): void {
+  const next: CredentialContext = { ...c, ...window, updates: (c.updates ?? 0) + 1, pendingUpdate: null };
+  const s = grants.startUpdate(owner(next), c.grants);
+  enqueue.assign({ ...window, updates: next.updates, pendingUpdate: null, grants: s.grants, updatedAt: at });
+  enqueue(expiryTimer(window.validUntil));
+  for (const a of stepActions(s)) enqueue(a);
+}
+
+const windowChanged = (c: CredentialContext, e: { validFrom: string; validUntil: string }) =>
+  e.validFrom !== c.validFrom || e.validUntil !== c.validUntil;
+
 export const credentialMachine = setup({
   types: {
     context: {} as CredentialContext,
@@ -202,6 +235,9 @@ export const credentialMachine = setup({
     grantEventApplies: ({ context, event }) => decideGrants(context, event).grants !== context.grants,
     allIssued: ({ context }) => grants.allIssued(context.grants),
     anyFailed: ({ context }) => grants.anyFailed(context.grants),
+    updateChangesWindow: ({ context, event }) =>
+      event.type === 'credential.update' && windowChanged(context, event),
+    hasPendingUpdate: ({ context }) => grants.allIssued(context.grants) && !!context.pendingUpdate,
     allClosedAs: ({ context }, params: { goal: CloseGoal }) =>
       grants.allClosed(context.grants) && context.closeGoal === params.goal,
   },
@@ -270,7 +306,24 @@ export const credentialMachine = setup({
     },
     issuing: {
       always: [
-        { guard: 'allIssued', target: 'active' },
+        {
+          guard: 'allIssued',
+          target: 'active',
+          actions: [
+            {
+              type: 'publishEvent',
+              params: ({ context }) => ({ verb: 'issued', data: grantSummary(context) }),
+            },
+            {
+              type: 'scheduleTimer',
+              params: ({ context }) => ({
+                key: EXPIRE_TIMER,
+                dueAt: context.validUntil,
+                event: { type: 'timer.expire' },
+              }),
+            },
+          ],
+        },
         { guard: 'anyFailed', target: 'revoking', actions: enqueueActions(beginClose('failed')) },
       ],
       on: {
@@ -283,18 +336,64 @@ export const credentialMachine = setup({
       },
     },
     active: {
-      entry: [
-        { type: 'publishEvent', params: ({ context }) => ({ verb: 'issued', data: grantSummary(context) }) },
-        {
-          type: 'scheduleTimer',
-          params: ({ context }) => ({
-            key: EXPIRE_TIMER,
-            dueAt: context.validUntil,
-            event: { type: 'timer.expire' },
+      on: {
+        'credential.update': {
+          guard: 'updateChangesWindow',
+          target: 'updating',
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            if (event.type === 'credential.update') beginUpdate(context, event, event.at, enqueue);
           }),
         },
+        'credential.revoke': { target: 'revoking', actions: enqueueActions(beginClose('revoked')) },
+        'timer.expire': { target: 'revoking', actions: enqueueActions(beginClose('expired')) },
+      },
+    },
+    updating: {
+      always: [
+        {
+          // Another window arrived meanwhile: start it now that this one is applied.
+          guard: 'hasPendingUpdate',
+          target: 'updating',
+          reenter: true,
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            if (context.pendingUpdate) beginUpdate(context, context.pendingUpdate, event.at, enqueue);
+          }),
+        },
+        {
+          guard: 'allIssued',
+          target: 'active',
+          actions: {
+            type: 'publishEvent',
+            params: ({ context }) => ({
+              verb: 'updated',
+              data: {
+                validFrom: context.validFrom,
+                validUntil: context.validUntil,
+                ...grantSummary(context),
+              },
+            }),
+          },
+        },
+        { guard: 'anyFailed', target: 'revoking', actions: enqueueActions(beginClose('failed')) },
       ],
       on: {
+        'effect.done.modifyGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.failed.modifyGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.done.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.failed.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.done.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.failed.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'timer.retryGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'credential.update': {
+          actions: assign(({ context, event }) =>
+            event.type === 'credential.update' && windowChanged(context, event)
+              ? {
+                  pendingUpdate: { validFrom: event.validFrom, validUntil: event.validUntil },
+                  updatedAt: event.at,
+                }
+              : {},
+          ),
+        },
         'credential.revoke': { target: 'revoking', actions: enqueueActions(beginClose('revoked')) },
         'timer.expire': { target: 'revoking', actions: enqueueActions(beginClose('expired')) },
       },
@@ -306,6 +405,8 @@ export const credentialMachine = setup({
         { guard: { type: 'allClosedAs', params: { goal: 'failed' } }, target: 'failed' },
       ],
       on: {
+        'effect.done.modifyGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.failed.modifyGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
         'effect.done.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
         'effect.failed.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
         'effect.done.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },

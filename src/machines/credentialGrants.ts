@@ -7,6 +7,7 @@ import type {
   GrantTarget,
   IssueGrantIntent,
   KeyKind,
+  ModifyGrantIntent,
   RevokeGrantIntent,
   TimerIntent,
   VendorIntent,
@@ -21,7 +22,12 @@ export type GrantStatus =
   | 'revoking'
   | 'revoke_retry_wait'
   | 'revoked'
-  | 'failed';
+  | 'failed'
+  // Update saga: validity changed in place, or the grant revoked and issued again (a new generation).
+  | 'modifying'
+  | 'modify_retry_wait'
+  | 'reissue_revoking'
+  | 'reissue_revoke_retry_wait';
 
 export interface Grant extends GrantTarget {
   status: GrantStatus;
@@ -29,6 +35,8 @@ export interface Grant extends GrantTarget {
   /** Attempts of the grant's current operation (issue, then revoke). */
   attempts: number;
   lastError: EffectError | null;
+  /** Re-issues of this grant (update saga); part of its operation ids from 1 on. Absent = 0. */
+  generation?: number;
 }
 
 /** What a credential needs to know to build its grants' intents. */
@@ -40,6 +48,8 @@ export interface GrantOwner {
   validUntil: string;
   secret: string | null;
   retry: RetryPolicy;
+  /** Updates applied so far; part of the modify operation id, so a stale outcome matches nothing. */
+  updates?: number;
 }
 
 export interface GrantStep {
@@ -52,10 +62,14 @@ export interface GrantStep {
 /** Revocation keeps trying longer than issuance: a live PIN after check-out is worse than a late one. */
 const REVOKE_ATTEMPT_FACTOR = 3;
 
-export const issueOperationId = (credentialId: string, g: GrantTarget) =>
-  `${credentialId}:${g.lockDeviceId}:issue`;
-export const revokeOperationId = (credentialId: string, g: GrantTarget) =>
-  `${credentialId}:${g.lockDeviceId}:revoke`;
+type Generational = GrantTarget & { generation?: number };
+const gen = (g: Generational) => (g.generation ? `@${g.generation}` : '');
+export const issueOperationId = (credentialId: string, g: Generational) =>
+  `${credentialId}:${g.lockDeviceId}:issue${gen(g)}`;
+export const revokeOperationId = (credentialId: string, g: Generational) =>
+  `${credentialId}:${g.lockDeviceId}:revoke${gen(g)}`;
+export const modifyOperationId = (credentialId: string, g: GrantTarget, update: number) =>
+  `${credentialId}:${g.lockDeviceId}:modify@${update}`;
 export const grantTimerKey = (g: GrantTarget) => `grant:${g.lockDeviceId}`;
 
 function target(g: GrantTarget): GrantTarget {
@@ -96,6 +110,22 @@ export function revokeIntent(owner: GrantOwner, g: Grant): RevokeGrantIntent {
   };
 }
 
+export function modifyIntent(owner: GrantOwner, g: Grant): ModifyGrantIntent {
+  return {
+    intent: 'modifyGrant',
+    ...target(g),
+    operationId: modifyOperationId(owner.id, g, owner.updates ?? 0),
+    issueOperationId: issueOperationId(owner.id, g),
+    credentialId: owner.id,
+    propertyId: owner.propertyId,
+    kind: owner.kind,
+    vendorRef: g.vendorRef,
+    validFrom: owner.validFrom,
+    validUntil: owner.validUntil,
+    attempt: g.attempts,
+  };
+}
+
 const empty = (grants: Grant[]): GrantStep => ({ grants, intents: [], timers: [], cancelTimers: [] });
 
 /** Starts issuing every target at once. */
@@ -110,9 +140,95 @@ export function startIssue(owner: GrantOwner, targets: GrantTarget[]): GrantStep
   return { ...empty(grants), intents: grants.map((g) => issueIntent(owner, g)) };
 }
 
-function findByOperation(owner: GrantOwner, grants: Grant[], operationId: string, op: 'issue' | 'revoke') {
-  const opOf = op === 'issue' ? issueOperationId : revokeOperationId;
-  return grants.findIndex((g) => opOf(owner.id, g) === operationId);
+function findByOperation(
+  owner: GrantOwner,
+  grants: Grant[],
+  operationId: string,
+  op: 'issue' | 'revoke' | 'modify',
+) {
+  const opOf =
+    op === 'issue'
+      ? (g: Grant) => issueOperationId(owner.id, g)
+      : op === 'revoke'
+        ? (g: Grant) => revokeOperationId(owner.id, g)
+        : (g: Grant) => modifyOperationId(owner.id, g, owner.updates ?? 0);
+  return grants.findIndex((g) => opOf(g) === operationId);
+}
+
+function retryTimer(g: Grant, at: string, owner: GrantOwner, error: EffectError): TimerIntent {
+  return {
+    key: grantTimerKey(g),
+    dueAt: nextAttemptAt(at, g.attempts, owner.retry, error.retryAfterMs),
+    event: { type: 'timer.retryGrant', lockDeviceId: g.lockDeviceId },
+  };
+}
+
+/** Starts an update: every issued grant changes its validity (the owner carries the new window). */
+export function startUpdate(owner: GrantOwner, grants: Grant[]): GrantStep {
+  const intents: VendorIntent[] = [];
+  const next = grants.map((g): Grant => {
+    if (g.status !== 'issued') return g;
+    const m: Grant = { ...g, status: 'modifying', attempts: 1, lastError: null };
+    intents.push(modifyIntent(owner, m));
+    return m;
+  });
+  return { ...empty(next), intents };
+}
+
+/** A vendor changed the validity in place. While closing, the grant is revoked now. */
+export function onModified(
+  owner: GrantOwner,
+  grants: Grant[],
+  operationId: string,
+  vendorRef: string | null,
+): GrantStep {
+  const i = findByOperation(owner, grants, operationId, 'modify');
+  const g = grants[i];
+  if (!g || (g.status !== 'modifying' && g.status !== 'revoke_wait')) return empty(grants);
+  const ref = vendorRef ?? g.vendorRef;
+  if (g.status === 'modifying')
+    return empty(replace(grants, i, { ...g, status: 'issued', vendorRef: ref, lastError: null }));
+  const closing: Grant = { ...g, status: 'revoking', vendorRef: ref, attempts: 1, lastError: null };
+  return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
+}
+
+/**
+ * A validity change failed: retry while it may help; otherwise (the vendor cannot change it in place,
+ * REISSUE_REQUIRED, or the credential is gone there) revoke the grant and issue it again.
+ */
+export function onModifyFailed(
+  owner: GrantOwner,
+  grants: Grant[],
+  operationId: string,
+  error: EffectError,
+  at: string,
+): GrantStep {
+  const i = findByOperation(owner, grants, operationId, 'modify');
+  const g = grants[i];
+  if (!g || (g.status !== 'modifying' && g.status !== 'revoke_wait')) return empty(grants);
+  if (g.status === 'revoke_wait') {
+    const closing: Grant = { ...g, status: 'revoking', attempts: 1, lastError: error };
+    return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
+  }
+  if (error.retryable && g.attempts < owner.retry.maxAttempts) {
+    const waiting: Grant = { ...g, status: 'modify_retry_wait', lastError: error };
+    return { ...empty(replace(grants, i, waiting)), timers: [retryTimer(g, at, owner, error)] };
+  }
+  const reissue: Grant = { ...g, status: 'reissue_revoking', attempts: 1, lastError: error };
+  return { ...empty(replace(grants, i, reissue)), intents: [revokeIntent(owner, reissue)] };
+}
+
+/** The old generation is gone: issue the grant again as the next generation, with the new window. */
+function reissue(owner: GrantOwner, grants: Grant[], i: number, g: Grant): GrantStep {
+  const next: Grant = {
+    ...g,
+    status: 'issuing',
+    generation: (g.generation ?? 0) + 1,
+    vendorRef: null,
+    attempts: 1,
+    lastError: null,
+  };
+  return { ...empty(replace(grants, i, next)), intents: [issueIntent(owner, next)] };
 }
 
 function replace(grants: Grant[], i: number, g: Grant): Grant[] {
@@ -174,9 +290,14 @@ export function onRetryDue(owner: GrantOwner, grants: Grant[], lockDeviceId: str
     const next: Grant = { ...g, status: 'issuing', attempts: g.attempts + 1 };
     return { ...empty(replace(grants, i, next)), intents: [issueIntent(owner, next)] };
   }
-  if (g.status === 'revoke_retry_wait') {
-    const next: Grant = { ...g, status: 'revoking', attempts: g.attempts + 1 };
+  if (g.status === 'revoke_retry_wait' || g.status === 'reissue_revoke_retry_wait') {
+    const status = g.status === 'revoke_retry_wait' ? 'revoking' : 'reissue_revoking';
+    const next: Grant = { ...g, status, attempts: g.attempts + 1 };
     return { ...empty(replace(grants, i, next)), intents: [revokeIntent(owner, next)] };
+  }
+  if (g.status === 'modify_retry_wait') {
+    const next: Grant = { ...g, status: 'modifying', attempts: g.attempts + 1 };
+    return { ...empty(replace(grants, i, next)), intents: [modifyIntent(owner, next)] };
   }
   return empty(grants);
 }
@@ -191,8 +312,12 @@ export function startClose(owner: GrantOwner, grants: Grant[]): GrantStep {
   const next = grants.map((g): Grant => {
     if (g.status === 'revoked' || g.status === 'revoking' || g.status === 'revoke_wait') return g;
     if (g.status === 'revoke_retry_wait') return g;
-    if (g.status === 'issuing') return { ...g, status: 'revoke_wait' };
-    if (g.status === 'retry_wait') cancelTimers.push(grantTimerKey(g));
+    // Already revoking the old generation for a re-issue: that revoke now simply closes the grant.
+    if (g.status === 'reissue_revoking') return { ...g, status: 'revoking' };
+    if (g.status === 'reissue_revoke_retry_wait') return { ...g, status: 'revoke_retry_wait' };
+    // An issue or a validity change in flight: wait for its outcome, then revoke.
+    if (g.status === 'issuing' || g.status === 'modifying') return { ...g, status: 'revoke_wait' };
+    if (g.status === 'retry_wait' || g.status === 'modify_retry_wait') cancelTimers.push(grantTimerKey(g));
     const closing: Grant = { ...g, status: 'revoking', attempts: 1 };
     intents.push(revokeIntent(owner, closing));
     return closing;
@@ -204,6 +329,7 @@ export function startClose(owner: GrantOwner, grants: Grant[]): GrantStep {
 export function onRevoked(owner: GrantOwner, grants: Grant[], operationId: string): GrantStep {
   const i = findByOperation(owner, grants, operationId, 'revoke');
   const g = grants[i];
+  if (g?.status === 'reissue_revoking') return reissue(owner, grants, i, g);
   if (!g || g.status !== 'revoking') return empty(grants);
   return empty(replace(grants, i, { ...g, status: 'revoked', lastError: null }));
 }
@@ -218,11 +344,18 @@ export function onRevokeFailed(
 ): GrantStep {
   const i = findByOperation(owner, grants, operationId, 'revoke');
   const g = grants[i];
-  if (!g || g.status !== 'revoking') return empty(grants);
+  if (!g || (g.status !== 'revoking' && g.status !== 'reissue_revoking')) return empty(grants);
+  const reissuing = g.status === 'reissue_revoking';
   if (error.code === 'NOT_FOUND')
-    return empty(replace(grants, i, { ...g, status: 'revoked', lastError: null }));
+    return reissuing
+      ? reissue(owner, grants, i, g)
+      : empty(replace(grants, i, { ...g, status: 'revoked', lastError: null }));
   if (error.retryable && g.attempts < owner.retry.maxAttempts * REVOKE_ATTEMPT_FACTOR) {
-    const waiting: Grant = { ...g, status: 'revoke_retry_wait', lastError: error };
+    const waiting: Grant = {
+      ...g,
+      status: reissuing ? 'reissue_revoke_retry_wait' : 'revoke_retry_wait',
+      lastError: error,
+    };
     const dueAt = nextAttemptAt(at, g.attempts, owner.retry, error.retryAfterMs);
     const timer: TimerIntent = {
       key: grantTimerKey(g),

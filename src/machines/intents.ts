@@ -46,7 +46,21 @@ export interface RevokeGrantIntent extends GrantTarget {
   attempt: number;
 }
 
-export type VendorIntent = IssueGrantIntent | RevokeGrantIntent;
+export interface ModifyGrantIntent extends GrantTarget {
+  intent: 'modifyGrant';
+  operationId: string;
+  /** The operation that issued the grant: lets the adapter find it when `vendorRef` is unknown. */
+  issueOperationId: string;
+  credentialId: string;
+  propertyId: string;
+  kind: KeyKind;
+  vendorRef: string | null;
+  validFrom: string;
+  validUntil: string;
+  attempt: number;
+}
+
+export type VendorIntent = IssueGrantIntent | RevokeGrantIntent | ModifyGrantIntent;
 export type VendorIntentName = VendorIntent['intent'];
 
 /** A durable timer: delivered to the actor as `event` once `dueAt` has passed. Same key replaces. */

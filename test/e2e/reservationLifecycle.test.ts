@@ -97,6 +97,46 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
       expect(await eventsOn(issuedSubject)).toBe(1);
     });
 
+    it('reservation: dates_changed moves every passcode of the reservation in place, with one updated event', async () => {
+      const { propertyId } = await seedProperty(h.service, tenantId, { '401': '7009' });
+      const reservationId = `res-${randomUUID().slice(0, 8)}`;
+      const base = { tenantId, propertyId, reservationId };
+      await publishPlatform('reservation.confirmed.v1', {
+        ...base,
+        eventId: randomUUID(),
+        guestRef: 'guest-3',
+        rooms: ['401'],
+        checkIn: '2026-12-10T14:00:00.000Z',
+        checkOut: '2026-12-12T11:00:00.000Z',
+      });
+      const id = reservationCredentialId(tenantId, reservationId, 'pin');
+      await eventually(async () =>
+        (await h.service.readModel.credential(tenantId, id))?.status === 'active' ? true : undefined,
+      );
+      await publishPlatform('reservation.dates_changed.v1', {
+        ...base,
+        eventId: randomUUID(),
+        checkIn: '2026-12-10T14:00:00.000Z',
+        checkOut: '2026-12-14T11:00:00.000Z',
+      });
+      const updated = await eventually(async () => {
+        const c = await h.service.readModel.credential(tenantId, id);
+        return c?.status === 'active' && c.validUntil === '2026-12-14T11:00:00.000Z' ? c : undefined;
+      });
+      const atVendor = h.ttlock.state().credentials.filter((c) => c.lockRef === '7009');
+      expect(atVendor).toHaveLength(1);
+      expect(atVendor[0]).toMatchObject({
+        ref: (updated.grants[0] as { vendorRef?: string } | undefined)?.vendorRef,
+        validUntil: '2026-12-14T11:00:00.000Z',
+      });
+      const updatedSubject = `${h.service.topology.eventsRoot}.key_credential.updated.v1`;
+      await eventually(
+        async () => ((await eventsOn(updatedSubject)) === 1 ? true : undefined),
+        10_000,
+        'updated event',
+      );
+    });
+
     it('reservation: a room without a lock ends failed with NO_LOCK_FOR_ROOM and a failed event', async () => {
       const { propertyId } = await seedProperty(h.service, tenantId, { '201': '7003' });
       const reservationId = `res-${randomUUID().slice(0, 8)}`;

@@ -27,7 +27,7 @@ describe('seam over REST', () => {
     await fake?.close();
   });
 
-  it('seam: issues a PIN as an access code with the window and revokes it', async () => {
+  it('seam: issues a PIN as an access code with the window, moves the window in place, and revokes it', async () => {
     const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
       gw.app.inject({ method: 'POST', url, headers: { ...auth, ...headers }, payload: payload as object });
     const property = await post('/api/v1/properties', { name: 'Seam Hotel', timezone: 'UTC' });
@@ -70,6 +70,22 @@ describe('seam over REST', () => {
       ends_at: '2026-12-03T11:00:00.000Z',
     });
     expect((code as { code?: string }).code).toBe(c.pin);
+
+    const patched = await gw.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/key-credentials/${c.id}`,
+      headers: auth,
+      payload: { validUntil: '2026-12-04T11:00:00.000Z' },
+    });
+    expect(patched.statusCode).toBe(200);
+    expect(patched.json().status).toBe('active');
+    const moved = (await fake.accessCodes('august_device_1')).find(
+      (x) => x.access_code_id === c.grants[0].vendorRef,
+    );
+    expect(moved).toMatchObject({
+      starts_at: '2026-12-01T14:00:00.000Z',
+      ends_at: '2026-12-04T11:00:00.000Z',
+    });
 
     const revoked = await post(`/api/v1/key-credentials/${c.id}/revoke`, { reason: 'checked_out' });
     expect(revoked.statusCode).toBe(200);

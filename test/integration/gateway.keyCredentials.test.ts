@@ -132,6 +132,54 @@ describe('gateway: key credentials over REST', () => {
     expect(passcodesOn7001().map((x) => x.ref)).not.toContain(c.grants[0].vendorRef);
   });
 
+  it('gateway: PATCH changes the validity at the vendor in place; a revoked credential cannot', async () => {
+    const created = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...auth, 'idempotency-key': randomUUID() },
+      payload: body(),
+    });
+    const c = created.json();
+    expect(c.status).toBe('active');
+    const patched = await gw.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/key-credentials/${c.id}`,
+      headers: auth,
+      payload: { validUntil: '2026-12-04T11:00:00.000Z' },
+    });
+    expect(patched.statusCode).toBe(200);
+    expect(patched.json()).toMatchObject({ status: 'active', validUntil: '2026-12-04T11:00:00.000Z' });
+    expect(patched.json().pin).toBeUndefined();
+    const atVendor = h.ttlock.state().credentials.find((x) => x.ref === c.grants[0].vendorRef);
+    expect(atVendor).toMatchObject({
+      validFrom: '2026-12-01T14:00:00.000Z',
+      validUntil: '2026-12-04T11:00:00.000Z',
+    });
+
+    const backwards = await gw.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/key-credentials/${c.id}`,
+      headers: auth,
+      payload: { validUntil: '2026-11-30T11:00:00.000Z' },
+    });
+    expect(backwards.statusCode).toBe(400);
+
+    await gw.app.inject({
+      method: 'POST',
+      url: `/api/v1/key-credentials/${c.id}/revoke`,
+      headers: auth,
+      payload: { reason: 'done' },
+    });
+    const closed = await gw.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/key-credentials/${c.id}`,
+      headers: auth,
+      payload: { validUntil: '2026-12-05T11:00:00.000Z' },
+    });
+    expect(closed.statusCode).toBe(409);
+    expect(closed.json().code).toBe('LOCK.INVALID_STATE');
+  });
+
   it('gateway: lists page with a cursor, each row once', async () => {
     for (const roomId of ['102', '103']) {
       const d = await gw.app.inject({

@@ -6,7 +6,15 @@ import { idempotentCredentialId } from '../../ids.ts';
 import { prepareIssue } from '../../issuance/credentialRequests.ts';
 import { type StoredResponse, withIdempotency } from '../idempotency.ts';
 import type { GatewayPorts } from '../ports.ts';
-import { CreateKeyCredential, IdParams, KeyCredential, ListQuery, pageOf, RevokeBody } from '../schemas.ts';
+import {
+  CreateKeyCredential,
+  IdParams,
+  KeyCredential,
+  ListQuery,
+  pageOf,
+  RevokeBody,
+  UpdateKeyCredential,
+} from '../schemas.ts';
 
 const SETTLED = new Set(['active', 'failed', 'revoked', 'expired']);
 const CLOSED = new Set(['revoked', 'failed', 'expired']);
@@ -154,6 +162,49 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
       },
       async (req) =>
         p.readModel.credentials(req.principal.tenantId, { ...req.query, limit: req.query.limit ?? 100 }),
+    );
+
+    app.patch(
+      '/key-credentials/:id',
+      {
+        schema: {
+          tags: ['key credentials'],
+          params: IdParams,
+          body: UpdateKeyCredential,
+          response: { 200: KeyCredential, 202: KeyCredential, 409: { $ref: 'Problem#' }, ...problems },
+        },
+      },
+      async (req, reply) => {
+        const { tenantId } = req.principal;
+        const view = await p.readModel.credential(tenantId, req.params.id);
+        if (!view) throw new LockError('LOCK.NOT_FOUND', `key credential ${req.params.id}`);
+        if (view.status !== 'active' && view.status !== 'updating')
+          throw new LockError('LOCK.INVALID_STATE', `a ${view.status} credential cannot change its validity`);
+        const window = {
+          validFrom: req.body.validFrom ?? view.validFrom,
+          validUntil: req.body.validUntil ?? view.validUntil,
+        };
+        if (Date.parse(window.validUntil) <= Date.parse(window.validFrom))
+          throw new LockError('LOCK.VALIDATION', 'validUntil must be after validFrom');
+        if (window.validFrom === view.validFrom && window.validUntil === view.validUntil) return view;
+        // The same window asked twice is one message (and the machine ignores a window it already has).
+        const n = await p.mailbox.sendAndWait(
+          { type: 'credential', id: view.id },
+          {
+            tenantId,
+            event: { type: 'credential.update', at: p.clock.now().toISOString(), ...window } as {
+              type: string;
+              at: string;
+            },
+          },
+          `${view.id}:update:${window.validFrom}/${window.validUntil}`,
+          (x) => x.version > view.version && SETTLED.has(x.status),
+          p.waitBudgetMs,
+        );
+        const after = (await p.readModel.credential(tenantId, view.id)) ?? view;
+        if (n) return after;
+        return reply.code(202).header('location', `/api/v1/key-credentials/${view.id}`).send(after);
+      },
     );
 
     app.post(

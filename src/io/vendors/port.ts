@@ -23,6 +23,8 @@ export const VendorFailures = {
   ENCODER_TIMEOUT: { retryable: true, code: 'LOCK.VENDOR_TIMEOUT' },
   CARD_MEDIA: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
   PERMISSION: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
+  /** Not a fault: the vendor cannot change validity in place (the machine revokes and re-issues). */
+  REISSUE_REQUIRED: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
 } as const satisfies Record<string, { retryable: boolean; code: ErrorCode }>;
 
 export type VendorFailure = keyof typeof VendorFailures;

@@ -1,0 +1,179 @@
+import { describe, expect, it } from 'vitest';
+import { credentialMachine } from '../../../src/machines/credential.ts';
+import { decider } from '../../support/decider.ts';
+
+const spec = decider(credentialMachine, { id: 'c1', tenantId: 't1' });
+const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 10, 0, s)).toISOString();
+const target = (n: number) => ({
+  roomId: `r${n}`,
+  lockDeviceId: `d${n}`,
+  vendor: 'ttlock',
+  vendorDeviceRef: `${n}`,
+});
+const issue = {
+  type: 'credential.issue',
+  at: at(0),
+  propertyId: 'p1',
+  reservationId: 'res1',
+  holder: { kind: 'guest', ref: 'g1' },
+  kind: 'pin',
+  rooms: ['r1', 'r2'],
+  areas: [],
+  validFrom: '2026-01-01T14:00:00.000Z',
+  validUntil: '2026-01-03T11:00:00.000Z',
+  secret: 'v1.enc',
+  targets: [target(1), target(2)],
+  unresolved: [],
+  retry: { maxAttempts: 2, baseDelayMs: 1000, maxDelayMs: 60_000 },
+};
+const issued = (n: number) => ({
+  type: 'effect.done.issueGrant',
+  at: at(1),
+  operationId: `c1:d${n}:issue`,
+  vendorRef: `pwd-${n}`,
+});
+const active = [issue, issued(1), issued(2)];
+const update = (until = '2026-01-05T11:00:00.000Z') => ({
+  type: 'credential.update',
+  at: at(5),
+  validFrom: '2026-01-01T14:00:00.000Z',
+  validUntil: until,
+});
+const modified = (n: number, u = 1) => ({
+  type: 'effect.done.modifyGrant',
+  at: at(6),
+  operationId: `c1:d${n}:modify@${u}`,
+  vendorRef: `pwd-${n}`,
+});
+const modifyFailed = (n: number, code: string, retryable: boolean) => ({
+  type: 'effect.failed.modifyGrant',
+  at: at(6),
+  operationId: `c1:d${n}:modify@1`,
+  error: { code, message: 'vendor said no', retryable },
+});
+
+describe('credential: update', () => {
+  it('credential: an update changes each grant in place and moves expiry', () => {
+    const o = spec
+      .given(...active)
+      .when(update())
+      .then({ state: 'updating' });
+    expect(o.context.validUntil).toBe('2026-01-05T11:00:00.000Z');
+    expect(
+      o.intents.map((i) => [
+        i.type,
+        (i.params as { intent?: string; key?: string }).intent ?? (i.params as { key?: string }).key,
+      ]),
+    ).toEqual([
+      ['scheduleTimer', 'expire'],
+      ['callVendor', 'modifyGrant'],
+      ['callVendor', 'modifyGrant'],
+    ]);
+    expect(o.intents[1]?.params).toMatchObject({
+      operationId: 'c1:d1:modify@1',
+      vendorRef: 'pwd-1',
+      validUntil: '2026-01-05T11:00:00.000Z',
+    });
+  });
+
+  it('credential: back to active with one updated event when every grant is changed', () => {
+    const o = spec
+      .given(...active, update(), modified(1))
+      .when(modified(2))
+      .then({ state: 'active' });
+    expect(o.intents).toEqual([
+      {
+        type: 'publishEvent',
+        params: {
+          verb: 'updated',
+          data: {
+            validFrom: '2026-01-01T14:00:00.000Z',
+            validUntil: '2026-01-05T11:00:00.000Z',
+            grants: [
+              { lockDeviceId: 'd1', vendor: 'ttlock', vendorRef: 'pwd-1' },
+              { lockDeviceId: 'd2', vendor: 'ttlock', vendorRef: 'pwd-2' },
+            ],
+          },
+        },
+      },
+    ]);
+  });
+
+  it('credential: the same window again changes nothing', () => {
+    spec
+      .given(...active)
+      .when(update('2026-01-03T11:00:00.000Z'))
+      .thenNothingHappened();
+  });
+
+  it('credential: a vendor that cannot change in place gets the grant revoked and issued again', () => {
+    const revoking = spec
+      .given(...active, update(), modified(2))
+      .when(modifyFailed(1, 'REISSUE_REQUIRED', false))
+      .then({ state: 'updating' });
+    expect(revoking.intents[0]?.params).toMatchObject({
+      intent: 'revokeGrant',
+      operationId: 'c1:d1:revoke',
+      vendorRef: 'pwd-1',
+    });
+    const reissuing = spec
+      .given(...active, update(), modified(2), modifyFailed(1, 'REISSUE_REQUIRED', false))
+      .when({ type: 'effect.done.revokeGrant', at: at(7), operationId: 'c1:d1:revoke' })
+      .then({ state: 'updating' });
+    expect(reissuing.intents[0]?.params).toMatchObject({
+      intent: 'issueGrant',
+      operationId: 'c1:d1:issue@1',
+      validUntil: '2026-01-05T11:00:00.000Z',
+      secret: 'v1.enc',
+    });
+    const o = spec
+      .given(...active, update(), modified(2), modifyFailed(1, 'REISSUE_REQUIRED', false), {
+        type: 'effect.done.revokeGrant',
+        at: at(7),
+        operationId: 'c1:d1:revoke',
+      })
+      .when({ type: 'effect.done.issueGrant', at: at(8), operationId: 'c1:d1:issue@1', vendorRef: 'pwd-9' })
+      .then({ state: 'active' });
+    expect(o.intents[0]?.params).toMatchObject({ verb: 'updated' });
+  });
+
+  it('credential: a retryable failure retries the change on a timer', () => {
+    const o = spec
+      .given(...active, update())
+      .when(modifyFailed(1, 'OFFLINE', true))
+      .then({ state: 'updating' });
+    expect(o.intents.map((i) => i.type)).toEqual(['scheduleTimer']);
+    const retry = spec
+      .given(...active, update(), modifyFailed(1, 'OFFLINE', true))
+      .when({ type: 'timer.retryGrant', at: at(9), lockDeviceId: 'd1' })
+      .then({ state: 'updating' });
+    expect(retry.intents[0]?.params).toMatchObject({ intent: 'modifyGrant', attempt: 2 });
+  });
+
+  it('credential: a window arriving during an update is applied right after it', () => {
+    const later = update('2026-01-07T11:00:00.000Z');
+    const o = spec
+      .given(...active, update(), later, modified(1))
+      .when(modified(2))
+      .then({ state: 'updating' });
+    expect(o.context.validUntil).toBe('2026-01-07T11:00:00.000Z');
+    expect(
+      o.intents
+        .filter((i) => i.type === 'callVendor')
+        .map((i) => (i.params as { operationId: string }).operationId),
+    ).toEqual(['c1:d1:modify@2', 'c1:d2:modify@2']);
+  });
+
+  it('credential: a revoke during an update waits for the change in flight, then revokes', () => {
+    const o = spec
+      .given(...active, update())
+      .when({ type: 'credential.revoke', at: at(7), reason: 'cancelled' });
+    o.then({ state: 'revoking' });
+    expect(o.outcome.intents.filter((i) => i.type === 'callVendor')).toEqual([]);
+    const after = spec
+      .given(...active, update(), { type: 'credential.revoke', at: at(7), reason: 'cancelled' })
+      .when(modified(1))
+      .then({ state: 'revoking' });
+    expect(after.intents[0]?.params).toMatchObject({ intent: 'revokeGrant', operationId: 'c1:d1:revoke' });
+  });
+});
