@@ -43,6 +43,8 @@ export interface ServiceSettings {
   createPlatformStream: boolean;
   passivateEachMessage?: boolean;
   retry?: RetryPolicy;
+  /** PIN source for issuance (tests make it predictable); random digits otherwise. */
+  generatePin?: (digits: number) => string;
   timerPollMs?: number;
   sweepEveryMs?: number;
   effectClaimMs?: number;
@@ -133,6 +135,7 @@ export async function startService(s: ServiceSettings) {
     secrets,
     supportsKind: (vendor, kind) => vendorKinds[vendor]?.includes(kind) ?? false,
     ...(s.retry ? { retry: s.retry } : {}),
+    ...(s.generatePin ? { generatePin: s.generatePin } : {}),
   };
   const platform = new PlatformEventConsumer({
     js,

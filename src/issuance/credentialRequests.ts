@@ -27,11 +27,17 @@ export interface IssuanceDeps {
   supportsKind: (vendor: string, kind: KeyKind) => boolean;
   retry?: RetryPolicy;
   pinDigits?: number;
+  /** PIN source; tests make it predictable. */
+  generatePin?: (digits: number) => string;
 }
+
+/** Alternates carried (sealed) with each PIN credential: used, in order, if a lock already has the PIN. */
+export const SPARE_PINS = 2;
 
 export interface PreparedIssue {
   event: IssueCredentialEvent;
-  pin: string | null;
+  /** The PIN, then its spares: the credential's `pinIndex` says which one the locks hold. */
+  pins: string[];
 }
 
 /** Prepares the issue event; throws LOCK.PROPERTY_NOT_FOUND for an unknown (or other tenant's) property. */
@@ -55,9 +61,17 @@ export async function prepareIssue(
     enabledVendors,
     supportsKind: d.supportsKind,
   });
-  const pin = r.kind === 'pin' ? generatePin(d.pinDigits ?? 6) : null;
+  const pins: string[] = [];
+  if (r.kind === 'pin') {
+    const make = d.generatePin ?? generatePin;
+    while (pins.length < 1 + SPARE_PINS) {
+      const candidate = make(d.pinDigits ?? 6);
+      if (!pins.includes(candidate)) pins.push(candidate);
+    }
+  }
+  const [pin, ...spares] = pins;
   return {
-    pin,
+    pins,
     event: {
       type: 'credential.issue',
       at,
@@ -70,6 +84,7 @@ export async function prepareIssue(
       validFrom: r.validFrom,
       validUntil: r.validUntil,
       secret: pin ? d.secrets.seal(pin) : null,
+      spareSecrets: spares.map((x) => d.secrets.seal(x)),
       targets: plan.targets,
       unresolved: plan.unresolved,
       ...(d.retry ? { retry: d.retry } : {}),

@@ -55,6 +55,9 @@ export interface CredentialContext {
   revokeReason: string | null;
   failure: CredentialFailure | null;
   retry: RetryPolicy;
+  /** Sealed alternate PINs not used yet; `pinIndex` counts the PINs used up (0: the first). */
+  spareSecrets?: string[];
+  pinIndex?: number;
   /** Updates applied (update saga); absent in snapshots from before updates existed. */
   updates?: number;
   /** A window that arrived while an update was running: applied as soon as that one ends. */
@@ -80,6 +83,8 @@ export interface IssueCredentialEvent {
   validFrom: string;
   validUntil: string;
   secret: string | null;
+  /** Sealed alternate PINs, used in order when a lock already holds the PIN (DUPLICATE). */
+  spareSecrets?: string[];
   targets: GrantTarget[];
   /** Rooms the requester could not resolve to a lock, with the reason code. */
   unresolved: { roomId: string; code: string }[];
@@ -182,7 +187,7 @@ interface EnqueueArgs {
 
 function applyGrantEvent({ context, event, enqueue }: EnqueueArgs): void {
   const s = decideGrants(context, event);
-  enqueue.assign({ grants: s.grants, updatedAt: event.at });
+  enqueue.assign({ grants: s.grants, updatedAt: event.at, ...(s.rotated ?? {}) });
   for (const a of stepActions(s)) enqueue(a);
 }
 
@@ -438,6 +443,8 @@ function describe(e: IssueCredentialEvent) {
     validFrom: e.validFrom,
     validUntil: e.validUntil,
     secret: e.secret,
+    spareSecrets: e.spareSecrets ?? [],
+    pinIndex: 0,
     retry: e.retry ?? defaultRetryPolicy,
     createdAt: e.at,
     updatedAt: e.at,

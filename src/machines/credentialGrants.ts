@@ -35,8 +35,10 @@ export interface Grant extends GrantTarget {
   /** Attempts of the grant's current operation (issue, then revoke). */
   attempts: number;
   lastError: EffectError | null;
-  /** Re-issues of this grant (update saga); part of its operation ids from 1 on. Absent = 0. */
+  /** Re-issues of this grant (update saga, PIN change); part of its operation ids from 1 on. Absent = 0. */
   generation?: number;
+  /** Which of the credential's PINs this grant was last issued with. Absent = 0. */
+  pinIndex?: number;
 }
 
 /** What a credential needs to know to build its grants' intents. */
@@ -50,6 +52,9 @@ export interface GrantOwner {
   retry: RetryPolicy;
   /** Updates applied so far; part of the modify operation id, so a stale outcome matches nothing. */
   updates?: number;
+  /** Sealed alternate PINs and how many PINs are used up (a lock already held the PIN). */
+  spareSecrets?: string[];
+  pinIndex?: number;
 }
 
 export interface GrantStep {
@@ -57,6 +62,8 @@ export interface GrantStep {
   intents: VendorIntent[];
   timers: TimerIntent[];
   cancelTimers: string[];
+  /** The credential moved to its next PIN (DUPLICATE on a lock). */
+  rotated?: { secret: string; spareSecrets: string[]; pinIndex: number };
 }
 
 /** Revocation keeps trying longer than issuance: a live PIN after check-out is worse than a late one. */
@@ -136,6 +143,7 @@ export function startIssue(owner: GrantOwner, targets: GrantTarget[]): GrantStep
     vendorRef: null,
     attempts: 1,
     lastError: null,
+    pinIndex: owner.pinIndex ?? 0,
   }));
   return { ...empty(grants), intents: grants.map((g) => issueIntent(owner, g)) };
 }
@@ -224,11 +232,40 @@ function reissue(owner: GrantOwner, grants: Grant[], i: number, g: Grant): Grant
     ...g,
     status: 'issuing',
     generation: (g.generation ?? 0) + 1,
+    pinIndex: owner.pinIndex ?? 0,
     vendorRef: null,
     attempts: 1,
     lastError: null,
   };
   return { ...empty(replace(grants, i, next)), intents: [issueIntent(owner, next)] };
+}
+
+const stalePin = (owner: GrantOwner, g: Grant) => (g.pinIndex ?? 0) < (owner.pinIndex ?? 0);
+
+/**
+ * A lock already holds this PIN (DUPLICATE, and not ours: the adapter looked). The credential moves to
+ * its next spare PIN: the refused grant is issued again with it, grants already issued with the old PIN
+ * are revoked and issued again, and grants in flight follow when their outcome arrives. Without a spare
+ * left, the grant fails like any permanent refusal. A grant refused with an older PIN just catches up.
+ */
+function onPinConflict(owner: GrantOwner, grants: Grant[], i: number, g: Grant, error: EffectError) {
+  if (stalePin(owner, g)) return reissue(owner, grants, i, g);
+  const [next, ...rest] = owner.spareSecrets ?? [];
+  if (!next) return empty(replace(grants, i, { ...g, status: 'failed', lastError: error }));
+  const rotated = { secret: next, spareSecrets: rest, pinIndex: (owner.pinIndex ?? 0) + 1 };
+  const o: GrantOwner = { ...owner, ...rotated };
+  let step = reissue(o, grants, i, g);
+  for (let j = 0; j < step.grants.length; j++) {
+    const x = step.grants[j] as Grant;
+    if (x.status !== 'issued' || !stalePin(o, x)) continue;
+    const closing: Grant = { ...x, status: 'reissue_revoking', attempts: 1, lastError: error };
+    step = {
+      ...step,
+      grants: replace(step.grants, j, closing),
+      intents: [...step.intents, revokeIntent(o, closing)],
+    };
+  }
+  return { ...step, rotated };
 }
 
 function replace(grants: Grant[], i: number, g: Grant): Grant[] {
@@ -245,6 +282,11 @@ export function onIssued(
   const i = findByOperation(owner, grants, operationId, 'issue');
   const g = grants[i];
   if (!g || (g.status !== 'issuing' && g.status !== 'revoke_wait')) return empty(grants);
+  if (g.status === 'issuing' && stalePin(owner, g)) {
+    // Issued with a PIN the credential has since left: replace it with the current one.
+    const closing: Grant = { ...g, status: 'reissue_revoking', vendorRef, attempts: 1, lastError: null };
+    return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
+  }
   if (g.status === 'issuing') {
     return empty(replace(grants, i, { ...g, status: 'issued', vendorRef, lastError: null }));
   }
@@ -268,6 +310,7 @@ export function onIssueFailed(
     const closing: Grant = { ...g, status: 'revoking', attempts: 1, lastError: error };
     return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
   }
+  if (error.code === 'DUPLICATE' && owner.kind === 'pin') return onPinConflict(owner, grants, i, g, error);
   if (error.retryable && g.attempts < owner.retry.maxAttempts) {
     const waiting: Grant = { ...g, status: 'retry_wait', lastError: error };
     const dueAt = nextAttemptAt(at, g.attempts, owner.retry, error.retryAfterMs);
@@ -287,7 +330,7 @@ export function onRetryDue(owner: GrantOwner, grants: Grant[], lockDeviceId: str
   const g = grants[i];
   if (!g) return empty(grants);
   if (g.status === 'retry_wait') {
-    const next: Grant = { ...g, status: 'issuing', attempts: g.attempts + 1 };
+    const next: Grant = { ...g, status: 'issuing', attempts: g.attempts + 1, pinIndex: owner.pinIndex ?? 0 };
     return { ...empty(replace(grants, i, next)), intents: [issueIntent(owner, next)] };
   }
   if (g.status === 'revoke_retry_wait' || g.status === 'reissue_revoke_retry_wait') {

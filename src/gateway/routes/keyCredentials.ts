@@ -93,9 +93,13 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               p.waitBudgetMs,
             );
             const view = await p.readModel.credential(tenantId, id);
+            // The PIN the locks hold: a later one of the prepared PINs if a lock already had the first.
+            const pinIndex =
+              prepared.pins.length > 1 ? await p.readModel.credentialPinIndex(tenantId, id) : 0;
+            const pin = prepared.pins[pinIndex] ?? prepared.pins[0];
             const body = {
               ...(view ?? pendingView(id, prepared.event)),
-              ...(prepared.pin ? { pin: prepared.pin } : {}),
+              ...(pin ? { pin } : {}),
             };
             return n && view
               ? { status: 201, body }

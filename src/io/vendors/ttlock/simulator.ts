@@ -59,6 +59,7 @@ export interface SimState {
     validFrom: string;
     validUntil: string;
     name: string;
+    pin: string;
   }[];
 }
 
@@ -255,6 +256,8 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
         validFrom: new Date(x.startDate).toISOString(),
         validUntil: new Date(x.endDate).toISOString(),
         name: x.keyboardPwdName,
+        // The simulator's own state (tests compare it with what the guest was given); never logged.
+        pin: x.keyboardPwd,
       })),
     };
   }

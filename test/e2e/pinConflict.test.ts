@@ -1,0 +1,102 @@
+/**
+ * A lock already holding the PIN (another system set it): the credential moves to its next PIN, every
+ * lock ends with that one, and the REST answer gives the guest the PIN the locks actually hold.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/ids.ts';
+import { createTtlockAdapter, TTLOCK_SIM_DEFAULTS } from '../../src/io/vendors/ttlock/index.ts';
+import { buildTestGateway } from '../support/gateway.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
+
+describe('PIN already on a lock', () => {
+  let h: Harness;
+  let gw: Awaited<ReturnType<typeof buildTestGateway>>;
+  let auth: { authorization: string };
+  const tenant = `t-${randomUUID().slice(0, 8)}`;
+  const pins = ['111111', '222222', '333333', '444444', '555555', '666666'];
+
+  beforeAll(async () => {
+    let next = 0;
+    h = await startHarness({ generatePin: () => pins[next++ % pins.length] as string });
+    gw = await buildTestGateway(h);
+    auth = { authorization: `Bearer ${await gw.token(tenant)}` };
+  });
+  afterAll(async () => {
+    await gw?.app.close();
+    await h?.close();
+  });
+
+  it('pin conflict: the credential moves to its next PIN on every lock and returns that PIN', async () => {
+    // Another system already put 111111 on room 102's lock.
+    const foreign = createTtlockAdapter({
+      config: { baseUrl: h.ttlock.url, ...TTLOCK_SIM_DEFAULTS },
+      clock: systemClock,
+      timeoutMs: 2000,
+    });
+    await foreign.issueCredential({
+      operationId: 'front-desk-app',
+      lockRef: '7002',
+      kind: 'pin',
+      validFrom: new Date('2026-11-01T00:00:00Z'),
+      validUntil: new Date('2027-01-01T00:00:00Z'),
+      pin: '111111',
+      lookupFirst: false,
+    });
+    const inject = (
+      method: 'POST' | 'PUT',
+      url: string,
+      payload: object,
+      headers: Record<string, string> = {},
+    ) => gw.app.inject({ method, url, headers: { ...auth, ...headers }, payload });
+    const propertyId = (await inject('POST', '/api/v1/properties', { name: 'H', timezone: 'UTC' })).json().id;
+    await inject('PUT', `/api/v1/properties/${propertyId}/vendor-adapters/ttlock`, {
+      status: 'enabled',
+      config: {},
+    });
+    for (const [roomId, ref] of [
+      ['101', '7001'],
+      ['102', '7002'],
+    ])
+      await inject('POST', '/api/v1/lock-devices', {
+        propertyId,
+        roomId,
+        vendor: 'ttlock',
+        vendorDeviceRef: ref,
+      });
+
+    const r = await inject(
+      'POST',
+      '/api/v1/key-credentials',
+      {
+        propertyId,
+        holder: { kind: 'guest', ref: 'g-1' },
+        kind: 'pin',
+        rooms: ['101', '102'],
+        validFrom: '2026-12-01T14:00:00.000Z',
+        validUntil: '2026-12-03T11:00:00.000Z',
+      },
+      { 'idempotency-key': randomUUID() },
+    );
+    expect(r.statusCode).toBe(201);
+    const c = r.json();
+    expect(c.status).toBe('active');
+    expect(c.pin).toBe('222222');
+    const ours = h.ttlock
+      .state()
+      .credentials.filter((x) => x.name.startsWith('lk-') && x.validUntil === c.validUntil);
+    expect(ours.map((x) => [x.lockRef, x.pin]).sort()).toEqual([
+      ['7001', '222222'],
+      ['7002', '222222'],
+    ]);
+    // The foreign passcode is untouched, and nothing of ours is left with the first PIN.
+    const onLock2 = h.ttlock.state().credentials.filter((x) => x.lockRef === '7002');
+    expect(onLock2.map((x) => x.pin).sort()).toEqual(['111111', '222222']);
+    expect(
+      h.ttlock
+        .state()
+        .credentials.filter((x) => x.lockRef === '7001')
+        .map((x) => x.pin),
+    ).toEqual(['222222']);
+  });
+});
