@@ -3,9 +3,11 @@ import type { Migration } from 'kysely';
 import * as initial from './2026-11-22T0001_initial.ts';
 import * as oneRoundTrip from './2026-11-22T0002_one_round_trip_paths.ts';
 import * as webhookInbox from './2026-11-22T0003_webhook_inbox.ts';
+import * as webhookRouting from './2026-11-22T0004_webhook_routing.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
   '2026-11-22T0002_one_round_trip_paths': oneRoundTrip,
   '2026-11-22T0003_webhook_inbox': webhookInbox,
+  '2026-11-22T0004_webhook_routing': webhookRouting,
 };

@@ -21,6 +21,7 @@ import { createSeamAdapter, type SeamConfig } from './io/vendors/seam/index.ts';
 import { createTtlockAdapter, type TtlockConfig } from './io/vendors/ttlock/index.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
 import { PlatformEventConsumer } from './jobs/platformEvents.ts';
+import { WebhookRouter } from './jobs/webhookRouter.ts';
 import type { KeyKind, RetryPolicy } from './machines/index.ts';
 import { createMetrics } from './metrics.ts';
 import { createReadModel } from './readModel/index.ts';
@@ -148,6 +149,14 @@ export async function startService(s: ServiceSettings) {
     ackWaitMs: s.ackWaitMs,
   });
   await platform.start();
+  const webhookRouter = new WebhookRouter({
+    dispatcherDb,
+    mailbox,
+    clock: s.clock,
+    pollMs: s.timerPollMs,
+    log: s.log,
+  });
+  webhookRouter.start();
 
   return {
     nc,
@@ -164,7 +173,9 @@ export async function startService(s: ServiceSettings) {
     secrets,
     adapters,
     webhookInbox: createWebhookInboxWriter(dispatcherDb),
+    webhookRouter,
     async stop() {
+      await webhookRouter.stop();
       await platform.stop();
       await runtime.stop();
       watcher.stop();

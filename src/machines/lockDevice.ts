@@ -1,5 +1,8 @@
-/** A lock device in a room: registered and active until decommissioned. Pure. */
-import { assign, type SnapshotFrom, setup } from 'xstate';
+/**
+ * A lock device in a room: registered and active until decommissioned; vendor reports (webhooks) keep
+ * its battery and connectivity, and crossing into low battery or offline is published once. Pure.
+ */
+import { assign, enqueueActions, type SnapshotFrom, setup } from 'xstate';
 import type { DomainEventIntent } from './intents.ts';
 
 export type LockDeviceStatus = 'registered' | 'active' | 'decommissioned';
@@ -12,9 +15,15 @@ export interface LockDeviceContext {
   vendor: string;
   vendorDeviceRef: string;
   areas: string[];
+  /** Last reported battery percent and connectivity; absent until a vendor reports them. */
+  battery?: number | null;
+  online?: boolean | null;
   createdAt: string;
   updatedAt: string;
 }
+
+/** Below this percent a lock is reported low (once, until it is back above). */
+export const BATTERY_LOW_PERCENT = 20;
 
 export type LockDeviceEvent =
   | {
@@ -26,7 +35,8 @@ export type LockDeviceEvent =
       vendorDeviceRef: string;
       areas: string[];
     }
-  | { type: 'lockDevice.decommission'; at: string; reason: string };
+  | { type: 'lockDevice.decommission'; at: string; reason: string }
+  | { type: 'lockDevice.vendorReport'; at: string; battery?: number; online?: boolean };
 
 export const lockDeviceMachine = setup({
   types: {
@@ -85,6 +95,21 @@ export const lockDeviceMachine = setup({
     },
     active: {
       on: {
+        'lockDevice.vendorReport': {
+          guard: ({ context, event }) =>
+            (event.battery !== undefined && event.battery !== context.battery) ||
+            (event.online !== undefined && event.online !== context.online),
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const battery = event.battery ?? context.battery ?? null;
+            const online = event.online ?? context.online ?? null;
+            const wasLow = typeof context.battery === 'number' && context.battery < BATTERY_LOW_PERCENT;
+            if (typeof battery === 'number' && battery < BATTERY_LOW_PERCENT && !wasLow)
+              enqueue({ type: 'publishEvent', params: { verb: 'battery_low', data: { battery } } });
+            if (online !== null && online !== (context.online ?? null) && (context.online != null || !online))
+              enqueue({ type: 'publishEvent', params: { verb: online ? 'online' : 'offline' } });
+            enqueue.assign({ battery, online, updatedAt: event.at });
+          }),
+        },
         'lockDevice.decommission': {
           target: 'decommissioned',
           actions: [

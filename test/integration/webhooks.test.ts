@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Db } from '../../src/io/db/index.ts';
 import { buildTestGateway } from '../support/gateway.ts';
-import { type Harness, startHarness } from '../support/harness.ts';
+import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
 const seamSecret = `whsec_${randomBytes(24).toString('base64')}`;
 const ttlockToken = randomBytes(16).toString('hex');
@@ -102,6 +102,71 @@ describe('webhook ingress', () => {
     expect((await post(`/webhooks/v1/ttlock?token=${ttlockToken}`, body, form)).statusCode).toBe(202);
     expect((await post(`/webhooks/v1/ttlock?token=${ttlockToken}`, body, form)).statusCode).toBe(200);
     expect(await stored('ttlock')).toBe(before + 1);
+  });
+
+  it('webhooks: a Seam device event reaches its lock device: low battery and offline are published once', async () => {
+    const tenantId = `t-${randomUUID().slice(0, 8)}`;
+    const deviceId = randomUUID();
+    const ref = `seam_device_${randomUUID().slice(0, 8)}`;
+    const registered = await h.service.mailbox.sendAndWait(
+      { type: 'lockDevice', id: deviceId },
+      {
+        tenantId,
+        event: {
+          type: 'lockDevice.register',
+          at: new Date().toISOString(),
+          propertyId: 'p1',
+          roomId: '301',
+          vendor: 'seam',
+          vendorDeviceRef: ref,
+          areas: [],
+        } as { type: string; at: string },
+      },
+      `${deviceId}:register`,
+      (n) => n.version >= 1,
+      10_000,
+    );
+    expect(registered).not.toBeNull();
+    const send = async (event: Record<string, unknown>) => {
+      const body = JSON.stringify({ event_id: randomUUID(), device_id: ref, ...event });
+      expect((await post('/webhooks/v1/seam', body, svixHeaders(body))).statusCode).toBe(202);
+    };
+    await send({ event_type: 'device.low_battery', battery_level: 0.12 });
+    await send({ event_type: 'device.disconnected' });
+    await send({ event_type: 'device.connected' });
+    // An event about a device nobody registered is routed to no one.
+    const stray = JSON.stringify({
+      event_id: randomUUID(),
+      device_id: 'nobody',
+      event_type: 'device.disconnected',
+    });
+    await post('/webhooks/v1/seam', stray, svixHeaders(stray));
+
+    const ctx = await eventually(
+      async () => {
+        const r = await sql<{ c: { battery?: number; online?: boolean } }>`
+        select snapshot->'context' as c from actor_snapshots where actor_id = ${deviceId}`.execute(admin);
+        const c = r.rows[0]?.c;
+        return c?.battery === 12 && c.online === true ? c : undefined;
+      },
+      15_000,
+      'the device to take the reports',
+    );
+    expect(ctx).toMatchObject({ battery: 12, online: true });
+    const subjects = (verb: string) => `${h.service.topology.eventsRoot}.lock_device.${verb}.v1`;
+    const count = async (verb: string) =>
+      (await h.service.jsm.streams.info(h.service.topology.eventsStream, { subjects_filter: subjects(verb) }))
+        .state.subjects?.[subjects(verb)] ?? 0;
+    await eventually(async () => ((await count('online')) === 1 ? true : undefined), 10_000, 'online event');
+    expect([await count('battery_low'), await count('offline'), await count('online')]).toEqual([1, 1, 1]);
+    const strayRow = await eventually(async () => {
+      const r = await sql<{ routed: boolean; tenant_id: string | null }>`
+        select routed_at is not null as routed, tenant_id from webhook_inbox where body->>'device_id' = 'nobody'`.execute(
+        admin,
+      );
+      return r.rows[0]?.routed ? r.rows[0] : undefined;
+    });
+    expect(strayRow.tenant_id).toBeNull();
   });
 
   it('webhooks: no body or header combination yields a 5xx', async () => {
