@@ -1,10 +1,12 @@
 /**
  * POST /webhooks/v1/:vendor — outside /api/v1 (vendors do not hold our tokens). The raw body is kept
  * for the signature, limited to 64 KiB (413 beyond), verified, stored in the webhook inbox (deduplicated
- * by the vendor's event id), and only then acknowledged: 202 for a new event, 200 for a replay.
+ * by the vendor's event id), and only then acknowledged: 202 for a new event, 200 for a replay. Each
+ * vendor has a rate limit (429 beyond; vendors retry).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { LockError } from '../../errors.ts';
+import { VendorRateLimit } from './rateLimit.ts';
 import { createVerifiers, type WebhookSecrets } from './verifiers.ts';
 
 export interface WebhookInbox {
@@ -14,8 +16,13 @@ export interface WebhookInbox {
 
 export const WEBHOOK_BODY_LIMIT = 64 * 1024;
 
-export function webhookRoutes(inbox: WebhookInbox, secrets: WebhookSecrets): FastifyPluginAsync {
+export function webhookRoutes(
+  inbox: WebhookInbox,
+  secrets: WebhookSecrets,
+  limits: { perVendorPerSecond?: number } = {},
+): FastifyPluginAsync {
   const verifiers = createVerifiers(secrets);
+  const rate = new VendorRateLimit(limits.perVendorPerSecond ?? 20_000);
   return async (app) => {
     // Raw text for every content type: the signature covers the exact bytes.
     app.removeAllContentTypeParsers();
@@ -28,6 +35,8 @@ export function webhookRoutes(inbox: WebhookInbox, secrets: WebhookSecrets): Fas
       async (req, reply) => {
         const verify = verifiers[req.params.vendor];
         if (!verify) throw new LockError('LOCK.NOT_FOUND', `no webhooks for vendor ${req.params.vendor}`);
+        if (!rate.take(req.params.vendor))
+          throw new LockError('LOCK.RATE_LIMITED', `too many ${req.params.vendor} webhooks; retry later`);
         const raw = typeof req.body === 'string' ? req.body : '';
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers))
