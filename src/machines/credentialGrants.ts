@@ -222,8 +222,7 @@ export function onModifyFailed(
     const waiting: Grant = { ...g, status: 'modify_retry_wait', lastError: error };
     return { ...empty(replace(grants, i, waiting)), timers: [retryTimer(g, at, owner, error)] };
   }
-  const reissue: Grant = { ...g, status: 'reissue_revoking', attempts: 1, lastError: error };
-  return { ...empty(replace(grants, i, reissue)), intents: [revokeIntent(owner, reissue)] };
+  return startReissue(owner, grants, i, g, { lastError: error });
 }
 
 /** The old generation is gone: issue the grant again as the next generation, with the new window. */
@@ -254,18 +253,28 @@ function onPinConflict(owner: GrantOwner, grants: Grant[], i: number, g: Grant, 
   if (!next) return empty(replace(grants, i, { ...g, status: 'failed', lastError: error }));
   const rotated = { secret: next, spareSecrets: rest, pinIndex: (owner.pinIndex ?? 0) + 1 };
   const o: GrantOwner = { ...owner, ...rotated };
-  let step = reissue(o, grants, i, g);
-  for (let j = 0; j < step.grants.length; j++) {
-    const x = step.grants[j] as Grant;
-    if (x.status !== 'issued' || !stalePin(o, x)) continue;
+  const step = reissue(o, grants, i, g);
+  // Grants already issued with the old PIN are replaced too.
+  const intents = [...step.intents];
+  const replaced = step.grants.map((x) => {
+    if (x.status !== 'issued' || !stalePin(o, x)) return x;
     const closing: Grant = { ...x, status: 'reissue_revoking', attempts: 1, lastError: error };
-    step = {
-      ...step,
-      grants: replace(step.grants, j, closing),
-      intents: [...step.intents, revokeIntent(o, closing)],
-    };
-  }
-  return { ...step, rotated };
+    intents.push(revokeIntent(o, closing));
+    return closing;
+  });
+  return { ...step, grants: replaced, intents, rotated };
+}
+
+/** Begins replacing a grant: revoke what the vendor holds, then issue the next generation. */
+function startReissue(
+  owner: GrantOwner,
+  grants: Grant[],
+  i: number,
+  g: Grant,
+  patch: Partial<Grant>,
+): GrantStep {
+  const closing: Grant = { ...g, ...patch, status: 'reissue_revoking', attempts: 1 };
+  return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
 }
 
 function replace(grants: Grant[], i: number, g: Grant): Grant[] {
@@ -282,11 +291,9 @@ export function onIssued(
   const i = findByOperation(owner, grants, operationId, 'issue');
   const g = grants[i];
   if (!g || (g.status !== 'issuing' && g.status !== 'revoke_wait')) return empty(grants);
-  if (g.status === 'issuing' && stalePin(owner, g)) {
-    // Issued with a PIN the credential has since left: replace it with the current one.
-    const closing: Grant = { ...g, status: 'reissue_revoking', vendorRef, attempts: 1, lastError: null };
-    return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
-  }
+  // Issued with a PIN the credential has since left: replace it with the current one.
+  if (g.status === 'issuing' && stalePin(owner, g))
+    return startReissue(owner, grants, i, g, { vendorRef, lastError: null });
   if (g.status === 'issuing') {
     return empty(replace(grants, i, { ...g, status: 'issued', vendorRef, lastError: null }));
   }
@@ -313,13 +320,7 @@ export function onIssueFailed(
   if (error.code === 'DUPLICATE' && owner.kind === 'pin') return onPinConflict(owner, grants, i, g, error);
   if (error.retryable && g.attempts < owner.retry.maxAttempts) {
     const waiting: Grant = { ...g, status: 'retry_wait', lastError: error };
-    const dueAt = nextAttemptAt(at, g.attempts, owner.retry, error.retryAfterMs);
-    const timer: TimerIntent = {
-      key: grantTimerKey(g),
-      dueAt,
-      event: { type: 'timer.retryGrant', lockDeviceId: g.lockDeviceId },
-    };
-    return { ...empty(replace(grants, i, waiting)), timers: [timer] };
+    return { ...empty(replace(grants, i, waiting)), timers: [retryTimer(g, at, owner, error)] };
   }
   return empty(replace(grants, i, { ...g, status: 'failed', lastError: error }));
 }
@@ -399,13 +400,7 @@ export function onRevokeFailed(
       status: reissuing ? 'reissue_revoke_retry_wait' : 'revoke_retry_wait',
       lastError: error,
     };
-    const dueAt = nextAttemptAt(at, g.attempts, owner.retry, error.retryAfterMs);
-    const timer: TimerIntent = {
-      key: grantTimerKey(g),
-      dueAt,
-      event: { type: 'timer.retryGrant', lockDeviceId: g.lockDeviceId },
-    };
-    return { ...empty(replace(grants, i, waiting)), timers: [timer] };
+    return { ...empty(replace(grants, i, waiting)), timers: [retryTimer(g, at, owner, error)] };
   }
   return empty(replace(grants, i, { ...g, status: 'failed', lastError: error }));
 }
