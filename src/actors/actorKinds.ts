@@ -126,6 +126,8 @@ const credential: ActorKind = {
             status: grantStatusForContract(g.status),
             attempts: g.attempts,
             lastError: g.lastError ? { code: g.lastError.code, message: g.lastError.message } : null,
+            // Which of the credential's PINs the lock holds (not in the REST schema: the issuing answer uses it).
+            pinIndex: g.pinIndex ?? 0,
           })),
         ),
         failure: c.failure ? JSON.stringify(c.failure) : null,

@@ -114,8 +114,6 @@ function toPage<R extends { created_at: Date; id: string }, T>(
 export interface ReadModel {
   property(tenantId: string, id: string): Promise<PropertyView | null>;
   devicesInRooms(tenantId: string, propertyId: string, rooms: string[]): Promise<DeviceInRoom[]>;
-  /** Which of its PINs a credential's locks hold (0: the first; more after a lock already had it). */
-  credentialPinIndex(tenantId: string, id: string): Promise<number>;
   /** The property and its rooms' locks in one round trip: what issuing reads on its hot path. */
   issueContext(
     tenantId: string,
@@ -141,16 +139,6 @@ export function createReadModel(db: Db): ReadModel {
         tx.selectFrom('properties').selectAll().where('id', '=', id).executeTakeFirst(),
       );
       return r ? toProperty(r) : null;
-    },
-
-    async credentialPinIndex(tenantId, id) {
-      // Only the index leaves the database, never the snapshot's sealed secrets.
-      const keys = JSON.stringify([{ tenant: tenantId, type: 'credential', id }]);
-      const { rows } = await sql<{ pin_index: number | null }>`
-        select (snapshot->'context'->>'pinIndex')::int as pin_index from lock_load_snapshots(${keys}::jsonb)`.execute(
-        db,
-      );
-      return rows[0]?.pin_index ?? 0;
     },
 
     async issueContext(tenantId, propertyId, rooms) {

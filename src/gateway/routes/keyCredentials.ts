@@ -94,8 +94,10 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             );
             const view = await p.readModel.credential(tenantId, id);
             // The PIN the locks hold: a later one of the prepared PINs if a lock already had the first.
-            const pinIndex =
-              prepared.pins.length > 1 ? await p.readModel.credentialPinIndex(tenantId, id) : 0;
+            const pinIndex = Math.max(
+              0,
+              ...(view?.grants ?? []).map((g) => (g as { pinIndex?: number }).pinIndex ?? 0),
+            );
             const pin = prepared.pins[pinIndex] ?? prepared.pins[0];
             const body = {
               ...(view ?? pendingView(id, prepared.event)),
