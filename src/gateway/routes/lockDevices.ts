@@ -22,6 +22,32 @@ export function roomIdFromLockName(name: string, ref: string): string {
   return safe || ref.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 128);
 }
 
+interface DeviceRegistration {
+  propertyId: string;
+  roomId: string;
+  vendor: string;
+  vendorDeviceRef: string;
+  areas: string[];
+}
+
+/** Sends the device actor its registration and waits for it to commit (null when the wait runs out). */
+function registerDevice(
+  p: GatewayPorts,
+  tenantId: string,
+  id: string,
+  d: DeviceRegistration,
+  waitMs: number,
+) {
+  const event = { type: 'lockDevice.register', at: p.clock.now().toISOString(), ...d };
+  return p.mailbox.sendAndWait(
+    { type: 'lockDevice', id },
+    { tenantId, event },
+    `${id}:register`,
+    (n) => n.version >= 1,
+    waitMs,
+  );
+}
+
 const plain = { seal: (r: StoredResponse) => r, open: (r: StoredResponse) => r };
 const problems = {
   400: { $ref: 'Problem#' },
@@ -69,23 +95,17 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
               );
             }
             const id = key ? uuidV5(`lockDevice:${tenantId}:${key}`) : randomUUID();
-            const at = p.clock.now().toISOString();
-            await p.mailbox.sendAndWait(
-              { type: 'lockDevice', id },
+            await registerDevice(
+              p,
+              tenantId,
+              id,
               {
-                tenantId,
-                event: {
-                  type: 'lockDevice.register',
-                  at,
-                  propertyId: b.propertyId,
-                  roomId: b.roomId,
-                  vendor: b.vendor,
-                  vendorDeviceRef: b.vendorDeviceRef,
-                  areas: b.areas ?? [],
-                } as { type: string; at: string },
+                propertyId: b.propertyId,
+                roomId: b.roomId,
+                vendor: b.vendor,
+                vendorDeviceRef: b.vendorDeviceRef,
+                areas: b.areas ?? [],
               },
-              `${id}:register`,
-              (n) => n.version >= 1,
               p.waitBudgetMs,
             );
             const view = await p.readModel.device(tenantId, id);
@@ -131,30 +151,23 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             .map((d) => d.vendorDeviceRef),
         );
         const fresh = locks.filter((l) => !known.has(l.ref));
-        const at = p.clock.now().toISOString();
         // Ids from (tenant, property, vendor, ref): importing again, or concurrently, registers nothing twice.
         const registered = await Promise.all(
-          fresh.map((l) => {
-            const id = uuidV5(`lockDevice:${tenantId}:${propertyId}:${vendor}:${l.ref}`);
-            return p.mailbox.sendAndWait(
-              { type: 'lockDevice', id },
+          fresh.map((l) =>
+            registerDevice(
+              p,
+              tenantId,
+              uuidV5(`lockDevice:${tenantId}:${propertyId}:${vendor}:${l.ref}`),
               {
-                tenantId,
-                event: {
-                  type: 'lockDevice.register',
-                  at,
-                  propertyId,
-                  roomId: roomIdFromLockName(l.name, l.ref),
-                  vendor,
-                  vendorDeviceRef: l.ref,
-                  areas: [],
-                } as { type: string; at: string },
+                propertyId,
+                roomId: roomIdFromLockName(l.name, l.ref),
+                vendor,
+                vendorDeviceRef: l.ref,
+                areas: [],
               },
-              `${id}:register`,
-              (n) => n.version >= 1,
               p.waitBudgetMs * 5,
-            );
-          }),
+            ),
+          ),
         );
         if (registered.some((n) => n === null))
           throw new LockError('LOCK.UNAVAILABLE', 'some devices were not registered in time; import again');
