@@ -4,15 +4,14 @@
  * holds exactly one passcode per grant, each `issued` event is in the stream exactly once, and the audit
  * chain verifies.
  */
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../../src/audit/verifyChain.ts';
 import { startTtlockSimulator, type TtlockSimulator } from '../../src/io/vendors/ttlock/index.ts';
 import type { ServiceSettings } from '../../src/service.ts';
 import { type Client, connectClient } from '../support/client.ts';
-import { seedProperty } from '../support/fixtures.ts';
-import { dropDatabase, dropNats, eventually, testSettings, uniqueId } from '../support/harness.ts';
+import { dropDatabase, dropNats, eventually, uniqueId } from '../support/harness.ts';
 import { type RuntimeProcess, spawnRuntime } from '../support/processes.ts';
+import { confirmReservations, seedRooms, takeoverSettings } from '../support/reservations.ts';
 
 const ROOMS = 50;
 const RESERVATIONS = 1000;
@@ -26,13 +25,7 @@ describe('crash safety: kill -9 during issuance', () => {
 
   beforeAll(async () => {
     ttlock = await startTtlockSimulator({ lockCount: ROOMS });
-    // Short lease, ack wait and effect claim, so a dead process's work is taken over within seconds.
-    settings = testSettings(uniqueId(), ttlock.url, {
-      leaseTtlMs: 1500,
-      ackWaitMs: 2000,
-      effectClaimMs: 1500,
-      sweepEveryMs: 300,
-    });
+    settings = takeoverSettings(uniqueId(), ttlock.url);
     runtime = await spawnRuntime(settings, 'chaos-0');
     client = await connectClient(settings);
   });
@@ -46,29 +39,8 @@ describe('crash safety: kill -9 during issuance', () => {
   });
 
   it('crash: every credential ends active with one passcode per grant, one issued event each, and an intact audit chain', async () => {
-    const rooms: Record<string, string> = {};
-    for (let i = 0; i < ROOMS; i++) rooms[String(101 + i)] = String(7001 + i);
-    const { propertyId } = await seedProperty(client, tenantId, rooms);
-    const subject = `${client.topology.platformRoot}.reservation.confirmed.v1`;
-    await Promise.all(
-      Array.from({ length: RESERVATIONS }, (_, i) => {
-        const eventId = randomUUID();
-        return client.js.publish(
-          subject,
-          JSON.stringify({
-            eventId,
-            tenantId,
-            propertyId,
-            reservationId: `res-${i}`,
-            guestRef: `guest-${i}`,
-            rooms: [String(101 + (i % ROOMS))],
-            checkIn: '2026-12-01T14:00:00.000Z',
-            checkOut: '2026-12-03T11:00:00.000Z',
-          }),
-          { msgID: eventId },
-        );
-      }),
-    );
+    const propertyId = await seedRooms(client, tenantId, ROOMS);
+    await confirmReservations(client, tenantId, propertyId, RESERVATIONS, ROOMS);
 
     // Kill at three points of progress, each time mid-flight, and start a new process.
     for (const [n, atLeast] of [150, 450, 750].entries()) {

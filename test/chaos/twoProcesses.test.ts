@@ -2,15 +2,14 @@
  * Two runtime processes share the partitions through the lease bucket. Killing one (`kill -9`), the other
  * takes its partitions over once their leases expire and finishes the credentials that were in flight.
  */
-import { randomUUID } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTtlockSimulator, type TtlockSimulator } from '../../src/io/vendors/ttlock/index.ts';
 import type { ServiceSettings } from '../../src/service.ts';
 import { type Client, connectClient } from '../support/client.ts';
-import { seedProperty } from '../support/fixtures.ts';
-import { dropDatabase, dropNats, eventually, testSettings, uniqueId } from '../support/harness.ts';
+import { dropDatabase, dropNats, eventually, uniqueId } from '../support/harness.ts';
 import { type RuntimeProcess, spawnRuntime } from '../support/processes.ts';
+import { confirmReservations, seedRooms, takeoverSettings } from '../support/reservations.ts';
 
 const ROOMS = 30;
 const RESERVATIONS = 300;
@@ -25,12 +24,7 @@ describe('two runtime processes', () => {
 
   beforeAll(async () => {
     ttlock = await startTtlockSimulator({ lockCount: ROOMS });
-    settings = testSettings(uniqueId(), ttlock.url, {
-      leaseTtlMs: 1500,
-      ackWaitMs: 2000,
-      effectClaimMs: 1500,
-      sweepEveryMs: 300,
-    });
+    settings = takeoverSettings(uniqueId(), ttlock.url);
     a = await spawnRuntime(settings, 'pair-a');
     b = await spawnRuntime(settings, 'pair-b');
     client = await connectClient(settings);
@@ -67,29 +61,8 @@ describe('two runtime processes', () => {
     );
     expect((shared['pair-a'] ?? 0) + (shared['pair-b'] ?? 0)).toBe(settings.partitions);
 
-    const rooms: Record<string, string> = {};
-    for (let i = 0; i < ROOMS; i++) rooms[String(101 + i)] = String(7001 + i);
-    const { propertyId } = await seedProperty(client, tenantId, rooms);
-    const subject = `${client.topology.platformRoot}.reservation.confirmed.v1`;
-    await Promise.all(
-      Array.from({ length: RESERVATIONS }, (_, i) => {
-        const eventId = randomUUID();
-        return client.js.publish(
-          subject,
-          JSON.stringify({
-            eventId,
-            tenantId,
-            propertyId,
-            reservationId: `res-${i}`,
-            guestRef: `guest-${i}`,
-            rooms: [String(101 + (i % ROOMS))],
-            checkIn: '2026-12-01T14:00:00.000Z',
-            checkOut: '2026-12-03T11:00:00.000Z',
-          }),
-          { msgID: eventId },
-        );
-      }),
-    );
+    const propertyId = await seedRooms(client, tenantId, ROOMS);
+    await confirmReservations(client, tenantId, propertyId, RESERVATIONS, ROOMS);
     await eventually(
       async () => ((await client.statusCounts()).active ?? 0) >= 30 || undefined,
       30_000,
