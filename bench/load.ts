@@ -4,6 +4,7 @@
  * Usage: load.ts <baseUrl> <token> <propertyId> <rooms comma-separated> <n> <c>
  */
 import http from 'node:http';
+import { closedLoop, post } from './closedLoop.ts';
 
 const [base, token, propertyId, roomList, nArg, cArg] = process.argv.slice(2);
 if (!base || !token || !propertyId || !roomList)
@@ -14,69 +15,37 @@ const c = Number(cArg ?? 32);
 const agent = new http.Agent({ keepAlive: true, maxSockets: c });
 const url = new URL('/api/v1/key-credentials', base);
 
-function post(i: number): Promise<number> {
-  const body = JSON.stringify({
-    propertyId,
-    holder: { kind: 'guest', ref: `guest-${i}` },
-    kind: 'pin',
-    rooms: [rooms[i % rooms.length]],
-    validFrom: '2026-12-01T14:00:00.000Z',
-    validUntil: '2026-12-03T11:00:00.000Z',
-  });
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          'idempotency-key': `load-${process.pid}-${i}`,
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const latencies: number[] = [];
-const statuses: Record<string, number> = {};
-let next = 0;
-const t0 = performance.now();
-async function client() {
-  while (next < n) {
-    const i = next++;
-    const t = performance.now();
-    const status = await post(i).catch(() => 0);
-    latencies.push(performance.now() - t);
-    statuses[status] = (statuses[status] ?? 0) + 1;
-  }
-}
-await Promise.all(Array.from({ length: c }, client));
-const seconds = (performance.now() - t0) / 1000;
-latencies.sort((a, b) => a - b);
-const p = (q: number) =>
-  Math.round((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0) * 100) / 100;
-const settled = statuses['201'] ?? 0;
+const r = await closedLoop(n, c, (i) =>
+  post(
+    agent,
+    url,
+    {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'idempotency-key': `load-${process.pid}-${i}`,
+    },
+    JSON.stringify({
+      propertyId,
+      holder: { kind: 'guest', ref: `guest-${i}` },
+      kind: 'pin',
+      rooms: [rooms[i % rooms.length]],
+      validFrom: '2026-12-01T14:00:00.000Z',
+      validUntil: '2026-12-03T11:00:00.000Z',
+    }),
+  ),
+);
+const settled = r.statuses['201'] ?? 0;
 console.log(
   JSON.stringify({
     n,
     c,
-    seconds: Math.round(seconds * 100) / 100,
-    perSecond: Math.round(n / seconds),
-    settledPerSecond: Math.round(settled / seconds),
-    p50: p(0.5),
-    p90: p(0.9),
-    p99: p(0.99),
-    statuses,
+    seconds: r.seconds,
+    perSecond: Math.round(n / r.exactSeconds),
+    settledPerSecond: Math.round(settled / r.exactSeconds),
+    p50: r.p50,
+    p90: r.p90,
+    p99: r.p99,
+    statuses: r.statuses,
   }),
 );
 agent.destroy();

@@ -1,0 +1,55 @@
+/** The closed loop both load processes run: C clients, N requests in all; latencies and statuses. */
+import http from 'node:http';
+
+/** POSTs one body; resolves with the status (0 when the connection failed). */
+export function post(
+  agent: http.Agent,
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.request(
+      url,
+      { method: 'POST', agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(0));
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
+export async function closedLoop(n: number, c: number, send: (i: number) => Promise<number>) {
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      while (next < n) {
+        const i = next++;
+        const t = performance.now();
+        const status = await send(i);
+        latencies.push(performance.now() - t);
+        statuses[status] = (statuses[status] ?? 0) + 1;
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  const p = (q: number) =>
+    Math.round((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0) * 100) /
+    100;
+  return {
+    seconds: Math.round(seconds * 100) / 100,
+    exactSeconds: seconds,
+    p50: p(0.5),
+    p90: p(0.9),
+    p99: p(0.99),
+    statuses,
+  };
+}
