@@ -3,7 +3,7 @@
  * implementation"). A vendor joins by providing a `ContractVendor`: its adapter, a few of its locks, a
  * view of what the vendor holds, and the simulator's fault switches.
  */
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LockAdapter } from '../../src/io/vendors/port.ts';
 import { VendorError } from '../../src/io/vendors/port.ts';
@@ -31,6 +31,20 @@ export interface ContractVendor {
   /** A PIN this vendor accepts, different on each call. */
   pin(): string;
   close(): Promise<void>;
+}
+
+/** A PIN source that never repeats itself (a vendor may refuse the same PIN twice on a lock). */
+export function uniquePins(): () => string {
+  const used = new Set<string>();
+  return () => {
+    for (;;) {
+      const p = String(randomInt(100000, 1000000));
+      if (!used.has(p)) {
+        used.add(p);
+        return p;
+      }
+    }
+  };
 }
 
 const window = (days: number) => ({

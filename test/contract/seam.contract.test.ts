@@ -2,9 +2,8 @@
  * The LockAdapter contract against the Seam adapter and Seam's own fake (@seamapi/fake-seam-connect).
  * The fake has no rate limit, no clock check and API keys that do not expire: those cases are skipped.
  */
-import { randomInt } from 'node:crypto';
 import { createSeamAdapter, startSeamFake } from '../../src/io/vendors/seam/index.ts';
-import { lockAdapterContract } from './lockAdapterContract.ts';
+import { lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
 
 // Every route the contract calls: the fake's outage is per route.
 const ROUTES = [
@@ -25,7 +24,6 @@ lockAdapterContract(
       config: { endpoint: fake.url, apiKey: fake.apiKey },
       timeoutMs: 4000,
     });
-    const used = new Set<string>();
     return {
       adapter,
       lockRefs: ['august_device_1', 'august_device_2'],
@@ -41,15 +39,7 @@ lockAdapterContract(
         clear: () => fake.outage([]),
         outage: () => fake.outage(ROUTES),
       },
-      pin() {
-        for (;;) {
-          const p = String(randomInt(100000, 1000000));
-          if (!used.has(p)) {
-            used.add(p);
-            return p;
-          }
-        }
-      },
+      pin: uniquePins(),
       close: () => fake.close(),
     };
   },

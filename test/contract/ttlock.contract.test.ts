@@ -1,12 +1,11 @@
 /** The LockAdapter contract against the TTLock adapter and its simulator. */
-import { randomInt } from 'node:crypto';
 import { systemClock } from '../../src/ids.ts';
 import {
   createTtlockAdapter,
   startTtlockSimulator,
   TTLOCK_SIM_DEFAULTS,
 } from '../../src/io/vendors/ttlock/index.ts';
-import { lockAdapterContract } from './lockAdapterContract.ts';
+import { lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
 
 lockAdapterContract('ttlock', async () => {
   const sim = await startTtlockSimulator({ lockCount: 3 });
@@ -15,7 +14,6 @@ lockAdapterContract('ttlock', async () => {
     clock: systemClock,
     timeoutMs: 2000,
   });
-  const used = new Set<string>();
   return {
     adapter,
     lockRefs: ['7001', '7002'],
@@ -33,15 +31,7 @@ lockAdapterContract('ttlock', async () => {
       clockSkew: (ms) => sim.setFaults({ clockSkewMs: ms }),
       expireTokens: () => sim.expireTokens(),
     },
-    pin() {
-      for (;;) {
-        const p = String(randomInt(100000, 1000000));
-        if (!used.has(p)) {
-          used.add(p);
-          return p;
-        }
-      }
-    },
+    pin: uniquePins(),
     close: () => sim.close(),
   };
 });
