@@ -3,6 +3,7 @@
  * 422; a request still in progress under the key gives 409. Responses are stored with secrets sealed.
  */
 import { createHash } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
 import { LockError } from '../errors.ts';
 import { sql } from 'kysely';
 import { type Db, withTenant } from '../io/db/index.ts';
@@ -64,4 +65,14 @@ export async function withIdempotency(
     db,
   );
   return response;
+}
+
+/** Answers with a stored response: a stored problem as the same problem+json, anything else as it was. */
+export function sendStored(reply: FastifyReply, r: StoredResponse) {
+  if (r.body.problem)
+    throw new LockError(r.body.code as never, (r.body.detail as string | null) ?? undefined);
+  return reply
+    .code(r.status)
+    .headers(r.headers ?? {})
+    .send(r.body as never);
 }

@@ -4,7 +4,7 @@ import Type from 'typebox';
 import { LockError } from '../../errors.ts';
 import { idempotentCredentialId } from '../../ids.ts';
 import { prepareIssue } from '../../issuance/credentialRequests.ts';
-import { type StoredResponse, withIdempotency } from '../idempotency.ts';
+import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
 import type { GatewayPorts } from '../ports.ts';
 import {
   CreateKeyCredential,
@@ -109,12 +109,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           },
           sealPin,
         );
-        if (r.body.problem)
-          throw new LockError(r.body.code as never, (r.body.detail as string | null) ?? undefined);
-        return reply
-          .code(r.status)
-          .headers(r.headers ?? {})
-          .send(r.body as never);
+        return sendStored(reply, r);
       },
     );
 
@@ -259,12 +254,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           },
           { seal: (x) => x, open: (x) => x },
         );
-        if (r.body.problem)
-          throw new LockError(r.body.code as never, (r.body.detail as string | null) ?? undefined);
-        return reply
-          .code(r.status)
-          .headers(r.headers ?? {})
-          .send(r.body as never);
+        return sendStored(reply, r);
       },
     );
   };
