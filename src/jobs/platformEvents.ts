@@ -78,8 +78,10 @@ export class PlatformEventConsumer {
     this.loop = (async () => {
       for await (const m of messages) {
         if (this.stopping) break;
-        const key = orderingKey(m);
-        const tail = (this.tails.get(key) ?? Promise.resolve()).then(() => this.handle(m));
+        // Parsed once, here: the ordering key and the handler read the same body.
+        const body = parseBody(m);
+        const key = orderingKey(m, body);
+        const tail = (this.tails.get(key) ?? Promise.resolve()).then(() => this.handle(m, body));
         this.tails.set(key, tail);
         void tail.then(() => {
           if (this.tails.get(key) === tail) this.tails.delete(key);
@@ -95,12 +97,9 @@ export class PlatformEventConsumer {
     await Promise.all(this.tails.values());
   }
 
-  private async handle(m: JsMsg): Promise<void> {
+  private async handle(m: JsMsg, body: unknown): Promise<void> {
     const name = m.subject.slice(this.d.topology.platformRoot.length + 1);
-    let body: unknown;
-    try {
-      body = m.json();
-    } catch {
+    if (body === NOT_JSON) {
       this.reject(m, name, 'not JSON');
       return;
     }
@@ -200,15 +199,26 @@ export class PlatformEventConsumer {
   }
 }
 
-/** Events of one reservation share a key (and so an order); anything unreadable gets its own. */
-function orderingKey(m: JsMsg): string {
+const NOT_JSON = Symbol('not JSON');
+
+function parseBody(m: JsMsg): unknown {
   try {
-    const b = m.json<{ tenantId?: unknown; reservationId?: unknown }>();
-    if (typeof b.tenantId === 'string' && typeof b.reservationId === 'string')
-      return `${b.tenantId}/${b.reservationId}`;
+    return m.json();
   } catch {
-    // handled (rejected) by `handle`
+    return NOT_JSON;
   }
+}
+
+/** Events of one reservation share a key (and so an order); anything unreadable gets its own. */
+function orderingKey(m: JsMsg, body: unknown): string {
+  const b = body as { tenantId?: unknown; reservationId?: unknown } | null;
+  if (
+    typeof b === 'object' &&
+    b !== null &&
+    typeof b.tenantId === 'string' &&
+    typeof b.reservationId === 'string'
+  )
+    return `${b.tenantId}/${b.reservationId}`;
   return `seq:${m.seq}`;
 }
 
