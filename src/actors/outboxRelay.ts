@@ -6,6 +6,7 @@
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { sql } from 'kysely';
+import { DrainLoop } from './drainLoop.ts';
 import type { Db } from '../io/db/index.ts';
 
 const RELAY_LOCK = 0x10c4_0001;
@@ -20,34 +21,26 @@ export interface OutboxRelayOptions {
 }
 
 export class OutboxRelay {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
-  private pending = false;
-  private stopped = false;
+  private readonly loop: DrainLoop;
 
-  constructor(private readonly o: OutboxRelayOptions) {}
+  constructor(private readonly o: OutboxRelayOptions) {
+    this.loop = new DrainLoop(() => this.relayOnce(), {
+      everyMs: o.pollMs ?? 500,
+      onError: (e) => o.log?.('outbox relay failed', { err: String(e) }),
+    });
+  }
 
   start(): void {
-    this.timer = setInterval(() => this.nudge(), this.o.pollMs ?? 500);
+    this.loop.start();
   }
 
   /** Asks for a relay pass soon (after a commit that wrote outbox rows). Coalesces. */
   nudge(): void {
-    if (this.pending || this.stopped) return;
-    this.pending = true;
-    this.running = this.running
-      .then(async () => {
-        this.pending = false;
-        // Relay until a pass finds nothing: commits made meanwhile are picked up by the same run.
-        while (!this.stopped && (await this.relayOnce()) > 0);
-      })
-      .catch((e) => this.o.log?.('outbox relay failed', { err: String(e) }));
+    this.loop.nudge();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running.catch(() => {});
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async relayOnce(): Promise<number> {

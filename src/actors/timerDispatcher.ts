@@ -4,6 +4,7 @@
  * message id makes the repeat a duplicate). xstate's `after:` is never used for deadlines.
  */
 import { sql } from 'kysely';
+import { DrainLoop } from './drainLoop.ts';
 import type { Db } from '../io/db/index.ts';
 import type { ActorMailbox } from './mailbox.ts';
 import type { ActorType } from './partitioning.ts';
@@ -17,24 +18,23 @@ export interface TimerDispatcherOptions {
 }
 
 export class TimerDispatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
+  private readonly loop: DrainLoop;
   private stopped = false;
 
-  constructor(private readonly o: TimerDispatcherOptions) {}
+  constructor(private readonly o: TimerDispatcherOptions) {
+    this.loop = new DrainLoop(() => this.dispatchDue(), {
+      everyMs: o.pollMs ?? 250,
+      onError: (e) => o.log?.('timer dispatch failed', { err: String(e) }),
+    });
+  }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running = this.running
-        .then(() => this.dispatchDue())
-        .catch((e) => this.o.log?.('timer dispatch failed', { err: String(e) }));
-    }, this.o.pollMs ?? 250);
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    await this.running.catch(() => {});
+    await this.loop.stop();
   }
 
   /** Delivers every timer due now; returns how many. */

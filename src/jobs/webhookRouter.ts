@@ -7,6 +7,7 @@
  */
 import { sql } from 'kysely';
 import type { ActorMailbox } from '../actors/index.ts';
+import { DrainLoop } from '../actors/drainLoop.ts';
 import { ensureError } from '../errors.ts';
 import type { Db } from '../io/db/index.ts';
 import { type DeviceReport, seamDeviceReport } from '../io/vendors/seam/webhookEvents.ts';
@@ -26,29 +27,25 @@ export interface WebhookRouterDeps {
 }
 
 export class WebhookRouter {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly loop: DrainLoop;
 
-  constructor(private readonly d: WebhookRouterDeps) {}
+  constructor(private readonly d: WebhookRouterDeps) {
+    this.loop = new DrainLoop(() => this.routeOnce(), {
+      everyMs: d.pollMs ?? 500,
+      onError: (e) => d.log?.('webhook routing failed', { err: ensureError(e).message }),
+    });
+  }
 
   start(): void {
-    this.timer = setInterval(() => this.nudge(), this.d.pollMs ?? 500);
+    this.loop.start();
   }
 
   nudge(): void {
-    if (this.stopped) return;
-    this.running = this.running
-      .then(async () => {
-        while (!this.stopped && (await this.routeOnce()) > 0);
-      })
-      .catch((e) => this.d.log?.('webhook routing failed', { err: ensureError(e).message }));
+    this.loop.nudge();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Routes one batch; returns how many rows it took. */

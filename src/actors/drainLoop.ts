@@ -1,0 +1,38 @@
+/**
+ * A background pass run on an interval and on demand (`nudge`), one at a time, repeated until a pass
+ * finds nothing; nudges while a run is queued coalesce. The outbox relay, the timer dispatcher and the
+ * webhook router all work this way.
+ */
+export class DrainLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private pending = false;
+  private stopped = false;
+
+  constructor(
+    /** One pass; returns how many items it handled (0 ends the run). */
+    private readonly pass: () => Promise<number>,
+    private readonly o: { everyMs: number; onError: (e: unknown) => void },
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.nudge(), this.o.everyMs);
+  }
+
+  nudge(): void {
+    if (this.pending || this.stopped) return;
+    this.pending = true;
+    this.running = this.running
+      .then(async () => {
+        this.pending = false;
+        while (!this.stopped && (await this.pass()) > 0);
+      })
+      .catch(this.o.onError);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running.catch(() => {});
+  }
+}
