@@ -6,20 +6,14 @@
 import { randomInt } from 'node:crypto';
 import { LockError } from '../errors.ts';
 import type { SecretBox } from '../io/crypto/secretBox.ts';
-import type { Holder, IssueCredentialEvent, KeyKind, RetryPolicy } from '../machines/index.ts';
+import type { IssueCredentialEvent, KeyKind, RetryPolicy } from '../machines/index.ts';
 import { planTargets, type ReadModel } from '../readModel/index.ts';
 
-export interface CredentialRequest {
-  tenantId: string;
-  propertyId: string;
-  reservationId: string | null;
-  holder: Holder;
-  kind: KeyKind;
-  rooms: string[];
-  areas: string[];
-  validFrom: string;
-  validUntil: string;
-}
+/** What a caller asks for: the issue event's description of the credential, and the tenant. */
+export type CredentialRequest = Pick<
+  IssueCredentialEvent,
+  'propertyId' | 'reservationId' | 'holder' | 'kind' | 'rooms' | 'areas' | 'validFrom' | 'validUntil'
+> & { tenantId: string };
 
 export interface IssuanceDeps {
   readModel: ReadModel;
