@@ -1,31 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { credentialMachine } from '../../../src/machines/credential.ts';
+import { at, issueEvent } from '../../support/credentialEvents.ts';
 import { decider } from '../../support/decider.ts';
 
 const spec = decider(credentialMachine, { id: 'c1', tenantId: 't1' });
-const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 10, 0, s)).toISOString();
-const target = (n: number) => ({
-  roomId: `r${n}`,
-  lockDeviceId: `d${n}`,
-  vendor: 'ttlock',
-  vendorDeviceRef: `${n}`,
-});
-const issue = {
-  type: 'credential.issue',
-  at: at(0),
-  propertyId: 'p1',
-  reservationId: 'res1',
-  holder: { kind: 'guest', ref: 'g1' },
-  kind: 'pin',
-  rooms: ['r1', 'r2'],
-  areas: [],
-  validFrom: '2026-01-01T14:00:00.000Z',
-  validUntil: '2026-01-03T11:00:00.000Z',
-  secret: 'v1.enc',
-  targets: [target(1), target(2)],
-  unresolved: [],
-  retry: { maxAttempts: 2, baseDelayMs: 1000, maxDelayMs: 60_000 },
-};
+const issue = issueEvent([1, 2], { retry: { maxAttempts: 2, baseDelayMs: 1000, maxDelayMs: 60_000 } });
 const issued = (n: number) => ({
   type: 'effect.done.issueGrant',
   at: at(1),
