@@ -196,8 +196,7 @@ export function onModified(
   const ref = vendorRef ?? g.vendorRef;
   if (g.status === 'modifying')
     return empty(replace(grants, i, { ...g, status: 'issued', vendorRef: ref, lastError: null }));
-  const closing: Grant = { ...g, status: 'revoking', vendorRef: ref, attempts: 1, lastError: null };
-  return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
+  return startRevoke(owner, grants, i, g, { vendorRef: ref, lastError: null });
 }
 
 /**
@@ -215,8 +214,7 @@ export function onModifyFailed(
   const g = grants[i];
   if (!g || (g.status !== 'modifying' && g.status !== 'revoke_wait')) return empty(grants);
   if (g.status === 'revoke_wait') {
-    const closing: Grant = { ...g, status: 'revoking', attempts: 1, lastError: error };
-    return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
+    return startRevoke(owner, grants, i, g, { lastError: error });
   }
   if (error.retryable && g.attempts < owner.retry.maxAttempts) {
     const waiting: Grant = { ...g, status: 'modify_retry_wait', lastError: error };
@@ -265,6 +263,18 @@ function onPinConflict(owner: GrantOwner, grants: Grant[], i: number, g: Grant, 
   return { ...step, grants: replaced, intents, rotated };
 }
 
+/** Begins revoking a grant (closing, once an outcome it waited for has come). */
+function startRevoke(
+  owner: GrantOwner,
+  grants: Grant[],
+  i: number,
+  g: Grant,
+  patch: Partial<Grant>,
+): GrantStep {
+  const closing: Grant = { ...g, ...patch, status: 'revoking', attempts: 1 };
+  return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
+}
+
 /** Begins replacing a grant: revoke what the vendor holds, then issue the next generation. */
 function startReissue(
   owner: GrantOwner,
@@ -297,8 +307,7 @@ export function onIssued(
   if (g.status === 'issuing') {
     return empty(replace(grants, i, { ...g, status: 'issued', vendorRef, lastError: null }));
   }
-  const closing: Grant = { ...g, status: 'revoking', vendorRef, attempts: 1, lastError: null };
-  return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
+  return startRevoke(owner, grants, i, g, { vendorRef, lastError: null });
 }
 
 /** A vendor refused or failed an issue: retry later when it may help, else the grant has failed. */
@@ -314,8 +323,7 @@ export function onIssueFailed(
   if (!g || (g.status !== 'issuing' && g.status !== 'revoke_wait')) return empty(grants);
   if (g.status === 'revoke_wait') {
     // The outcome may be unknown (a timeout can hide a success): revoke by looking the operation up.
-    const closing: Grant = { ...g, status: 'revoking', attempts: 1, lastError: error };
-    return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
+    return startRevoke(owner, grants, i, g, { lastError: error });
   }
   if (error.code === 'DUPLICATE' && owner.kind === 'pin') return onPinConflict(owner, grants, i, g, error);
   if (error.retryable && g.attempts < owner.retry.maxAttempts) {
