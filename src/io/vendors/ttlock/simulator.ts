@@ -4,8 +4,7 @@
  * repeated `keyboardPwd/add` creating a second passcode. Control routes: `/_sim/state|faults|reset`.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type BaseFaults, startSimServer } from '../simServer.ts';
 import type { TtlockLock, TtlockPasscode } from './wire.ts';
 
 export interface TtlockSimulatorOptions {
@@ -19,10 +18,8 @@ export interface TtlockSimulatorOptions {
   password?: string;
 }
 
-export interface SimFaults {
-  latencyMs: number;
+export interface SimFaults extends BaseFaults {
   errorRate: number;
-  outage: boolean;
   /** Every v3 call answers errcode 30006 (the account's call limit). */
   rateLimited: boolean;
   /** The simulator's clock runs this far from the caller's: beyond ±5 min, errcode 80000. */
@@ -71,8 +68,6 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   const tokens = new Map<string, number>();
   const refreshTokens = new Set<string>();
   let nextId = 1;
-  let faults: SimFaults = { latencyMs: 0, errorRate: 0, outage: false, rateLimited: false, clockSkewMs: 0 };
-  const sockets = new Set<Socket>();
 
   function reset() {
     locks = new Map();
@@ -92,9 +87,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       });
       passcodes.set(lockId, []);
     }
-    faults = { latencyMs: 0, errorRate: 0, outage: false, rateLimited: false, clockSkewMs: 0 };
   }
-  reset();
 
   const fail = (errcode: number, errmsg: string) => ({ errcode, errmsg, description: errmsg });
   const ok = () => ({ errcode: 0, errmsg: 'none error message', description: '' });
@@ -135,7 +128,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     };
   }
 
-  function v3(path: string, p: URLSearchParams): unknown {
+  function v3(path: string, p: URLSearchParams, faults: SimFaults): unknown {
     if (p.get('clientId') !== account.clientId) return fail(10000, 'invalid client_id');
     const expiry = tokens.get(p.get('accessToken') ?? '');
     if (expiry === undefined) return fail(10003, 'invalid token');
@@ -262,79 +255,30 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     };
   }
 
-  async function readBody(req: IncomingMessage): Promise<string> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req) {
-      size += (c as Buffer).length;
-      if (size > 1_000_000) throw new Error('body too large');
-      chunks.push(c as Buffer);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
-  const send = (res: ServerResponse, status: number, body: unknown) => {
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
-    res.end(text);
-  };
-
-  const server: Server = createServer(async (req, res) => {
-    try {
-      const url = new URL(req.url ?? '/', 'http://sim');
-      const body = await readBody(req);
-      if (url.pathname.startsWith('/_sim/')) {
-        if (url.pathname === '/_sim/state' && req.method === 'GET') return send(res, 200, state());
-        if (url.pathname === '/_sim/reset' && req.method === 'POST') {
-          reset();
-          return send(res, 200, { ok: true });
-        }
-        if (url.pathname === '/_sim/faults' && req.method === 'POST') {
-          const f = JSON.parse(body || '{}') as Partial<SimFaults>;
-          faults = { ...faults, ...f };
-          return send(res, 200, faults);
-        }
-        return send(res, 404, { error: 'not found' });
-      }
-      if (faults.outage) {
-        req.socket.destroy();
-        return;
-      }
-      if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
-      const params = new URLSearchParams(url.search);
-      if (req.method === 'POST' && body) for (const [k, v] of new URLSearchParams(body)) params.set(k, v);
-      if (url.pathname === '/oauth2/token') return send(res, 200, token(params));
-      if (url.pathname.startsWith('/v3/')) return send(res, 200, v3(url.pathname, params));
-      return send(res, 404, { errcode: -3, errmsg: 'not found' });
-    } catch (e) {
-      send(res, 500, { errcode: 90000, errmsg: `internal error: ${(e as Error).message}` });
-    }
-  });
-  server.keepAliveTimeout = 30_000;
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
-    port,
+  const server = await startSimServer<SimFaults>({
+    port: opts.port,
+    host: opts.host,
+    initialFaults: { latencyMs: 0, outage: false, errorRate: 0, rateLimited: false, clockSkewMs: 0 },
     reset,
     state,
-    setFaults: (f) => {
-      faults = { ...faults, ...f };
+    handle(req, faults) {
+      const params = new URLSearchParams(req.query);
+      if (req.method === 'POST' && req.body)
+        for (const [k, v] of new URLSearchParams(req.body)) params.set(k, v);
+      if (req.path === '/oauth2/token') return { status: 200, body: token(params) };
+      if (req.path.startsWith('/v3/')) return { status: 200, body: v3(req.path, params, faults) };
+      return { status: 404, body: { errcode: -3, errmsg: 'not found' } };
     },
+  });
+  return {
+    url: server.url,
+    port: server.port,
+    reset: server.reset,
+    state,
+    setFaults: server.setFaults,
     expireTokens: () => {
       for (const k of tokens.keys()) tokens.set(k, 0);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }

@@ -1,0 +1,156 @@
+/**
+ * The HTTP(S) server under every vendor simulator: the control routes (`/_sim/state|faults|reset`), the
+ * outage and latency faults, body reading and a clean close. A simulator supplies only its vendor's API.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as TlsServerOptions } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** Faults every simulator understands; a vendor adds its own. */
+export interface BaseFaults {
+  latencyMs: number;
+  /** Connections are dropped without an answer, as when the vendor's cloud is down. */
+  outage: boolean;
+}
+
+export interface SimRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  body: string;
+  /** The TLS peer certificate's subject CN, when the server asked for one. */
+  clientCertCn?: string;
+}
+
+export interface SimReply {
+  status: number;
+  /** JSON unless a string (then `contentType`, default text/plain). */
+  body?: unknown;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface SimServerOptions<F extends BaseFaults> {
+  port?: number;
+  host?: string;
+  /** HTTPS (with these options) instead of HTTP. */
+  tls?: TlsServerOptions;
+  initialFaults: F;
+  /** Restores the vendor's seeded state (faults are restored by the server). */
+  reset(): void;
+  state(): unknown;
+  handle(req: SimRequest, faults: F): SimReply | Promise<SimReply>;
+}
+
+export interface SimServer<F extends BaseFaults> {
+  url: string;
+  port: number;
+  faults(): F;
+  setFaults(f: Partial<F>): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 1_000_000;
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new Error('body too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function send(res: ServerResponse, r: SimReply): void {
+  const text = r.body === undefined ? '' : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+  const contentType =
+    r.contentType ?? (typeof r.body === 'string' || r.body === undefined ? 'text/plain' : 'application/json');
+  res.writeHead(r.status, { 'content-type': contentType, ...r.headers });
+  res.end(text);
+}
+
+export async function startSimServer<F extends BaseFaults>(o: SimServerOptions<F>): Promise<SimServer<F>> {
+  let faults: F = { ...o.initialFaults };
+  const sockets = new Set<Socket>();
+  const reset = () => {
+    o.reset();
+    faults = { ...o.initialFaults };
+  };
+  reset();
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://sim');
+      const body = await readBody(req);
+      if (url.pathname.startsWith('/_sim/')) {
+        if (url.pathname === '/_sim/state' && req.method === 'GET')
+          return send(res, { status: 200, body: o.state() });
+        if (url.pathname === '/_sim/reset' && req.method === 'POST') {
+          reset();
+          return send(res, { status: 200, body: { ok: true } });
+        }
+        if (url.pathname === '/_sim/faults' && req.method === 'POST') {
+          faults = { ...faults, ...(JSON.parse(body || '{}') as Partial<F>) };
+          return send(res, { status: 200, body: faults });
+        }
+        return send(res, { status: 404, body: { error: 'not found' } });
+      }
+      if (faults.outage) {
+        req.socket.destroy();
+        return;
+      }
+      if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+      const peer = 'getPeerCertificate' in req.socket ? (req.socket as import('node:tls').TLSSocket) : null;
+      const cn = peer?.getPeerCertificate()?.subject?.CN;
+      send(
+        res,
+        await o.handle(
+          {
+            method: req.method ?? 'GET',
+            path: url.pathname,
+            query: url.searchParams,
+            headers: req.headers,
+            body,
+            ...(typeof cn === 'string' ? { clientCertCn: cn } : {}),
+          },
+          faults,
+        ),
+      );
+    } catch (e) {
+      send(res, { status: 500, body: { error: `simulator error: ${(e as Error).message}` } });
+    }
+  }
+
+  const handler = (req: IncomingMessage, res: ServerResponse) => void onRequest(req, res);
+  const server = o.tls ? createHttpsServer(o.tls, handler) : createHttpServer(handler);
+  server.keepAliveTimeout = 30_000;
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const host = o.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `${o.tls ? 'https' : 'http'}://${host}:${port}`,
+    port,
+    faults: () => faults,
+    setFaults: (f) => {
+      faults = { ...faults, ...f };
+    },
+    reset,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      }),
+  };
+}
