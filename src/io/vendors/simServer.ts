@@ -5,6 +5,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as TlsServerOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 /** Faults every simulator understands; a vendor adds its own. */
 export interface BaseFaults {
@@ -104,8 +105,7 @@ export async function startSimServer<F extends BaseFaults>(o: SimServerOptions<F
         return;
       }
       if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
-      const peer = 'getPeerCertificate' in req.socket ? (req.socket as import('node:tls').TLSSocket) : null;
-      const cn = peer?.getPeerCertificate()?.subject?.CN;
+      const cn = req.socket instanceof TLSSocket ? req.socket.getPeerCertificate()?.subject?.CN : undefined;
       send(
         res,
         await o.handle(
