@@ -16,13 +16,12 @@ import { createSecretBox } from './io/crypto/secretBox.ts';
 import { connect, ensureDatabase, migrateToLatest, withUser } from './io/db/index.ts';
 import { createWebhookInboxWriter } from './io/db/webhookInbox.ts';
 import { ensureStreams, topology } from './io/nats/index.ts';
-import { type AdapterFactory, createAdapterResolver } from './io/vendors/adapterResolver.ts';
-import { createSeamAdapter, type SeamConfig } from './io/vendors/seam/index.ts';
-import { createTtlockAdapter, type TtlockConfig } from './io/vendors/ttlock/index.ts';
+import { createAdapterResolver } from './io/vendors/adapterResolver.ts';
+import { adapterFactories, supportsKind } from './io/vendors/registry.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
 import { PlatformEventConsumer } from './jobs/platformEvents.ts';
 import { WebhookRouter } from './jobs/webhookRouter.ts';
-import type { KeyKind, RetryPolicy } from './machines/index.ts';
+import type { RetryPolicy } from './machines/index.ts';
 import { createMetrics } from './metrics.ts';
 import { createReadModel } from './readModel/index.ts';
 
@@ -53,11 +52,6 @@ export interface ServiceSettings {
   log: (msg: string, data?: Record<string, unknown>) => void;
 }
 
-const factories: Record<string, AdapterFactory> = {};
-
-/** The kinds each vendor can issue, without building an adapter. */
-const vendorKinds: Record<string, KeyKind[]> = { ttlock: ['pin'], seam: ['pin'] };
-
 export async function startService(s: ServiceSettings) {
   await ensureDatabase(s.databaseUrl);
   await migrateToLatest(s.databaseUrl);
@@ -86,17 +80,7 @@ export async function startService(s: ServiceSettings) {
   const adapters = createAdapterResolver({
     runtimeDb,
     clock: s.clock,
-    factories: {
-      ...factories,
-      ttlock: (config) =>
-        createTtlockAdapter({
-          config: config as unknown as TtlockConfig,
-          clock: s.clock,
-          timeoutMs: s.effectTimeoutMs,
-        }),
-      seam: (config) =>
-        createSeamAdapter({ config: config as unknown as SeamConfig, timeoutMs: s.effectTimeoutMs }),
-    },
+    factories: adapterFactories({ clock: s.clock, timeoutMs: s.effectTimeoutMs }),
     defaults: s.vendorDefaults,
     secrets: (ref) => s.secrets[ref.slice('env:'.length)],
     breaker: s.breaker,
@@ -134,7 +118,7 @@ export async function startService(s: ServiceSettings) {
   const issuance: IssuanceDeps = {
     readModel,
     secrets,
-    supportsKind: (vendor, kind) => vendorKinds[vendor]?.includes(kind) ?? false,
+    supportsKind,
     ...(s.retry ? { retry: s.retry } : {}),
     ...(s.generatePin ? { generatePin: s.generatePin } : {}),
   };

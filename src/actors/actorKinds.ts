@@ -128,6 +128,8 @@ const credential: ActorKind = {
             lastError: g.lastError ? { code: g.lastError.code, message: g.lastError.message } : null,
             // Which of the credential's PINs the lock holds (not in the REST schema: the issuing answer uses it).
             pinIndex: g.pinIndex ?? 0,
+            // Sealed vendor-chosen PIN, opened only for the issuing answer (not in the REST schema either).
+            ...(g.vendorSecret ? { vendorSecret: g.vendorSecret } : {}),
           })),
         ),
         failure: c.failure ? JSON.stringify(c.failure) : null,

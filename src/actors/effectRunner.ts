@@ -150,8 +150,14 @@ export class EffectRunner {
     const intent = job.intent;
     let outcome: EffectOutcomeEvent;
     try {
-      const vendorRef = await this.execute(job);
-      outcome = effectDone(intent, this.o.clock.now().toISOString(), vendorRef);
+      const r = await this.execute(job);
+      // A vendor-chosen PIN is sealed here, before it reaches the actor's journal.
+      outcome = effectDone(
+        intent,
+        this.o.clock.now().toISOString(),
+        r.vendorRef,
+        r.pin ? this.o.secrets.seal(r.pin) : undefined,
+      );
     } catch (e) {
       outcome = effectFailed(intent, this.o.clock.now().toISOString(), toEffectError(e));
     }
@@ -176,7 +182,7 @@ export class EffectRunner {
     this.flushing ??= Promise.resolve().then(() => this.flushDone());
   }
 
-  private async execute(job: EffectJob): Promise<string | null> {
+  private async execute(job: EffectJob): Promise<{ vendorRef: string | null; pin?: string }> {
     const intent = job.intent;
     const { adapter, breaker } = await this.o.adapters.resolve(
       job.tenantId,
@@ -194,7 +200,7 @@ export class EffectRunner {
           pin: intent.secret ? this.o.secrets.open(intent.secret) : null,
           lookupFirst: job.rerun || intent.attempt > 1,
         });
-        return r.vendorRef;
+        return r;
       }
       if (intent.intent === 'modifyGrant') {
         const r = await adapter.modifyValidity({
@@ -208,7 +214,7 @@ export class EffectRunner {
         // The machine re-issues on a permanent failure; this vendor cannot change the window in place.
         if (r.outcome === 'reissue_required')
           throw new VendorError('REISSUE_REQUIRED', 'the vendor cannot change validity in place');
-        return r.vendorRef;
+        return { vendorRef: r.vendorRef };
       }
       await adapter.revokeCredential({
         issueOperationId: intent.issueOperationId,
@@ -216,7 +222,7 @@ export class EffectRunner {
         kind: intent.kind,
         vendorRef: intent.vendorRef,
       });
-      return null;
+      return { vendorRef: null };
     });
   }
 

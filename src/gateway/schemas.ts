@@ -133,6 +133,12 @@ export const KeyCredential = Type.Object({
   createdAt: Type.String(),
   updatedAt: Type.String(),
   pin: Type.Optional(Type.String({ description: 'Returned once, in the issuing response only.' })),
+  doorPins: Type.Optional(
+    Type.Array(Type.Object({ lockDeviceId: Type.String(), pin: Type.String() }), {
+      description:
+        "Where a vendor chooses PINs itself (Salto KS), each door's PIN; returned once, in the issuing response only.",
+    }),
+  ),
 });
 
 export const UpdateKeyCredential = Type.Object(

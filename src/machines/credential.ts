@@ -97,7 +97,13 @@ export type CredentialEvent =
   | { type: 'credential.update'; at: string; validFrom: string; validUntil: string }
   | { type: 'effect.done.modifyGrant'; at: string; operationId: string; vendorRef?: string | null }
   | { type: 'effect.failed.modifyGrant'; at: string; operationId: string; error: EffectError }
-  | { type: 'effect.done.issueGrant'; at: string; operationId: string; vendorRef?: string | null }
+  | {
+      type: 'effect.done.issueGrant';
+      at: string;
+      operationId: string;
+      vendorRef?: string | null;
+      vendorSecret?: string;
+    }
   | { type: 'effect.failed.issueGrant'; at: string; operationId: string; error: EffectError }
   | { type: 'effect.done.revokeGrant'; at: string; operationId: string; vendorRef?: string | null }
   | { type: 'effect.failed.revokeGrant'; at: string; operationId: string; error: EffectError }
@@ -111,7 +117,7 @@ const EXPIRE_TIMER = 'expire';
 function decideGrants(c: CredentialContext, e: CredentialEvent): GrantStep {
   switch (e.type) {
     case 'effect.done.issueGrant':
-      return grants.onIssued(owner(c), c.grants, e.operationId, e.vendorRef ?? null);
+      return grants.onIssued(owner(c), c.grants, e.operationId, e.vendorRef ?? null, e.vendorSecret);
     case 'effect.failed.issueGrant':
       return grants.onIssueFailed(owner(c), c.grants, e.operationId, e.error, e.at);
     case 'effect.done.revokeGrant':

@@ -39,6 +39,8 @@ export interface Grant extends GrantTarget {
   generation?: number;
   /** Which of the credential's PINs this grant was last issued with. Absent = 0. */
   pinIndex?: number;
+  /** Sealed PIN the vendor generated for this grant (vendors whose callers cannot choose PINs). */
+  vendorSecret?: string;
 }
 
 /** What a credential needs to know to build its grants' intents. */
@@ -297,17 +299,20 @@ export function onIssued(
   grants: Grant[],
   operationId: string,
   vendorRef: string | null,
+  vendorSecret?: string,
 ): GrantStep {
   const i = findByOperation(owner, grants, operationId, 'issue');
   const g = grants[i];
   if (!g || (g.status !== 'issuing' && g.status !== 'revoke_wait')) return empty(grants);
+  // A vendor that chose the PIN itself: the grant keeps it (sealed); the credential's PINs do not apply.
+  const issued = vendorSecret ? { vendorRef, vendorSecret, lastError: null } : { vendorRef, lastError: null };
   // Issued with a PIN the credential has since left: replace it with the current one.
-  if (g.status === 'issuing' && stalePin(owner, g))
-    return startReissue(owner, grants, i, g, { vendorRef, lastError: null });
+  if (g.status === 'issuing' && !vendorSecret && stalePin(owner, g))
+    return startReissue(owner, grants, i, g, issued);
   if (g.status === 'issuing') {
-    return empty(replace(grants, i, { ...g, status: 'issued', vendorRef, lastError: null }));
+    return empty(replace(grants, i, { ...g, status: 'issued', ...issued }));
   }
-  return startRevoke(owner, grants, i, g, { vendorRef, lastError: null });
+  return startRevoke(owner, grants, i, g, issued);
 }
 
 /** A vendor refused or failed an issue: retry later when it may help, else the grant has failed. */

@@ -78,12 +78,30 @@ export interface DomainEventIntent {
 
 /** The outcome of a vendor intent, returned to the actor as an ordinary event. */
 export type EffectOutcomeEvent =
-  | { type: `effect.done.${VendorIntentName}`; at: string; operationId: string; vendorRef?: string | null }
+  | {
+      type: `effect.done.${VendorIntentName}`;
+      at: string;
+      operationId: string;
+      vendorRef?: string | null;
+      /** Sealed: the PIN the vendor chose for this grant (vendors that generate PINs). */
+      vendorSecret?: string;
+    }
   | { type: `effect.failed.${VendorIntentName}`; at: string; operationId: string; error: EffectError };
 
 /** Builds the success event of an intent. Pure. */
-export function effectDone(intent: VendorIntent, at: string, vendorRef: string | null): EffectOutcomeEvent {
-  return { type: `effect.done.${intent.intent}`, at, operationId: intent.operationId, vendorRef };
+export function effectDone(
+  intent: VendorIntent,
+  at: string,
+  vendorRef: string | null,
+  vendorSecret?: string,
+): EffectOutcomeEvent {
+  return {
+    type: `effect.done.${intent.intent}`,
+    at,
+    operationId: intent.operationId,
+    vendorRef,
+    ...(vendorSecret ? { vendorSecret } : {}),
+  };
 }
 
 /** Builds the failure event of an intent. Pure. */

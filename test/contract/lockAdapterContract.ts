@@ -6,6 +6,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LockAdapter } from '../../src/io/vendors/port.ts';
+import type { KeyKind } from '../../src/machines/index.ts';
 import { VendorError } from '../../src/io/vendors/port.ts';
 
 export interface HeldCredential {
@@ -16,6 +17,10 @@ export interface HeldCredential {
 
 export interface ContractVendor {
   adapter: LockAdapter;
+  /** The kind the suite issues (default: pin). */
+  kind?: KeyKind;
+  /** The PIN the vendor holds for a credential (vendors that choose PINs themselves). */
+  heldPin?(lockRef: string, ref: string): Promise<string | null>;
   /** Two locks the suite may issue on. */
   lockRefs: [string, string];
   unknownLockRef: string;
@@ -90,9 +95,9 @@ export function lockAdapterContract(
     const issue = (lockRef: string, operationId = randomUUID(), lookupFirst = false) => ({
       operationId,
       lockRef,
-      kind: 'pin' as const,
+      kind: v.kind ?? ('pin' as const),
       ...window(0),
-      pin: v.pin(),
+      pin: (v.kind ?? 'pin') === 'pin' ? v.pin() : null,
       lookupFirst,
     });
 
@@ -113,9 +118,12 @@ export function lockAdapterContract(
     it(`${vendor}: issues one credential with the validity window`, async () => {
       const before = await v.credentialsOn(v.lockRefs[0]);
       const req = issue(v.lockRefs[0]);
-      const { vendorRef } = await v.adapter.issueCredential(req);
+      const { vendorRef, pin } = await v.adapter.issueCredential(req);
       const after = await v.credentialsOn(v.lockRefs[0]);
       expect(after).toHaveLength(before.length + 1);
+      // A vendor that chooses PINs answers with the one it holds; one that takes ours answers with none.
+      if (v.adapter.capabilities().callerChosenPin) expect(pin).toBeUndefined();
+      else expect(pin).toBe(await v.heldPin?.(v.lockRefs[0], vendorRef));
       expect(after.find((c) => c.ref === vendorRef)).toEqual({
         ref: vendorRef,
         validFrom: req.validFrom.toISOString(),
@@ -140,7 +148,7 @@ export function lockAdapterContract(
       const r = await v.adapter.modifyValidity({
         issueOperationId: req.operationId,
         lockRef: req.lockRef,
-        kind: 'pin',
+        kind: req.kind,
         vendorRef,
         ...next,
       });
@@ -163,14 +171,14 @@ export function lockAdapterContract(
       await v.adapter.revokeCredential({
         issueOperationId: a.operationId,
         lockRef: a.lockRef,
-        kind: 'pin',
+        kind: a.kind,
         vendorRef,
       });
       expect((await v.credentialsOn(a.lockRef)).map((c) => c.ref)).not.toContain(vendorRef);
       await v.adapter.revokeCredential({
         issueOperationId: a.operationId,
         lockRef: a.lockRef,
-        kind: 'pin',
+        kind: a.kind,
         vendorRef,
       });
 
@@ -180,7 +188,7 @@ export function lockAdapterContract(
       await v.adapter.revokeCredential({
         issueOperationId: b.operationId,
         lockRef: b.lockRef,
-        kind: 'pin',
+        kind: b.kind,
         vendorRef: null,
       });
       expect((await v.credentialsOn(b.lockRef)).map((c) => c.ref)).not.toContain(issued.vendorRef);

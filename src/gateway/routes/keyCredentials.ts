@@ -26,11 +26,21 @@ const problems = {
 };
 
 export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
+  // A stored answer keeps its PINs sealed: the credential's PIN and any vendor-chosen door PINs.
+  const mapPins = (r: StoredResponse, f: (pin: string) => string): StoredResponse => {
+    const doorPins = r.body.doorPins as DoorPin[] | undefined;
+    return {
+      ...r,
+      body: {
+        ...r.body,
+        ...(typeof r.body.pin === 'string' ? { pin: f(r.body.pin) } : {}),
+        ...(doorPins ? { doorPins: doorPins.map((d) => ({ ...d, pin: f(d.pin) })) } : {}),
+      },
+    };
+  };
   const sealPin = {
-    seal: (r: StoredResponse) =>
-      typeof r.body.pin === 'string' ? { ...r, body: { ...r.body, pin: p.secrets.seal(r.body.pin) } } : r,
-    open: (r: StoredResponse) =>
-      typeof r.body.pin === 'string' ? { ...r, body: { ...r.body, pin: p.secrets.open(r.body.pin) } } : r,
+    seal: (r: StoredResponse) => mapPins(r, (x) => p.secrets.seal(x)),
+    open: (r: StoredResponse) => mapPins(r, (x) => p.secrets.open(x)),
   };
 
   return async (app) => {
@@ -93,15 +103,9 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               p.waitBudgetMs,
             );
             const view = await p.readModel.credential(tenantId, id);
-            // The PIN the locks hold: a later one of the prepared PINs if a lock already had the first.
-            const pinIndex = Math.max(
-              0,
-              ...(view?.grants ?? []).map((g) => (g as { pinIndex?: number }).pinIndex ?? 0),
-            );
-            const pin = prepared.pins[pinIndex] ?? prepared.pins[0];
             const body = {
               ...(view ?? pendingView(id, prepared.event)),
-              ...(pin ? { pin } : {}),
+              ...issuedPins(prepared.pins, (view?.grants ?? []) as GrantPins[], (x) => p.secrets.open(x)),
             };
             return n && view
               ? { status: 201, body }
@@ -291,4 +295,36 @@ function pendingView(
     createdAt: e.at,
     updatedAt: e.at,
   };
+}
+
+interface DoorPin {
+  lockDeviceId: string;
+  pin: string;
+}
+
+/** What the read model's grants say about PINs (fields outside the REST schema). */
+interface GrantPins {
+  lockDeviceId: string;
+  pinIndex?: number;
+  vendorSecret?: string;
+}
+
+/**
+ * The PINs of an issuing answer. `pin`: the one the locks hold, a later prepared PIN if a lock already
+ * had the first. Where vendors chose PINs themselves, `doorPins` gives each door's and `pin` is the first
+ * door's (the room's).
+ */
+function issuedPins(
+  prepared: string[],
+  grants: GrantPins[],
+  open: (sealed: string) => string,
+): { pin?: string; doorPins?: DoorPin[] } {
+  const pinIndex = Math.max(0, ...grants.map((g) => g.pinIndex ?? 0));
+  const ours = prepared[pinIndex] ?? prepared[0];
+  if (!grants.some((g) => g.vendorSecret)) return ours ? { pin: ours } : {};
+  const doorPins = grants.flatMap((g) => {
+    const pin = g.vendorSecret ? open(g.vendorSecret) : ours;
+    return pin ? [{ lockDeviceId: g.lockDeviceId, pin }] : [];
+  });
+  return { ...(doorPins[0] ? { pin: doorPins[0].pin } : {}), doorPins };
 }

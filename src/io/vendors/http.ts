@@ -5,11 +5,12 @@
  * go into the dispatcher's `connect` settings.
  */
 import { Agent, type Dispatcher, errors, request } from 'undici';
-import { VendorError } from './port.ts';
+import { VendorError, type VendorFailure } from './port.ts';
 
 export interface VendorResponse {
   status: number;
   body: unknown;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 export function createVendorHttp(opts: {
@@ -55,10 +56,36 @@ export function createVendorHttp(opts: {
           body = text;
         }
       }
-      return { status: res.statusCode, body };
+      return { status: res.statusCode, body, headers: res.headers };
     },
     close: () => dispatcher.close(),
   };
 }
 
 export type VendorHttp = ReturnType<typeof createVendorHttp>;
+
+/**
+ * The normalized failure of an HTTP status, for vendors that speak plain HTTP status codes (Salto KS,
+ * Vostio); a vendor's own error codes refine it where the body says more.
+ */
+export function failureOfStatus(status: number): VendorFailure {
+  if (status === 401) return 'AUTH';
+  if (status === 403) return 'PERMISSION';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 409) return 'DUPLICATE';
+  if (status === 423) return 'BUSY';
+  if (status === 429) return 'RATE_LIMITED';
+  if (status === 408 || status === 504) return 'TIMEOUT';
+  if (status >= 500) return 'OFFLINE';
+  return 'INVALID';
+}
+
+/** Retry-After (seconds or an HTTP date) in milliseconds, if the vendor sent one. */
+export function retryAfterMs(header: string | string[] | undefined, now: number): number | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (!v) return undefined;
+  const seconds = Number(v);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+}

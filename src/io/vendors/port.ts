@@ -95,6 +95,16 @@ export interface ModifyValidityRequest {
   validUntil: Date;
 }
 
+/** What an issue made at the vendor. */
+export interface IssueResult {
+  vendorRef: string;
+  /**
+   * The PIN the vendor chose, where it chooses them (`callerChosenPin` false); plaintext only until the
+   * effect runner seals it, never logged.
+   */
+  pin?: string;
+}
+
 /** In place, or the vendor cannot: the credential's machine revokes and issues again. */
 export type ModifyValidityResult =
   { outcome: 'modified'; vendorRef: string } | { outcome: 'reissue_required' };
@@ -105,7 +115,7 @@ export interface LockAdapter {
   listLocks(): Promise<VendorLock[]>;
   getLock(ref: string): Promise<VendorLock>;
   /** Idempotent under `operationId`; resolves with the vendor's reference of the credential. */
-  issueCredential(req: IssueRequest): Promise<{ vendorRef: string }>;
+  issueCredential(req: IssueRequest): Promise<IssueResult>;
   /** Idempotent (the same window twice is the same state); NOT_FOUND if the credential is gone. */
   modifyValidity(req: ModifyValidityRequest): Promise<ModifyValidityResult>;
   /** Idempotent; a credential already gone is success. */

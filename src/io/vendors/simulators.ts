@@ -4,9 +4,10 @@
  * a restart of the service.
  */
 import net from 'node:net';
-import { type SeamFake, startSeamFake } from './seam/index.ts';
+import { SALTO_KS_SIM_DEFAULTS, startSaltoKsSimulator } from './saltoKs/index.ts';
+import { startSeamFake } from './seam/index.ts';
 import { SEAM_FAKE_API_KEY } from './seam/simulator.ts';
-import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS, type TtlockSimulator } from './ttlock/index.ts';
+import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS } from './ttlock/index.ts';
 
 export const simulatorPorts = (base: number) => ({
   ttlock: base + 1,
@@ -37,11 +38,15 @@ export async function ensureSimulators(
   opts: { startMissing: boolean },
 ): Promise<RunningSimulators> {
   const ports = simulatorPorts(base);
-  const owned: (TtlockSimulator | SeamFake)[] = [];
+  const owned: { close(): Promise<void> }[] = [];
   const started: string[] = [];
   if (!(await listening(ports.ttlock)) && opts.startMissing) {
     owned.push(await startTtlockSimulator({ port: ports.ttlock }));
     started.push('ttlock');
+  }
+  if (!(await listening(ports['salto-ks'])) && opts.startMissing) {
+    owned.push(await startSaltoKsSimulator({ port: ports['salto-ks'] }));
+    started.push('salto-ks');
   }
   // Seam simulated is Seam's own fake, seeded (devices august_device_1, august_device_2, schlage_device_id).
   if (!(await listening(ports.seam)) && opts.startMissing) {
@@ -51,6 +56,7 @@ export async function ensureSimulators(
   return {
     defaults: {
       ttlock: { baseUrl: `http://127.0.0.1:${ports.ttlock}`, ...TTLOCK_SIM_DEFAULTS },
+      'salto-ks': { baseUrl: `http://127.0.0.1:${ports['salto-ks']}`, ...SALTO_KS_SIM_DEFAULTS },
       seam: { endpoint: `http://127.0.0.1:${ports.seam}`, apiKey: SEAM_FAKE_API_KEY },
     },
     started,

@@ -38,7 +38,7 @@ export interface SeamConfig {
   apiKey: string;
 }
 
-const capabilities: VendorCapabilities = {
+export const capabilities: VendorCapabilities = {
   vendor: 'seam',
   kinds: ['pin'],
   updateValidityInPlace: true,

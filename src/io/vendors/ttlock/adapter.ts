@@ -42,7 +42,7 @@ export interface TtlockAdapterDeps {
   timeoutMs: number;
 }
 
-const capabilities: VendorCapabilities = {
+export const capabilities: VendorCapabilities = {
   vendor: 'ttlock',
   kinds: ['pin'],
   updateValidityInPlace: true,

@@ -1,0 +1,366 @@
+/**
+ * A Salto KS Connect API simulator: OIDC client-credentials tokens that expire, a site with locks, users,
+ * access groups with time schedules and locks, and PINs that Salto generates (the caller cannot choose
+ * one; a second PIN request replaces the first). What is known of the real API is in
+ * `reference/vendors.md` §2.1; the error body (RFC 7807) and the `$filter` queries are modelled.
+ */
+import { randomInt, randomUUID } from 'node:crypto';
+import { type BaseFaults, type SimReply, type SimRequest, startSimServer } from '../simServer.ts';
+
+export interface SaltoKsSimulatorOptions {
+  port?: number;
+  host?: string;
+  lockCount?: number;
+  tokenTtlSeconds?: number;
+}
+
+export interface SaltoKsFaults extends BaseFaults {
+  /** Every API call answers 429 with Retry-After. */
+  rateLimited: boolean;
+  /** Share of API calls answering 503. */
+  errorRate: number;
+}
+
+export const SALTO_KS_SIM_DEFAULTS = {
+  clientId: 'sim-ks-client',
+  clientSecret: 'sim-ks-secret',
+  siteId: '5a17a000-0000-4000-8000-000000000001',
+} as const;
+
+interface KsLock {
+  id: string;
+  name: string;
+  customer_reference: string;
+  online: boolean;
+  keypad: boolean;
+}
+interface KsUser {
+  siteUserId: string;
+  userId: string;
+  alias: string;
+  first_name: string;
+  last_name: string;
+  use_pin: boolean;
+  pin: string | null;
+  pin_expiry: string | null;
+}
+interface KsSchedule {
+  id: string;
+  monday: boolean;
+  tuesday: boolean;
+  wednesday: boolean;
+  thursday: boolean;
+  friday: boolean;
+  saturday: boolean;
+  sunday: boolean;
+  start_time: string;
+  end_time: string;
+  start_date: string;
+  end_date: string;
+}
+interface KsAccessGroup {
+  id: string;
+  customer_reference: string;
+  name: string;
+  userIds: Set<string>;
+  lockIds: Set<string>;
+  schedules: KsSchedule[];
+}
+
+export interface SaltoKsState {
+  locks: { ref: string; name: string }[];
+  credentials: {
+    ref: string;
+    lockRef: string;
+    kind: 'pin';
+    name: string;
+    validFrom: string;
+    validUntil: string;
+    /** The PIN Salto generated for the group's user (tests compare it with what the guest got). */
+    pin: string | null;
+  }[];
+  users: number;
+}
+
+export interface SaltoKsSimulator {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  reset(): void;
+  state(): SaltoKsState;
+  setFaults(f: Partial<SaltoKsFaults>): void;
+  /** Every issued access token expires now (401 until the caller fetches a new one). */
+  expireTokens(): void;
+}
+
+const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+const TIME = /^\d{2}:\d{2}:\d{2}$/;
+
+const problem = (status: number, title: string, detail?: string): SimReply => ({
+  status,
+  contentType: 'application/problem+json',
+  body: { type: 'about:blank', title, status, ...(detail ? { detail } : {}) },
+});
+const ok = (body: unknown, status = 200): SimReply => ({ status, body });
+const items = <T>(list: T[]) => ok({ items: list });
+
+/** `$filter=field eq 'value'`: the one OData form this simulator models. */
+function filterOf(q: URLSearchParams): { field: string; value: string } | null {
+  const m = /^(\w+) eq '([^']*)'$/.exec(q.get('$filter') ?? '');
+  return m?.[1] && m[2] !== undefined ? { field: m[1], value: m[2] } : null;
+}
+
+export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}): Promise<SaltoKsSimulator> {
+  const account = SALTO_KS_SIM_DEFAULTS;
+  let locks = new Map<string, KsLock>();
+  let users = new Map<string, KsUser>();
+  let groups = new Map<string, KsAccessGroup>();
+  const tokens = new Map<string, number>();
+
+  function reset() {
+    locks = new Map();
+    users = new Map();
+    groups = new Map();
+    for (let i = 0; i < (opts.lockCount ?? 10); i++) {
+      const id = `0e5a17a0-0000-4000-8000-${String(1001 + i).padStart(12, '0')}`;
+      locks.set(id, {
+        id,
+        name: `Room ${201 + i}`,
+        customer_reference: `room-${201 + i}`,
+        online: true,
+        keypad: true,
+      });
+    }
+  }
+
+  function token(req: SimRequest): SimReply {
+    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const [id, secret] = basic ? Buffer.from(basic, 'base64').toString().split(':') : [];
+    if (id !== account.clientId || secret !== account.clientSecret)
+      return { status: 401, body: { error: 'invalid_client' } };
+    const form = new URLSearchParams(req.body);
+    if (form.get('grant_type') !== 'client_credentials')
+      return { status: 400, body: { error: 'unsupported_grant_type' } };
+    const ttl = opts.tokenTtlSeconds ?? 3600;
+    const access = randomUUID();
+    tokens.set(access, Date.now() + ttl * 1000);
+    return ok({ access_token: access, expires_in: ttl, token_type: 'Bearer', scope: 'user_api.full_access' });
+  }
+
+  function userView(u: KsUser) {
+    return {
+      id: u.siteUserId,
+      alias: u.alias,
+      use_pin: u.use_pin,
+      user: { id: u.userId, first_name: u.first_name, last_name: u.last_name },
+    };
+  }
+  function groupView(g: KsAccessGroup) {
+    return { id: g.id, customer_reference: g.customer_reference, name: g.name };
+  }
+
+  function api(req: SimRequest, f: SaltoKsFaults): SimReply {
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const expiry = tokens.get(bearer);
+    if (expiry === undefined || expiry < Date.now())
+      return {
+        ...problem(401, 'Unauthorized'),
+        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+      };
+    if (f.rateLimited) return { ...problem(429, 'Too Many Requests'), headers: { 'retry-after': '1' } };
+    if (f.errorRate > 0 && Math.random() < f.errorRate) return problem(503, 'Service Unavailable');
+
+    const parts = req.path.split('/').filter(Boolean); // v1.1, sites, {site}, ...
+    if (parts[0] !== 'v1.1' || parts[1] !== 'sites') return problem(404, 'Not Found');
+    if (parts.length === 2 && req.method === 'GET') return items([{ id: account.siteId, name: 'Sim hotel' }]);
+    if (parts[2] !== account.siteId) return problem(404, 'Not Found', 'site not found');
+    const [, , , resource, id, sub, subId] = parts;
+    const body = req.body ? (JSON.parse(req.body) as Record<string, unknown>) : {};
+    const filter = filterOf(req.query);
+
+    if (resource === 'locks') {
+      if (!id && req.method === 'GET') return items([...locks.values()]);
+      const lock = id ? locks.get(id) : undefined;
+      if (!lock) return problem(404, 'Not Found', 'lock not found');
+      if (!sub && req.method === 'GET') return ok(lock);
+      return problem(405, 'Method Not Allowed');
+    }
+
+    if (resource === 'users') {
+      if (!id && req.method === 'GET') {
+        const list = [...users.values()].filter(
+          (u) => !filter || (filter.field === 'alias' && u.alias === filter.value),
+        );
+        return items(list.map(userView));
+      }
+      if (!id && req.method === 'POST') {
+        if (typeof body.last_name !== 'string' || typeof body.first_name !== 'string')
+          return problem(400, 'Bad Request', 'first_name and last_name are required');
+        // As the real API: no idempotency; the same call twice is two users.
+        const u: KsUser = {
+          siteUserId: randomUUID(),
+          userId: randomUUID(),
+          alias: typeof body.alias === 'string' ? body.alias : '',
+          first_name: body.first_name,
+          last_name: body.last_name,
+          use_pin: body.use_pin === true,
+          pin: null,
+          pin_expiry: null,
+        };
+        users.set(u.siteUserId, u);
+        return ok(userView(u), 201);
+      }
+      const u = id ? users.get(id) : undefined;
+      if (!u) return problem(404, 'Not Found', 'user not found');
+      if (!sub && req.method === 'DELETE') {
+        users.delete(u.siteUserId);
+        for (const g of groups.values()) g.userIds.delete(u.userId);
+        return { status: 204 };
+      }
+      if (sub === 'pin' && req.method === 'PUT') {
+        if (!u.use_pin) return problem(409, 'Conflict', 'the user does not use a PIN');
+        const expiry = body.expiry_date;
+        if (typeof expiry !== 'string' || !ISO.test(expiry))
+          return problem(400, 'Bad Request', 'expiry_date');
+        const taken = new Set([...users.values()].map((x) => x.pin));
+        let pin: string;
+        do pin = String(randomInt(100000, 10000000));
+        while (taken.has(pin));
+        u.pin = pin;
+        u.pin_expiry = expiry;
+        // The body is the PIN as a JSON string, as the real API answers.
+        return { status: 200, contentType: 'application/json', body: JSON.stringify(pin) };
+      }
+      return problem(405, 'Method Not Allowed');
+    }
+
+    if (resource === 'access_groups') {
+      if (!id && req.method === 'GET') {
+        const list = [...groups.values()].filter(
+          (g) => !filter || (filter.field === 'customer_reference' && g.customer_reference === filter.value),
+        );
+        return items(list.map(groupView));
+      }
+      if (!id && req.method === 'POST') {
+        const g: KsAccessGroup = {
+          id: randomUUID(),
+          customer_reference: typeof body.customer_reference === 'string' ? body.customer_reference : '',
+          name: typeof body.name === 'string' ? body.name : '',
+          userIds: new Set(),
+          lockIds: new Set(),
+          schedules: [],
+        };
+        groups.set(g.id, g);
+        return ok(groupView(g), 201);
+      }
+      const g = id ? groups.get(id) : undefined;
+      if (!g) return problem(404, 'Not Found', 'access group not found');
+      if (!sub && req.method === 'DELETE') {
+        groups.delete(g.id);
+        return { status: 204 };
+      }
+      if (sub === 'users' && req.method === 'PATCH') {
+        const add = Array.isArray(body.add_ids) ? body.add_ids.map(String) : [];
+        const known = new Set([...users.values()].map((u) => u.userId));
+        if (add.some((x) => !known.has(x))) return problem(404, 'Not Found', 'user not found');
+        for (const x of add) g.userIds.add(x);
+        return { status: 204 };
+      }
+      if (sub === 'locks' && req.method === 'POST') {
+        const lockId = String(body.lock_id ?? '');
+        if (!locks.has(lockId)) return problem(404, 'Not Found', 'lock not found');
+        if (g.lockIds.has(lockId)) return problem(409, 'Conflict', 'lock already in the access group');
+        g.lockIds.add(lockId);
+        return ok({ lock_id: lockId }, 201);
+      }
+      if (sub === 'time_schedules') {
+        if (!subId && req.method === 'GET') return items(g.schedules);
+        const valid = scheduleOf(body);
+        if (typeof valid === 'string') return problem(400, 'Bad Request', valid);
+        if (!subId && req.method === 'POST') {
+          const s = { ...valid, id: randomUUID() };
+          g.schedules.push(s);
+          return ok(s, 201);
+        }
+        const s = g.schedules.find((x) => x.id === subId);
+        if (!s) return problem(404, 'Not Found', 'time schedule not found');
+        if (req.method === 'PATCH') {
+          Object.assign(s, valid);
+          return ok(s);
+        }
+      }
+      return problem(405, 'Method Not Allowed');
+    }
+    return problem(404, 'Not Found');
+  }
+
+  function state(): SaltoKsState {
+    const byUserId = new Map([...users.values()].map((u) => [u.userId, u]));
+    return {
+      locks: [...locks.values()].map((l) => ({ ref: l.id, name: l.name })),
+      credentials: [...groups.values()].flatMap((g) => {
+        const s = g.schedules[0];
+        const user = [...g.userIds].map((x) => byUserId.get(x)).find(Boolean);
+        if (!s) return [];
+        return [...g.lockIds].map((lockRef) => ({
+          ref: g.id,
+          lockRef,
+          kind: 'pin' as const,
+          name: g.customer_reference,
+          validFrom: s.start_date,
+          validUntil: s.end_date,
+          pin: user?.pin ?? null,
+        }));
+      }),
+      users: users.size,
+    };
+  }
+
+  const server = await startSimServer<SaltoKsFaults>({
+    port: opts.port,
+    host: opts.host,
+    initialFaults: { latencyMs: 0, outage: false, rateLimited: false, errorRate: 0 },
+    reset,
+    state,
+    handle(req, f) {
+      if (req.path === '/connect/token' && req.method === 'POST') return token(req);
+      return api(req, f);
+    },
+  });
+  return {
+    url: server.url,
+    port: server.port,
+    reset: server.reset,
+    state,
+    setFaults: server.setFaults,
+    expireTokens: () => {
+      for (const k of tokens.keys()) tokens.set(k, 0);
+    },
+    close: server.close,
+  };
+}
+
+/** A time schedule body, or what is wrong with it. */
+function scheduleOf(body: Record<string, unknown>): Omit<KsSchedule, 'id'> | string {
+  for (const d of DAYS) if (typeof body[d] !== 'boolean') return `${d} must be a boolean`;
+  const { start_time, end_time, start_date, end_date } = body;
+  if (typeof start_time !== 'string' || !TIME.test(start_time)) return 'start_time must be HH:MM:SS';
+  if (typeof end_time !== 'string' || !TIME.test(end_time)) return 'end_time must be HH:MM:SS';
+  if (typeof start_date !== 'string' || !ISO.test(start_date)) return 'start_date must be ISO-8601 UTC';
+  if (typeof end_date !== 'string' || !ISO.test(end_date)) return 'end_date must be ISO-8601 UTC';
+  if (Date.parse(end_date) <= Date.parse(start_date)) return 'end_date must be after start_date';
+  return {
+    monday: body.monday === true,
+    tuesday: body.tuesday === true,
+    wednesday: body.wednesday === true,
+    thursday: body.thursday === true,
+    friday: body.friday === true,
+    saturday: body.saturday === true,
+    sunday: body.sunday === true,
+    start_time,
+    end_time,
+    start_date,
+    end_date,
+  };
+}

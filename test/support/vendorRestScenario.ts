@@ -1,0 +1,130 @@
+/**
+ * One REST scenario for every vendor: a room whose lock is on the vendor gets a credential, the stay is
+ * extended, the credential is revoked; after each step what the vendor's simulator holds must match
+ * (the window, the PIN the guest was given, in place or re-issued as the vendor's capability says).
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KeyKind } from '../../src/machines/index.ts';
+import { buildTestGateway } from './gateway.ts';
+import { type Harness, startHarness } from './harness.ts';
+
+export interface HeldByVendor {
+  ref: string;
+  validFrom: string;
+  validUntil: string;
+  /** The PIN the vendor holds, where the vendor tells (PIN kinds). */
+  pin?: string | null;
+}
+
+export interface RestVendor {
+  /** The vendor's default config, pointing at its simulator. */
+  config: Record<string, unknown>;
+  lockRef: string;
+  kind: KeyKind;
+  /** Changed in place (the vendor's capability), or revoked and issued again. */
+  inPlace: boolean;
+  /** The vendor chooses PINs itself: the answer lists each door's (`doorPins`). */
+  vendorPins?: boolean;
+  held(lockRef: string): Promise<HeldByVendor[]>;
+  close(): Promise<void>;
+}
+
+export function vendorRestScenario(vendor: string, start: () => Promise<RestVendor>): void {
+  describe(`${vendor} over REST`, () => {
+    let v: RestVendor;
+    let h: Harness;
+    let gw: Awaited<ReturnType<typeof buildTestGateway>>;
+    let auth: { authorization: string };
+    const tenant = `t-${randomUUID().slice(0, 8)}`;
+
+    beforeAll(async () => {
+      v = await start();
+      h = await startHarness({}, { [vendor]: v.config });
+      gw = await buildTestGateway(h);
+      auth = { authorization: `Bearer ${await gw.token(tenant)}` };
+    });
+    afterAll(async () => {
+      await gw?.app.close();
+      await h?.close();
+      await v?.close();
+    });
+
+    const send = (method: 'POST' | 'PUT' | 'PATCH', url: string, payload: object, headers = {}) =>
+      gw.app.inject({ method, url, headers: { ...auth, ...headers }, payload });
+
+    it(`${vendor}: issue, extend and revoke a room's credential; the vendor holds what REST says at each step`, async () => {
+      const property = await send('POST', '/api/v1/properties', { name: `${vendor} hotel`, timezone: 'UTC' });
+      const propertyId = property.json().id as string;
+      const enabled = await send('PUT', `/api/v1/properties/${propertyId}/vendor-adapters/${vendor}`, {
+        status: 'enabled',
+        config: {},
+      });
+      expect(enabled.statusCode).toBe(200);
+      const device = await send('POST', '/api/v1/lock-devices', {
+        propertyId,
+        roomId: '301',
+        vendor,
+        vendorDeviceRef: v.lockRef,
+      });
+      expect(device.statusCode).toBe(201);
+      const before = await v.held(v.lockRef);
+
+      const request = {
+        propertyId,
+        holder: { kind: 'guest', ref: 'g-1' },
+        kind: v.kind,
+        rooms: ['301'],
+        validFrom: '2026-12-01T14:00:00.000Z',
+        validUntil: '2026-12-03T11:00:00.000Z',
+      };
+      const key = { 'idempotency-key': randomUUID() };
+      const issued = await send('POST', '/api/v1/key-credentials', request, key);
+      expect(issued.statusCode).toBe(201);
+      const c = issued.json();
+      expect([c.status, c.vendor]).toEqual(['active', vendor]);
+      const ref = c.grants[0].vendorRef as string;
+      const afterIssue = await v.held(v.lockRef);
+      expect(afterIssue).toHaveLength(before.length + 1);
+      const held = afterIssue.find((x) => x.ref === ref);
+      expect(held).toMatchObject({
+        validFrom: '2026-12-01T14:00:00.000Z',
+        validUntil: '2026-12-03T11:00:00.000Z',
+      });
+      if (v.kind === 'pin') {
+        expect(c.pin).toMatch(/^\d{4,10}$/);
+        expect(held?.pin).toBe(c.pin);
+      }
+      if (v.vendorPins) expect(c.doorPins).toEqual([{ lockDeviceId: device.json().id, pin: c.pin }]);
+      else expect(c.doorPins).toBeUndefined();
+      // The stored answer (its PINs sealed at rest) replays the same PINs.
+      const replay = await send('POST', '/api/v1/key-credentials', request, key);
+      expect([replay.statusCode, replay.json().pin, replay.json().doorPins]).toEqual([
+        201,
+        c.pin,
+        c.doorPins,
+      ]);
+
+      const patched = await send('PATCH', `/api/v1/key-credentials/${c.id}`, {
+        validUntil: '2026-12-04T11:00:00.000Z',
+      });
+      expect(patched.statusCode).toBe(200);
+      expect(patched.json().status).toBe('active');
+      const newRef = patched.json().grants[0].vendorRef as string;
+      if (v.inPlace) expect(newRef).toBe(ref);
+      else expect(newRef).not.toBe(ref);
+      const afterUpdate = await v.held(v.lockRef);
+      expect(afterUpdate).toHaveLength(before.length + 1);
+      expect(afterUpdate.find((x) => x.ref === newRef)).toMatchObject({
+        validFrom: '2026-12-01T14:00:00.000Z',
+        validUntil: '2026-12-04T11:00:00.000Z',
+      });
+
+      const revoked = await send('POST', `/api/v1/key-credentials/${c.id}/revoke`, { reason: 'checked_out' });
+      expect(revoked.statusCode).toBe(200);
+      expect(revoked.json().status).toBe('revoked');
+      expect((await v.held(v.lockRef)).map((x) => x.ref)).not.toContain(newRef);
+      expect(await v.held(v.lockRef)).toHaveLength(before.length);
+    });
+  });
+}
