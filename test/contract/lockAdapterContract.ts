@@ -5,7 +5,7 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { LockAdapter } from '../../src/io/vendors/port.ts';
+import type { LockAdapter, VendorFailure } from '../../src/io/vendors/port.ts';
 import type { KeyKind } from '../../src/machines/index.ts';
 import { VendorError } from '../../src/io/vendors/port.ts';
 
@@ -32,6 +32,8 @@ export interface ContractVendor {
     rateLimit?(): void;
     clockSkew?(ms: number): void;
     expireTokens?(): void;
+    /** Switches on one of the vendor's own faults named in `ContractModels.vendorFaults`. */
+    named?(name: string): void | Promise<void>;
   };
   /** A PIN this vendor accepts, different on each call. */
   pin(): string;
@@ -72,6 +74,8 @@ export interface ContractModels {
   rateLimit?: boolean;
   clockSkew?: boolean;
   tokenExpiry?: boolean;
+  /** Vendor-specific faults and the normalized failure an issue must then fail with. */
+  vendorFaults?: Record<string, { failure: VendorFailure; retryable: boolean }>;
 }
 
 export function lockAdapterContract(
@@ -213,6 +217,14 @@ export function lockAdapterContract(
       const e = await failure(v.adapter.health());
       expect(e.failure).toBe('CLOCK_SKEW');
     });
+
+    for (const [name, expected] of Object.entries(m.vendorFaults ?? {})) {
+      it(`${vendor}: ${name} is ${expected.failure} (${expected.retryable ? 'retryable' : 'permanent'})`, async () => {
+        await v.faults.named?.(name);
+        const e = await failure(v.adapter.issueCredential(issue(v.lockRefs[0])));
+        expect([e.failure, e.retryable]).toEqual([expected.failure, expected.retryable]);
+      });
+    }
 
     it(`${vendor}: an outage is OFFLINE and retryable`, async () => {
       await v.faults.outage();

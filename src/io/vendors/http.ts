@@ -31,13 +31,16 @@ export function createVendorHttp(opts: {
       init: {
         method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
         headers?: Record<string, string>;
-        body?: string;
+        body?: string | Buffer;
+        /** How the answer's text is decoded (default UTF-8; SHIP speaks ISO-8859-1). */
+        encoding?: BufferEncoding;
       },
     ): Promise<VendorResponse> {
       let res: Dispatcher.ResponseData;
       try {
+        const { encoding: _, ...sent } = init;
         res = await request(url, {
-          ...init,
+          ...sent,
           dispatcher,
           headersTimeout: opts.timeoutMs,
           bodyTimeout: opts.timeoutMs,
@@ -47,7 +50,10 @@ export function createVendorHttp(opts: {
           throw new VendorError('TIMEOUT', `${what} timed out`);
         throw new VendorError('OFFLINE', `${what} unreachable`, { cause: e });
       }
-      const text = await res.body.text().catch(() => '');
+      const text = await res.body
+        .arrayBuffer()
+        .then((b) => Buffer.from(b).toString(init.encoding ?? 'utf8'))
+        .catch(() => '');
       let body: unknown = null;
       if (text !== '') {
         try {

@@ -7,6 +7,11 @@ import type { KeyKind } from '../../machines/index.ts';
 import type { AdapterFactory } from './adapterResolver.ts';
 import type { LockAdapter, VendorCapabilities } from './port.ts';
 import { capabilities as saltoKs, createSaltoKsAdapter, type SaltoKsConfig } from './saltoKs/adapter.ts';
+import {
+  capabilities as saltoSpace,
+  createSaltoSpaceAdapter,
+  type SaltoSpaceConfig,
+} from './saltoSpace/adapter.ts';
 import { capabilities as seam, createSeamAdapter, type SeamConfig } from './seam/adapter.ts';
 import { createTtlockAdapter, capabilities as ttlock, type TtlockConfig } from './ttlock/adapter.ts';
 
@@ -29,6 +34,11 @@ const entries: Record<string, VendorEntry> = {
   'salto-ks': {
     capabilities: saltoKs,
     create: (config, d) => createSaltoKsAdapter({ config: config as unknown as SaltoKsConfig, ...d }),
+  },
+  'salto-space': {
+    capabilities: saltoSpace,
+    create: (config, d) =>
+      createSaltoSpaceAdapter({ config: config as unknown as SaltoSpaceConfig, timeoutMs: d.timeoutMs }),
   },
   seam: {
     capabilities: seam,

@@ -19,7 +19,9 @@ export interface SimRequest {
   path: string;
   query: URLSearchParams;
   headers: IncomingMessage['headers'];
+  /** The body as UTF-8; `rawBody` for vendors that speak another charset. */
   body: string;
+  rawBody: Buffer;
   /** The TLS peer certificate's subject CN, when the server asked for one. */
   clientCertCn?: string;
 }
@@ -30,6 +32,8 @@ export interface SimReply {
   body?: unknown;
   contentType?: string;
   headers?: Record<string, string>;
+  /** How a string body is written (default UTF-8). */
+  encoding?: BufferEncoding;
 }
 
 export interface SimServerOptions<F extends BaseFaults> {
@@ -55,7 +59,7 @@ export interface SimServer<F extends BaseFaults> {
 
 const MAX_BODY = 1_000_000;
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -63,7 +67,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY) throw new Error('body too large');
     chunks.push(c as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function send(res: ServerResponse, r: SimReply): void {
@@ -71,7 +75,7 @@ function send(res: ServerResponse, r: SimReply): void {
   const contentType =
     r.contentType ?? (typeof r.body === 'string' || r.body === undefined ? 'text/plain' : 'application/json');
   res.writeHead(r.status, { 'content-type': contentType, ...r.headers });
-  res.end(text);
+  res.end(Buffer.from(text, r.encoding ?? 'utf8'));
 }
 
 export async function startSimServer<F extends BaseFaults>(o: SimServerOptions<F>): Promise<SimServer<F>> {
@@ -86,7 +90,8 @@ export async function startSimServer<F extends BaseFaults>(o: SimServerOptions<F
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://sim');
-      const body = await readBody(req);
+      const rawBody = await readBody(req);
+      const body = rawBody.toString('utf8');
       if (url.pathname.startsWith('/_sim/')) {
         if (url.pathname === '/_sim/state' && req.method === 'GET')
           return send(res, { status: 200, body: o.state() });
@@ -115,6 +120,7 @@ export async function startSimServer<F extends BaseFaults>(o: SimServerOptions<F
             query: url.searchParams,
             headers: req.headers,
             body,
+            rawBody,
             ...(typeof cn === 'string' ? { clientCertCn: cn } : {}),
           },
           faults,

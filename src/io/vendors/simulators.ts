@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import { SALTO_KS_SIM_DEFAULTS, startSaltoKsSimulator } from './saltoKs/index.ts';
+import { SALTO_SPACE_SIM_DEFAULTS, startSaltoSpaceSimulator } from './saltoSpace/index.ts';
 import { startSeamFake } from './seam/index.ts';
 import { SEAM_FAKE_API_KEY } from './seam/simulator.ts';
 import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS } from './ttlock/index.ts';
@@ -48,6 +49,10 @@ export async function ensureSimulators(
     owned.push(await startSaltoKsSimulator({ port: ports['salto-ks'] }));
     started.push('salto-ks');
   }
+  if (!(await listening(ports['salto-space'])) && opts.startMissing) {
+    owned.push(await startSaltoSpaceSimulator({ port: ports['salto-space'] }));
+    started.push('salto-space');
+  }
   // Seam simulated is Seam's own fake, seeded (devices august_device_1, august_device_2, schlage_device_id).
   if (!(await listening(ports.seam)) && opts.startMissing) {
     owned.push(await startSeamFake({ port: ports.seam }));
@@ -57,6 +62,7 @@ export async function ensureSimulators(
     defaults: {
       ttlock: { baseUrl: `http://127.0.0.1:${ports.ttlock}`, ...TTLOCK_SIM_DEFAULTS },
       'salto-ks': { baseUrl: `http://127.0.0.1:${ports['salto-ks']}`, ...SALTO_KS_SIM_DEFAULTS },
+      'salto-space': { baseUrl: `http://127.0.0.1:${ports['salto-space']}`, ...SALTO_SPACE_SIM_DEFAULTS },
       seam: { endpoint: `http://127.0.0.1:${ports.seam}`, apiKey: SEAM_FAKE_API_KEY },
     },
     started,

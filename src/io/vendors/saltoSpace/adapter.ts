@@ -1,0 +1,193 @@
+/**
+ * Salto Space adapter over SHIP (HTTP transport). A grant is a Space user named after the operation,
+ * with the door and the stay, and a guest card encoded for it at the property's Ethernet encoder. Guest
+ * cards carry their data (SVN), so validity cannot change in place: the credential's machine revokes and
+ * encodes again. Revoke deletes the user, which cancels its card.
+ */
+import { createVendorHttp } from '../http.ts';
+import {
+  credentialName,
+  type IssueRequest,
+  type IssueResult,
+  type LockAdapter,
+  type ModifyValidityResult,
+  type RevokeRequest,
+  type VendorCapabilities,
+  VendorError,
+  type VendorLock,
+} from '../port.ts';
+import {
+  buildCall,
+  child,
+  children,
+  failureOfShipCode,
+  parseShip,
+  SHIP_CONTENT_TYPE,
+  type ShipParams,
+  shipDate,
+  text,
+} from './wire.ts';
+
+export interface SaltoSpaceConfig {
+  /** The SHIP server, e.g. http://space-server:8100. */
+  baseUrl: string;
+  username: string;
+  password: string;
+  /** The Ethernet encoder (its name in Space) that encodes this property's guest cards. */
+  encoderId: string;
+}
+
+export interface SaltoSpaceAdapterDeps {
+  config: SaltoSpaceConfig;
+  timeoutMs: number;
+}
+
+export const capabilities: VendorCapabilities = {
+  vendor: 'salto-space',
+  kinds: ['card'],
+  updateValidityInPlace: false,
+  remoteUnlock: true,
+  battery: false,
+  callerChosenPin: true,
+};
+
+const PAGE = 100;
+
+export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapter {
+  const { config, timeoutMs } = deps;
+  // An encode waits for a card to be presented: allow it the encoder's own timeout and more.
+  const http = createVendorHttp({ timeoutMs: Math.max(timeoutMs, 30_000), connections: 8 });
+  const authorization = `Basic ${Buffer.from(`${config.username}:${config.password}`).toString('base64')}`;
+
+  async function call(name: string, params: ShipParams = {}): Promise<ShipParams> {
+    const res = await http.send(`salto-space ${name}`, config.baseUrl, {
+      method: 'POST',
+      headers: { authorization, 'content-type': `${SHIP_CONTENT_TYPE}; charset=ISO-8859-1` },
+      body: Buffer.from(buildCall(name, params), 'latin1'),
+      encoding: 'latin1',
+    });
+    if (res.status === 401 || res.status === 403)
+      throw new VendorError('AUTH', `salto-space ${name} HTTP ${res.status}`);
+    if (res.status >= 500 || res.status === 404)
+      throw new VendorError('OFFLINE', `salto-space ${name} HTTP ${res.status}`);
+    if (res.status !== 200 || typeof res.body !== 'string')
+      throw new VendorError('INVALID', `salto-space ${name} HTTP ${res.status}`);
+    let doc: ReturnType<typeof parseShip>;
+    try {
+      doc = parseShip(res.body);
+    } catch {
+      throw new VendorError('OFFLINE', `salto-space ${name} answered with a body that is not SHIP`);
+    }
+    if (doc.kind === 'exception')
+      throw new VendorError(
+        failureOfShipCode(doc.code),
+        `salto-space ${name} exception ${doc.code} ${doc.message}`,
+      );
+    if (doc.kind !== 'response') throw new VendorError('INVALID', `salto-space ${name} answered a call`);
+    return doc.params;
+  }
+
+  /** Pages through a SHIP list read, each page starting from the last id seen. */
+  async function readAll(
+    name: string,
+    listTag: string,
+    itemTag: string,
+    idTag: string,
+  ): Promise<ShipParams[]> {
+    const out: ShipParams[] = [];
+    let from = '';
+    for (;;) {
+      const p = await call(name, {
+        MaxCount: String(PAGE),
+        ...(from ? { [`StartingFrom${idTag}`]: from } : {}),
+      });
+      const page = children(child(p, listTag), itemTag);
+      out.push(...page.filter((x) => text(x, idTag) !== from));
+      const last = page.at(-1);
+      if (text(p, 'EOF') === '1' || !last || text(last, idTag) === from) return out;
+      from = text(last, idTag);
+    }
+  }
+
+  async function findUser(extUserId: string): Promise<ShipParams | undefined> {
+    const p = await call('SaltoDBUserList.Read', { MaxCount: '1', StartingFromExtUserID: extUserId });
+    return children(child(p, 'SaltoDBUserList'), 'SaltoDBUser').find(
+      (u) => text(u, 'ExtUserID') === extUserId,
+    );
+  }
+
+  const toLock = (d: ShipParams): VendorLock => ({
+    ref: text(d, 'ExtDoorID'),
+    name: text(d, 'Name') || text(d, 'ExtDoorID'),
+    battery: null,
+    online: text(d, 'IsOnline') === '1',
+  });
+
+  async function doors(): Promise<VendorLock[]> {
+    return (await readAll('SaltoDBDoorList.Read', 'SaltoDBDoorList', 'SaltoDBDoor', 'ExtDoorID')).map(toLock);
+  }
+
+  return {
+    vendor: 'salto-space',
+    capabilities: () => capabilities,
+
+    listLocks: doors,
+
+    async getLock(ref) {
+      const p = await call('SaltoDBDoorList.Read', { MaxCount: '1', StartingFromExtDoorID: ref });
+      const d = children(child(p, 'SaltoDBDoorList'), 'SaltoDBDoor').find(
+        (x) => text(x, 'ExtDoorID') === ref,
+      );
+      if (!d) throw new VendorError('NOT_FOUND', 'no such door in Salto Space');
+      return toLock(d);
+    },
+
+    async issueCredential(req: IssueRequest): Promise<IssueResult> {
+      if (req.kind !== 'card')
+        throw new VendorError('NOT_SUPPORTED', `salto-space adapter encodes cards, not ${req.kind}`);
+      const extUserId = credentialName(req.operationId);
+      if (req.lookupFirst) {
+        // An earlier run encoded the card but its answer was lost: the user holds a valid key already.
+        const existing = await findUser(extUserId);
+        if (existing && text(existing, 'KeyIsValid') === '1') return { vendorRef: extUserId };
+      }
+      await call('SaltoDBUser.InsertOrUpdate', {
+        SaltoDBUser: {
+          ExtUserID: extUserId,
+          FirstName: 'Guest',
+          LastName: extUserId,
+          UserActivation: shipDate(req.validFrom),
+          UserExpiration: shipDate(req.validUntil),
+          DoorIDList: { DoorID: [req.lockRef] },
+        },
+      });
+      await call('Encoder.SaltoDBUser.AssignNewKey', { ExtUserID: extUserId, EncoderID: config.encoderId });
+      return { vendorRef: extUserId };
+    },
+
+    async modifyValidity(): Promise<ModifyValidityResult> {
+      return { outcome: 'reissue_required' };
+    },
+
+    async revokeCredential(req: RevokeRequest) {
+      const extUserId = req.vendorRef ?? credentialName(req.issueOperationId);
+      try {
+        await call('SaltoDBUser.Delete', { ExtUserID: extUserId });
+      } catch (e) {
+        if (!(e instanceof VendorError && e.failure === 'NOT_FOUND')) throw e;
+      }
+    },
+
+    async remoteUnlock(lockRef) {
+      await call('OnlineDoor.Open', { DoorNameList: { DoorID: [lockRef] } });
+    },
+
+    async getBattery() {
+      return null;
+    },
+
+    async health() {
+      await call('GetInfo');
+    },
+  };
+}

@@ -1,0 +1,272 @@
+/**
+ * A Salto Space SHIP-over-HTTP simulator: HTTP Basic, XML `RequestCall`s in ISO-8859-1, `Exception`
+ * answers, a door list, users with door permissions and an expiry, and Ethernet encoders that encode a
+ * user's card — or time out (403) or lose their connection (401). Guest cards carry their data (SVN), so
+ * a user's key is valid only for the window it was encoded with; deleting the user cancels it.
+ */
+import { randomBytes } from 'node:crypto';
+import { type BaseFaults, type SimReply, type SimRequest, startSimServer } from '../simServer.ts';
+import {
+  buildException,
+  buildResponse,
+  child,
+  fromShipDate,
+  list,
+  parseShip,
+  SHIP_CONTENT_TYPE,
+  type ShipParams,
+  ShipExceptions,
+  text,
+} from './wire.ts';
+
+export interface SaltoSpaceSimulatorOptions {
+  port?: number;
+  host?: string;
+  doorCount?: number;
+}
+
+export interface SaltoSpaceFaults extends BaseFaults {
+  /** The encoder gets no card in time: every encode answers Exception 403. */
+  encoderTimeout: boolean;
+  /** The encoder is unreachable from the Space server: Exception 401. */
+  encoderOffline: boolean;
+  /** The card presented is not Salto media: Exception 402 (modelled). */
+  invalidCard: boolean;
+}
+
+export const SALTO_SPACE_SIM_DEFAULTS = {
+  username: 'ship-user',
+  password: 'ship-password',
+  encoderId: 'Reception 1',
+} as const;
+
+interface SpaceDoor {
+  id: string;
+  name: string;
+  online: boolean;
+}
+interface SpaceUser {
+  extUserId: string;
+  firstName: string;
+  lastName: string;
+  activation: string;
+  expiration: string;
+  doors: string[];
+  /** The card last encoded for the user: its ROM code and the window written to it. */
+  key: { romCode: string; validFrom: string; validUntil: string } | null;
+}
+
+export interface SaltoSpaceState {
+  locks: { ref: string; name: string }[];
+  credentials: {
+    ref: string;
+    lockRef: string;
+    kind: 'card';
+    romCode: string;
+    validFrom: string;
+    validUntil: string;
+  }[];
+  encodes: number;
+}
+
+export interface SaltoSpaceSimulator {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  reset(): void;
+  state(): SaltoSpaceState;
+  setFaults(f: Partial<SaltoSpaceFaults>): void;
+}
+
+const reply = (xml: string): SimReply => ({
+  status: 200,
+  contentType: `${SHIP_CONTENT_TYPE}; charset=ISO-8859-1`,
+  body: xml,
+  encoding: 'latin1',
+});
+const exception = (e: { code: number; message: string }, detail?: string) =>
+  reply(buildException(e.code, detail ? `${e.message}: ${detail}` : e.message));
+const DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
+
+export async function startSaltoSpaceSimulator(
+  opts: SaltoSpaceSimulatorOptions = {},
+): Promise<SaltoSpaceSimulator> {
+  const account = SALTO_SPACE_SIM_DEFAULTS;
+  let doors = new Map<string, SpaceDoor>();
+  let users = new Map<string, SpaceUser>();
+  let encodes = 0;
+
+  function reset() {
+    doors = new Map();
+    users = new Map();
+    encodes = 0;
+    for (let i = 0; i < (opts.doorCount ?? 10); i++) {
+      const id = `R${401 + i}`;
+      doors.set(id, { id, name: `Room ${401 + i}`, online: i % 2 === 0 });
+    }
+  }
+
+  function handle(req: SimRequest, f: SaltoSpaceFaults): SimReply {
+    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (!basic || Buffer.from(basic, 'base64').toString() !== `${account.username}:${account.password}`)
+      return { status: 401, headers: { 'www-authenticate': 'Basic realm="SHIP"' }, body: 'Unauthorized' };
+    if (req.method !== 'POST') return { status: 405, body: 'Method Not Allowed' };
+    if (!(req.headers['content-type'] ?? '').startsWith(SHIP_CONTENT_TYPE))
+      return { status: 415, body: 'Unsupported Media Type' };
+    let doc: ReturnType<typeof parseShip>;
+    try {
+      doc = parseShip(req.rawBody.toString('latin1'));
+    } catch {
+      return exception(ShipExceptions.XML_ERROR);
+    }
+    if (doc.kind !== 'call') return exception(ShipExceptions.XML_ERROR, 'expected a RequestCall');
+    const p = doc.params;
+    const ok = (params: ShipParams = {}) => reply(buildResponse(doc.name, params));
+
+    switch (doc.name) {
+      case 'GetInfo':
+        return ok({
+          ProtocolID: 'SHIP',
+          ProtocolVersion: '1.36',
+          DateTime: new Date().toISOString().slice(0, 19),
+        });
+      case 'SaltoDBDoorList.Read': {
+        const max = Math.max(1, Number(text(p, 'MaxCount') || 100));
+        const from = text(p, 'StartingFromExtDoorID');
+        const all = [...doors.values()]
+          .filter((d) => !from || d.id >= from)
+          .sort((a, b) => a.id.localeCompare(b.id));
+        const page = all.slice(0, max);
+        return ok({
+          SaltoDBDoorList: {
+            SaltoDBDoor: page.map((d) => ({ ExtDoorID: d.id, Name: d.name, IsOnline: d.online ? '1' : '0' })),
+          },
+          EOF: all.length <= max ? '1' : '0',
+        });
+      }
+      case 'SaltoDBUserList.Read': {
+        const max = Math.max(1, Number(text(p, 'MaxCount') || 100));
+        const from = text(p, 'StartingFromExtUserID');
+        const all = [...users.values()]
+          .filter((u) => !from || u.extUserId >= from)
+          .sort((a, b) => a.extUserId.localeCompare(b.extUserId));
+        return ok({
+          SaltoDBUserList: { SaltoDBUser: all.slice(0, max).map(userView) },
+          EOF: all.length <= max ? '1' : '0',
+        });
+      }
+      case 'SaltoDBUser.InsertOrUpdate': {
+        const u = child(p, 'SaltoDBUser');
+        const extUserId = text(u, 'ExtUserID');
+        const activation = text(u, 'UserActivation');
+        const expiration = text(u, 'UserExpiration');
+        if (!extUserId) return exception(ShipExceptions.INVALID_PARAMS, 'ExtUserID');
+        if (!DATE.test(activation) || !DATE.test(expiration) || expiration <= activation)
+          return exception(ShipExceptions.INVALID_PARAMS, 'UserActivation/UserExpiration');
+        const doorIds = list(child(u, 'DoorIDList'), 'DoorID').map(String);
+        const unknown = doorIds.find((d) => !doors.has(d));
+        if (unknown) return exception(ShipExceptions.NOT_FOUND, `door ${unknown}`);
+        const existing = users.get(extUserId);
+        users.set(extUserId, {
+          extUserId,
+          firstName: text(u, 'FirstName'),
+          lastName: text(u, 'LastName'),
+          activation,
+          expiration,
+          doors: doorIds,
+          key: existing?.key ?? null,
+        });
+        return ok();
+      }
+      case 'SaltoDBUser.Delete': {
+        const id = text(p, 'ExtUserID');
+        if (!users.delete(id)) return exception(ShipExceptions.NOT_FOUND, `user ${id}`);
+        return ok();
+      }
+      case 'Encoder.SaltoDBUser.AssignNewKey': {
+        const id = text(p, 'ExtUserID');
+        const encoder = text(p, 'EncoderID');
+        const u = users.get(id);
+        if (!u) return exception(ShipExceptions.NOT_FOUND, `user ${id}`);
+        if (encoder !== account.encoderId) return exception(ShipExceptions.ENCODER_CONNECTION, encoder);
+        if (f.encoderOffline) return exception(ShipExceptions.ENCODER_CONNECTION, encoder);
+        if (f.encoderTimeout) return exception(ShipExceptions.ENCODER_TIMEOUT, encoder);
+        if (f.invalidCard) return exception(ShipExceptions.CARD_MEDIA);
+        encodes++;
+        // A new key replaces the user's previous one (one key per user).
+        u.key = {
+          romCode: randomBytes(7).toString('hex').toUpperCase(),
+          validFrom: u.activation,
+          validUntil: u.expiration,
+        };
+        return ok({ ROMCode: u.key.romCode });
+      }
+      case 'OnlineDoor.Open': {
+        const ids = list(child(p, 'DoorNameList'), 'DoorID').map(String);
+        for (const id of ids) {
+          const d = doors.get(id);
+          if (!d) return exception(ShipExceptions.NOT_FOUND, `door ${id}`);
+          if (!d.online) return exception(ShipExceptions.DOOR_OFFLINE, id);
+        }
+        return ok();
+      }
+      default:
+        return exception(ShipExceptions.NOT_SUPPORTED, doc.name);
+    }
+  }
+
+  function userView(u: SpaceUser): ShipParams {
+    return {
+      ExtUserID: u.extUserId,
+      FirstName: u.firstName,
+      LastName: u.lastName,
+      UserActivation: u.activation,
+      UserExpiration: u.expiration,
+      DoorIDList: { DoorID: u.doors },
+      KeyIsValid: u.key ? '1' : '0',
+      ...(u.key ? { ROMCode: u.key.romCode } : {}),
+    };
+  }
+
+  function state(): SaltoSpaceState {
+    return {
+      locks: [...doors.values()].map((d) => ({ ref: d.id, name: d.name })),
+      credentials: [...users.values()].flatMap((u) =>
+        u.key
+          ? u.doors.map((lockRef) => ({
+              ref: u.extUserId,
+              lockRef,
+              kind: 'card' as const,
+              romCode: u.key?.romCode ?? '',
+              validFrom: fromShipDate(u.key?.validFrom ?? '').toISOString(),
+              validUntil: fromShipDate(u.key?.validUntil ?? '').toISOString(),
+            }))
+          : [],
+      ),
+      encodes,
+    };
+  }
+
+  const server = await startSimServer<SaltoSpaceFaults>({
+    port: opts.port,
+    host: opts.host,
+    initialFaults: {
+      latencyMs: 0,
+      outage: false,
+      encoderTimeout: false,
+      encoderOffline: false,
+      invalidCard: false,
+    },
+    reset,
+    state,
+    handle,
+  });
+  return {
+    url: server.url,
+    port: server.port,
+    reset: server.reset,
+    state,
+    setFaults: server.setFaults,
+    close: server.close,
+  };
+}

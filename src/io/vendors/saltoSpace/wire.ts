@@ -1,0 +1,115 @@
+/**
+ * SHIP (SALTO Hospitality Interface Protocol) over HTTP: an XML `RequestCall` posted with the SHIP media
+ * type, answered by a `RequestResponse` or an `Exception`. Both ends (adapter and simulator) build and
+ * read documents here. Names marked "modelled" are not in public sources (reference/vendors.md §2.2).
+ */
+import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import type { VendorFailure } from '../port.ts';
+
+export const SHIP_CONTENT_TYPE = 'application/vnd.saltosystems.ship.v1+xml';
+const DECLARATION = '<?xml version="1.0" encoding="ISO-8859-1"?>';
+
+/** A SHIP parameter tree: element name → text, nested tree, or repeated elements. */
+export type ShipValue = string | ShipParams | ShipValue[];
+export interface ShipParams {
+  [name: string]: ShipValue;
+}
+
+/** Elements that repeat, read as arrays even when one is present. */
+const REPEATED = new Set(['SaltoDBDoor', 'SaltoDBUser', 'DoorID']);
+
+const builder = new XMLBuilder({ format: false });
+const parser = new XMLParser({
+  parseTagValue: false,
+  ignoreDeclaration: true,
+  isArray: (name) => REPEATED.has(name),
+});
+
+export function buildCall(name: string, params: ShipParams): string {
+  return DECLARATION + builder.build({ RequestCall: { RequestName: name, Params: params } });
+}
+
+export function buildResponse(name: string, params: ShipParams): string {
+  return DECLARATION + builder.build({ RequestResponse: { RequestName: name, Params: params } });
+}
+
+export function buildException(code: number, message: string): string {
+  return (
+    DECLARATION + builder.build({ RequestResponse: { Exception: { Code: String(code), Message: message } } })
+  );
+}
+
+export type ShipDocument =
+  | { kind: 'call'; name: string; params: ShipParams }
+  | { kind: 'response'; name: string; params: ShipParams }
+  | { kind: 'exception'; code: number; message: string };
+
+/** Reads a SHIP document; throws on anything that is not one (the caller answers code 12). */
+export function parseShip(xml: string): ShipDocument {
+  const doc = parser.parse(xml, true) as Record<string, unknown>;
+  const call = doc.RequestCall as { RequestName?: unknown; Params?: unknown } | undefined;
+  if (call && typeof call.RequestName === 'string')
+    return { kind: 'call', name: call.RequestName, params: asParams(call.Params) };
+  const res = doc.RequestResponse as
+    | { RequestName?: unknown; Params?: unknown; Exception?: { Code?: unknown; Message?: unknown } }
+    | undefined;
+  if (res?.Exception)
+    return {
+      kind: 'exception',
+      code: Number(res.Exception.Code),
+      message: String(res.Exception.Message ?? ''),
+    };
+  if (res && typeof res.RequestName === 'string')
+    return { kind: 'response', name: res.RequestName, params: asParams(res.Params) };
+  throw new Error('not a SHIP document');
+}
+
+const asParams = (v: unknown): ShipParams => (v && typeof v === 'object' ? (v as ShipParams) : {});
+
+/** A text element of a parameter tree ('' when absent or not text). */
+export const text = (p: ShipParams | undefined, name: string): string => {
+  const v = p?.[name];
+  return typeof v === 'string' ? v : '';
+};
+
+/** A nested element of a parameter tree (the first, where the element may repeat). */
+export const child = (p: ShipParams | undefined, name: string): ShipParams | undefined => {
+  const v = p?.[name];
+  const first = Array.isArray(v) ? v[0] : v;
+  return first && typeof first === 'object' && !Array.isArray(first) ? first : undefined;
+};
+
+/** The repeated nested elements of a parameter tree. */
+export const children = (p: ShipParams | undefined, name: string): ShipParams[] =>
+  list(p, name).filter((x): x is ShipParams => typeof x === 'object' && !Array.isArray(x));
+
+/** Repeated elements of a parameter tree. */
+export const list = (p: ShipParams | undefined, name: string): ShipValue[] => {
+  const v = p?.[name];
+  return Array.isArray(v) ? v : v === undefined ? [] : [v];
+};
+
+/** SHIP date-times: local server time without a zone; this service runs its Space servers on UTC. */
+export const shipDate = (d: Date) => d.toISOString().slice(0, 19);
+export const fromShipDate = (s: string) => new Date(`${s}Z`);
+
+/** SHIP exception codes, known and modelled, with what each means for the service. */
+export const ShipExceptions = {
+  NOT_SUPPORTED: { code: 4, failure: 'NOT_SUPPORTED', message: 'Operation not supported' },
+  XML_ERROR: { code: 12, failure: 'INVALID', message: 'XML document error' },
+  ENCODER_CONNECTION: { code: 401, failure: 'OFFLINE', message: 'Encoder connection error' },
+  ENCODER_TIMEOUT: { code: 403, failure: 'ENCODER_TIMEOUT', message: 'Encoder timeout' },
+  // Modelled: codes for these cases are not public.
+  NOT_FOUND: { code: 100, failure: 'NOT_FOUND', message: 'Object not found' },
+  DOOR_OFFLINE: { code: 101, failure: 'OFFLINE', message: 'Door is not online' },
+  INVALID_PARAMS: { code: 102, failure: 'INVALID', message: 'Invalid parameter' },
+  CARD_MEDIA: { code: 402, failure: 'CARD_MEDIA', message: 'Invalid key in encoder' },
+  BUSY: { code: 404, failure: 'BUSY', message: 'Encoder busy' },
+} as const satisfies Record<string, { code: number; failure: VendorFailure; message: string }>;
+
+const byCode = new Map<number, VendorFailure>(Object.values(ShipExceptions).map((e) => [e.code, e.failure]));
+
+/** The normalized failure of a SHIP exception code (an unknown code is permanent: INVALID). */
+export function failureOfShipCode(code: number): VendorFailure {
+  return byCode.get(code) ?? 'INVALID';
+}
