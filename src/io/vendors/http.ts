@@ -48,6 +48,9 @@ export function createVendorHttp(opts: {
       } catch (e) {
         if (e instanceof errors.HeadersTimeoutError || e instanceof errors.BodyTimeoutError)
           throw new VendorError('TIMEOUT', `${what} timed out`);
+        // The vendor's certificate failed verification (or a TLS alert arrived in the handshake): retrying
+        // will not help. A client certificate refused under TLS 1.3 shows only as a closed socket (OFFLINE).
+        if (isTlsTrustFailure(e)) throw new VendorError('AUTH', `${what} TLS refused`, { cause: e });
         throw new VendorError('OFFLINE', `${what} unreachable`, { cause: e });
       }
       const text = await res.body
@@ -69,6 +72,14 @@ export function createVendorHttp(opts: {
 }
 
 export type VendorHttp = ReturnType<typeof createVendorHttp>;
+
+function isTlsTrustFailure(e: unknown): boolean {
+  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && /CERT|SSL|TLS|UNABLE_TO_VERIFY|DEPTH_ZERO/.test(code)) return true;
+  }
+  return false;
+}
 
 /**
  * The normalized failure of an HTTP status, for vendors that speak plain HTTP status codes (Salto KS,

@@ -13,6 +13,7 @@ import {
   type SaltoSpaceConfig,
 } from './saltoSpace/adapter.ts';
 import { capabilities as seam, createSeamAdapter, type SeamConfig } from './seam/adapter.ts';
+import { capabilities as vostio, createVostioAdapter, type VostioConfig } from './vostio/adapter.ts';
 import { createTtlockAdapter, capabilities as ttlock, type TtlockConfig } from './ttlock/adapter.ts';
 
 export interface VendorDeps {
@@ -39,6 +40,10 @@ const entries: Record<string, VendorEntry> = {
     capabilities: saltoSpace,
     create: (config, d) =>
       createSaltoSpaceAdapter({ config: config as unknown as SaltoSpaceConfig, timeoutMs: d.timeoutMs }),
+  },
+  vostio: {
+    capabilities: vostio,
+    create: (config, d) => createVostioAdapter({ config: config as unknown as VostioConfig, ...d }),
   },
   seam: {
     capabilities: seam,

@@ -4,9 +4,12 @@
  * a restart of the service.
  */
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SALTO_KS_SIM_DEFAULTS, startSaltoKsSimulator } from './saltoKs/index.ts';
 import { SALTO_SPACE_SIM_DEFAULTS, startSaltoSpaceSimulator } from './saltoSpace/index.ts';
 import { startSeamFake } from './seam/index.ts';
+import { startVostioSimulator, VOSTIO_SIM_DEFAULTS, vostioClientTls } from './vostio/index.ts';
 import { SEAM_FAKE_API_KEY } from './seam/simulator.ts';
 import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS } from './ttlock/index.ts';
 
@@ -53,6 +56,13 @@ export async function ensureSimulators(
     owned.push(await startSaltoSpaceSimulator({ port: ports['salto-space'] }));
     started.push('salto-space');
   }
+  // Vostio's mTLS material is kept on disk beside its port, so a service started later reads the same.
+  const vostioCerts = join(tmpdir(), 'lock-integration-simulators', `vostio-${ports.vostio}`);
+  if (!(await listening(ports.vostio)) && opts.startMissing) {
+    owned.push(await startVostioSimulator({ port: ports.vostio, certDir: vostioCerts }));
+    started.push('vostio');
+  }
+  const vostioTls = vostioClientTls(vostioCerts);
   // Seam simulated is Seam's own fake, seeded (devices august_device_1, august_device_2, schlage_device_id).
   if (!(await listening(ports.seam)) && opts.startMissing) {
     owned.push(await startSeamFake({ port: ports.seam }));
@@ -63,6 +73,13 @@ export async function ensureSimulators(
       ttlock: { baseUrl: `http://127.0.0.1:${ports.ttlock}`, ...TTLOCK_SIM_DEFAULTS },
       'salto-ks': { baseUrl: `http://127.0.0.1:${ports['salto-ks']}`, ...SALTO_KS_SIM_DEFAULTS },
       'salto-space': { baseUrl: `http://127.0.0.1:${ports['salto-space']}`, ...SALTO_SPACE_SIM_DEFAULTS },
+      vostio: {
+        baseUrl: `https://127.0.0.1:${ports.vostio}`,
+        ...VOSTIO_SIM_DEFAULTS,
+        ca: vostioTls.ca,
+        clientCert: vostioTls.cert,
+        clientKey: vostioTls.key,
+      },
       seam: { endpoint: `http://127.0.0.1:${ports.seam}`, apiKey: SEAM_FAKE_API_KEY },
     },
     started,
