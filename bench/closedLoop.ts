@@ -1,26 +1,23 @@
 /** The closed loop both load processes run: C clients, N requests in all; latencies and statuses. */
-import http from 'node:http';
+import { type Dispatcher, request } from 'undici';
 
-/** POSTs one body; resolves with the status (0 when the connection failed). */
-export function post(
-  agent: http.Agent,
+/**
+ * POSTs one body through undici (as the Restate peer's load does, so both sides pay the same client
+ * cost); resolves with the status (0 when the connection failed).
+ */
+export async function post(
+  dispatcher: Dispatcher,
   url: URL,
   headers: Record<string, string>,
   body: string,
 ): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.request(
-      url,
-      { method: 'POST', agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(0));
-      },
-    );
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
+  try {
+    const res = await request(url, { method: 'POST', dispatcher, headers, body });
+    await res.body.dump();
+    return res.statusCode;
+  } catch {
+    return 0;
+  }
 }
 
 export async function closedLoop(n: number, c: number, send: (i: number) => Promise<number>) {

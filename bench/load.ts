@@ -3,7 +3,7 @@
  * all, each a new credential with its own Idempotency-Key. Prints one JSON line.
  * Usage: load.ts <baseUrl> <token> <propertyId> <rooms comma-separated> <n> <c>
  */
-import http from 'node:http';
+import { Agent } from 'undici';
 import { closedLoop, post } from './closedLoop.ts';
 
 const [base, token, propertyId, roomList, nArg, cArg] = process.argv.slice(2);
@@ -12,7 +12,7 @@ if (!base || !token || !propertyId || !roomList)
 const rooms = roomList.split(',');
 const n = Number(nArg ?? 5000);
 const c = Number(cArg ?? 32);
-const agent = new http.Agent({ keepAlive: true, maxSockets: c });
+const agent = new Agent({ connections: c, pipelining: 1 });
 const url = new URL('/api/v1/key-credentials', base);
 
 const r = await closedLoop(n, c, (i) =>
@@ -48,4 +48,4 @@ console.log(
     statuses: r.statuses,
   }),
 );
-agent.destroy();
+await agent.close();

@@ -40,15 +40,25 @@ export async function webhookIngest(env: BenchEnvironment, n: number, clients: n
     >;
   };
   try {
-    const warm = await load(1000, 16);
+    const warm = await load(5000, clients);
+    // Ingest alone (routing paused, as during a burst the router lags), then with routing running.
+    await env.service.webhookRouter.stop();
     const before = await count();
     const r = await load(n, clients);
     const storedDuringRun = (await count()) - before;
+    env.service.webhookRouter.start();
+    const routed = await load(n, clients);
     return {
       ...r,
       stored: storedDuringRun,
       storedEqualsAcknowledged: storedDuringRun === r.acknowledged,
       warmup: warm.acknowledged,
+      whileRouting: {
+        perSecond: routed.perSecond,
+        p50: routed.p50,
+        p99: routed.p99,
+        acknowledged: routed.acknowledged,
+      },
     };
   } finally {
     await app.close();

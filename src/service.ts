@@ -60,7 +60,7 @@ export async function startService(s: ServiceSettings) {
     applicationName: 'lock-runtime',
   });
   const dispatcherDb = connect(withUser(s.databaseUrl, 'lock_dispatcher'), {
-    max: 4,
+    max: 8,
     applicationName: 'lock-dispatcher',
   });
   const nc = await natsConnect({
@@ -156,7 +156,7 @@ export async function startService(s: ServiceSettings) {
     dispatcherDb,
     secrets,
     adapters,
-    webhookInbox: createWebhookInboxWriter(dispatcherDb),
+    webhookInbox: createWebhookInboxWriter(dispatcherDb, 2),
     webhookRouter,
     async stop() {
       await webhookRouter.stop();

@@ -15,7 +15,10 @@ export class DrainLoop {
     private readonly o: { everyMs: number; onError: (e: unknown) => void },
   ) {}
 
+  /** Starts (or, after `stop`, restarts) the interval. */
   start(): void {
+    this.stopped = false;
+    clearInterval(this.timer);
     this.timer = setInterval(() => this.nudge(), this.o.everyMs);
   }
 

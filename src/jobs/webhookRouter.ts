@@ -1,6 +1,6 @@
 /**
- * Routes stored webhooks to the actors they concern. Takes unrouted inbox rows (FOR UPDATE SKIP
- * LOCKED, so several processes share the work), turns each into a lock-device report where its vendor
+ * Routes stored webhooks to the actors they concern. Claims unrouted inbox rows (SKIP LOCKED, so
+ * several processes share the work), turns each into a lock-device report where its vendor
  * says something about a device, finds the device (and so the tenant) by the vendor's reference, and
  * sends `lockDevice.vendorReport` with message id `webhook:<inbox id>` (a re-run after a crash is
  * deduplicated). Rows that concern nothing known are marked routed with no tenant.
@@ -51,10 +51,15 @@ export class WebhookRouter {
   /** Routes one batch; returns how many rows it took. */
   async routeOnce(limit = 200): Promise<number> {
     return this.d.dispatcherDb.transaction().execute(async (tx) => {
-      const { rows } = await sql<{ id: string; vendor: string; body: unknown }>`
-        select id, vendor, body from webhook_inbox where routed_at is null
-         order by id limit ${limit} for update skip locked`.execute(tx);
-      if (rows.length === 0) return 0;
+      // Claimed and marked in one statement (one row version per webhook, not a lock then an update); a
+      // crash before commit rolls the mark back and the rows are routed again, deduplicated by message id.
+      const claimed = await sql<{ id: string; vendor: string; body: unknown }>`
+        update webhook_inbox set routed_at = now()
+         where id in (select id from webhook_inbox where routed_at is null
+                       order by id limit ${limit} for update skip locked)
+        returning id, vendor, body`.execute(tx);
+      if (claimed.rows.length === 0) return 0;
+      const rows = claimed.rows.sort((x, y) => Number(BigInt(x.id) - BigInt(y.id)));
       const reports = rows.map((r) => ({ row: r, report: interpreters[r.vendor]?.(r.body) ?? null }));
       const devices = new Map<string, { tenantId: string; deviceId: string }>();
       for (const vendor of new Set(reports.filter((x) => x.report).map((x) => x.row.vendor))) {
@@ -88,12 +93,15 @@ export class WebhookRouter {
         routedTenant.set(row.id, device.tenantId);
         this.d.onRouted?.(row.vendor, 'routed');
       }
-      const ids = [...routedTenant.keys()];
-      const tenants = ids.map((id) => routedTenant.get(id) ?? null);
-      await sql`
-        update webhook_inbox w set routed_at = now(), tenant_id = v.tenant_id
-          from unnest(${ids}::bigint[], ${tenants}::text[]) as v(id, tenant_id)
-         where w.id = v.id`.execute(tx);
+      // Only webhooks that reached a device get their tenant (for the tenant's own reads).
+      const ids = [...routedTenant].filter(([, t]) => t !== null).map(([id]) => id);
+      if (ids.length > 0) {
+        const tenants = ids.map((id) => routedTenant.get(id) ?? null);
+        await sql`
+          update webhook_inbox w set tenant_id = v.tenant_id
+            from unnest(${ids}::bigint[], ${tenants}::text[]) as v(id, tenant_id)
+           where w.id = v.id`.execute(tx);
+      }
       return rows.length;
     });
   }

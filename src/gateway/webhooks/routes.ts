@@ -38,10 +38,8 @@ export function webhookRoutes(
         if (!rate.take(req.params.vendor))
           throw new LockError('LOCK.RATE_LIMITED', `too many ${req.params.vendor} webhooks; retry later`);
         const raw = typeof req.body === 'string' ? req.body : '';
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers))
-          if (typeof v === 'string') headers[k.toLowerCase()] = v;
-        const { eventId, body } = verify(raw, headers, req.query ?? {});
+        // Node lower-cases header names; repeated headers (arrays) are not signature headers of any vendor.
+        const { eventId, body } = verify(raw, req.headers as Record<string, string>, req.query ?? {});
         const stored = await inbox.store(req.params.vendor, eventId, body);
         return reply.code(stored ? 202 : 200).send({ received: true, duplicate: !stored });
       },

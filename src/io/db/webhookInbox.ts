@@ -10,13 +10,20 @@ import { MicroBatcher } from './microBatcher.ts';
 interface Webhook {
   vendor: string;
   eventId: string;
-  body: string;
+  body: unknown;
 }
 
+/**
+ * One statement per batch with one parameter, the batch as a JSON array that PostgreSQL unpacks: far
+ * cheaper for Node than three bound parameters per row at thousands of webhooks per second.
+ */
 async function insert(db: Db, batch: Webhook[]): Promise<boolean[]> {
-  const values = sql.join(batch.map((p) => sql`(${p.vendor}, ${p.eventId}, ${p.body}::jsonb)`));
+  const rowsJson = JSON.stringify(
+    batch.map((w) => ({ vendor: w.vendor, event_id: w.eventId, body: w.body })),
+  );
   const { rows } = await sql<{ vendor: string; event_id: string }>`
-    insert into webhook_inbox (vendor, event_id, body) values ${values}
+    insert into webhook_inbox (vendor, event_id, body)
+    select vendor, event_id, body from jsonb_to_recordset(${rowsJson}::jsonb) as w(vendor text, event_id text, body jsonb)
     on conflict (vendor, event_id) do nothing
     returning vendor, event_id`.execute(db);
   const inserted = new Set(rows.map((r) => `${r.vendor}\u0000${r.event_id}`));
@@ -29,7 +36,7 @@ export function createWebhookInboxWriter(db: Db, maxConcurrent = 2) {
   return {
     /** True when stored now, false when the vendor's event id was already there. */
     store(vendor: string, eventId: string, body: unknown): Promise<boolean> {
-      return batcher.submit({ vendor, eventId, body: JSON.stringify(body) });
+      return batcher.submit({ vendor, eventId, body });
     },
   };
 }

@@ -1,23 +1,23 @@
 /**
- * Seam webhooks: Svix signatures (`webhook-id`, `webhook-timestamp`, `webhook-signature`, or the
- * `svix-*` names), verified by the official `@seamapi/webhook` (HMAC-SHA256, timestamp within 5 min).
- * The event id is the Svix message id.
+ * Seam webhooks: Svix signatures (`svix-*` or `webhook-*` headers), verified as the official
+ * `@seamapi/webhook` does (`svixSignature.ts`: HMAC-SHA256, timestamp within 5 min). The event id is the
+ * Svix message id.
  */
-import { SeamWebhook } from 'seam';
 import { LockError } from '../../../errors.ts';
 import { unauthenticated, type WebhookVerifier } from '../webhook.ts';
+import { createSvixVerifier } from './svixSignature.ts';
 
 export function seamWebhookVerifier(secret: string | undefined): WebhookVerifier {
-  const seam = secret ? new SeamWebhook(secret) : null;
+  const svix = secret ? createSvixVerifier(secret) : null;
   return (raw, headers) => {
-    if (!seam) throw unauthenticated('no Seam webhook secret is configured');
-    const id = headers['webhook-id'] ?? headers['svix-id'];
+    if (!svix) throw unauthenticated('no Seam webhook secret is configured');
+    const id = headers['svix-id'] ?? headers['webhook-id'];
     if (!id) throw unauthenticated('missing webhook-id');
     let body: unknown;
     try {
-      body = seam.verify(raw, headers);
+      body = svix.verify(raw, headers);
     } catch (e) {
-      // Svix checks the signature first, then parses: a SyntaxError means signed but not JSON.
+      // The signature is checked first, then the body parsed: a SyntaxError means signed but not JSON.
       if (e instanceof SyntaxError) throw new LockError('LOCK.VALIDATION', 'the webhook body is not JSON');
       throw unauthenticated('bad or expired Seam webhook signature');
     }
