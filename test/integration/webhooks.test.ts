@@ -104,6 +104,28 @@ describe('webhook ingress', () => {
     expect(await stored('ttlock')).toBe(before + 1);
   });
 
+  it('webhooks: a TTLock record is stored without the passcode it carries; bad records are 400', async () => {
+    const marker = randomUUID();
+    const records = JSON.stringify([
+      { recordType: 4, success: 1, keyboardPwd: '48151623', username: marker, electricQuantity: 80 },
+    ]);
+    const body = `lockId=7001&notifyType=1&records=${encodeURIComponent(records)}`;
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    expect((await post(`/webhooks/v1/ttlock?token=${ttlockToken}`, body, form)).statusCode).toBe(202);
+    const row = await sql<{ body: string; event_id: string }>`
+      select body::text, event_id from webhook_inbox where vendor = 'ttlock' and body::text like ${`%${marker}%`}`.execute(
+      admin,
+    );
+    expect(row.rows).toHaveLength(1);
+    expect(row.rows[0]?.body).not.toContain('48151623');
+    expect(JSON.parse(row.rows[0]?.body ?? '{}')).toMatchObject({
+      notifyType: 1,
+      records: [{ recordType: 4, username: marker, electricQuantity: 80 }],
+    });
+    const bad = `lockId=7001&notifyType=1&records=${encodeURIComponent('{"not":"a list"}')}`;
+    expect((await post(`/webhooks/v1/ttlock?token=${ttlockToken}`, bad, form)).statusCode).toBe(400);
+  });
+
   it('webhooks: a Seam device event reaches its lock device: low battery and offline are published once', async () => {
     const tenantId = `t-${randomUUID().slice(0, 8)}`;
     const deviceId = randomUUID();
