@@ -24,6 +24,12 @@ export interface SimFaults extends BaseFaults {
   rateLimited: boolean;
   /** The simulator's clock runs this far from the caller's: beyond ±5 min, errcode 80000. */
   clockSkewMs: number;
+  /** How long a gateway operation keeps its lock busy; another on that lock meanwhile is -3003. */
+  gatewayMs: number;
+  /** Every gateway operation answers -3003 (the lock's gateway is busy). */
+  lockBusy: boolean;
+  /** Every gateway operation answers -2012 (no gateway reaches the lock). */
+  gatewayOffline: boolean;
 }
 
 export const TTLOCK_SIM_DEFAULTS = {
@@ -45,6 +51,8 @@ export interface TtlockSimulator {
   setFaults(f: Partial<SimFaults>): void;
   /** Every issued access token expires now (errcode 10004 until the caller refreshes). */
   expireTokens(): void;
+  /** Connects a lock to a gateway, or takes it off (gateway operations then answer -2012). */
+  setLockOnline(lockRef: string, online: boolean): void;
 }
 
 export interface SimState {
@@ -69,9 +77,12 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   const refreshTokens = new Set<string>();
   let nextId = 1;
 
+  const busyUntil = new Map<number, number>();
+
   function reset() {
     locks = new Map();
     passcodes = new Map();
+    busyUntil.clear();
     for (let i = 0; i < (opts.lockCount ?? 10); i++) {
       const lockId = 7001 + i;
       const room = 101 + i;
@@ -128,6 +139,25 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     };
   }
 
+  /** Paths that go through the lock's gateway: one at a time per lock, and only while it is reachable. */
+  const viaGateway = (path: string, p: URLSearchParams) =>
+    path === '/v3/lock/unlock' ||
+    path === '/v3/lock/queryElectricQuantity' ||
+    (path === '/v3/keyboardPwd/add' && p.get('addType') === '2') ||
+    (path === '/v3/keyboardPwd/change' && p.get('changeType') === '2') ||
+    (path === '/v3/keyboardPwd/delete' && p.get('deleteType') === '2');
+
+  function gatewayRefusal(lockId: number, faults: SimFaults) {
+    const lock = locks.get(lockId);
+    if (!lock) return null; // the operation answers -1003 itself
+    if (faults.gatewayOffline || lock.hasGateway !== 1)
+      return fail(-2012, 'The lock is not connected to any gateway.');
+    if (faults.lockBusy || (busyUntil.get(lockId) ?? 0) > Date.now())
+      return fail(-3003, 'The gateway is busy. Please try again later.');
+    if (faults.gatewayMs > 0) busyUntil.set(lockId, Date.now() + faults.gatewayMs);
+    return null;
+  }
+
   function v3(path: string, p: URLSearchParams, faults: SimFaults): unknown {
     if (p.get('clientId') !== account.clientId) return fail(10000, 'invalid client_id');
     const expiry = tokens.get(p.get('accessToken') ?? '');
@@ -141,6 +171,10 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     if (faults.errorRate > 0 && Math.random() < faults.errorRate)
       return fail(-3002, 'The gateway is offline.');
     const lockId = Number(p.get('lockId'));
+    if (viaGateway(path, p)) {
+      const refused = gatewayRefusal(lockId, faults);
+      if (refused) return refused;
+    }
     const page = <T>(all: T[], max: number) => {
       const pageNo = Math.max(1, Number(p.get('pageNo') ?? 1));
       const pageSize = Math.min(max, Math.max(1, Number(p.get('pageSize') ?? 20)));
@@ -218,9 +252,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
         return ok();
       }
       case '/v3/lock/unlock': {
-        const l = locks.get(lockId);
-        if (!l) return fail(-1003, 'Lock does not exist.');
-        if (l.hasGateway !== 1) return fail(-2012, 'The lock is not connected to any gateway.');
+        if (!locks.get(lockId)) return fail(-1003, 'Lock does not exist.');
         return ok();
       }
       case '/v3/keyboardPwd/delete': {
@@ -258,7 +290,16 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   const server = await startSimServer<SimFaults>({
     port: opts.port,
     host: opts.host,
-    initialFaults: { latencyMs: 0, outage: false, errorRate: 0, rateLimited: false, clockSkewMs: 0 },
+    initialFaults: {
+      latencyMs: 0,
+      outage: false,
+      errorRate: 0,
+      rateLimited: false,
+      clockSkewMs: 0,
+      gatewayMs: 0,
+      lockBusy: false,
+      gatewayOffline: false,
+    },
     reset,
     state,
     handle(req, faults) {
@@ -266,7 +307,13 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       if (req.method === 'POST' && req.body)
         for (const [k, v] of new URLSearchParams(req.body)) params.set(k, v);
       if (req.path === '/oauth2/token') return { status: 200, body: token(params) };
-      if (req.path.startsWith('/v3/')) return { status: 200, body: v3(req.path, params, faults) };
+      if (req.path.startsWith('/v3/')) {
+        const body = v3(req.path, params, faults);
+        // A gateway operation takes its time; the lock stays busy meanwhile.
+        if (faults.gatewayMs > 0 && viaGateway(req.path, params))
+          return new Promise((resolve) => setTimeout(() => resolve({ status: 200, body }), faults.gatewayMs));
+        return { status: 200, body };
+      }
       return { status: 404, body: { errcode: -3, errmsg: 'not found' } };
     },
   });
@@ -278,6 +325,10 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     setFaults: server.setFaults,
     expireTokens: () => {
       for (const k of tokens.keys()) tokens.set(k, 0);
+    },
+    setLockOnline: (lockRef, online) => {
+      const l = locks.get(Number(lockRef));
+      if (l) l.hasGateway = online ? 1 : 0;
     },
     close: server.close,
   };
