@@ -136,6 +136,7 @@ export async function startService(s: ServiceSettings) {
   const webhookRouter = new WebhookRouter({
     dispatcherDb,
     mailbox,
+    adapters,
     clock: s.clock,
     pollMs: s.timerPollMs,
     log: s.log,

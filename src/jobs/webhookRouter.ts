@@ -1,29 +1,57 @@
 /**
  * Routes stored webhooks to the actors they concern. Claims unrouted inbox rows (SKIP LOCKED, so
- * several processes share the work), turns each into a lock-device report where its vendor
- * says something about a device, finds the device (and so the tenant) by the vendor's reference, and
- * sends `lockDevice.vendorReport` with message id `webhook:<inbox id>` (a re-run after a crash is
- * deduplicated). Rows that concern nothing known are marked routed with no tenant.
+ * several processes share the work), reads what each vendor's webhook says (`WebhookFacts`), finds the
+ * device (and so the tenant and property) by the vendor's reference, and sends:
+ * - signed device facts (Seam) as `lockDevice.vendorReport`;
+ * - claimed access records (TTLock, unsigned) only once the vendor's API confirms them: the battery of
+ *   the latest confirmed record is reported; unconfirmed claims are dropped;
+ * - a credential that never reached its lock (TTLock notice 4) as `credential.grantLost`.
+ * Message ids are `webhook:<vendor>:<inbox id>`, so a re-run after a crash is deduplicated. A webhook
+ * whose confirmation failed (vendor unreachable) is left for a later pass (`route_after`).
  */
 import { sql } from 'kysely';
 import type { ActorMailbox } from '../actors/index.ts';
 import { DrainLoop } from '../actors/drainLoop.ts';
 import { ensureError } from '../errors.ts';
-import type { Db } from '../io/db/index.ts';
-import { type DeviceReport, seamDeviceReport } from '../io/vendors/seam/webhookEvents.ts';
+import type { Db, Tx } from '../io/db/index.ts';
+import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
+import { seamWebhookFacts } from '../io/vendors/seam/webhookEvents.ts';
+import { ttlockCallbackFacts } from '../io/vendors/ttlock/callbackEvents.ts';
+import type { WebhookFacts } from '../io/vendors/webhookFacts.ts';
+import type { CredentialEvent } from '../machines/index.ts';
 
-const interpreters: Record<string, (body: unknown) => DeviceReport | null> = {
-  seam: seamDeviceReport,
-  // TTLock callbacks are confirmed through lockRecord/list before they count: not routed yet.
+const interpreters: Record<string, (body: unknown) => WebhookFacts | null> = {
+  seam: seamWebhookFacts,
+  ttlock: ttlockCallbackFacts,
 };
+
+/** Claimed records match the vendor's own when their lock times are this close (ms). */
+const RECORD_MATCH_MS = 1000;
+const RETRY_AFTER = '30 seconds';
+
+export type RouteOutcome = 'routed' | 'unknown_device' | 'ignored' | 'unconfirmed' | 'deferred';
 
 export interface WebhookRouterDeps {
   dispatcherDb: Db;
   mailbox: ActorMailbox;
+  /** Confirms claims through the vendor's API (the device's property's adapter). */
+  adapters?: AdapterResolver;
   clock: { now(): Date };
   pollMs?: number;
   log?: (msg: string, data?: Record<string, unknown>) => void;
-  onRouted?: (vendor: string, outcome: 'routed' | 'unknown_device' | 'ignored') => void;
+  onRouted?: (vendor: string, outcome: RouteOutcome) => void;
+}
+
+interface Device {
+  tenantId: string;
+  deviceId: string;
+  propertyId: string;
+}
+
+interface InboxRow {
+  id: string;
+  vendor: string;
+  body: unknown;
 }
 
 export class WebhookRouter {
@@ -53,56 +81,150 @@ export class WebhookRouter {
     return this.d.dispatcherDb.transaction().execute(async (tx) => {
       // Claimed and marked in one statement (one row version per webhook, not a lock then an update); a
       // crash before commit rolls the mark back and the rows are routed again, deduplicated by message id.
-      const claimed = await sql<{ id: string; vendor: string; body: unknown }>`
+      const claimed = await sql<InboxRow>`
         update webhook_inbox set routed_at = now()
-         where id in (select id from webhook_inbox where routed_at is null
+         where id in (select id from webhook_inbox
+                       where routed_at is null and (route_after is null or route_after <= now())
                        order by id limit ${limit} for update skip locked)
         returning id, vendor, body`.execute(tx);
       if (claimed.rows.length === 0) return 0;
       const rows = claimed.rows.sort((x, y) => Number(BigInt(x.id) - BigInt(y.id)));
-      const reports = rows.map((r) => ({ row: r, report: interpreters[r.vendor]?.(r.body) ?? null }));
-      const devices = new Map<string, { tenantId: string; deviceId: string }>();
-      for (const vendor of new Set(reports.filter((x) => x.report).map((x) => x.row.vendor))) {
-        const refs = reports
-          .filter((x) => x.row.vendor === vendor && x.report)
-          .map((x) => x.report!.vendorDeviceRef);
-        const found = await sql<{ tenant_id: string; device_id: string; vendor_device_ref: string }>`
-          select * from lock_devices_by_vendor_ref(${vendor}, ${refs}::text[])`.execute(tx);
-        for (const f of found.rows)
-          devices.set(`${vendor}\u0000${f.vendor_device_ref}`, {
-            tenantId: f.tenant_id,
-            deviceId: f.device_id,
-          });
-      }
-      const at = this.d.clock.now().toISOString();
-      const routedTenant = new Map<string, string | null>();
-      for (const { row, report } of reports) {
-        const device = report ? devices.get(`${row.vendor}\u0000${report.vendorDeviceRef}`) : undefined;
-        if (!report || !device) {
-          routedTenant.set(row.id, null);
-          this.d.onRouted?.(row.vendor, report ? 'unknown_device' : 'ignored');
-          continue;
+      const facts = rows.map((row) => ({ row, facts: interpreters[row.vendor]?.(row.body) ?? null }));
+      const devices = await this.devicesOf(
+        tx,
+        facts.flatMap((x) => (x.facts ? [{ vendor: x.row.vendor, ref: x.facts.vendorDeviceRef }] : [])),
+      );
+      const tenantOf = new Map<string, string>();
+      const deferred: string[] = [];
+      for (const { row, facts: f } of facts) {
+        const device = f ? devices.get(`${row.vendor}\u0000${f.vendorDeviceRef}`) : undefined;
+        let outcome: RouteOutcome;
+        if (!f) outcome = 'ignored';
+        else if (!device) outcome = 'unknown_device';
+        else {
+          try {
+            outcome = await this.route(tx, row, f, device);
+          } catch (e) {
+            this.d.log?.('webhook confirmation failed; retried later', {
+              vendor: row.vendor,
+              inboxId: row.id,
+              err: ensureError(e).message,
+            });
+            outcome = 'deferred';
+          }
         }
-        const { vendorDeviceRef: _ref, ...facts } = report;
-        // Before the row is marked routed (same transaction): a crash re-sends, and the id deduplicates.
-        await this.d.mailbox.send(
-          { type: 'lockDevice', id: device.deviceId },
-          { tenantId: device.tenantId, event: { type: 'lockDevice.vendorReport', at, ...facts } },
-          `webhook:${row.vendor}:${row.id}`,
-        );
-        routedTenant.set(row.id, device.tenantId);
-        this.d.onRouted?.(row.vendor, 'routed');
+        if (outcome === 'deferred') deferred.push(row.id);
+        else if (outcome === 'routed' && device) tenantOf.set(row.id, device.tenantId);
+        this.d.onRouted?.(row.vendor, outcome);
       }
-      // Only webhooks that reached a device get their tenant (for the tenant's own reads).
-      const ids = [...routedTenant].filter(([, t]) => t !== null).map(([id]) => id);
-      if (ids.length > 0) {
-        const tenants = ids.map((id) => routedTenant.get(id) ?? null);
+      // Only webhooks that reached an actor get their tenant (for the tenant's own reads).
+      if (tenantOf.size > 0) {
+        const ids = [...tenantOf.keys()];
         await sql`
           update webhook_inbox w set tenant_id = v.tenant_id
-            from unnest(${ids}::bigint[], ${tenants}::text[]) as v(id, tenant_id)
+            from unnest(${ids}::bigint[], ${ids.map((id) => tenantOf.get(id) ?? null)}::text[]) as v(id, tenant_id)
            where w.id = v.id`.execute(tx);
+      }
+      if (deferred.length > 0) {
+        await sql`
+          update webhook_inbox set routed_at = null, route_after = now() + ${RETRY_AFTER}::interval
+           where id = any(${deferred}::bigint[])`.execute(tx);
       }
       return rows.length;
     });
+  }
+
+  private async devicesOf(tx: Tx, refs: { vendor: string; ref: string }[]): Promise<Map<string, Device>> {
+    const out = new Map<string, Device>();
+    for (const vendor of new Set(refs.map((r) => r.vendor))) {
+      const found = await sql<{
+        tenant_id: string;
+        device_id: string;
+        property_id: string;
+        vendor_device_ref: string;
+      }>`
+        select * from lock_device_routes(${vendor}, ${refs.filter((r) => r.vendor === vendor).map((r) => r.ref)}::text[])`.execute(
+        tx,
+      );
+      for (const f of found.rows)
+        out.set(`${vendor}\u0000${f.vendor_device_ref}`, {
+          tenantId: f.tenant_id,
+          deviceId: f.device_id,
+          propertyId: f.property_id,
+        });
+    }
+    return out;
+  }
+
+  /** Sends what one webhook's facts call for; 'deferred' (by throwing) when the vendor cannot confirm now. */
+  private async route(tx: Tx, row: InboxRow, f: WebhookFacts, device: Device): Promise<RouteOutcome> {
+    const at = this.d.clock.now().toISOString();
+    const messageId = `webhook:${row.vendor}:${row.id}`;
+    // Before the row's mark commits (same transaction): a crash re-sends, and the id deduplicates.
+    const report = (facts: { battery?: number; online?: boolean }) =>
+      this.d.mailbox.send(
+        { type: 'lockDevice', id: device.deviceId },
+        { tenantId: device.tenantId, event: { type: 'lockDevice.vendorReport', at, ...facts } },
+        messageId,
+      );
+    if (f.report) {
+      await report(f.report);
+      return 'routed';
+    }
+    if (f.claimedRecords) {
+      const confirmed = await this.confirm(row.vendor, device, f.vendorDeviceRef, f.claimedRecords);
+      const latest = confirmed.sort((a, b) => b.at.getTime() - a.at.getTime())[0];
+      if (!latest) return 'unconfirmed';
+      if (latest.battery !== null) await report({ battery: latest.battery });
+      return 'routed';
+    }
+    if (f.lostCredentialRef) {
+      const found = await sql<{ tenant_id: string; credential_id: string; lock_device_id: string }>`
+        select * from lock_credential_by_grant(${row.vendor}, ${f.vendorDeviceRef}, ${f.lostCredentialRef})`.execute(
+        tx,
+      );
+      const credential = found.rows[0];
+      if (!credential) return 'unknown_device';
+      const event: CredentialEvent = {
+        type: 'credential.grantLost',
+        at,
+        lockDeviceId: credential.lock_device_id,
+        vendorRef: f.lostCredentialRef,
+      };
+      await this.d.mailbox.send(
+        { type: 'credential', id: credential.credential_id },
+        { tenantId: credential.tenant_id, event },
+        messageId,
+      );
+      return 'routed';
+    }
+    return 'ignored';
+  }
+
+  /** The claimed records the vendor's own log also holds (same time, method and result). */
+  private async confirm(
+    vendor: string,
+    device: Device,
+    lockRef: string,
+    claimed: NonNullable<WebhookFacts['claimedRecords']>,
+  ) {
+    if (!this.d.adapters) return [];
+    const { adapter, breaker } = await this.d.adapters.resolve(device.tenantId, device.propertyId, vendor);
+    const times = claimed.map((c) => c.at);
+    const held = await breaker.call(() =>
+      adapter.listAccessRecords(
+        lockRef,
+        new Date(Math.min(...times) - RECORD_MATCH_MS),
+        new Date(Math.max(...times) + RECORD_MATCH_MS),
+      ),
+    );
+    return held.filter((h) =>
+      claimed.some(
+        (c) =>
+          Math.abs(h.at.getTime() - c.at) <= RECORD_MATCH_MS &&
+          h.method === c.method &&
+          h.success === c.success,
+      ),
+    );
   }
 }

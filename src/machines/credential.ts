@@ -108,6 +108,8 @@ export type CredentialEvent =
   | { type: 'effect.done.revokeGrant'; at: string; operationId: string; vendorRef?: string | null }
   | { type: 'effect.failed.revokeGrant'; at: string; operationId: string; error: EffectError }
   | { type: 'timer.retryGrant'; at: string; lockDeviceId: string }
+  /** The vendor says the grant on this lock (its reference) never reached the lock. */
+  | { type: 'credential.grantLost'; at: string; lockDeviceId: string; vendorRef: string }
   | { type: 'timer.expire'; at: string };
 
 const owner = (c: CredentialContext): GrantOwner => c;
@@ -130,6 +132,8 @@ function decideGrants(c: CredentialContext, e: CredentialEvent): GrantStep {
       return grants.onModifyFailed(owner(c), c.grants, e.operationId, e.error, e.at);
     case 'timer.retryGrant':
       return grants.onRetryDue(owner(c), c.grants, e.lockDeviceId);
+    case 'credential.grantLost':
+      return grants.onGrantLost(owner(c), c.grants, e.lockDeviceId, e.vendorRef);
     case 'credential.issue':
       return grants.startIssue(owner(c), e.targets);
     default:
@@ -347,6 +351,8 @@ export const credentialMachine = setup({
       },
     },
     active: {
+      // A lost grant that cannot be issued again fails the credential, as during issuing.
+      always: { guard: 'anyFailed', target: 'revoking', actions: enqueueActions(beginClose('failed')) },
       on: {
         'credential.update': {
           guard: 'updateChangesWindow',
@@ -357,6 +363,13 @@ export const credentialMachine = setup({
         },
         'credential.revoke': { target: 'revoking', actions: enqueueActions(beginClose('revoked')) },
         'timer.expire': { target: 'revoking', actions: enqueueActions(beginClose('expired')) },
+        // A grant the vendor lost is replaced while the credential stays active.
+        'credential.grantLost': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.done.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.failed.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.done.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.failed.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'timer.retryGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
       },
     },
     updating: {

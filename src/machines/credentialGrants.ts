@@ -185,6 +185,28 @@ export function startUpdate(owner: GrantOwner, grants: Grant[]): GrantStep {
   return { ...empty(next), intents };
 }
 
+/**
+ * The vendor says an issued grant never reached its lock (TTLock's asynchronous failure): replace it —
+ * revoke what the vendor holds, then issue the next generation. Anything but that issued grant: no-op.
+ */
+export function onGrantLost(
+  owner: GrantOwner,
+  grants: Grant[],
+  lockDeviceId: string,
+  vendorRef: string,
+): GrantStep {
+  const i = grants.findIndex((g) => g.lockDeviceId === lockDeviceId);
+  const g = grants[i];
+  if (!g || g.status !== 'issued' || g.vendorRef !== vendorRef) return empty(grants);
+  return startReissue(owner, grants, i, g, {
+    lastError: {
+      code: 'NOT_FOUND',
+      message: 'the vendor reports it never reached the lock',
+      retryable: true,
+    },
+  });
+}
+
 /** A vendor changed the validity in place. While closing, the grant is revoked now. */
 export function onModified(
   owner: GrantOwner,

@@ -56,6 +56,17 @@ export interface VendorCapabilities {
   battery: boolean;
   /** The service may choose the PIN (false: the vendor generates it). */
   callerChosenPin: boolean;
+  /** The vendor keeps a readable log of the lock's access records (`listAccessRecords`). */
+  accessRecords: boolean;
+}
+
+/** One entry of a lock's access log, as the vendor's API reports it (no PINs, no card numbers). */
+export interface AccessRecord {
+  at: Date;
+  method: 'pin' | 'card' | 'app' | 'remote' | 'mechanical' | 'other';
+  success: boolean;
+  /** The lock's battery when it made the record, where the vendor says. */
+  battery: number | null;
 }
 
 export interface VendorLock {
@@ -124,6 +135,8 @@ export interface LockAdapter {
   remoteUnlock(lockRef: string): Promise<void>;
   /** Percent, or null where the vendor does not report it. */
   getBattery(lockRef: string): Promise<number | null>;
+  /** The lock's access records between the dates; NOT_SUPPORTED where `accessRecords` is false. */
+  listAccessRecords(lockRef: string, from: Date, until: Date): Promise<AccessRecord[]>;
   health(): Promise<void>;
 }
 

@@ -45,6 +45,7 @@ export const capabilities: VendorCapabilities = {
   // The Connect API's battery field is not documented publicly.
   battery: false,
   callerChosenPin: false,
+  accessRecords: false,
 };
 
 /**
@@ -248,6 +249,10 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
 
     async getBattery() {
       return null;
+    },
+
+    async listAccessRecords() {
+      throw new VendorError('NOT_SUPPORTED', 'salto-ks access records are not read yet');
     },
 
     async health() {

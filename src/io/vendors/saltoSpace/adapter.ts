@@ -49,6 +49,7 @@ export const capabilities: VendorCapabilities = {
   remoteUnlock: true,
   battery: false,
   callerChosenPin: true,
+  accessRecords: false,
 };
 
 const PAGE = 100;
@@ -184,6 +185,10 @@ export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapte
 
     async getBattery() {
       return null;
+    },
+
+    async listAccessRecords() {
+      throw new VendorError('NOT_SUPPORTED', 'salto-space access records are not read yet');
     },
 
     async health() {

@@ -45,6 +45,7 @@ export const capabilities: VendorCapabilities = {
   remoteUnlock: true,
   battery: true,
   callerChosenPin: true,
+  accessRecords: false,
 };
 
 /** Seam's error types that say more than the HTTP status. */
@@ -210,6 +211,10 @@ export function createSeamAdapter(deps: { config: SeamConfig; timeoutMs: number 
       return (
         toLock(await guard('devices/get', () => seam.devices.get({ device_id: lockRef }))).battery ?? null
       );
+    },
+
+    async listAccessRecords() {
+      throw new VendorError('NOT_SUPPORTED', 'seam access records are not read yet');
     },
 
     async health() {

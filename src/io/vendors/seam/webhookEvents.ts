@@ -1,28 +1,24 @@
 /**
  * What a Seam event says about a device, as a lock-device report: connectivity and battery. Seam events
  * carry `event_type` and `device_id`; battery events carry `battery_level` (0–1). Anything else
- * (access events, access codes) reports nothing yet.
+ * (access events, access codes) reports nothing yet. Seam signs its webhooks: the facts count as they are.
  */
-export interface DeviceReport {
-  vendorDeviceRef: string;
-  battery?: number;
-  online?: boolean;
-}
+import type { WebhookFacts } from '../webhookFacts.ts';
 
-export function seamDeviceReport(body: unknown): DeviceReport | null {
+export function seamWebhookFacts(body: unknown): WebhookFacts | null {
   if (typeof body !== 'object' || body === null) return null;
   const e = body as { event_type?: unknown; device_id?: unknown; battery_level?: unknown };
   if (typeof e.device_id !== 'string' || typeof e.event_type !== 'string') return null;
   const ref = e.device_id;
   switch (e.event_type) {
     case 'device.connected':
-      return { vendorDeviceRef: ref, online: true };
+      return { vendorDeviceRef: ref, report: { online: true } };
     case 'device.disconnected':
-      return { vendorDeviceRef: ref, online: false };
+      return { vendorDeviceRef: ref, report: { online: false } };
     case 'device.low_battery':
     case 'device.battery_status_changed':
       return typeof e.battery_level === 'number' && e.battery_level >= 0 && e.battery_level <= 1
-        ? { vendorDeviceRef: ref, battery: Math.round(e.battery_level * 100) }
+        ? { vendorDeviceRef: ref, report: { battery: Math.round(e.battery_level * 100) } }
         : null;
     default:
       return null;

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../../../ids.ts';
 import { createVendorHttp } from '../http.ts';
 import {
+  type AccessRecord,
   type IssueRequest,
   type LockAdapter,
   type ModifyValidityRequest,
@@ -24,6 +25,8 @@ import {
   type TtlockLock,
   type TtlockPage,
   type TtlockPasscode,
+  type TtlockRecord,
+  recordMethod,
   type TtlockToken,
 } from './wire.ts';
 
@@ -49,6 +52,7 @@ export const capabilities: VendorCapabilities = {
   remoteUnlock: true,
   battery: true,
   callerChosenPin: true,
+  accessRecords: true,
 };
 
 /** The passcode name carrying the operation id (TTLock names are free text; keep them short). */
@@ -238,6 +242,29 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
         lockId: lockId(lockRef),
       });
       return typeof r.electricQuantity === 'number' ? r.electricQuantity : null;
+    },
+
+    async listAccessRecords(lockRef, from, until) {
+      const lock = lockId(lockRef);
+      const out: AccessRecord[] = [];
+      for (let pageNo = 1; ; pageNo++) {
+        const page = await call<TtlockPage<TtlockRecord>>('/v3/lockRecord/list', {
+          lockId: lock,
+          startDate: from.getTime(),
+          endDate: until.getTime(),
+          pageNo,
+          pageSize: 200,
+        });
+        // keyboardPwd (the passcode or card number) is dropped here.
+        for (const r of page.list)
+          out.push({
+            at: new Date(r.lockDate),
+            method: recordMethod(r.recordType),
+            success: r.success === 1,
+            battery: typeof r.electricQuantity === 'number' ? r.electricQuantity : null,
+          });
+        if (pageNo >= page.pages) return out;
+      }
     },
 
     async health() {

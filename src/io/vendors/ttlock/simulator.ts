@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type BaseFaults, startSimServer } from '../simServer.ts';
-import type { TtlockLock, TtlockPasscode } from './wire.ts';
+import type { TtlockLock, TtlockPasscode, TtlockRecord } from './wire.ts';
 
 export interface TtlockSimulatorOptions {
   port?: number;
@@ -53,6 +53,21 @@ export interface TtlockSimulator {
   expireTokens(): void;
   /** Connects a lock to a gateway, or takes it off (gateway operations then answer -2012). */
   setLockOnline(lockRef: string, online: boolean): void;
+  setBattery(lockRef: string, percent: number): void;
+  /** Where callbacks go (the app's one callback URL); none when null. */
+  setCallbackUrl(url: string | null): void;
+  /**
+   * A guest types a PIN on the lock: a record (passcode unlock, success if a passcode with that PIN is
+   * valid now) and, with a callback URL, the callback for it (awaited). Returns the record.
+   */
+  enterPasscode(lockRef: string, pin: string, at?: number): Promise<TtlockRecord>;
+  /** Posts a callback as TTLock would (form-encoded), e.g. one that no record backs. */
+  sendCallback(fields: Record<string, string>): Promise<number>;
+  /**
+   * The gateway could not write a passcode to its lock after all: it is gone from the lock, and TTLock's
+   * asynchronous failure notice (notifyType 4) is posted (awaited).
+   */
+  failPasscodeAsync(keyboardPwdId: string): Promise<number>;
 }
 
 export interface SimState {
@@ -73,6 +88,9 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   const md5 = (s: string) => createHash('md5').update(s).digest('hex');
   let locks = new Map<number, TtlockLock>();
   let passcodes = new Map<number, TtlockPasscode[]>();
+  let records = new Map<number, TtlockRecord[]>();
+  let callbackUrl: string | null = null;
+  let nextRecordId = 1;
   const tokens = new Map<string, number>();
   const refreshTokens = new Set<string>();
   let nextId = 1;
@@ -82,6 +100,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   function reset() {
     locks = new Map();
     passcodes = new Map();
+    records = new Map();
     busyUntil.clear();
     for (let i = 0; i < (opts.lockCount ?? 10); i++) {
       const lockId = 7001 + i;
@@ -252,8 +271,19 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
         return ok();
       }
       case '/v3/lock/unlock': {
-        if (!locks.get(lockId)) return fail(-1003, 'Lock does not exist.');
+        const l = locks.get(lockId);
+        if (!l) return fail(-1003, 'Lock does not exist.');
+        record(l, 12, 1, account.username, '', Date.now());
         return ok();
+      }
+      case '/v3/lockRecord/list': {
+        if (!locks.has(lockId)) return fail(-1003, 'Lock does not exist.');
+        const from = Number(p.get('startDate') ?? 0);
+        const until = Number(p.get('endDate') ?? Number.MAX_SAFE_INTEGER);
+        const list = (records.get(lockId) ?? [])
+          .filter((r) => r.lockDate >= from && r.lockDate <= until)
+          .sort((a, b) => b.lockDate - a.lockDate);
+        return page(list, 200);
       }
       case '/v3/keyboardPwd/delete': {
         const list = passcodes.get(lockId);
@@ -269,6 +299,58 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       default:
         return fail(-3, `unknown path ${path}`);
     }
+  }
+
+  function record(
+    l: TtlockLock,
+    recordType: number,
+    success: 0 | 1,
+    username: string,
+    keyboardPwd: string,
+    lockDate: number,
+  ): TtlockRecord {
+    const r: TtlockRecord = {
+      recordId: nextRecordId++,
+      lockId: l.lockId,
+      recordType,
+      success,
+      username,
+      keyboardPwd,
+      lockDate,
+      serverDate: Date.now(),
+      electricQuantity: l.electricQuantity ?? 0,
+    };
+    records.set(l.lockId, [...(records.get(l.lockId) ?? []), r]);
+    return r;
+  }
+
+  async function sendCallback(fields: Record<string, string>): Promise<number> {
+    if (!callbackUrl) return 0;
+    const res = await fetch(callbackUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+    await res.text();
+    return res.status;
+  }
+
+  async function enterPasscode(lockRef: string, pin: string, at = Date.now()): Promise<TtlockRecord> {
+    const l = locks.get(Number(lockRef));
+    if (!l) throw new Error(`no lock ${lockRef}`);
+    const match = (passcodes.get(l.lockId) ?? []).find(
+      (x) => x.keyboardPwd === pin && x.startDate <= at && at < x.endDate,
+    );
+    const r = record(l, 4, match ? 1 : 0, match?.keyboardPwdName ?? '', pin, at);
+    // As the real callback: form fields, the records as a JSON string.
+    await sendCallback({
+      notifyType: '1',
+      lockId: String(l.lockId),
+      lockMac: l.lockMac,
+      admin: account.username,
+      records: JSON.stringify([r]),
+    });
+    return r;
   }
 
   function state(): SimState {
@@ -325,6 +407,35 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     setFaults: server.setFaults,
     expireTokens: () => {
       for (const k of tokens.keys()) tokens.set(k, 0);
+    },
+    setBattery: (lockRef, percent) => {
+      const l = locks.get(Number(lockRef));
+      if (l) l.electricQuantity = percent;
+    },
+    setCallbackUrl: (url) => {
+      callbackUrl = url;
+    },
+    enterPasscode,
+    sendCallback,
+    failPasscodeAsync: async (keyboardPwdId) => {
+      for (const [lockId, list] of passcodes) {
+        const p = list.find((x) => String(x.keyboardPwdId) === keyboardPwdId);
+        if (!p) continue;
+        passcodes.set(
+          lockId,
+          list.filter((x) => x !== p),
+        );
+        return sendCallback({
+          notifyType: '4',
+          lockId: String(lockId),
+          lockMac: locks.get(lockId)?.lockMac ?? '',
+          uid: '4242',
+          objectType: '2',
+          objectId: keyboardPwdId,
+          errcode: '-3008',
+        });
+      }
+      throw new Error(`no passcode ${keyboardPwdId}`);
     },
     setLockOnline: (lockRef, online) => {
       const l = locks.get(Number(lockRef));

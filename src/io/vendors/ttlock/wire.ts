@@ -44,6 +44,31 @@ export interface TtlockPasscode {
   senderUsername?: string;
 }
 
+/** One lock record (`lockRecord/list`, and the `records` of a callback). */
+export interface TtlockRecord {
+  recordId: number;
+  lockId: number;
+  recordType: number;
+  success: 0 | 1;
+  /** The operator, or the passcode's / card's name. */
+  username: string;
+  /** The passcode or card number used: a secret, never passed on. */
+  keyboardPwd: string;
+  lockDate: number;
+  serverDate: number;
+  electricQuantity: number;
+}
+
+/** How a record's type says the door was opened (TTLock recordType, cloud numbering). */
+export function recordMethod(recordType: number): 'pin' | 'card' | 'app' | 'remote' | 'mechanical' | 'other' {
+  if (recordType === 4) return 'pin';
+  if (recordType === 7 || recordType === 49) return 'card';
+  if (recordType === 1) return 'app';
+  if (recordType === 12 || recordType === 37) return 'remote';
+  if (recordType === 10) return 'mechanical';
+  return 'other';
+}
+
 export interface TtlockPage<T> {
   list: T[];
   pageNo: number;

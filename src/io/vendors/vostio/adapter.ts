@@ -46,6 +46,7 @@ export const capabilities: VendorCapabilities = {
   remoteUnlock: true,
   battery: true,
   callerChosenPin: true,
+  accessRecords: false,
 };
 
 interface VostioDoor {
@@ -193,6 +194,10 @@ export function createVostioAdapter(deps: VostioAdapterDeps): LockAdapter {
 
     async getBattery(lockRef) {
       return (await getLock(lockRef)).battery ?? null;
+    },
+
+    async listAccessRecords() {
+      throw new VendorError('NOT_SUPPORTED', 'vostio access records are not read yet');
     },
 
     async health() {

@@ -1,0 +1,147 @@
+/**
+ * TTLock callbacks end to end, from the simulator's own posts to the gateway: a guest's PIN entry counts
+ * (the lock's battery) only once `lockRecord/list` confirms it, a forged record counts for nothing, and
+ * the gateway's asynchronous failure notice makes the credential issue that lock's passcode again.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type Db } from '../../src/io/db/index.ts';
+import { buildTestGateway } from '../support/gateway.ts';
+import { eventually, type Harness, startHarness } from '../support/harness.ts';
+
+describe('ttlock callbacks', () => {
+  let h: Harness;
+  let gw: Awaited<ReturnType<typeof buildTestGateway>>;
+  let admin: Db;
+  let auth: { authorization: string };
+  let propertyId: string;
+  const devices = new Map<string, string>();
+  const token = randomBytes(16).toString('hex');
+  const tenant = `t-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    gw = await buildTestGateway(h, { webhookSecrets: { ttlock: token } });
+    const base = await gw.app.listen({ port: 0, host: '127.0.0.1' });
+    h.ttlock.setCallbackUrl(`${base}/webhooks/v1/ttlock?token=${token}`);
+    admin = connect(h.databaseUrl, { max: 1 });
+    auth = { authorization: `Bearer ${await gw.token(tenant)}` };
+    const property = await send('POST', '/api/v1/properties', { name: 'Callback Hotel', timezone: 'UTC' });
+    propertyId = property.json().id as string;
+    await send('PUT', `/api/v1/properties/${propertyId}/vendor-adapters/ttlock`, {
+      status: 'enabled',
+      config: {},
+    });
+    for (const [room, lock] of [
+      ['101', '7001'],
+      ['102', '7002'],
+    ] as const) {
+      const d = await send('POST', '/api/v1/lock-devices', {
+        propertyId,
+        roomId: room,
+        vendor: 'ttlock',
+        vendorDeviceRef: lock,
+      });
+      devices.set(lock, d.json().id as string);
+    }
+  });
+  afterAll(async () => {
+    await gw?.app.close();
+    await admin?.destroy();
+    await h?.close();
+  });
+
+  function send(method: 'POST' | 'PUT', url: string, payload: object, headers: Record<string, string> = {}) {
+    return gw.app.inject({ method, url, headers: { ...auth, ...headers }, payload });
+  }
+  const issue = async (room: string) => {
+    const r = await send(
+      'POST',
+      '/api/v1/key-credentials',
+      {
+        propertyId,
+        holder: { kind: 'guest', ref: 'g-1' },
+        kind: 'pin',
+        rooms: [room],
+        validFrom: new Date(Date.now() - 3_600_000).toISOString(),
+        validUntil: new Date(Date.now() + 86_400_000).toISOString(),
+      },
+      { 'idempotency-key': randomUUID() },
+    );
+    expect(r.statusCode).toBe(201);
+    return r.json() as { id: string; pin: string; grants: { vendorRef: string }[] };
+  };
+  const deviceContext = async (lock: string) =>
+    (
+      await sql<{ c: { battery?: number } }>`
+        select snapshot->'context' as c from actor_snapshots where actor_id = ${devices.get(lock) ?? ''}`.execute(
+        admin,
+      )
+    ).rows[0]?.c;
+  const published = async (verb: string) => {
+    const subject = `${h.service.topology.eventsRoot}.lock_device.${verb}.v1`;
+    const info = await h.service.jsm.streams.info(h.service.topology.eventsStream, {
+      subjects_filter: subject,
+    });
+    return info.state.subjects?.[subject] ?? 0;
+  };
+
+  it("ttlock: a guest's PIN entry, confirmed in the lock's records, reports the lock's battery", async () => {
+    const c = await issue('101');
+    h.ttlock.setBattery('7001', 15);
+    const record = await h.ttlock.enterPasscode('7001', c.pin);
+    expect(record.success).toBe(1);
+    const ctx = await eventually(async () => {
+      const x = await deviceContext('7001');
+      return x?.battery === 15 ? x : undefined;
+    });
+    expect(ctx.battery).toBe(15);
+    await eventually(async () => ((await published('battery_low')) === 1 ? true : undefined));
+    // The stored callback holds no passcode.
+    const stored = await sql<{ body: string }>`
+      select body::text from webhook_inbox where vendor = 'ttlock' and body->>'notifyType' = '1'`.execute(
+      admin,
+    );
+    expect(stored.rows.length).toBeGreaterThan(0);
+    for (const r of stored.rows) expect(r.body).not.toContain(c.pin);
+  });
+
+  it('ttlock: a callback whose record the lock never made counts for nothing', async () => {
+    const status = await h.ttlock.sendCallback({
+      notifyType: '1',
+      lockId: '7002',
+      lockMac: 'AA:BB:CC:00:00:01',
+      records: JSON.stringify([
+        { lockId: 7002, recordType: 4, success: 1, lockDate: Date.now(), electricQuantity: 3 },
+      ]),
+    });
+    expect(status).toBe(202);
+    const row = await eventually(async () => {
+      const r = await sql<{ routed: boolean; tenant_id: string | null }>`
+        select routed_at is not null as routed, tenant_id from webhook_inbox
+         where vendor = 'ttlock' and body->>'lockId' = '7002' and body->>'notifyType' = '1'`.execute(admin);
+      return r.rows[0]?.routed ? r.rows[0] : undefined;
+    });
+    expect(row.tenant_id).toBeNull();
+    expect((await deviceContext('7002'))?.battery).toBeUndefined();
+  });
+
+  it("ttlock: the gateway's asynchronous failure makes the credential issue that lock's passcode again", async () => {
+    const c = await issue('102');
+    const lost = c.grants[0]?.vendorRef ?? '';
+    expect(await h.ttlock.failPasscodeAsync(lost)).toBe(202);
+    const again = await eventually(async () => {
+      const held = h.ttlock.state().credentials.filter((x) => x.lockRef === '7002');
+      return held.length === 1 && held[0]?.ref !== lost ? held[0] : undefined;
+    });
+    // The same PIN the guest was given is back on the lock.
+    expect(again.pin).toBe(c.pin);
+    const view = await eventually(async () => {
+      const r = await gw.app.inject({ method: 'GET', url: `/api/v1/key-credentials/${c.id}`, headers: auth });
+      const v = r.json() as { status: string; grants: { vendorRef: string; status: string }[] };
+      return v.grants[0]?.vendorRef === again.ref && v.grants[0]?.status === 'active' ? v : undefined;
+    });
+    expect(view.status).toBe('active');
+  });
+});
