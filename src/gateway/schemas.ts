@@ -48,7 +48,8 @@ export const VendorAdapterBody = Type.Object(
     // Secrets appear only as references (env:NAME), never as values.
     config: Type.Record(
       Type.String({ maxLength: 64 }),
-      Type.Union([Type.String({ maxLength: 2000 }), Type.Number(), Type.Boolean()]),
+      // Long enough for a PEM certificate (Vostio's CA and client certificate).
+      Type.Union([Type.String({ maxLength: 8000 }), Type.Number(), Type.Boolean()]),
     ),
   },
   { additionalProperties: false },

@@ -2,6 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { Compile } from 'typebox/compile';
+import { vendorConfigSchema } from '../../io/vendors/registry.ts';
 import { LockError } from '../../errors.ts';
 import { uuidV5 } from '../../ids.ts';
 import type { PropertyView } from '../../readModel/index.ts';
@@ -105,6 +107,12 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
         },
       },
       async (req) => {
+        // An empty config means the vendor's default (the simulator, in simulated mode).
+        const problem =
+          Object.keys(req.body.config).length > 0
+            ? vendorConfigProblem(req.params.vendor, req.body.config)
+            : null;
+        if (problem) throw new LockError('LOCK.VALIDATION', `config${problem}`);
         const secretLike = Object.entries(req.body.config).find(
           ([k, v]) => /secret|password|token|key$/i.test(k) && typeof v === 'string' && !v.startsWith('env:'),
         );
@@ -150,4 +158,18 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
       },
     );
   };
+}
+
+const checkers = new Map<string, ReturnType<typeof Compile> | null>();
+
+/** What is wrong with a vendor's config, or null (a vendor without an adapter takes any config). */
+function vendorConfigProblem(vendor: string, config: unknown): string | null {
+  if (!checkers.has(vendor)) {
+    const schema = vendorConfigSchema(vendor);
+    checkers.set(vendor, schema ? Compile(schema) : null);
+  }
+  const check = checkers.get(vendor);
+  if (!check || check.Check(config)) return null;
+  for (const e of check.Errors(config)) return `${e.instancePath ?? ''} ${e.message}`.trimEnd();
+  return ' is not valid';
 }

@@ -2,6 +2,7 @@
  * Every vendor the service speaks to: how to build its adapter from a property's (resolved) config and
  * what it can issue, known without building one. Adding a vendor is one entry here.
  */
+import Type, { type TSchema } from 'typebox';
 import type { Clock } from '../../ids.ts';
 import type { KeyKind } from '../../machines/index.ts';
 import type { AdapterFactory } from './adapterResolver.ts';
@@ -23,30 +24,65 @@ export interface VendorDeps {
 
 interface VendorEntry {
   capabilities: VendorCapabilities;
+  /** The config a property stores for the vendor (REST): secrets only as `env:NAME` references. */
+  config: TSchema;
   create(config: Record<string, unknown>, deps: VendorDeps): LockAdapter;
 }
+
+const Url = Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 500 });
+const Text = Type.String({ minLength: 1, maxLength: 200 });
+const SecretRef = Type.String({
+  pattern: '^env:[A-Za-z_][A-Za-z0-9_]*$',
+  description: 'env:NAME: the value is read from the environment variable NAME',
+});
+const Pem = Type.String({ pattern: '^-----BEGIN [A-Z ]+-----', maxLength: 8000 });
+const config = (fields: Record<string, TSchema>) => Type.Object(fields, { additionalProperties: false });
 
 // Configs are checked where a property stores them (REST schema); here they are taken as that shape.
 const entries: Record<string, VendorEntry> = {
   ttlock: {
     capabilities: ttlock,
+    config: config({
+      baseUrl: Url,
+      clientId: Text,
+      clientSecret: SecretRef,
+      username: Text,
+      password: SecretRef,
+    }),
     create: (config, d) => createTtlockAdapter({ config: config as unknown as TtlockConfig, ...d }),
   },
   'salto-ks': {
     capabilities: saltoKs,
+    config: config({
+      baseUrl: Url,
+      identityUrl: Type.Optional(Url),
+      clientId: Text,
+      clientSecret: SecretRef,
+      siteId: Text,
+    }),
     create: (config, d) => createSaltoKsAdapter({ config: config as unknown as SaltoKsConfig, ...d }),
   },
   'salto-space': {
     capabilities: saltoSpace,
+    config: config({ baseUrl: Url, username: Text, password: SecretRef, encoderId: Text }),
     create: (config, d) =>
       createSaltoSpaceAdapter({ config: config as unknown as SaltoSpaceConfig, timeoutMs: d.timeoutMs }),
   },
   vostio: {
     capabilities: vostio,
+    config: config({
+      baseUrl: Type.String({ pattern: '^https://[^\\s]+$', maxLength: 500 }),
+      siteId: Text,
+      encoderId: Text,
+      ca: Type.Union([Pem, SecretRef]),
+      clientCert: Type.Union([Pem, SecretRef]),
+      clientKey: SecretRef,
+    }),
     create: (config, d) => createVostioAdapter({ config: config as unknown as VostioConfig, ...d }),
   },
   seam: {
     capabilities: seam,
+    config: config({ endpoint: Url, apiKey: SecretRef }),
     create: (config, d) =>
       createSeamAdapter({ config: config as unknown as SeamConfig, timeoutMs: d.timeoutMs }),
   },
@@ -56,6 +92,11 @@ export const vendorNames = Object.keys(entries);
 
 export function adapterFactories(deps: VendorDeps): Record<string, AdapterFactory> {
   return Object.fromEntries(Object.entries(entries).map(([v, e]) => [v, (config) => e.create(config, deps)]));
+}
+
+/** The schema of a vendor's stored config, if the service has an adapter for it. */
+export function vendorConfigSchema(vendor: string): TSchema | undefined {
+  return entries[vendor]?.config;
 }
 
 export function supportsKind(vendor: string, kind: KeyKind): boolean {
