@@ -40,6 +40,16 @@ export interface ContractVendor {
   close(): Promise<void>;
 }
 
+/** `credentialsOn` over a simulator's state: the credentials it holds on one lock. */
+export function heldOn(
+  state: () => { credentials: (HeldCredential & { lockRef: string })[] },
+): (lockRef: string) => Promise<HeldCredential[]> {
+  return async (lockRef) =>
+    state()
+      .credentials.filter((c) => c.lockRef === lockRef)
+      .map(({ ref, validFrom, validUntil }) => ({ ref, validFrom, validUntil }));
+}
+
 /** A PIN source that never repeats itself (a vendor may refuse the same PIN twice on a lock). */
 export function uniquePins(): () => string {
   const used = new Set<string>();

@@ -5,7 +5,7 @@ import {
   SALTO_KS_SIM_DEFAULTS,
   startSaltoKsSimulator,
 } from '../../src/io/vendors/saltoKs/index.ts';
-import { lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
+import { heldOn, lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
 
 lockAdapterContract(
   'salto-ks',
@@ -23,9 +23,7 @@ lockAdapterContract(
       adapter,
       lockRefs: [a, b],
       unknownLockRef: '00000000-0000-4000-8000-000000000000',
-      async credentialsOn(lockRef) {
-        return held(lockRef).map(({ ref, validFrom, validUntil }) => ({ ref, validFrom, validUntil }));
-      },
+      credentialsOn: heldOn(() => sim.state()),
       async heldPin(lockRef, ref) {
         return held(lockRef).find((c) => c.ref === ref)?.pin ?? null;
       },

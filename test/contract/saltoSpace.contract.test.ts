@@ -7,7 +7,7 @@ import {
   SALTO_SPACE_SIM_DEFAULTS,
   startSaltoSpaceSimulator,
 } from '../../src/io/vendors/saltoSpace/index.ts';
-import { lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
+import { heldOn, lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
 
 lockAdapterContract(
   'salto-space',
@@ -23,12 +23,7 @@ lockAdapterContract(
       kind: 'card',
       lockRefs: ['R401', 'R402'],
       unknownLockRef: 'R999',
-      async credentialsOn(lockRef) {
-        return sim
-          .state()
-          .credentials.filter((c) => c.lockRef === lockRef)
-          .map(({ ref, validFrom, validUntil }) => ({ ref, validFrom, validUntil }));
-      },
+      credentialsOn: heldOn(() => sim.state()),
       faults: {
         clear: () => sim.setFaults(none),
         outage: () => sim.setFaults({ outage: true }),

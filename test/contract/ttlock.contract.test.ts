@@ -12,7 +12,7 @@ import {
   TTLOCK_SIM_DEFAULTS,
   type TtlockSimulator,
 } from '../../src/io/vendors/ttlock/index.ts';
-import { lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
+import { heldOn, lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
 
 const adapterFor = (sim: TtlockSimulator) =>
   createTtlockAdapter({
@@ -29,12 +29,7 @@ lockAdapterContract(
       adapter: adapterFor(sim),
       lockRefs: ['7001', '7002'],
       unknownLockRef: '999999',
-      async credentialsOn(lockRef) {
-        return sim
-          .state()
-          .credentials.filter((c) => c.lockRef === lockRef)
-          .map(({ ref, validFrom, validUntil }) => ({ ref, validFrom, validUntil }));
-      },
+      credentialsOn: heldOn(() => sim.state()),
       faults: {
         clear: () =>
           sim.setFaults({

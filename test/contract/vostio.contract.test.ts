@@ -17,7 +17,7 @@ import {
   VOSTIO_SIM_DEFAULTS,
   type VostioSimulator,
 } from '../../src/io/vendors/vostio/index.ts';
-import { lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
+import { heldOn, lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
 
 const adapterFor = (sim: VostioSimulator, tls = { cert: sim.clientTls.cert, key: sim.clientTls.key }) =>
   createVostioAdapter({
@@ -42,12 +42,7 @@ lockAdapterContract(
       kind: 'card',
       lockRefs: ['door-501', 'door-502'],
       unknownLockRef: 'door-999',
-      async credentialsOn(lockRef) {
-        return sim
-          .state()
-          .credentials.filter((c) => c.lockRef === lockRef)
-          .map(({ ref, validFrom, validUntil }) => ({ ref, validFrom, validUntil }));
-      },
+      credentialsOn: heldOn(() => sim.state()),
       faults: {
         clear: () => sim.setFaults(none),
         outage: () => sim.setFaults({ outage: true }),

@@ -48,6 +48,16 @@ export interface SimServerOptions<F extends BaseFaults> {
   handle(req: SimRequest, faults: F): SimReply | Promise<SimReply>;
 }
 
+/** What every vendor simulator offers its tests (a vendor adds its own switches). */
+export interface VendorSimulator<S, F extends BaseFaults> {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  reset(): void;
+  state(): S;
+  setFaults(f: Partial<F>): void;
+}
+
 export interface SimServer<F extends BaseFaults> {
   url: string;
   port: number;

@@ -5,7 +5,13 @@
  * `reference/vendors.md` §2.1; the error body (RFC 7807) and the `$filter` queries are modelled.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { type BaseFaults, type SimReply, type SimRequest, startSimServer } from '../simServer.ts';
+import {
+  type BaseFaults,
+  type SimReply,
+  type SimRequest,
+  startSimServer,
+  type VendorSimulator,
+} from '../simServer.ts';
 
 export interface SaltoKsSimulatorOptions {
   port?: number;
@@ -82,13 +88,7 @@ export interface SaltoKsState {
   users: number;
 }
 
-export interface SaltoKsSimulator {
-  url: string;
-  port: number;
-  close(): Promise<void>;
-  reset(): void;
-  state(): SaltoKsState;
-  setFaults(f: Partial<SaltoKsFaults>): void;
+export interface SaltoKsSimulator extends VendorSimulator<SaltoKsState, SaltoKsFaults> {
   /** Every issued access token expires now (401 until the caller fetches a new one). */
   expireTokens(): void;
 }

@@ -5,7 +5,13 @@
  * a user's key is valid only for the window it was encoded with; deleting the user cancels it.
  */
 import { randomBytes } from 'node:crypto';
-import { type BaseFaults, type SimReply, type SimRequest, startSimServer } from '../simServer.ts';
+import {
+  type BaseFaults,
+  type SimReply,
+  type SimRequest,
+  startSimServer,
+  type VendorSimulator,
+} from '../simServer.ts';
 import {
   buildException,
   buildResponse,
@@ -69,14 +75,7 @@ export interface SaltoSpaceState {
   encodes: number;
 }
 
-export interface SaltoSpaceSimulator {
-  url: string;
-  port: number;
-  close(): Promise<void>;
-  reset(): void;
-  state(): SaltoSpaceState;
-  setFaults(f: Partial<SaltoSpaceFaults>): void;
-}
+export type SaltoSpaceSimulator = VendorSimulator<SaltoSpaceState, SaltoSpaceFaults>;
 
 const reply = (xml: string): SimReply => ({
   status: 200,

@@ -4,7 +4,7 @@
  * repeated `keyboardPwd/add` creating a second passcode. Control routes: `/_sim/state|faults|reset`.
  */
 import { createHash } from 'node:crypto';
-import { type BaseFaults, startSimServer } from '../simServer.ts';
+import { type BaseFaults, startSimServer, type VendorSimulator } from '../simServer.ts';
 import type { TtlockLock, TtlockPasscode, TtlockRecord } from './wire.ts';
 
 export interface TtlockSimulatorOptions {
@@ -42,13 +42,7 @@ export const TTLOCK_SIM_DEFAULTS = {
 const MAX_CUSTOM_PASSCODES = 250;
 const DATE_TOLERANCE_MS = 5 * 60_000;
 
-export interface TtlockSimulator {
-  url: string;
-  port: number;
-  close(): Promise<void>;
-  reset(): void;
-  state(): SimState;
-  setFaults(f: Partial<SimFaults>): void;
+export interface TtlockSimulator extends VendorSimulator<SimState, SimFaults> {
   /** Every issued access token expires now (errcode 10004 until the caller refreshes). */
   expireTokens(): void;
   /** Connects a lock to a gateway, or takes it off (gateway operations then answer -2012). */

@@ -8,7 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BaseFaults, type SimReply, type SimRequest, startSimServer } from '../simServer.ts';
+import {
+  type BaseFaults,
+  type SimReply,
+  type SimRequest,
+  startSimServer,
+  type VendorSimulator,
+} from '../simServer.ts';
 import { createCertificateAuthority, issueCertificate } from './certificates.ts';
 
 export interface VostioSimulatorOptions {
@@ -57,14 +63,8 @@ export interface VostioState {
   encodes: number;
 }
 
-export interface VostioSimulator {
-  url: string;
-  port: number;
+export interface VostioSimulator extends VostioSimulatorBase {
   clientTls: VostioClientTls;
-  close(): Promise<void>;
-  reset(): void;
-  state(): VostioState;
-  setFaults(f: Partial<VostioFaults>): void;
   /** Takes a door off (or puts it back on) Vostio Online. */
   setDoorOnline(doorId: string, online: boolean): void;
 }
@@ -113,7 +113,20 @@ function loadOrCreateMaterial(dir: string | undefined): Material {
   return m;
 }
 
+type VostioSimulatorBase = VendorSimulator<VostioState, VostioFaults>;
+
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+/** A key's window from a body: two ISO-8601 UTC times, the end after the start; null otherwise. */
+const windowOf = (body: Record<string, unknown>): { validFrom: string; validTo: string } | null => {
+  const { validFrom, validTo } = body;
+  return typeof validFrom === 'string' &&
+    ISO.test(validFrom) &&
+    typeof validTo === 'string' &&
+    ISO.test(validTo) &&
+    validTo > validFrom
+    ? { validFrom, validTo }
+    : null;
+};
 const error = (
   status: number,
   code: string,
@@ -181,17 +194,11 @@ export async function startVostioSimulator(opts: VostioSimulatorOptions = {}): P
         return { status: 200, body: { keys: list } };
       }
       if (!id && req.method === 'POST') {
-        const { externalId, encoderId, doorIds, validFrom, validTo } = body;
+        const { externalId, encoderId, doorIds } = body;
+        const window = windowOf(body);
         if (typeof externalId !== 'string' || !externalId) return error(400, 'INVALID_REQUEST', 'externalId');
         if (!Array.isArray(doorIds) || doorIds.length === 0) return error(400, 'INVALID_REQUEST', 'doorIds');
-        if (
-          typeof validFrom !== 'string' ||
-          !ISO.test(validFrom) ||
-          typeof validTo !== 'string' ||
-          !ISO.test(validTo) ||
-          validTo <= validFrom
-        )
-          return error(400, 'INVALID_REQUEST', 'validFrom/validTo');
+        if (!window) return error(400, 'INVALID_REQUEST', 'validFrom/validTo');
         const existing = [...keys.values()].find((k) => k.externalId === externalId);
         if (existing)
           return error(409, 'DUPLICATE_EXTERNAL_ID', 'a key with this externalId exists', {
@@ -207,8 +214,7 @@ export async function startVostioSimulator(opts: VostioSimulatorOptions = {}): P
           id: randomUUID(),
           externalId,
           doorIds: doorIds.map(String),
-          validFrom,
-          validTo,
+          ...window,
           encodedAt: new Date().toISOString(),
         };
         keys.set(key.id, key);
@@ -222,20 +228,12 @@ export async function startVostioSimulator(opts: VostioSimulatorOptions = {}): P
         return { status: 204 };
       }
       if (req.method === 'PATCH') {
-        const { validFrom, validTo } = body;
-        if (
-          typeof validFrom !== 'string' ||
-          !ISO.test(validFrom) ||
-          typeof validTo !== 'string' ||
-          !ISO.test(validTo) ||
-          validTo <= validFrom
-        )
-          return error(400, 'INVALID_REQUEST', 'validFrom/validTo');
+        const window = windowOf(body);
+        if (!window) return error(400, 'INVALID_REQUEST', 'validFrom/validTo');
         // Only Vostio Online doors can take a new window without the card being encoded again.
         if (key.doorIds.some((d) => !doors.get(d)?.online))
           return error(409, 'REENCODE_REQUIRED', 'a door of this key is offline: encode a new card');
-        key.validFrom = validFrom;
-        key.validTo = validTo;
+        Object.assign(key, window);
         return { status: 200, body: key };
       }
       return error(405, 'METHOD_NOT_ALLOWED', req.method);
