@@ -36,7 +36,7 @@ export interface SimReply {
   encoding?: BufferEncoding;
 }
 
-export interface SimServerOptions<F extends BaseFaults> {
+export interface SimServerOptions<S, F extends BaseFaults> {
   port?: number;
   host?: string;
   /** HTTPS (with these options) instead of HTTP. */
@@ -44,7 +44,7 @@ export interface SimServerOptions<F extends BaseFaults> {
   initialFaults: F;
   /** Restores the vendor's seeded state (faults are restored by the server). */
   reset(): void;
-  state(): unknown;
+  state(): S;
   handle(req: SimRequest, faults: F): SimReply | Promise<SimReply>;
 }
 
@@ -58,13 +58,9 @@ export interface VendorSimulator<S, F extends BaseFaults> {
   setFaults(f: Partial<F>): void;
 }
 
-export interface SimServer<F extends BaseFaults> {
-  url: string;
-  port: number;
+/** The running server: already the simulator's common surface, which each vendor extends. */
+export interface SimServer<S, F extends BaseFaults> extends VendorSimulator<S, F> {
   faults(): F;
-  setFaults(f: Partial<F>): void;
-  reset(): void;
-  close(): Promise<void>;
 }
 
 const MAX_BODY = 1_000_000;
@@ -88,7 +84,9 @@ function send(res: ServerResponse, r: SimReply): void {
   res.end(Buffer.from(text, r.encoding ?? 'utf8'));
 }
 
-export async function startSimServer<F extends BaseFaults>(o: SimServerOptions<F>): Promise<SimServer<F>> {
+export async function startSimServer<S, F extends BaseFaults>(
+  o: SimServerOptions<S, F>,
+): Promise<SimServer<S, F>> {
   let faults: F = { ...o.initialFaults };
   const sockets = new Set<Socket>();
   const reset = () => {
@@ -157,6 +155,7 @@ export async function startSimServer<F extends BaseFaults>(o: SimServerOptions<F
   return {
     url: `${o.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
+    state: o.state,
     faults: () => faults,
     setFaults: (f) => {
       faults = { ...faults, ...f };

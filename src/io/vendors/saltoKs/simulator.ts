@@ -317,7 +317,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     };
   }
 
-  const server = await startSimServer<SaltoKsFaults>({
+  const server = await startSimServer<SaltoKsState, SaltoKsFaults>({
     port: opts.port,
     host: opts.host,
     initialFaults: { latencyMs: 0, outage: false, rateLimited: false, errorRate: 0 },
@@ -329,15 +329,10 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     },
   });
   return {
-    url: server.url,
-    port: server.port,
-    reset: server.reset,
-    state,
-    setFaults: server.setFaults,
+    ...server,
     expireTokens: () => {
       for (const k of tokens.keys()) tokens.set(k, 0);
     },
-    close: server.close,
   };
 }
 

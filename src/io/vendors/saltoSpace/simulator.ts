@@ -246,7 +246,7 @@ export async function startSaltoSpaceSimulator(
     };
   }
 
-  const server = await startSimServer<SaltoSpaceFaults>({
+  const server = await startSimServer<SaltoSpaceState, SaltoSpaceFaults>({
     port: opts.port,
     host: opts.host,
     initialFaults: {
@@ -261,11 +261,6 @@ export async function startSaltoSpaceSimulator(
     handle,
   });
   return {
-    url: server.url,
-    port: server.port,
-    reset: server.reset,
-    state,
-    setFaults: server.setFaults,
-    close: server.close,
+    ...server,
   };
 }

@@ -363,7 +363,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     };
   }
 
-  const server = await startSimServer<SimFaults>({
+  const server = await startSimServer<SimState, SimFaults>({
     port: opts.port,
     host: opts.host,
     initialFaults: {
@@ -394,11 +394,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     },
   });
   return {
-    url: server.url,
-    port: server.port,
-    reset: server.reset,
-    state,
-    setFaults: server.setFaults,
+    ...server,
     expireTokens: () => {
       for (const k of tokens.keys()) tokens.set(k, 0);
     },
@@ -435,6 +431,5 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       const l = locks.get(Number(lockRef));
       if (l) l.hasGateway = online ? 1 : 0;
     },
-    close: server.close,
   };
 }

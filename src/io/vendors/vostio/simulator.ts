@@ -257,7 +257,7 @@ export async function startVostioSimulator(opts: VostioSimulatorOptions = {}): P
     };
   }
 
-  const server = await startSimServer<VostioFaults>({
+  const server = await startSimServer<VostioState, VostioFaults>({
     port: opts.port,
     host: opts.host,
     tls: {
@@ -279,16 +279,11 @@ export async function startVostioSimulator(opts: VostioSimulatorOptions = {}): P
     handle,
   });
   return {
-    url: server.url,
-    port: server.port,
+    ...server,
     clientTls: { ca: material.ca, cert: material.clientCert, key: material.clientKey },
-    reset: server.reset,
-    state,
-    setFaults: server.setFaults,
     setDoorOnline: (doorId, online) => {
       const d = doors.get(doorId);
       if (d) d.online = online;
     },
-    close: server.close,
   };
 }
