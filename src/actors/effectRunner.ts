@@ -197,7 +197,9 @@ export class EffectRunner {
           kind: intent.kind,
           validFrom: new Date(intent.validFrom),
           validUntil: new Date(intent.validUntil),
-          pin: intent.secret ? this.o.secrets.open(intent.secret) : null,
+          // The sealed secret is the PIN, or for a card the card's number.
+          pin: intent.kind === 'pin' && intent.secret ? this.o.secrets.open(intent.secret) : null,
+          cardNumber: intent.kind === 'card' && intent.secret ? this.o.secrets.open(intent.secret) : null,
           lookupFirst: job.rerun || intent.attempt > 1,
         });
         return r;

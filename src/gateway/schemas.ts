@@ -104,6 +104,12 @@ export const CreateKeyCredential = Type.Object(
     areas: Type.Optional(Type.Array(Id, { maxItems: 50 })),
     validFrom: Time,
     validUntil: Time,
+    cardNumber: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]{4,20}$',
+        description: "kind card: the card's number, where the lock registers cards by number (TTLock).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -13,12 +13,17 @@ import { planTargets, type ReadModel } from '../readModel/index.ts';
 export type CredentialRequest = Pick<
   IssueCredentialEvent,
   'propertyId' | 'reservationId' | 'holder' | 'kind' | 'rooms' | 'areas' | 'validFrom' | 'validUntil'
-> & { tenantId: string };
+> & {
+  tenantId: string;
+  /** A card's number, for vendors that register cards by number (never logged; sealed into the event). */
+  cardNumber?: string;
+};
 
 export interface IssuanceDeps {
   readModel: ReadModel;
   secrets: SecretBox;
   supportsKind: (vendor: string, kind: KeyKind) => boolean;
+  needsCardNumber?: (vendor: string) => boolean;
   retry?: RetryPolicy;
   pinDigits?: number;
   /** PIN source; tests make it predictable. */
@@ -54,6 +59,8 @@ export async function prepareIssue(
     policy: property.keyKindPolicy,
     enabledVendors,
     supportsKind: d.supportsKind,
+    ...(d.needsCardNumber ? { needsCardNumber: d.needsCardNumber } : {}),
+    hasCardNumber: r.kind === 'card' && !!r.cardNumber,
   });
   const pins: string[] = [];
   if (r.kind === 'pin') {
@@ -77,7 +84,11 @@ export async function prepareIssue(
       areas: r.areas,
       validFrom: r.validFrom,
       validUntil: r.validUntil,
-      secret: pin ? d.secrets.seal(pin) : null,
+      secret: pin
+        ? d.secrets.seal(pin)
+        : r.kind === 'card' && r.cardNumber
+          ? d.secrets.seal(r.cardNumber)
+          : null,
       spareSecrets: spares.map((x) => d.secrets.seal(x)),
       targets: plan.targets,
       unresolved: plan.unresolved,

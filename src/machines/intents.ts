@@ -29,7 +29,7 @@ export interface IssueGrantIntent extends GrantTarget {
   kind: KeyKind;
   validFrom: string;
   validUntil: string;
-  /** Encrypted secret (the PIN), never plaintext. */
+  /** Encrypted secret (the PIN, or a card's number), never plaintext. */
   secret: string | null;
   attempt: number;
 }

@@ -20,11 +20,18 @@ export interface PlanInput {
   policy: KeyKindPolicy;
   enabledVendors: Set<string>;
   supportsKind: (vendor: string, kind: KeyKind) => boolean;
+  /** Vendors whose cards are numbers registered at the lock (not encoded): they need the card's number. */
+  needsCardNumber?: (vendor: string) => boolean;
+  /** The request brings a card number. */
+  hasCardNumber?: boolean;
 }
 
 export interface Plan {
   targets: GrantTarget[];
-  unresolved: { roomId: string; code: 'NO_LOCK_FOR_ROOM' | 'VENDOR_NOT_ENABLED' | 'KIND_NOT_SUPPORTED' }[];
+  unresolved: {
+    roomId: string;
+    code: 'NO_LOCK_FOR_ROOM' | 'VENDOR_NOT_ENABLED' | 'KIND_NOT_SUPPORTED' | 'CARD_NUMBER_REQUIRED';
+  }[];
 }
 
 export function planTargets(i: PlanInput): Plan {
@@ -45,10 +52,16 @@ export function planTargets(i: PlanInput): Plan {
       plan.unresolved.push({ roomId, code: 'VENDOR_NOT_ENABLED' });
       continue;
     }
-    const capable = enabled.filter((d) => i.supportsKind(d.vendor, i.kind));
+    const kindCapable = enabled.filter((d) => i.supportsKind(d.vendor, i.kind));
+    const numberMissing = (vendor: string) =>
+      i.kind === 'card' && !i.hasCardNumber && (i.needsCardNumber?.(vendor) ?? false);
+    const capable = kindCapable.filter((d) => !numberMissing(d.vendor));
     const chosen = capable.sort((a, b) => rank(a.vendor) - rank(b.vendor) || a.id.localeCompare(b.id))[0];
     if (!chosen) {
-      plan.unresolved.push({ roomId, code: 'KIND_NOT_SUPPORTED' });
+      plan.unresolved.push({
+        roomId,
+        code: kindCapable.length > 0 ? 'CARD_NUMBER_REQUIRED' : 'KIND_NOT_SUPPORTED',
+      });
       continue;
     }
     plan.targets.push({

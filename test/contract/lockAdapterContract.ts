@@ -37,6 +37,8 @@ export interface ContractVendor {
   };
   /** A PIN this vendor accepts, different on each call. */
   pin(): string;
+  /** A card number, different on each call (kind card at vendors that register card numbers). */
+  cardNumber?(): string;
   close(): Promise<void>;
 }
 
@@ -84,6 +86,8 @@ export interface ContractModels {
   rateLimit?: boolean;
   clockSkew?: boolean;
   tokenExpiry?: boolean;
+  /** Told apart in test names when a vendor runs the suite twice (e.g. once per kind). */
+  label?: string;
   /** Vendor-specific faults and the normalized failure an issue must then fail with. */
   vendorFaults?: Record<string, { failure: VendorFailure; retryable: boolean }>;
 }
@@ -94,7 +98,8 @@ export function lockAdapterContract(
   models: ContractModels = {},
 ): void {
   const m = { rateLimit: true, clockSkew: true, tokenExpiry: true, ...models };
-  describe(`LockAdapter contract: ${vendor}`, () => {
+  const name = models.label ? `${vendor} (${models.label})` : vendor;
+  describe(`LockAdapter contract: ${name}`, () => {
     let v: ContractVendor;
     beforeAll(async () => {
       v = await start();
@@ -112,16 +117,17 @@ export function lockAdapterContract(
       kind: v.kind ?? ('pin' as const),
       ...window(0),
       pin: (v.kind ?? 'pin') === 'pin' ? v.pin() : null,
+      cardNumber: v.kind === 'card' && v.cardNumber ? v.cardNumber() : null,
       lookupFirst,
     });
 
-    it(`${vendor}: capabilities name the vendor and the kinds it issues`, () => {
+    it(`${name}: capabilities name the vendor and the kinds it issues`, () => {
       const c = v.adapter.capabilities();
       expect(c.vendor).toBe(vendor);
       expect(c.kinds.length).toBeGreaterThan(0);
     });
 
-    it(`${vendor}: lists its locks and reads one; an unknown lock is NOT_FOUND`, async () => {
+    it(`${name}: lists its locks and reads one; an unknown lock is NOT_FOUND`, async () => {
       const refs = (await v.adapter.listLocks()).map((l) => l.ref);
       expect(refs).toEqual(expect.arrayContaining(v.lockRefs));
       expect((await v.adapter.getLock(v.lockRefs[0])).ref).toBe(v.lockRefs[0]);
@@ -129,7 +135,7 @@ export function lockAdapterContract(
       expect([e.failure, e.retryable]).toEqual(['NOT_FOUND', false]);
     });
 
-    it(`${vendor}: issues one credential with the validity window`, async () => {
+    it(`${name}: issues one credential with the validity window`, async () => {
       const before = await v.credentialsOn(v.lockRefs[0]);
       const req = issue(v.lockRefs[0]);
       const { vendorRef, pin } = await v.adapter.issueCredential(req);
@@ -145,7 +151,7 @@ export function lockAdapterContract(
       });
     });
 
-    it(`${vendor}: the same operation run again after a crash leaves exactly one credential`, async () => {
+    it(`${name}: the same operation run again after a crash leaves exactly one credential`, async () => {
       const first = issue(v.lockRefs[1]);
       const before = await v.credentialsOn(v.lockRefs[1]);
       const a = await v.adapter.issueCredential(first);
@@ -155,7 +161,7 @@ export function lockAdapterContract(
       expect(await v.credentialsOn(v.lockRefs[1])).toHaveLength(before.length + 1);
     });
 
-    it(`${vendor}: updates validity in place, or says a reissue is required`, async () => {
+    it(`${name}: updates validity in place, or says a reissue is required`, async () => {
       const req = issue(v.lockRefs[0]);
       const { vendorRef } = await v.adapter.issueCredential(req);
       const next = window(1);
@@ -179,7 +185,7 @@ export function lockAdapterContract(
       }
     });
 
-    it(`${vendor}: revokes by reference or by operation id; revoking again is success`, async () => {
+    it(`${name}: revokes by reference or by operation id; revoking again is success`, async () => {
       const a = issue(v.lockRefs[0]);
       const { vendorRef } = await v.adapter.issueCredential(a);
       await v.adapter.revokeCredential({
@@ -208,20 +214,20 @@ export function lockAdapterContract(
       expect((await v.credentialsOn(b.lockRef)).map((c) => c.ref)).not.toContain(issued.vendorRef);
     });
 
-    it.skipIf(!m.tokenExpiry)(`${vendor}: re-authenticates when its token expires`, async () => {
+    it.skipIf(!m.tokenExpiry)(`${name}: re-authenticates when its token expires`, async () => {
       await v.adapter.health();
       v.faults.expireTokens?.();
       await expect(v.adapter.health()).resolves.toBeUndefined();
     });
 
-    it.skipIf(!m.rateLimit)(`${vendor}: a rate limit is RATE_LIMITED and retryable`, async () => {
+    it.skipIf(!m.rateLimit)(`${name}: a rate limit is RATE_LIMITED and retryable`, async () => {
       await v.adapter.health();
       v.faults.rateLimit?.();
       const e = await failure(v.adapter.issueCredential(issue(v.lockRefs[0])));
       expect([e.failure, e.retryable]).toEqual(['RATE_LIMITED', true]);
     });
 
-    it.skipIf(!m.clockSkew)(`${vendor}: a clock too far off is CLOCK_SKEW`, async () => {
+    it.skipIf(!m.clockSkew)(`${name}: a clock too far off is CLOCK_SKEW`, async () => {
       await v.adapter.health();
       v.faults.clockSkew?.(10 * 60_000);
       const e = await failure(v.adapter.health());
@@ -229,20 +235,20 @@ export function lockAdapterContract(
     });
 
     for (const [name, expected] of Object.entries(m.vendorFaults ?? {})) {
-      it(`${vendor}: ${name} is ${expected.failure} (${expected.retryable ? 'retryable' : 'permanent'})`, async () => {
+      it(`${name}: ${name} is ${expected.failure} (${expected.retryable ? 'retryable' : 'permanent'})`, async () => {
         await v.faults.named?.(name);
         const e = await failure(v.adapter.issueCredential(issue(v.lockRefs[0])));
         expect([e.failure, e.retryable]).toEqual([expected.failure, expected.retryable]);
       });
     }
 
-    it(`${vendor}: an outage is OFFLINE and retryable`, async () => {
+    it(`${name}: an outage is OFFLINE and retryable`, async () => {
       await v.faults.outage();
       const e = await failure(v.adapter.issueCredential(issue(v.lockRefs[0])));
       expect([e.failure, e.retryable]).toEqual(['OFFLINE', true]);
     });
 
-    it(`${vendor}: battery and remote unlock as its capabilities say`, async () => {
+    it(`${name}: battery and remote unlock as its capabilities say`, async () => {
       const c = v.adapter.capabilities();
       const battery = await v.adapter.getBattery(v.lockRefs[0]);
       // A vendor that reports battery may still not know it for a given device (null).

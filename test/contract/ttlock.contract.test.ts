@@ -58,6 +58,35 @@ lockAdapterContract(
   },
 );
 
+// IC cards: the card's number registered at the lock (identityCard), changed in place, deleted.
+lockAdapterContract(
+  'ttlock',
+  async () => {
+    const sim = await startTtlockSimulator({ lockCount: 3 });
+    const numbers = uniquePins();
+    return {
+      adapter: adapterFor(sim),
+      kind: 'card',
+      lockRefs: ['7001', '7002'],
+      unknownLockRef: '999999',
+      credentialsOn: heldOn(() => ({
+        credentials: sim.state().credentials.filter((c) => c.kind === 'card'),
+      })),
+      faults: {
+        clear: () => sim.setFaults({ outage: false, rateLimited: false, clockSkewMs: 0 }),
+        outage: () => sim.setFaults({ outage: true }),
+        rateLimit: () => sim.setFaults({ rateLimited: true }),
+        clockSkew: (ms) => sim.setFaults({ clockSkewMs: ms }),
+        expireTokens: () => sim.expireTokens(),
+      },
+      pin: uniquePins(),
+      cardNumber: () => `36${numbers()}`,
+      close: () => sim.close(),
+    };
+  },
+  { label: 'cards' },
+);
+
 describe('ttlock: the gateway', () => {
   let sim: TtlockSimulator;
   beforeAll(async () => {

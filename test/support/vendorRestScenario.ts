@@ -15,6 +15,8 @@ export interface HeldByVendor {
   validUntil: string;
   /** The PIN the vendor holds, where the vendor tells (PIN kinds). */
   pin?: string | null;
+  /** The card number the vendor holds (vendors that register cards by number). */
+  cardNumber?: string;
 }
 
 export interface RestVendor {
@@ -26,6 +28,8 @@ export interface RestVendor {
   inPlace: boolean;
   /** The vendor chooses PINs itself: the answer lists each door's (`doorPins`). */
   vendorPins?: boolean;
+  /** Sent with a card credential, where the vendor registers cards by number. */
+  cardNumber?: string;
   held(lockRef: string): Promise<HeldByVendor[]>;
   close(): Promise<void>;
 }
@@ -77,6 +81,7 @@ export function vendorRestScenario(vendor: string, start: () => Promise<RestVend
         rooms: ['301'],
         validFrom: '2026-12-01T14:00:00.000Z',
         validUntil: '2026-12-03T11:00:00.000Z',
+        ...(v.cardNumber ? { cardNumber: v.cardNumber } : {}),
       };
       const key = { 'idempotency-key': randomUUID() };
       const issued = await send('POST', '/api/v1/key-credentials', request, key);
@@ -95,6 +100,9 @@ export function vendorRestScenario(vendor: string, start: () => Promise<RestVend
         expect(c.pin).toMatch(/^\d{4,10}$/);
         expect(held?.pin).toBe(c.pin);
       }
+      // The lock holds the card number given; the answer does not repeat it.
+      if (v.cardNumber)
+        expect([held?.cardNumber, issued.body.includes(v.cardNumber)]).toEqual([v.cardNumber, false]);
       if (v.vendorPins) expect(c.doorPins).toEqual([{ lockDeviceId: device.json().id, pin: c.pin }]);
       else expect(c.doorPins).toBeUndefined();
       // The stored answer (its PINs sealed at rest) replays the same PINs.

@@ -62,12 +62,15 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
         if (Date.parse(b.validUntil) <= Date.parse(b.validFrom)) {
           throw new LockError('LOCK.VALIDATION', 'validUntil must be after validFrom');
         }
+        if (b.cardNumber !== undefined && b.kind !== 'card')
+          throw new LockError('LOCK.VALIDATION', 'cardNumber is only for kind card');
         const r = await withIdempotency(
           p.runtimeDb,
           tenantId,
           'POST /key-credentials',
           key,
-          b,
+          // The stored request hash must not let a card number be guessed: it covers a keyed digest of it.
+          b.cardNumber ? { ...b, cardNumber: p.secrets.digest(b.cardNumber) } : b,
           async () => {
             const id = idempotentCredentialId(tenantId, key);
             const prepared = await prepareIssue(
@@ -82,11 +85,17 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
                 areas: b.areas ?? [],
                 validFrom: b.validFrom,
                 validUntil: b.validUntil,
+                ...(b.cardNumber ? { cardNumber: b.cardNumber } : {}),
               },
               p.clock.now().toISOString(),
             );
             const missing = prepared.event.unresolved[0];
             if (missing) {
+              if (missing.code === 'CARD_NUMBER_REQUIRED')
+                throw new LockError(
+                  'LOCK.VALIDATION',
+                  `cardNumber is required: the lock of room ${missing.roomId} registers cards by number`,
+                );
               const code =
                 missing.code === 'NO_LOCK_FOR_ROOM'
                   ? 'LOCK.NO_LOCK_FOR_ROOM'

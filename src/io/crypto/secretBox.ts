@@ -3,17 +3,24 @@
  * key into a local file; production passes it from Secret Manager (or unwraps it with Cloud KMS).
  * Format: `v1.<keyId>.<iv>.<ciphertext>.<tag>` in base64url.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { LockError } from '../../errors.ts';
 
 export interface SecretBox {
   seal(plaintext: string): string;
   open(sealed: string): string;
+  /** A keyed digest: equal secrets compare equal, and without the key it reveals nothing (unlike a hash). */
+  digest(plaintext: string): string;
 }
 
 export function createSecretBox(keyId: string, key: Buffer): SecretBox {
   if (key.length !== 32) throw new Error('the secret box needs a 32-byte key');
+  // A separate key for digests, derived so that a digest never doubles as anything the cipher uses.
+  const macKey = createHmac('sha256', key).update('lock-integration digest key').digest();
   return {
+    digest(plaintext) {
+      return createHmac('sha256', macKey).update(plaintext).digest('base64url');
+    },
     seal(plaintext) {
       const iv = randomBytes(12);
       const c = createCipheriv('aes-256-gcm', key, iv);

@@ -58,6 +58,8 @@ export interface VendorCapabilities {
   callerChosenPin: boolean;
   /** The vendor keeps a readable log of the lock's access records (`listAccessRecords`). */
   accessRecords: boolean;
+  /** Its `card` credentials register a card's number at the lock (rather than encode a card). */
+  cardNumbers: boolean;
 }
 
 /** One entry of a lock's access log, as the vendor's API reports it (no PINs, no card numbers). */
@@ -84,6 +86,8 @@ export interface IssueRequest {
   validUntil: Date;
   /** Plaintext PIN, decrypted just for this call; never logged. */
   pin: string | null;
+  /** Plaintext card number (`card` at a vendor with `cardNumbers`), decrypted just for this call; never logged. */
+  cardNumber?: string | null;
   /** False only on an operation's very first run, when nothing can exist at the vendor yet. */
   lookupFirst: boolean;
 }

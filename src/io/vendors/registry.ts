@@ -99,6 +99,11 @@ export function vendorConfigSchema(vendor: string): TSchema | undefined {
   return entries[vendor]?.config;
 }
 
+/** The vendor's `card` credentials are card numbers registered at the lock. */
+export function needsCardNumber(vendor: string): boolean {
+  return entries[vendor]?.capabilities.cardNumbers ?? false;
+}
+
 export function supportsKind(vendor: string, kind: KeyKind): boolean {
   return entries[vendor]?.capabilities.kinds.includes(kind) ?? false;
 }

@@ -46,6 +46,7 @@ export const capabilities: VendorCapabilities = {
   battery: false,
   callerChosenPin: false,
   accessRecords: false,
+  cardNumbers: false,
 };
 
 /**

@@ -50,6 +50,7 @@ export const capabilities: VendorCapabilities = {
   battery: false,
   callerChosenPin: true,
   accessRecords: false,
+  cardNumbers: false,
 };
 
 const PAGE = 100;

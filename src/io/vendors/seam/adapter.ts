@@ -46,6 +46,7 @@ export const capabilities: VendorCapabilities = {
   battery: true,
   callerChosenPin: true,
   accessRecords: false,
+  cardNumbers: false,
 };
 
 /** Seam's error types that say more than the HTTP status. */

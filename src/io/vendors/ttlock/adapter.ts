@@ -24,6 +24,7 @@ import {
   isTtlockError,
   type TtlockLock,
   type TtlockPage,
+  type TtlockCard,
   type TtlockPasscode,
   type TtlockRecord,
   recordMethod,
@@ -47,12 +48,13 @@ export interface TtlockAdapterDeps {
 
 export const capabilities: VendorCapabilities = {
   vendor: 'ttlock',
-  kinds: ['pin'],
+  kinds: ['pin', 'card'],
   updateValidityInPlace: true,
   remoteUnlock: true,
   battery: true,
   callerChosenPin: true,
   accessRecords: true,
+  cardNumbers: true,
 };
 
 /** The passcode name carrying the operation id (TTLock names are free text; keep them short). */
@@ -153,6 +155,69 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     return page.list.find((p) => p.keyboardPwdName === name);
   }
 
+  async function findCard(lock: number, name: string): Promise<TtlockCard | undefined> {
+    const page = await call<TtlockPage<TtlockCard>>('/v3/identityCard/list', {
+      lockId: lock,
+      pageNo: 1,
+      pageSize: 200,
+      orderBy: 1,
+      searchStr: name,
+    });
+    return page.list.find((c) => c.cardName === name);
+  }
+
+  /** IC cards: the card's number registered at the lock through the gateway, named like passcodes. */
+  async function issueCard(req: IssueRequest) {
+    if (!req.cardNumber) throw new VendorError('INVALID', 'a TTLock card needs its card number');
+    const lock = lockId(req.lockRef);
+    const name = passcodeName(req.operationId);
+    if (req.lookupFirst) {
+      const existing = await findCard(lock, name);
+      if (existing) return { vendorRef: String(existing.cardId) };
+    }
+    // identityCard/add keeps the number as read; readers of the other byte order need
+    // addForReversedCardNumber (not configurable yet).
+    const r = await call<{ cardId: number }>('/v3/identityCard/add', {
+      lockId: lock,
+      cardNumber: req.cardNumber,
+      cardName: name,
+      startDate: req.validFrom.getTime(),
+      endDate: req.validUntil.getTime(),
+      addType: 2,
+    });
+    return { vendorRef: String(r.cardId) };
+  }
+
+  async function cardRef(lock: number, vendorRef: string | null, issueOperationId: string) {
+    return vendorRef ?? (await findCard(lock, passcodeName(issueOperationId)))?.cardId ?? null;
+  }
+
+  async function modifyCard(req: ModifyValidityRequest): Promise<ModifyValidityResult> {
+    const lock = lockId(req.lockRef);
+    const ref = await cardRef(lock, req.vendorRef, req.issueOperationId);
+    if (ref === null) throw new VendorError('NOT_FOUND', 'no card of this credential on the lock');
+    await call('/v3/identityCard/changePeriod', {
+      lockId: lock,
+      cardId: Number(ref),
+      startDate: req.validFrom.getTime(),
+      endDate: req.validUntil.getTime(),
+      changeType: 2,
+    });
+    return { outcome: 'modified', vendorRef: String(ref) };
+  }
+
+  async function revokeCard(req: RevokeRequest) {
+    const lock = lockId(req.lockRef);
+    const ref = await cardRef(lock, req.vendorRef, req.issueOperationId);
+    if (ref === null) return;
+    try {
+      await call('/v3/identityCard/delete', { lockId: lock, cardId: Number(ref), deleteType: 2 });
+    } catch (e) {
+      // -1021: the card is not there (any more): revoked is what was asked.
+      if (!(e instanceof VendorError && e.failure === 'NOT_FOUND')) throw e;
+    }
+  }
+
   const toLock = (l: TtlockLock): VendorLock => ({
     ref: String(l.lockId),
     name: l.lockAlias || l.lockName,
@@ -178,8 +243,9 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     },
 
     async issueCredential(req: IssueRequest) {
+      if (req.kind === 'card') return issueCard(req);
       if (req.kind !== 'pin')
-        throw new VendorError('NOT_SUPPORTED', `ttlock adapter issues pins, not ${req.kind}`);
+        throw new VendorError('NOT_SUPPORTED', `ttlock adapter issues pins and cards, not ${req.kind}`);
       if (!req.pin) throw new VendorError('INVALID', 'a TTLock passcode needs a PIN');
       const lock = lockId(req.lockRef);
       const name = passcodeName(req.operationId);
@@ -209,6 +275,7 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     },
 
     async revokeCredential(req: RevokeRequest) {
+      if (req.kind === 'card') return revokeCard(req);
       const lock = lockId(req.lockRef);
       const ref =
         req.vendorRef ?? (await findPasscode(lock, passcodeName(req.issueOperationId)))?.keyboardPwdId;
@@ -217,6 +284,7 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     },
 
     async modifyValidity(req: ModifyValidityRequest): Promise<ModifyValidityResult> {
+      if (req.kind === 'card') return modifyCard(req);
       const lock = lockId(req.lockRef);
       const ref =
         req.vendorRef ?? (await findPasscode(lock, passcodeName(req.issueOperationId)))?.keyboardPwdId;

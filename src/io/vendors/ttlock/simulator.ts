@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type BaseFaults, startSimServer, type VendorSimulator } from '../simServer.ts';
-import type { TtlockLock, TtlockPasscode, TtlockRecord } from './wire.ts';
+import type { TtlockCard, TtlockLock, TtlockPasscode, TtlockRecord } from './wire.ts';
 
 export interface TtlockSimulatorOptions {
   port?: number;
@@ -40,6 +40,7 @@ export const TTLOCK_SIM_DEFAULTS = {
 } as const;
 
 const MAX_CUSTOM_PASSCODES = 250;
+const MAX_CARDS = 1000;
 const DATE_TOLERANCE_MS = 5 * 60_000;
 
 export interface TtlockSimulator extends VendorSimulator<SimState, SimFaults> {
@@ -73,7 +74,9 @@ export interface SimState {
     validFrom: string;
     validUntil: string;
     name: string;
-    pin: string;
+    /** The simulator's own state (tests compare it with what the guest was given); never logged. */
+    pin?: string;
+    cardNumber?: string;
   }[];
 }
 
@@ -83,6 +86,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   let locks = new Map<number, TtlockLock>();
   let passcodes = new Map<number, TtlockPasscode[]>();
   let records = new Map<number, TtlockRecord[]>();
+  let cards = new Map<number, TtlockCard[]>();
   let callbackUrl: string | null = null;
   let nextRecordId = 1;
   const tokens = new Map<string, number>();
@@ -95,6 +99,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     locks = new Map();
     passcodes = new Map();
     records = new Map();
+    cards = new Map();
     busyUntil.clear();
     for (let i = 0; i < (opts.lockCount ?? 10); i++) {
       const lockId = 7001 + i;
@@ -158,7 +163,10 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     path === '/v3/lock/queryElectricQuantity' ||
     (path === '/v3/keyboardPwd/add' && p.get('addType') === '2') ||
     (path === '/v3/keyboardPwd/change' && p.get('changeType') === '2') ||
-    (path === '/v3/keyboardPwd/delete' && p.get('deleteType') === '2');
+    (path === '/v3/keyboardPwd/delete' && p.get('deleteType') === '2') ||
+    (path === '/v3/identityCard/add' && p.get('addType') === '2') ||
+    (path === '/v3/identityCard/changePeriod' && p.get('changeType') === '2') ||
+    (path === '/v3/identityCard/delete' && p.get('deleteType') === '2');
 
   function gatewayRefusal(lockId: number, faults: SimFaults) {
     const lock = locks.get(lockId);
@@ -279,6 +287,58 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
           .sort((a, b) => b.lockDate - a.lockDate);
         return page(list, 200);
       }
+      case '/v3/identityCard/list': {
+        if (!locks.has(lockId)) return fail(-1003, 'Lock does not exist.');
+        const search = p.get('searchStr');
+        const list = cards.get(lockId) ?? [];
+        return page(search ? list.filter((c) => c.cardName.includes(search)) : list, 200);
+      }
+      case '/v3/identityCard/add': {
+        if (!locks.has(lockId)) return fail(-1003, 'Lock does not exist.');
+        const list = cards.get(lockId) ?? [];
+        const cardNumber = p.get('cardNumber') ?? '';
+        const startDate = Number(p.get('startDate'));
+        const endDate = Number(p.get('endDate'));
+        if (!/^\d{1,20}$/.test(cardNumber) || !(endDate > startDate)) return fail(-3, 'Invalid Parameter');
+        if (list.length >= MAX_CARDS) return fail(-4056, 'Card storage full');
+        if (list.some((c) => c.cardNumber === cardNumber))
+          return fail(-3007, 'The same card already exists.');
+        // As the real API: no idempotency; a repeated add is a second card.
+        const card: TtlockCard = {
+          cardId: nextId++,
+          lockId,
+          cardNumber,
+          cardName: p.get('cardName') ?? '',
+          startDate,
+          endDate,
+          createDate: Date.now(),
+          senderUsername: account.username,
+          cardType: 1,
+          status: 1,
+        };
+        cards.set(lockId, [...list, card]);
+        return { cardId: card.cardId };
+      }
+      case '/v3/identityCard/changePeriod': {
+        const card = cards.get(lockId)?.find((c) => c.cardId === Number(p.get('cardId')));
+        if (!card) return fail(-1021, 'IC card does not exist.');
+        const startDate = Number(p.get('startDate'));
+        const endDate = Number(p.get('endDate'));
+        if (!(endDate > startDate)) return fail(-3, 'Invalid Parameter');
+        card.startDate = startDate;
+        card.endDate = endDate;
+        return ok();
+      }
+      case '/v3/identityCard/delete': {
+        const list = cards.get(lockId) ?? [];
+        const id = Number(p.get('cardId'));
+        if (!list.some((c) => c.cardId === id)) return fail(-1021, 'IC card does not exist.');
+        cards.set(
+          lockId,
+          list.filter((c) => c.cardId !== id),
+        );
+        return ok();
+      }
       case '/v3/keyboardPwd/delete': {
         const list = passcodes.get(lockId);
         if (!list) return fail(-1003, 'Lock does not exist.');
@@ -348,18 +408,30 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   }
 
   function state(): SimState {
-    return {
-      locks: [...locks.values()].map((l) => ({ ref: String(l.lockId), name: l.lockName })),
-      credentials: [...passcodes.values()].flat().map((x) => ({
+    const held: SimState['credentials'] = [];
+    for (const x of [...passcodes.values()].flat())
+      held.push({
         ref: String(x.keyboardPwdId),
         lockRef: String(x.lockId),
         kind: 'pin',
         validFrom: new Date(x.startDate).toISOString(),
         validUntil: new Date(x.endDate).toISOString(),
         name: x.keyboardPwdName,
-        // The simulator's own state (tests compare it with what the guest was given); never logged.
         pin: x.keyboardPwd,
-      })),
+      });
+    for (const c of [...cards.values()].flat())
+      held.push({
+        ref: String(c.cardId),
+        lockRef: String(c.lockId),
+        kind: 'card',
+        validFrom: new Date(c.startDate).toISOString(),
+        validUntil: new Date(c.endDate).toISOString(),
+        name: c.cardName,
+        cardNumber: c.cardNumber,
+      });
+    return {
+      locks: [...locks.values()].map((l) => ({ ref: String(l.lockId), name: l.lockName })),
+      credentials: held,
     };
   }
 

@@ -44,6 +44,21 @@ export interface TtlockPasscode {
   senderUsername?: string;
 }
 
+/** An IC card registered at a lock by its number (`identityCard/list`). */
+export interface TtlockCard {
+  cardId: number;
+  lockId: number;
+  /** The card's number: a secret, never passed on. */
+  cardNumber: string;
+  cardName: string;
+  startDate: number;
+  endDate: number;
+  createDate: number;
+  senderUsername: string;
+  cardType: number;
+  status: number;
+}
+
 /** One lock record (`lockRecord/list`, and the `records` of a callback). */
 export interface TtlockRecord {
   recordId: number;

@@ -47,6 +47,7 @@ export const capabilities: VendorCapabilities = {
   battery: true,
   callerChosenPin: true,
   accessRecords: false,
+  cardNumbers: false,
 };
 
 interface VostioDoor {
