@@ -7,12 +7,14 @@ import { type Kysely, sql } from 'kysely';
  *   must be confirmed through the vendor's API can find the property's adapter;
  * - `lock_credential_by_grant`: the credential whose grant on a vendor's lock has a vendor reference
  *   (TTLock says asynchronously that a passcode never reached the lock).
- * And `webhook_inbox.route_after`: a webhook whose confirmation through the vendor failed waits before
- * routing is tried again, instead of holding up the rows behind it.
+ * And `webhook_inbox.route_after` / `route_attempts`: a webhook whose confirmation through the vendor
+ * failed, or whose credential is not known yet, waits before routing is tried again (a few times),
+ * instead of holding up the rows behind it.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     ALTER TABLE webhook_inbox ADD COLUMN route_after timestamptz;
+    ALTER TABLE webhook_inbox ADD COLUMN route_attempts int NOT NULL DEFAULT 0;
 
     CREATE FUNCTION lock_device_routes(p_vendor text, p_refs text[])
     RETURNS TABLE (tenant_id text, device_id text, property_id text, vendor_device_ref text)

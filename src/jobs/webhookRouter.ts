@@ -28,6 +28,11 @@ const interpreters: Record<string, (body: unknown) => WebhookFacts | null> = {
 /** Claimed records match the vendor's own when their lock times are this close (ms). */
 const RECORD_MATCH_MS = 1000;
 const RETRY_AFTER = '30 seconds';
+/**
+ * A notice about a credential not known (yet) is tried this many times: the vendor's notice can overtake
+ * the commit of the issue it is about; a notice about a credential that is not ours never matches.
+ */
+const LOST_CREDENTIAL_ATTEMPTS = 3;
 
 export type RouteOutcome = 'routed' | 'unknown_device' | 'ignored' | 'unconfirmed' | 'deferred';
 
@@ -52,6 +57,7 @@ interface InboxRow {
   id: string;
   vendor: string;
   body: unknown;
+  route_attempts: number;
 }
 
 export class WebhookRouter {
@@ -86,7 +92,7 @@ export class WebhookRouter {
          where id in (select id from webhook_inbox
                        where routed_at is null and (route_after is null or route_after <= now())
                        order by id limit ${limit} for update skip locked)
-        returning id, vendor, body`.execute(tx);
+        returning id, vendor, body, route_attempts`.execute(tx);
       if (claimed.rows.length === 0) return 0;
       const rows = claimed.rows.sort((x, y) => Number(BigInt(x.id) - BigInt(y.id)));
       const facts = rows.map((row) => ({ row, facts: interpreters[row.vendor]?.(row.body) ?? null }));
@@ -127,7 +133,8 @@ export class WebhookRouter {
       }
       if (deferred.length > 0) {
         await sql`
-          update webhook_inbox set routed_at = null, route_after = now() + ${RETRY_AFTER}::interval
+          update webhook_inbox
+             set routed_at = null, route_after = now() + ${RETRY_AFTER}::interval, route_attempts = route_attempts + 1
            where id = any(${deferred}::bigint[])`.execute(tx);
       }
       return rows.length;
@@ -184,7 +191,8 @@ export class WebhookRouter {
         tx,
       );
       const credential = found.rows[0];
-      if (!credential) return 'unknown_device';
+      if (!credential)
+        return row.route_attempts + 1 < LOST_CREDENTIAL_ATTEMPTS ? 'deferred' : 'unknown_device';
       const event: CredentialEvent = {
         type: 'credential.grantLost',
         at,

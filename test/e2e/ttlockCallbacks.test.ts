@@ -127,6 +127,25 @@ describe('ttlock callbacks', () => {
     expect((await deviceContext('7002'))?.battery).toBeUndefined();
   });
 
+  it('ttlock: a failure notice about a passcode not known (yet) waits and is tried again, not dropped at once', async () => {
+    const status = await h.ttlock.sendCallback({
+      notifyType: '4',
+      lockId: '7002',
+      lockMac: 'AA:BB:CC:00:00:01',
+      objectType: '2',
+      objectId: '999999',
+      errcode: '-3008',
+    });
+    expect(status).toBe(202);
+    const row = await eventually(async () => {
+      const r = await sql<{ routed: boolean; attempts: number; later: boolean }>`
+        select routed_at is not null as routed, route_attempts as attempts, route_after > now() as later
+          from webhook_inbox where vendor = 'ttlock' and body->>'objectId' = '999999'`.execute(admin);
+      return r.rows[0]?.attempts === 1 ? r.rows[0] : undefined;
+    });
+    expect(row).toEqual({ routed: false, attempts: 1, later: true });
+  });
+
   it("ttlock: the gateway's asynchronous failure makes the credential issue that lock's passcode again", async () => {
     const c = await issue('102');
     const lost = c.grants[0]?.vendorRef ?? '';
