@@ -23,6 +23,9 @@ export function connect(url: string, options: { max?: number; applicationName?: 
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // Nor a checked-out client's: when its session is terminated mid-transaction, pg emits 'error' on the
+  // client (no listener: an uncaught exception) besides rejecting the query, which is what callers see.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
