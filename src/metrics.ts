@@ -60,6 +60,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Actor partitions this process owns',
       registers: [registry],
     }),
+    webhooksStored: new Counter({
+      name: 'lock_webhooks_total',
+      help: 'Verified vendor webhooks by vendor and result (stored, duplicate)',
+      labelNames: ['vendor', 'result'],
+      registers: [registry],
+    }),
+    webhooksRouted: new Counter({
+      name: 'lock_webhooks_routed_total',
+      help: 'Stored webhooks routed, by vendor and outcome (routed, ignored, unknown_device, unconfirmed, deferred)',
+      labelNames: ['vendor', 'outcome'],
+      registers: [registry],
+    }),
     residentActors: new Gauge({
       name: 'lock_actors_resident',
       help: 'Actors resident in memory',

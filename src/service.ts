@@ -10,6 +10,7 @@ import { sql } from 'kysely';
 import { createActorMailbox, type Runtime, StateWatcher, startRuntime } from './actors/index.ts';
 import type { Authenticator } from './gateway/auth.ts';
 import type { GatewayPorts } from './gateway/ports.ts';
+import type { WebhookInbox } from './gateway/webhooks/routes.ts';
 import type { WebhookSecrets } from './gateway/webhooks/verifiers.ts';
 import type { Clock } from './ids.ts';
 import { createSecretBox } from './io/crypto/secretBox.ts';
@@ -140,6 +141,7 @@ export async function startService(s: ServiceSettings) {
     adapters,
     clock: s.clock,
     pollMs: s.timerPollMs,
+    onRouted: (vendor, outcome) => metrics.webhooksRouted.inc({ vendor, outcome }),
     log: s.log,
   });
   webhookRouter.start();
@@ -158,7 +160,7 @@ export async function startService(s: ServiceSettings) {
     dispatcherDb,
     secrets,
     adapters,
-    webhookInbox: createWebhookInboxWriter(dispatcherDb, 2),
+    webhookInbox: countedInbox(createWebhookInboxWriter(dispatcherDb, 2), metrics),
     webhookRouter,
     async stop() {
       await webhookRouter.stop();
@@ -173,6 +175,17 @@ export async function startService(s: ServiceSettings) {
 }
 
 export type Service = Awaited<ReturnType<typeof startService>>;
+
+/** The inbox, counting what it stores per vendor. */
+function countedInbox(inbox: WebhookInbox, metrics: ReturnType<typeof createMetrics>): WebhookInbox {
+  return {
+    async store(vendor, eventId, body) {
+      const stored = await inbox.store(vendor, eventId, body);
+      metrics.webhooksStored.inc({ vendor, result: stored ? 'stored' : 'duplicate' });
+      return stored;
+    },
+  };
+}
 
 /** The gateway's narrow capabilities over a running service (main, tests and the benchmark share it). */
 export function gatewayPorts(
