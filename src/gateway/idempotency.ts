@@ -28,6 +28,11 @@ export async function withIdempotency(
   body: unknown,
   handler: () => Promise<StoredResponse>,
   seal: { seal(r: StoredResponse): StoredResponse; open(r: StoredResponse): StoredResponse },
+  /**
+   * A stored answer that may be outdated (a 202: still in progress) is offered here on a replay; a newer
+   * answer returned is stored in its place and given instead.
+   */
+  refresh?: (stored: StoredResponse) => Promise<StoredResponse | null>,
 ): Promise<StoredResponse> {
   if (!key) return handler();
   if (key.length > 200)
@@ -45,7 +50,11 @@ export async function withIdempotency(
   if (!row.claimed) {
     if (row.request_hash !== hash) throw new LockError('LOCK.IDEMPOTENCY_KEY_REUSED');
     if (row.status_code === null || !row.response) throw new LockError('LOCK.IDEMPOTENCY_IN_PROGRESS');
-    return seal.open(row.response);
+    const stored = seal.open(row.response);
+    const newer = refresh ? await refresh(stored) : null;
+    if (!newer) return stored;
+    await store(newer);
+    return newer;
   }
   let response: StoredResponse;
   try {
@@ -61,10 +70,14 @@ export async function withIdempotency(
       throw e;
     }
   }
-  await sql`select lock_idempotency_store(${tenantId}, ${scope}, ${key}, ${response.status}::int, ${JSON.stringify(seal.seal(response))}::jsonb)`.execute(
-    db,
-  );
+  await store(response);
   return response;
+
+  async function store(r: StoredResponse): Promise<void> {
+    await sql`select lock_idempotency_store(${tenantId}, ${scope}, ${key}, ${r.status}::int, ${JSON.stringify(seal.seal(r))}::jsonb)`.execute(
+      db,
+    );
+  }
 }
 
 /** Answers with a stored response: a stored problem as the same problem+json, anything else as it was. */

@@ -58,13 +58,19 @@ describe('gateway: key credentials over REST', () => {
     const headers = { authorization: `Bearer ${await impatient.token(tenant)}` };
     h.ttlock.setFaults({ latencyMs: 400 });
     try {
-      const r = await impatient.app.inject({
-        method: 'POST',
-        url: '/api/v1/key-credentials',
-        headers: { ...headers, 'idempotency-key': randomUUID() },
-        payload: body(),
-      });
+      const key = randomUUID();
+      const payload = body();
+      const post = () =>
+        impatient.app.inject({
+          method: 'POST',
+          url: '/api/v1/key-credentials',
+          headers: { ...headers, 'idempotency-key': key },
+          payload,
+        });
+      const r = await post();
       expect(r.statusCode).toBe(202);
+      // The prepared spare PINs stay in the stored answer (sealed), never in the one sent.
+      expect(Object.keys(r.json())).not.toContain('preparedPins');
       const location = String(r.headers.location);
       expect(location).toBe(`/api/v1/key-credentials/${r.json().id}`);
       expect(r.json().status).not.toBe('active');
@@ -76,6 +82,12 @@ describe('gateway: key credentials over REST', () => {
       expect(settled.statusCode).toBe(200);
       expect(settled.json().status).toBe('active');
       expect(settled.json().pin).toBeUndefined();
+      // Replaying the request now answers as the issue ended: 201, active, the PIN the lock holds.
+      const replay = await post();
+      expect([replay.statusCode, replay.json().status]).toEqual([201, 'active']);
+      const held = h.ttlock.state().credentials.find((c) => c.ref === replay.json().grants[0].vendorRef);
+      expect(replay.json().pin).toBe(held?.pin);
+      expect((await post()).json()).toEqual(replay.json());
     } finally {
       h.ttlock.setFaults({ latencyMs: 0 });
       await impatient.app.close();

@@ -26,18 +26,37 @@ const problems = {
 };
 
 export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
-  // A stored answer keeps its PINs sealed: the credential's PIN and any vendor-chosen door PINs.
+  // A stored answer keeps its PINs sealed: the credential's PIN, any vendor-chosen door PINs, and (in a
+  // 202) the prepared PINs a later replay needs to say which one the locks ended up with.
   const mapPins = (r: StoredResponse, f: (pin: string) => string): StoredResponse => {
     const doorPins = r.body.doorPins as DoorPin[] | undefined;
+    const prepared = r.body.preparedPins as string[] | undefined;
     return {
       ...r,
       body: {
         ...r.body,
         ...(typeof r.body.pin === 'string' ? { pin: f(r.body.pin) } : {}),
         ...(doorPins ? { doorPins: doorPins.map((d) => ({ ...d, pin: f(d.pin) })) } : {}),
+        ...(prepared ? { preparedPins: prepared.map(f) } : {}),
       },
     };
   };
+  /**
+   * A replay of a 202 (the issue outlasted the wait) answers from the credential as it is now: once it
+   * has settled, with the PINs the locks hold (a vendor's own, or a spare after a PIN conflict).
+   */
+  const refreshPending =
+    (tenantId: string) =>
+    async (stored: StoredResponse): Promise<StoredResponse | null> => {
+      if (stored.status !== 202 || typeof stored.body.id !== 'string') return null;
+      const view = await p.readModel.credential(tenantId, stored.body.id);
+      if (!view || !SETTLED.has(view.status)) return null;
+      const prepared = (stored.body.preparedPins as string[] | undefined) ?? [];
+      return {
+        status: 201,
+        body: { ...view, ...issuedPins(prepared, view.grants as GrantPins[], (x) => p.secrets.open(x)) },
+      };
+    };
   const sealPin = {
     seal: (r: StoredResponse) => mapPins(r, (x) => p.secrets.seal(x)),
     open: (r: StoredResponse) => mapPins(r, (x) => p.secrets.open(x)),
@@ -118,9 +137,15 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             };
             return n && view
               ? { status: 201, body }
-              : { status: 202, body, headers: { location: `/api/v1/key-credentials/${id}` } };
+              : {
+                  status: 202,
+                  // Not in the REST schema (not sent): kept, sealed, for a replay once the issue settles.
+                  body: { ...body, preparedPins: prepared.pins },
+                  headers: { location: `/api/v1/key-credentials/${id}` },
+                };
           },
           sealPin,
+          refreshPending(tenantId),
         );
         return sendStored(reply, r);
       },
