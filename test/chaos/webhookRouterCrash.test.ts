@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActorMailbox } from '../../src/actors/index.ts';
 import { connect, type Db } from '../../src/io/db/index.ts';
 import { WebhookRouter } from '../../src/jobs/webhookRouter.ts';
+import { registerSeamDevice } from '../support/lockDevices.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
 describe('webhook router crash', () => {
@@ -26,28 +27,7 @@ describe('webhook router crash', () => {
   });
 
   it('webhook router: killed after the send, before the commit: routed again, applied once', async () => {
-    const tenantId = `t-${randomUUID().slice(0, 8)}`;
-    const deviceId = randomUUID();
-    const ref = `seam_device_${randomUUID().slice(0, 8)}`;
-    const registered = await h.service.mailbox.sendAndWait(
-      { type: 'lockDevice', id: deviceId },
-      {
-        tenantId,
-        event: {
-          type: 'lockDevice.register',
-          at: new Date().toISOString(),
-          propertyId: 'p1',
-          roomId: '301',
-          vendor: 'seam',
-          vendorDeviceRef: ref,
-          areas: [],
-        } as { type: string; at: string },
-      },
-      `${deviceId}:register`,
-      (n) => n.version >= 1,
-      10_000,
-    );
-    expect(registered?.version).toBe(1);
+    const { deviceId, ref } = await registerSeamDevice(h);
     expect(
       await h.service.webhookInbox.store('seam', `msg_${randomUUID()}`, {
         event_type: 'device.low_battery',

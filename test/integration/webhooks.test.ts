@@ -9,6 +9,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Db } from '../../src/io/db/index.ts';
 import { buildTestGateway } from '../support/gateway.ts';
+import { registerSeamDevice } from '../support/lockDevices.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
 const seamSecret = `whsec_${randomBytes(24).toString('base64')}`;
@@ -127,28 +128,7 @@ describe('webhook ingress', () => {
   });
 
   it('webhooks: a Seam device event reaches its lock device: low battery and offline are published once', async () => {
-    const tenantId = `t-${randomUUID().slice(0, 8)}`;
-    const deviceId = randomUUID();
-    const ref = `seam_device_${randomUUID().slice(0, 8)}`;
-    const registered = await h.service.mailbox.sendAndWait(
-      { type: 'lockDevice', id: deviceId },
-      {
-        tenantId,
-        event: {
-          type: 'lockDevice.register',
-          at: new Date().toISOString(),
-          propertyId: 'p1',
-          roomId: '301',
-          vendor: 'seam',
-          vendorDeviceRef: ref,
-          areas: [],
-        } as { type: string; at: string },
-      },
-      `${deviceId}:register`,
-      (n) => n.version >= 1,
-      10_000,
-    );
-    expect(registered).not.toBeNull();
+    const { deviceId, ref } = await registerSeamDevice(h);
     const send = async (event: Record<string, unknown>) => {
       const body = JSON.stringify({ event_id: randomUUID(), device_id: ref, ...event });
       expect((await post('/webhooks/v1/seam', body, svixHeaders(body))).statusCode).toBe(202);
