@@ -94,6 +94,13 @@ export function adapterFactories(deps: VendorDeps): Record<string, AdapterFactor
   return Object.fromEntries(Object.entries(entries).map(([v, e]) => [v, (config) => e.create(config, deps)]));
 }
 
+/** What a vendor's adapter declares it can do. */
+export function vendorCapabilities(vendor: string): VendorCapabilities {
+  const e = entries[vendor];
+  if (!e) throw new Error(`no adapter for vendor ${vendor}`);
+  return e.capabilities;
+}
+
 /** The schema of a vendor's stored config, if the service has an adapter for it. */
 export function vendorConfigSchema(vendor: string): TSchema | undefined {
   return entries[vendor]?.config;
