@@ -54,11 +54,15 @@ export const capabilities: VendorCapabilities = {
 };
 
 const PAGE = 100;
+/**
+ * An encode waits for a card to be presented at the encoder. Kept below the effect runner's claim on an
+ * intent (30 s by default), so the sweeper never starts the same encode again while one is waiting.
+ */
+const ENCODE_TIMEOUT_MS = 20_000;
 
 export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapter {
   const { config, timeoutMs } = deps;
-  // An encode waits for a card to be presented: allow it the encoder's own timeout and more.
-  const http = createVendorHttp({ timeoutMs: Math.max(timeoutMs, 30_000), connections: 8 });
+  const http = createVendorHttp({ timeoutMs: Math.max(timeoutMs, ENCODE_TIMEOUT_MS), connections: 8 });
   const authorization = `Basic ${Buffer.from(`${config.username}:${config.password}`).toString('base64')}`;
 
   async function call(name: string, params: ShipParams = {}): Promise<ShipParams> {
