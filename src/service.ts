@@ -18,7 +18,7 @@ import { connect, ensureDatabase, migrateToLatest, withUser } from './io/db/inde
 import { createWebhookInboxWriter } from './io/db/webhookInbox.ts';
 import { ensureStreams, topology } from './io/nats/index.ts';
 import { createAdapterResolver } from './io/vendors/adapterResolver.ts';
-import { adapterFactories, needsCardNumber, supportsKind } from './io/vendors/registry.ts';
+import { adapterFactories, needsHolderDetail, supportsKind } from './io/vendors/registry.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
 import { PlatformEventConsumer } from './jobs/platformEvents.ts';
 import { WebhookRouter } from './jobs/webhookRouter.ts';
@@ -120,7 +120,7 @@ export async function startService(s: ServiceSettings) {
     readModel,
     secrets,
     supportsKind,
-    needsCardNumber,
+    needsHolderDetail,
     ...(s.retry ? { retry: s.retry } : {}),
     ...(s.generatePin ? { generatePin: s.generatePin } : {}),
   };

@@ -200,6 +200,8 @@ export class EffectRunner {
           // The sealed secret is the PIN, or for a card the card's number.
           pin: intent.kind === 'pin' && intent.secret ? this.o.secrets.open(intent.secret) : null,
           cardNumber: intent.kind === 'card' && intent.secret ? this.o.secrets.open(intent.secret) : null,
+          recipient:
+            intent.kind === 'mobile_key' && intent.secret ? this.o.secrets.open(intent.secret) : null,
           lookupFirst: job.rerun || intent.attempt > 1,
         });
         return r;

@@ -104,6 +104,14 @@ export const CreateKeyCredential = Type.Object(
     areas: Type.Optional(Type.Array(Id, { maxItems: 50 })),
     validFrom: Time,
     validUntil: Time,
+    recipient: Type.Optional(
+      Type.String({
+        minLength: 3,
+        maxLength: 100,
+        description:
+          "kind mobile_key: the guest's account on the lock vendor's app, where mobile keys go to app accounts (TTLock).",
+      }),
+    ),
     cardNumber: Type.Optional(
       Type.String({
         pattern: '^[0-9]{4,20}$',

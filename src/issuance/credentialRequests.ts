@@ -17,13 +17,15 @@ export type CredentialRequest = Pick<
   tenantId: string;
   /** A card's number, for vendors that register cards by number (never logged; sealed into the event). */
   cardNumber?: string;
+  /** The guest's app account, for vendors that send mobile keys to accounts (never logged; sealed). */
+  recipient?: string;
 };
 
 export interface IssuanceDeps {
   readModel: ReadModel;
   secrets: SecretBox;
   supportsKind: (vendor: string, kind: KeyKind) => boolean;
-  needsCardNumber?: (vendor: string) => boolean;
+  needsHolderDetail?: (vendor: string, kind: KeyKind) => boolean;
   retry?: RetryPolicy;
   pinDigits?: number;
   /** PIN source; tests make it predictable. */
@@ -59,8 +61,8 @@ export async function prepareIssue(
     policy: property.keyKindPolicy,
     enabledVendors,
     supportsKind: d.supportsKind,
-    ...(d.needsCardNumber ? { needsCardNumber: d.needsCardNumber } : {}),
-    hasCardNumber: r.kind === 'card' && !!r.cardNumber,
+    ...(d.needsHolderDetail ? { needsHolderDetail: d.needsHolderDetail } : {}),
+    hasHolderDetail: !!holderDetail(r),
   });
   const pins: string[] = [];
   if (r.kind === 'pin') {
@@ -71,6 +73,7 @@ export async function prepareIssue(
     }
   }
   const [pin, ...spares] = pins;
+  const detail = holderDetail(r);
   return {
     pins,
     event: {
@@ -84,11 +87,7 @@ export async function prepareIssue(
       areas: r.areas,
       validFrom: r.validFrom,
       validUntil: r.validUntil,
-      secret: pin
-        ? d.secrets.seal(pin)
-        : r.kind === 'card' && r.cardNumber
-          ? d.secrets.seal(r.cardNumber)
-          : null,
+      secret: pin ? d.secrets.seal(pin) : detail ? d.secrets.seal(detail) : null,
       spareSecrets: spares.map((x) => d.secrets.seal(x)),
       targets: plan.targets,
       unresolved: plan.unresolved,
@@ -103,4 +102,9 @@ export function generatePin(digits: number): string {
     const pin = Array.from({ length: digits }, () => randomInt(10)).join('');
     if (!/^(\d)\1+$/.test(pin)) return pin;
   }
+}
+
+/** The secret a kind carries besides a PIN: a card's number, or the guest's app account for a mobile key. */
+function holderDetail(r: CredentialRequest): string | undefined {
+  return r.kind === 'card' ? r.cardNumber : r.kind === 'mobile_key' ? r.recipient : undefined;
 }

@@ -20,17 +20,25 @@ export interface PlanInput {
   policy: KeyKindPolicy;
   enabledVendors: Set<string>;
   supportsKind: (vendor: string, kind: KeyKind) => boolean;
-  /** Vendors whose cards are numbers registered at the lock (not encoded): they need the card's number. */
-  needsCardNumber?: (vendor: string) => boolean;
-  /** The request brings a card number. */
-  hasCardNumber?: boolean;
+  /**
+   * The vendor needs a detail from the caller for this kind: a card's number (cards registered by number)
+   * or the guest's app account (mobile keys sent to app accounts).
+   */
+  needsHolderDetail?: (vendor: string, kind: KeyKind) => boolean;
+  /** The request brings that detail. */
+  hasHolderDetail?: boolean;
 }
 
 export interface Plan {
   targets: GrantTarget[];
   unresolved: {
     roomId: string;
-    code: 'NO_LOCK_FOR_ROOM' | 'VENDOR_NOT_ENABLED' | 'KIND_NOT_SUPPORTED' | 'CARD_NUMBER_REQUIRED';
+    code:
+      | 'NO_LOCK_FOR_ROOM'
+      | 'VENDOR_NOT_ENABLED'
+      | 'KIND_NOT_SUPPORTED'
+      | 'CARD_NUMBER_REQUIRED'
+      | 'RECIPIENT_REQUIRED';
   }[];
 }
 
@@ -53,14 +61,19 @@ export function planTargets(i: PlanInput): Plan {
       continue;
     }
     const kindCapable = enabled.filter((d) => i.supportsKind(d.vendor, i.kind));
-    const numberMissing = (vendor: string) =>
-      i.kind === 'card' && !i.hasCardNumber && (i.needsCardNumber?.(vendor) ?? false);
-    const capable = kindCapable.filter((d) => !numberMissing(d.vendor));
+    const detailMissing = (vendor: string) =>
+      !i.hasHolderDetail && (i.needsHolderDetail?.(vendor, i.kind) ?? false);
+    const capable = kindCapable.filter((d) => !detailMissing(d.vendor));
     const chosen = capable.sort((a, b) => rank(a.vendor) - rank(b.vendor) || a.id.localeCompare(b.id))[0];
     if (!chosen) {
       plan.unresolved.push({
         roomId,
-        code: kindCapable.length > 0 ? 'CARD_NUMBER_REQUIRED' : 'KIND_NOT_SUPPORTED',
+        code:
+          kindCapable.length === 0
+            ? 'KIND_NOT_SUPPORTED'
+            : i.kind === 'card'
+              ? 'CARD_NUMBER_REQUIRED'
+              : 'RECIPIENT_REQUIRED',
       });
       continue;
     }

@@ -39,6 +39,8 @@ export interface ContractVendor {
   pin(): string;
   /** A card number, different on each call (kind card at vendors that register card numbers). */
   cardNumber?(): string;
+  /** A guest app account, different on each call (kind mobile_key at vendors that send keys to accounts). */
+  recipient?(): string;
   close(): Promise<void>;
 }
 
@@ -118,6 +120,7 @@ export function lockAdapterContract(
       ...window(0),
       pin: (v.kind ?? 'pin') === 'pin' ? v.pin() : null,
       cardNumber: v.kind === 'card' && v.cardNumber ? v.cardNumber() : null,
+      recipient: v.kind === 'mobile_key' && v.recipient ? v.recipient() : null,
       lookupFirst,
     });
 

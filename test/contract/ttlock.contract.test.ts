@@ -87,6 +87,39 @@ lockAdapterContract(
   { label: 'cards' },
 );
 
+// eKeys: mobile keys sent to guests' TTLock app accounts, changed in place, deleted.
+lockAdapterContract(
+  'ttlock',
+  async () => {
+    const sim = await startTtlockSimulator({ lockCount: 3 });
+    return {
+      adapter: adapterFor(sim),
+      kind: 'mobile_key',
+      lockRefs: ['7001', '7002'],
+      unknownLockRef: '999999',
+      credentialsOn: heldOn(() => ({
+        credentials: sim.state().credentials.filter((c) => c.kind === 'mobile_key'),
+      })),
+      faults: {
+        clear: () => sim.setFaults({ outage: false, rateLimited: false, clockSkewMs: 0 }),
+        outage: () => sim.setFaults({ outage: true }),
+        rateLimit: () => sim.setFaults({ rateLimited: true }),
+        clockSkew: (ms) => sim.setFaults({ clockSkewMs: ms }),
+        expireTokens: () => sim.expireTokens(),
+      },
+      pin: uniquePins(),
+      // One eKey per account per lock: each credential goes to an account of its own.
+      recipient: () => {
+        const account = `guest-${randomUUID().slice(0, 8)}@example.com`;
+        sim.registerAppAccount(account);
+        return account;
+      },
+      close: () => sim.close(),
+    };
+  },
+  { label: 'eKeys' },
+);
+
 describe('ttlock: the gateway', () => {
   let sim: TtlockSimulator;
   beforeAll(async () => {

@@ -1,5 +1,5 @@
 /**
- * Card numbers at REST: a card credential on a lock that registers cards by number needs the number;
+ * Card numbers and mobile-key recipients at REST: a card credential on a lock that registers cards by number needs the number;
  * a number on another kind is refused; neither changes anything. The number never comes back.
  */
 import { randomUUID } from 'node:crypto';
@@ -70,6 +70,24 @@ describe('card numbers', () => {
     expect(letters.statusCode).toBe(400);
     expect(await credentials()).toBe(before);
     expect(h.ttlock.state().credentials.filter((c) => c.kind === 'card')).toHaveLength(0);
+  });
+
+  it('recipients: a mobile key on a TTLock lock without the guest account, or an account on a PIN, is 400', async () => {
+    const before = await credentials();
+    const none = await issue({ kind: 'mobile_key' });
+    expect([none.statusCode, none.json().code]).toEqual([400, 'LOCK.VALIDATION']);
+    expect(none.json().detail).toContain('recipient is required');
+    const onPin = await issue({ kind: 'pin', recipient: 'guest.one@example.com' });
+    expect([onPin.statusCode, onPin.json().code]).toEqual([400, 'LOCK.VALIDATION']);
+    expect(await credentials()).toBe(before);
+  });
+
+  it('recipients: an account TTLock does not know fails the credential with the reason, and nothing stays at the lock', async () => {
+    const r = await issue({ kind: 'mobile_key', recipient: 'nobody@example.com' });
+    expect(r.statusCode).toBe(201);
+    expect(r.json().status).toBe('failed');
+    expect(r.json().failure).toMatchObject({ code: 'INVALID' });
+    expect(h.ttlock.state().credentials.filter((c) => c.kind === 'mobile_key')).toHaveLength(0);
   });
 
   it('card numbers: the number reaches the lock but is stored sealed and never echoed', async () => {

@@ -17,6 +17,8 @@ export interface HeldByVendor {
   pin?: string | null;
   /** The card number the vendor holds (vendors that register cards by number). */
   cardNumber?: string;
+  /** The app account a mobile key went to (vendors that send keys to accounts). */
+  recipient?: string;
 }
 
 export interface RestVendor {
@@ -30,6 +32,8 @@ export interface RestVendor {
   vendorPins?: boolean;
   /** Sent with a card credential, where the vendor registers cards by number. */
   cardNumber?: string;
+  /** Sent with a mobile key, where the vendor sends keys to the guest's app account. */
+  recipient?: string;
   held(lockRef: string): Promise<HeldByVendor[]>;
   close(): Promise<void>;
 }
@@ -82,6 +86,7 @@ export function vendorRestScenario(vendor: string, start: () => Promise<RestVend
         validFrom: '2026-12-01T14:00:00.000Z',
         validUntil: '2026-12-03T11:00:00.000Z',
         ...(v.cardNumber ? { cardNumber: v.cardNumber } : {}),
+        ...(v.recipient ? { recipient: v.recipient } : {}),
       };
       const key = { 'idempotency-key': randomUUID() };
       const issued = await send('POST', '/api/v1/key-credentials', request, key);
@@ -101,6 +106,8 @@ export function vendorRestScenario(vendor: string, start: () => Promise<RestVend
         expect(held?.pin).toBe(c.pin);
       }
       // The lock holds the card number given; the answer does not repeat it.
+      if (v.recipient)
+        expect([held?.recipient, issued.body.includes(v.recipient)]).toEqual([v.recipient, false]);
       if (v.cardNumber)
         expect([held?.cardNumber, issued.body.includes(v.cardNumber)]).toEqual([v.cardNumber, false]);
       if (v.vendorPins) expect(c.doorPins).toEqual([{ lockDeviceId: device.json().id, pin: c.pin }]);

@@ -30,6 +30,7 @@ describe('vendor capabilities', () => {
         yesNo(c.callerChosenPin),
         yesNo(c.accessRecords),
         yesNo(c.cardNumbers),
+        yesNo(c.mobileKeyRecipients),
       ]);
     }
   });

@@ -83,13 +83,19 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
         }
         if (b.cardNumber !== undefined && b.kind !== 'card')
           throw new LockError('LOCK.VALIDATION', 'cardNumber is only for kind card');
+        if (b.recipient !== undefined && b.kind !== 'mobile_key')
+          throw new LockError('LOCK.VALIDATION', 'recipient is only for kind mobile_key');
         const r = await withIdempotency(
           p.runtimeDb,
           tenantId,
           'POST /key-credentials',
           key,
           // The stored request hash must not let a card number be guessed: it covers a keyed digest of it.
-          b.cardNumber ? { ...b, cardNumber: p.secrets.digest(b.cardNumber) } : b,
+          {
+            ...b,
+            ...(b.cardNumber ? { cardNumber: p.secrets.digest(b.cardNumber) } : {}),
+            ...(b.recipient ? { recipient: p.secrets.digest(b.recipient) } : {}),
+          },
           async () => {
             const id = idempotentCredentialId(tenantId, key);
             const prepared = await prepareIssue(
@@ -105,11 +111,17 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
                 validFrom: b.validFrom,
                 validUntil: b.validUntil,
                 ...(b.cardNumber ? { cardNumber: b.cardNumber } : {}),
+                ...(b.recipient ? { recipient: b.recipient } : {}),
               },
               p.clock.now().toISOString(),
             );
             const missing = prepared.event.unresolved[0];
             if (missing) {
+              if (missing.code === 'RECIPIENT_REQUIRED')
+                throw new LockError(
+                  'LOCK.VALIDATION',
+                  `recipient is required: the lock of room ${missing.roomId} sends mobile keys to app accounts`,
+                );
               if (missing.code === 'CARD_NUMBER_REQUIRED')
                 throw new LockError(
                   'LOCK.VALIDATION',

@@ -60,6 +60,8 @@ export interface VendorCapabilities {
   accessRecords: boolean;
   /** Its `card` credentials register a card's number at the lock (rather than encode a card). */
   cardNumbers: boolean;
+  /** Its `mobile_key` credentials are sent to the guest's account on the vendor's app (`recipient`). */
+  mobileKeyRecipients: boolean;
 }
 
 /** One entry of a lock's access log, as the vendor's API reports it (no PINs, no card numbers). */
@@ -88,6 +90,8 @@ export interface IssueRequest {
   pin: string | null;
   /** Plaintext card number (`card` at a vendor with `cardNumbers`), decrypted just for this call; never logged. */
   cardNumber?: string | null;
+  /** The guest's account on the vendor's app (`mobile_key` where `mobileKeyRecipients`); never logged. */
+  recipient?: string | null;
   /** False only on an operation's very first run, when nothing can exist at the vendor yet. */
   lookupFirst: boolean;
 }

@@ -106,9 +106,10 @@ export function vendorConfigSchema(vendor: string): TSchema | undefined {
   return entries[vendor]?.config;
 }
 
-/** The vendor's `card` credentials are card numbers registered at the lock. */
-export function needsCardNumber(vendor: string): boolean {
-  return entries[vendor]?.capabilities.cardNumbers ?? false;
+/** The vendor needs a detail from the caller for the kind: a card's number, or the guest's app account. */
+export function needsHolderDetail(vendor: string, kind: KeyKind): boolean {
+  const c = entries[vendor]?.capabilities;
+  return (kind === 'card' && !!c?.cardNumbers) || (kind === 'mobile_key' && !!c?.mobileKeyRecipients);
 }
 
 export function supportsKind(vendor: string, kind: KeyKind): boolean {

@@ -47,6 +47,7 @@ export const capabilities: VendorCapabilities = {
   callerChosenPin: false,
   accessRecords: false,
   cardNumbers: false,
+  mobileKeyRecipients: false,
 };
 
 /**

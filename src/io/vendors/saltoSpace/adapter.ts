@@ -51,6 +51,7 @@ export const capabilities: VendorCapabilities = {
   callerChosenPin: true,
   accessRecords: false,
   cardNumbers: false,
+  mobileKeyRecipients: false,
 };
 
 const PAGE = 100;

@@ -47,6 +47,7 @@ export const capabilities: VendorCapabilities = {
   callerChosenPin: true,
   accessRecords: false,
   cardNumbers: false,
+  mobileKeyRecipients: false,
 };
 
 /** Seam's error types that say more than the HTTP status. */

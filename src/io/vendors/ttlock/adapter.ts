@@ -25,6 +25,7 @@ import {
   type TtlockLock,
   type TtlockPage,
   type TtlockCard,
+  type TtlockEkey,
   type TtlockPasscode,
   type TtlockRecord,
   recordMethod,
@@ -48,18 +49,21 @@ export interface TtlockAdapterDeps {
 
 export const capabilities: VendorCapabilities = {
   vendor: 'ttlock',
-  kinds: ['pin', 'card'],
+  kinds: ['pin', 'card', 'mobile_key'],
   updateValidityInPlace: true,
   remoteUnlock: true,
   battery: true,
   callerChosenPin: true,
   accessRecords: true,
   cardNumbers: true,
+  mobileKeyRecipients: true,
 };
 
 /** The passcode name carrying the operation id (TTLock names are free text; keep them short). */
 /** The passcode's name at TTLock (`keyboardPwdName`): the shared credential name. */
 export const passcodeName = credentialName;
+
+const EKEY_DELETED = '110408';
 
 export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
   const { config, clock, timeoutMs } = deps;
@@ -218,6 +222,65 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     }
   }
 
+  async function findEkey(lock: number, name: string): Promise<TtlockEkey | undefined> {
+    for (let pageNo = 1; ; pageNo++) {
+      const page = await call<TtlockPage<TtlockEkey>>('/v3/lock/listKey', {
+        lockId: lock,
+        pageNo,
+        pageSize: 200,
+      });
+      const found = page.list.find((k) => k.keyName === name && k.keyStatus !== EKEY_DELETED);
+      if (found || pageNo >= page.pages) return found;
+    }
+  }
+
+  /** eKeys: a mobile key sent to the guest's TTLock account, named like passcodes. */
+  async function sendEkey(req: IssueRequest) {
+    if (!req.recipient) throw new VendorError('INVALID', "a TTLock eKey needs the guest's TTLock account");
+    const lock = lockId(req.lockRef);
+    const name = passcodeName(req.operationId);
+    if (req.lookupFirst) {
+      const existing = await findEkey(lock, name);
+      if (existing) return { vendorRef: String(existing.keyId) };
+    }
+    const r = await call<{ keyId: number }>('/v3/key/send', {
+      lockId: lock,
+      receiverUsername: req.recipient,
+      keyName: name,
+      startDate: req.validFrom.getTime(),
+      endDate: req.validUntil.getTime(),
+      // No remote unlock from the guest's app; no account is created for an unknown receiver.
+      remoteEnable: 2,
+      createUser: 2,
+    });
+    return { vendorRef: String(r.keyId) };
+  }
+
+  async function ekeyRef(lock: number, vendorRef: string | null, issueOperationId: string) {
+    return vendorRef ?? (await findEkey(lock, passcodeName(issueOperationId)))?.keyId ?? null;
+  }
+
+  async function changeEkeyPeriod(req: ModifyValidityRequest): Promise<ModifyValidityResult> {
+    const ref = await ekeyRef(lockId(req.lockRef), req.vendorRef, req.issueOperationId);
+    if (ref === null) throw new VendorError('NOT_FOUND', 'no eKey of this credential on the lock');
+    await call('/v3/key/changePeriod', {
+      keyId: Number(ref),
+      startDate: req.validFrom.getTime(),
+      endDate: req.validUntil.getTime(),
+    });
+    return { outcome: 'modified', vendorRef: String(ref) };
+  }
+
+  async function deleteEkey(req: RevokeRequest) {
+    const ref = await ekeyRef(lockId(req.lockRef), req.vendorRef, req.issueOperationId);
+    if (ref === null) return;
+    try {
+      await call('/v3/key/delete', { keyId: Number(ref) });
+    } catch (e) {
+      if (!(e instanceof VendorError && e.failure === 'NOT_FOUND')) throw e;
+    }
+  }
+
   const toLock = (l: TtlockLock): VendorLock => ({
     ref: String(l.lockId),
     name: l.lockAlias || l.lockName,
@@ -244,8 +307,9 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
 
     async issueCredential(req: IssueRequest) {
       if (req.kind === 'card') return issueCard(req);
+      if (req.kind === 'mobile_key') return sendEkey(req);
       if (req.kind !== 'pin')
-        throw new VendorError('NOT_SUPPORTED', `ttlock adapter issues pins and cards, not ${req.kind}`);
+        throw new VendorError('NOT_SUPPORTED', `ttlock adapter cannot issue ${req.kind}`);
       if (!req.pin) throw new VendorError('INVALID', 'a TTLock passcode needs a PIN');
       const lock = lockId(req.lockRef);
       const name = passcodeName(req.operationId);
@@ -276,6 +340,7 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
 
     async revokeCredential(req: RevokeRequest) {
       if (req.kind === 'card') return revokeCard(req);
+      if (req.kind === 'mobile_key') return deleteEkey(req);
       const lock = lockId(req.lockRef);
       const ref =
         req.vendorRef ?? (await findPasscode(lock, passcodeName(req.issueOperationId)))?.keyboardPwdId;
@@ -285,6 +350,7 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
 
     async modifyValidity(req: ModifyValidityRequest): Promise<ModifyValidityResult> {
       if (req.kind === 'card') return modifyCard(req);
+      if (req.kind === 'mobile_key') return changeEkeyPeriod(req);
       const lock = lockId(req.lockRef);
       const ref =
         req.vendorRef ?? (await findPasscode(lock, passcodeName(req.issueOperationId)))?.keyboardPwdId;

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type BaseFaults, startSimServer, type VendorSimulator } from '../simServer.ts';
-import type { TtlockCard, TtlockLock, TtlockPasscode, TtlockRecord } from './wire.ts';
+import type { TtlockCard, TtlockEkey, TtlockLock, TtlockPasscode, TtlockRecord } from './wire.ts';
 
 export interface TtlockSimulatorOptions {
   port?: number;
@@ -63,6 +63,8 @@ export interface TtlockSimulator extends VendorSimulator<SimState, SimFaults> {
    * asynchronous failure notice (notifyType 4) is posted (awaited).
    */
   failPasscodeAsync(keyboardPwdId: string): Promise<number>;
+  /** A TTLock app account that can receive eKeys (seeded: guest.one@example.com, guest.two@example.com). */
+  registerAppAccount(username: string): void;
 }
 
 export interface SimState {
@@ -77,6 +79,8 @@ export interface SimState {
     /** The simulator's own state (tests compare it with what the guest was given); never logged. */
     pin?: string;
     cardNumber?: string;
+    /** The account an eKey was sent to. */
+    recipient?: string;
   }[];
 }
 
@@ -87,6 +91,9 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   let passcodes = new Map<number, TtlockPasscode[]>();
   let records = new Map<number, TtlockRecord[]>();
   let cards = new Map<number, TtlockCard[]>();
+  let ekeys = new Map<number, TtlockEkey[]>();
+  /** TTLock app accounts that can receive eKeys (the admin's own cannot). */
+  let appAccounts = new Set<string>();
   let callbackUrl: string | null = null;
   let nextRecordId = 1;
   const tokens = new Map<string, number>();
@@ -100,6 +107,8 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     passcodes = new Map();
     records = new Map();
     cards = new Map();
+    ekeys = new Map();
+    appAccounts = new Set(['guest.one@example.com', 'guest.two@example.com']);
     busyUntil.clear();
     for (let i = 0; i < (opts.lockCount ?? 10); i++) {
       const lockId = 7001 + i;
@@ -287,6 +296,53 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
           .sort((a, b) => b.lockDate - a.lockDate);
         return page(list, 200);
       }
+      case '/v3/key/send': {
+        if (!locks.has(lockId)) return fail(-1003, 'Lock does not exist.');
+        const receiver = p.get('receiverUsername') ?? '';
+        if (receiver === account.username) return fail(-2019, 'You cannot send an eKey to yourself.');
+        if (!appAccounts.has(receiver)) return fail(-4064, 'The receiver is not registered.');
+        const startDate = Number(p.get('startDate'));
+        const endDate = Number(p.get('endDate'));
+        if (!(endDate > startDate)) return fail(-3, 'Invalid Parameter');
+        // One eKey per account per lock: sending again replaces the earlier one.
+        const kept = (ekeys.get(lockId) ?? []).filter((k) => k.username !== receiver);
+        const key: TtlockEkey = {
+          keyId: nextId++,
+          lockId,
+          username: receiver,
+          keyName: p.get('keyName') ?? '',
+          keyStatus: '110401',
+          startDate,
+          endDate,
+          senderUsername: account.username,
+        };
+        ekeys.set(lockId, [...kept, key]);
+        return { keyId: key.keyId };
+      }
+      case '/v3/lock/listKey': {
+        if (!locks.has(lockId)) return fail(-1003, 'Lock does not exist.');
+        return page(ekeys.get(lockId) ?? [], 200);
+      }
+      case '/v3/key/changePeriod': {
+        const key = [...ekeys.values()].flat().find((k) => k.keyId === Number(p.get('keyId')));
+        if (!key) return fail(-1008, 'eKey does not exist.');
+        const startDate = Number(p.get('startDate'));
+        const endDate = Number(p.get('endDate'));
+        if (!(endDate > startDate)) return fail(-3, 'Invalid Parameter');
+        key.startDate = startDate;
+        key.endDate = endDate;
+        return ok();
+      }
+      case '/v3/key/delete': {
+        const id = Number(p.get('keyId'));
+        const owner = [...ekeys.entries()].find(([, list]) => list.some((k) => k.keyId === id));
+        if (!owner) return fail(-1008, 'eKey does not exist.');
+        ekeys.set(
+          owner[0],
+          owner[1].filter((k) => k.keyId !== id),
+        );
+        return ok();
+      }
       case '/v3/identityCard/list': {
         if (!locks.has(lockId)) return fail(-1003, 'Lock does not exist.');
         const search = p.get('searchStr');
@@ -429,6 +485,16 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
         name: c.cardName,
         cardNumber: c.cardNumber,
       });
+    for (const k of [...ekeys.values()].flat())
+      held.push({
+        ref: String(k.keyId),
+        lockRef: String(k.lockId),
+        kind: 'mobile_key',
+        validFrom: new Date(k.startDate).toISOString(),
+        validUntil: new Date(k.endDate).toISOString(),
+        name: k.keyName,
+        recipient: k.username,
+      });
     return {
       locks: [...locks.values()].map((l) => ({ ref: String(l.lockId), name: l.lockName })),
       credentials: held,
@@ -479,6 +545,9 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     },
     enterPasscode,
     sendCallback,
+    registerAppAccount: (username) => {
+      appAccounts.add(username);
+    },
     failPasscodeAsync: async (keyboardPwdId) => {
       for (const [lockId, list] of passcodes) {
         const p = list.find((x) => String(x.keyboardPwdId) === keyboardPwdId);

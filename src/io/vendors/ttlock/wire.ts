@@ -59,6 +59,19 @@ export interface TtlockCard {
   status: number;
 }
 
+/** An eKey: a mobile key in the TTLock app of the account it was sent to (`lock/listKey`). */
+export interface TtlockEkey {
+  keyId: number;
+  lockId: number;
+  /** The receiving account: the guest's, never passed on. */
+  username: string;
+  keyName: string;
+  keyStatus: string;
+  startDate: number;
+  endDate: number;
+  senderUsername: string;
+}
+
 /** One lock record (`lockRecord/list`, and the `records` of a callback). */
 export interface TtlockRecord {
   recordId: number;
@@ -120,6 +133,10 @@ const codes: Record<number, VendorFailure> = {
   [-3]: 'INVALID',
   [-3006]: 'INVALID',
   [-2032]: 'INVALID',
+  // eKeys: the receiver has no TTLock account (-4064), is the admin (-2019) or an admin (-2020).
+  [-4064]: 'INVALID',
+  [-2019]: 'INVALID',
+  [-2020]: 'INVALID',
   [-2018]: 'PERMISSION',
   20002: 'PERMISSION',
 };

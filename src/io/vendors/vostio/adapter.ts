@@ -48,6 +48,7 @@ export const capabilities: VendorCapabilities = {
   callerChosenPin: true,
   accessRecords: false,
   cardNumbers: false,
+  mobileKeyRecipients: false,
 };
 
 interface VostioDoor {
