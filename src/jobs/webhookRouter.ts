@@ -182,7 +182,11 @@ export class WebhookRouter {
       const confirmed = await this.confirm(row.vendor, device, f.vendorDeviceRef, f.claimedRecords);
       const latest = confirmed.sort((a, b) => b.at.getTime() - a.at.getTime())[0];
       if (!latest) return 'unconfirmed';
-      if (latest.battery !== null) await report({ battery: latest.battery });
+      const opened = confirmed.filter((r) => r.success).sort((a, b) => b.at.getTime() - a.at.getTime())[0];
+      await report({
+        ...(latest.battery !== null ? { battery: latest.battery } : {}),
+        ...(opened ? { accessAt: opened.at.toISOString() } : {}),
+      });
       return 'routed';
     }
     if (f.lostCredentialRef) {

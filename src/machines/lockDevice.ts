@@ -18,6 +18,8 @@ export interface LockDeviceContext {
   /** Last reported battery percent and connectivity; absent until a vendor reports them. */
   battery?: number | null;
   online?: boolean | null;
+  /** When the lock last opened for a credential, as the vendor reports (confirmed where unsigned). */
+  lastAccessAt?: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -36,7 +38,7 @@ export type LockDeviceEvent =
       areas: string[];
     }
   | { type: 'lockDevice.decommission'; at: string; reason: string }
-  | { type: 'lockDevice.vendorReport'; at: string; battery?: number; online?: boolean };
+  | { type: 'lockDevice.vendorReport'; at: string; battery?: number; online?: boolean; accessAt?: string };
 
 export const lockDeviceMachine = setup({
   types: {
@@ -98,7 +100,9 @@ export const lockDeviceMachine = setup({
         'lockDevice.vendorReport': {
           guard: ({ context, event }) =>
             (event.battery !== undefined && event.battery !== context.battery) ||
-            (event.online !== undefined && event.online !== context.online),
+            (event.online !== undefined && event.online !== context.online) ||
+            // Access only moves forward: a late or repeated report of an older opening changes nothing.
+            (event.accessAt !== undefined && event.accessAt > (context.lastAccessAt ?? '')),
           actions: enqueueActions(({ context, event, enqueue }) => {
             const battery = event.battery ?? context.battery ?? null;
             const online = event.online ?? context.online ?? null;
@@ -107,7 +111,11 @@ export const lockDeviceMachine = setup({
               enqueue({ type: 'publishEvent', params: { verb: 'battery_low', data: { battery } } });
             if (online !== null && online !== (context.online ?? null) && (context.online != null || !online))
               enqueue({ type: 'publishEvent', params: { verb: online ? 'online' : 'offline' } });
-            enqueue.assign({ battery, online, updatedAt: event.at });
+            const lastAccessAt =
+              event.accessAt && event.accessAt > (context.lastAccessAt ?? '')
+                ? event.accessAt
+                : (context.lastAccessAt ?? null);
+            enqueue.assign({ battery, online, lastAccessAt, updatedAt: event.at });
           }),
         },
         'lockDevice.decommission': {

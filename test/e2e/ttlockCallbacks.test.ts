@@ -74,7 +74,7 @@ describe('ttlock callbacks', () => {
   };
   const deviceContext = async (lock: string) =>
     (
-      await sql<{ c: { battery?: number } }>`
+      await sql<{ c: { battery?: number; lastAccessAt?: string } }>`
         select snapshot->'context' as c from actor_snapshots where actor_id = ${devices.get(lock) ?? ''}`.execute(
         admin,
       )
@@ -96,7 +96,7 @@ describe('ttlock callbacks', () => {
       const x = await deviceContext('7001');
       return x?.battery === 15 ? x : undefined;
     });
-    expect(ctx.battery).toBe(15);
+    expect(ctx).toMatchObject({ battery: 15, lastAccessAt: new Date(record.lockDate).toISOString() });
     await eventually(async () => ((await published('battery_low')) === 1 ? true : undefined));
     // The stored callback holds no passcode.
     const stored = await sql<{ body: string }>`

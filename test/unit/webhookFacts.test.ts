@@ -26,7 +26,13 @@ describe('webhook facts', () => {
     expect(
       seamWebhookFacts({ event_type: 'device.low_battery', device_id: 'd1', battery_level: 7 }),
     ).toBeNull();
+    expect(
+      seamWebhookFacts({ event_type: 'lock.unlocked', device_id: 'd1', occurred_at: '2026-12-01T15:00:00Z' }),
+    ).toEqual({ vendorDeviceRef: 'd1', report: { accessAt: '2026-12-01T15:00:00.000Z' } });
     expect(seamWebhookFacts({ event_type: 'lock.unlocked', device_id: 'd1' })).toBeNull();
+    expect(
+      seamWebhookFacts({ event_type: 'lock.locked', device_id: 'd1', occurred_at: '2026-12-01T15:00:00Z' }),
+    ).toBeNull();
   });
 
   it('ttlock: records are claims to confirm; notice 4 on a passcode names it; other notices say nothing', () => {

@@ -12,7 +12,7 @@ const register = {
   vendorDeviceRef: 'august_device_1',
   areas: [],
 };
-const report = (r: { battery?: number; online?: boolean }) => ({
+const report = (r: { battery?: number; online?: boolean; accessAt?: string }) => ({
   type: 'lockDevice.vendorReport',
   at: '2026-01-02T10:00:00.000Z',
   ...r,
@@ -53,6 +53,18 @@ describe('lock device: vendor reports', () => {
     spec
       .given(register, report({ online: true }))
       .when(report({ online: true }))
+      .thenNothingHappened();
+  });
+
+  it('lock device: the last opening only moves forward, and publishes nothing', () => {
+    const opened = spec
+      .given(register, report({ accessAt: '2026-01-02T09:00:00.000Z' }))
+      .when(report({ accessAt: '2026-01-02T09:30:00.000Z' }))
+      .then({ state: 'active', intents: [] });
+    expect(opened.context.lastAccessAt).toBe('2026-01-02T09:30:00.000Z');
+    spec
+      .given(register, report({ accessAt: '2026-01-02T09:30:00.000Z' }))
+      .when(report({ accessAt: '2026-01-02T09:00:00.000Z' }))
       .thenNothingHappened();
   });
 });

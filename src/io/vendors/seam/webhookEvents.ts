@@ -10,6 +10,7 @@ import type { WebhookFacts } from '../webhookFacts.ts';
 export function seamWebhookFacts(body: unknown): WebhookFacts | null {
   if (typeof body !== 'object' || body === null) return null;
   const e = body as {
+    occurred_at?: unknown;
     event_type?: unknown;
     device_id?: unknown;
     battery_level?: unknown;
@@ -26,6 +27,11 @@ export function seamWebhookFacts(body: unknown): WebhookFacts | null {
     case 'device.battery_status_changed':
       return typeof e.battery_level === 'number' && e.battery_level >= 0 && e.battery_level <= 1
         ? { vendorDeviceRef: ref, report: { battery: Math.round(e.battery_level * 100) } }
+        : null;
+    case 'lock.unlocked':
+      // An opening (any method); Seam signs its webhooks, so its time counts as reported.
+      return typeof e.occurred_at === 'string' && !Number.isNaN(Date.parse(e.occurred_at))
+        ? { vendorDeviceRef: ref, report: { accessAt: new Date(e.occurred_at).toISOString() } }
         : null;
     case 'access_code.failed_to_set_on_device':
     case 'access_code.deleted_external_to_seam':
