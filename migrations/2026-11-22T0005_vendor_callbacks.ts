@@ -9,12 +9,14 @@ import { type Kysely, sql } from 'kysely';
  *   (TTLock says asynchronously that a passcode never reached the lock).
  * And `webhook_inbox.route_after` / `route_attempts`: a webhook whose confirmation through the vendor
  * failed, or whose credential is not known yet, waits before routing is tried again (a few times),
- * instead of holding up the rows behind it.
+ * instead of holding up the rows behind it; and the dispatcher may delete routed webhooks past retention.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     ALTER TABLE webhook_inbox ADD COLUMN route_after timestamptz;
     ALTER TABLE webhook_inbox ADD COLUMN route_attempts int NOT NULL DEFAULT 0;
+    -- Routed webhooks are pruned after a retention period.
+    GRANT DELETE ON webhook_inbox TO lock_dispatcher;
 
     CREATE FUNCTION lock_device_routes(p_vendor text, p_refs text[])
     RETURNS TABLE (tenant_id text, device_id text, property_id text, vendor_device_ref text)

@@ -33,6 +33,13 @@ const RETRY_AFTER = '30 seconds';
  * the commit of the issue it is about; a notice about a credential that is not ours never matches.
  */
 const LOST_CREDENTIAL_ATTEMPTS = 3;
+/**
+ * Routed webhooks are kept this long, for deduplication (vendors redeliver for up to a few days) and for
+ * looking back; then they are deleted in batches.
+ */
+const KEEP_ROUTED_DAYS = 30;
+const PRUNE_EVERY_MS = 10 * 60_000;
+const PRUNE_BATCH = 5000;
 
 export type RouteOutcome = 'routed' | 'unknown_device' | 'ignored' | 'unconfirmed' | 'deferred';
 
@@ -62,24 +69,39 @@ interface InboxRow {
 
 export class WebhookRouter {
   private readonly loop: DrainLoop;
+  private readonly pruning: DrainLoop;
 
   constructor(private readonly d: WebhookRouterDeps) {
     this.loop = new DrainLoop(() => this.routeOnce(), {
       everyMs: d.pollMs ?? 500,
       onError: (e) => d.log?.('webhook routing failed', { err: ensureError(e).message }),
     });
+    this.pruning = new DrainLoop(() => this.pruneOnce(), {
+      everyMs: PRUNE_EVERY_MS,
+      onError: (e) => d.log?.('webhook pruning failed', { err: ensureError(e).message }),
+    });
   }
 
   start(): void {
     this.loop.start();
+    this.pruning.start();
   }
 
   nudge(): void {
     this.loop.nudge();
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
+  async stop(): Promise<void> {
+    await Promise.all([this.loop.stop(), this.pruning.stop()]);
+  }
+
+  /** Deletes one batch of webhooks routed more than KEEP_ROUTED_DAYS ago; returns how many. */
+  async pruneOnce(keepDays = KEEP_ROUTED_DAYS): Promise<number> {
+    const r = await sql`
+      delete from webhook_inbox where id in (
+        select id from webhook_inbox where routed_at < now() - make_interval(days => ${keepDays})
+         limit ${PRUNE_BATCH} for update skip locked)`.execute(this.d.dispatcherDb);
+    return Number(r.numAffectedRows ?? 0);
   }
 
   /** Routes one batch; returns how many rows it took. */

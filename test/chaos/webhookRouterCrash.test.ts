@@ -77,4 +77,24 @@ describe('webhook router crash', () => {
     });
     expect(published).toBe(1);
   });
+
+  it('webhook router: routed webhooks past retention are deleted; unrouted and recent ones stay', async () => {
+    const ids = await sql<{ id: string }>`
+      insert into webhook_inbox (vendor, event_id, body, routed_at) values
+        ('seam', ${`old_${randomUUID()}`}, '{}'::jsonb, now() - interval '31 days'),
+        ('seam', ${`recent_${randomUUID()}`}, '{}'::jsonb, now() - interval '29 days'),
+        ('seam', ${`unrouted_${randomUUID()}`}, '{}'::jsonb, null)
+      returning id`.execute(admin);
+    const router = new WebhookRouter({
+      dispatcherDb: h.service.dispatcherDb,
+      mailbox: h.service.mailbox,
+      clock: { now: () => new Date() },
+    });
+    expect(await router.pruneOnce()).toBe(1);
+    const left = await sql<{ id: string }>`
+      select id from webhook_inbox where id = any(${ids.rows.map((r) => r.id)}::bigint[]) order by id`.execute(
+      admin,
+    );
+    expect(left.rows.map((r) => r.id)).toEqual(ids.rows.slice(1).map((r) => r.id));
+  });
 });
