@@ -59,9 +59,7 @@ export interface VendorSimulator<S, F extends BaseFaults> {
 }
 
 /** The running server: already the simulator's common surface, which each vendor extends. */
-export interface SimServer<S, F extends BaseFaults> extends VendorSimulator<S, F> {
-  faults(): F;
-}
+export type SimServer<S, F extends BaseFaults> = VendorSimulator<S, F>;
 
 const MAX_BODY = 1_000_000;
 
@@ -156,7 +154,6 @@ export async function startSimServer<S, F extends BaseFaults>(
     url: `${o.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     state: o.state,
-    faults: () => faults,
     setFaults: (f) => {
       faults = { ...faults, ...f };
     },

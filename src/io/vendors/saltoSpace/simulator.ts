@@ -72,7 +72,6 @@ export interface SaltoSpaceState {
     validFrom: string;
     validUntil: string;
   }[];
-  encodes: number;
 }
 
 export type SaltoSpaceSimulator = VendorSimulator<SaltoSpaceState, SaltoSpaceFaults>;
@@ -85,6 +84,14 @@ const reply = (xml: string): SimReply => ({
 });
 const exception = (e: { code: number; message: string }, detail?: string) =>
   reply(buildException(e.code, detail ? `${e.message}: ${detail}` : e.message));
+/** A SHIP list read: in id order from `StartingFrom…` (inclusive), at most `MaxCount`, and whether that is all. */
+function listPage<T>(all: T[], idOf: (x: T) => string, p: ShipParams, fromParam: string) {
+  const max = Math.max(1, Number(text(p, 'MaxCount') || 100));
+  const from = text(p, fromParam);
+  const rest = all.filter((x) => !from || idOf(x) >= from).sort((a, b) => idOf(a).localeCompare(idOf(b)));
+  return { page: rest.slice(0, max), eof: rest.length <= max ? '1' : '0' };
+}
+
 const DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
 
 export async function startSaltoSpaceSimulator(
@@ -93,12 +100,10 @@ export async function startSaltoSpaceSimulator(
   const account = SALTO_SPACE_SIM_DEFAULTS;
   let doors = new Map<string, SpaceDoor>();
   let users = new Map<string, SpaceUser>();
-  let encodes = 0;
 
   function reset() {
     doors = new Map();
     users = new Map();
-    encodes = 0;
     for (let i = 0; i < (opts.doorCount ?? 10); i++) {
       const id = `R${401 + i}`;
       doors.set(id, { id, name: `Room ${401 + i}`, online: i % 2 === 0 });
@@ -130,29 +135,17 @@ export async function startSaltoSpaceSimulator(
           DateTime: new Date().toISOString().slice(0, 19),
         });
       case 'SaltoDBDoorList.Read': {
-        const max = Math.max(1, Number(text(p, 'MaxCount') || 100));
-        const from = text(p, 'StartingFromExtDoorID');
-        const all = [...doors.values()]
-          .filter((d) => !from || d.id >= from)
-          .sort((a, b) => a.id.localeCompare(b.id));
-        const page = all.slice(0, max);
+        const { page, eof } = listPage([...doors.values()], (d) => d.id, p, 'StartingFromExtDoorID');
         return ok({
           SaltoDBDoorList: {
             SaltoDBDoor: page.map((d) => ({ ExtDoorID: d.id, Name: d.name, IsOnline: d.online ? '1' : '0' })),
           },
-          EOF: all.length <= max ? '1' : '0',
+          EOF: eof,
         });
       }
       case 'SaltoDBUserList.Read': {
-        const max = Math.max(1, Number(text(p, 'MaxCount') || 100));
-        const from = text(p, 'StartingFromExtUserID');
-        const all = [...users.values()]
-          .filter((u) => !from || u.extUserId >= from)
-          .sort((a, b) => a.extUserId.localeCompare(b.extUserId));
-        return ok({
-          SaltoDBUserList: { SaltoDBUser: all.slice(0, max).map(userView) },
-          EOF: all.length <= max ? '1' : '0',
-        });
+        const { page, eof } = listPage([...users.values()], (u) => u.extUserId, p, 'StartingFromExtUserID');
+        return ok({ SaltoDBUserList: { SaltoDBUser: page.map(userView) }, EOF: eof });
       }
       case 'SaltoDBUser.InsertOrUpdate': {
         const u = child(p, 'SaltoDBUser');
@@ -191,7 +184,6 @@ export async function startSaltoSpaceSimulator(
         if (f.encoderOffline) return exception(ShipExceptions.ENCODER_CONNECTION, encoder);
         if (f.encoderTimeout) return exception(ShipExceptions.ENCODER_TIMEOUT, encoder);
         if (f.invalidCard) return exception(ShipExceptions.CARD_MEDIA);
-        encodes++;
         // A new key replaces the user's previous one (one key per user).
         u.key = {
           romCode: randomBytes(7).toString('hex').toUpperCase(),
@@ -242,7 +234,6 @@ export async function startSaltoSpaceSimulator(
             }))
           : [],
       ),
-      encodes,
     };
   }
 

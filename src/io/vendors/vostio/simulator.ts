@@ -60,7 +60,6 @@ interface VostioKey {
 export interface VostioState {
   locks: { ref: string; name: string }[];
   credentials: { ref: string; lockRef: string; kind: 'card'; validFrom: string; validUntil: string }[];
-  encodes: number;
 }
 
 export interface VostioSimulator extends VostioSimulatorBase {
@@ -147,12 +146,10 @@ export async function startVostioSimulator(opts: VostioSimulatorOptions = {}): P
   const material = loadOrCreateMaterial(opts.certDir);
   let doors = new Map<string, VostioDoor>();
   let keys = new Map<string, VostioKey>();
-  let encodes = 0;
 
   function reset() {
     doors = new Map();
     keys = new Map();
-    encodes = 0;
     for (let i = 0; i < (opts.doorCount ?? 10); i++) {
       const id = `door-${501 + i}`;
       doors.set(id, { id, name: `Room ${501 + i}`, online: true, batteryLevel: 95 - i * 7 });
@@ -209,7 +206,6 @@ export async function startVostioSimulator(opts: VostioSimulatorOptions = {}): P
         if (encoderId !== VOSTIO_SIM_DEFAULTS.encoderId || f.encoderOffline)
           return error(503, 'ENCODER_OFFLINE', 'the encoder is not connected');
         if (f.encoderTimeout) return error(504, 'ENCODER_TIMEOUT', 'no card was presented in time');
-        encodes++;
         const key: VostioKey = {
           id: randomUUID(),
           externalId,
@@ -253,7 +249,6 @@ export async function startVostioSimulator(opts: VostioSimulatorOptions = {}): P
           validUntil: k.validTo,
         })),
       ),
-      encodes,
     };
   }
 
