@@ -6,13 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/ids.ts';
 import { VendorError } from '../../src/io/vendors/port.ts';
+import type { KeyKind } from '../../src/machines/index.ts';
 import {
   createTtlockAdapter,
   startTtlockSimulator,
   TTLOCK_SIM_DEFAULTS,
   type TtlockSimulator,
 } from '../../src/io/vendors/ttlock/index.ts';
-import { heldOn, lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
+import { type ContractVendor, heldOn, lockAdapterContract, uniquePins } from './lockAdapterContract.ts';
 
 const adapterFor = (sim: TtlockSimulator) =>
   createTtlockAdapter({
@@ -21,68 +22,53 @@ const adapterFor = (sim: TtlockSimulator) =>
     timeoutMs: 2000,
   });
 
-lockAdapterContract(
-  'ttlock',
-  async () => {
-    const sim = await startTtlockSimulator({ lockCount: 3 });
-    return {
-      adapter: adapterFor(sim),
-      lockRefs: ['7001', '7002'],
-      unknownLockRef: '999999',
-      credentialsOn: heldOn(() => sim.state()),
-      faults: {
-        clear: () =>
-          sim.setFaults({
-            outage: false,
-            rateLimited: false,
-            clockSkewMs: 0,
-            lockBusy: false,
-            gatewayOffline: false,
-            gatewayMs: 0,
-          }),
-        outage: () => sim.setFaults({ outage: true }),
-        rateLimit: () => sim.setFaults({ rateLimited: true }),
-        clockSkew: (ms) => sim.setFaults({ clockSkewMs: ms }),
-        expireTokens: () => sim.expireTokens(),
-        named: (name) => sim.setFaults({ [name]: true }),
-      },
-      pin: uniquePins(),
-      close: () => sim.close(),
-    };
-  },
-  {
-    vendorFaults: {
-      lockBusy: { failure: 'BUSY', retryable: true },
-      gatewayOffline: { failure: 'OFFLINE', retryable: true },
+/** The TTLock contract vendor for one kind: its simulator, the credentials of that kind, its faults. */
+async function ttlockVendor(
+  kind: KeyKind,
+  extra: (sim: TtlockSimulator) => Partial<ContractVendor> = () => ({}),
+): Promise<ContractVendor> {
+  const sim = await startTtlockSimulator({ lockCount: 3 });
+  return {
+    adapter: adapterFor(sim),
+    kind,
+    lockRefs: ['7001', '7002'],
+    unknownLockRef: '999999',
+    credentialsOn: heldOn(() => ({ credentials: sim.state().credentials.filter((c) => c.kind === kind) })),
+    faults: {
+      clear: () =>
+        sim.setFaults({
+          outage: false,
+          rateLimited: false,
+          clockSkewMs: 0,
+          lockBusy: false,
+          gatewayOffline: false,
+          gatewayMs: 0,
+        }),
+      outage: () => sim.setFaults({ outage: true }),
+      rateLimit: () => sim.setFaults({ rateLimited: true }),
+      clockSkew: (ms) => sim.setFaults({ clockSkewMs: ms }),
+      expireTokens: () => sim.expireTokens(),
+      named: (name) => sim.setFaults({ [name]: true }),
     },
+    pin: uniquePins(),
+    close: () => sim.close(),
+    ...extra(sim),
+  };
+}
+
+lockAdapterContract('ttlock', () => ttlockVendor('pin'), {
+  vendorFaults: {
+    lockBusy: { failure: 'BUSY', retryable: true },
+    gatewayOffline: { failure: 'OFFLINE', retryable: true },
   },
-);
+});
 
 // IC cards: the card's number registered at the lock (identityCard), changed in place, deleted.
 lockAdapterContract(
   'ttlock',
-  async () => {
-    const sim = await startTtlockSimulator({ lockCount: 3 });
+  () => {
     const numbers = uniquePins();
-    return {
-      adapter: adapterFor(sim),
-      kind: 'card',
-      lockRefs: ['7001', '7002'],
-      unknownLockRef: '999999',
-      credentialsOn: heldOn(() => ({
-        credentials: sim.state().credentials.filter((c) => c.kind === 'card'),
-      })),
-      faults: {
-        clear: () => sim.setFaults({ outage: false, rateLimited: false, clockSkewMs: 0 }),
-        outage: () => sim.setFaults({ outage: true }),
-        rateLimit: () => sim.setFaults({ rateLimited: true }),
-        clockSkew: (ms) => sim.setFaults({ clockSkewMs: ms }),
-        expireTokens: () => sim.expireTokens(),
-      },
-      pin: uniquePins(),
-      cardNumber: () => `36${numbers()}`,
-      close: () => sim.close(),
-    };
+    return ttlockVendor('card', () => ({ cardNumber: () => `36${numbers()}` }));
   },
   { label: 'cards' },
 );
@@ -90,33 +76,15 @@ lockAdapterContract(
 // eKeys: mobile keys sent to guests' TTLock app accounts, changed in place, deleted.
 lockAdapterContract(
   'ttlock',
-  async () => {
-    const sim = await startTtlockSimulator({ lockCount: 3 });
-    return {
-      adapter: adapterFor(sim),
-      kind: 'mobile_key',
-      lockRefs: ['7001', '7002'],
-      unknownLockRef: '999999',
-      credentialsOn: heldOn(() => ({
-        credentials: sim.state().credentials.filter((c) => c.kind === 'mobile_key'),
-      })),
-      faults: {
-        clear: () => sim.setFaults({ outage: false, rateLimited: false, clockSkewMs: 0 }),
-        outage: () => sim.setFaults({ outage: true }),
-        rateLimit: () => sim.setFaults({ rateLimited: true }),
-        clockSkew: (ms) => sim.setFaults({ clockSkewMs: ms }),
-        expireTokens: () => sim.expireTokens(),
-      },
-      pin: uniquePins(),
+  () =>
+    ttlockVendor('mobile_key', (sim) => ({
       // One eKey per account per lock: each credential goes to an account of its own.
       recipient: () => {
         const account = `guest-${randomUUID().slice(0, 8)}@example.com`;
         sim.registerAppAccount(account);
         return account;
       },
-      close: () => sim.close(),
-    };
-  },
+    })),
   { label: 'eKeys' },
 );
 

@@ -464,40 +464,34 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   }
 
   function state(): SimState {
-    const held: SimState['credentials'] = [];
-    for (const x of [...passcodes.values()].flat())
-      held.push({
-        ref: String(x.keyboardPwdId),
-        lockRef: String(x.lockId),
-        kind: 'pin',
-        validFrom: new Date(x.startDate).toISOString(),
-        validUntil: new Date(x.endDate).toISOString(),
-        name: x.keyboardPwdName,
-        pin: x.keyboardPwd,
-      });
-    for (const c of [...cards.values()].flat())
-      held.push({
-        ref: String(c.cardId),
-        lockRef: String(c.lockId),
-        kind: 'card',
-        validFrom: new Date(c.startDate).toISOString(),
-        validUntil: new Date(c.endDate).toISOString(),
-        name: c.cardName,
-        cardNumber: c.cardNumber,
-      });
-    for (const k of [...ekeys.values()].flat())
-      held.push({
-        ref: String(k.keyId),
-        lockRef: String(k.lockId),
-        kind: 'mobile_key',
-        validFrom: new Date(k.startDate).toISOString(),
-        validUntil: new Date(k.endDate).toISOString(),
-        name: k.keyName,
-        recipient: k.username,
+    // What every kind shares: the id, the lock, the window and the name; then what is its own.
+    const held = <T extends { lockId: number; startDate: number; endDate: number }>(
+      all: Map<number, T[]>,
+      kind: string,
+      view: (x: T) => { ref: number; name: string } & Record<string, string | number>,
+    ) =>
+      [...all.values()].flat().map((x) => {
+        const { ref, ...own } = view(x);
+        return {
+          ...own,
+          ref: String(ref),
+          lockRef: String(x.lockId),
+          kind,
+          validFrom: new Date(x.startDate).toISOString(),
+          validUntil: new Date(x.endDate).toISOString(),
+        } as SimState['credentials'][number];
       });
     return {
       locks: [...locks.values()].map((l) => ({ ref: String(l.lockId), name: l.lockName })),
-      credentials: held,
+      credentials: [
+        ...held(passcodes, 'pin', (x) => ({
+          ref: x.keyboardPwdId,
+          name: x.keyboardPwdName,
+          pin: x.keyboardPwd,
+        })),
+        ...held(cards, 'card', (c) => ({ ref: c.cardId, name: c.cardName, cardNumber: c.cardNumber })),
+        ...held(ekeys, 'mobile_key', (k) => ({ ref: k.keyId, name: k.keyName, recipient: k.username })),
+      ],
     };
   }
 
