@@ -21,43 +21,38 @@ export interface EffectError {
   retryAfterMs?: number;
 }
 
-export interface IssueGrantIntent extends GrantTarget {
+/** What every vendor intent carries: its grant's target, its operation, its credential. */
+interface GrantIntentBase extends GrantTarget {
+  operationId: string;
+  credentialId: string;
+  propertyId: string;
+  kind: KeyKind;
+  attempt: number;
+}
+
+export interface IssueGrantIntent extends GrantIntentBase {
   intent: 'issueGrant';
-  operationId: string;
-  credentialId: string;
-  propertyId: string;
-  kind: KeyKind;
   validFrom: string;
   validUntil: string;
-  /** Encrypted secret (the PIN, or a card's number), never plaintext. */
+  /** Encrypted secret (the PIN, a card's number or the guest's app account), never plaintext. */
   secret: string | null;
-  attempt: number;
 }
 
-export interface RevokeGrantIntent extends GrantTarget {
+/** An intent on a grant already issued (or possibly issued): found by reference, or by its issue. */
+interface IssuedGrantIntentBase extends GrantIntentBase {
+  /** The operation that issued the grant: lets the adapter find it when `vendorRef` is unknown. */
+  issueOperationId: string;
+  vendorRef: string | null;
+}
+
+export interface RevokeGrantIntent extends IssuedGrantIntentBase {
   intent: 'revokeGrant';
-  operationId: string;
-  /** The operation that issued the grant: lets the adapter find it when `vendorRef` is unknown. */
-  issueOperationId: string;
-  credentialId: string;
-  propertyId: string;
-  kind: KeyKind;
-  vendorRef: string | null;
-  attempt: number;
 }
 
-export interface ModifyGrantIntent extends GrantTarget {
+export interface ModifyGrantIntent extends IssuedGrantIntentBase {
   intent: 'modifyGrant';
-  operationId: string;
-  /** The operation that issued the grant: lets the adapter find it when `vendorRef` is unknown. */
-  issueOperationId: string;
-  credentialId: string;
-  propertyId: string;
-  kind: KeyKind;
-  vendorRef: string | null;
   validFrom: string;
   validUntil: string;
-  attempt: number;
 }
 
 export type VendorIntent = IssueGrantIntent | RevokeGrantIntent | ModifyGrantIntent;
