@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { SALTO_KS_SIM_DEFAULTS, startSaltoKsSimulator } from './saltoKs/index.ts';
 import { SALTO_SPACE_SIM_DEFAULTS, startSaltoSpaceSimulator } from './saltoSpace/index.ts';
 import { startSeamFake } from './seam/index.ts';
-import { startVostioSimulator, VOSTIO_SIM_DEFAULTS, vostioClientTls } from './vostio/index.ts';
+import {
+  startVostioSimulator,
+  VOSTIO_SIM_DEFAULTS,
+  type VostioClientTls,
+  vostioClientTls,
+} from './vostio/index.ts';
 import { SEAM_FAKE_API_KEY } from './seam/simulator.ts';
 import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS } from './ttlock/index.ts';
 
@@ -58,11 +63,15 @@ export async function ensureSimulators(
   }
   // Vostio's mTLS material is kept on disk beside its port, so a service started later reads the same.
   const vostioCerts = join(tmpdir(), 'lock-integration-simulators', `vostio-${ports.vostio}`);
+  let vostioTls: VostioClientTls | undefined;
   if (!(await listening(ports.vostio)) && opts.startMissing) {
-    owned.push(await startVostioSimulator({ port: ports.vostio, certDir: vostioCerts }));
+    const vostio = await startVostioSimulator({ port: ports.vostio, certDir: vostioCerts });
+    owned.push(vostio);
     started.push('vostio');
+    vostioTls = vostio.clientTls;
   }
-  const vostioTls = vostioClientTls(vostioCerts);
+  // A simulator another process runs: its material from disk.
+  vostioTls ??= vostioClientTls(vostioCerts);
   // Seam simulated is Seam's own fake, seeded (devices august_device_1, august_device_2, schlage_device_id).
   if (!(await listening(ports.seam)) && opts.startMissing) {
     owned.push(await startSeamFake({ port: ports.seam }));
