@@ -65,6 +65,15 @@ export const passcodeName = credentialName;
 
 const EKEY_DELETED = '110408';
 
+/** One TTLock credential kind's calls (ids are TTLock's numeric ids). */
+interface CredentialApi {
+  what: string;
+  find(lock: number, name: string): Promise<number | undefined>;
+  add(lock: number, name: string, req: IssueRequest): Promise<number>;
+  change(lock: number, id: number, from: Date, until: Date): Promise<unknown>;
+  remove(lock: number, id: number): Promise<unknown>;
+}
+
 export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
   const { config, clock, timeoutMs } = deps;
   const http = createVendorHttp({ timeoutMs });
@@ -148,137 +157,123 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     return Number(ref);
   };
 
-  async function findPasscode(lock: number, name: string): Promise<TtlockPasscode | undefined> {
-    const page = await call<TtlockPage<TtlockPasscode>>('/v3/lock/listKeyboardPwd', {
+  /** The first page of a search by name (passcodes and cards; TTLock filters by `searchStr`). */
+  async function searchByName<T>(path: string, lock: number, name: string): Promise<T[]> {
+    const page = await call<TtlockPage<T>>(path, {
       lockId: lock,
       pageNo: 1,
       pageSize: 200,
       orderBy: 1,
       searchStr: name,
     });
-    return page.list.find((p) => p.keyboardPwdName === name);
+    return page.list;
   }
 
-  async function findCard(lock: number, name: string): Promise<TtlockCard | undefined> {
-    const page = await call<TtlockPage<TtlockCard>>('/v3/identityCard/list', {
-      lockId: lock,
-      pageNo: 1,
-      pageSize: 200,
-      orderBy: 1,
-      searchStr: name,
-    });
-    return page.list.find((c) => c.cardName === name);
-  }
+  const window = (from: Date, until: Date) => ({ startDate: from.getTime(), endDate: until.getTime() });
 
-  /** IC cards: the card's number registered at the lock through the gateway, named like passcodes. */
-  async function issueCard(req: IssueRequest) {
-    if (!req.cardNumber) throw new VendorError('INVALID', 'a TTLock card needs its card number');
-    const lock = lockId(req.lockRef);
-    const name = passcodeName(req.operationId);
-    if (req.lookupFirst) {
-      const existing = await findCard(lock, name);
-      if (existing) return { vendorRef: String(existing.cardId) };
-    }
-    // identityCard/add keeps the number as read; readers of the other byte order need
-    // addForReversedCardNumber (not configurable yet).
-    const r = await call<{ cardId: number }>('/v3/identityCard/add', {
-      lockId: lock,
-      cardNumber: req.cardNumber,
-      cardName: name,
-      startDate: req.validFrom.getTime(),
-      endDate: req.validUntil.getTime(),
-      addType: 2,
-    });
-    return { vendorRef: String(r.cardId) };
-  }
+  /**
+   * How each kind lives at TTLock: found by its name (the operation's credential name), added, given a
+   * new period, deleted. Gateway operations (`…Type: 2`) reach the lock at once; eKeys live in the cloud.
+   */
+  const kinds: Record<'pin' | 'card' | 'mobile_key', CredentialApi> = {
+    pin: {
+      what: 'passcode',
+      find: async (lock, name) =>
+        (await searchByName<TtlockPasscode>('/v3/lock/listKeyboardPwd', lock, name)).find(
+          (p) => p.keyboardPwdName === name,
+        )?.keyboardPwdId,
+      add: async (lock, name, req) => {
+        if (!req.pin) throw new VendorError('INVALID', 'a TTLock passcode needs a PIN');
+        const r = await call<{ keyboardPwdId: number }>('/v3/keyboardPwd/add', {
+          lockId: lock,
+          keyboardPwd: req.pin,
+          keyboardPwdName: name,
+          keyboardPwdType: 3,
+          ...window(req.validFrom, req.validUntil),
+          addType: 2,
+        });
+        return r.keyboardPwdId;
+      },
+      // Both dates, or TTLock silently keeps the old window.
+      change: (lock, id, from, until) =>
+        call('/v3/keyboardPwd/change', {
+          lockId: lock,
+          keyboardPwdId: id,
+          ...window(from, until),
+          changeType: 2,
+        }),
+      remove: (lock, id) =>
+        call('/v3/keyboardPwd/delete', { lockId: lock, keyboardPwdId: id, deleteType: 2 }),
+    },
+    card: {
+      what: 'card',
+      find: async (lock, name) =>
+        (await searchByName<TtlockCard>('/v3/identityCard/list', lock, name)).find((c) => c.cardName === name)
+          ?.cardId,
+      add: async (lock, name, req) => {
+        if (!req.cardNumber) throw new VendorError('INVALID', 'a TTLock card needs its card number');
+        // identityCard/add keeps the number as read; readers of the other byte order need
+        // addForReversedCardNumber (not configurable yet).
+        const r = await call<{ cardId: number }>('/v3/identityCard/add', {
+          lockId: lock,
+          cardNumber: req.cardNumber,
+          cardName: name,
+          ...window(req.validFrom, req.validUntil),
+          addType: 2,
+        });
+        return r.cardId;
+      },
+      change: (lock, id, from, until) =>
+        call('/v3/identityCard/changePeriod', {
+          lockId: lock,
+          cardId: id,
+          ...window(from, until),
+          changeType: 2,
+        }),
+      remove: (lock, id) => call('/v3/identityCard/delete', { lockId: lock, cardId: id, deleteType: 2 }),
+    },
+    mobile_key: {
+      what: 'eKey',
+      find: async (lock, name) => {
+        for (let pageNo = 1; ; pageNo++) {
+          const page = await call<TtlockPage<TtlockEkey>>('/v3/lock/listKey', {
+            lockId: lock,
+            pageNo,
+            pageSize: 200,
+          });
+          const found = page.list.find((k) => k.keyName === name && k.keyStatus !== EKEY_DELETED);
+          if (found || pageNo >= page.pages) return found?.keyId;
+        }
+      },
+      add: async (lock, name, req) => {
+        if (!req.recipient)
+          throw new VendorError('INVALID', "a TTLock eKey needs the guest's TTLock account");
+        const r = await call<{ keyId: number }>('/v3/key/send', {
+          lockId: lock,
+          receiverUsername: req.recipient,
+          keyName: name,
+          ...window(req.validFrom, req.validUntil),
+          // No remote unlock from the guest's app; no account is created for an unknown receiver.
+          remoteEnable: 2,
+          createUser: 2,
+        });
+        return r.keyId;
+      },
+      change: (_lock, id, from, until) => call('/v3/key/changePeriod', { keyId: id, ...window(from, until) }),
+      remove: (_lock, id) => call('/v3/key/delete', { keyId: id }),
+    },
+  };
 
-  async function cardRef(lock: number, vendorRef: string | null, issueOperationId: string) {
-    return vendorRef ?? (await findCard(lock, passcodeName(issueOperationId)))?.cardId ?? null;
-  }
+  const apiFor = (kind: string): CredentialApi => {
+    const api = kinds[kind as keyof typeof kinds];
+    if (!api) throw new VendorError('NOT_SUPPORTED', `ttlock adapter cannot issue ${kind}`);
+    return api;
+  };
 
-  async function modifyCard(req: ModifyValidityRequest): Promise<ModifyValidityResult> {
-    const lock = lockId(req.lockRef);
-    const ref = await cardRef(lock, req.vendorRef, req.issueOperationId);
-    if (ref === null) throw new VendorError('NOT_FOUND', 'no card of this credential on the lock');
-    await call('/v3/identityCard/changePeriod', {
-      lockId: lock,
-      cardId: Number(ref),
-      startDate: req.validFrom.getTime(),
-      endDate: req.validUntil.getTime(),
-      changeType: 2,
-    });
-    return { outcome: 'modified', vendorRef: String(ref) };
-  }
-
-  async function revokeCard(req: RevokeRequest) {
-    const lock = lockId(req.lockRef);
-    const ref = await cardRef(lock, req.vendorRef, req.issueOperationId);
-    if (ref === null) return;
-    try {
-      await call('/v3/identityCard/delete', { lockId: lock, cardId: Number(ref), deleteType: 2 });
-    } catch (e) {
-      // -1021: the card is not there (any more): revoked is what was asked.
-      if (!(e instanceof VendorError && e.failure === 'NOT_FOUND')) throw e;
-    }
-  }
-
-  async function findEkey(lock: number, name: string): Promise<TtlockEkey | undefined> {
-    for (let pageNo = 1; ; pageNo++) {
-      const page = await call<TtlockPage<TtlockEkey>>('/v3/lock/listKey', {
-        lockId: lock,
-        pageNo,
-        pageSize: 200,
-      });
-      const found = page.list.find((k) => k.keyName === name && k.keyStatus !== EKEY_DELETED);
-      if (found || pageNo >= page.pages) return found;
-    }
-  }
-
-  /** eKeys: a mobile key sent to the guest's TTLock account, named like passcodes. */
-  async function sendEkey(req: IssueRequest) {
-    if (!req.recipient) throw new VendorError('INVALID', "a TTLock eKey needs the guest's TTLock account");
-    const lock = lockId(req.lockRef);
-    const name = passcodeName(req.operationId);
-    if (req.lookupFirst) {
-      const existing = await findEkey(lock, name);
-      if (existing) return { vendorRef: String(existing.keyId) };
-    }
-    const r = await call<{ keyId: number }>('/v3/key/send', {
-      lockId: lock,
-      receiverUsername: req.recipient,
-      keyName: name,
-      startDate: req.validFrom.getTime(),
-      endDate: req.validUntil.getTime(),
-      // No remote unlock from the guest's app; no account is created for an unknown receiver.
-      remoteEnable: 2,
-      createUser: 2,
-    });
-    return { vendorRef: String(r.keyId) };
-  }
-
-  async function ekeyRef(lock: number, vendorRef: string | null, issueOperationId: string) {
-    return vendorRef ?? (await findEkey(lock, passcodeName(issueOperationId)))?.keyId ?? null;
-  }
-
-  async function changeEkeyPeriod(req: ModifyValidityRequest): Promise<ModifyValidityResult> {
-    const ref = await ekeyRef(lockId(req.lockRef), req.vendorRef, req.issueOperationId);
-    if (ref === null) throw new VendorError('NOT_FOUND', 'no eKey of this credential on the lock');
-    await call('/v3/key/changePeriod', {
-      keyId: Number(ref),
-      startDate: req.validFrom.getTime(),
-      endDate: req.validUntil.getTime(),
-    });
-    return { outcome: 'modified', vendorRef: String(ref) };
-  }
-
-  async function deleteEkey(req: RevokeRequest) {
-    const ref = await ekeyRef(lockId(req.lockRef), req.vendorRef, req.issueOperationId);
-    if (ref === null) return;
-    try {
-      await call('/v3/key/delete', { keyId: Number(ref) });
-    } catch (e) {
-      if (!(e instanceof VendorError && e.failure === 'NOT_FOUND')) throw e;
-    }
+  /** The vendor's id of an issued credential: its reference, or found by its issue's name. */
+  async function idOf(api: CredentialApi, lock: number, vendorRef: string | null, issueOperationId: string) {
+    if (vendorRef !== null) return Number(vendorRef);
+    return (await api.find(lock, passcodeName(issueOperationId))) ?? null;
   }
 
   const toLock = (l: TtlockLock): VendorLock => ({
@@ -306,65 +301,45 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     },
 
     async issueCredential(req: IssueRequest) {
-      if (req.kind === 'card') return issueCard(req);
-      if (req.kind === 'mobile_key') return sendEkey(req);
-      if (req.kind !== 'pin')
-        throw new VendorError('NOT_SUPPORTED', `ttlock adapter cannot issue ${req.kind}`);
-      if (!req.pin) throw new VendorError('INVALID', 'a TTLock passcode needs a PIN');
+      const api = apiFor(req.kind);
       const lock = lockId(req.lockRef);
       const name = passcodeName(req.operationId);
       if (req.lookupFirst) {
-        const existing = await findPasscode(lock, name);
-        if (existing) return { vendorRef: String(existing.keyboardPwdId) };
+        const existing = await api.find(lock, name);
+        if (existing !== undefined) return { vendorRef: String(existing) };
       }
       try {
-        const r = await call<{ keyboardPwdId: number }>('/v3/keyboardPwd/add', {
-          lockId: lock,
-          keyboardPwd: req.pin,
-          keyboardPwdName: name,
-          keyboardPwdType: 3,
-          startDate: req.validFrom.getTime(),
-          endDate: req.validUntil.getTime(),
-          addType: 2,
-        });
-        return { vendorRef: String(r.keyboardPwdId) };
+        return { vendorRef: String(await api.add(lock, name, req)) };
       } catch (e) {
-        // Same PIN already on the lock: ours from an earlier run whose answer was lost, or truly a clash.
+        // The same PIN or card already on the lock: ours from an earlier run whose answer was lost, or a clash.
         if (e instanceof VendorError && e.failure === 'DUPLICATE') {
-          const existing = await findPasscode(lock, name);
-          if (existing) return { vendorRef: String(existing.keyboardPwdId) };
+          const existing = await api.find(lock, name);
+          if (existing !== undefined) return { vendorRef: String(existing) };
         }
         throw e;
       }
     },
 
     async revokeCredential(req: RevokeRequest) {
-      if (req.kind === 'card') return revokeCard(req);
-      if (req.kind === 'mobile_key') return deleteEkey(req);
+      const api = apiFor(req.kind);
       const lock = lockId(req.lockRef);
-      const ref =
-        req.vendorRef ?? (await findPasscode(lock, passcodeName(req.issueOperationId)))?.keyboardPwdId;
-      if (ref === undefined || ref === null) return;
-      await call('/v3/keyboardPwd/delete', { lockId: lock, keyboardPwdId: Number(ref), deleteType: 2 });
+      const id = await idOf(api, lock, req.vendorRef, req.issueOperationId);
+      if (id === null) return;
+      try {
+        await api.remove(lock, id);
+      } catch (e) {
+        // Not there (any more): revoked is what was asked.
+        if (!(e instanceof VendorError && e.failure === 'NOT_FOUND')) throw e;
+      }
     },
 
     async modifyValidity(req: ModifyValidityRequest): Promise<ModifyValidityResult> {
-      if (req.kind === 'card') return modifyCard(req);
-      if (req.kind === 'mobile_key') return changeEkeyPeriod(req);
+      const api = apiFor(req.kind);
       const lock = lockId(req.lockRef);
-      const ref =
-        req.vendorRef ?? (await findPasscode(lock, passcodeName(req.issueOperationId)))?.keyboardPwdId;
-      if (ref === undefined || ref === null)
-        throw new VendorError('NOT_FOUND', 'no passcode of this credential on the lock');
-      // changeType 2: through the gateway, in place; both dates, or TTLock silently keeps the old window.
-      await call('/v3/keyboardPwd/change', {
-        lockId: lock,
-        keyboardPwdId: Number(ref),
-        startDate: req.validFrom.getTime(),
-        endDate: req.validUntil.getTime(),
-        changeType: 2,
-      });
-      return { outcome: 'modified', vendorRef: String(ref) };
+      const id = await idOf(api, lock, req.vendorRef, req.issueOperationId);
+      if (id === null) throw new VendorError('NOT_FOUND', `no ${api.what} of this credential on the lock`);
+      await api.change(lock, id, req.validFrom, req.validUntil);
+      return { outcome: 'modified', vendorRef: String(id) };
     },
 
     async remoteUnlock(lockRef) {
