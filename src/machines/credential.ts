@@ -201,6 +201,9 @@ function applyGrantEvent({ context, event, enqueue }: EnqueueArgs): void {
   for (const a of stepActions(s)) enqueue(a);
 }
 
+/** Every grant outcome, retry timer or lost-grant notice: applied only when it changes the grants. */
+const grantStep = { guard: 'grantEventApplies', actions: 'applyGrantEvent' } as const;
+
 const beginClose =
   (goal: CloseGoal) =>
   ({ context, event, enqueue }: EnqueueArgs): void => {
@@ -242,6 +245,7 @@ export const credentialMachine = setup({
     scheduleTimer: (_: unknown, _params: TimerIntent) => {},
     cancelTimer: (_: unknown, _params: { key: string }) => {},
     publishEvent: (_: unknown, _params: DomainEventIntent) => {},
+    applyGrantEvent: enqueueActions(applyGrantEvent),
   },
   guards: {
     hasUnresolvedRooms: ({ event }) =>
@@ -342,11 +346,11 @@ export const credentialMachine = setup({
         { guard: 'anyFailed', target: 'revoking', actions: enqueueActions(beginClose('failed')) },
       ],
       on: {
-        'effect.done.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.failed.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.done.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.failed.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'timer.retryGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.done.issueGrant': grantStep,
+        'effect.failed.issueGrant': grantStep,
+        'effect.done.revokeGrant': grantStep,
+        'effect.failed.revokeGrant': grantStep,
+        'timer.retryGrant': grantStep,
         'credential.revoke': { target: 'revoking', actions: enqueueActions(beginClose('revoked')) },
       },
     },
@@ -364,12 +368,12 @@ export const credentialMachine = setup({
         'credential.revoke': { target: 'revoking', actions: enqueueActions(beginClose('revoked')) },
         'timer.expire': { target: 'revoking', actions: enqueueActions(beginClose('expired')) },
         // A grant the vendor lost is replaced while the credential stays active.
-        'credential.grantLost': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.done.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.failed.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.done.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.failed.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'timer.retryGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'credential.grantLost': grantStep,
+        'effect.done.issueGrant': grantStep,
+        'effect.failed.issueGrant': grantStep,
+        'effect.done.revokeGrant': grantStep,
+        'effect.failed.revokeGrant': grantStep,
+        'timer.retryGrant': grantStep,
       },
     },
     updating: {
@@ -401,13 +405,13 @@ export const credentialMachine = setup({
         { guard: 'anyFailed', target: 'revoking', actions: enqueueActions(beginClose('failed')) },
       ],
       on: {
-        'effect.done.modifyGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.failed.modifyGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.done.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.failed.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.done.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.failed.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'timer.retryGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.done.modifyGrant': grantStep,
+        'effect.failed.modifyGrant': grantStep,
+        'effect.done.issueGrant': grantStep,
+        'effect.failed.issueGrant': grantStep,
+        'effect.done.revokeGrant': grantStep,
+        'effect.failed.revokeGrant': grantStep,
+        'timer.retryGrant': grantStep,
         'credential.update': {
           actions: assign(({ context, event }) =>
             event.type === 'credential.update' && windowChanged(context, event)
@@ -429,13 +433,13 @@ export const credentialMachine = setup({
         { guard: { type: 'allClosedAs', params: { goal: 'failed' } }, target: 'failed' },
       ],
       on: {
-        'effect.done.modifyGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.failed.modifyGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.done.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.failed.issueGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.done.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'effect.failed.revokeGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
-        'timer.retryGrant': { guard: 'grantEventApplies', actions: enqueueActions(applyGrantEvent) },
+        'effect.done.modifyGrant': grantStep,
+        'effect.failed.modifyGrant': grantStep,
+        'effect.done.issueGrant': grantStep,
+        'effect.failed.issueGrant': grantStep,
+        'effect.done.revokeGrant': grantStep,
+        'effect.failed.revokeGrant': grantStep,
+        'timer.retryGrant': grantStep,
       },
     },
     revoked: {
