@@ -203,6 +203,18 @@ function applyGrantEvent({ context, event, enqueue }: EnqueueArgs): void {
 
 /** Every grant outcome, retry timer or lost-grant notice: applied only when it changes the grants. */
 const grantStep = { guard: 'grantEventApplies', actions: 'applyGrantEvent' } as const;
+/** The outcomes of issuing and revoking grants, and their retry timers: handled alike in every state that has grants. */
+const grantOutcomes = {
+  'effect.done.issueGrant': grantStep,
+  'effect.failed.issueGrant': grantStep,
+  'effect.done.revokeGrant': grantStep,
+  'effect.failed.revokeGrant': grantStep,
+  'timer.retryGrant': grantStep,
+} as const;
+const modifyOutcomes = {
+  'effect.done.modifyGrant': grantStep,
+  'effect.failed.modifyGrant': grantStep,
+} as const;
 
 const beginClose =
   (goal: CloseGoal) =>
@@ -346,11 +358,7 @@ export const credentialMachine = setup({
         { guard: 'anyFailed', target: 'revoking', actions: enqueueActions(beginClose('failed')) },
       ],
       on: {
-        'effect.done.issueGrant': grantStep,
-        'effect.failed.issueGrant': grantStep,
-        'effect.done.revokeGrant': grantStep,
-        'effect.failed.revokeGrant': grantStep,
-        'timer.retryGrant': grantStep,
+        ...grantOutcomes,
         'credential.revoke': { target: 'revoking', actions: enqueueActions(beginClose('revoked')) },
       },
     },
@@ -369,11 +377,7 @@ export const credentialMachine = setup({
         'timer.expire': { target: 'revoking', actions: enqueueActions(beginClose('expired')) },
         // A grant the vendor lost is replaced while the credential stays active.
         'credential.grantLost': grantStep,
-        'effect.done.issueGrant': grantStep,
-        'effect.failed.issueGrant': grantStep,
-        'effect.done.revokeGrant': grantStep,
-        'effect.failed.revokeGrant': grantStep,
-        'timer.retryGrant': grantStep,
+        ...grantOutcomes,
       },
     },
     updating: {
@@ -405,13 +409,8 @@ export const credentialMachine = setup({
         { guard: 'anyFailed', target: 'revoking', actions: enqueueActions(beginClose('failed')) },
       ],
       on: {
-        'effect.done.modifyGrant': grantStep,
-        'effect.failed.modifyGrant': grantStep,
-        'effect.done.issueGrant': grantStep,
-        'effect.failed.issueGrant': grantStep,
-        'effect.done.revokeGrant': grantStep,
-        'effect.failed.revokeGrant': grantStep,
-        'timer.retryGrant': grantStep,
+        ...modifyOutcomes,
+        ...grantOutcomes,
         'credential.update': {
           actions: assign(({ context, event }) =>
             event.type === 'credential.update' && windowChanged(context, event)
@@ -433,13 +432,8 @@ export const credentialMachine = setup({
         { guard: { type: 'allClosedAs', params: { goal: 'failed' } }, target: 'failed' },
       ],
       on: {
-        'effect.done.modifyGrant': grantStep,
-        'effect.failed.modifyGrant': grantStep,
-        'effect.done.issueGrant': grantStep,
-        'effect.failed.issueGrant': grantStep,
-        'effect.done.revokeGrant': grantStep,
-        'effect.failed.revokeGrant': grantStep,
-        'timer.retryGrant': grantStep,
+        ...modifyOutcomes,
+        ...grantOutcomes,
       },
     },
     revoked: {
