@@ -4,8 +4,10 @@
  * defaults, and a property whose rooms each have a TTLock lock. Removed again by `close()`.
  */
 import { randomBytes } from 'node:crypto';
+import pino from 'pino';
 import { systemClock } from '../src/ids.ts';
 import { connect } from '../src/io/db/index.ts';
+import { createLogger } from '../src/logger.ts';
 import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS } from '../src/io/vendors/ttlock/index.ts';
 import { type ServiceSettings, startService } from '../src/service.ts';
 import { seedProperty } from '../test/support/fixtures.ts';
@@ -50,6 +52,11 @@ export async function startBenchEnvironment(opts: { rooms: number; tenantId: str
     admin,
     propertyId,
     roomIds: Object.keys(rooms),
+    /**
+     * The gateway's logger as in production (info, redaction, a write per line), into /dev/null: the
+     * benchmark pays for request logging as the service does.
+     */
+    gatewayLogger: createLogger('info', pino.destination({ dest: '/dev/null', sync: true })),
     async close() {
       await admin.destroy();
       await service.stop();

@@ -18,6 +18,7 @@ export async function restIssuance(env: BenchEnvironment, tenantId: string, n: n
   const secret = randomBytes(32);
   const app = await buildGateway(
     gatewayPorts(env.service, createDevAuthenticator(secret), 1000, systemClock),
+    { logger: env.gatewayLogger },
   );
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   const token = await signDevToken(secret, tenantId, 3600);

@@ -18,6 +18,7 @@ export async function webhookIngest(env: BenchEnvironment, n: number, clients: n
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   const app = await buildGateway(
     gatewayPorts(env.service, createDevAuthenticator(randomBytes(32)), 1000, systemClock, { seam: secret }),
+    { logger: env.gatewayLogger },
   );
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   const count = async () =>

@@ -25,6 +25,8 @@ export const redactPaths = [
   '*.authorization',
 ];
 
-export function createLogger(level: string) {
-  return pino({ level, redact: { paths: redactPaths, censor: '[redacted]' } });
+/** Writes to stdout unless given a destination (tests read what would have been logged). */
+export function createLogger(level: string, destination?: pino.DestinationStream) {
+  const options = { level, redact: { paths: redactPaths, censor: '[redacted]' } };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -36,9 +36,7 @@ const auth =
     : createJwksAuthenticator(config.auth.jwksUrl, config.auth.issuer, config.auth.audience);
 const app = await buildGateway(
   gatewayPorts(service, auth, config.waitBudgetMs, systemClock, config.webhookSecrets),
-  {
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
-  },
+  { logger: log },
 );
 await app.listen({ port: config.port, host: config.host });
 

@@ -5,10 +5,11 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from './auth.ts';
 import type { GatewayPorts } from './ports.ts';
 import { installErrorHandling } from './problem.ts';
+import { RequestLog } from './requestLog.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
 import { keyCredentialRoutes } from './routes/keyCredentials.ts';
 import { lockDeviceRoutes } from './routes/lockDevices.ts';
@@ -22,12 +23,14 @@ declare module 'fastify' {
 }
 
 export interface GatewayOptions {
-  logger?: boolean | Record<string, unknown>;
+  /** The service's logger (pino, with its redaction); none by default (tests, the benchmark's REST run). */
+  logger?: FastifyBaseLogger;
 }
 
 export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: o.logger ?? false,
+    ...(o.logger ? { loggerInstance: o.logger } : { logger: false }),
+    logController: new RequestLog(),
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();

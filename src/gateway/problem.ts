@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ErrorCatalog, type ErrorCode, isLockError } from '../errors.ts';
+import { pathOf } from './requestLog.ts';
 
 export function sendProblem(
   reply: FastifyReply,
@@ -47,6 +48,6 @@ export function installErrorHandling(app: FastifyInstance): void {
     return sendProblem(reply, 'LOCK.INTERNAL');
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, 'LOCK.NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`),
+    sendProblem(reply, 'LOCK.NOT_FOUND', `${request.method} ${pathOf(request)}`),
   );
 }

@@ -1,5 +1,6 @@
 /** Builds the production gateway plugin over a harness's service, with development auth. */
 import { randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
 import { buildGateway } from '../../src/gateway/app.ts';
 import { createDevAuthenticator, signDevToken } from '../../src/gateway/auth.ts';
 import type { WebhookSecrets } from '../../src/gateway/webhooks/verifiers.ts';
@@ -9,7 +10,7 @@ import type { Harness } from './harness.ts';
 
 export async function buildTestGateway(
   h: Harness,
-  opts: { waitBudgetMs?: number; webhookSecrets?: WebhookSecrets } = {},
+  opts: { waitBudgetMs?: number; webhookSecrets?: WebhookSecrets; logger?: FastifyBaseLogger } = {},
 ) {
   const secret = randomBytes(32);
   const app = await buildGateway(
@@ -20,6 +21,7 @@ export async function buildTestGateway(
       systemClock,
       opts.webhookSecrets,
     ),
+    { ...(opts.logger ? { logger: opts.logger } : {}) },
   );
   return { app, token: (tenantId: string, ttl?: number) => signDevToken(secret, tenantId, ttl) };
 }
