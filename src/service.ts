@@ -64,6 +64,11 @@ export async function startService(s: ServiceSettings) {
     max: 8,
     applicationName: 'lock-dispatcher',
   });
+  // The webhook inbox's own connection: one batch in flight, never queued behind the router's queries.
+  const inboxDb = connect(withUser(s.databaseUrl, 'lock_dispatcher'), {
+    max: 1,
+    applicationName: 'lock-webhook-inbox',
+  });
   const nc = await natsConnect({
     servers: s.natsUrl,
     name: `lock-integration-${s.owner}`,
@@ -160,7 +165,7 @@ export async function startService(s: ServiceSettings) {
     dispatcherDb,
     secrets,
     adapters,
-    webhookInbox: countedInbox(createWebhookInboxWriter(dispatcherDb, 2), metrics),
+    webhookInbox: countedInbox(createWebhookInboxWriter(inboxDb), metrics),
     webhookRouter,
     async stop() {
       await webhookRouter.stop();
@@ -170,6 +175,7 @@ export async function startService(s: ServiceSettings) {
       await nc.drain().catch(() => {});
       await runtimeDb.destroy();
       await dispatcherDb.destroy();
+      await inboxDb.destroy();
     },
   };
 }

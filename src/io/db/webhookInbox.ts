@@ -1,7 +1,12 @@
 /**
  * The webhook inbox writer: webhooks arriving together are inserted together (one multi-row INSERT …
- * ON CONFLICT DO NOTHING per batch, up to two batches in flight), so the ingress acknowledges thousands
- * per second without one round trip each. Each caller learns whether its event was new.
+ * ON CONFLICT DO NOTHING per batch), so the ingress acknowledges thousands per second without one round
+ * trip each. Each caller learns whether its event was new.
+ *
+ * One batch is in flight at a time, on a connection of its own: what arrives meanwhile is the next batch.
+ * With two in flight, a freed slot took whatever had just arrived, so half the batches were one row and
+ * each paid the statement and the commit flush alone (measured: median batch 1 row against 14, and about
+ * a tenth fewer webhooks a second).
  */
 import { sql } from 'kysely';
 import type { Db } from './connect.ts';
@@ -31,7 +36,7 @@ async function insert(db: Db, batch: Webhook[]): Promise<boolean[]> {
   return batch.map((p) => inserted.delete(`${p.vendor}\u0000${p.eventId}`));
 }
 
-export function createWebhookInboxWriter(db: Db, maxConcurrent = 2) {
+export function createWebhookInboxWriter(db: Db, maxConcurrent = 1) {
   const batcher = new MicroBatcher<Webhook, boolean>((batch) => insert(db, batch), 500, maxConcurrent);
   return {
     /** True when stored now, false when the vendor's event id was already there. */
