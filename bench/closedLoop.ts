@@ -20,17 +20,18 @@ export async function post(
   }
 }
 
-export async function closedLoop(n: number, c: number, send: (i: number) => Promise<number>) {
+/** `send(i, client)`: request i of n, sent by client `client` of c (one connection each, if it likes). */
+export async function closedLoop(n: number, c: number, send: (i: number, client: number) => Promise<number>) {
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: c }, async () => {
+    Array.from({ length: c }, async (_, client) => {
       while (next < n) {
         const i = next++;
         const t = performance.now();
-        const status = await send(i);
+        const status = await send(i, client);
         latencies.push(performance.now() - t);
         statuses[status] = (statuses[status] ?? 0) + 1;
       }

@@ -3,7 +3,7 @@
  * the vendor simulator in process. Writes bench/results/<date>-<commit>.json with the machine and commit.
  * Scenarios can be chosen: `npm run bench -- events rest resident` (default all three).
  * Sizes: BENCH_EVENTS (20000), BENCH_REST (5000), BENCH_CLIENTS (32), BENCH_ACTORS (100000),
- * BENCH_WEBHOOKS (20000), BENCH_WEBHOOK_CLIENTS (64), BENCH_WEBHOOK_TRIALS (3).
+ * BENCH_WEBHOOKS (20000), BENCH_WEBHOOK_CLIENTS (64), BENCH_WEBHOOK_TRIALS (3), BENCH_WEBHOOK_CLIENT (raw|undici).
  * BENCH_PEER=1 runs the Restate peer afterwards with the REST size and records the ratios.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -93,6 +93,7 @@ if (chosen.has('events') || chosen.has('rest') || chosen.has('webhooks')) {
         size('BENCH_WEBHOOKS', 20_000),
         size('BENCH_WEBHOOK_CLIENTS', 64),
         size('BENCH_WEBHOOK_TRIALS', 3),
+        process.env.BENCH_WEBHOOK_CLIENT === 'undici' ? 'undici' : 'raw',
       );
       results.webhookIngest = { target: '>= 5000 verified/s, p99 <= 50 ms, stored = acknowledged', ...r };
       log('webhook ingest', r);

@@ -23,7 +23,13 @@ interface LoadResult {
   acknowledged: number;
 }
 
-export async function webhookIngest(env: BenchEnvironment, n: number, clients: number, trials = 3) {
+export async function webhookIngest(
+  env: BenchEnvironment,
+  n: number,
+  clients: number,
+  trials = 3,
+  client: 'raw' | 'undici' = 'raw',
+) {
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   const app = await buildGateway(
     gatewayPorts(env.service, createDevAuthenticator(randomBytes(32)), 1000, systemClock, { seam: secret }),
@@ -41,7 +47,7 @@ export async function webhookIngest(env: BenchEnvironment, n: number, clients: n
   const load = async (count: number, c: number) => {
     const { stdout } = await run(
       process.execPath,
-      ['--import', 'tsx', 'bench/webhookLoad.ts', base, secret, String(count), String(c)],
+      ['--import', 'tsx', 'bench/webhookLoad.ts', base, secret, String(count), String(c), client],
       { maxBuffer: 1 << 20 },
     );
     return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as LoadResult;
@@ -64,6 +70,7 @@ export async function webhookIngest(env: BenchEnvironment, n: number, clients: n
     return {
       n,
       c: clients,
+      client,
       perSecond: median?.perSecond,
       p50: median?.p50,
       p99: median?.p99,

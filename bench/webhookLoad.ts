@@ -1,22 +1,26 @@
 /**
  * Closed-loop webhook load in its own process: C clients, N Svix-signed Seam events in all, each with
- * its own message id. Prints one JSON line. Usage: webhookLoad.ts <baseUrl> <whsec_secret> <n> <c>
+ * its own message id. Prints one JSON line.
+ * Usage: webhookLoad.ts <baseUrl> <whsec_secret> <n> <c> [raw|undici]
+ *
+ * Vendors send from their own machines; here the generator shares the two cores with the service, so
+ * it does as little as it can: every request is built and signed before the clock starts, and sent as
+ * prepared bytes on one keep-alive connection per client (`rawHttp.ts`). `undici` sends the same
+ * requests through undici, as the REST load does, for comparison with earlier figures.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { Agent } from 'undici';
 import { closedLoop, post } from './closedLoop.ts';
+import { RawHttpConnection, rawPost } from './rawHttp.ts';
 
-const [base, secret, nArg, cArg] = process.argv.slice(2);
+const [base, secret, nArg, cArg, client = 'raw'] = process.argv.slice(2);
 if (!base || !secret) throw new Error('usage: webhookLoad.ts base secret n c');
 const n = Number(nArg ?? 20000);
 const c = Number(cArg ?? 64);
 const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
-const agent = new Agent({ connections: c, pipelining: 1 });
 const url = new URL('/webhooks/v1/seam', base);
 
-// Every request is built and signed before the clock starts: the generator shares the machine's two
-// cores with the service, and signing is the vendor's work, not ours.
-const requests = Array.from({ length: n }, (_, i) => {
+const signed = Array.from({ length: n }, (_, i) => {
   const id = `msg_${randomUUID()}`;
   const body = JSON.stringify({
     event_id: randomUUID(),
@@ -34,15 +38,40 @@ const requests = Array.from({ length: n }, (_, i) => {
   };
   return { headers, body };
 });
-const r = await closedLoop(n, c, (i) => {
-  const q = requests[i];
-  return q ? post(agent, url, q.headers, q.body) : Promise.resolve(0);
-});
+
+async function overRawSockets() {
+  const requests = signed.map((q) => rawPost(url, q.headers, q.body));
+  const connections = Array.from({ length: c }, () => new RawHttpConnection(url.hostname, Number(url.port)));
+  try {
+    return await closedLoop(n, c, (i, k) => {
+      const request = requests[i];
+      const connection = connections[k];
+      return request && connection ? connection.send(request) : Promise.resolve(0);
+    });
+  } finally {
+    for (const connection of connections) connection.close();
+  }
+}
+
+async function overUndici() {
+  const agent = new Agent({ connections: c, pipelining: 1 });
+  try {
+    return await closedLoop(n, c, (i) => {
+      const q = signed[i];
+      return q ? post(agent, url, q.headers, q.body) : Promise.resolve(0);
+    });
+  } finally {
+    await agent.close();
+  }
+}
+
+const r = client === 'undici' ? await overUndici() : await overRawSockets();
 const acknowledged = (r.statuses['202'] ?? 0) + (r.statuses['200'] ?? 0);
 console.log(
   JSON.stringify({
     n,
     c,
+    client,
     seconds: r.seconds,
     perSecond: Math.round(acknowledged / r.exactSeconds),
     p50: r.p50,
@@ -51,4 +80,3 @@ console.log(
     statuses: r.statuses,
   }),
 );
-await agent.close();
