@@ -33,8 +33,9 @@ async function machine() {
   const git = (...a: string[]) => execFileSync('git', a, { encoding: 'utf8' }).trim();
   return {
     commit: git('rev-parse', 'HEAD'),
-    // Earlier results coming and going do not make the code under test dirty.
-    dirty: git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results') !== '',
+    // Earlier results coming and going, and prose, do not make the code under test dirty.
+    dirty:
+      git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results', ':!*.md') !== '',
     cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     kernel: os.release(),
