@@ -66,6 +66,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['vendor', 'result'],
       registers: [registry],
     }),
+    webhooksRefused: new Counter({
+      name: 'lock_webhooks_refused_total',
+      help: 'Vendor webhooks refused, by vendor (unknown for a path no vendor owns) and reason (unauthenticated, malformed, too_large, rate_limited, unknown_vendor, failed)',
+      labelNames: ['vendor', 'reason'],
+      registers: [registry],
+    }),
     webhooksRouted: new Counter({
       name: 'lock_webhooks_routed_total',
       help: 'Stored webhooks routed, by vendor and outcome (routed, ignored, unknown_device, unconfirmed, deferred)',

@@ -61,7 +61,11 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
     reply.type(p.metrics.registry.contentType).send(await p.metrics.registry.metrics()),
   );
 
-  await app.register(webhookRoutes(p.webhookInbox, p.webhookSecrets));
+  await app.register(
+    webhookRoutes(p.webhookInbox, p.webhookSecrets, {
+      refused: (vendor, reason) => p.metrics.webhooksRefused.inc({ vendor, reason }),
+    }),
+  );
   await app.register(
     async (api) => {
       api.decorateRequest('principal', null as unknown as Principal);

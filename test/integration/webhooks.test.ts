@@ -46,6 +46,11 @@ describe('webhook ingress', () => {
         )
       ).rows[0]?.n,
     );
+  /** lock_webhooks_refused_total by `vendor/reason`. */
+  const refusals = async () => {
+    const metric = await h.service.metrics.webhooksRefused.get();
+    return Object.fromEntries(metric.values.map((v) => [`${v.labels.vendor}/${v.labels.reason}`, v.value]));
+  };
   const seamEvent = () =>
     JSON.stringify({ event_id: randomUUID(), event_type: 'lock.unlocked', device_id: 'august_device_1' });
   const post = (url: string, body: string, headers: Record<string, string>) =>
@@ -84,14 +89,26 @@ describe('webhook ingress', () => {
     expect(await stored('seam')).toBe(before);
   });
 
-  it('webhooks: oversized is 413, malformed is 400, an unknown vendor 404; nothing stored', async () => {
+  it('webhooks: oversized is 413, malformed is 400, an unknown vendor 404; nothing stored; each refusal counted', async () => {
     const before = await stored('seam');
+    const refusedBefore = await refusals();
     const big = JSON.stringify({ pad: 'x'.repeat(70 * 1024) });
     expect((await post('/webhooks/v1/seam', big, svixHeaders(big))).statusCode).toBe(413);
     const malformed = '{"event_id": ';
     expect((await post('/webhooks/v1/seam', malformed, svixHeaders(malformed))).statusCode).toBe(400);
-    expect((await post('/webhooks/v1/acme', '{}', {})).statusCode).toBe(404);
+    expect((await post('/webhooks/v1/seam', '{}', {})).statusCode).toBe(401);
+    // Names an object has without owning them are no vendor either.
+    for (const vendor of ['acme', 'constructor', 'toString', '__proto__'])
+      expect((await post(`/webhooks/v1/${vendor}`, '{}', {})).statusCode).toBe(404);
     expect(await stored('seam')).toBe(before);
+    const counted = await refusals();
+    const added = (key: string) => (counted[key] ?? 0) - (refusedBefore[key] ?? 0);
+    expect({
+      tooLarge: added('seam/too_large'),
+      malformed: added('seam/malformed'),
+      unauthenticated: added('seam/unauthenticated'),
+      unknown: added('unknown/unknown_vendor'),
+    }).toEqual({ tooLarge: 1, malformed: 1, unauthenticated: 1, unknown: 4 });
   });
 
   it('webhooks: TTLock needs its callback token; form bodies are accepted', async () => {

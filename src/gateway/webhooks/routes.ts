@@ -16,14 +16,41 @@ export interface WebhookInbox {
 
 export const WEBHOOK_BODY_LIMIT = 64 * 1024;
 
+/** Why a webhook was refused, by the status it was answered with. */
+export type WebhookRefusal =
+  'unauthenticated' | 'malformed' | 'too_large' | 'rate_limited' | 'unknown_vendor' | 'failed';
+
+const REFUSAL_BY_STATUS: Record<number, WebhookRefusal> = {
+  401: 'unauthenticated',
+  404: 'unknown_vendor',
+  413: 'too_large',
+  429: 'rate_limited',
+};
+
+export interface WebhookRouteOptions {
+  perVendorPerSecond?: number;
+  /** Told of every refused webhook; `vendor` is 'unknown' for a path no vendor owns (bounded labels). */
+  refused?: (vendor: string, reason: WebhookRefusal) => void;
+}
+
 export function webhookRoutes(
   inbox: WebhookInbox,
   secrets: WebhookSecrets,
-  limits: { perVendorPerSecond?: number } = {},
+  options: WebhookRouteOptions = {},
 ): FastifyPluginAsync {
   const verifiers = createVerifiers(secrets);
-  const rate = new VendorRateLimit(limits.perVendorPerSecond ?? 20_000);
+  const rate = new VendorRateLimit(options.perVendorPerSecond ?? 20_000);
+  const refused = options.refused;
   return async (app) => {
+    if (refused)
+      // On the response, so that refusals before the handler (413 while reading the body) count too.
+      app.addHook('onResponse', async (req, reply) => {
+        const status = reply.statusCode;
+        if (status < 400) return;
+        const vendor = (req.params as { vendor?: string }).vendor ?? '';
+        const reason = status >= 500 ? 'failed' : (REFUSAL_BY_STATUS[status] ?? 'malformed');
+        refused(Object.hasOwn(verifiers, vendor) ? vendor : 'unknown', reason);
+      });
     // Raw text for every content type: the signature covers the exact bytes.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) =>
@@ -33,7 +60,8 @@ export function webhookRoutes(
       '/webhooks/v1/:vendor',
       { schema: { hide: true } },
       async (req, reply) => {
-        const verify = verifiers[req.params.vendor];
+        // Own keys only: a path of `constructor` or `toString` names no vendor.
+        const verify = Object.hasOwn(verifiers, req.params.vendor) ? verifiers[req.params.vendor] : undefined;
         if (!verify) throw new LockError('LOCK.NOT_FOUND', `no webhooks for vendor ${req.params.vendor}`);
         if (!rate.take(req.params.vendor))
           throw new LockError('LOCK.RATE_LIMITED', `too many ${req.params.vendor} webhooks; retry later`);
