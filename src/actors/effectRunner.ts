@@ -3,6 +3,12 @@
  * as an ordinary message. An intent stays in `effect_intents` until its outcome is in the actor's inbox;
  * if this process dies first, the sweeper of any process runs it again (adapters are idempotent under
  * the operation id, so a second run finds what the first one made).
+ *
+ * A claim lasts `claimMs`, and this process renews the claims of the intents it holds (queued behind a
+ * busy lock or a vendor's bulkhead, or in a slow vendor call) while it lives: otherwise another process's
+ * sweeper would run an intent that is still running here, and two concurrent runs can both find nothing
+ * and both create (TTLock: two passcodes). A claim is held at a `runs` count; when renewal finds the
+ * count moved on, another process took the intent over and this one drops it if it has not started.
  */
 import { sql } from 'kysely';
 import { ensureError, isLockError } from '../errors.ts';
@@ -30,6 +36,14 @@ export interface EffectJob {
   intent: VendorIntent;
   /** True when this job may already have run (sweeper): the adapter looks up before it creates. */
   rerun: boolean;
+  /** The intent's `runs` when this process claimed it (0: claimed by its own commit). */
+  claim: number;
+}
+
+/** A claim this process holds, and when it renews it (half its life before it lapses). */
+interface HeldClaim {
+  runs: number;
+  renewAt: number;
 }
 
 export interface EffectRunnerOptions {
@@ -50,7 +64,8 @@ export interface EffectRunnerOptions {
 
 export class EffectRunner {
   private readonly queue: VendorBulkhead<EffectJob & BulkheadJob>;
-  private readonly inFlight = new Set<string>();
+  /** The intents this process holds, queued or running, by id. */
+  private readonly held = new Map<string, HeldClaim>();
   private active = 0;
   private doneIds: string[] = [];
   private flushing: Promise<void> | null = null;
@@ -77,10 +92,15 @@ export class EffectRunner {
     await this.idle();
   }
 
+  private get claimMs(): number {
+    return this.o.claimMs ?? 30_000;
+  }
+
   submit(jobs: EffectJob[]): void {
+    const renewAt = performance.now() + this.claimMs / 2;
     for (const j of jobs) {
-      if (this.inFlight.has(j.id)) continue;
-      this.inFlight.add(j.id);
+      if (this.held.has(j.id)) continue;
+      this.held.set(j.id, { runs: j.claim, renewAt });
       this.queue.push({
         ...j,
         vendor: j.intent.vendor,
@@ -96,25 +116,34 @@ export class EffectRunner {
     await this.flushDone();
   }
 
-  /** Claims intents whose claim lapsed (their runner died) and runs them again. */
+  /**
+   * Renews the claims this process holds that are half-way to lapsing, then claims intents whose claim
+   * lapsed (their runner died) and runs them again.
+   */
   async sweep(): Promise<number> {
     if (this.stopped) return 0;
-    const claimMs = this.o.claimMs ?? 30_000;
+    await this.renewClaims();
     const rows = await sql<{
       id: string;
       tenant_id: string;
       actor_type: string;
       actor_id: string;
       intent: VendorIntent;
+      runs: number;
     }>`
-      update effect_intents set claimed_until = now() + ${`${claimMs} milliseconds`}::interval, runs = runs + 1
+      update effect_intents set claimed_until = now() + ${`${this.claimMs} milliseconds`}::interval, runs = runs + 1
        where id in (select id from effect_intents where claimed_until < now()
                      order by claimed_until limit 200 for update skip locked)
-      returning id, tenant_id, actor_type, actor_id, intent
+      returning id, tenant_id, actor_type, actor_id, intent, runs
     `.execute(this.o.dispatcherDb);
+    for (const r of rows.rows) {
+      // Ours, and lapsed all the same (this process stalled past its claim): it is the sweep's claim now.
+      const mine = this.held.get(r.id);
+      if (mine) Object.assign(mine, { runs: r.runs, renewAt: performance.now() + this.claimMs / 2 });
+    }
     this.submit(
       rows.rows
-        .filter((r) => !this.inFlight.has(r.id))
+        .filter((r) => !this.held.has(r.id))
         .map((r) => ({
           id: r.id,
           tenantId: r.tenant_id,
@@ -122,9 +151,32 @@ export class EffectRunner {
           actorId: r.actor_id,
           intent: r.intent,
           rerun: true,
+          claim: r.runs,
         })),
     );
     return rows.rows.length;
+  }
+
+  /** One statement for every claim due; a claim another process has taken over is given up. */
+  private async renewClaims(): Promise<void> {
+    const now = performance.now();
+    const due = [...this.held].filter(([, c]) => c.renewAt <= now).map(([id, c]) => ({ id, runs: c.runs }));
+    if (due.length === 0) return;
+    const { rows } = await sql<{ id: string }>`
+      update effect_intents e set claimed_until = now() + ${`${this.claimMs} milliseconds`}::interval
+        from jsonb_to_recordset(${JSON.stringify(due)}::jsonb) as c(id text, runs int)
+       where e.id = c.id and e.runs = c.runs
+      returning e.id`.execute(this.o.dispatcherDb);
+    const renewed = new Set(rows.map((r) => r.id));
+    const renewAt = performance.now() + this.claimMs / 2;
+    for (const { id, runs } of due) {
+      const claim = this.held.get(id);
+      if (!claim || claim.runs !== runs) continue;
+      if (renewed.has(id)) claim.renewAt = renewAt;
+      // Finished (the row is gone) or taken over: either way, nothing more to renew. Not started yet
+      // and taken over: it is not run here (run() checks).
+      else claim.renewAt = Number.POSITIVE_INFINITY;
+    }
   }
 
   private pump(): void {
@@ -134,7 +186,7 @@ export class EffectRunner {
       void this.run(started).finally(() => {
         this.active--;
         this.queue.done(started);
-        this.inFlight.delete(started.id);
+        this.held.delete(started.id);
         this.pump();
         if (this.active === 0 && this.queue.size === 0) {
           const w = this.idleWaiters;
@@ -146,6 +198,11 @@ export class EffectRunner {
   }
 
   private async run(job: EffectJob): Promise<void> {
+    if (this.held.get(job.id)?.renewAt === Number.POSITIVE_INFINITY) {
+      // Its claim was not renewed before the call began: another process runs it, or it is done.
+      this.o.log?.('effect intent given up: its claim was taken over', { intentId: job.id });
+      return;
+    }
     const started = performance.now();
     const intent = job.intent;
     let outcome: EffectOutcomeEvent;

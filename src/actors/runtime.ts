@@ -146,6 +146,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
                 actorId: address.id,
                 intent: i.intent,
                 rerun: false,
+                claim: 0,
               })),
             );
           }
