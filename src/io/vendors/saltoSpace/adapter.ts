@@ -56,8 +56,8 @@ export const capabilities: VendorCapabilities = {
 
 const PAGE = 100;
 /**
- * An encode waits for a card to be presented at the encoder. Kept below the effect runner's claim on an
- * intent (30 s by default), so the sweeper never starts the same encode again while one is waiting.
+ * An encode waits for a card to be presented at the encoder: long enough for a guest at the desk, short
+ * enough that a card never presented frees the encoder (the runner renews its claim meanwhile).
  */
 const ENCODE_TIMEOUT_MS = 20_000;
 
