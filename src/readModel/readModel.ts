@@ -2,9 +2,10 @@
  * Tenant-scoped queries of the read model (the rows actors project). Every query runs in a transaction
  * that sets the tenant, so row-level security decides what exists.
  */
-import { sql } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { LockError } from '../errors.ts';
 import { type Db, withTenant } from '../io/db/index.ts';
+import type { KeyCredentialsTable, LockDevicesTable } from '../io/db/schema.ts';
 import type { KeyKindPolicy } from '../machines/index.ts';
 import type { DeviceInRoom } from './planTargets.ts';
 
@@ -218,18 +219,8 @@ export function createReadModel(db: Db): ReadModel {
   };
 }
 
-interface DeviceRow {
-  id: string;
-  property_id: string;
-  room_id: string;
-  vendor: string;
-  vendor_device_ref: string;
-  areas: string[];
-  status: string;
-  version: string;
-  created_at: Date;
-  updated_at: Date;
-}
+/** A lock device as selected (the tenant is the transaction's). */
+type DeviceRow = Omit<Selectable<LockDevicesTable>, 'tenant_id'>;
 
 function toDevice(r: DeviceRow): LockDeviceView {
   return {
@@ -246,25 +237,8 @@ function toDevice(r: DeviceRow): LockDeviceView {
   };
 }
 
-interface CredentialRow {
-  id: string;
-  property_id: string;
-  reservation_id: string | null;
-  holder_kind: string;
-  holder_ref: string;
-  kind: string;
-  rooms: string[];
-  areas: string[];
-  valid_from: Date;
-  valid_until: Date;
-  vendor: string | null;
-  status: string;
-  grants: unknown[];
-  failure: Record<string, unknown> | null;
-  version: string;
-  created_at: Date;
-  updated_at: Date;
-}
+/** A key credential as selected (the tenant is the transaction's). */
+type CredentialRow = Omit<Selectable<KeyCredentialsTable>, 'tenant_id'>;
 
 function toCredential(r: CredentialRow): CredentialView {
   return {
