@@ -4,8 +4,7 @@
  */
 import { type Selectable, sql } from 'kysely';
 import { LockError } from '../errors.ts';
-import { type Db, withTenant } from '../io/db/index.ts';
-import type { KeyCredentialsTable, LockDevicesTable } from '../io/db/schema.ts';
+import { type Db, type KeyCredentialsTable, type LockDevicesTable, withTenant } from '../io/db/index.ts';
 import type { KeyKindPolicy } from '../machines/index.ts';
 import type { DeviceInRoom } from './planTargets.ts';
 
