@@ -198,7 +198,7 @@ export function onGrantLost(
   const i = grants.findIndex((g) => g.lockDeviceId === lockDeviceId);
   const g = grants[i];
   if (!g || g.status !== 'issued' || g.vendorRef !== vendorRef) return empty(grants);
-  return startReissue(owner, grants, i, g, {
+  return startClosing(owner, grants, i, g, 'reissue_revoking', {
     lastError: {
       code: 'NOT_FOUND',
       message: 'the vendor reports it never reached the lock',
@@ -220,7 +220,7 @@ export function onModified(
   const ref = vendorRef ?? g.vendorRef;
   if (g.status === 'modifying')
     return empty(replace(grants, i, { ...g, status: 'issued', vendorRef: ref, lastError: null }));
-  return startRevoke(owner, grants, i, g, { vendorRef: ref, lastError: null });
+  return startClosing(owner, grants, i, g, 'revoking', { vendorRef: ref, lastError: null });
 }
 
 /**
@@ -238,13 +238,13 @@ export function onModifyFailed(
   const g = grants[i];
   if (!g || (g.status !== 'modifying' && g.status !== 'revoke_wait')) return empty(grants);
   if (g.status === 'revoke_wait') {
-    return startRevoke(owner, grants, i, g, { lastError: error });
+    return startClosing(owner, grants, i, g, 'revoking', { lastError: error });
   }
   if (error.retryable && g.attempts < owner.retry.maxAttempts) {
     const waiting: Grant = { ...g, status: 'modify_retry_wait', lastError: error };
     return { ...empty(replace(grants, i, waiting)), timers: [retryTimer(g, at, owner, error)] };
   }
-  return startReissue(owner, grants, i, g, { lastError: error });
+  return startClosing(owner, grants, i, g, 'reissue_revoking', { lastError: error });
 }
 
 /** The old generation is gone: issue the grant again as the next generation, with the new window. */
@@ -280,34 +280,33 @@ function onPinConflict(owner: GrantOwner, grants: Grant[], i: number, g: Grant, 
   const intents = [...step.intents];
   const replaced = step.grants.map((x) => {
     if (x.status !== 'issued' || !stalePin(o, x)) return x;
-    const closing: Grant = { ...x, status: 'reissue_revoking', attempts: 1, lastError: error };
+    const closing = closingGrant(x, 'reissue_revoking', { lastError: error });
     intents.push(revokeIntent(o, closing));
     return closing;
   });
   return { ...step, grants: replaced, intents, rotated };
 }
 
-/** Begins revoking a grant (closing, once an outcome it waited for has come). */
-function startRevoke(
-  owner: GrantOwner,
-  grants: Grant[],
-  i: number,
-  g: Grant,
-  patch: Partial<Grant>,
-): GrantStep {
-  const closing: Grant = { ...g, ...patch, status: 'revoking', attempts: 1 };
-  return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
+type Closing = 'revoking' | 'reissue_revoking';
+
+/** A grant starting to close: its revoke is the first attempt. */
+function closingGrant(g: Grant, status: Closing, patch: Partial<Grant>): Grant {
+  return { ...g, ...patch, status, attempts: 1 };
 }
 
-/** Begins replacing a grant: revoke what the vendor holds, then issue the next generation. */
-function startReissue(
+/**
+ * Begins closing a grant: revoke what the vendor holds, then the grant is gone (`revoking`, also once an
+ * outcome it waited for has come) or issued as its next generation (`reissue_revoking`).
+ */
+function startClosing(
   owner: GrantOwner,
   grants: Grant[],
   i: number,
   g: Grant,
+  status: Closing,
   patch: Partial<Grant>,
 ): GrantStep {
-  const closing: Grant = { ...g, ...patch, status: 'reissue_revoking', attempts: 1 };
+  const closing = closingGrant(g, status, patch);
   return { ...empty(replace(grants, i, closing)), intents: [revokeIntent(owner, closing)] };
 }
 
@@ -330,11 +329,11 @@ export function onIssued(
   const issued = vendorSecret ? { vendorRef, vendorSecret, lastError: null } : { vendorRef, lastError: null };
   // Issued with a PIN the credential has since left: replace it with the current one.
   if (g.status === 'issuing' && !vendorSecret && stalePin(owner, g))
-    return startReissue(owner, grants, i, g, issued);
+    return startClosing(owner, grants, i, g, 'reissue_revoking', issued);
   if (g.status === 'issuing') {
     return empty(replace(grants, i, { ...g, status: 'issued', ...issued }));
   }
-  return startRevoke(owner, grants, i, g, issued);
+  return startClosing(owner, grants, i, g, 'revoking', issued);
 }
 
 /** A vendor refused or failed an issue: retry later when it may help, else the grant has failed. */
@@ -350,7 +349,7 @@ export function onIssueFailed(
   if (!g || (g.status !== 'issuing' && g.status !== 'revoke_wait')) return empty(grants);
   if (g.status === 'revoke_wait') {
     // The outcome may be unknown (a timeout can hide a success): revoke by looking the operation up.
-    return startRevoke(owner, grants, i, g, { lastError: error });
+    return startClosing(owner, grants, i, g, 'revoking', { lastError: error });
   }
   if (error.code === 'DUPLICATE' && owner.kind === 'pin') return onPinConflict(owner, grants, i, g, error);
   if (error.retryable && g.attempts < owner.retry.maxAttempts) {
