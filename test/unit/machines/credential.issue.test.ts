@@ -1,31 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { credentialMachine } from '../../../src/machines/credential.ts';
+import { issueEvent } from '../../support/credentialEvents.ts';
 import { decider } from '../../support/decider.ts';
 
 const spec = decider(credentialMachine, { id: 'c1', tenantId: 't1' });
-const target = (n: number) => ({
-  roomId: `r${n}`,
-  lockDeviceId: `d${n}`,
-  vendor: 'ttlock',
-  vendorDeviceRef: `${n}`,
-});
-const issue = (targets = [target(1), target(2)], extra: Record<string, unknown> = {}) => ({
-  type: 'credential.issue',
-  at: '2026-01-01T10:00:00.000Z',
-  propertyId: 'p1',
-  reservationId: 'res1',
-  holder: { kind: 'guest', ref: 'g1' },
-  kind: 'pin',
-  rooms: targets.map((t) => t.roomId),
-  areas: [],
-  validFrom: '2026-01-01T14:00:00.000Z',
-  validUntil: '2026-01-03T11:00:00.000Z',
-  secret: 'v1.enc',
-  targets,
-  unresolved: [],
-  retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000 },
-  ...extra,
-});
+// Three attempts, 1 s doubling up to a minute: what the retry cases below count on.
+const issue = (locks = [1, 2], extra: Record<string, unknown> = {}) =>
+  issueEvent(locks, { retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000 }, ...extra });
 const done = (n: number, at = '2026-01-01T10:00:01.000Z') => ({
   type: 'effect.done.issueGrant',
   at,
@@ -146,7 +127,7 @@ describe('credential: issue', () => {
   });
 
   it('credential: a terminal failure fails at once', () => {
-    const o = spec.given(issue([target(1)])).when(failed(1, false)).outcome;
+    const o = spec.given(issue([1])).when(failed(1, false)).outcome;
     expect(o.value).toBe('revoking');
     expect(o.context.failure).toMatchObject({ code: 'CAPACITY' });
   });

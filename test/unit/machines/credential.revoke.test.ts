@@ -1,25 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { credentialMachine } from '../../../src/machines/credential.ts';
+import { at, issueEvent } from '../../support/credentialEvents.ts';
 import { decider } from '../../support/decider.ts';
 
 const spec = decider(credentialMachine, { id: 'c1', tenantId: 't1' });
-const target = { roomId: 'r1', lockDeviceId: 'd1', vendor: 'ttlock', vendorDeviceRef: '1' };
-const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 10, 0, s)).toISOString();
-const issue = {
-  type: 'credential.issue',
-  at: at(0),
-  propertyId: 'p1',
-  reservationId: 'res1',
-  holder: { kind: 'guest', ref: 'g1' },
-  kind: 'pin',
-  rooms: ['r1'],
-  areas: [],
-  validFrom: at(0),
-  validUntil: '2026-01-03T11:00:00.000Z',
-  secret: 'v1.enc',
-  targets: [target],
-  unresolved: [],
-};
+// validFrom at(0): the stay has begun, so the credential is active once issued.
+const issue = issueEvent([1], { validFrom: at(0) });
 const issued = { type: 'effect.done.issueGrant', at: at(1), operationId: 'c1:d1:issue', vendorRef: 'pwd-1' };
 const revoke = { type: 'credential.revoke', at: at(2), reason: 'checked_out' };
 const revokedAtVendor = { type: 'effect.done.revokeGrant', at: at(3), operationId: 'c1:d1:revoke' };
