@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Db } from '../../src/io/db/index.ts';
+import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
@@ -16,6 +17,7 @@ describe('ttlock callbacks', () => {
   let admin: Db;
   let auth: { authorization: string };
   let propertyId: string;
+  /** Lock device ids by TTLock lock id. */
   const devices = new Map<string, string>();
   const token = randomBytes(16).toString('hex');
   const tenant = `t-${randomUUID().slice(0, 8)}`;
@@ -27,24 +29,10 @@ describe('ttlock callbacks', () => {
     h.ttlock.setCallbackUrl(`${base}/webhooks/v1/ttlock?token=${token}`);
     admin = connect(h.databaseUrl, { max: 1 });
     auth = { authorization: `Bearer ${await gw.token(tenant)}` };
-    const property = await send('POST', '/api/v1/properties', { name: 'Callback Hotel', timezone: 'UTC' });
-    propertyId = property.json().id as string;
-    await send('PUT', `/api/v1/properties/${propertyId}/vendor-adapters/ttlock`, {
-      status: 'enabled',
-      config: {},
-    });
-    for (const [room, lock] of [
-      ['101', '7001'],
-      ['102', '7002'],
-    ] as const) {
-      const d = await send('POST', '/api/v1/lock-devices', {
-        propertyId,
-        roomId: room,
-        vendor: 'ttlock',
-        vendorDeviceRef: lock,
-      });
-      devices.set(lock, d.json().id as string);
-    }
+    const rooms = { '101': '7001', '102': '7002' };
+    const seeded = await seedProperty(h.service, tenant, rooms);
+    propertyId = seeded.propertyId;
+    for (const [room, lock] of Object.entries(rooms)) devices.set(lock, seeded.devices[room] ?? '');
   });
   afterAll(async () => {
     await gw?.app.close();

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Db } from '../../src/io/db/index.ts';
+import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
 
@@ -20,21 +21,9 @@ describe('card numbers', () => {
     h = await startHarness();
     gw = await buildTestGateway(h);
     admin = connect(h.databaseUrl, { max: 1 });
-    auth = { authorization: `Bearer ${await gw.token(`t-${randomUUID().slice(0, 8)}`)}` };
-    const send = (method: 'POST' | 'PUT', url: string, payload: object) =>
-      gw.app.inject({ method, url, headers: auth, payload });
-    propertyId = (await send('POST', '/api/v1/properties', { name: 'Card Hotel', timezone: 'UTC' })).json()
-      .id;
-    await send('PUT', `/api/v1/properties/${propertyId}/vendor-adapters/ttlock`, {
-      status: 'enabled',
-      config: {},
-    });
-    await send('POST', '/api/v1/lock-devices', {
-      propertyId,
-      roomId: '101',
-      vendor: 'ttlock',
-      vendorDeviceRef: '7001',
-    });
+    const tenant = `t-${randomUUID().slice(0, 8)}`;
+    auth = { authorization: `Bearer ${await gw.token(tenant)}` };
+    ({ propertyId } = await seedProperty(h.service, tenant, { '101': '7001' }));
   });
   afterAll(async () => {
     await gw?.app.close();
