@@ -11,7 +11,7 @@ import { createActorMailbox, type Runtime, StateWatcher, startRuntime } from './
 import type { Authenticator } from './gateway/auth.ts';
 import type { GatewayPorts } from './gateway/ports.ts';
 import type { WebhookInbox } from './gateway/webhooks/routes.ts';
-import type { WebhookSecrets } from './gateway/webhooks/verifiers.ts';
+import type { WebhookSecrets } from './io/vendors/registry.ts';
 import type { Clock } from './ids.ts';
 import { createSecretBox } from './io/crypto/secretBox.ts';
 import { connect, ensureDatabase, migrateToLatest, withUser } from './io/db/index.ts';

@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics.ts';
 import type { ReadModel } from '../readModel/index.ts';
 import type { Authenticator } from './auth.ts';
 import type { WebhookInbox } from './webhooks/routes.ts';
-import type { WebhookSecrets } from './webhooks/verifiers.ts';
+import type { WebhookSecrets } from '../io/vendors/registry.ts';
 
 export interface GatewayPorts {
   auth: Authenticator;

@@ -15,15 +15,9 @@ import { DrainLoop } from '../actors/drainLoop.ts';
 import { ensureError } from '../errors.ts';
 import type { Db, Tx } from '../io/db/index.ts';
 import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
-import { seamWebhookFacts } from '../io/vendors/seam/webhookEvents.ts';
-import { ttlockCallbackFacts } from '../io/vendors/ttlock/callbackEvents.ts';
+import { webhookFacts } from '../io/vendors/registry.ts';
 import type { WebhookFacts } from '../io/vendors/webhookFacts.ts';
 import type { CredentialEvent } from '../machines/index.ts';
-
-const interpreters: Record<string, (body: unknown) => WebhookFacts | null> = {
-  seam: seamWebhookFacts,
-  ttlock: ttlockCallbackFacts,
-};
 
 /** Claimed records match the vendor's own when their lock times are this close (ms). */
 const RECORD_MATCH_MS = 1000;
@@ -117,7 +111,7 @@ export class WebhookRouter {
         returning id, vendor, body, route_attempts`.execute(tx);
       if (claimed.rows.length === 0) return 0;
       const rows = claimed.rows.sort((x, y) => Number(BigInt(x.id) - BigInt(y.id)));
-      const facts = rows.map((row) => ({ row, facts: interpreters[row.vendor]?.(row.body) ?? null }));
+      const facts = rows.map((row) => ({ row, facts: webhookFacts(row.vendor, row.body) }));
       const devices = await this.devicesOf(
         tx,
         facts.flatMap((x) => (x.facts ? [{ vendor: x.row.vendor, ref: x.facts.vendorDeviceRef }] : [])),

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildGateway } from '../../src/gateway/app.ts';
 import { createDevAuthenticator, signDevToken } from '../../src/gateway/auth.ts';
-import type { WebhookSecrets } from '../../src/gateway/webhooks/verifiers.ts';
+import type { WebhookSecrets } from '../../src/io/vendors/registry.ts';
 import { systemClock } from '../../src/ids.ts';
 import { gatewayPorts } from '../../src/service.ts';
 import type { Harness } from './harness.ts';

@@ -7,7 +7,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { LockError } from '../../errors.ts';
 import { VendorRateLimit } from './rateLimit.ts';
-import { createVerifiers, type WebhookSecrets } from './verifiers.ts';
+import { type WebhookSecrets, webhookVerifiers } from '../../io/vendors/registry.ts';
 
 export interface WebhookInbox {
   /** True when stored now, false when the vendor's event id was already there. */
@@ -38,7 +38,7 @@ export function webhookRoutes(
   secrets: WebhookSecrets,
   options: WebhookRouteOptions = {},
 ): FastifyPluginAsync {
-  const verifiers = createVerifiers(secrets);
+  const verifiers = webhookVerifiers(secrets);
   const rate = new VendorRateLimit(options.perVendorPerSecond ?? 20_000);
   const refused = options.refused;
   return async (app) => {
@@ -49,7 +49,7 @@ export function webhookRoutes(
         if (status < 400) return;
         const vendor = (req.params as { vendor?: string }).vendor ?? '';
         const reason = status >= 500 ? 'failed' : (REFUSAL_BY_STATUS[status] ?? 'malformed');
-        refused(Object.hasOwn(verifiers, vendor) ? vendor : 'unknown', reason);
+        refused(verifiers.has(vendor) ? vendor : 'unknown', reason);
       });
     // Raw text for every content type: the signature covers the exact bytes.
     app.removeAllContentTypeParsers();
@@ -60,8 +60,7 @@ export function webhookRoutes(
       '/webhooks/v1/:vendor',
       { schema: { hide: true } },
       async (req, reply) => {
-        // Own keys only: a path of `constructor` or `toString` names no vendor.
-        const verify = Object.hasOwn(verifiers, req.params.vendor) ? verifiers[req.params.vendor] : undefined;
+        const verify = verifiers.get(req.params.vendor);
         if (!verify) throw new LockError('LOCK.NOT_FOUND', `no webhooks for vendor ${req.params.vendor}`);
         if (!rate.take(req.params.vendor))
           throw new LockError('LOCK.RATE_LIMITED', `too many ${req.params.vendor} webhooks; retry later`);

@@ -1,6 +1,7 @@
 /**
- * Every vendor the service speaks to: how to build its adapter from a property's (resolved) config and
- * what it can issue, known without building one. Adding a vendor is one entry here.
+ * Every vendor the service speaks to: how to build its adapter from a property's (resolved) config,
+ * what it can issue, known without building one, and for a vendor that sends webhooks, how to verify
+ * them and what they say. Adding a vendor is one entry here.
  */
 import Type, { type TSchema } from 'typebox';
 import type { Clock } from '../../ids.ts';
@@ -14,6 +15,12 @@ import {
   type SaltoSpaceConfig,
 } from './saltoSpace/adapter.ts';
 import { capabilities as seam, createSeamAdapter, type SeamConfig } from './seam/adapter.ts';
+import { seamWebhookVerifier } from './seam/webhook.ts';
+import { seamWebhookFacts } from './seam/webhookEvents.ts';
+import { ttlockCallbackFacts } from './ttlock/callbackEvents.ts';
+import { ttlockWebhookVerifier } from './ttlock/webhook.ts';
+import type { WebhookVerifier } from './webhook.ts';
+import type { WebhookFacts } from './webhookFacts.ts';
 import { capabilities as vostio, createVostioAdapter, type VostioConfig } from './vostio/adapter.ts';
 import { createTtlockAdapter, capabilities as ttlock, type TtlockConfig } from './ttlock/adapter.ts';
 
@@ -27,7 +34,20 @@ interface VendorEntry {
   /** The config a property stores for the vendor (REST): secrets only as `env:NAME` references. */
   config: TSchema;
   create(config: Record<string, unknown>, deps: VendorDeps): LockAdapter;
+  /** For a vendor that sends webhooks: the verifier for its secret, and what a stored webhook says. */
+  webhooks?: {
+    verifier(secret: string | undefined): WebhookVerifier;
+    facts(body: unknown): WebhookFacts | null;
+  };
 }
+
+/** The webhook secret of each vendor that sends webhooks. */
+export type WebhookSecrets = {
+  /** Svix signing secret (`whsec_…`) of the Seam webhook. */
+  seam?: string;
+  /** The token in TTLock's callback URL. */
+  ttlock?: string;
+};
 
 const Url = Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 500 });
 const Text = Type.String({ minLength: 1, maxLength: 200 });
@@ -50,6 +70,7 @@ const entries: Record<string, VendorEntry> = {
       password: SecretRef,
     }),
     create: (config, d) => createTtlockAdapter({ config: config as unknown as TtlockConfig, ...d }),
+    webhooks: { verifier: ttlockWebhookVerifier, facts: ttlockCallbackFacts },
   },
   'salto-ks': {
     capabilities: saltoKs,
@@ -85,10 +106,29 @@ const entries: Record<string, VendorEntry> = {
     config: config({ endpoint: Url, apiKey: SecretRef }),
     create: (config, d) =>
       createSeamAdapter({ config: config as unknown as SeamConfig, timeoutMs: d.timeoutMs }),
+    webhooks: { verifier: seamWebhookVerifier, facts: seamWebhookFacts },
   },
 };
 
 export const vendorNames = Object.keys(entries);
+
+/** A vendor's entry; own keys only, so `constructor` or `toString` is no vendor. */
+function entry(vendor: string): VendorEntry | undefined {
+  return Object.hasOwn(entries, vendor) ? entries[vendor] : undefined;
+}
+
+/** The webhook verifier of each vendor that sends webhooks, by vendor name (a Map: no inherited keys). */
+export function webhookVerifiers(secrets: WebhookSecrets): Map<string, WebhookVerifier> {
+  const bySecret: Record<string, string | undefined> = secrets;
+  return new Map(
+    Object.entries(entries).flatMap(([v, e]) => (e.webhooks ? [[v, e.webhooks.verifier(bySecret[v])]] : [])),
+  );
+}
+
+/** What a stored webhook of `vendor` says, or null when it says nothing the router acts on. */
+export function webhookFacts(vendor: string, body: unknown): WebhookFacts | null {
+  return entry(vendor)?.webhooks?.facts(body) ?? null;
+}
 
 export function adapterFactories(deps: VendorDeps): Record<string, AdapterFactory> {
   return Object.fromEntries(Object.entries(entries).map(([v, e]) => [v, (config) => e.create(config, deps)]));
@@ -96,22 +136,22 @@ export function adapterFactories(deps: VendorDeps): Record<string, AdapterFactor
 
 /** What a vendor's adapter declares it can do. */
 export function vendorCapabilities(vendor: string): VendorCapabilities {
-  const e = entries[vendor];
+  const e = entry(vendor);
   if (!e) throw new Error(`no adapter for vendor ${vendor}`);
   return e.capabilities;
 }
 
 /** The schema of a vendor's stored config, if the service has an adapter for it. */
 export function vendorConfigSchema(vendor: string): TSchema | undefined {
-  return entries[vendor]?.config;
+  return entry(vendor)?.config;
 }
 
 /** The vendor needs a detail from the caller for the kind: a card's number, or the guest's app account. */
 export function needsHolderDetail(vendor: string, kind: KeyKind): boolean {
-  const c = entries[vendor]?.capabilities;
+  const c = entry(vendor)?.capabilities;
   return (kind === 'card' && !!c?.cardNumbers) || (kind === 'mobile_key' && !!c?.mobileKeyRecipients);
 }
 
 export function supportsKind(vendor: string, kind: KeyKind): boolean {
-  return entries[vendor]?.capabilities.kinds.includes(kind) ?? false;
+  return entry(vendor)?.capabilities.kinds.includes(kind) ?? false;
 }
