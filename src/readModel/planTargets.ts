@@ -29,17 +29,20 @@ export interface PlanInput {
   hasHolderDetail?: boolean;
 }
 
+/** A room no grant can be planned for, and why. */
+export interface UnresolvedRoom {
+  roomId: string;
+  code:
+    | 'NO_LOCK_FOR_ROOM'
+    | 'VENDOR_NOT_ENABLED'
+    | 'KIND_NOT_SUPPORTED'
+    | 'CARD_NUMBER_REQUIRED'
+    | 'RECIPIENT_REQUIRED';
+}
+
 export interface Plan {
   targets: GrantTarget[];
-  unresolved: {
-    roomId: string;
-    code:
-      | 'NO_LOCK_FOR_ROOM'
-      | 'VENDOR_NOT_ENABLED'
-      | 'KIND_NOT_SUPPORTED'
-      | 'CARD_NUMBER_REQUIRED'
-      | 'RECIPIENT_REQUIRED';
-  }[];
+  unresolved: UnresolvedRoom[];
 }
 
 export function planTargets(i: PlanInput): Plan {

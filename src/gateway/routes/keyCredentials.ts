@@ -1,9 +1,10 @@
 /** /api/v1/key-credentials: issue (Idempotency-Key required), read, wait, list, revoke. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { LockError } from '../../errors.ts';
+import { type ErrorCode, LockError } from '../../errors.ts';
 import { idempotentCredentialId } from '../../ids.ts';
 import { prepareIssue } from '../../issuance/credentialRequests.ts';
+import type { UnresolvedRoom } from '../../readModel/planTargets.ts';
 import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
 import type { GatewayPorts } from '../ports.ts';
 import {
@@ -117,23 +118,11 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             );
             const missing = prepared.event.unresolved[0];
             if (missing) {
-              if (missing.code === 'RECIPIENT_REQUIRED')
-                throw new LockError(
-                  'LOCK.VALIDATION',
-                  `recipient is required: the lock of room ${missing.roomId} sends mobile keys to app accounts`,
-                );
-              if (missing.code === 'CARD_NUMBER_REQUIRED')
-                throw new LockError(
-                  'LOCK.VALIDATION',
-                  `cardNumber is required: the lock of room ${missing.roomId} registers cards by number`,
-                );
-              const code =
-                missing.code === 'NO_LOCK_FOR_ROOM'
-                  ? 'LOCK.NO_LOCK_FOR_ROOM'
-                  : missing.code === 'VENDOR_NOT_ENABLED'
-                    ? 'LOCK.VENDOR_NOT_ENABLED'
-                    : 'LOCK.KIND_NOT_SUPPORTED';
-              throw new LockError(code, `room ${missing.roomId}`);
+              // The issue event carries the planner's codes as plain strings.
+              const explain =
+                UNRESOLVED[missing.code as UnresolvedRoom['code']] ?? UNRESOLVED.KIND_NOT_SUPPORTED;
+              const [code, detail] = explain(missing.roomId);
+              throw new LockError(code, detail);
             }
             const n = await p.mailbox.sendAndWait(
               { type: 'credential', id },
@@ -342,6 +331,21 @@ function pendingView(
     updatedAt: e.at,
   };
 }
+
+/** Why a room cannot be served, as the caller is told. */
+const UNRESOLVED: Record<UnresolvedRoom['code'], (room: string) => [ErrorCode, string]> = {
+  NO_LOCK_FOR_ROOM: (room) => ['LOCK.NO_LOCK_FOR_ROOM', `room ${room}`],
+  VENDOR_NOT_ENABLED: (room) => ['LOCK.VENDOR_NOT_ENABLED', `room ${room}`],
+  KIND_NOT_SUPPORTED: (room) => ['LOCK.KIND_NOT_SUPPORTED', `room ${room}`],
+  CARD_NUMBER_REQUIRED: (room) => [
+    'LOCK.VALIDATION',
+    `cardNumber is required: the lock of room ${room} registers cards by number`,
+  ],
+  RECIPIENT_REQUIRED: (room) => [
+    'LOCK.VALIDATION',
+    `recipient is required: the lock of room ${room} sends mobile keys to app accounts`,
+  ],
+};
 
 interface DoorPin {
   lockDeviceId: string;
