@@ -1,7 +1,7 @@
 /**
  * A background pass run on an interval and on demand (`nudge`), one at a time, repeated until a pass
- * finds nothing; nudges while a run is queued coalesce. The outbox relay, the timer dispatcher and the
- * webhook router all work this way.
+ * finds nothing; nudges while a run is queued coalesce. The outbox relay, the timer dispatcher, the
+ * webhook router and the effect sweeper (one pass per interval) all work this way.
  */
 export class DrainLoop {
   private timer: NodeJS.Timeout | undefined;

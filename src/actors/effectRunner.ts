@@ -24,6 +24,7 @@ import {
   effectFailed,
   type VendorIntent,
 } from '../machines/index.ts';
+import { DrainLoop } from './drainLoop.ts';
 import type { ActorMailbox } from './mailbox.ts';
 import type { ActorType } from './partitioning.ts';
 import { type BulkheadJob, VendorBulkhead } from './vendorBulkhead.ts';
@@ -69,26 +70,27 @@ export class EffectRunner {
   private active = 0;
   private doneIds: string[] = [];
   private flushing: Promise<void> | null = null;
-  private sweepTimer: NodeJS.Timeout | undefined;
+  /** One sweep at a time (a slow one is not overlapped by the next); one pass per interval. */
+  private readonly sweeping: DrainLoop;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly o: EffectRunnerOptions) {
     // Vendor calls in flight per vendor: vendor clouds rate-limit, and a flood only turns into timeouts.
     this.queue = new VendorBulkhead(o.concurrency ?? 32);
+    this.sweeping = new DrainLoop(() => this.sweep().then(() => 0), {
+      everyMs: o.sweepEveryMs ?? 2000,
+      onError: (e) => o.log?.('sweep failed', { err: String(e) }),
+    });
   }
 
   start(): void {
-    const every = this.o.sweepEveryMs ?? 2000;
-    this.sweepTimer = setInterval(
-      () => void this.sweep().catch((e) => this.o.log?.('sweep failed', { err: String(e) })),
-      every,
-    );
+    this.sweeping.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.sweepTimer);
+    await this.sweeping.stop();
     await this.idle();
   }
 
