@@ -49,46 +49,43 @@ export async function ensureSimulators(
   const ports = simulatorPorts(base);
   const owned: { close(): Promise<void> }[] = [];
   const started: string[] = [];
-  if (!(await listening(ports.ttlock)) && opts.startMissing) {
-    owned.push(await startTtlockSimulator({ port: ports.ttlock }));
-    started.push('ttlock');
-  }
-  if (!(await listening(ports['salto-ks'])) && opts.startMissing) {
-    owned.push(await startSaltoKsSimulator({ port: ports['salto-ks'] }));
-    started.push('salto-ks');
-  }
-  if (!(await listening(ports['salto-space'])) && opts.startMissing) {
-    owned.push(await startSaltoSpaceSimulator({ port: ports['salto-space'] }));
-    started.push('salto-space');
-  }
-  // Vostio's mTLS material is kept on disk beside its port, so a service started later reads the same.
+  /** The simulator this process started, 'elsewhere' when another process runs it, or undefined. */
+  const ensure = async <T extends { close(): Promise<void> }>(
+    name: keyof typeof ports,
+    start: (port: number) => Promise<T>,
+  ): Promise<T | 'elsewhere' | undefined> => {
+    if (await listening(ports[name])) return 'elsewhere';
+    if (!opts.startMissing) return undefined;
+    const sim = await start(ports[name]);
+    owned.push(sim);
+    started.push(name);
+    return sim;
+  };
+  await ensure('ttlock', (port) => startTtlockSimulator({ port }));
+  await ensure('salto-ks', (port) => startSaltoKsSimulator({ port }));
+  await ensure('salto-space', (port) => startSaltoSpaceSimulator({ port }));
+  // Vostio's mTLS material is kept on disk beside its port, so a service started later reads the same;
+  // it is read only for a simulator another process runs, and made only with a simulator.
   const vostioCerts = join(tmpdir(), 'lock-integration-simulators', `vostio-${ports.vostio}`);
-  let vostioTls: VostioClientTls | undefined;
-  if (!(await listening(ports.vostio)) && opts.startMissing) {
-    const vostio = await startVostioSimulator({ port: ports.vostio, certDir: vostioCerts });
-    owned.push(vostio);
-    started.push('vostio');
-    vostioTls = vostio.clientTls;
-  }
-  // A simulator another process runs: its material from disk.
-  vostioTls ??= vostioClientTls(vostioCerts);
+  const vostio = await ensure('vostio', (port) => startVostioSimulator({ port, certDir: vostioCerts }));
+  const vostioTls: VostioClientTls | undefined =
+    vostio === 'elsewhere' ? vostioClientTls(vostioCerts) : vostio?.clientTls;
   // Seam simulated is Seam's own fake, seeded (devices august_device_1, august_device_2, schlage_device_id).
-  if (!(await listening(ports.seam)) && opts.startMissing) {
-    owned.push(await startSeamFake({ port: ports.seam }));
-    started.push('seam');
-  }
+  await ensure('seam', (port) => startSeamFake({ port }));
   return {
     defaults: {
       ttlock: { baseUrl: `http://127.0.0.1:${ports.ttlock}`, ...TTLOCK_SIM_DEFAULTS },
       'salto-ks': { baseUrl: `http://127.0.0.1:${ports['salto-ks']}`, ...SALTO_KS_SIM_DEFAULTS },
       'salto-space': { baseUrl: `http://127.0.0.1:${ports['salto-space']}`, ...SALTO_SPACE_SIM_DEFAULTS },
-      vostio: {
-        baseUrl: `https://127.0.0.1:${ports.vostio}`,
-        ...VOSTIO_SIM_DEFAULTS,
-        ca: vostioTls.ca,
-        clientCert: vostioTls.cert,
-        clientKey: vostioTls.key,
-      },
+      ...(vostioTls && {
+        vostio: {
+          baseUrl: `https://127.0.0.1:${ports.vostio}`,
+          ...VOSTIO_SIM_DEFAULTS,
+          ca: vostioTls.ca,
+          clientCert: vostioTls.cert,
+          clientKey: vostioTls.key,
+        },
+      }),
       seam: { endpoint: `http://127.0.0.1:${ports.seam}`, apiKey: SEAM_FAKE_API_KEY },
     },
     started,
