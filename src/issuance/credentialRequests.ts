@@ -25,7 +25,7 @@ export interface IssuanceDeps {
   readModel: ReadModel;
   secrets: SecretBox;
   supportsKind: (vendor: string, kind: KeyKind) => boolean;
-  needsHolderDetail?: (vendor: string, kind: KeyKind) => boolean;
+  needsHolderDetail: (vendor: string, kind: KeyKind) => boolean;
   retry?: RetryPolicy;
   pinDigits?: number;
   /** PIN source; tests make it predictable. */
@@ -54,6 +54,7 @@ export async function prepareIssue(
       .filter(([, s]) => s.status === 'enabled')
       .map(([v]) => v),
   );
+  const detail = holderDetail(r);
   const plan = planTargets({
     rooms: r.rooms,
     kind: r.kind,
@@ -61,8 +62,8 @@ export async function prepareIssue(
     policy: property.keyKindPolicy,
     enabledVendors,
     supportsKind: d.supportsKind,
-    ...(d.needsHolderDetail ? { needsHolderDetail: d.needsHolderDetail } : {}),
-    hasHolderDetail: !!holderDetail(r),
+    needsHolderDetail: d.needsHolderDetail,
+    hasHolderDetail: !!detail,
   });
   const pins: string[] = [];
   if (r.kind === 'pin') {
@@ -73,7 +74,6 @@ export async function prepareIssue(
     }
   }
   const [pin, ...spares] = pins;
-  const detail = holderDetail(r);
   return {
     pins,
     event: {

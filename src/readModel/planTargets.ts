@@ -24,9 +24,9 @@ export interface PlanInput {
    * The vendor needs a detail from the caller for this kind: a card's number (cards registered by number)
    * or the guest's app account (mobile keys sent to app accounts).
    */
-  needsHolderDetail?: (vendor: string, kind: KeyKind) => boolean;
+  needsHolderDetail: (vendor: string, kind: KeyKind) => boolean;
   /** The request brings that detail. */
-  hasHolderDetail?: boolean;
+  hasHolderDetail: boolean;
 }
 
 /** A room no grant can be planned for, and why. */
@@ -64,8 +64,7 @@ export function planTargets(i: PlanInput): Plan {
       continue;
     }
     const kindCapable = enabled.filter((d) => i.supportsKind(d.vendor, i.kind));
-    const detailMissing = (vendor: string) =>
-      !i.hasHolderDetail && (i.needsHolderDetail?.(vendor, i.kind) ?? false);
+    const detailMissing = (vendor: string) => !i.hasHolderDetail && i.needsHolderDetail(vendor, i.kind);
     const capable = kindCapable.filter((d) => !detailMissing(d.vendor));
     const chosen = capable.sort((a, b) => rank(a.vendor) - rank(b.vendor) || a.id.localeCompare(b.id))[0];
     if (!chosen) {
