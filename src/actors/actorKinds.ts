@@ -7,6 +7,7 @@ import {
   type CredentialSnapshot,
   credentialMachine,
   credentialStatus,
+  grantStatus,
   type LockDeviceSnapshot,
   lockDeviceMachine,
   lockDeviceStatus,
@@ -78,21 +79,11 @@ export interface ActorKind {
   project(s: AnyMachineSnapshot, version: number): ReadModelRow | null;
 }
 
-const grantStatusForContract = (s: string) =>
-  s === 'issued'
-    ? 'active'
-    : s === 'revoked' || s === 'failed'
-      ? s
-      : s.startsWith('modify') || s.startsWith('reissue')
-        ? 'updating'
-        : s.startsWith('revoke')
-          ? 'revoking'
-          : 'issuing';
-
 const credential: ActorKind = {
   type: 'credential',
   machine: credentialMachine,
-  machineVersion: 1,
+  // 2: grants are grant-machine snapshots (machines/grant.ts).
+  machineVersion: 2,
   aggregate: 'key_credential',
   status: (s) => credentialStatus(s as CredentialSnapshot),
   propertyId: (s) => (s as CredentialSnapshot).context.propertyId,
@@ -115,22 +106,25 @@ const credential: ActorKind = {
         areas: c.areas,
         valid_from: c.validFrom,
         valid_until: c.validUntil,
-        vendor: c.grants[0]?.vendor ?? null,
+        vendor: c.grants[0]?.context.vendor ?? null,
         status: credentialStatus(s),
         grants: JSON.stringify(
-          c.grants.map((g) => ({
-            roomId: g.roomId,
-            lockDeviceId: g.lockDeviceId,
-            vendor: g.vendor,
-            vendorRef: g.vendorRef,
-            status: grantStatusForContract(g.status),
-            attempts: g.attempts,
-            lastError: g.lastError ? { code: g.lastError.code, message: g.lastError.message } : null,
-            // Which of the credential's PINs the lock holds (not in the REST schema: the issuing answer uses it).
-            pinIndex: g.pinIndex ?? 0,
-            // Sealed vendor-chosen PIN, opened only for the issuing answer (not in the REST schema either).
-            ...(g.vendorSecret ? { vendorSecret: g.vendorSecret } : {}),
-          })),
+          c.grants.map((grant) => {
+            const g = grant.context;
+            return {
+              roomId: g.roomId,
+              lockDeviceId: g.lockDeviceId,
+              vendor: g.vendor,
+              vendorRef: g.vendorRef,
+              status: grantStatus(grant),
+              attempts: g.op?.attempt ?? 0,
+              lastError: g.lastError ? { code: g.lastError.code, message: g.lastError.message } : null,
+              // Which of the credential's PINs the lock holds (not in the REST schema: the issuing answer uses it).
+              pinIndex: g.held?.pinIndex ?? g.want.pinIndex,
+              // Sealed vendor-chosen PIN, opened only for the issuing answer (not in the REST schema either).
+              ...(g.vendorSecret ? { vendorSecret: g.vendorSecret } : {}),
+            };
+          }),
         ),
         failure: c.failure ? JSON.stringify(c.failure) : null,
         version,

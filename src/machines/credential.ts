@@ -1,19 +1,26 @@
 /**
- * The key credential: issue → active → revoke/expire, with per-grant retries and failure compensation.
- * Pure: time arrives in events (`at`), secrets arrive encrypted, vendor calls and timers are intents.
+ * The key credential: issue → active ⇄ updating → revoking → revoked | expired | failed.
+ *
+ * It owns the wanted state of its grants (one grant machine per lock, `grant.ts`, composed purely by
+ * `credentialGrants.ts`): a window change, a new PIN or a close is told to every grant at once, and the
+ * credential's own state follows the grants' summaries — active when every grant holds what is wanted,
+ * revoked only when every grant is gone at the vendor. A revoke the vendor refuses keeps the credential
+ * `revoking`, says why in `failure`, and publishes `revoke_stalled` once.
+ *
+ * Stale inputs are recognized by data: outcomes by their operation and attempt (in the grant), timers by
+ * their token or their time (`timer.expire` counts only at or after the current `validUntil`), and updates
+ * from the reservation by their sequence number.
+ *
+ * Pure: time arrives in events (`at`), secrets arrive sealed, vendor calls, timers, domain events and
+ * messages to other actors are intents the runtime journals in the same transaction.
  */
-import { assign, enqueueActions, type SnapshotFrom, setup } from 'xstate';
-import type { Grant, GrantOwner, GrantStep } from './credentialGrants.ts';
+import { and, assign, enqueueActions, type SnapshotFrom, setup } from 'xstate';
 import * as grants from './credentialGrants.ts';
-import type {
-  DomainEventIntent,
-  EffectError,
-  GrantTarget,
-  KeyKind,
-  TimerIntent,
-  VendorIntent,
-} from './intents.ts';
+import type { Grant, GrantIntentAction, GrantStep } from './credentialGrants.ts';
+import type { GrantEvent } from './grant.ts';
+import type { DomainEventIntent, GrantTarget, KeyKind, MessageIntent, TimerIntent } from './intents.ts';
 import { defaultRetryPolicy, type RetryPolicy } from './retryPolicy.ts';
+import { ignore } from './totality.ts';
 
 export type CredentialStatus =
   | 'requested'
@@ -36,7 +43,12 @@ export interface CredentialFailure {
   reason: string;
 }
 
-export interface CredentialContext {
+export interface CredentialWindow {
+  validFrom: string;
+  validUntil: string;
+}
+
+export interface CredentialContext extends CredentialWindow {
   id: string;
   tenantId: string;
   propertyId: string;
@@ -45,23 +57,25 @@ export interface CredentialContext {
   kind: KeyKind;
   rooms: string[];
   areas: string[];
-  validFrom: string;
-  validUntil: string;
-  /** The PIN, encrypted by the runtime's secret box; null for kinds without a secret. */
+  /** The PIN (or card number, app account), sealed by the runtime's secret box; null for kinds without. */
   secret: string | null;
+  /** Sealed alternate PINs not used yet; `pinIndex` counts the PINs used up (0: the first). */
+  spareSecrets: string[];
+  pinIndex: number;
   grants: Grant[];
   /** Where closing ends: revoked, expired or failed. */
   closeGoal: 'revoked' | 'expired' | 'failed' | null;
   revokeReason: string | null;
   failure: CredentialFailure | null;
   retry: RetryPolicy;
-  /** Sealed alternate PINs not used yet; `pinIndex` counts the PINs used up (0: the first). */
-  spareSecrets?: string[];
-  pinIndex?: number;
-  /** Updates applied (update saga); absent in snapshots from before updates existed. */
-  updates?: number;
-  /** A window that arrived while an update was running: applied as soon as that one ends. */
-  pendingUpdate?: { validFrom: string; validUntil: string } | null;
+  /** Windows applied after the first. */
+  updates: number;
+  /** The reservation's sequence number of the window applied last (null: none from a reservation). */
+  windowSeq: number | null;
+  /** An update that arrived before the issue (the reservation's messages may overtake each other). */
+  deferredUpdate: (CredentialWindow & { seq: number | null }) | null;
+  /** `revoke_stalled` has been published (once per credential). */
+  stallReported: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -89,100 +103,47 @@ export interface IssueCredentialEvent {
   /** Rooms the requester could not resolve to a lock, with the reason code. */
   unresolved: { roomId: string; code: string }[];
   retry?: RetryPolicy;
+  /** Who asked: the reservation (derived credentials), or a caller (REST), whose credential is linked to it. */
+  origin?: 'reservation' | 'request';
+  /** The reservation's sequence number of this window (derived credentials). */
+  windowSeq?: number | null;
 }
+
+export type CredentialOutcomeEvent = Extract<GrantEvent, { operationId: string }>;
 
 export type CredentialEvent =
   | IssueCredentialEvent
   | { type: 'credential.revoke'; at: string; reason: string }
-  | { type: 'credential.update'; at: string; validFrom: string; validUntil: string }
-  | { type: 'effect.done.modifyGrant'; at: string; operationId: string; vendorRef?: string | null }
-  | { type: 'effect.failed.modifyGrant'; at: string; operationId: string; error: EffectError }
-  | {
-      type: 'effect.done.issueGrant';
-      at: string;
-      operationId: string;
-      vendorRef?: string | null;
-      vendorSecret?: string;
-    }
-  | { type: 'effect.failed.issueGrant'; at: string; operationId: string; error: EffectError }
-  | { type: 'effect.done.revokeGrant'; at: string; operationId: string; vendorRef?: string | null }
-  | { type: 'effect.failed.revokeGrant'; at: string; operationId: string; error: EffectError }
-  | { type: 'timer.retryGrant'; at: string; lockDeviceId: string }
+  /** A new window; `seq` orders the reservation's updates (REST updates carry none and apply in arrival order). */
+  | { type: 'credential.update'; at: string; validFrom: string; validUntil: string; seq?: number | null }
   /** The vendor says the grant on this lock (its reference) never reached the lock. */
   | { type: 'credential.grantLost'; at: string; lockDeviceId: string; vendorRef: string }
-  | { type: 'timer.expire'; at: string };
+  | { type: 'timer.expire'; at: string; validUntil?: string }
+  | { type: 'timer.retryGrant'; at: string; lockDeviceId: string; token?: number }
+  | CredentialOutcomeEvent;
 
-const owner = (c: CredentialContext): GrantOwner => c;
+export const credentialEventTypes = [
+  'credential.issue',
+  'credential.revoke',
+  'credential.update',
+  'credential.grantLost',
+  'timer.expire',
+  'timer.retryGrant',
+  'effect.done.issueGrant',
+  'effect.failed.issueGrant',
+  'effect.done.modifyGrant',
+  'effect.failed.modifyGrant',
+  'effect.done.revokeGrant',
+  'effect.failed.revokeGrant',
+] as const satisfies readonly CredentialEvent['type'][];
+
 const EXPIRE_TIMER = 'expire';
-
-/** The grant step an effect outcome or retry timer implies; the same in every state that has grants. */
-function decideGrants(c: CredentialContext, e: CredentialEvent): GrantStep {
-  switch (e.type) {
-    case 'effect.done.issueGrant':
-      return grants.onIssued(owner(c), c.grants, e.operationId, e.vendorRef ?? null, e.vendorSecret);
-    case 'effect.failed.issueGrant':
-      return grants.onIssueFailed(owner(c), c.grants, e.operationId, e.error, e.at);
-    case 'effect.done.revokeGrant':
-      return grants.onRevoked(owner(c), c.grants, e.operationId);
-    case 'effect.failed.revokeGrant':
-      return grants.onRevokeFailed(owner(c), c.grants, e.operationId, e.error, e.at);
-    case 'effect.done.modifyGrant':
-      return grants.onModified(owner(c), c.grants, e.operationId, e.vendorRef ?? null);
-    case 'effect.failed.modifyGrant':
-      return grants.onModifyFailed(owner(c), c.grants, e.operationId, e.error, e.at);
-    case 'timer.retryGrant':
-      return grants.onRetryDue(owner(c), c.grants, e.lockDeviceId);
-    case 'credential.grantLost':
-      return grants.onGrantLost(owner(c), c.grants, e.lockDeviceId, e.vendorRef);
-    case 'credential.issue':
-      return grants.startIssue(owner(c), e.targets);
-    default:
-      return { grants: c.grants, intents: [], timers: [], cancelTimers: [] };
-  }
-}
+type CloseGoal = 'revoked' | 'expired' | 'failed';
 
 type CredentialIntentAction =
-  | { type: 'callVendor'; params: VendorIntent }
-  | { type: 'scheduleTimer'; params: TimerIntent }
-  | { type: 'cancelTimer'; params: { key: string } }
-  | { type: 'publishEvent'; params: DomainEventIntent };
-
-/** A step's intents as actions, in journal order: cancellations, timers, vendor calls. */
-function stepActions(s: GrantStep): CredentialIntentAction[] {
-  return [
-    ...s.cancelTimers.map((key) => ({ type: 'cancelTimer' as const, params: { key } })),
-    ...s.timers.map((t) => ({ type: 'scheduleTimer' as const, params: t })),
-    ...s.intents.map((i) => ({ type: 'callVendor' as const, params: i })),
-  ];
-}
-
-/** Closing (revoke, expiry, failure): the context changes and the intents it implies. Pure. */
-function decideClose(c: CredentialContext, e: CredentialEvent, goal: CloseGoal) {
-  const s = grants.startClose(owner(c), c.grants);
-  const failedGrant = c.grants.find((g) => g.status === 'failed');
-  const failure: CredentialFailure | null =
-    goal === 'failed'
-      ? {
-          code: failedGrant?.lastError?.code ?? 'FAILED',
-          reason: failedGrant?.lastError?.message ?? 'a grant could not be issued',
-        }
-      : c.failure;
-  const actions: CredentialIntentAction[] = [];
-  if (goal !== 'expired') actions.push({ type: 'cancelTimer', params: { key: EXPIRE_TIMER } });
-  actions.push(...stepActions(s));
-  if (goal === 'failed')
-    actions.push({ type: 'publishEvent', params: { verb: 'failed', data: { failure } } });
-  const patch: Partial<CredentialContext> = {
-    grants: s.grants,
-    closeGoal: goal,
-    updatedAt: e.at,
-    revokeReason: e.type === 'credential.revoke' ? e.reason : c.revokeReason,
-    failure,
-  };
-  return { patch, actions };
-}
-
-type CloseGoal = 'revoked' | 'expired' | 'failed';
+  | GrantIntentAction
+  | { type: 'publishEvent'; params: DomainEventIntent }
+  | { type: 'sendMessage'; params: MessageIntent };
 
 /** The part of xstate's `enqueue` the shared steps use: typed here so the steps stay plain functions. */
 interface CredentialEnqueue {
@@ -195,259 +156,110 @@ interface EnqueueArgs {
   enqueue: CredentialEnqueue;
 }
 
-function applyGrantEvent({ context, event, enqueue }: EnqueueArgs): void {
-  const s = decideGrants(context, event);
-  enqueue.assign({ grants: s.grants, updatedAt: event.at, ...(s.rotated ?? {}) });
-  for (const a of stepActions(s)) enqueue(a);
+/** Which grants an event is for, and the grant event it becomes; null when it is for none. */
+function routed(c: CredentialContext, e: CredentialEvent): { indexes: number[]; event: GrantEvent } | null {
+  if ('operationId' in e) {
+    const i = grants.byOperation(c.grants, e.operationId);
+    return i < 0 ? null : { indexes: [i], event: e };
+  }
+  if (e.type === 'timer.retryGrant') {
+    const i = grants.byLock(c.grants, e.lockDeviceId);
+    return i < 0 ? null : { indexes: [i], event: e };
+  }
+  if (e.type === 'credential.grantLost') {
+    const i = grants.byLock(c.grants, e.lockDeviceId);
+    return i < 0 ? null : { indexes: [i], event: { type: 'grant.lost', at: e.at, vendorRef: e.vendorRef } };
+  }
+  return null;
 }
 
-/** Every grant outcome, retry timer or lost-grant notice: applied only when it changes the grants. */
-const grantStep = { guard: 'grantEventApplies', actions: 'applyGrantEvent' } as const;
-/** The outcomes of issuing and revoking grants, and their retry timers: handled alike in every state that has grants. */
-const grantOutcomes = {
-  'effect.done.issueGrant': grantStep,
-  'effect.failed.issueGrant': grantStep,
-  'effect.done.revokeGrant': grantStep,
-  'effect.failed.revokeGrant': grantStep,
-  'timer.retryGrant': grantStep,
-} as const;
-const modifyOutcomes = {
-  'effect.done.modifyGrant': grantStep,
-  'effect.failed.modifyGrant': grantStep,
-} as const;
+// The guard and the action of one routed transition see the same event object: its step is computed once.
+const routedSteps = new WeakMap<object, { grants: Grant[]; step: GrantStep | null }>();
+function routedStep(c: CredentialContext, e: CredentialEvent): GrantStep | null {
+  const memo = routedSteps.get(e);
+  if (memo && memo.grants === c.grants) return memo.step;
+  const r = routed(c, e);
+  const step = r ? grants.stepGrants(c.grants, r.indexes, r.event) : null;
+  routedSteps.set(e, { grants: c.grants, step });
+  return step;
+}
 
-const beginClose =
-  (goal: CloseGoal) =>
-  ({ context, event, enqueue }: EnqueueArgs): void => {
-    const { patch, actions } = decideClose(context, event, goal);
-    enqueue.assign(patch);
-    for (const a of actions) enqueue(a);
-  };
+function applyStep(s: GrantStep | null, at: string, enqueue: CredentialEnqueue): void {
+  if (!s) return;
+  enqueue.assign({ grants: s.grants, updatedAt: at });
+  for (const a of s.actions) enqueue(a);
+}
 
 const expiryTimer = (validUntil: string): CredentialIntentAction => ({
   type: 'scheduleTimer',
-  params: { key: EXPIRE_TIMER, dueAt: validUntil, event: { type: 'timer.expire' } },
+  params: { key: EXPIRE_TIMER, dueAt: validUntil, event: { type: 'timer.expire', validUntil } },
 });
 
-/** Starts the update saga for a window: each grant changes in place or is re-issued; expiry follows. */
-function beginUpdate(
-  c: CredentialContext,
-  window: { validFrom: string; validUntil: string },
-  at: string,
-  enqueue: CredentialEnqueue,
-): void {
-  const next: CredentialContext = { ...c, ...window, updates: (c.updates ?? 0) + 1, pendingUpdate: null };
-  const s = grants.startUpdate(owner(next), c.grants);
-  enqueue.assign({ ...window, updates: next.updates, pendingUpdate: null, grants: s.grants, updatedAt: at });
-  enqueue(expiryTimer(window.validUntil));
-  for (const a of stepActions(s)) enqueue(a);
+/** Tells every grant that the credential closes, with the goal it closes to. */
+function beginClose(goal: CloseGoal) {
+  return ({ context, event, enqueue }: EnqueueArgs): void => {
+    const failedGrant = grants.failedIssue(context.grants) ?? grants.refusedPin(context.grants);
+    const failure: CredentialFailure | null =
+      goal === 'failed'
+        ? {
+            code: failedGrant?.context.lastError?.code ?? 'FAILED',
+            reason: failedGrant?.context.lastError?.message ?? 'a grant could not be issued',
+          }
+        : context.failure;
+    enqueue.assign({
+      closeGoal: goal,
+      failure,
+      revokeReason: event.type === 'credential.revoke' ? event.reason : context.revokeReason,
+      updatedAt: event.at,
+    });
+    if (goal !== 'expired') enqueue({ type: 'cancelTimer', params: { key: EXPIRE_TIMER } });
+    const s = grants.stepAllGrants(context.grants, { type: 'grant.close', at: event.at });
+    applyStep(s, event.at, enqueue);
+  };
 }
 
-const windowChanged = (c: CredentialContext, e: { validFrom: string; validUntil: string }) =>
-  e.validFrom !== c.validFrom || e.validUntil !== c.validUntil;
+/** Applies a new window: every grant is told, expiry moves. */
+function applyWindow({ context, event, enqueue }: EnqueueArgs): void {
+  if (event.type !== 'credential.update') return;
+  const window = { validFrom: event.validFrom, validUntil: event.validUntil };
+  enqueue.assign({
+    ...window,
+    updates: context.updates + 1,
+    windowSeq: event.seq ?? context.windowSeq,
+    updatedAt: event.at,
+  });
+  enqueue(expiryTimer(window.validUntil));
+  applyStep(
+    grants.stepAllGrants(context.grants, { type: 'grant.want', at: event.at, ...window }),
+    event.at,
+    enqueue,
+  );
+}
 
-export const credentialMachine = setup({
-  types: {
-    context: {} as CredentialContext,
-    events: {} as CredentialEvent,
-    input: {} as CredentialInput,
-  },
-  actions: {
-    callVendor: (_: unknown, _params: VendorIntent) => {},
-    scheduleTimer: (_: unknown, _params: TimerIntent) => {},
-    cancelTimer: (_: unknown, _params: { key: string }) => {},
-    publishEvent: (_: unknown, _params: DomainEventIntent) => {},
-    applyGrantEvent: enqueueActions(applyGrantEvent),
-  },
-  guards: {
-    hasUnresolvedRooms: ({ event }) =>
-      event.type === 'credential.issue' && (event.unresolved.length > 0 || event.targets.length === 0),
-    /** Duplicate or stale outcomes leave the grants untouched: then nothing is written at all. */
-    grantEventApplies: ({ context, event }) => decideGrants(context, event).grants !== context.grants,
-    allIssued: ({ context }) => grants.allIssued(context.grants),
-    anyFailed: ({ context }) => grants.anyFailed(context.grants),
-    updateChangesWindow: ({ context, event }) =>
-      event.type === 'credential.update' && windowChanged(context, event),
-    hasPendingUpdate: ({ context }) => grants.allIssued(context.grants) && !!context.pendingUpdate,
-    allClosedAs: ({ context }, params: { goal: CloseGoal }) =>
-      grants.allClosed(context.grants) && context.closeGoal === params.goal,
-  },
-}).createMachine({
-  id: 'credential',
-  context: ({ input }) => ({
-    id: input.id,
-    tenantId: input.tenantId,
-    propertyId: '',
-    reservationId: null,
-    holder: { kind: 'guest', ref: '' },
-    kind: 'pin',
-    rooms: [],
-    areas: [],
-    validFrom: '',
-    validUntil: '',
-    secret: null,
-    grants: [],
-    closeGoal: null,
-    revokeReason: null,
-    failure: null,
-    retry: defaultRetryPolicy,
-    createdAt: '',
-    updatedAt: '',
-  }),
-  initial: 'new',
-  states: {
-    new: {
-      on: {
-        // Revoked before it was ever issued (a reservation's events overtaking each other after a crash,
-        // or a cancellation for a kind never requested): a tombstone, so a late issue cannot revive it.
-        'credential.revoke': {
-          target: 'tombstoned',
-          actions: assign(({ event }) => ({ revokeReason: event.reason, updatedAt: event.at })),
-        },
-        'credential.issue': [
-          {
-            guard: 'hasUnresolvedRooms',
-            target: 'failed',
-            actions: [
-              assign(({ event }) => ({
-                ...describe(event),
-                closeGoal: 'failed' as const,
-                failure: {
-                  code: event.unresolved[0]?.code ?? 'NO_LOCK_FOR_ROOM',
-                  reason: `no lock for room(s) ${event.unresolved.map((u) => u.roomId).join(', ') || event.rooms.join(', ')}`,
-                },
-              })),
-              { type: 'publishEvent', params: { verb: 'requested' } },
-              {
-                type: 'publishEvent',
-                params: ({ context }) => ({ verb: 'failed', data: { failure: context.failure } }),
-              },
-            ],
-          },
-          {
-            target: 'issuing',
-            actions: [
-              assign(({ event }) => describe(event)),
-              { type: 'publishEvent', params: { verb: 'requested' } },
-              enqueueActions(applyGrantEvent),
-            ],
-          },
-        ],
-      },
-    },
-    issuing: {
-      always: [
-        {
-          guard: 'allIssued',
-          target: 'active',
-          actions: [
-            {
-              type: 'publishEvent',
-              params: ({ context }) => ({ verb: 'issued', data: grantSummary(context) }),
-            },
-            {
-              type: 'scheduleTimer',
-              params: ({ context }) => ({
-                key: EXPIRE_TIMER,
-                dueAt: context.validUntil,
-                event: { type: 'timer.expire' },
-              }),
-            },
-          ],
-        },
-        { guard: 'anyFailed', target: 'revoking', actions: enqueueActions(beginClose('failed')) },
-      ],
-      on: {
-        ...grantOutcomes,
-        'credential.revoke': { target: 'revoking', actions: enqueueActions(beginClose('revoked')) },
-      },
-    },
-    active: {
-      // A lost grant that cannot be issued again fails the credential, as during issuing.
-      always: { guard: 'anyFailed', target: 'revoking', actions: enqueueActions(beginClose('failed')) },
-      on: {
-        'credential.update': {
-          guard: 'updateChangesWindow',
-          target: 'updating',
-          actions: enqueueActions(({ context, event, enqueue }) => {
-            if (event.type === 'credential.update') beginUpdate(context, event, event.at, enqueue);
-          }),
-        },
-        'credential.revoke': { target: 'revoking', actions: enqueueActions(beginClose('revoked')) },
-        'timer.expire': { target: 'revoking', actions: enqueueActions(beginClose('expired')) },
-        // A grant the vendor lost is replaced while the credential stays active.
-        'credential.grantLost': grantStep,
-        ...grantOutcomes,
-      },
-    },
-    updating: {
-      always: [
-        {
-          // Another window arrived meanwhile: start it now that this one is applied.
-          guard: 'hasPendingUpdate',
-          target: 'updating',
-          reenter: true,
-          actions: enqueueActions(({ context, event, enqueue }) => {
-            if (context.pendingUpdate) beginUpdate(context, context.pendingUpdate, event.at, enqueue);
-          }),
-        },
-        {
-          guard: 'allIssued',
-          target: 'active',
-          actions: {
-            type: 'publishEvent',
-            params: ({ context }) => ({
-              verb: 'updated',
-              data: {
-                validFrom: context.validFrom,
-                validUntil: context.validUntil,
-                ...grantSummary(context),
-              },
-            }),
-          },
-        },
-        { guard: 'anyFailed', target: 'revoking', actions: enqueueActions(beginClose('failed')) },
-      ],
-      on: {
-        ...modifyOutcomes,
-        ...grantOutcomes,
-        'credential.update': {
-          actions: assign(({ context, event }) =>
-            event.type === 'credential.update' && windowChanged(context, event)
-              ? {
-                  pendingUpdate: { validFrom: event.validFrom, validUntil: event.validUntil },
-                  updatedAt: event.at,
-                }
-              : {},
-          ),
-        },
-        'credential.revoke': { target: 'revoking', actions: enqueueActions(beginClose('revoked')) },
-        'timer.expire': { target: 'revoking', actions: enqueueActions(beginClose('expired')) },
-      },
-    },
-    revoking: {
-      always: [
-        { guard: { type: 'allClosedAs', params: { goal: 'revoked' } }, target: 'revoked' },
-        { guard: { type: 'allClosedAs', params: { goal: 'expired' } }, target: 'expired' },
-        { guard: { type: 'allClosedAs', params: { goal: 'failed' } }, target: 'failed' },
-      ],
-      on: {
-        ...modifyOutcomes,
-        ...grantOutcomes,
-      },
-    },
-    revoked: {
-      type: 'final',
-      entry: {
-        type: 'publishEvent',
-        params: ({ context }) => ({ verb: 'revoked', data: { reason: context.revokeReason } }),
-      },
-    },
-    expired: { type: 'final', entry: { type: 'publishEvent', params: { verb: 'expired' } } },
-    failed: { type: 'final' },
-    tombstoned: { type: 'final' },
-  },
-});
+/** A lock holds the credential's PIN already: every grant moves to the next spare PIN. */
+function rotatePin({ context, event, enqueue }: EnqueueArgs): void {
+  const [next, ...rest] = context.spareSecrets;
+  if (next === undefined) return;
+  const pinIndex = context.pinIndex + 1;
+  enqueue.assign({ secret: next, spareSecrets: rest, pinIndex, updatedAt: event.at });
+  const s = grants.stepAllGrants(context.grants, {
+    type: 'grant.repin',
+    at: event.at,
+    secret: next,
+    pinIndex,
+  });
+  applyStep(s, event.at, enqueue);
+}
+
+function grantSummary(c: CredentialContext) {
+  return {
+    grants: c.grants.map((g) => ({
+      lockDeviceId: g.context.lockDeviceId,
+      vendor: g.context.vendor,
+      vendorRef: g.context.vendorRef,
+    })),
+  };
+}
 
 function describe(e: IssueCredentialEvent) {
   return {
@@ -463,16 +275,389 @@ function describe(e: IssueCredentialEvent) {
     spareSecrets: e.spareSecrets ?? [],
     pinIndex: 0,
     retry: e.retry ?? defaultRetryPolicy,
+    windowSeq: e.windowSeq ?? null,
     createdAt: e.at,
     updatedAt: e.at,
   };
 }
 
-function grantSummary(c: CredentialContext) {
-  return {
-    grants: c.grants.map((g) => ({ lockDeviceId: g.lockDeviceId, vendor: g.vendor, vendorRef: g.vendorRef })),
-  };
+/** A deferred update from the reservation newer than the window the issue carries wins. */
+function issuedWindow(
+  c: CredentialContext,
+  e: IssueCredentialEvent,
+): CredentialWindow & { windowSeq: number | null } {
+  const d = c.deferredUpdate;
+  if (d && d.seq !== null && d.seq > (e.windowSeq ?? -1))
+    return { validFrom: d.validFrom, validUntil: d.validUntil, windowSeq: d.seq };
+  return { validFrom: e.validFrom, validUntil: e.validUntil, windowSeq: e.windowSeq ?? null };
 }
+
+/** A routed event that changes a grant is applied; one that changes none (a duplicate, a late answer, a
+ * timer or notice about an earlier generation, or about no grant of this credential) is ignored. */
+const toGrant = [
+  { guard: 'changesAGrant', actions: 'routeToGrant' },
+  ignore('changes no grant: a duplicate or late answer, or about an earlier generation'),
+] as const;
+
+/** How every live state treats a grant's outcome, its retry timer, and a lost-grant notice. */
+const grantEvents = {
+  'effect.done.issueGrant': toGrant,
+  'effect.failed.issueGrant': toGrant,
+  'effect.done.modifyGrant': toGrant,
+  'effect.failed.modifyGrant': toGrant,
+  'effect.done.revokeGrant': toGrant,
+  'effect.failed.revokeGrant': toGrant,
+  'timer.retryGrant': toGrant,
+  // A grant the vendor lost is revoked and issued again while the credential stays as it is.
+  'credential.grantLost': toGrant,
+} as const;
+
+/** How a closed credential treats anything that still arrives. */
+function closedTo(what: string) {
+  return {
+    'credential.issue': ignore(`${what}: a credential is issued once`),
+    'credential.revoke': ignore(`${what}: nothing left to revoke`),
+    'credential.update': ignore(`${what}: a closed credential is not reopened`),
+    'credential.grantLost': ignore(`${what}: every grant is gone`),
+    'timer.expire': ignore(`${what}: a timer set before it closed`),
+    'timer.retryGrant': ignore(`${what}: a timer set before it closed`),
+    'effect.done.issueGrant': ignore(`${what}: nothing is in flight, a duplicate or late answer`),
+    'effect.failed.issueGrant': ignore(`${what}: nothing is in flight, a duplicate or late answer`),
+    'effect.done.modifyGrant': ignore(`${what}: nothing is in flight, a duplicate or late answer`),
+    'effect.failed.modifyGrant': ignore(`${what}: nothing is in flight, a duplicate or late answer`),
+    'effect.done.revokeGrant': ignore(`${what}: nothing is in flight, a duplicate or late answer`),
+    'effect.failed.revokeGrant': ignore(`${what}: nothing is in flight, a duplicate or late answer`),
+  } as const;
+}
+
+/** Checked first in every live state: a refused PIN moves to the next; a failed grant fails the credential. */
+const grantTroubles = [
+  { guard: 'pinRefusedWithSpare', actions: 'rotatePin' },
+  { guard: 'grantFailed', target: '#credential.revoking', actions: 'closeAsFailed' },
+] as const;
+/** Reports a stalled revoke once (in any live state: a replaced grant's revoke can stall too). */
+const stallReport = { guard: 'newlyStalled', actions: 'reportStall' } as const;
+
+export const credentialMachine = setup({
+  types: {
+    context: {} as CredentialContext,
+    events: {} as CredentialEvent,
+    input: {} as CredentialInput,
+  },
+  actions: {
+    callVendor: (_: unknown, _params: GrantIntentAction['params']) => {},
+    scheduleTimer: (_: unknown, _params: TimerIntent) => {},
+    cancelTimer: (_: unknown, _params: { key: string }) => {},
+    publishEvent: (_: unknown, _params: DomainEventIntent) => {},
+    sendMessage: (_: unknown, _params: MessageIntent) => {},
+    routeToGrant: enqueueActions(({ context, event, enqueue }) =>
+      applyStep(routedStep(context, event), event.at, enqueue),
+    ),
+    start: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'credential.issue') return;
+      const base = { ...context, ...describe(event) };
+      const window = issuedWindow(context, event);
+      const c = { ...base, ...window, deferredUpdate: null };
+      const s = grants.startGrants(c, event.targets, {
+        validFrom: c.validFrom,
+        validUntil: c.validUntil,
+        secret: c.secret,
+        pinIndex: 0,
+        open: true,
+      });
+      enqueue.assign({ ...c, grants: s.grants });
+      enqueue({ type: 'publishEvent', params: { verb: 'requested' } });
+      enqueue(expiryTimer(c.validUntil));
+      for (const a of s.actions) enqueue(a);
+      // A caller's credential for a reservation joins the reservation's list, so its dates and end reach it.
+      if (event.origin === 'request' && event.reservationId)
+        enqueue({
+          type: 'sendMessage',
+          params: {
+            intent: 'sendMessage',
+            operationId: `${c.id}:link`,
+            to: { type: 'reservation', id: event.reservationId },
+            event: { type: 'reservation.credentialLinked', at: event.at, credentialId: c.id, kind: c.kind },
+          },
+        });
+    }),
+    failUnresolved: assign(({ event }) => {
+      if (event.type !== 'credential.issue') return {};
+      return {
+        ...describe(event),
+        closeGoal: 'failed' as const,
+        failure: {
+          code: event.unresolved[0]?.code ?? 'NO_LOCK_FOR_ROOM',
+          reason: `no lock for room(s) ${event.unresolved.map((u) => u.roomId).join(', ') || event.rooms.join(', ')}`,
+        },
+      };
+    }),
+    deferUpdate: assign(({ context, event }) => {
+      if (event.type !== 'credential.update') return {};
+      const d = context.deferredUpdate;
+      if (d && (event.seq ?? -1) <= (d.seq ?? -1)) return {};
+      return {
+        deferredUpdate: { validFrom: event.validFrom, validUntil: event.validUntil, seq: event.seq ?? null },
+      };
+    }),
+    applyWindow: enqueueActions(applyWindow),
+    recordWindowSeq: assign(({ context, event }) => ({
+      windowSeq: event.type === 'credential.update' && event.seq != null ? event.seq : context.windowSeq,
+    })),
+    rotatePin: enqueueActions(rotatePin),
+    closeAsRevoked: enqueueActions(beginClose('revoked')),
+    closeAsExpired: enqueueActions(beginClose('expired')),
+    closeAsFailed: enqueueActions(beginClose('failed')),
+    tombstone: assign(({ event }) =>
+      event.type === 'credential.revoke' ? { revokeReason: event.reason, updatedAt: event.at } : {},
+    ),
+    reportStall: enqueueActions(({ context, event, enqueue }) => {
+      const g = grants.stalled(context.grants);
+      const failure = {
+        code: g?.context.lastError?.code ?? 'REVOKE_STALLED',
+        reason: `the vendor has not confirmed the revoke on lock ${g?.context.lockDeviceId}: ${g?.context.lastError?.message ?? 'no answer'}`,
+      };
+      enqueue.assign({ stallReported: true, failure, updatedAt: event.at });
+      enqueue({
+        type: 'publishEvent',
+        params: { verb: 'revoke_stalled', data: { failure, lockDeviceId: g?.context.lockDeviceId ?? null } },
+      });
+    }),
+    clearStallFailure: assign(({ context }) =>
+      context.stallReported && context.closeGoal !== 'failed' ? { failure: null } : {},
+    ),
+  },
+  guards: {
+    hasUnresolvedRooms: ({ event }) =>
+      event.type === 'credential.issue' && (event.unresolved.length > 0 || event.targets.length === 0),
+    /** An outcome, timer or notice that changes a grant (duplicates and stale ones change nothing). */
+    changesAGrant: ({ context, event }) => routedStep(context, event) !== null,
+    /** A window from the reservation older than one applied is stale; REST windows carry no number. */
+    newerUpdate: ({ context, event }) =>
+      event.type === 'credential.update' &&
+      (event.seq == null || context.windowSeq === null || event.seq > context.windowSeq),
+    /** The reservation's number moved on with the window it already has: only the number is kept. */
+    newerNumberOnly: ({ context, event }) =>
+      event.type === 'credential.update' &&
+      event.seq != null &&
+      (context.windowSeq === null || event.seq > context.windowSeq) &&
+      event.validFrom === context.validFrom &&
+      event.validUntil === context.validUntil,
+    windowChanged: ({ context, event }) =>
+      event.type === 'credential.update' &&
+      (event.validFrom !== context.validFrom || event.validUntil !== context.validUntil),
+    /** An expiry counts at or after the current end; one set for an earlier window is stale. */
+    expiryDue: ({ context, event }) =>
+      event.type === 'timer.expire' && Date.parse(event.at) >= Date.parse(context.validUntil),
+    allIssued: ({ context }) => grants.allIssued(context.grants),
+    allGoneAs: ({ context }, params: { goal: CloseGoal }) =>
+      grants.allGone(context.grants) && context.closeGoal === params.goal,
+    pinRefusedWithSpare: ({ context }) =>
+      !!grants.refusedPin(context.grants) && context.spareSecrets.length > 0,
+    grantFailed: ({ context }) =>
+      !!grants.failedIssue(context.grants) ||
+      (!!grants.refusedPin(context.grants) && context.spareSecrets.length === 0),
+    newlyStalled: ({ context }) => !context.stallReported && !!grants.stalled(context.grants),
+  },
+}).createMachine({
+  id: 'credential',
+  context: ({ input }) => ({
+    id: input.id,
+    tenantId: input.tenantId,
+    propertyId: '',
+    reservationId: null,
+    holder: { kind: 'guest', ref: '' },
+    kind: 'pin',
+    rooms: [],
+    areas: [],
+    validFrom: '',
+    validUntil: '',
+    secret: null,
+    spareSecrets: [],
+    pinIndex: 0,
+    grants: [],
+    closeGoal: null,
+    revokeReason: null,
+    failure: null,
+    retry: defaultRetryPolicy,
+    updates: 0,
+    windowSeq: null,
+    deferredUpdate: null,
+    stallReported: false,
+    createdAt: '',
+    updatedAt: '',
+  }),
+  initial: 'new',
+  states: {
+    new: {
+      on: {
+        'credential.issue': [
+          {
+            guard: 'hasUnresolvedRooms',
+            target: 'failed',
+            // `failed` is published on entering the state, after `requested`.
+            actions: ['failUnresolved', { type: 'publishEvent', params: { verb: 'requested' } }],
+          },
+          { target: 'issuing', actions: 'start' },
+        ],
+        // Revoked before it was ever issued (a cancellation overtaking the issue): a tombstone, so the late
+        // issue cannot revive it.
+        'credential.revoke': { target: 'tombstoned', actions: 'tombstone' },
+        // Deferred: the reservation's update may overtake its issue; the issue applies it if it is newer.
+        'credential.update': {
+          actions: 'deferUpdate',
+          description: 'deferred: applied by the issue if newer',
+        },
+        'credential.grantLost': ignore('not issued: no grant to lose'),
+        'timer.expire': ignore('not issued: no expiry set'),
+        'timer.retryGrant': ignore('not issued: no retry set'),
+        'effect.done.issueGrant': ignore('not issued: no call made'),
+        'effect.failed.issueGrant': ignore('not issued: no call made'),
+        'effect.done.modifyGrant': ignore('not issued: no call made'),
+        'effect.failed.modifyGrant': ignore('not issued: no call made'),
+        'effect.done.revokeGrant': ignore('not issued: no call made'),
+        'effect.failed.revokeGrant': ignore('not issued: no call made'),
+      },
+    },
+
+    /** Every grant is being issued; windows and PINs that change meanwhile go to the grants at once. */
+    issuing: {
+      always: [
+        ...grantTroubles,
+        stallReport,
+        {
+          guard: 'allIssued',
+          target: 'active',
+          actions: {
+            type: 'publishEvent',
+            params: ({ context }) => ({
+              verb: 'issued',
+              data: {
+                validFrom: context.validFrom,
+                validUntil: context.validUntil,
+                ...grantSummary(context),
+              },
+            }),
+          },
+        },
+      ],
+      on: {
+        ...grantEvents,
+        'credential.issue': ignore('already issued: a repeated request'),
+        'credential.update': [
+          { guard: and(['newerUpdate', 'windowChanged']), actions: 'applyWindow' },
+          { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
+          ignore('the window it has, or an older one from the reservation than one applied'),
+        ],
+        'credential.revoke': { target: 'revoking', actions: 'closeAsRevoked' },
+        'timer.expire': [
+          { guard: 'expiryDue', target: 'revoking', actions: 'closeAsExpired' },
+          ignore('set for an earlier window'),
+        ],
+      },
+    },
+
+    /** Every grant holds the window and PIN at its vendor. */
+    active: {
+      always: [...grantTroubles, stallReport],
+      on: {
+        ...grantEvents,
+        // Validity changes run only while updating.
+        'effect.done.modifyGrant': ignore('no change runs while active: a duplicate or late answer'),
+        'effect.failed.modifyGrant': ignore('no change runs while active: a duplicate or late answer'),
+        'credential.issue': ignore('already issued: a repeated request'),
+        'credential.update': [
+          { guard: and(['newerUpdate', 'windowChanged']), target: 'updating', actions: 'applyWindow' },
+          { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
+          ignore('the window it has, or an older one from the reservation than one applied'),
+        ],
+        'credential.revoke': { target: 'revoking', actions: 'closeAsRevoked' },
+        'timer.expire': [
+          { guard: 'expiryDue', target: 'revoking', actions: 'closeAsExpired' },
+          ignore('set for an earlier window'),
+        ],
+      },
+    },
+
+    /** A new window is on its way to every grant; `updated` once all of them hold it. */
+    updating: {
+      always: [
+        ...grantTroubles,
+        stallReport,
+        {
+          guard: 'allIssued',
+          target: 'active',
+          actions: {
+            type: 'publishEvent',
+            params: ({ context }) => ({
+              verb: 'updated',
+              data: {
+                validFrom: context.validFrom,
+                validUntil: context.validUntil,
+                ...grantSummary(context),
+              },
+            }),
+          },
+        },
+      ],
+      on: {
+        ...grantEvents,
+        'credential.issue': ignore('already issued: a repeated request'),
+        'credential.update': [
+          { guard: and(['newerUpdate', 'windowChanged']), actions: 'applyWindow' },
+          { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
+          ignore('the window it has, or an older one from the reservation than one applied'),
+        ],
+        'credential.revoke': { target: 'revoking', actions: 'closeAsRevoked' },
+        'timer.expire': [
+          { guard: 'expiryDue', target: 'revoking', actions: 'closeAsExpired' },
+          ignore('set for an earlier window'),
+        ],
+      },
+    },
+
+    /** Every grant is being revoked; ends only when the vendor confirms each one gone. */
+    revoking: {
+      always: [
+        stallReport,
+        { guard: { type: 'allGoneAs', params: { goal: 'revoked' } }, target: 'revoked' },
+        { guard: { type: 'allGoneAs', params: { goal: 'expired' } }, target: 'expired' },
+        { guard: { type: 'allGoneAs', params: { goal: 'failed' } }, target: 'failed' },
+      ],
+      on: {
+        ...grantEvents,
+        'credential.grantLost': ignore('closing: every grant is being revoked anyway'),
+        'credential.issue': ignore('closing: a credential is issued once'),
+        'credential.revoke': ignore('already closing'),
+        'credential.update': ignore('closing: the window no longer matters'),
+        'timer.expire': ignore('already closing'),
+      },
+    },
+
+    revoked: {
+      entry: [
+        'clearStallFailure',
+        {
+          type: 'publishEvent',
+          params: ({ context }) => ({ verb: 'revoked', data: { reason: context.revokeReason } }),
+        },
+      ],
+      on: closedTo('revoked'),
+    },
+    expired: {
+      entry: ['clearStallFailure', { type: 'publishEvent', params: { verb: 'expired' } }],
+      on: closedTo('expired'),
+    },
+    failed: {
+      entry: {
+        type: 'publishEvent',
+        params: ({ context }) => ({ verb: 'failed', data: { failure: context.failure } }),
+      },
+      on: closedTo('failed'),
+    },
+    tombstoned: { on: closedTo('revoked before it was issued') },
+  },
+});
 
 export type CredentialSnapshot = SnapshotFrom<typeof credentialMachine>;
 
@@ -483,8 +668,6 @@ export function credentialStatus(s: CredentialSnapshot): CredentialStatus {
       return 'requested';
     case 'tombstoned':
       return 'revoked';
-    case 'revoking':
-      return s.context.closeGoal === 'failed' ? 'failed' : 'revoking';
     default:
       return s.value as CredentialStatus;
   }

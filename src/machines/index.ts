@@ -1,6 +1,7 @@
 export {
   type CredentialContext,
   type CredentialEvent,
+  credentialEventTypes,
   type CredentialSnapshot,
   type CredentialStatus,
   credentialMachine,
@@ -8,10 +9,18 @@ export {
   type Holder,
   type IssueCredentialEvent,
 } from './credential.ts';
-export type { Grant, GrantStatus } from './credentialGrants.ts';
+export { type Grant, grantStatus } from './credentialGrants.ts';
+export {
+  type GrantContext,
+  type GrantEvent,
+  grantEventTypes,
+  grantMachine,
+  STALLED_RETRY_CAP_MS,
+} from './grant.ts';
 export {
   type DomainEventIntent,
   type EffectError,
+  type EffectIntent,
   type EffectOutcomeEvent,
   effectDone,
   effectFailed,
@@ -19,6 +28,7 @@ export {
   type IssueGrantIntent,
   type KeyKind,
   keyKinds,
+  type MessageIntent,
   type RevokeGrantIntent,
   type TimerIntent,
   type VendorIntent,

@@ -56,6 +56,21 @@ export interface ModifyGrantIntent extends IssuedGrantIntentBase {
 }
 
 export type VendorIntent = IssueGrantIntent | RevokeGrantIntent | ModifyGrantIntent;
+
+/**
+ * A message to another actor, journaled like a vendor call: delivered by the effect runner, and its row
+ * removed by the receiving actor's commit (so it is delivered again until that actor has it).
+ */
+export interface MessageIntent {
+  intent: 'sendMessage';
+  /** Unique per message: its message id. */
+  operationId: string;
+  to: { type: string; id: string };
+  event: { type: string; at: string; [k: string]: unknown };
+}
+
+/** Every intent the runtime journals and the effect runner carries out. */
+export type EffectIntent = VendorIntent | MessageIntent;
 export type VendorIntentName = VendorIntent['intent'];
 
 /** A durable timer: delivered to the actor as `event` once `dueAt` has passed. Same key replaces. */
@@ -77,11 +92,19 @@ export type EffectOutcomeEvent =
       type: `effect.done.${VendorIntentName}`;
       at: string;
       operationId: string;
+      /** The attempt this answers: an answer to an earlier attempt of the same operation is stale. */
+      attempt: number;
       vendorRef?: string | null;
       /** Sealed: the PIN the vendor chose for this grant (vendors that generate PINs). */
       vendorSecret?: string;
     }
-  | { type: `effect.failed.${VendorIntentName}`; at: string; operationId: string; error: EffectError };
+  | {
+      type: `effect.failed.${VendorIntentName}`;
+      at: string;
+      operationId: string;
+      attempt: number;
+      error: EffectError;
+    };
 
 /** Builds the success event of an intent. Pure. */
 export function effectDone(
@@ -94,6 +117,7 @@ export function effectDone(
     type: `effect.done.${intent.intent}`,
     at,
     operationId: intent.operationId,
+    attempt: intent.attempt,
     vendorRef,
     ...(vendorSecret ? { vendorSecret } : {}),
   };
@@ -101,5 +125,11 @@ export function effectDone(
 
 /** Builds the failure event of an intent. Pure. */
 export function effectFailed(intent: VendorIntent, at: string, error: EffectError): EffectOutcomeEvent {
-  return { type: `effect.failed.${intent.intent}`, at, operationId: intent.operationId, error };
+  return {
+    type: `effect.failed.${intent.intent}`,
+    at,
+    operationId: intent.operationId,
+    attempt: intent.attempt,
+    error,
+  };
 }

@@ -4,6 +4,7 @@
  */
 import { assign, enqueueActions, type SnapshotFrom, setup } from 'xstate';
 import type { DomainEventIntent } from './intents.ts';
+import { ignore } from './totality.ts';
 
 export type LockDeviceStatus = 'registered' | 'active' | 'decommissioned';
 
@@ -39,6 +40,12 @@ export type LockDeviceEvent =
     }
   | { type: 'lockDevice.decommission'; at: string; reason: string }
   | { type: 'lockDevice.vendorReport'; at: string; battery?: number; online?: boolean; accessAt?: string };
+
+export const lockDeviceEventTypes = [
+  'lockDevice.register',
+  'lockDevice.decommission',
+  'lockDevice.vendorReport',
+] as const satisfies readonly LockDeviceEvent['type'][];
 
 export const lockDeviceMachine = setup({
   types: {
@@ -93,31 +100,41 @@ export const lockDeviceMachine = setup({
             },
           ],
         },
+        'lockDevice.decommission': ignore('not registered: nothing to decommission'),
+        'lockDevice.vendorReport': ignore('not registered: a report about a lock not known yet'),
       },
     },
     active: {
       on: {
-        'lockDevice.vendorReport': {
-          guard: ({ context, event }) =>
-            (event.battery !== undefined && event.battery !== context.battery) ||
-            (event.online !== undefined && event.online !== context.online) ||
-            // Access only moves forward: a late or repeated report of an older opening changes nothing.
-            (event.accessAt !== undefined && event.accessAt > (context.lastAccessAt ?? '')),
-          actions: enqueueActions(({ context, event, enqueue }) => {
-            const battery = event.battery ?? context.battery ?? null;
-            const online = event.online ?? context.online ?? null;
-            const wasLow = typeof context.battery === 'number' && context.battery < BATTERY_LOW_PERCENT;
-            if (typeof battery === 'number' && battery < BATTERY_LOW_PERCENT && !wasLow)
-              enqueue({ type: 'publishEvent', params: { verb: 'battery_low', data: { battery } } });
-            if (online !== null && online !== (context.online ?? null) && (context.online != null || !online))
-              enqueue({ type: 'publishEvent', params: { verb: online ? 'online' : 'offline' } });
-            const lastAccessAt =
-              event.accessAt && event.accessAt > (context.lastAccessAt ?? '')
-                ? event.accessAt
-                : (context.lastAccessAt ?? null);
-            enqueue.assign({ battery, online, lastAccessAt, updatedAt: event.at });
-          }),
-        },
+        'lockDevice.register': ignore('already registered: a repeated registration'),
+        'lockDevice.vendorReport': [
+          {
+            guard: ({ context, event }) =>
+              (event.battery !== undefined && event.battery !== context.battery) ||
+              (event.online !== undefined && event.online !== context.online) ||
+              // Access only moves forward: a late or repeated report of an older opening changes nothing.
+              (event.accessAt !== undefined && event.accessAt > (context.lastAccessAt ?? '')),
+            actions: enqueueActions(({ context, event, enqueue }) => {
+              const battery = event.battery ?? context.battery ?? null;
+              const online = event.online ?? context.online ?? null;
+              const wasLow = typeof context.battery === 'number' && context.battery < BATTERY_LOW_PERCENT;
+              if (typeof battery === 'number' && battery < BATTERY_LOW_PERCENT && !wasLow)
+                enqueue({ type: 'publishEvent', params: { verb: 'battery_low', data: { battery } } });
+              if (
+                online !== null &&
+                online !== (context.online ?? null) &&
+                (context.online != null || !online)
+              )
+                enqueue({ type: 'publishEvent', params: { verb: online ? 'online' : 'offline' } });
+              const lastAccessAt =
+                event.accessAt && event.accessAt > (context.lastAccessAt ?? '')
+                  ? event.accessAt
+                  : (context.lastAccessAt ?? null);
+              enqueue.assign({ battery, online, lastAccessAt, updatedAt: event.at });
+            }),
+          },
+          ignore('nothing new: the battery, connectivity and last opening it already has'),
+        ],
         'lockDevice.decommission': {
           target: 'decommissioned',
           actions: [
@@ -130,7 +147,13 @@ export const lockDeviceMachine = setup({
         },
       },
     },
-    decommissioned: { type: 'final' },
+    decommissioned: {
+      on: {
+        'lockDevice.register': ignore('decommissioned: a new device is a new registration'),
+        'lockDevice.decommission': ignore('already decommissioned'),
+        'lockDevice.vendorReport': ignore('decommissioned: its reports no longer matter'),
+      },
+    },
   },
 });
 

@@ -4,9 +4,28 @@
  */
 import { assign, type SnapshotFrom, setup } from 'xstate';
 import type { KeyKind } from './intents.ts';
+import { ignore } from './totality.ts';
+
+/**
+ * An adapter's status, as the platform's migration plan names them: `active` issues; `provisional` issues
+ * only for credentials that ask for it by name (a pilot), never by policy; `disabled` issues nothing new,
+ * while revocations and changes of credentials already on it still run.
+ */
+export type AdapterStatus = 'active' | 'provisional' | 'disabled';
+
+/** `enabled`, the status's former name, is read as `active` (snapshots and requests from before). */
+export function adapterStatus(s: string): AdapterStatus {
+  return s === 'enabled'
+    ? 'active'
+    : s === 'provisional' || s === 'disabled'
+      ? s
+      : s === 'active'
+        ? 'active'
+        : 'disabled';
+}
 
 export interface VendorAdapterSetting {
-  status: 'enabled' | 'disabled';
+  status: AdapterStatus;
   /** Vendor connection settings; secrets appear only as references (`env:NAME`), never as values. */
   config: Record<string, unknown>;
   updatedAt: string;
@@ -31,10 +50,16 @@ export type PropertyEvent =
       type: 'property.setVendorAdapter';
       at: string;
       vendor: string;
-      status: 'enabled' | 'disabled';
+      status: AdapterStatus;
       config: Record<string, unknown>;
     }
   | { type: 'property.setKeyKindPolicy'; at: string; policy: KeyKindPolicy };
+
+export const propertyEventTypes = [
+  'property.create',
+  'property.setVendorAdapter',
+  'property.setKeyKindPolicy',
+] as const satisfies readonly PropertyEvent['type'][];
 
 export const propertyMachine = setup({
   types: {
@@ -67,10 +92,13 @@ export const propertyMachine = setup({
             updatedAt: event.at,
           })),
         },
+        'property.setVendorAdapter': ignore('not created: the gateway answers 404 first'),
+        'property.setKeyKindPolicy': ignore('not created: the gateway answers 404 first'),
       },
     },
     active: {
       on: {
+        'property.create': ignore('already created: a repeated request'),
         'property.setVendorAdapter': {
           actions: assign(({ context, event }) => ({
             vendorAdapters: {

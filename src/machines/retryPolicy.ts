@@ -1,8 +1,14 @@
 /** How a machine retries a failed vendor intent; carried in context so it is part of the record. */
 export interface RetryPolicy {
+  /** Attempts of an issue or a validity change before it fails. */
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * Attempts of a revoke before it counts as stalled (it is retried all the same, slowly): three times
+   * `maxAttempts` unless set. A live PIN after check-out is worse than a late one.
+   */
+  revokeAttempts?: number;
 }
 
 export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 60_000 };

@@ -27,3 +27,20 @@ export function issueEvent(locks: number[], extra: Record<string, unknown> = {})
     ...extra,
   };
 }
+
+/** Each grant's state, as the grant machine names it (`issuing`, `issueRetryWait`, `{closing: 'revoking'}`…). */
+export function grantStates(context: Record<string, unknown>): unknown[] {
+  return (context.grants as { value: unknown }[]).map((g) => g.value);
+}
+
+/** The vendor's answer to a revoke intent: done. */
+export function revoked(intent: unknown) {
+  const i = intent as { operationId: string; attempt: number };
+  return {
+    type: 'effect.done.revokeGrant',
+    at: at(30),
+    operationId: i.operationId,
+    attempt: i.attempt,
+    vendorRef: null,
+  };
+}

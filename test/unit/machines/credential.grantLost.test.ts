@@ -39,8 +39,11 @@ describe('credential: a grant the vendor lost', () => {
       .given(...active, lost(2), revoked('c1:d2:revoke'))
       .when(issued(2, 'c1:d2:issue@1', 'pwd-9'))
       .then({ state: 'active' });
-    const grants = done.context.grants as { lockDeviceId: string; status: string; vendorRef: string }[];
-    expect(grants.map((g) => [g.lockDeviceId, g.status, g.vendorRef])).toEqual([
+    const grants = done.context.grants as {
+      value: string;
+      context: { lockDeviceId: string; vendorRef: string };
+    }[];
+    expect(grants.map((g) => [g.context.lockDeviceId, g.value, g.context.vendorRef])).toEqual([
       ['d1', 'issued', 'pwd-1'],
       ['d2', 'issued', 'pwd-9'],
     ]);

@@ -129,18 +129,24 @@ describe('credential: update', () => {
     expect(retry.intents[0]?.params).toMatchObject({ intent: 'modifyGrant', attempt: 2 });
   });
 
-  it('credential: a window arriving during an update is applied right after it', () => {
+  it('credential: a window arriving during an update is applied to each grant as soon as its change lands', () => {
     const later = update('2026-01-07T11:00:00.000Z');
-    const o = spec
+    const calls = (o: { intents: { type: string; params: unknown }[] }) =>
+      o.intents
+        .filter((i) => i.type === 'callVendor')
+        .map((i) => (i.params as { operationId: string }).operationId);
+    const first = spec
+      .given(...active, update(), later)
+      .when(modified(1))
+      .then({ state: 'updating' });
+    expect(first.context.validUntil).toBe('2026-01-07T11:00:00.000Z');
+    expect(calls(first)).toEqual(['c1:d1:modify@2']);
+    const second = spec
       .given(...active, update(), later, modified(1))
       .when(modified(2))
       .then({ state: 'updating' });
-    expect(o.context.validUntil).toBe('2026-01-07T11:00:00.000Z');
-    expect(
-      o.intents
-        .filter((i) => i.type === 'callVendor')
-        .map((i) => (i.params as { operationId: string }).operationId),
-    ).toEqual(['c1:d1:modify@2', 'c1:d2:modify@2']);
+    expect(calls(second)).toEqual(['c1:d2:modify@2']);
+    expect(second.intents[0]?.params).toMatchObject({ validUntil: '2026-01-07T11:00:00.000Z' });
   });
 
   it('credential: a revoke during an update waits for the change in flight, then revokes', () => {

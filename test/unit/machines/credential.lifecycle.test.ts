@@ -1,0 +1,158 @@
+/**
+ * The credential's whole life against a reference model of its vendor (test/support/lifecycleWorld.ts): each
+ * spec names a way a door could stay open that should be closed, or a change could be lost, and checks what
+ * the vendor ends up holding — never the machine's insides.
+ */
+import { describe, expect, it } from 'vitest';
+import { issueEvent } from '../../support/credentialEvents.ts';
+import { LifecycleWorld } from '../../support/lifecycleWorld.ts';
+
+const W1 = { validFrom: '2026-01-01T14:00:00.000Z', validUntil: '2026-01-03T11:00:00.000Z' };
+const W2 = { validFrom: '2026-01-01T14:00:00.000Z', validUntil: '2026-01-06T11:00:00.000Z' };
+const retry = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000 };
+
+function world(locks: number[] = [1], extra: Record<string, unknown> = {}) {
+  const w = new LifecycleWorld();
+  w.send(issueEvent(locks, { secret: 'pin0', spareSecrets: ['pin1', 'pin2'], retry, ...W1, ...extra }));
+  return w;
+}
+const update = (w: LifecycleWorld, window = W2) =>
+  w.send({ type: 'credential.update', at: w.now(), ...window });
+const revoke = (w: LifecycleWorld) =>
+  w.send({ type: 'credential.revoke', at: w.now(), reason: 'checked_out' });
+const verbs = (w: LifecycleWorld) => w.published.map((p) => p.verb);
+
+describe('credential lifecycle against the vendor', () => {
+  it('lifecycle: issue, then revoke, leaves nothing at the vendor and publishes revoked once', () => {
+    const w = world([1, 2]);
+    w.quiesce();
+    expect(w.status).toBe('active');
+    expect(w.invariantViolations()).toEqual([]);
+    revoke(w);
+    w.quiesce();
+    expect(w.status).toBe('revoked');
+    expect(w.heldAtVendor()).toEqual([]);
+    expect(verbs(w).filter((v) => v === 'revoked')).toHaveLength(1);
+  });
+
+  it('lifecycle: a window changed while the credential is still issuing reaches the vendor', () => {
+    const w = world();
+    update(w);
+    w.quiesce();
+    expect(w.status).toBe('active');
+    expect(w.context).toMatchObject(W2);
+    expect(w.invariantViolations()).toEqual([]);
+  });
+
+  it('lifecycle: a window changed while an issue waits to be retried reaches the vendor', () => {
+    const w = world();
+    w.deliver('retryable');
+    update(w);
+    w.quiesce();
+    expect(w.status).toBe('active');
+    expect(w.context).toMatchObject(W2);
+    expect(w.invariantViolations()).toEqual([]);
+  });
+
+  it('lifecycle: a revoke the vendor refuses for good stays revoking, says why, and completes once the vendor allows it', () => {
+    const w = world();
+    w.quiesce();
+    revoke(w);
+    w.deliver('auth');
+    expect(w.status).toBe('revoking');
+    expect(w.context.failure).toMatchObject({ code: 'AUTH' });
+    expect(verbs(w)).not.toContain('revoked');
+    expect(verbs(w).filter((v) => v === 'revoke_stalled')).toHaveLength(1);
+    expect(w.heldAtVendor()).toHaveLength(1);
+    // The password is fixed: the next attempt goes through.
+    w.quiesce();
+    expect(w.status).toBe('revoked');
+    expect(w.heldAtVendor()).toEqual([]);
+    expect(verbs(w).filter((v) => v === 'revoked')).toHaveLength(1);
+  });
+
+  it('lifecycle: a revoke that keeps failing never reports revoked, backs off to at most 15 minutes, and stalls once', () => {
+    const w = world();
+    w.quiesce();
+    revoke(w);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const sentAt = Date.parse(w.now());
+      w.deliver('retryable');
+      expect(w.status).toBe('revoking');
+      const [key, t] = [...w.timers].find(([k]) => k !== 'expire') ?? [];
+      expect(key, 'a retry is scheduled').toBeDefined();
+      expect(Date.parse(t!.dueAt) - sentAt).toBeLessThanOrEqual(15 * 60_000 + 2000);
+      w.fire(key!);
+    }
+    expect(verbs(w)).not.toContain('revoked');
+    expect(verbs(w).filter((v) => v === 'revoke_stalled')).toHaveLength(1);
+    w.quiesce();
+    expect(w.status).toBe('revoked');
+    expect(w.heldAtVendor()).toEqual([]);
+  });
+
+  it('lifecycle: an expiry timer published for the old window does not end an extended stay', () => {
+    const w = world();
+    w.quiesce();
+    const oldExpiry = w.timers.get('expire');
+    expect(oldExpiry?.dueAt).toBe(W1.validUntil);
+    update(w);
+    w.quiesce();
+    w.fireStale(oldExpiry!);
+    expect(w.status).toBe('active');
+    expect(w.invariantViolations()).toEqual([]);
+    expect(w.timers.get('expire')?.dueAt).toBe(W2.validUntil);
+  });
+
+  it('lifecycle: the expiry timer of the current window still ends the credential', () => {
+    const w = world();
+    w.quiesce();
+    w.fire('expire');
+    w.quiesce();
+    expect(w.status).toBe('expired');
+    expect(w.heldAtVendor()).toEqual([]);
+  });
+
+  it('lifecycle: a grant lost while the credential is updating is replaced, with the new window', () => {
+    const w = world([1, 2]);
+    w.quiesce();
+    update(w);
+    // The first lock's change lands; the vendor then drops it while the second's is still in flight.
+    w.deliver('done');
+    const lost = w.heldAtVendor().find((o) => o.lockRef === '1')!;
+    w.vendor.lose(lost.ref);
+    w.send({ type: 'credential.grantLost', at: w.now(), lockDeviceId: 'd1', vendorRef: lost.ref });
+    w.quiesce();
+    expect(w.status).toBe('active');
+    expect(w.invariantViolations()).toEqual([]);
+    expect(w.heldAtVendor()).toHaveLength(2);
+  });
+
+  it('lifecycle: a window changed while a lost grant is issued again lands on the replacement before updated is published', () => {
+    const w = world();
+    w.quiesce();
+    const lost = w.heldAtVendor()[0]!;
+    w.vendor.lose(lost.ref);
+    w.send({ type: 'credential.grantLost', at: w.now(), lockDeviceId: 'd1', vendorRef: lost.ref });
+    w.deliver('done'); // the revoke of what the vendor listed; the replacement's issue is now in flight
+    update(w);
+    w.quiesce();
+    expect(w.status).toBe('active');
+    expect(w.invariantViolations()).toEqual([]);
+    const updated = w.published.filter((p) => p.verb === 'updated');
+    expect(updated.length).toBeGreaterThan(0);
+    expect(updated.at(-1)?.data).toMatchObject({ validUntil: W2.validUntil });
+  });
+
+  it('lifecycle: an issue retried after the credential changed its PIN does not keep the old PIN at the vendor', () => {
+    const w = world([1, 2]);
+    w.vendor.foreignPins.set('2', new Set(['pin0']));
+    // Lock 1's issue reaches the vendor but the answer is lost; lock 2 already holds the PIN (another guest's).
+    w.deliver('timeoutThenDone', 0);
+    w.deliver('done', 0);
+    expect(w.context.secret).toBe('pin1');
+    w.quiesce();
+    expect(w.status).toBe('active');
+    expect(w.invariantViolations()).toEqual([]);
+  });
+});
