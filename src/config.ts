@@ -43,6 +43,8 @@ export interface Config {
   effectTimeoutMs: number;
   breaker: { openAfterFailures: number; resetAfterMs: number };
   waitBudgetMs: number;
+  idempotencyClaimMs: number;
+  idempotencyRetentionMs: number;
   /** Vendor webhook secrets: Seam's Svix signing secret, TTLock's callback URL token. */
   webhookSecrets: { seam?: string; ttlock?: string };
   createPlatformStream: boolean;
@@ -94,6 +96,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       resetAfterMs: num(env.CIRCUIT_BREAKER_RESET_AFTER_SECONDS, 30) * 1000,
     },
     waitBudgetMs: num(env.WAIT_BUDGET_MS, 1000),
+    idempotencyClaimMs: num(env.IDEMPOTENCY_CLAIM_MS, 10_000),
+    idempotencyRetentionMs: num(env.IDEMPOTENCY_RETENTION_HOURS, 24) * 3_600_000,
     webhookSecrets: {
       ...(env.SEAM_WEBHOOK_SECRET ? { seam: env.SEAM_WEBHOOK_SECRET } : {}),
       ...(env.TTLOCK_WEBHOOK_TOKEN ? { ttlock: env.TTLOCK_WEBHOOK_TOKEN } : {}),

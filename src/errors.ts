@@ -62,6 +62,11 @@ export const ErrorCatalog = {
   'LOCK.FENCED': { status: 503, title: 'This runtime no longer owns the partition', retryable: true },
   'LOCK.VERSION_CONFLICT': { status: 409, title: 'The actor was written by someone else', retryable: true },
   'LOCK.REJECTED_MESSAGE': { status: 422, title: 'The actor rejected the message', retryable: false },
+  'LOCK.MESSAGE_FAILED': {
+    status: 500,
+    title: 'The actor could not apply the message after repeated attempts',
+    retryable: false,
+  },
   'LOCK.UNAVAILABLE': { status: 503, title: 'A dependency of the service is unavailable', retryable: true },
   'LOCK.INTERNAL': { status: 500, title: 'Internal error', retryable: false },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;

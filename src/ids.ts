@@ -23,6 +23,11 @@ export function reservationCredentialId(tenantId: string, reservationId: string,
   return uuidV5(`credential:${tenantId}:reservation:${reservationId}:${kind}`) as CredentialId;
 }
 
+/** A reservation's actor: one per (tenant, reservation), a subject token whatever the platform's ids look like. */
+export function reservationActorId(tenantId: string, reservationId: string): string {
+  return uuidV5(`reservation:${tenantId}:${reservationId}`);
+}
+
 /** A REST-created credential's id follows from its Idempotency-Key. */
 export function idempotentCredentialId(tenantId: string, idempotencyKey: string): CredentialId {
   return uuidV5(`credential:${tenantId}:idempotency:${idempotencyKey}`) as CredentialId;

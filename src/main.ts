@@ -27,6 +27,8 @@ const service = await startService({
   vendorDefaults: config.vendorMode === 'simulated' ? sims.defaults : {},
   secrets: process.env,
   createPlatformStream: config.createPlatformStream,
+  idempotencyClaimMs: config.idempotencyClaimMs,
+  idempotencyRetentionMs: config.idempotencyRetentionMs,
   clock: systemClock,
   log: (msg, data) => log.info(data ?? {}, msg),
 });

@@ -78,6 +78,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['vendor', 'outcome'],
       registers: [registry],
     }),
+    revokeStalled: new Counter({
+      name: 'lock_credential_revoke_stalled_total',
+      help: 'Credentials whose revoke the vendor has not confirmed after its attempts (still retried)',
+      registers: [registry],
+    }),
     residentActors: new Gauge({
       name: 'lock_actors_resident',
       help: 'Actors resident in memory',

@@ -20,6 +20,7 @@ import { ensureStreams, topology } from './io/nats/index.ts';
 import { createAdapterResolver } from './io/vendors/adapterResolver.ts';
 import { adapterFactories, needsHolderDetail, supportsKind } from './io/vendors/registry.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
+import { IdempotencyPruner } from './jobs/idempotencyPruner.ts';
 import { PlatformEventConsumer } from './jobs/platformEvents.ts';
 import { WebhookRouter } from './jobs/webhookRouter.ts';
 import type { RetryPolicy } from './machines/index.ts';
@@ -49,6 +50,10 @@ export interface ServiceSettings {
   timerPollMs?: number;
   sweepEveryMs?: number;
   effectClaimMs?: number;
+  /** How long an Idempotency-Key's claim holds before a retry may take it over (10 s). */
+  idempotencyClaimMs?: number;
+  /** How long Idempotency-Keys are kept (24 h). */
+  idempotencyRetentionMs?: number;
   clock: Clock;
   log: (msg: string, data?: Record<string, unknown>) => void;
 }
@@ -79,8 +84,9 @@ export async function startService(s: ServiceSettings) {
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const t = topology(s.prefix, s.partitions);
-  await ensureStreams(jsm, t, { platform: s.createPlatformStream });
-  const leaseKv = await new Kvm(nc).create(t.leaseBucket, { ttl: s.leaseTtlMs, history: 1 });
+  const streams = () => ensureStreams(jsm, t, { platform: s.createPlatformStream });
+  await streams();
+  const kvm = new Kvm(nc);
   const metrics = createMetrics();
   const secrets = createSecretBox(s.secretKeyId, s.secretKey);
   const adapters = createAdapterResolver({
@@ -96,7 +102,8 @@ export async function startService(s: ServiceSettings) {
     nc,
     js,
     jsm,
-    leaseKv,
+    openLeaseBucket: () => kvm.create(t.leaseBucket, { ttl: s.leaseTtlMs, history: 1 }),
+    ensureStreams: streams,
     topology: t,
     runtimeDb,
     dispatcherDb,
@@ -134,6 +141,7 @@ export async function startService(s: ServiceSettings) {
     jsm,
     topology: t,
     mailbox,
+    runtimeDb,
     issuance,
     clock: s.clock,
     log: s.log,
@@ -150,6 +158,13 @@ export async function startService(s: ServiceSettings) {
     log: s.log,
   });
   webhookRouter.start();
+  const pruner = new IdempotencyPruner({
+    dispatcherDb,
+    clock: s.clock,
+    retentionMs: s.idempotencyRetentionMs ?? 24 * 3_600_000,
+    log: s.log,
+  });
+  pruner.start();
 
   return {
     nc,
@@ -167,7 +182,10 @@ export async function startService(s: ServiceSettings) {
     adapters,
     webhookInbox: countedInbox(createWebhookInboxWriter(inboxDb), metrics),
     webhookRouter,
+    idempotencyClaimMs: s.idempotencyClaimMs,
+    pruner,
     async stop() {
+      await pruner.stop();
       await webhookRouter.stop();
       await platform.stop();
       await runtime.stop();
@@ -211,6 +229,7 @@ export function gatewayPorts(
     metrics: service.metrics,
     clock,
     waitBudgetMs,
+    ...(service.idempotencyClaimMs !== undefined ? { idempotencyClaimMs: service.idempotencyClaimMs } : {}),
     ready: async () => ({
       nats: !service.nc.isClosed(),
       postgres: await sql`select 1`.execute(service.runtimeDb).then(
@@ -222,7 +241,9 @@ export function gatewayPorts(
     webhookSecrets,
     webhookInbox: service.webhookInbox,
     async vendorLocks(tenantId, propertyId, vendor) {
-      const { adapter, breaker } = await service.adapters.resolve(tenantId, propertyId, vendor);
+      const { adapter, breaker } = await service.adapters.resolve(tenantId, propertyId, vendor, {
+        issue: true,
+      });
       return breaker.call(() => adapter.listLocks());
     },
   };

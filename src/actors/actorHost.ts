@@ -8,8 +8,9 @@ import { ensureError, LockError } from '../errors.ts';
 import type { Clock } from '../ids.ts';
 import { type Db } from '../io/db/index.ts';
 import { type ActorKind, actorKinds } from './actorKinds.ts';
-import { type ActorCommit, buildCommit, type TransitionAction } from './commit.ts';
+import { type ActorCommit, buildCommit, type Consumed, type TransitionAction } from './commit.ts';
 import type { ActorEnvelope } from './envelope.ts';
+import { eventProblem } from './eventSchemas.ts';
 import type { ActorAddress } from './partitioning.ts';
 import { SnapshotLoader } from './snapshotLoader.ts';
 
@@ -18,13 +19,16 @@ export interface Resident {
   snapshot: AnyMachineSnapshot;
   version: number;
   lastSeq: number;
+  /** The inbox stream `lastSeq` counts in (null: written before it was kept, taken as the current one). */
+  epoch: string | null;
   lastUsed: number;
 }
 
 export type ApplyOutcome =
   | { kind: 'commit'; commit: ActorCommit; snapshot: AnyMachineSnapshot; status: string }
   | { kind: 'duplicate' }
-  | { kind: 'unchanged' }
+  /** The machine ignores the message; what it carried (an intent's answer, a timer) is released all the same. */
+  | { kind: 'unchanged'; consumed: Consumed }
   | { kind: 'rejected'; code: string; reason: string };
 
 export interface ActorHostOptions {
@@ -52,20 +56,32 @@ export class ActorHost {
     return this.resident.size;
   }
 
-  /** Decides a message: the commit to write, or why nothing is written. Never writes itself. */
+  /**
+   * Decides a message: the commit to write, or why nothing is written. Never writes itself. A message of a
+   * type or shape the actor's kind does not take is rejected before anything is loaded. A message is a
+   * duplicate when the actor has applied its sequence number in the same inbox stream (`epoch`): a
+   * recreated stream numbers from 1 again.
+   */
   async decide(
     address: ActorAddress & { partition: number },
     envelope: ActorEnvelope,
     seq: number,
     msgId: string,
-    fence: number,
+    fence: bigint,
+    epoch: string,
   ): Promise<ApplyOutcome> {
     const kind = actorKinds[address.type];
+    const problem = eventProblem(address.type, envelope.event);
+    if (problem) return { kind: 'rejected', code: 'LOCK.REJECTED_MESSAGE', reason: problem };
     const actor = await this.activate(kind, address, envelope.tenantId);
     if (actor.tenantId !== envelope.tenantId) {
       return { kind: 'rejected', code: 'LOCK.FORBIDDEN', reason: 'message tenant does not own this actor' };
     }
-    if (seq <= actor.lastSeq) return { kind: 'duplicate' };
+    if ((actor.epoch ?? epoch) === epoch && seq <= actor.lastSeq) return { kind: 'duplicate' };
+    const consumed: Consumed = {
+      ...(envelope.intentId ? { intentId: envelope.intentId } : {}),
+      ...(envelope.timer ? { timer: envelope.timer } : {}),
+    };
     let next: AnyMachineSnapshot;
     let actions: readonly TransitionAction[];
     try {
@@ -73,7 +89,7 @@ export class ActorHost {
     } catch (e) {
       return { kind: 'rejected', code: 'LOCK.REJECTED_MESSAGE', reason: ensureError(e).message };
     }
-    if (next === actor.snapshot && actions.length === 0) return { kind: 'unchanged' };
+    if (next === actor.snapshot && actions.length === 0) return { kind: 'unchanged', consumed };
     const commit = buildCommit({
       kind,
       tenantId: actor.tenantId,
@@ -84,6 +100,8 @@ export class ActorHost {
       next,
       previousVersion: actor.version,
       seq,
+      epoch,
+      consumed,
       msgId,
       event: envelope.event,
       actions,
@@ -101,6 +119,7 @@ export class ActorHost {
     r.snapshot = snapshot;
     r.version = commit.version;
     r.lastSeq = commit.lastSeq;
+    r.epoch = commit.epoch;
     if (this.opts.passivateEachMessage) this.resident.delete(key);
   }
 
@@ -147,14 +166,17 @@ export class ActorHost {
     if (row) {
       r = {
         tenantId: row.tenantId,
-        snapshot: kind.machine.resolveState(row.snapshot as Parameters<typeof kind.machine.resolveState>[0]),
+        snapshot: kind.machine.resolveState(
+          upgraded(kind, row.snapshot, row.machineVersion) as Parameters<typeof kind.machine.resolveState>[0],
+        ),
         version: row.version,
         lastSeq: row.lastSeq,
+        epoch: row.epoch,
         lastUsed: Date.now(),
       };
     } else {
       const [initial] = initialTransition(kind.machine, { id: address.id, tenantId });
-      r = { tenantId, snapshot: initial, version: 0, lastSeq: 0, lastUsed: Date.now() };
+      r = { tenantId, snapshot: initial, version: 0, lastSeq: 0, epoch: null, lastUsed: Date.now() };
     }
     this.opts.onActivation?.(performance.now() - started, row !== undefined);
     this.resident.set(key, r);
@@ -165,6 +187,17 @@ export class ActorHost {
     }
     return r;
   }
+}
+
+/** A snapshot of an earlier machine version, upgraded step by step; throws when no upgrade exists. */
+function upgraded(kind: ActorKind, snapshot: unknown, from: number): unknown {
+  let s = snapshot;
+  for (let v = from; v < kind.machineVersion; v++) {
+    const up = kind.upgrades?.[v];
+    if (!up) throw new Error(`no upgrade of ${kind.type} snapshots from machine version ${v}`);
+    s = up(s);
+  }
+  return s;
 }
 
 export function rejectedError(code: string, reason: string): LockError {

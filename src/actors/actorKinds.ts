@@ -13,8 +13,11 @@ import {
   lockDeviceStatus,
   type PropertySnapshot,
   propertyMachine,
+  type ReservationSnapshot,
+  reservationMachine,
 } from '../machines/index.ts';
 import type { ActorType } from './partitioning.ts';
+import { credentialV1ToV2 } from './snapshotUpgrades.ts';
 
 export type ReadModelRow =
   | { table: 'key_credentials'; row: KeyCredentialRow }
@@ -77,6 +80,8 @@ export interface ActorKind {
   status(s: AnyMachineSnapshot): string;
   propertyId(s: AnyMachineSnapshot): string;
   project(s: AnyMachineSnapshot, version: number): ReadModelRow | null;
+  /** Persisted snapshots of earlier machine versions, upgraded to this one (by the version they had). */
+  upgrades?: Record<number, (snapshot: unknown) => unknown>;
 }
 
 const credential: ActorKind = {
@@ -84,6 +89,7 @@ const credential: ActorKind = {
   machine: credentialMachine,
   // 2: grants are grant-machine snapshots (machines/grant.ts).
   machineVersion: 2,
+  upgrades: { 1: credentialV1ToV2 },
   aggregate: 'key_credential',
   status: (s) => credentialStatus(s as CredentialSnapshot),
   propertyId: (s) => (s as CredentialSnapshot).context.propertyId,
@@ -193,4 +199,15 @@ const lockDevice: ActorKind = {
   },
 };
 
-export const actorKinds: Record<ActorType, ActorKind> = { credential, property, lockDevice };
+/** The reservation keeps no read model and publishes nothing: its credentials do. */
+const reservation: ActorKind = {
+  type: 'reservation',
+  machine: reservationMachine,
+  machineVersion: 1,
+  aggregate: 'reservation',
+  status: (s) => String(s.value),
+  propertyId: (s) => (s as ReservationSnapshot).context.propertyId,
+  project: () => null,
+};
+
+export const actorKinds: Record<ActorType, ActorKind> = { credential, property, lockDevice, reservation };

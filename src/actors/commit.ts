@@ -4,7 +4,7 @@
  */
 import type { AnyMachineSnapshot } from 'xstate';
 import { uuidV5 } from '../ids.ts';
-import type { DomainEventIntent, TimerIntent, VendorIntent } from '../machines/index.ts';
+import type { DomainEventIntent, EffectIntent, TimerIntent } from '../machines/index.ts';
 import type { ActorKind, ReadModelRow } from './actorKinds.ts';
 import type { ActorType } from './partitioning.ts';
 
@@ -17,7 +17,13 @@ export interface OutboxRow {
 export interface IntentRow {
   id: string;
   operationId: string;
-  intent: VendorIntent;
+  intent: EffectIntent;
+}
+
+/** What a message releases when its transition commits: its effect intent row, its timer row. */
+export interface Consumed {
+  intentId?: string;
+  timer?: { key: string; dueAt: string };
 }
 
 export interface ActorCommit {
@@ -25,11 +31,18 @@ export interface ActorCommit {
   actorType: ActorType;
   actorId: string;
   partition: number;
-  fence: number;
+  fence: bigint;
   /** 0 for an actor's first commit. */
   expectedVersion: number;
   version: number;
   lastSeq: number;
+  /** The inbox stream `lastSeq` counts in. */
+  epoch: string;
+  /** The message this transition applies (its `Nats-Msg-Id`). */
+  msgId: string;
+  /** Released in the same transaction: the intent this message answers, the timer it delivers. */
+  consumedIntents: string[];
+  consumedTimer: { key: string; dueAt: string } | null;
   machineVersion: number;
   snapshot: string;
   readModel: ReadModelRow | null;
@@ -50,11 +63,13 @@ export interface CommitInput {
   tenantId: string;
   actorId: string;
   partition: number;
-  fence: number;
+  fence: bigint;
   previous: AnyMachineSnapshot;
   next: AnyMachineSnapshot;
   previousVersion: number;
   seq: number;
+  epoch: string;
+  consumed: Consumed;
   msgId: string;
   event: { type: string; at?: string };
   actions: readonly TransitionAction[];
@@ -99,8 +114,9 @@ export function buildCommit(i: CommitInput): ActorCommit {
       case 'cancelTimer':
         timers.set((a.params as { key: string }).key, null);
         break;
-      case 'callVendor': {
-        const intent = a.params as VendorIntent;
+      case 'callVendor':
+      case 'sendMessage': {
+        const intent = a.params as EffectIntent;
         intents.push({
           id: `${i.kind.type}:${i.actorId}:${version}:${n}`,
           operationId: intent.operationId,
@@ -132,6 +148,10 @@ export function buildCommit(i: CommitInput): ActorCommit {
     expectedVersion: i.previousVersion,
     version,
     lastSeq: i.seq,
+    epoch: i.epoch,
+    msgId: i.msgId,
+    consumedIntents: i.consumed.intentId ? [i.consumed.intentId] : [],
+    consumedTimer: i.consumed.timer ?? null,
     machineVersion: i.kind.machineVersion,
     snapshot: JSON.stringify(i.kind.machine.getPersistedSnapshot(i.next)),
     readModel: i.kind.project(i.next, version),

@@ -1,14 +1,21 @@
 /**
- * Runs journaled vendor intents after their transaction committed, and returns each outcome to its actor
- * as an ordinary message. An intent stays in `effect_intents` until its outcome is in the actor's inbox;
- * if this process dies first, the sweeper of any process runs it again (adapters are idempotent under
- * the operation id, so a second run finds what the first one made).
+ * Runs journaled intents after their transaction committed: vendor calls, whose outcome goes back to the
+ * actor as an ordinary message, and messages to other actors. An intent's row is removed only by the commit
+ * of the actor that applies its outcome (or its message) — PostgreSQL, not JetStream, is the record: if the
+ * message is lost, the row is still there and a sweeper sends it again.
  *
- * A claim lasts `claimMs`, and this process renews the claims of the intents it holds (queued behind a
- * busy lock or a vendor's bulkhead, or in a slow vendor call) while it lives: otherwise another process's
- * sweeper would run an intent that is still running here, and two concurrent runs can both find nothing
- * and both create (TTLock: two passcodes). A claim is held at a `runs` count; when renewal finds the
- * count moved on, another process took the intent over and this one drops it if it has not started.
+ * - After a vendor call, its outcome is published and then kept in the row (`outcome`): a sweeper whose
+ *   claim finds an outcome sends that answer again instead of calling the vendor again.
+ * - A vendor call whose runner died before it kept the outcome is run again by a sweeper (adapters are
+ *   idempotent under the operation id: a second run finds what the first made), but only while its row
+ *   still exists at the sweeper's claim: once the actor has applied an outcome the row is gone, and a
+ *   finished call is never run after the actor moved on.
+ * - A claim lasts `claimMs`; this process renews the claims of the intents it holds (queued behind a busy
+ *   lock or a vendor's bulkhead, or in a slow vendor call) while it lives, and while a graceful stop drains.
+ *   Otherwise another process's sweeper could run an intent still running here, and two concurrent runs can
+ *   both find nothing and both create (TTLock: two passcodes). A claim is held at a `runs` count; when
+ *   renewal finds the count moved on, another process took the intent over and this one drops it if it has
+ *   not started.
  */
 import { sql } from 'kysely';
 import { ensureError, isLockError } from '../errors.ts';
@@ -19,6 +26,7 @@ import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
 import { VendorError } from '../io/vendors/port.ts';
 import {
   type EffectError,
+  type EffectIntent,
   type EffectOutcomeEvent,
   effectDone,
   effectFailed,
@@ -26,7 +34,7 @@ import {
 } from '../machines/index.ts';
 import { DrainLoop } from './drainLoop.ts';
 import type { ActorMailbox } from './mailbox.ts';
-import type { ActorType } from './partitioning.ts';
+import { type ActorType, actorTypes } from './partitioning.ts';
 import { type BulkheadJob, VendorBulkhead } from './vendorBulkhead.ts';
 
 export interface EffectJob {
@@ -34,11 +42,13 @@ export interface EffectJob {
   tenantId: string;
   actorType: ActorType;
   actorId: string;
-  intent: VendorIntent;
+  intent: EffectIntent;
   /** True when this job may already have run (sweeper): the adapter looks up before it creates. */
   rerun: boolean;
   /** The intent's `runs` when this process claimed it (0: claimed by its own commit). */
   claim: number;
+  /** An outcome kept from an earlier run: sent again, the vendor is not called. */
+  outcome?: EffectOutcomeEvent;
 }
 
 /** A claim this process holds, and when it renews it (half its life before it lapses). */
@@ -68,11 +78,12 @@ export class EffectRunner {
   /** The intents this process holds, queued or running, by id. */
   private readonly held = new Map<string, HeldClaim>();
   private active = 0;
-  private doneIds: string[] = [];
+  private outcomes: { id: string; outcome: EffectOutcomeEvent }[] = [];
   private flushing: Promise<void> | null = null;
   /** One sweep at a time (a slow one is not overlapped by the next); one pass per interval. */
   private readonly sweeping: DrainLoop;
-  private stopped = false;
+  /** Stopping: claims are renewed until the drain ends, nothing new is claimed. */
+  private draining = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly o: EffectRunnerOptions) {
@@ -88,10 +99,14 @@ export class EffectRunner {
     this.sweeping.start();
   }
 
+  /**
+   * Graceful stop: takes nothing new, lets what it holds finish, and keeps renewing those claims until the
+   * last one is done, so no other process runs them beside it meanwhile.
+   */
   async stop(): Promise<void> {
-    this.stopped = true;
-    await this.sweeping.stop();
+    this.draining = true;
     await this.idle();
+    await this.sweeping.stop();
   }
 
   private get claimMs(): number {
@@ -103,40 +118,47 @@ export class EffectRunner {
     for (const j of jobs) {
       if (this.held.has(j.id)) continue;
       this.held.set(j.id, { runs: j.claim, renewAt });
+      const i = j.intent;
       this.queue.push({
         ...j,
-        vendor: j.intent.vendor,
-        lockKey: `${j.tenantId}:${j.intent.vendor}:${j.intent.vendorDeviceRef}`,
+        // Messages to actors and answers kept from earlier runs touch no lock: a lane of their own.
+        vendor: i.intent === 'sendMessage' || j.outcome ? '~messages' : i.vendor,
+        lockKey:
+          i.intent === 'sendMessage' || j.outcome
+            ? `~${j.id}`
+            : `${j.tenantId}:${i.vendor}:${i.vendorDeviceRef}`,
       });
     }
     this.pump();
   }
 
-  /** Resolves when nothing is queued, running or waiting to be marked done. */
+  /** Resolves when nothing is queued, running or waiting to be recorded. */
   async idle(): Promise<void> {
     while (this.active > 0 || this.queue.size > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
-    await this.flushDone();
+    await this.flushOutcomes();
   }
 
   /**
-   * Renews the claims this process holds that are half-way to lapsing, then claims intents whose claim
-   * lapsed (their runner died) and runs them again.
+   * Renews the claims this process holds that are half-way to lapsing, then (unless stopping) claims
+   * intents whose claim lapsed — their runner died, or their outcome or message was not applied in time —
+   * and sends them again.
    */
   async sweep(): Promise<number> {
-    if (this.stopped) return 0;
     await this.renewClaims();
+    if (this.draining) return 0;
     const rows = await sql<{
       id: string;
       tenant_id: string;
       actor_type: string;
       actor_id: string;
-      intent: VendorIntent;
+      intent: EffectIntent;
       runs: number;
+      outcome: EffectOutcomeEvent | null;
     }>`
       update effect_intents set claimed_until = now() + ${`${this.claimMs} milliseconds`}::interval, runs = runs + 1
        where id in (select id from effect_intents where claimed_until < now()
                      order by claimed_until limit 200 for update skip locked)
-      returning id, tenant_id, actor_type, actor_id, intent, runs
+      returning id, tenant_id, actor_type, actor_id, intent, runs, outcome
     `.execute(this.o.dispatcherDb);
     for (const r of rows.rows) {
       // Ours, and lapsed all the same (this process stalled past its claim): it is the sweep's claim now.
@@ -145,7 +167,7 @@ export class EffectRunner {
     }
     this.submit(
       rows.rows
-        .filter((r) => !this.held.has(r.id))
+        .filter((r) => !this.held.has(r.id) && (actorTypes as readonly string[]).includes(r.actor_type))
         .map((r) => ({
           id: r.id,
           tenantId: r.tenant_id,
@@ -154,6 +176,7 @@ export class EffectRunner {
           intent: r.intent,
           rerun: true,
           claim: r.runs,
+          ...(r.outcome ? { outcome: r.outcome } : {}),
         })),
     );
     return rows.rows.length;
@@ -205,11 +228,21 @@ export class EffectRunner {
       this.o.log?.('effect intent given up: its claim was taken over', { intentId: job.id });
       return;
     }
-    const started = performance.now();
     const intent = job.intent;
+    if (intent.intent === 'sendMessage') {
+      await this.deliver(job, intent.to, intent.event, intent.operationId);
+      return;
+    }
+    if (job.outcome) {
+      await this.deliver(job, { type: job.actorType, id: job.actorId }, job.outcome, `${job.id}:outcome`);
+      return;
+    }
+    // A rerun only while its row is still there at this claim: gone, its outcome has been applied.
+    if (job.rerun && !(await this.stillClaimed(job))) return;
+    const started = performance.now();
     let outcome: EffectOutcomeEvent;
     try {
-      const r = await this.execute(job);
+      const r = await this.execute(job, intent);
       // A vendor-chosen PIN is sealed here, before it reaches the actor's journal.
       outcome = effectDone(
         intent,
@@ -226,27 +259,61 @@ export class EffectRunner {
       outcome.type.startsWith('effect.done') ? 'done' : 'failed',
       performance.now() - started,
     );
-    try {
-      await this.o.mailbox.send(
-        { type: job.actorType, id: job.actorId },
-        { tenantId: job.tenantId, event: outcome },
-        `${job.id}:outcome`,
-      );
-    } catch (e) {
-      // Left claimed: the sweeper runs it again once the claim lapses.
-      this.o.log?.('could not deliver an effect outcome', { intentId: job.id, err: String(e) });
-      return;
+    if (await this.deliver(job, { type: job.actorType, id: job.actorId }, outcome, `${job.id}:outcome`)) {
+      this.outcomes.push({ id: job.id, outcome });
+      this.flushing ??= Promise.resolve().then(() => this.flushOutcomes());
     }
-    this.doneIds.push(job.id);
-    this.flushing ??= Promise.resolve().then(() => this.flushDone());
   }
 
-  private async execute(job: EffectJob): Promise<{ vendorRef: string | null; pin?: string }> {
-    const intent = job.intent;
+  /** Sends to an actor's inbox, naming the intent its commit releases; false if it could not be sent. */
+  private async deliver(
+    job: EffectJob,
+    to: { type: string; id: string },
+    event: { type: string; at: string },
+    msgId: string,
+  ): Promise<boolean> {
+    if (!(actorTypes as readonly string[]).includes(to.type)) {
+      this.o.log?.('effect intent names no actor type; left for an operator', {
+        intentId: job.id,
+        to: to.type,
+      });
+      return false;
+    }
+    try {
+      await this.o.mailbox.send(
+        { type: to.type as ActorType, id: to.id },
+        { tenantId: job.tenantId, event, intentId: job.id },
+        msgId,
+      );
+      return true;
+    } catch (e) {
+      // Left claimed: the sweeper sends it again once the claim lapses.
+      this.o.log?.('could not deliver an effect intent', { intentId: job.id, err: String(e) });
+      return false;
+    }
+  }
+
+  private async stillClaimed(job: EffectJob): Promise<boolean> {
+    const { rows } = await sql<{ one: number }>`
+      select 1 as one from effect_intents where id = ${job.id} and runs = ${job.claim}`.execute(
+      this.o.dispatcherDb,
+    );
+    return rows.length > 0;
+  }
+
+  private async execute(
+    job: EffectJob,
+    intent: VendorIntent,
+  ): Promise<{ vendorRef: string | null; pin?: string }> {
     const { adapter, breaker } = await this.o.adapters.resolve(
       job.tenantId,
       intent.propertyId,
       intent.vendor,
+      {
+        // A new credential on an adapter disabled meanwhile is refused; what exists is changed or revoked.
+        issue: intent.intent === 'issueGrant',
+        fresh: intent.intent === 'issueGrant' && (job.rerun || intent.attempt > 1),
+      },
     );
     return breaker.call(async () => {
       if (intent.intent === 'issueGrant') {
@@ -289,16 +356,23 @@ export class EffectRunner {
     });
   }
 
-  /** Deletes finished intents in batches: one statement for many outcomes. */
-  private async flushDone(): Promise<void> {
-    while (this.doneIds.length > 0) {
-      const ids = this.doneIds;
-      this.doneIds = [];
+  /**
+   * Keeps delivered outcomes in their rows, in batches: one statement for many. A row already gone (the
+   * actor applied the outcome first) is simply not there to update.
+   */
+  private async flushOutcomes(): Promise<void> {
+    while (this.outcomes.length > 0) {
+      const batch = this.outcomes;
+      this.outcomes = [];
       try {
-        await this.o.dispatcherDb.deleteFrom('effect_intents').where('id', 'in', ids).execute();
+        await sql`
+          update effect_intents e
+             set outcome = x.outcome, claimed_until = now() + ${`${this.claimMs} milliseconds`}::interval
+            from jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) as x(id text, outcome jsonb)
+           where e.id = x.id`.execute(this.o.dispatcherDb);
       } catch (e) {
-        // Harmless: a finished intent that stays is run again by the sweeper, idempotently.
-        this.o.log?.('could not mark intents done', { err: String(e) });
+        // Harmless: without a kept outcome, a sweeper runs the call again, idempotently.
+        this.o.log?.('could not keep effect outcomes', { err: String(e) });
       }
     }
     this.flushing = null;

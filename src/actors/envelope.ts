@@ -3,9 +3,13 @@ export interface ActorEnvelope {
   tenantId: string;
   /** A machine event: `type`, the time `at` it happened, and its own fields. */
   event: { type: string; at: string };
+  /** The effect intent this message answers or carries: its row is released by the commit applying it. */
+  intentId?: string;
+  /** The durable timer this message delivers: its row is released by the commit applying it. */
+  timer?: { key: string; dueAt: string };
 }
 
-/** Parses and checks the envelope's shape; the machine decides whether the event means anything. */
+/** Parses and checks the envelope's shape; the actor kind's schema checks the event itself. */
 export function parseEnvelope(data: Uint8Array): ActorEnvelope | string {
   let v: unknown;
   try {
@@ -14,12 +18,27 @@ export function parseEnvelope(data: Uint8Array): ActorEnvelope | string {
     return 'not JSON';
   }
   if (typeof v !== 'object' || v === null) return 'not an object';
-  const o = v as { tenantId?: unknown; event?: { type?: unknown; at?: unknown } };
+  const o = v as {
+    tenantId?: unknown;
+    event?: { type?: unknown; at?: unknown };
+    intentId?: unknown;
+    timer?: { key?: unknown; dueAt?: unknown } | null;
+  };
   if (typeof o.tenantId !== 'string' || o.tenantId.length === 0) return 'tenantId missing';
   if (typeof o.event !== 'object' || o.event === null) return 'event missing';
   if (typeof o.event.type !== 'string') return 'event.type missing';
   if (typeof o.event.at !== 'string' || Number.isNaN(Date.parse(o.event.at)))
     return 'event.at missing or not a time';
+  if (o.intentId !== undefined && typeof o.intentId !== 'string') return 'intentId not a string';
+  if (
+    o.timer !== undefined &&
+    (typeof o.timer !== 'object' ||
+      o.timer === null ||
+      typeof o.timer.key !== 'string' ||
+      typeof o.timer.dueAt !== 'string' ||
+      Number.isNaN(Date.parse(o.timer.dueAt)))
+  )
+    return 'timer not {key, dueAt}';
   return v as ActorEnvelope;
 }
 

@@ -1,8 +1,12 @@
 /**
  * Partition ownership through a JetStream KV bucket (NATS 2.9 has no server-side "one active puller").
  * A lease is a key `p.<n>`: `create` acquires it, `update` with the last revision renews it, bucket TTL
- * expires it when its owner dies. The revision of the acquiring `create` is the fencing token: it is
- * written to `partition_fences` before the partition is consumed, and every commit checks it.
+ * expires it when its owner dies. The acquiring `create` gives the fencing token: it is written to
+ * `partition_fences` before the partition is consumed (only if it is newer than the one there), and every
+ * commit checks it. The token is the bucket's creation time (seconds, high 32 bits) and the revision (low
+ * 32 bits): a bucket recreated by an operator numbers revisions from 1 again, and its tokens must still be
+ * newer than every token written before, or no partition would ever be consumed again. When the bucket is
+ * gone, it is created again and leases are taken anew.
  * Members announce themselves under `m.<owner>` so each process takes a fair share.
  */
 import type { KV } from '@nats-io/kv';
@@ -10,13 +14,14 @@ import { sql } from 'kysely';
 import type { Db } from '../io/db/index.ts';
 
 export interface PartitionLeasesOptions {
-  kv: KV;
+  /** Opens (creating if absent) the lease bucket: at start, and again when it is gone. */
+  openBucket: () => Promise<KV>;
   runtimeDb: Db;
   owner: string;
   partitions: number;
   /** Lease lifetime: the bucket's TTL. Renewal runs at a third of it. */
   ttlMs: number;
-  onAcquired(partition: number, fence: number): Promise<void>;
+  onAcquired(partition: number, fence: bigint): Promise<void>;
   /** Called when a lease is lost or released; must stop consuming the partition before it resolves. */
   onLost(partition: number): Promise<void>;
   log?: (msg: string, data?: Record<string, unknown>) => void;
@@ -24,7 +29,12 @@ export interface PartitionLeasesOptions {
 
 interface Held {
   revision: number;
-  fence: number;
+  fence: bigint;
+}
+
+/** The fencing token of a lease: the bucket's creation (seconds) above its revision. */
+export function fenceOf(bucketCreated: string, revision: number): bigint {
+  return (BigInt(Math.floor(Date.parse(bucketCreated) / 1000)) << 32n) | BigInt(revision);
 }
 
 export class PartitionLeases {
@@ -32,14 +42,25 @@ export class PartitionLeases {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
   private stopped = false;
+  private kv: KV | undefined;
+  private bucketCreated = '';
 
   constructor(private readonly o: PartitionLeasesOptions) {}
+
+  private async bucket(): Promise<KV> {
+    if (!this.kv) {
+      const kv = await this.o.openBucket();
+      this.bucketCreated = (await kv.status()).streamInfo.created;
+      this.kv = kv;
+    }
+    return this.kv;
+  }
 
   owned(): number[] {
     return [...this.held.keys()].sort((a, b) => a - b);
   }
 
-  fenceOf(partition: number): number | undefined {
+  fenceOf(partition: number): bigint | undefined {
     return this.held.get(partition)?.fence;
   }
 
@@ -61,7 +82,7 @@ export class PartitionLeases {
     clearInterval(this.timer);
     await this.ticking.catch(() => {});
     for (const p of this.owned()) await this.release(p);
-    await this.o.kv.delete(this.memberKey()).catch(() => {});
+    await this.kv?.delete(this.memberKey()).catch(() => {});
   }
 
   private memberKey() {
@@ -70,17 +91,30 @@ export class PartitionLeases {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
-    await this.o.kv.put(this.memberKey(), this.o.owner);
+    let kv: KV;
+    try {
+      kv = await this.bucket();
+      await kv.put(this.memberKey(), this.o.owner);
+    } catch (e) {
+      // The bucket is gone (or NATS is): every lease is lost; the next tick opens the bucket again.
+      this.o.log?.('lease bucket unavailable', { err: String(e) });
+      this.kv = undefined;
+      for (const p of this.owned()) {
+        this.held.delete(p);
+        await this.o.onLost(p);
+      }
+      return;
+    }
     for (const [p, h] of this.held) {
       try {
-        h.revision = await this.o.kv.update(`p.${p}`, this.o.owner, h.revision);
+        h.revision = await kv.update(`p.${p}`, this.o.owner, h.revision);
       } catch (e) {
         this.o.log?.('lease lost', { partition: p, err: String(e) });
         this.held.delete(p);
         await this.o.onLost(p);
       }
     }
-    const members = await this.memberCount();
+    const members = await this.memberCount(kv);
     const fair = Math.ceil(this.o.partitions / Math.max(1, members));
     if (this.held.size > fair) {
       const extra = this.owned().at(-1);
@@ -89,7 +123,7 @@ export class PartitionLeases {
     }
     for (const p of this.candidates()) {
       if (this.held.size >= fair || this.stopped) break;
-      await this.tryAcquire(p);
+      await this.tryAcquire(kv, p);
     }
   }
 
@@ -106,22 +140,23 @@ export class PartitionLeases {
     return out;
   }
 
-  private async memberCount(): Promise<number> {
+  private async memberCount(kv: KV): Promise<number> {
     let n = 0;
-    const it = await this.o.kv.keys('m.*');
+    const it = await kv.keys('m.*');
     for await (const _ of it) n++;
     return n;
   }
 
-  private async tryAcquire(p: number): Promise<void> {
+  private async tryAcquire(kv: KV, p: number): Promise<void> {
     let revision: number;
     try {
-      revision = await this.o.kv.create(`p.${p}`, this.o.owner);
+      revision = await kv.create(`p.${p}`, this.o.owner);
     } catch {
       return; // held by someone else
     }
+    const fence = fenceOf(this.bucketCreated, revision);
     const r = await sql<{ fence: string }>`
-      insert into partition_fences (partition, fence, owner) values (${p}, ${revision}, ${this.o.owner})
+      insert into partition_fences (partition, fence, owner) values (${p}, ${String(fence)}, ${this.o.owner})
       on conflict (partition) do update set fence = excluded.fence, owner = excluded.owner, updated_at = now()
         where partition_fences.fence < excluded.fence
       returning fence
@@ -130,9 +165,9 @@ export class PartitionLeases {
       this.o.log?.('fence is newer than our lease; not consuming', { partition: p, revision });
       return;
     }
-    this.held.set(p, { revision, fence: revision });
+    this.held.set(p, { revision, fence });
     try {
-      await this.o.onAcquired(p, revision);
+      await this.o.onAcquired(p, fence);
     } catch (e) {
       this.o.log?.('could not start partition', { partition: p, err: String(e) });
       await this.release(p);
@@ -143,6 +178,6 @@ export class PartitionLeases {
     const h = this.held.get(p);
     this.held.delete(p);
     await this.o.onLost(p);
-    if (h) await this.o.kv.delete(`p.${p}`, { previousSeq: h.revision }).catch(() => {});
+    if (h) await this.kv?.delete(`p.${p}`, { previousSeq: h.revision }).catch(() => {});
   }
 }

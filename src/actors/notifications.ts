@@ -13,6 +13,8 @@ export interface StateNotification {
   version: number;
   status: string;
   state: unknown;
+  /** The message whose commit this is: a sender waits for its own message to be applied. */
+  msgId?: string;
 }
 
 export function publishNotification(nc: NatsConnection, stateRoot: string, n: StateNotification): void {

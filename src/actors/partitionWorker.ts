@@ -9,6 +9,15 @@
  * the oldest message still in the (work-queue) stream. So a message the previous owner took but never
  * acknowledged is delivered again before anything later, and the previous owner, if it is still alive,
  * receives nothing more; whatever it still tries to commit is refused by the fence.
+ *
+ * If the stream or the consumer disappears (an operator recreated `LOCK_ACTORS`), consumption stops and is
+ * opened again once the stream is back, with the new stream's identity (`epoch`): sequence numbers restart
+ * there, and an actor compares them only within one stream.
+ *
+ * A message that keeps failing for a reason of its own (a snapshot that cannot be read, a persistent
+ * conflict) is rejected after `maxTries` with the reason, recorded in `rejected_messages`, and acknowledged,
+ * so it stops holding up its actor and dragging group commits into one-by-one writes. An outage of
+ * PostgreSQL or NATS is not the message's fault: those are retried until they pass.
  */
 import {
   AckPolicy,
@@ -22,8 +31,9 @@ import { ensureError, isLockError } from '../errors.ts';
 import { type Db, withTenant } from '../io/db/index.ts';
 import type { Topology } from '../io/nats/index.ts';
 import type { ActorHost, ApplyOutcome } from './actorHost.ts';
+import type { Consumed } from './commit.ts';
 import type { CommitBatcher } from './commitBatcher.ts';
-import { parseEnvelope } from './envelope.ts';
+import { type ActorEnvelope, parseEnvelope } from './envelope.ts';
 import { type ActorAddress, parseActorSubject } from './partitioning.ts';
 
 export interface PartitionWorkerDeps {
@@ -36,6 +46,8 @@ export interface PartitionWorkerDeps {
   ackWaitMs: number;
   /** Unacknowledged messages in flight for this partition (default 256). */
   maxInFlight?: number;
+  /** Tries of a message failing for a reason of its own before it is rejected (default 6). */
+  maxTries?: number;
   onCommitted(address: ActorAddress, outcome: Extract<ApplyOutcome, { kind: 'commit' }>): void;
   onRejected?(code: string): void;
   log?: (msg: string, data?: Record<string, unknown>) => void;
@@ -47,19 +59,40 @@ export class PartitionWorker {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> = Promise.resolve();
   private stopping = false;
+  private epoch = '';
   /** The tail of each busy actor's queue: the next message for it runs after this settles. */
   private readonly actorTails = new Map<string, Promise<void>>();
+  private wake: (() => void) | undefined;
 
   constructor(
     readonly partition: number,
-    readonly fence: number,
+    readonly fence: bigint,
     private readonly d: PartitionWorkerDeps,
   ) {}
 
+  private get consumerName(): string {
+    return `${this.d.topology.partitionConsumer(this.partition)}-f${this.fence}`;
+  }
+
+  /** Opens the partition's consumer (a failure here gives the partition back); then supervises it. */
   async start(): Promise<void> {
+    this.messages = await this.open();
+    this.loop = this.supervise(this.messages);
+  }
+
+  /** Stops taking messages; those in hand finish (commit + ack) or are left for redelivery. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.messages?.close().catch(() => {});
+    await this.loop.catch(() => {});
+    await Promise.all(this.actorTails.values());
+  }
+
+  private async open(): Promise<ConsumerMessages> {
     const t = this.d.topology;
     const base = t.partitionConsumer(this.partition);
-    const name = `${base}-f${this.fence}`;
+    const name = this.consumerName;
     for await (const c of this.d.jsm.consumers.list(t.actorsStream)) {
       const n = c.config.durable_name ?? c.name;
       if ((n === base || n.startsWith(`${base}-f`)) && n !== name) {
@@ -78,17 +111,53 @@ export class PartitionWorker {
         ack_wait: this.d.ackWaitMs * 1_000_000,
       });
     }
+    this.epoch = (await this.d.jsm.streams.info(t.actorsStream)).created;
     const consumer = await this.d.js.consumers.get(t.actorsStream, name);
-    this.messages = await consumer.consume({ max_messages: this.d.maxInFlight ?? 256 });
-    this.loop = this.run(this.messages);
+    // Without abort, a deleted consumer is waited for forever; nobody would ever recreate it.
+    return consumer.consume({ max_messages: this.d.maxInFlight ?? 256, abort_on_missing_resource: true });
   }
 
-  /** Stops taking messages; those in hand finish (commit + ack) or are left for redelivery. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await this.messages?.close().catch(() => {});
-    await this.loop.catch(() => {});
-    await Promise.all(this.actorTails.values());
+  /** Runs the consumer; when it ends without a stop (its stream or consumer is gone), opens it again. */
+  private async supervise(first: ConsumerMessages): Promise<void> {
+    let messages: ConsumerMessages | undefined = first;
+    for (let attempt = 0; !this.stopping;) {
+      if (messages) {
+        try {
+          await this.run(messages);
+        } catch (e) {
+          this.d.log?.('partition consumer ended', {
+            partition: this.partition,
+            err: ensureError(e).message,
+          });
+        }
+        messages = undefined;
+        if (this.stopping) break;
+      }
+      await this.pause(Math.min(MAX_DB_BACKOFF_MS, 200 * 2 ** attempt));
+      if (this.stopping) break;
+      try {
+        messages = await this.open();
+        this.messages = messages;
+        this.d.log?.('partition consumer opened again', { partition: this.partition, epoch: this.epoch });
+        attempt = 0;
+      } catch (e) {
+        attempt++;
+        this.d.log?.('partition consumer cannot open yet', {
+          partition: this.partition,
+          err: ensureError(e).message,
+        });
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   private async run(messages: ConsumerMessages): Promise<void> {
@@ -100,9 +169,10 @@ export class PartitionWorker {
         m.term();
         continue;
       }
+      const epoch = this.epoch;
       const key = `${address.type}:${address.id}`;
       const tail = (this.actorTails.get(key) ?? Promise.resolve())
-        .then(() => this.handle(m, address))
+        .then(() => this.handle(m, address, epoch))
         .catch((e: unknown) => {
           this.d.log?.('partition worker failed on a message; it will be redelivered', {
             partition: this.partition,
@@ -117,32 +187,60 @@ export class PartitionWorker {
     }
   }
 
-  private async handle(m: JsMsg, address: ActorAddress & { partition: number }): Promise<void> {
+  private async handle(
+    m: JsMsg,
+    address: ActorAddress & { partition: number },
+    epoch: string,
+  ): Promise<void> {
     // Once stopping, later messages of this actor stay unacknowledged: the next term delivers them in order.
     if (this.stopping) return;
     const envelope = parseEnvelope(m.data);
+    const msgId = m.headers?.get('Nats-Msg-Id') || `seq:${m.seq}`;
     if (typeof envelope === 'string') {
-      this.d.log?.('malformed actor message; dropped', { subject: m.subject, reason: envelope });
+      const tenant = tenantOf(m.data);
+      if (tenant) {
+        if (await this.reject(address, tenant, msgId, m.seq, 'LOCK.VALIDATION', envelope)) m.term();
+        return;
+      }
+      // No tenant to record it under (row-level security): logged and counted only.
+      this.d.log?.('malformed actor message without a tenant; dropped', {
+        subject: m.subject,
+        reason: envelope,
+      });
       this.d.onRejected?.('LOCK.VALIDATION');
       m.term();
       return;
     }
-    const msgId = m.headers?.get('Nats-Msg-Id') || `seq:${m.seq}`;
-    for (let attempt = 0; !this.stopping; attempt++) {
+    const maxTries = this.d.maxTries ?? 6;
+    let lastError = '';
+    for (let attempt = 0, tries = 0; !this.stopping; attempt++) {
+      if (tries >= maxTries) {
+        const reason = `failed ${tries} times: ${lastError}`;
+        if (await this.reject(address, envelope.tenantId, msgId, m.seq, 'LOCK.MESSAGE_FAILED', reason))
+          m.ack();
+        return;
+      }
       let outcome: ApplyOutcome;
       try {
-        outcome = await this.d.host.decide(address, envelope, m.seq, msgId, this.fence);
+        outcome = await this.d.host.decide(address, envelope, m.seq, msgId, this.fence, epoch);
       } catch (e) {
+        this.d.host.evict(address);
+        if (!isOutage(e)) tries++;
+        lastError = ensureError(e).message;
         await this.backoff(attempt, e);
         continue;
       }
-      if (outcome.kind === 'duplicate' || outcome.kind === 'unchanged') {
+      if (outcome.kind === 'duplicate') {
         m.ack();
         return;
       }
+      if (outcome.kind === 'unchanged') {
+        if (await this.release(envelope, address, outcome.consumed)) m.ack();
+        return;
+      }
       if (outcome.kind === 'rejected') {
-        await this.reject(address, envelope.tenantId, msgId, m.seq, outcome.code, outcome.reason);
-        m.ack();
+        if (await this.reject(address, envelope.tenantId, msgId, m.seq, outcome.code, outcome.reason))
+          m.ack();
         return;
       }
       try {
@@ -154,20 +252,14 @@ export class PartitionWorker {
           this.stopping = true;
           return;
         }
-        if (isLockError(e, 'LOCK.VERSION_CONFLICT')) continue;
         if (isConstraintViolation(e)) {
-          await this.reject(
-            address,
-            envelope.tenantId,
-            msgId,
-            m.seq,
-            'LOCK.CONFLICT',
-            ensureError(e).message,
-          );
-          m.ack();
+          const r = ensureError(e).message;
+          if (await this.reject(address, envelope.tenantId, msgId, m.seq, 'LOCK.CONFLICT', r)) m.ack();
           return;
         }
-        await this.backoff(attempt, e);
+        if (!isOutage(e)) tries++;
+        lastError = ensureError(e).message;
+        if (!isLockError(e, 'LOCK.VERSION_CONFLICT')) await this.backoff(attempt, e);
         continue;
       }
       this.d.host.committed(address, outcome.commit, outcome.snapshot);
@@ -186,6 +278,37 @@ export class PartitionWorker {
     await new Promise((r) => setTimeout(r, Math.min(MAX_DB_BACKOFF_MS, 50 * 2 ** attempt)));
   }
 
+  /**
+   * A message the machine ignores still releases what it carried (the answer of an intent, a timer), or the
+   * sweepers would deliver it again and again. False when the release could not be written (redelivered).
+   */
+  private async release(
+    envelope: ActorEnvelope,
+    address: ActorAddress,
+    consumed: Consumed,
+  ): Promise<boolean> {
+    if (!consumed.intentId && !consumed.timer) return true;
+    try {
+      await withTenant(this.d.runtimeDb, envelope.tenantId, async (tx) => {
+        if (consumed.intentId)
+          await tx.deleteFrom('effect_intents').where('id', '=', consumed.intentId).execute();
+        if (consumed.timer)
+          await tx
+            .deleteFrom('timers')
+            .where('actor_type', '=', address.type)
+            .where('actor_id', '=', address.id)
+            .where('key', '=', consumed.timer.key)
+            .where('due_at', '=', new Date(consumed.timer.dueAt))
+            .execute();
+      });
+      return true;
+    } catch (e) {
+      this.d.log?.('could not release what an ignored message carried', { err: ensureError(e).message });
+      return false;
+    }
+  }
+
+  /** Records a rejection; true once it is recorded (only then may the message be acknowledged). */
   private async reject(
     address: ActorAddress,
     tenantId: string,
@@ -193,27 +316,57 @@ export class PartitionWorker {
     seq: number,
     code: string,
     reason: string,
-  ) {
+  ): Promise<boolean> {
+    this.d.log?.('message rejected', { actor: `${address.type}/${address.id}`, msgId, code, reason });
+    try {
+      await withTenant(this.d.runtimeDb, tenantId, (tx) =>
+        tx
+          .insertInto('rejected_messages')
+          .values({
+            tenant_id: tenantId,
+            actor_type: address.type,
+            actor_id: address.id,
+            msg_id: msgId,
+            stream_seq: seq,
+            code,
+            reason: reason.slice(0, 2000),
+          })
+          .execute(),
+      );
+    } catch (e) {
+      this.d.log?.('could not record a rejection; the message will be redelivered', { err: String(e) });
+      return false;
+    }
     this.d.onRejected?.(code);
-    this.d.log?.('message rejected', { actor: `${address.type}/${address.id}`, msgId, code });
-    await withTenant(this.d.runtimeDb, tenantId, (tx) =>
-      tx
-        .insertInto('rejected_messages')
-        .values({
-          tenant_id: tenantId,
-          actor_type: address.type,
-          actor_id: address.id,
-          msg_id: msgId,
-          stream_seq: seq,
-          code,
-          reason,
-        })
-        .execute(),
-    ).catch((e) => this.d.log?.('could not record a rejection', { err: String(e) }));
+    return true;
   }
 }
 
 function isConstraintViolation(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   return typeof code === 'string' && code.startsWith('23');
+}
+
+/**
+ * The world is down, not the message wrong: PostgreSQL unreachable, shutting down or out of resources
+ * (SQLSTATE classes 08, 53, 57), a socket error, NATS unavailable.
+ */
+function isOutage(e: unknown): boolean {
+  if (isLockError(e, 'LOCK.UNAVAILABLE')) return true;
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^(08|53|57)/.test(code)) return true;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, …
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    ensureError(e).message,
+  );
+}
+
+/** The tenant of a message too malformed to parse, if it names one (the rejection is recorded under it). */
+function tenantOf(data: Uint8Array): string | undefined {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(data)) as { tenantId?: unknown };
+    return typeof v.tenantId === 'string' && v.tenantId.length > 0 ? v.tenantId : undefined;
+  } catch {
+    return undefined;
+  }
 }

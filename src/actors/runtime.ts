@@ -13,6 +13,7 @@ import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
 import type { Metrics } from '../metrics.ts';
 import { ActorHost } from './actorHost.ts';
 import { createCommitBatcher } from './commitBatcher.ts';
+import { DrainLoop } from './drainLoop.ts';
 import { EffectRunner } from './effectRunner.ts';
 import { PartitionLeases } from './leases.ts';
 import { type ActorMailbox, createActorMailbox } from './mailbox.ts';
@@ -30,6 +31,8 @@ export interface RuntimeOptions {
   passivateEachMessage?: boolean;
   /** Unacknowledged actor messages in flight per partition (default 256). */
   maxInFlightPerPartition?: number;
+  /** How often the streams are checked and created again if an operator removed them (default 2 s). */
+  topologyCheckMs?: number;
   passivateIdleMs?: number;
   maxResident?: number;
   timerPollMs?: number;
@@ -41,7 +44,10 @@ export interface RuntimeDeps {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  leaseKv: KV;
+  /** Opens (creating if absent) the partition lease bucket: at start, and again if it is removed. */
+  openLeaseBucket: () => Promise<KV>;
+  /** Creates whichever of the service's streams is missing. */
+  ensureStreams: () => Promise<void>;
   topology: Topology;
   runtimeDb: Db;
   dispatcherDb: Db;
@@ -108,7 +114,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
   const workers = new Map<number, PartitionWorker>();
 
   const leases = new PartitionLeases({
-    kv: d.leaseKv,
+    openBucket: d.openLeaseBucket,
     runtimeDb: d.runtimeDb,
     owner: options.owner,
     partitions: t.partitions,
@@ -129,6 +135,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
         onCommitted(address, outcome) {
           const c = outcome.commit;
           metrics.transitions.inc({ type: c.actorType, status: outcome.status });
+          for (const o of c.outbox) if (o.subject.endsWith('.revoke_stalled.v1')) metrics.revokeStalled.inc();
           publishNotification(d.nc, t.stateRoot, {
             tenantId: c.tenantId,
             type: c.actorType,
@@ -136,6 +143,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
             version: c.version,
             status: outcome.status,
             state: outcome.snapshot.value,
+            msgId: c.msgId,
           });
           if (c.intents.length > 0) {
             effects.submit(
@@ -174,6 +182,13 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
     host.passivateIdle(options.passivateIdleMs ?? 120_000);
     metrics.residentActors.set(host.residentCount);
   }, 10_000);
+  // An operator may remove a stream (or recreate it empty): it is created again, and the partition workers
+  // and the lease bucket open what they need again by themselves.
+  const topologyKeeper = new DrainLoop(() => d.ensureStreams().then(() => 0), {
+    everyMs: options.topologyCheckMs ?? 2000,
+    onError: (e) => d.log('could not check the streams', { err: String(e) }),
+  });
+  topologyKeeper.start();
 
   return {
     mailbox,
@@ -185,6 +200,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
     },
     async stop() {
       clearInterval(idleSweep);
+      await topologyKeeper.stop();
       await leases.stop();
       await batcher.idle();
       await effects.stop();

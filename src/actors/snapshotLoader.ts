@@ -11,6 +11,9 @@ export interface SnapshotRow {
   tenantId: string;
   version: number;
   lastSeq: number;
+  machineVersion: number;
+  /** The inbox stream `lastSeq` counts in; null for rows written before it was kept. */
+  epoch: string | null;
   snapshot: unknown;
 }
 
@@ -40,6 +43,8 @@ async function read(db: Db, keys: Key[]): Promise<(SnapshotRow | undefined)[]> {
     actor_id: string;
     version: string;
     last_seq: string;
+    machine_version: number;
+    inbox_epoch: string | null;
     snapshot: unknown;
   }>`select * from lock_load_snapshots(${JSON.stringify(keys)}::jsonb)`.execute(db);
   const found = new Map(
@@ -49,6 +54,8 @@ async function read(db: Db, keys: Key[]): Promise<(SnapshotRow | undefined)[]> {
         tenantId: r.tenant_id,
         version: Number(r.version),
         lastSeq: Number(r.last_seq),
+        machineVersion: r.machine_version,
+        epoch: r.inbox_epoch,
         snapshot: r.snapshot,
       },
     ]),

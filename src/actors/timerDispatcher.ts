@@ -1,19 +1,23 @@
 /**
- * Delivers durable timers: due rows are published to their actor's inbox and deleted in the same
- * transaction that locked them, so a crash before the commit leaves them to be delivered again (the
- * message id makes the repeat a duplicate). xstate's `after:` is never used for deadlines.
+ * Delivers durable timers: a due row is published to its actor's inbox (naming the timer, so the commit that
+ * applies it deletes the row in the same transaction) and marked to be delivered again after
+ * `redeliverMs` if it is still there then. JetStream acknowledging the publish is not the record (2.9
+ * acknowledges before fsync): until its actor has applied it, a timer stays. The message id is the timer's
+ * key and due time, so a repeat is a duplicate. xstate's `after:` is never used for deadlines.
  */
 import { sql } from 'kysely';
-import { DrainLoop } from './drainLoop.ts';
 import type { Db } from '../io/db/index.ts';
+import { DrainLoop } from './drainLoop.ts';
 import type { ActorMailbox } from './mailbox.ts';
-import type { ActorType } from './partitioning.ts';
+import { type ActorType, actorTypes } from './partitioning.ts';
 
 export interface TimerDispatcherOptions {
   dispatcherDb: Db;
   mailbox: ActorMailbox;
   pollMs?: number;
   batch?: number;
+  /** How long a delivered timer waits for its actor before it is delivered again (default 30 s). */
+  redeliverMs?: number;
   log?: (msg: string, data?: Record<string, unknown>) => void;
 }
 
@@ -37,7 +41,7 @@ export class TimerDispatcher {
     await this.loop.stop();
   }
 
-  /** Delivers every timer due now; returns how many. */
+  /** Delivers every timer due now (and every delivered one not applied in time); returns how many. */
   async dispatchDue(): Promise<number> {
     if (this.stopped) return 0;
     return this.o.dispatcherDb.transaction().execute(async (tx) => {
@@ -50,26 +54,30 @@ export class TimerDispatcher {
         event: Record<string, unknown>;
       }>`
         select tenant_id, actor_type, actor_id, key, due_at, event from timers
-         where due_at <= now() order by due_at limit ${this.o.batch ?? 500} for update skip locked
+         where coalesce(redeliver_at, due_at) <= now()
+         order by coalesce(redeliver_at, due_at) limit ${this.o.batch ?? 500} for update skip locked
       `.execute(tx);
-      if (due.rows.length === 0) return 0;
+      const rows = due.rows.filter((t) => (actorTypes as readonly string[]).includes(t.actor_type));
+      if (rows.length === 0) return 0;
       await Promise.all(
-        due.rows.map((t) =>
-          this.o.mailbox.send(
+        rows.map((t) => {
+          const dueAt = t.due_at.toISOString();
+          return this.o.mailbox.send(
             { type: t.actor_type as ActorType, id: t.actor_id },
             {
               tenantId: t.tenant_id,
-              event: { ...t.event, type: String(t.event.type), at: t.due_at.toISOString() },
+              event: { ...t.event, type: String(t.event.type), at: dueAt },
+              timer: { key: t.key, dueAt },
             },
             `timer:${t.actor_type}:${t.actor_id}:${t.key}:${t.due_at.getTime()}`,
-          ),
-        ),
+          );
+        }),
       );
-      const keys = due.rows.map((t) => sql`(${t.actor_type}, ${t.actor_id}, ${t.key}, ${t.due_at})`);
-      await sql`delete from timers where (actor_type, actor_id, key, due_at) in (${sql.join(keys)})`.execute(
-        tx,
-      );
-      return due.rows.length;
+      const keys = rows.map((t) => sql`(${t.actor_type}, ${t.actor_id}, ${t.key}, ${t.due_at})`);
+      await sql`
+        update timers set redeliver_at = now() + ${`${this.o.redeliverMs ?? 30_000} milliseconds`}::interval
+         where (actor_type, actor_id, key, due_at) in (${sql.join(keys)})`.execute(tx);
+      return rows.length;
     });
   }
 }

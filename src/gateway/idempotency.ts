@@ -1,12 +1,20 @@
 /**
  * Idempotency-Key: the same key and body give the same response; the same key with another body gives
  * 422; a request still in progress under the key gives 409. Responses are stored with secrets sealed.
+ *
+ * - A claim lapses (`claimMs`): if the process handling it died, the same request may take it over, rather
+ *   than find the key in progress forever.
+ * - What a request prepares before it sends anything (the PINs of an issue) is stored with its claim, sealed:
+ *   a retry — after a crash, or after an error that came once the message was already sent — sends and
+ *   answers the same PINs, so the answer always names what the locks hold.
+ * - An error worth retrying releases the claim (the key and its prepared PINs stay); a final one is the
+ *   key's answer.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
-import { LockError } from '../errors.ts';
 import { sql } from 'kysely';
-import { type Db, withTenant } from '../io/db/index.ts';
+import { LockError } from '../errors.ts';
+import type { Db } from '../io/db/index.ts';
 
 export interface StoredResponse {
   status: number;
@@ -20,53 +28,65 @@ export function requestHash(body: unknown): string {
     .digest('hex');
 }
 
-export async function withIdempotency(
+export interface IdempotencyOptions<P> {
+  /** Seals and opens the secrets of stored answers. */
+  seal: { seal(r: StoredResponse): StoredResponse; open(r: StoredResponse): StoredResponse };
+  /**
+   * A stored answer that may be outdated (a 202: still in progress) is offered here on a replay; a newer
+   * answer returned is stored in its place and given instead.
+   */
+  refresh?: (stored: StoredResponse) => Promise<StoredResponse | null>;
+  /** What this request prepares before sending (stored sealed with the claim; a retry gets the first's). */
+  prepare?: { make(): P; seal(p: P): Record<string, unknown>; open(stored: Record<string, unknown>): P };
+  /** How long a claim holds before another request with the key may take it over (default 10 s). */
+  claimMs?: number;
+}
+
+export async function withIdempotency<P = undefined>(
   db: Db,
   tenantId: string,
   scope: string,
   key: string | undefined,
   body: unknown,
-  handler: () => Promise<StoredResponse>,
-  seal: { seal(r: StoredResponse): StoredResponse; open(r: StoredResponse): StoredResponse },
-  /**
-   * A stored answer that may be outdated (a 202: still in progress) is offered here on a replay; a newer
-   * answer returned is stored in its place and given instead.
-   */
-  refresh?: (stored: StoredResponse) => Promise<StoredResponse | null>,
+  handler: (prepared: P | undefined) => Promise<StoredResponse>,
+  o: IdempotencyOptions<P>,
 ): Promise<StoredResponse> {
-  if (!key) return handler();
+  if (!key) return handler(o.prepare?.make());
   if (key.length > 200)
     throw new LockError('LOCK.VALIDATION', 'Idempotency-Key is longer than 200 characters');
   const hash = requestHash(body);
-  // One round trip each (migration 0002): claim, or what the key already holds.
+  const mine = o.prepare?.make();
+  // One round trip (migration 0006): claim, take over a lapsed claim, or what the key already holds.
   const { rows } = await sql<{
     claimed: boolean;
     request_hash: string;
     status_code: number | null;
     response: StoredResponse | null;
-  }>`select * from lock_idempotency_claim(${tenantId}, ${scope}, ${key}, ${hash})`.execute(db);
+    prepared: Record<string, unknown> | null;
+  }>`select * from lock_idempotency_claim(${tenantId}, ${scope}, ${key}, ${hash},
+        ${mine !== undefined && o.prepare ? JSON.stringify(o.prepare.seal(mine)) : null}::jsonb,
+        ${o.claimMs ?? 10_000}::int)`.execute(db);
   const row = rows[0];
   if (!row) throw new LockError('LOCK.CONFLICT', 'the Idempotency-Key changed concurrently');
   if (!row.claimed) {
     if (row.request_hash !== hash) throw new LockError('LOCK.IDEMPOTENCY_KEY_REUSED');
     if (row.status_code === null || !row.response) throw new LockError('LOCK.IDEMPOTENCY_IN_PROGRESS');
-    const stored = seal.open(row.response);
-    const newer = refresh ? await refresh(stored) : null;
+    const stored = o.seal.open(row.response);
+    const newer = o.refresh ? await o.refresh(stored) : null;
     if (!newer) return stored;
     await store(newer);
     return newer;
   }
+  const prepared = row.prepared && o.prepare ? o.prepare.open(row.prepared) : mine;
   let response: StoredResponse;
   try {
-    response = await handler();
+    response = await handler(prepared);
   } catch (e) {
-    // Errors that say "try again" free the key; final ones are kept as the key's answer.
+    // Errors that say "try again" give the claim up (the prepared secrets stay); final ones are the answer.
     if (e instanceof LockError && !e.retryable) {
       response = { status: e.status, body: { code: e.code, detail: e.detail ?? null, problem: true } };
     } else {
-      await withTenant(db, tenantId, (tx) =>
-        tx.deleteFrom('idempotency_keys').where('scope', '=', scope).where('key', '=', key).execute(),
-      );
+      await sql`select lock_idempotency_release(${tenantId}, ${scope}, ${key})`.execute(db).catch(() => {});
       throw e;
     }
   }
@@ -74,7 +94,7 @@ export async function withIdempotency(
   return response;
 
   async function store(r: StoredResponse): Promise<void> {
-    await sql`select lock_idempotency_store(${tenantId}, ${scope}, ${key}, ${r.status}::int, ${JSON.stringify(seal.seal(r))}::jsonb)`.execute(
+    await sql`select lock_idempotency_store(${tenantId}, ${scope}, ${key}, ${r.status}::int, ${JSON.stringify(o.seal.seal(r))}::jsonb)`.execute(
       db,
     );
   }

@@ -23,6 +23,8 @@ export interface GatewayPorts {
   clock: Clock;
   /** How long a mutation waits for its actor before answering 202 (the BFF allows 1,200 ms). */
   waitBudgetMs: number;
+  /** How long an Idempotency-Key's claim holds before a retry may take it over (default 10 s). */
+  idempotencyClaimMs?: number;
   ready(): Promise<Record<string, boolean>>;
   /** Verified vendor webhooks land here before they are acknowledged. */
   webhookInbox: WebhookInbox;

@@ -44,7 +44,18 @@ export const Property = Type.Object({
 
 export const VendorAdapterBody = Type.Object(
   {
-    status: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')]),
+    status: Type.Union(
+      [
+        Type.Literal('active'),
+        Type.Literal('provisional'),
+        Type.Literal('disabled'),
+        Type.Literal('enabled'),
+      ],
+      {
+        description:
+          'active: issues. provisional: issues only for credentials that name it (provisionalVendors), a pilot. disabled: issues nothing new; revokes and changes of credentials already on it still run. enabled: deprecated, read as active.',
+      },
+    ),
     // Secrets appear only as references (env:NAME), never as values.
     config: Type.Record(
       Type.String({ maxLength: 64 }),
@@ -116,6 +127,13 @@ export const CreateKeyCredential = Type.Object(
       Type.String({
         pattern: '^[0-9]{4,20}$',
         description: "kind card: the card's number, where the lock registers cards by number (TTLock).",
+      }),
+    ),
+    provisionalVendors: Type.Optional(
+      Type.Array(Vendor, {
+        maxItems: 5,
+        description:
+          'Provisional adapters (a pilot) this credential may be issued on; a provisional adapter is never chosen otherwise.',
       }),
     ),
   },

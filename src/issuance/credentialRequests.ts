@@ -6,7 +6,12 @@
 import { randomInt } from 'node:crypto';
 import { LockError } from '../errors.ts';
 import type { SecretBox } from '../io/crypto/secretBox.ts';
-import type { IssueCredentialEvent, KeyKind, RetryPolicy } from '../machines/index.ts';
+import {
+  adapterStatus,
+  type IssueCredentialEvent,
+  type KeyKind,
+  type RetryPolicy,
+} from '../machines/index.ts';
 import { planTargets, type ReadModel } from '../readModel/index.ts';
 
 /** What a caller asks for: the issue event's description of the credential, and the tenant. */
@@ -19,6 +24,8 @@ export type CredentialRequest = Pick<
   cardNumber?: string;
   /** The guest's app account, for vendors that send mobile keys to accounts (never logged; sealed). */
   recipient?: string;
+  /** Provisional adapters (a pilot) this request may be issued on; never chosen otherwise. */
+  provisionalVendors?: string[];
 };
 
 export interface IssuanceDeps {
@@ -41,17 +48,37 @@ export interface PreparedIssue {
   pins: string[];
 }
 
-/** Prepares the issue event; throws LOCK.PROPERTY_NOT_FOUND for an unknown (or other tenant's) property. */
+/** A PIN and its spares, distinct, for a PIN credential; none for other kinds. */
+export function newPins(d: Pick<IssuanceDeps, 'generatePin' | 'pinDigits'>, kind: KeyKind): string[] {
+  const pins: string[] = [];
+  if (kind !== 'pin') return pins;
+  const make = d.generatePin ?? generatePin;
+  while (pins.length < 1 + SPARE_PINS) {
+    const candidate = make(d.pinDigits ?? 6);
+    if (!pins.includes(candidate)) pins.push(candidate);
+  }
+  return pins;
+}
+
+/**
+ * Prepares the issue event; throws LOCK.PROPERTY_NOT_FOUND for an unknown (or other tenant's) property.
+ * `pins` are the PIN and spares to use (a REST retry reuses the first attempt's); new ones otherwise.
+ */
 export async function prepareIssue(
   d: IssuanceDeps,
   r: CredentialRequest,
   at: string,
+  pins: string[] = newPins(d, r.kind),
 ): Promise<PreparedIssue> {
   const { property, devices } = await d.readModel.issueContext(r.tenantId, r.propertyId, r.rooms);
   if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${r.propertyId}`);
+  // New issuance goes to active adapters; a provisional one (a pilot) only when the request names it.
   const enabledVendors = new Set(
     Object.entries(property.vendorAdapters)
-      .filter(([, s]) => s.status === 'enabled')
+      .filter(([v, s]) => {
+        const status = adapterStatus(s.status);
+        return status === 'active' || (status === 'provisional' && (r.provisionalVendors ?? []).includes(v));
+      })
       .map(([v]) => v),
   );
   const detail = holderDetail(r);
@@ -64,15 +91,8 @@ export async function prepareIssue(
     supportsKind: d.supportsKind,
     needsHolderDetail: d.needsHolderDetail,
     hasHolderDetail: !!detail,
+    ...(r.provisionalVendors ? { preferVendors: r.provisionalVendors } : {}),
   });
-  const pins: string[] = [];
-  if (r.kind === 'pin') {
-    const make = d.generatePin ?? generatePin;
-    while (pins.length < 1 + SPARE_PINS) {
-      const candidate = make(d.pinDigits ?? 6);
-      if (!pins.includes(candidate)) pins.push(candidate);
-    }
-  }
   const [pin, ...spares] = pins;
   return {
     pins,

@@ -1,26 +1,33 @@
 /**
- * Consumes PLATFORM_EVENTS and turns reservation events into credential actor messages. Credential ids
- * are derived from (tenant, reservation, kind) and message ids from the event id, so a redelivered or
- * duplicated event can never create a second credential. Events of one reservation are processed one
- * after another in stream order; different reservations proceed concurrently (up to `maxInFlight`). If a
- * crash lets a later event of a reservation overtake an earlier one, the credential machine still ends
- * right: a revoke that reaches a credential before its issue leaves a tombstone the issue cannot revive.
+ * Forwards PLATFORM_EVENTS to reservation actors (one per tenant and reservation). A platform event is
+ * acknowledged only once its reservation actor has committed it — PostgreSQL, not JetStream, is the record:
+ * if the actor's inbox loses the message, the platform event is delivered again and forwarded again.
+ *
+ * Order across processes is the reservation actor's business: each forwarded event carries its place in the
+ * platform's stream (the stream's identity and sequence), and the actor applies dates and ends by that place,
+ * not by arrival. So events are forwarded concurrently, from any number of processes.
+ *
+ * A confirmation is forwarded with its credentials prepared (rooms resolved to locks, PINs sealed), one per
+ * key kind, with ids derived from (tenant, reservation, kind): a redelivered event can never make a second.
  */
 import {
   AckPolicy,
+  type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
+import { sql } from 'kysely';
 import { Compile } from 'typebox/compile';
 import type { ActorMailbox } from '../actors/index.ts';
 import { ensureError, isLockError } from '../errors.ts';
 import type { Clock } from '../ids.ts';
-import { reservationCredentialId } from '../ids.ts';
+import { reservationActorId, reservationCredentialId } from '../ids.ts';
+import { type Db, withTenant } from '../io/db/index.ts';
 import type { Topology } from '../io/nats/index.ts';
 import { type IssuanceDeps, prepareIssue } from '../issuance/credentialRequests.ts';
-import { type CredentialEvent, type KeyKind, keyKinds } from '../machines/index.ts';
+import type { KeyKind, ReservationEvent, StreamOrder } from '../machines/index.ts';
 import { ReservationConfirmed, ReservationDatesChanged, ReservationEnded } from './platformEventSchemas.ts';
 
 const confirmed = Compile(ReservationConfirmed);
@@ -31,7 +38,9 @@ export interface PlatformConsumerDeps {
   js: JetStreamClient;
   jsm: JetStreamManager;
   topology: Topology;
+  /** A mailbox with a state watcher: the forwarder waits for its message's commit. */
   mailbox: ActorMailbox;
+  runtimeDb: Db;
   issuance: IssuanceDeps;
   clock: Clock;
   log: (msg: string, data?: Record<string, unknown>) => void;
@@ -40,17 +49,37 @@ export interface PlatformConsumerDeps {
   maxInFlight?: number;
   /** How long an event taken by a process that died waits before it is delivered again (30 s). */
   ackWaitMs?: number;
+  /** How long to wait for the reservation's commit before checking the record and trying later (5 s). */
+  commitWaitMs?: number;
 }
+
+type Forward =
+  | { kind: 'forward'; tenantId: string; reservationId: string; event: ReservationEvent }
+  | { kind: 'rejected'; reason: string }
+  | { kind: 'ignored' };
 
 export class PlatformEventConsumer {
   private stopping = false;
   private loop: Promise<void> = Promise.resolve();
-  private close: (() => Promise<void>) | undefined;
-  private readonly tails = new Map<string, Promise<void>>();
+  private messages: ConsumerMessages | undefined;
+  private epoch = '';
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly d: PlatformConsumerDeps) {}
 
   async start(): Promise<void> {
+    this.messages = await this.open();
+    this.loop = this.supervise(this.messages);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.messages?.close().catch(() => {});
+    await this.loop.catch(() => {});
+    await Promise.all(this.inFlight);
+  }
+
+  private async open(): Promise<ConsumerMessages> {
     const t = this.d.topology;
     const maxInFlight = this.d.maxInFlight ?? 256;
     try {
@@ -70,45 +99,70 @@ export class PlatformEventConsumer {
         filter_subject: `${t.platformRoot}.>`,
       });
     }
+    this.epoch = (await this.d.jsm.streams.info(t.platformStream)).created;
     const c = await this.d.js.consumers.get(t.platformStream, t.platformConsumer);
-    const messages = await c.consume({ max_messages: maxInFlight });
-    this.close = async () => {
-      await messages.close();
-    };
-    this.loop = (async () => {
-      for await (const m of messages) {
+    return c.consume({ max_messages: maxInFlight, abort_on_missing_resource: true });
+  }
+
+  /** Consumes; if the stream or consumer goes away, opens it again once it is back. */
+  private async supervise(first: ConsumerMessages): Promise<void> {
+    let messages: ConsumerMessages | undefined = first;
+    for (let attempt = 0; !this.stopping;) {
+      if (messages) {
+        try {
+          for await (const m of messages) {
+            if (this.stopping) break;
+            const p = this.handle(m, this.epoch).finally(() => this.inFlight.delete(p));
+            this.inFlight.add(p);
+          }
+        } catch (e) {
+          this.d.log('platform consumer ended', { err: ensureError(e).message });
+        }
+        messages = undefined;
         if (this.stopping) break;
-        // Parsed once, here: the ordering key and the handler read the same body.
-        const body = parseBody(m);
-        const key = orderingKey(m, body);
-        const tail = (this.tails.get(key) ?? Promise.resolve()).then(() => this.handle(m, body));
-        this.tails.set(key, tail);
-        void tail.then(() => {
-          if (this.tails.get(key) === tail) this.tails.delete(key);
-        });
       }
-    })();
+      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+      if (this.stopping) break;
+      try {
+        messages = await this.open();
+        this.messages = messages;
+        attempt = 0;
+      } catch (e) {
+        attempt++;
+        this.d.log('platform consumer cannot open yet', { err: ensureError(e).message });
+      }
+    }
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await this.close?.().catch(() => {});
-    await this.loop.catch(() => {});
-    await Promise.all(this.tails.values());
-  }
-
-  private async handle(m: JsMsg, body: unknown): Promise<void> {
+  private async handle(m: JsMsg, epoch: string): Promise<void> {
     const name = m.subject.slice(this.d.topology.platformRoot.length + 1);
-    if (body === NOT_JSON) {
+    let body: unknown;
+    try {
+      body = m.json();
+    } catch {
       this.reject(m, name, 'not JSON');
       return;
     }
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
-        const outcome = await this.dispatch(name, body);
-        this.d.onEvent?.(name, outcome);
-        if (outcome.startsWith('rejected')) this.reject(m, name, outcome);
-        else m.ack();
+        const f = await this.interpret(name, body, { epoch, seq: m.seq });
+        if (f.kind === 'rejected') {
+          this.reject(m, name, f.reason);
+          return;
+        }
+        if (f.kind === 'ignored') {
+          this.d.onEvent?.(name, 'ignored');
+          m.ack();
+          return;
+        }
+        if (await this.forward(f)) {
+          this.d.onEvent?.(name, 'forwarded');
+          m.ack();
+        } else {
+          // Not applied yet (its partition is changing hands, or the message was lost): again later.
+          this.d.onEvent?.(name, 'pending');
+          m.nak(1000);
+        }
         return;
       } catch (e) {
         this.d.log('platform event failed; retrying', { event: name, attempt, err: ensureError(e).message });
@@ -117,21 +171,47 @@ export class PlatformEventConsumer {
     }
   }
 
+  /** Sends to the reservation and waits for its commit of this event; true once it is in the record. */
+  private async forward(f: Extract<Forward, { kind: 'forward' }>): Promise<boolean> {
+    const id = reservationActorId(f.tenantId, f.reservationId);
+    const eventId = (f.event as { eventId: string }).eventId;
+    const applied = await this.d.mailbox.sendAndWait(
+      { type: 'reservation', id },
+      { tenantId: f.tenantId, event: f.event },
+      eventId,
+      (n) => n.msgId === eventId,
+      this.d.commitWaitMs ?? 5000,
+    );
+    return applied !== null || (await this.recorded(f.tenantId, id, eventId));
+  }
+
+  /** The reservation has applied the event already (a redelivery, or a notification missed). */
+  private async recorded(tenantId: string, actorId: string, eventId: string): Promise<boolean> {
+    const { rows } = await withTenant(this.d.runtimeDb, tenantId, (tx) =>
+      sql<{ seen: boolean }>`
+        select coalesce(snapshot->'context'->'seen' ? ${eventId}, false) as seen from actor_snapshots
+         where actor_type = 'reservation' and actor_id = ${actorId}`.execute(tx),
+    );
+    return rows[0]?.seen === true;
+  }
+
   private reject(m: JsMsg, name: string, reason: string) {
     this.d.log('platform event rejected', { event: name, seq: m.seq, reason });
     this.d.onEvent?.(name, 'rejected');
     m.term();
   }
 
-  private async dispatch(name: string, body: unknown): Promise<string> {
+  /** What a platform event means for its reservation actor. */
+  private async interpret(name: string, body: unknown, order: StreamOrder): Promise<Forward> {
     const at = this.d.clock.now().toISOString();
     switch (name) {
       case 'reservation.confirmed.v1': {
-        if (!confirmed.Check(body)) return `rejected: ${firstError(confirmed, body)}`;
+        if (!confirmed.Check(body)) return { kind: 'rejected', reason: firstError(confirmed, body) };
         const e = body;
-        if (Date.parse(e.checkOut) <= Date.parse(e.checkIn)) return 'rejected: checkOut is not after checkIn';
+        if (Date.parse(e.checkOut) <= Date.parse(e.checkIn))
+          return { kind: 'rejected', reason: 'checkOut is not after checkIn' };
+        const issues = [];
         for (const kind of (e.keyKinds ?? ['pin']) as KeyKind[]) {
-          const id = reservationCredentialId(e.tenantId, e.reservationId, kind);
           try {
             const prepared = await prepareIssue(
               this.d.issuance,
@@ -148,90 +228,72 @@ export class PlatformEventConsumer {
               },
               at,
             );
-            await this.d.mailbox.send(
-              { type: 'credential', id },
-              { tenantId: e.tenantId, event: prepared.event },
-              `${e.eventId}:${kind}`,
-            );
+            issues.push({
+              credentialId: reservationCredentialId(e.tenantId, e.reservationId, kind),
+              event: prepared.event,
+            });
           } catch (err) {
-            if (isLockError(err, 'LOCK.PROPERTY_NOT_FOUND')) return 'rejected: unknown property';
+            if (isLockError(err, 'LOCK.PROPERTY_NOT_FOUND'))
+              return { kind: 'rejected', reason: 'unknown property' };
             throw err;
           }
         }
-        return 'issued';
+        return {
+          kind: 'forward',
+          tenantId: e.tenantId,
+          reservationId: e.reservationId,
+          event: {
+            type: 'reservation.confirmed',
+            at,
+            eventId: e.eventId,
+            order,
+            propertyId: e.propertyId,
+            checkIn: e.checkIn,
+            checkOut: e.checkOut,
+            issues,
+          },
+        };
       }
       case 'reservation.dates_changed.v1': {
-        if (!datesChanged.Check(body)) return `rejected: ${firstError(datesChanged, body)}`;
+        if (!datesChanged.Check(body)) return { kind: 'rejected', reason: firstError(datesChanged, body) };
         const e = body;
-        if (Date.parse(e.checkOut) <= Date.parse(e.checkIn)) return 'rejected: checkOut is not after checkIn';
-        // Every kind: the update saga of each issued credential; ignored by one never issued.
-        for (const kind of keyKinds) {
-          await this.d.mailbox.send(
-            { type: 'credential', id: reservationCredentialId(e.tenantId, e.reservationId, kind) },
-            {
-              tenantId: e.tenantId,
-              event: updateEvent(at, e.checkIn, e.checkOut),
-            },
-            `${e.eventId}:${kind}`,
-          );
-        }
-        return 'updated';
+        if (Date.parse(e.checkOut) <= Date.parse(e.checkIn))
+          return { kind: 'rejected', reason: 'checkOut is not after checkIn' };
+        return {
+          kind: 'forward',
+          tenantId: e.tenantId,
+          reservationId: e.reservationId,
+          event: {
+            type: 'reservation.datesChanged',
+            at,
+            eventId: e.eventId,
+            order,
+            checkIn: e.checkIn,
+            checkOut: e.checkOut,
+          },
+        };
       }
       case 'reservation.checked_out.v1':
       case 'reservation.cancelled.v1': {
-        if (!ended.Check(body)) return `rejected: ${firstError(ended, body)}`;
+        if (!ended.Check(body)) return { kind: 'rejected', reason: firstError(ended, body) };
         const e = body;
-        const reason = name.startsWith('reservation.checked_out') ? 'checked_out' : 'cancelled';
-        // Every kind, not just those in the read model: an issue still in flight must be revoked too.
-        for (const kind of keyKinds) {
-          const id = reservationCredentialId(e.tenantId, e.reservationId, kind);
-          await this.d.mailbox.send(
-            { type: 'credential', id },
-            { tenantId: e.tenantId, event: revokeEvent(at, reason) },
-            `${e.eventId}:${kind}`,
-          );
-        }
-        return 'revoked';
+        return {
+          kind: 'forward',
+          tenantId: e.tenantId,
+          reservationId: e.reservationId,
+          event: {
+            type: 'reservation.ended',
+            at,
+            eventId: e.eventId,
+            order,
+            reason: name.startsWith('reservation.checked_out') ? 'checked_out' : 'cancelled',
+          },
+        };
       }
       default:
-        return 'ignored';
+        return { kind: 'ignored' };
     }
   }
-}
-
-const NOT_JSON = Symbol('not JSON');
-
-function parseBody(m: JsMsg): unknown {
-  try {
-    return m.json();
-  } catch {
-    return NOT_JSON;
-  }
-}
-
-/** Events of one reservation share a key (and so an order); anything unreadable gets its own. */
-function orderingKey(m: JsMsg, body: unknown): string {
-  const b = body as { tenantId?: unknown; reservationId?: unknown } | null;
-  if (
-    typeof b === 'object' &&
-    b !== null &&
-    typeof b.tenantId === 'string' &&
-    typeof b.reservationId === 'string'
-  )
-    return `${b.tenantId}/${b.reservationId}`;
-  return `seq:${m.seq}`;
-}
-
-function updateEvent(
-  at: string,
-  validFrom: string,
-  validUntil: string,
-): Extract<CredentialEvent, { type: 'credential.update' }> {
-  return { type: 'credential.update', at, validFrom, validUntil };
-}
-
-function revokeEvent(at: string, reason: string): Extract<CredentialEvent, { type: 'credential.revoke' }> {
-  return { type: 'credential.revoke', at, reason };
 }
 
 function firstError(

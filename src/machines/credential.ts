@@ -103,8 +103,11 @@ export interface IssueCredentialEvent {
   /** Rooms the requester could not resolve to a lock, with the reason code. */
   unresolved: { roomId: string; code: string }[];
   retry?: RetryPolicy;
-  /** Who asked: the reservation (derived credentials), or a caller (REST), whose credential is linked to it. */
-  origin?: 'reservation' | 'request';
+  /**
+   * A caller's credential for a reservation (REST with a `reservationId`): the reservation actor it joins,
+   * so the reservation's new dates and its end reach it. Absent for the credentials a reservation derives.
+   */
+  linkTo?: string | null;
   /** The reservation's sequence number of this window (derived credentials). */
   windowSeq?: number | null;
 }
@@ -370,13 +373,13 @@ export const credentialMachine = setup({
       enqueue(expiryTimer(c.validUntil));
       for (const a of s.actions) enqueue(a);
       // A caller's credential for a reservation joins the reservation's list, so its dates and end reach it.
-      if (event.origin === 'request' && event.reservationId)
+      if (event.linkTo)
         enqueue({
           type: 'sendMessage',
           params: {
             intent: 'sendMessage',
             operationId: `${c.id}:link`,
-            to: { type: 'reservation', id: event.reservationId },
+            to: { type: 'reservation', id: event.linkTo },
             event: { type: 'reservation.credentialLinked', at: event.at, credentialId: c.id, kind: c.kind },
           },
         });

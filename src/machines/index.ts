@@ -51,3 +51,14 @@ export {
   type VendorAdapterSetting,
 } from './property.ts';
 export { defaultRetryPolicy, type RetryPolicy } from './retryPolicy.ts';
+export {
+  isLater,
+  type ReservationContext,
+  type ReservationEvent,
+  reservationEventTypes,
+  reservationMachine,
+  type ReservationSnapshot,
+  type StreamOrder,
+} from './reservation.ts';
+export { lockDeviceEventTypes } from './lockDevice.ts';
+export { type AdapterStatus, adapterStatus, propertyEventTypes } from './property.ts';

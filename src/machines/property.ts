@@ -50,7 +50,8 @@ export type PropertyEvent =
       type: 'property.setVendorAdapter';
       at: string;
       vendor: string;
-      status: AdapterStatus;
+      /** `enabled`: the former name of `active`, from messages sent before the rename. */
+      status: AdapterStatus | 'enabled';
       config: Record<string, unknown>;
     }
   | { type: 'property.setKeyKindPolicy'; at: string; policy: KeyKindPolicy };
@@ -103,7 +104,11 @@ export const propertyMachine = setup({
           actions: assign(({ context, event }) => ({
             vendorAdapters: {
               ...context.vendorAdapters,
-              [event.vendor]: { status: event.status, config: event.config, updatedAt: event.at },
+              [event.vendor]: {
+                status: adapterStatus(event.status),
+                config: event.config,
+                updatedAt: event.at,
+              },
             },
             updatedAt: event.at,
           })),

@@ -27,6 +27,8 @@ export interface PlanInput {
   needsHolderDetail: (vendor: string, kind: KeyKind) => boolean;
   /** The request brings that detail. */
   hasHolderDetail: boolean;
+  /** Vendors the request names (a pilot on a provisional adapter): chosen before the policy's order. */
+  preferVendors?: string[];
 }
 
 /** A room no grant can be planned for, and why. */
@@ -46,7 +48,7 @@ export interface Plan {
 }
 
 export function planTargets(i: PlanInput): Plan {
-  const order = i.policy[i.kind]?.preferredOrder ?? [];
+  const order = [...(i.preferVendors ?? []), ...(i.policy[i.kind]?.preferredOrder ?? [])];
   const rank = (vendor: string) => {
     const r = order.indexOf(vendor);
     return r < 0 ? order.length : r;

@@ -51,7 +51,7 @@ describe('PIN already on a lock', () => {
     ) => gw.app.inject({ method, url, headers: { ...auth, ...headers }, payload });
     const propertyId = (await inject('POST', '/api/v1/properties', { name: 'H', timezone: 'UTC' })).json().id;
     await inject('PUT', `/api/v1/properties/${propertyId}/vendor-adapters/ttlock`, {
-      status: 'enabled',
+      status: 'active',
       config: {},
     });
     for (const [roomId, ref] of [

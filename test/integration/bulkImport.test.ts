@@ -34,7 +34,7 @@ describe('bulk import', () => {
     expect(notEnabled.json().code).toBe('LOCK.VENDOR_NOT_ENABLED');
 
     await inject('PUT', `/api/v1/properties/${propertyId}/vendor-adapters/ttlock`, {
-      status: 'enabled',
+      status: 'active',
       config: {},
     });
     const manual = await inject('POST', '/api/v1/lock-devices', {

@@ -25,7 +25,7 @@ describe('fencing', () => {
     await h?.close();
   });
 
-  async function decide(id: string, fence: number) {
+  async function decide(id: string, fence: bigint) {
     const host = new ActorHost({ runtimeDb: h.service.runtimeDb, clock: systemClock, eventsRoot: 'x' });
     const partition = partitionOf('property', id, h.settings.partitions);
     const outcome = await host.decide(
@@ -42,19 +42,20 @@ describe('fencing', () => {
       1,
       `msg-${id}`,
       fence,
+      'epoch-1',
     );
     if (outcome.kind !== 'commit') throw new Error(`expected a commit, got ${outcome.kind}`);
     return outcome.commit;
   }
 
-  async function currentFence(partition: number): Promise<number> {
+  async function currentFence(partition: number): Promise<bigint> {
     return eventually(async () => {
       const r = await admin
         .selectFrom('partition_fences')
         .select('fence')
         .where('partition', '=', partition)
         .executeTakeFirst();
-      return r ? Number(r.fence) : undefined;
+      return r ? BigInt(r.fence) : undefined;
     });
   }
 
@@ -62,7 +63,7 @@ describe('fencing', () => {
     const batcher = createCommitBatcher(h.service.runtimeDb);
     const stale = randomUUID();
     const fence = await currentFence(partitionOf('property', stale, h.settings.partitions));
-    await expect(batcher.commit(await decide(stale, fence - 1))).rejects.toMatchObject({
+    await expect(batcher.commit(await decide(stale, fence - 1n))).rejects.toMatchObject({
       code: 'LOCK.FENCED',
     });
     const none = await admin

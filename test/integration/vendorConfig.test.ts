@@ -35,7 +35,7 @@ describe('vendor configs', () => {
       method: 'PUT',
       url: `/api/v1/properties/${propertyId}/vendor-adapters/${vendor}`,
       headers: auth,
-      payload: { status: 'enabled', config },
+      payload: { status: 'active', config },
     });
   const ks = {
     baseUrl: 'https://clp-accept-user.my-clay.com',

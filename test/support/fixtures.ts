@@ -34,7 +34,7 @@ export async function seedProperty(
   await send(
     'property',
     propertyId,
-    { type: 'property.setVendorAdapter', at: at(), vendor: 'ttlock', status: 'enabled', config: {} } as never,
+    { type: 'property.setVendorAdapter', at: at(), vendor: 'ttlock', status: 'active', config: {} } as never,
     2,
   );
   const devices: Record<string, string> = {};

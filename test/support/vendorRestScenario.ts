@@ -65,7 +65,7 @@ export function vendorRestScenario(vendor: string, start: () => Promise<RestVend
       const property = await send('POST', '/api/v1/properties', { name: `${vendor} hotel`, timezone: 'UTC' });
       const propertyId = property.json().id as string;
       const enabled = await send('PUT', `/api/v1/properties/${propertyId}/vendor-adapters/${vendor}`, {
-        status: 'enabled',
+        status: 'active',
         config: {},
       });
       expect(enabled.statusCode).toBe(200);

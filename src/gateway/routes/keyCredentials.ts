@@ -2,8 +2,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { type ErrorCode, LockError } from '../../errors.ts';
-import { idempotentCredentialId } from '../../ids.ts';
-import { prepareIssue } from '../../issuance/credentialRequests.ts';
+import { randomUUID } from 'node:crypto';
+import { idempotentCredentialId, reservationActorId } from '../../ids.ts';
+import { newPins, prepareIssue } from '../../issuance/credentialRequests.ts';
 import type { UnresolvedRoom } from '../../readModel/planTargets.ts';
 import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
 import type { GatewayPorts } from '../ports.ts';
@@ -97,7 +98,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             ...(b.cardNumber ? { cardNumber: p.secrets.digest(b.cardNumber) } : {}),
             ...(b.recipient ? { recipient: p.secrets.digest(b.recipient) } : {}),
           },
-          async () => {
+          async (pins) => {
             const id = idempotentCredentialId(tenantId, key);
             const prepared = await prepareIssue(
               p.issuance,
@@ -113,8 +114,10 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
                 validUntil: b.validUntil,
                 ...(b.cardNumber ? { cardNumber: b.cardNumber } : {}),
                 ...(b.recipient ? { recipient: b.recipient } : {}),
+                ...(b.provisionalVendors ? { provisionalVendors: b.provisionalVendors } : {}),
               },
               p.clock.now().toISOString(),
+              pins,
             );
             const missing = prepared.event.unresolved[0];
             if (missing) {
@@ -124,9 +127,13 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               const [code, detail] = explain(missing.roomId);
               throw new LockError(code, detail);
             }
+            // A caller's credential for a reservation joins it: the reservation's dates and end reach it.
+            const event = b.reservationId
+              ? { ...prepared.event, linkTo: reservationActorId(tenantId, b.reservationId) }
+              : prepared.event;
             const n = await p.mailbox.sendAndWait(
               { type: 'credential', id },
-              { tenantId, event: prepared.event },
+              { tenantId, event },
               `${id}:issue`,
               (x) => SETTLED.has(x.status),
               p.waitBudgetMs,
@@ -145,8 +152,17 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
                   headers: { location: `/api/v1/key-credentials/${id}` },
                 };
           },
-          sealPin,
-          refreshPending(tenantId),
+          {
+            seal: sealPin,
+            refresh: refreshPending(tenantId),
+            claimMs: p.idempotencyClaimMs,
+            // The PINs are chosen before anything is sent and kept with the claim: a retry sends the same.
+            prepare: {
+              make: () => newPins(p.issuance, b.kind),
+              seal: (pins) => ({ pins: pins.map((x) => p.secrets.seal(x)) }),
+              open: (stored) => ((stored.pins as string[] | undefined) ?? []).map((x) => p.secrets.open(x)),
+            },
+          },
         );
         return sendStored(reply, r);
       },
@@ -228,6 +244,8 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           throw new LockError('LOCK.VALIDATION', 'validUntil must be after validFrom');
         if (window.validFrom === view.validFrom && window.validUntil === view.validUntil) return view;
         // The same window asked twice is one message (and the machine ignores a window it already has).
+        // One message per request: a window asked again later (A → B → A) is a new update, not a duplicate.
+        const requestId = (req.headers['idempotency-key'] as string | undefined) ?? randomUUID();
         const n = await p.mailbox.sendAndWait(
           { type: 'credential', id: view.id },
           {
@@ -237,7 +255,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               at: string;
             },
           },
-          `${view.id}:update:${window.validFrom}/${window.validUntil}`,
+          `${view.id}:update:${requestId}`,
           (x) => x.version > view.version && SETTLED.has(x.status),
           p.waitBudgetMs,
         );
@@ -291,7 +309,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
                   headers: { location: `/api/v1/key-credentials/${view.id}` },
                 };
           },
-          { seal: (x) => x, open: (x) => x },
+          { seal: { seal: (x) => x, open: (x) => x } },
         );
         return sendStored(reply, r);
       },

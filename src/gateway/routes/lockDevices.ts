@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { adapterStatus } from '../../machines/index.ts';
 import { LockError } from '../../errors.ts';
 import { uuidV5 } from '../../ids.ts';
 import { type StoredResponse, withIdempotency } from '../idempotency.ts';
@@ -116,7 +117,7 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
               );
             return { status: 201, body: view as unknown as Record<string, unknown> };
           },
-          plain,
+          { seal: plain },
         );
         return reply.code(r.status).send(r.body as never);
       },
@@ -139,7 +140,10 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
         const { propertyId, vendor } = req.query;
         const property = await p.readModel.property(tenantId, propertyId);
         if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${propertyId}`);
-        if (property.vendorAdapters[vendor]?.status !== 'enabled')
+        const setting = Object.hasOwn(property.vendorAdapters, vendor)
+          ? property.vendorAdapters[vendor]
+          : undefined;
+        if (!setting || adapterStatus(setting.status) === 'disabled')
           throw new LockError(
             'LOCK.VENDOR_NOT_ENABLED',
             `${vendor} is not enabled for property ${propertyId}`,

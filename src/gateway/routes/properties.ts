@@ -5,6 +5,7 @@ import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import { vendorConfigSchema } from '../../io/vendors/registry.ts';
 import { LockError } from '../../errors.ts';
+import { adapterStatus } from '../../machines/index.ts';
 import { uuidV5 } from '../../ids.ts';
 import type { PropertyView } from '../../readModel/index.ts';
 import { type StoredResponse, withIdempotency } from '../idempotency.ts';
@@ -75,7 +76,7 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
               );
             return { status: 201, body: publicView(view) as unknown as Record<string, unknown> };
           },
-          plain,
+          { seal: plain },
         );
         return reply.code(r.status).send(r.body as never);
       },
@@ -129,7 +130,8 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             type: 'property.setVendorAdapter',
             at,
             vendor: req.params.vendor,
-            status: req.body.status,
+            // `enabled` is the deprecated name of `active`.
+            status: adapterStatus(req.body.status),
             config: req.body.config,
           } as { type: string; at: string },
           `${req.params.id}:adapter:${req.params.vendor}:${at}`,

@@ -11,6 +11,8 @@ export interface ActorSnapshotsTable {
   version: BigIntCol;
   last_seq: BigIntCol;
   machine_version: number;
+  /** The inbox stream `last_seq` counts in (its creation time); null for rows from before it was kept. */
+  inbox_epoch: ColumnType<string | null, string | null | undefined, string | null>;
   snapshot: JSONColumnType<Record<string, unknown>, string, string>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
@@ -87,6 +89,8 @@ export interface EffectIntentsTable {
   intent: JSONColumnType<Record<string, unknown>, string, string>;
   runs: ColumnType<number, number | undefined, number>;
   claimed_until: Timestamp;
+  /** The outcome delivered to the actor and not applied yet (a sweeper sends it again). */
+  outcome: JSONColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
@@ -97,6 +101,8 @@ export interface TimersTable {
   key: string;
   due_at: Timestamp;
   event: JSONColumnType<Record<string, unknown>, string, string>;
+  /** Delivered and not applied yet: sent again at this time. */
+  redeliver_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface IdempotencyKeysTable {
@@ -106,6 +112,8 @@ export interface IdempotencyKeysTable {
   request_hash: string;
   status_code: number | null;
   response: JSONColumnType<Record<string, unknown> | null, string | null, string | null>;
+  claimed_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  prepared: JSONColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 

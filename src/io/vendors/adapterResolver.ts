@@ -2,9 +2,15 @@
  * Finds the adapter for a property's vendor: reads the property's adapter setting from the read model
  * (cached briefly), resolves secret references, and keeps one adapter and one circuit breaker per
  * distinct configuration.
+ *
+ * The adapter's status decides only new issuance: an `active` or `provisional` adapter issues, a `disabled`
+ * one does not; revokes and validity changes of credentials already on it run whatever its status (a
+ * disabled adapter must still be able to close what it opened). Where a stale status must not decide (a
+ * retried issue after an operator disabled the adapter), the caller asks for a fresh read.
  */
 import { LockError } from '../../errors.ts';
 import type { Clock } from '../../ids.ts';
+import { adapterStatus } from '../../machines/index.ts';
 import { type Db, withTenant } from '../db/index.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
 import type { LockAdapter } from './port.ts';
@@ -30,8 +36,20 @@ export interface AdapterResolverOptions {
   onBreakerState?: (vendor: string, state: string) => void;
 }
 
+export interface ResolveOptions {
+  /** For a new credential: refused (VENDOR_NOT_ENABLED) when the adapter is disabled. */
+  issue?: boolean;
+  /** Read the setting now rather than from the cache. */
+  fresh?: boolean;
+}
+
 export interface AdapterResolver {
-  resolve(tenantId: string, propertyId: string, vendor: string): Promise<ResolvedAdapter>;
+  resolve(
+    tenantId: string,
+    propertyId: string,
+    vendor: string,
+    options?: ResolveOptions,
+  ): Promise<ResolvedAdapter>;
   /** The adapter of a vendor's default configuration (simulated mode, tools). */
   defaultFor(vendor: string): ResolvedAdapter;
 }
@@ -69,10 +87,10 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
   }
 
   return {
-    async resolve(tenantId, propertyId, vendor) {
+    async resolve(tenantId, propertyId, vendor, options = {}) {
       const cacheKey = `${tenantId}:${propertyId}`;
       let s = settings.get(cacheKey);
-      if (!s || o.clock.now().getTime() - s.at > cacheMs) {
+      if (!s || options.fresh || o.clock.now().getTime() - s.at > cacheMs) {
         const row = await withTenant(o.runtimeDb, tenantId, (tx) =>
           tx
             .selectFrom('properties')
@@ -84,11 +102,16 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
         s = { at: o.clock.now().getTime(), value: row.vendor_adapters as Settings };
         settings.set(cacheKey, s);
       }
-      const setting = s.value[vendor];
-      if (!setting || setting.status !== 'enabled') {
+      const setting = Object.hasOwn(s.value, vendor) ? s.value[vendor] : undefined;
+      if (!setting)
         throw new LockError(
           'LOCK.VENDOR_NOT_ENABLED',
-          `vendor ${vendor} is not enabled for property ${propertyId}`,
+          `vendor ${vendor} is not set up for property ${propertyId}`,
+        );
+      if (options.issue && adapterStatus(setting.status) === 'disabled') {
+        throw new LockError(
+          'LOCK.VENDOR_NOT_ENABLED',
+          `vendor ${vendor} is disabled for property ${propertyId}`,
         );
       }
       const config = Object.keys(setting.config ?? {}).length > 0 ? setting.config : o.defaults[vendor];

@@ -1,0 +1,137 @@
+/**
+ * Upgrades of persisted snapshots written by earlier machine versions, applied on activation (the row is
+ * rewritten by the actor's next commit). Pure.
+ *
+ * credential 1 → 2: grants were records with a status string (credentialGrants.ts before the grant
+ * machine); they become grant-machine snapshots. Operation ids keep their format, so the outcome of a call
+ * in flight during the upgrade still matches, and timers from before carry no token, which a grant accepts.
+ */
+import type { Grant, GrantContext, RetryPolicy } from '../machines/index.ts';
+
+interface V1Grant {
+  roomId: string;
+  lockDeviceId: string;
+  vendor: string;
+  vendorDeviceRef: string;
+  status: string;
+  vendorRef: string | null;
+  attempts: number;
+  lastError: GrantContext['lastError'];
+  generation?: number;
+  pinIndex?: number;
+  vendorSecret?: string;
+}
+
+interface V1Credential {
+  value: string;
+  context: Record<string, unknown> & {
+    id: string;
+    propertyId: string;
+    kind: GrantContext['kind'];
+    validFrom: string;
+    validUntil: string;
+    secret: string | null;
+    retry: RetryPolicy;
+    grants: V1Grant[];
+    updates?: number;
+    pinIndex?: number;
+    spareSecrets?: string[];
+  };
+}
+
+const gen = (g: number) => (g ? `@${g}` : '');
+
+function grantV2(c: V1Credential['context'], credentialState: string, g: V1Grant): Grant {
+  const generation = g.generation ?? 0;
+  const pinIndex = g.pinIndex ?? 0;
+  const window = { validFrom: c.validFrom, validUntil: c.validUntil };
+  const closing =
+    credentialState === 'revoking' || credentialState === 'revoked' || credentialState === 'expired';
+  const want = {
+    ...window,
+    secret: c.secret,
+    pinIndex: c.pinIndex ?? 0,
+    open: !closing && g.status !== 'revoke_wait',
+  };
+  const params = { ...window, secret: c.secret, pinIndex };
+  const base = `${c.id}:${g.lockDeviceId}`;
+  const op = (name: 'issue' | 'modify' | 'revoke') => ({
+    name,
+    id: name === 'modify' ? `${base}:modify@${c.updates ?? 0}` : `${base}:${name}${gen(generation)}`,
+    attempt: Math.max(1, g.attempts),
+    params,
+  });
+  const context: GrantContext = {
+    roomId: g.roomId,
+    lockDeviceId: g.lockDeviceId,
+    vendor: g.vendor,
+    vendorDeviceRef: g.vendorDeviceRef,
+    credentialId: c.id,
+    propertyId: c.propertyId,
+    kind: c.kind,
+    retry: c.retry,
+    want,
+    generation,
+    held: null,
+    vendorRef: g.vendorRef,
+    ...(g.vendorSecret ? { vendorSecret: g.vendorSecret } : {}),
+    op: null,
+    modifications: c.updates ?? 0,
+    mayExist: true,
+    mustReplace: false,
+    lastError: g.lastError,
+    stalled: false,
+    timerToken: 0,
+  };
+  const held = { ...window, pinIndex };
+  switch (g.status) {
+    case 'issued':
+      return { value: 'issued', context: { ...context, held } };
+    case 'revoked':
+      return { value: 'gone', context: { ...context, mayExist: false } };
+    case 'failed':
+      return closing
+        ? { value: 'gone', context: { ...context, mayExist: false } }
+        : { value: 'issueFailed', context: { ...context, op: op('issue') } };
+    case 'issuing':
+    case 'revoke_wait':
+      return { value: 'issuing', context: { ...context, op: op('issue') } };
+    case 'retry_wait':
+      return { value: 'issueRetryWait', context: { ...context, op: op('issue') } };
+    case 'modifying':
+      return { value: 'modifying', context: { ...context, held, op: op('modify') } };
+    case 'modify_retry_wait':
+      return { value: 'modifyRetryWait', context: { ...context, held, op: op('modify') } };
+    case 'revoking':
+      return { value: { closing: 'revoking' }, context: { ...context, held, op: op('revoke') } };
+    case 'revoke_retry_wait':
+      return { value: { closing: 'retryWait' }, context: { ...context, held, op: op('revoke') } };
+    case 'reissue_revoking':
+      return { value: { replacing: 'revoking' }, context: { ...context, held, op: op('revoke') } };
+    case 'reissue_revoke_retry_wait':
+      return { value: { replacing: 'retryWait' }, context: { ...context, held, op: op('revoke') } };
+    default:
+      throw new Error(`credential ${c.id}: no upgrade for a grant in ${g.status}`);
+  }
+}
+
+/** A version-1 credential snapshot as version 2. */
+export function credentialV1ToV2(snapshot: unknown): unknown {
+  const s = snapshot as V1Credential;
+  const c = s.context;
+  return {
+    ...s,
+    context: {
+      ...c,
+      grants: c.grants.map((g) => grantV2(c, s.value, g)),
+      spareSecrets: c.spareSecrets ?? [],
+      pinIndex: c.pinIndex ?? 0,
+      updates: c.updates ?? 0,
+      windowSeq: null,
+      deferredUpdate: null,
+      stallReported: false,
+    },
+    // Terminal states were `final` in version 1; they are ordinary (total) states now.
+    status: 'active',
+  };
+}

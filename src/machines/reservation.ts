@@ -1,0 +1,306 @@
+/**
+ * A reservation, as the platform's events describe it: pending → confirmed → ended (checked out or
+ * cancelled). It orders those events by their place in the platform's stream (`order`: the stream's
+ * identity and sequence), not by when they arrive — several runtime processes forward them concurrently —
+ * and it owns the list of the reservation's credentials: the ones it derives on confirmation and the ones a
+ * caller created through REST with its `reservationId` (linked). New dates and the end reach all of them.
+ *
+ * - A window is applied only if its event is later in the stream than the window it has; each one applied
+ *   is numbered (`windowSeq`), and the number travels with the update, so a credential recognizes a late
+ *   update as stale.
+ * - An end is final: a confirmation or new dates after it (overtaken, or redelivered) change nothing,
+ *   and a credential linked after it is revoked at once.
+ * - Every platform event is recorded (`seen`, the latest 64 ids), so each one applied is a commit the
+ *   forwarder can wait for before it acknowledges the platform's message.
+ *
+ * Pure: what it tells its credentials are `sendMessage` intents, journaled with the transition.
+ */
+import { and, assign, enqueueActions, type SnapshotFrom, setup } from 'xstate';
+import type { IssueCredentialEvent } from './credential.ts';
+import type { KeyKind, MessageIntent } from './intents.ts';
+import { ignore } from './totality.ts';
+
+/** A platform event's place in its stream: the stream's identity (creation time), then its sequence. */
+export interface StreamOrder {
+  epoch: string;
+  seq: number;
+}
+
+export const isLater = (a: StreamOrder, b: StreamOrder | null) =>
+  b === null || a.epoch > b.epoch || (a.epoch === b.epoch && a.seq > b.seq);
+
+export interface ReservationCredential {
+  id: string;
+  kind: KeyKind;
+  origin: 'reservation' | 'request';
+}
+
+export interface ReservationContext {
+  id: string;
+  tenantId: string;
+  propertyId: string;
+  checkIn: string | null;
+  checkOut: string | null;
+  /** Where in the platform's stream the window comes from. */
+  windowOrder: StreamOrder | null;
+  /** Windows applied, numbered: the number each credential update carries. */
+  windowSeq: number;
+  endReason: 'checked_out' | 'cancelled' | null;
+  credentials: ReservationCredential[];
+  /** The latest platform event ids applied. */
+  seen: string[];
+  updatedAt: string;
+}
+
+interface PlatformFields {
+  at: string;
+  eventId: string;
+  order: StreamOrder;
+}
+
+export type ReservationEvent =
+  | (PlatformFields & {
+      type: 'reservation.confirmed';
+      propertyId: string;
+      checkIn: string;
+      checkOut: string;
+      /** One prepared issue per key kind (rooms resolved, PINs sealed), for the credential of that id. */
+      issues: { credentialId: string; event: IssueCredentialEvent }[];
+    })
+  | (PlatformFields & { type: 'reservation.datesChanged'; checkIn: string; checkOut: string })
+  | (PlatformFields & { type: 'reservation.ended'; reason: 'checked_out' | 'cancelled' })
+  /** A caller's credential for this reservation (REST with a `reservationId`). */
+  | { type: 'reservation.credentialLinked'; at: string; credentialId: string; kind: KeyKind };
+
+export const reservationEventTypes = [
+  'reservation.confirmed',
+  'reservation.datesChanged',
+  'reservation.ended',
+  'reservation.credentialLinked',
+] as const satisfies readonly ReservationEvent['type'][];
+
+const SEEN = 64;
+
+type ReservationIntent = { type: 'sendMessage'; params: MessageIntent };
+interface ReservationEnqueue {
+  (action: ReservationIntent): void;
+  assign(patch: Partial<ReservationContext>): void;
+}
+interface EnqueueArgs {
+  context: ReservationContext;
+  event: ReservationEvent;
+  enqueue: ReservationEnqueue;
+}
+
+const seenWith = (c: ReservationContext, e: ReservationEvent) =>
+  'eventId' in e ? [...c.seen, e.eventId].slice(-SEEN) : c.seen;
+
+function message(
+  c: ReservationContext,
+  key: string,
+  credentialId: string,
+  event: MessageIntent['event'],
+): ReservationIntent {
+  return {
+    type: 'sendMessage',
+    params: {
+      intent: 'sendMessage',
+      operationId: `reservation:${c.id}:${key}:${credentialId}`,
+      to: { type: 'credential', id: credentialId },
+      event,
+    },
+  };
+}
+
+const revokeAll = (
+  c: ReservationContext,
+  e: ReservationEvent,
+  list: ReservationCredential[],
+  reason: string,
+) => list.map((x) => message(c, `end`, x.id, { type: 'credential.revoke', at: e.at, reason }));
+
+/** Confirmed: each prepared credential is issued with the latest window known (new dates may have come first). */
+function confirm({ context, event, enqueue }: EnqueueArgs): void {
+  if (event.type !== 'reservation.confirmed') return;
+  const own = isLater(event.order, context.windowOrder);
+  const window = own
+    ? { checkIn: event.checkIn, checkOut: event.checkOut, windowOrder: event.order }
+    : { checkIn: context.checkIn, checkOut: context.checkOut, windowOrder: context.windowOrder };
+  const windowSeq = context.windowSeq + 1;
+  const derived = event.issues.map((i) => ({
+    id: i.credentialId,
+    kind: i.event.kind,
+    origin: 'reservation' as const,
+  }));
+  const known = new Set(context.credentials.map((x) => x.id));
+  enqueue.assign({
+    ...window,
+    windowSeq,
+    propertyId: event.propertyId,
+    credentials: [...context.credentials, ...derived.filter((d) => !known.has(d.id))],
+    seen: seenWith(context, event),
+    updatedAt: event.at,
+  });
+  for (const i of event.issues)
+    enqueue(
+      message(context, 'issue', i.credentialId, {
+        ...i.event,
+        at: event.at,
+        validFrom: window.checkIn ?? event.checkIn,
+        validUntil: window.checkOut ?? event.checkOut,
+        windowSeq,
+      }),
+    );
+}
+
+/** New dates, later in the stream than the window it has: every credential gets them, numbered. */
+function changeDates({ context, event, enqueue }: EnqueueArgs): void {
+  if (event.type !== 'reservation.datesChanged') return;
+  const windowSeq = context.windowSeq + 1;
+  enqueue.assign({
+    checkIn: event.checkIn,
+    checkOut: event.checkOut,
+    windowOrder: event.order,
+    windowSeq,
+    seen: seenWith(context, event),
+    updatedAt: event.at,
+  });
+  for (const x of context.credentials)
+    enqueue(
+      message(context, `dates@${windowSeq}`, x.id, {
+        type: 'credential.update',
+        at: event.at,
+        validFrom: event.checkIn,
+        validUntil: event.checkOut,
+        seq: windowSeq,
+      }),
+    );
+}
+
+function end({ context, event, enqueue }: EnqueueArgs): void {
+  if (event.type !== 'reservation.ended') return;
+  enqueue.assign({ endReason: event.reason, seen: seenWith(context, event), updatedAt: event.at });
+  for (const m of revokeAll(context, event, context.credentials, event.reason)) enqueue(m);
+}
+
+/** A record of the event and nothing more (a stale or overtaken one), so the forwarder sees it applied. */
+const recordOnly = { guard: 'unseen', actions: 'record' } as const;
+const duplicate = ignore('already applied: a redelivered platform event');
+
+export const reservationMachine = setup({
+  types: {
+    context: {} as ReservationContext,
+    events: {} as ReservationEvent,
+    input: {} as { id: string; tenantId: string },
+  },
+  actions: {
+    sendMessage: (_: unknown, _params: MessageIntent) => {},
+    confirm: enqueueActions(confirm),
+    changeDates: enqueueActions(changeDates),
+    end: enqueueActions(end),
+    record: assign(({ context, event }) => ({ seen: seenWith(context, event), updatedAt: event.at })),
+    storeWindow: assign(({ context, event }) =>
+      event.type === 'reservation.datesChanged'
+        ? {
+            checkIn: event.checkIn,
+            checkOut: event.checkOut,
+            windowOrder: event.order,
+            seen: seenWith(context, event),
+            updatedAt: event.at,
+          }
+        : {},
+    ),
+    link: assign(({ context, event }) =>
+      event.type === 'reservation.credentialLinked'
+        ? {
+            credentials: [
+              ...context.credentials,
+              { id: event.credentialId, kind: event.kind, origin: 'request' as const },
+            ],
+            updatedAt: event.at,
+          }
+        : {},
+    ),
+    revokeLinked: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'reservation.credentialLinked') return;
+      for (const m of revokeAll(
+        context,
+        event,
+        [{ id: event.credentialId, kind: event.kind, origin: 'request' }],
+        context.endReason ?? 'ended',
+      ))
+        enqueue(m);
+    }),
+  },
+  guards: {
+    unseen: ({ context, event }) => !('eventId' in event) || !context.seen.includes(event.eventId),
+    laterWindow: ({ context, event }) =>
+      event.type === 'reservation.datesChanged' && isLater(event.order, context.windowOrder),
+    newCredential: ({ context, event }) =>
+      event.type === 'reservation.credentialLinked' &&
+      !context.credentials.some((x) => x.id === event.credentialId),
+  },
+}).createMachine({
+  id: 'reservation',
+  context: ({ input }) => ({
+    id: input.id,
+    tenantId: input.tenantId,
+    propertyId: '',
+    checkIn: null,
+    checkOut: null,
+    windowOrder: null,
+    windowSeq: 0,
+    endReason: null,
+    credentials: [],
+    seen: [],
+    updatedAt: '',
+  }),
+  initial: 'pending',
+  states: {
+    /** Nothing confirmed yet; new dates are kept for the confirmation, an end is final. */
+    pending: {
+      on: {
+        'reservation.confirmed': [{ guard: 'unseen', target: 'confirmed', actions: 'confirm' }, duplicate],
+        'reservation.datesChanged': [
+          { guard: and(['unseen', 'laterWindow']), actions: 'storeWindow' },
+          recordOnly,
+          duplicate,
+        ],
+        'reservation.ended': [{ guard: 'unseen', target: 'ended', actions: 'end' }, duplicate],
+        'reservation.credentialLinked': [
+          { guard: 'newCredential', actions: 'link' },
+          ignore('already linked'),
+        ],
+      },
+    },
+    confirmed: {
+      on: {
+        'reservation.confirmed': [recordOnly, duplicate],
+        'reservation.datesChanged': [
+          { guard: and(['unseen', 'laterWindow']), actions: 'changeDates' },
+          recordOnly,
+          duplicate,
+        ],
+        'reservation.ended': [{ guard: 'unseen', target: 'ended', actions: 'end' }, duplicate],
+        'reservation.credentialLinked': [
+          { guard: 'newCredential', actions: 'link' },
+          ignore('already linked'),
+        ],
+      },
+    },
+    /** Checked out or cancelled: final; whatever is linked later is revoked at once. */
+    ended: {
+      on: {
+        'reservation.confirmed': [recordOnly, duplicate],
+        'reservation.datesChanged': [recordOnly, duplicate],
+        'reservation.ended': [recordOnly, duplicate],
+        'reservation.credentialLinked': [
+          { guard: 'newCredential', actions: ['link', 'revokeLinked'] },
+          ignore('already linked, and revoked when the reservation ended'),
+        ],
+      },
+    },
+  },
+});
+
+export type ReservationSnapshot = SnapshotFrom<typeof reservationMachine>;
