@@ -168,7 +168,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     DROP FUNCTION lock_idempotency_claim(text, text, text, text);
     CREATE FUNCTION lock_idempotency_claim(p_tenant text, p_scope text, p_key text, p_hash text,
                                            p_prepared jsonb, p_claim_ms int)
-    RETURNS TABLE (claimed boolean, request_hash text, status_code int, response jsonb, prepared jsonb)
+    RETURNS TABLE (claimed boolean, taken_over boolean, request_hash text, status_code int, response jsonb,
+                   prepared jsonb)
     LANGUAGE plpgsql AS $$
     DECLARE v_prepared jsonb;
     BEGIN
@@ -177,7 +178,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       VALUES (p_tenant, p_scope, p_key, p_hash, p_prepared, now() + make_interval(secs => p_claim_ms / 1000.0))
         ON CONFLICT (tenant_id, scope, key) DO NOTHING;
       IF FOUND THEN
-        RETURN QUERY SELECT true, p_hash, NULL::int, NULL::jsonb, p_prepared;
+        RETURN QUERY SELECT true, false, p_hash, NULL::int, NULL::jsonb, p_prepared;
         RETURN;
       END IF;
       UPDATE idempotency_keys k SET claimed_until = now() + make_interval(secs => p_claim_ms / 1000.0),
@@ -186,10 +187,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
          AND k.request_hash = p_hash AND coalesce(k.claimed_until, k.created_at) < now()
       RETURNING k.prepared INTO v_prepared;
       IF FOUND THEN
-        RETURN QUERY SELECT true, p_hash, NULL::int, NULL::jsonb, v_prepared;
+        RETURN QUERY SELECT true, true, p_hash, NULL::int, NULL::jsonb, v_prepared;
         RETURN;
       END IF;
-      RETURN QUERY SELECT false, k.request_hash, k.status_code, k.response, k.prepared FROM idempotency_keys k
+      RETURN QUERY SELECT false, false, k.request_hash, k.status_code, k.response, k.prepared FROM idempotency_keys k
         WHERE k.tenant_id = p_tenant AND k.scope = p_scope AND k.key = p_key;
     END $$;
 

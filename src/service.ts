@@ -52,6 +52,10 @@ export interface ServiceSettings {
   effectClaimMs?: number;
   /** How long an Idempotency-Key's claim holds before a retry may take it over (10 s). */
   idempotencyClaimMs?: number;
+  /** How long a delivered timer waits for its actor before it is delivered again (30 s). */
+  timerRedeliverMs?: number;
+  /** How long the platform forwarder waits for a reservation's commit before it checks and tries later (5 s). */
+  platformCommitWaitMs?: number;
   /** How long Idempotency-Keys are kept (24 h). */
   idempotencyRetentionMs?: number;
   clock: Clock;
@@ -121,6 +125,7 @@ export async function startService(s: ServiceSettings) {
       timerPollMs: s.timerPollMs,
       sweepEveryMs: s.sweepEveryMs,
       effectClaimMs: s.effectClaimMs,
+      ...(s.timerRedeliverMs !== undefined ? { timerRedeliverMs: s.timerRedeliverMs } : {}),
     },
   });
   const watcher = new StateWatcher(nc, t.stateRoot);
@@ -146,6 +151,7 @@ export async function startService(s: ServiceSettings) {
     clock: s.clock,
     log: s.log,
     ackWaitMs: s.ackWaitMs,
+    ...(s.platformCommitWaitMs !== undefined ? { commitWaitMs: s.platformCommitWaitMs } : {}),
   });
   await platform.start();
   const webhookRouter = new WebhookRouter({

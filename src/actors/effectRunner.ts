@@ -229,12 +229,20 @@ export class EffectRunner {
       return;
     }
     const intent = job.intent;
+    // A sweeper's send gets a message id of its own: JetStream keeps the ids of messages it has since lost
+    // and would drop it as a duplicate; the receiving actor recognizes a repeat by its state.
+    const again = job.rerun ? `:r${job.claim}` : '';
     if (intent.intent === 'sendMessage') {
-      await this.deliver(job, intent.to, intent.event, intent.operationId);
+      await this.deliver(job, intent.to, intent.event, `${intent.operationId}${again}`);
       return;
     }
     if (job.outcome) {
-      await this.deliver(job, { type: job.actorType, id: job.actorId }, job.outcome, `${job.id}:outcome`);
+      await this.deliver(
+        job,
+        { type: job.actorType, id: job.actorId },
+        job.outcome,
+        `${job.id}:outcome${again}`,
+      );
       return;
     }
     // A rerun only while its row is still there at this claim: gone, its outcome has been applied.
@@ -259,7 +267,9 @@ export class EffectRunner {
       outcome.type.startsWith('effect.done') ? 'done' : 'failed',
       performance.now() - started,
     );
-    if (await this.deliver(job, { type: job.actorType, id: job.actorId }, outcome, `${job.id}:outcome`)) {
+    if (
+      await this.deliver(job, { type: job.actorType, id: job.actorId }, outcome, `${job.id}:outcome${again}`)
+    ) {
       this.outcomes.push({ id: job.id, outcome });
       this.flushing ??= Promise.resolve().then(() => this.flushOutcomes());
     }

@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   passivateIdleMs?: number;
   maxResident?: number;
   timerPollMs?: number;
+  /** How long a delivered timer waits for its actor before it is delivered again (30 s). */
+  timerRedeliverMs?: number;
   sweepEveryMs?: number;
   effectClaimMs?: number;
 }
@@ -103,6 +105,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
     dispatcherDb: d.dispatcherDb,
     mailbox,
     pollMs: options.timerPollMs,
+    ...(options.timerRedeliverMs !== undefined ? { redeliverMs: options.timerRedeliverMs } : {}),
     log: d.log,
   });
   const relay = new OutboxRelay({

@@ -2,8 +2,10 @@
  * Delivers durable timers: a due row is published to its actor's inbox (naming the timer, so the commit that
  * applies it deletes the row in the same transaction) and marked to be delivered again after
  * `redeliverMs` if it is still there then. JetStream acknowledging the publish is not the record (2.9
- * acknowledges before fsync): until its actor has applied it, a timer stays. The message id is the timer's
- * key and due time, so a repeat is a duplicate. xstate's `after:` is never used for deadlines.
+ * acknowledges before fsync): until its actor has applied it, a timer stays. The first delivery's message id
+ * is the timer's key and due time; a redelivery gets its own (JetStream keeps the ids of messages it has
+ * since lost, and would drop the redelivery as a duplicate): the actor recognizes a repeat by its state.
+ * xstate's `after:` is never used for deadlines.
  */
 import { sql } from 'kysely';
 import type { Db } from '../io/db/index.ts';
@@ -51,9 +53,10 @@ export class TimerDispatcher {
         actor_id: string;
         key: string;
         due_at: Date;
+        redeliver_at: Date | null;
         event: Record<string, unknown>;
       }>`
-        select tenant_id, actor_type, actor_id, key, due_at, event from timers
+        select tenant_id, actor_type, actor_id, key, due_at, redeliver_at, event from timers
          where coalesce(redeliver_at, due_at) <= now()
          order by coalesce(redeliver_at, due_at) limit ${this.o.batch ?? 500} for update skip locked
       `.execute(tx);
@@ -69,7 +72,7 @@ export class TimerDispatcher {
               event: { ...t.event, type: String(t.event.type), at: dueAt },
               timer: { key: t.key, dueAt },
             },
-            `timer:${t.actor_type}:${t.actor_id}:${t.key}:${t.due_at.getTime()}`,
+            `timer:${t.actor_type}:${t.actor_id}:${t.key}:${t.due_at.getTime()}${t.redeliver_at ? `:r${t.redeliver_at.getTime()}` : ''}`,
           );
         }),
       );

@@ -48,10 +48,11 @@ export async function withIdempotency<P = undefined>(
   scope: string,
   key: string | undefined,
   body: unknown,
-  handler: (prepared: P | undefined) => Promise<StoredResponse>,
+  /** `retry`: an earlier attempt under the key got as far as preparing (and maybe sending). */
+  handler: (prepared: P | undefined, retry: boolean) => Promise<StoredResponse>,
   o: IdempotencyOptions<P>,
 ): Promise<StoredResponse> {
-  if (!key) return handler(o.prepare?.make());
+  if (!key) return handler(o.prepare?.make(), false);
   if (key.length > 200)
     throw new LockError('LOCK.VALIDATION', 'Idempotency-Key is longer than 200 characters');
   const hash = requestHash(body);
@@ -59,6 +60,7 @@ export async function withIdempotency<P = undefined>(
   // One round trip (migration 0006): claim, take over a lapsed claim, or what the key already holds.
   const { rows } = await sql<{
     claimed: boolean;
+    taken_over: boolean;
     request_hash: string;
     status_code: number | null;
     response: StoredResponse | null;
@@ -77,10 +79,11 @@ export async function withIdempotency<P = undefined>(
     await store(newer);
     return newer;
   }
+  const retry = row.taken_over;
   const prepared = row.prepared && o.prepare ? o.prepare.open(row.prepared) : mine;
   let response: StoredResponse;
   try {
-    response = await handler(prepared);
+    response = await handler(prepared, retry);
   } catch (e) {
     // Errors that say "try again" give the claim up (the prepared secrets stay); final ones are the answer.
     if (e instanceof LockError && !e.retryable) {

@@ -155,7 +155,7 @@ export class PlatformEventConsumer {
           m.ack();
           return;
         }
-        if (await this.forward(f)) {
+        if (await this.forward(f, m.info.deliveryCount)) {
           this.d.onEvent?.(name, 'forwarded');
           m.ack();
         } else {
@@ -171,15 +171,20 @@ export class PlatformEventConsumer {
     }
   }
 
-  /** Sends to the reservation and waits for its commit of this event; true once it is in the record. */
-  private async forward(f: Extract<Forward, { kind: 'forward' }>): Promise<boolean> {
+  /**
+   * Sends to the reservation and waits for its commit of this event; true once it is in the record. A
+   * redelivered event is sent under a message id of its own (JetStream keeps the ids of messages it has
+   * since lost, and would drop it as a duplicate); the reservation recognizes a repeat by its `seen` ids.
+   */
+  private async forward(f: Extract<Forward, { kind: 'forward' }>, delivery: number): Promise<boolean> {
     const id = reservationActorId(f.tenantId, f.reservationId);
     const eventId = (f.event as { eventId: string }).eventId;
+    const msgId = delivery > 1 ? `${eventId}:r${delivery}` : eventId;
     const applied = await this.d.mailbox.sendAndWait(
       { type: 'reservation', id },
       { tenantId: f.tenantId, event: f.event },
-      eventId,
-      (n) => n.msgId === eventId,
+      msgId,
+      (n) => n.msgId === msgId,
       this.d.commitWaitMs ?? 5000,
     );
     return applied !== null || (await this.recorded(f.tenantId, id, eventId));

@@ -257,12 +257,15 @@ export const reservationMachine = setup({
   }),
   initial: 'pending',
   states: {
-    /** Nothing confirmed yet; new dates are kept for the confirmation, an end is final. */
+    /**
+     * Nothing confirmed yet: new dates are kept for the confirmation (and reach any credential a caller
+     * linked already); an end is final.
+     */
     pending: {
       on: {
         'reservation.confirmed': [{ guard: 'unseen', target: 'confirmed', actions: 'confirm' }, duplicate],
         'reservation.datesChanged': [
-          { guard: and(['unseen', 'laterWindow']), actions: 'storeWindow' },
+          { guard: and(['unseen', 'laterWindow']), actions: 'changeDates' },
           recordOnly,
           duplicate,
         ],

@@ -6,6 +6,7 @@
  * leave two passcodes. Without the renewal this test fails: the other runner issues the grant too.
  */
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EffectRunner } from '../../src/actors/effectRunner.ts';
 import { systemClock } from '../../src/ids.ts';
@@ -75,5 +76,38 @@ describe('effect claims', () => {
     expect(ranElsewhere).toEqual([]);
     const onLock = h.ttlock.state().credentials.filter((x) => x.lockRef === '7001');
     expect(onLock.map((x) => x.pin)).toHaveLength(1);
+  });
+
+  // Last in the file: it stops the harness's runtime.
+  it('a graceful stop keeps renewing the claims of the calls it drains: no other process runs them meanwhile', async () => {
+    const { propertyId } = await seedProperty(h.service, tenant, { '102': '7002' });
+    // One TTLock request takes 3.5 claims.
+    h.ttlock.setFaults({ latencyMs: 3500 });
+    const auth = { authorization: `Bearer ${await gw.token(tenant)}` };
+    const answer = gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...auth, 'idempotency-key': randomUUID() },
+      payload: {
+        propertyId,
+        holder: { kind: 'guest', ref: 'g-2' },
+        kind: 'pin',
+        rooms: ['102'],
+        validFrom: '2026-12-01T14:00:00.000Z',
+        validUntil: '2026-12-03T11:00:00.000Z',
+      },
+    });
+    // The issue is committed and its call under way; then the process is asked to stop.
+    await eventually(async () => {
+      const rows = await sql<{ n: number }>`select count(*)::int as n from effect_intents`.execute(
+        h.service.dispatcherDb,
+      );
+      return (rows.rows[0]?.n ?? 0) > 0 ? true : undefined;
+    });
+    await h.service.runtime.stop();
+    await answer;
+    h.ttlock.setFaults({ latencyMs: 0 });
+    expect(ranElsewhere).toEqual([]);
+    expect(h.ttlock.state().credentials.filter((x) => x.lockRef === '7002')).toHaveLength(1);
   });
 });

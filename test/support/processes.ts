@@ -10,12 +10,25 @@ export interface RuntimeProcess {
   stop(): Promise<void>;
 }
 
-export async function spawnRuntime(settings: ServiceSettings, owner: string): Promise<RuntimeProcess> {
+export async function spawnRuntime(
+  settings: ServiceSettings,
+  owner: string,
+  /** Serve the REST gateway too, on this port, accepting development tokens signed with this secret. */
+  gateway?: { port: number; authSecret: Buffer },
+): Promise<RuntimeProcess> {
   const { clock: _c, log: _l, secretKey, ...rest } = settings;
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/runtimeProcess.ts'], {
     env: {
       ...process.env,
       RUNTIME_SETTINGS: JSON.stringify({ ...rest, owner, secretKey: secretKey.toString('base64') }),
+      ...(gateway
+        ? {
+            RUNTIME_GATEWAY: JSON.stringify({
+              port: gateway.port,
+              authSecret: gateway.authSecret.toString('base64'),
+            }),
+          }
+        : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -98,8 +98,18 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             ...(b.cardNumber ? { cardNumber: p.secrets.digest(b.cardNumber) } : {}),
             ...(b.recipient ? { recipient: p.secrets.digest(b.recipient) } : {}),
           },
-          async (pins) => {
+          async (pins, retry) => {
             const id = idempotentCredentialId(tenantId, key);
+            // A retry whose first attempt's issue already settled answers from the credential as it is.
+            const earlier = retry ? await p.readModel.credential(tenantId, id) : null;
+            if (earlier && SETTLED.has(earlier.status) && pins)
+              return {
+                status: 201,
+                body: {
+                  ...earlier,
+                  ...issuedPins(pins, earlier.grants as GrantPins[], (x) => p.secrets.open(x)),
+                },
+              };
             const prepared = await prepareIssue(
               p.issuance,
               {

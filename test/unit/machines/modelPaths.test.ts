@@ -14,7 +14,8 @@ import {
   transition,
 } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
-import { credentialMachine, grantMachine } from '../../../src/machines/index.ts';
+import { credentialMachine, grantMachine, reservationMachine } from '../../../src/machines/index.ts';
+import type { MessageIntent } from '../../../src/machines/index.ts';
 import { isIgnore } from '../../../src/machines/totality.ts';
 import { issueEvent } from '../../support/credentialEvents.ts';
 
@@ -224,6 +225,67 @@ const credentialModel: Model = {
   },
 };
 
+interface ResCtx {
+  windowOrder: { seq: number } | null;
+  endReason: string | null;
+  credentials: { id: string }[];
+  seen: string[];
+}
+const resOf = (s: AnyMachineSnapshot) => s.context as unknown as ResCtx;
+const reservationModel: Model = {
+  machine: reservationMachine,
+  input: { id: 'r1', tenantId: 't1' },
+  events(s) {
+    const c = resOf(s);
+    const order = (seq: number) => ({ epoch: 'e', seq });
+    const platform = [1, 2, 3].flatMap((seq) => [
+      {
+        type: 'reservation.confirmed',
+        at,
+        eventId: `c${seq}`,
+        order: order(seq),
+        propertyId: 'p1',
+        checkIn: 'a',
+        checkOut: `b${seq}`,
+        issues: [{ credentialId: 'c-pin', event: issueEvent([1]) }],
+      },
+      {
+        type: 'reservation.datesChanged',
+        at,
+        eventId: `d${seq}`,
+        order: order(seq),
+        checkIn: 'a',
+        checkOut: `b${seq}`,
+      },
+      { type: 'reservation.ended', at, eventId: `x${seq}`, order: order(seq), reason: 'cancelled' },
+    ]);
+    return [
+      ...platform.filter((e) => c.seen.length < 3 || c.seen.includes(e.eventId)),
+      { type: 'reservation.credentialLinked', at, credentialId: 'c-rest', kind: 'pin' },
+    ] as Ev[];
+  },
+  abstract: (s) => {
+    const c = resOf(s);
+    return [
+      s.value,
+      c.windowOrder?.seq ?? 0,
+      c.endReason,
+      c.credentials.map((x) => x.id).sort(),
+      [...c.seen].sort(),
+    ];
+  },
+  invariants(s, intents) {
+    const c = resOf(s);
+    const out: string[] = [];
+    if (s.value !== 'ended' && c.endReason) out.push('an end recorded outside ended');
+    const issues = intents.filter(
+      (i) => (i as { params?: MessageIntent }).params?.event.type === 'credential.issue',
+    );
+    if (issues.length > 0 && s.value !== 'confirmed') out.push(`issued in ${String(s.value)}`);
+    return out;
+  },
+};
+
 /** Every state node an actor can rest in (atomic, not transient). */
 function restingIds(machine: AnyStateMachine): string[] {
   const ids: string[] = [];
@@ -296,6 +358,7 @@ describe('machines: model-based paths', () => {
   for (const [name, model] of [
     ['grant', grantModel],
     ['credential', credentialModel],
+    ['reservation', reservationModel],
   ] as const) {
     it(`paths: ${name} reaches every state, fires every declared transition, and keeps its invariants`, () => {
       const { paths, reached, fired, problems } = explore(model);

@@ -12,6 +12,8 @@ import {
   credentialMachine,
   grantEventTypes,
   grantMachine,
+  reservationEventTypes,
+  reservationMachine,
 } from '../../../src/machines/index.ts';
 import { lockDeviceEventTypes, lockDeviceMachine } from '../../../src/machines/lockDevice.ts';
 import { propertyEventTypes, propertyMachine } from '../../../src/machines/property.ts';
@@ -28,6 +30,7 @@ const machines: [string, AnyStateMachine, readonly string[]][] = [
   ['credential', credentialMachine, credentialEventTypes],
   ['lockDevice', lockDeviceMachine, lockDeviceEventTypes],
   ['property', propertyMachine, propertyEventTypes],
+  ['reservation', reservationMachine, reservationEventTypes],
 ];
 
 const asList = (t: unknown): TransitionConfig[] =>

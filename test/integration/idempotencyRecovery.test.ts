@@ -1,0 +1,116 @@
+/**
+ * Idempotency-Keys through failures: a key whose request died while holding it can be retried once its claim
+ * lapses (not 409 forever), and a retry after an error that came once the issue was already sent answers
+ * with the PIN the lock holds, not a fresh one nobody programmed. Old keys are pruned.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LockError } from '../../src/errors.ts';
+import { buildGateway } from '../../src/gateway/app.ts';
+import { createDevAuthenticator, signDevToken } from '../../src/gateway/auth.ts';
+import { requestHash } from '../../src/gateway/idempotency.ts';
+import { systemClock } from '../../src/ids.ts';
+import { connect, type Db } from '../../src/io/db/index.ts';
+import { gatewayPorts } from '../../src/service.ts';
+import { seedProperty } from '../support/fixtures.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
+
+describe('idempotency keys through failures', () => {
+  let h: Harness;
+  let admin: Db;
+  let app: Awaited<ReturnType<typeof buildGateway>>;
+  let token: string;
+  /** The next `sendAndWait` sends its message, then fails as a lost acknowledgement would. */
+  let failAfterSend = false;
+  const tenantId = `t-${randomUUID().slice(0, 8)}`;
+  const secret = Buffer.alloc(32, 7);
+
+  beforeAll(async () => {
+    h = await startHarness({ idempotencyClaimMs: 500 });
+    admin = connect(h.databaseUrl, { max: 1 });
+    const ports = gatewayPorts(h.service, createDevAuthenticator(secret), 5000, systemClock);
+    const mailbox = ports.mailbox;
+    app = await buildGateway({
+      ...ports,
+      mailbox: {
+        ...mailbox,
+        async sendAndWait(...args: Parameters<typeof mailbox.sendAndWait>) {
+          const n = await mailbox.sendAndWait(...args);
+          if (failAfterSend) {
+            failAfterSend = false;
+            throw new LockError('LOCK.UNAVAILABLE', 'the acknowledgement was lost');
+          }
+          return n;
+        },
+      },
+    });
+    token = await signDevToken(secret, tenantId);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await admin?.destroy();
+    await h?.close();
+  });
+
+  const body = (propertyId: string, room: string) => ({
+    propertyId,
+    holder: { kind: 'guest', ref: 'g-1' },
+    kind: 'pin',
+    rooms: [room],
+    validFrom: '2026-12-01T14:00:00.000Z',
+    validUntil: '2026-12-03T11:00:00.000Z',
+  });
+  const post = (key: string, payload: Record<string, unknown>) =>
+    app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { authorization: `Bearer ${token}`, 'idempotency-key': key },
+      payload,
+    });
+
+  it('idempotency: a key whose request died holding it is taken over by the same request once its claim lapses', async () => {
+    const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' });
+    const key = randomUUID();
+    const payload = body(propertyId, '101');
+    // What a process that claimed the key and died before answering leaves behind.
+    await sql`
+      insert into idempotency_keys (tenant_id, scope, key, request_hash, created_at)
+      values (${tenantId}, 'POST /key-credentials', ${key}, ${requestHash(payload)}, now() - interval '1 hour')
+    `.execute(admin);
+    const r = await post(key, payload);
+    expect(r.statusCode).toBe(201);
+    expect(r.json()).toMatchObject({ status: 'active' });
+    // Another body under the key is still refused.
+    expect((await post(key, { ...payload, rooms: ['102'] })).statusCode).toBe(422);
+  });
+
+  it('idempotency: a retry after an error that came once the issue was sent answers with the PIN the lock holds', async () => {
+    const { propertyId } = await seedProperty(h.service, tenantId, { '103': '7003' });
+    const key = randomUUID();
+    failAfterSend = true;
+    const first = await post(key, body(propertyId, '103'));
+    expect(first.statusCode).toBe(503);
+    const retry = await post(key, body(propertyId, '103'));
+    expect(retry.statusCode).toBe(201);
+    const held = h.ttlock.state().credentials.filter((c) => c.lockRef === '7003');
+    expect(held).toHaveLength(1);
+    expect(retry.json<{ pin: string }>().pin).toBe((held[0] as { pin?: string }).pin);
+  });
+
+  it('idempotency: keys older than the retention are pruned, newer ones kept', async () => {
+    const [old, fresh] = [randomUUID(), randomUUID()];
+    await sql`
+      insert into idempotency_keys (tenant_id, scope, key, request_hash, status_code, response, created_at)
+      values (${tenantId}, 'POST /x', ${old}, 'h', 200, '{}'::jsonb, now() - interval '25 hours'),
+             (${tenantId}, 'POST /x', ${fresh}, 'h', 200, '{}'::jsonb, now() - interval '23 hours')
+    `.execute(admin);
+    expect(await h.service.pruner.pruneOnce()).toBeGreaterThanOrEqual(1);
+    const left = await admin
+      .selectFrom('idempotency_keys')
+      .select('key')
+      .where('key', 'in', [old, fresh])
+      .execute();
+    expect(left.map((r) => r.key)).toEqual([fresh]);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * An operator deletes the actor inboxes (LOCK_ACTORS) and the partition leases (LOCK_LEASES) while
+ * PostgreSQL keeps its data — a NATS volume lost, a stream recreated by hand. The service recovers by itself:
+ * the streams are created again, the leases taken again with fences newer than those stored, the consumers
+ * opened again, and a message in the new stream (whose sequences start at 1 again) is not taken for one the
+ * actor applied before. A revoke sent afterwards reaches the lock.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedProperty } from '../support/fixtures.ts';
+import { buildTestGateway } from '../support/gateway.ts';
+import { eventually, type Harness, startHarness } from '../support/harness.ts';
+
+describe('streams recreated under a running service', () => {
+  let h: Harness;
+  let gw: Awaited<ReturnType<typeof buildTestGateway>>;
+  const tenantId = `t-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    gw = await buildTestGateway(h, { waitBudgetMs: 3000 });
+  });
+  afterAll(async () => {
+    await gw?.app.close();
+    await h?.close();
+  });
+
+  it('recreation: after LOCK_ACTORS and LOCK_LEASES are deleted, the service recovers and a revoke applies', async () => {
+    const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' });
+    const auth = { authorization: `Bearer ${await gw.token(tenantId)}` };
+    // Several messages, so the credential's last applied sequence is well above what the new stream starts at.
+    const issued = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...auth, 'idempotency-key': randomUUID() },
+      payload: {
+        propertyId,
+        holder: { kind: 'guest', ref: 'g-1' },
+        kind: 'pin',
+        rooms: ['101'],
+        validFrom: '2026-12-01T14:00:00.000Z',
+        validUntil: '2026-12-03T11:00:00.000Z',
+      },
+    });
+    expect(issued.statusCode).toBe(201);
+    const id = issued.json<{ id: string }>().id;
+    expect(h.ttlock.state().credentials).toHaveLength(1);
+
+    const jsm = h.service.jsm;
+    const t = h.service.topology;
+    await jsm.streams.delete(t.actorsStream);
+    await jsm.streams.delete(`KV_${t.leaseBucket}`);
+
+    // The revoke is accepted once the inbox exists again (until then: 503, try again).
+    const revoke = await eventually(
+      async () => {
+        const r = await gw.app.inject({
+          method: 'POST',
+          url: `/api/v1/key-credentials/${id}/revoke`,
+          headers: { ...auth, 'idempotency-key': `revoke-${id}` },
+          payload: { reason: 'checked_out' },
+        });
+        return r.statusCode === 503 ? undefined : r;
+      },
+      20_000,
+      'the revoke accepted',
+    );
+    expect([200, 202]).toContain(revoke.statusCode);
+    await eventually(
+      async () => {
+        const r = await gw.app.inject({ method: 'GET', url: `/api/v1/key-credentials/${id}`, headers: auth });
+        return r.json<{ status: string }>().status === 'revoked' ? true : undefined;
+      },
+      20_000,
+      'revoked',
+    );
+    expect(h.ttlock.state().credentials).toEqual([]);
+    // Every partition is owned again, under fences newer than before.
+    await eventually(async () =>
+      h.service.runtime.ownedPartitions().length === h.settings.partitions ? true : undefined,
+    );
+  });
+});
