@@ -1,6 +1,7 @@
 /**
  * lock:cli — `token --tenant <id>` prints a dev token the running dev service accepts; `migrate` migrates;
- * `audit-verify --tenant <id>` checks the tenant's audit hash chain (exit 1 if broken).
+ * `audit-verify --tenant <id>` checks the tenant's audit hash chain (exit 1 if broken); `lifecycle-docs`
+ * regenerates the machines' diagrams and tables in docs/lifecycle.md.
  */
 import { loadConfig } from '../config.ts';
 import { signDevToken } from '../gateway/auth.ts';
@@ -47,7 +48,14 @@ switch (command) {
     process.exit(verdict.ok ? 0 : 1);
     break;
   }
+  case 'lifecycle-docs': {
+    const { writeLifecycleDoc, LIFECYCLE_DOC } = await import('./lifecycleDocs.ts');
+    console.log(writeLifecycleDoc() ? `${LIFECYCLE_DOC} regenerated` : `${LIFECYCLE_DOC} up to date`);
+    break;
+  }
   default:
-    console.error('usage: lock:cli <token --tenant <id> | migrate | audit-verify --tenant <id>>');
+    console.error(
+      'usage: lock:cli <token --tenant <id> | migrate | audit-verify --tenant <id> | lifecycle-docs>',
+    );
     process.exit(2);
 }
