@@ -16,11 +16,17 @@ import { type Kysely, sql } from 'kysely';
  * - Idempotency keys: a claim lapses (`claimed_until`), so a request whose process died can be retried;
  *   the prepared PINs are kept with the claim (`prepared`, sealed), so a retry answers with the PINs the
  *   message carried; keys are pruned after a retention (`lock_prune_idempotency`).
- * - The snapshot loader returns `machine_version`, so older snapshots can be upgraded on activation.
+ * - The snapshot loader returns `machine_version`, so older snapshots can be upgraded on activation; revokes
+ *   the previous machine version gave up on (a grant `failed` while its credential closed: a PIN that may
+ *   still open the door) get a timer that retries them at once.
+ * - `lock_journal_message`: a command the gateway sends an actor (issue, change, revoke) is journaled as an
+ *   effect intent before it is published, so it is sent again until the actor's commit releases it.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     ALTER TABLE actor_snapshots ADD COLUMN inbox_epoch text;
+    -- The service stamps rows written before the stream's identity was kept (as the owner, at start).
+    CREATE POLICY owner_maintenance ON actor_snapshots FOR ALL TO CURRENT_USER USING (true) WITH CHECK (true);
     ALTER TABLE effect_intents ADD COLUMN outcome jsonb;
     ALTER TABLE timers ADD COLUMN redeliver_at timestamptz;
     DROP INDEX timers_due;
@@ -123,10 +129,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         END CASE;
 
         -- What this transition applied is released with it: the effect intents whose outcome (or message)
-        -- it is, and the timer whose event it is.
+        -- it is — its own, or one addressed to it — and the timer whose event it is.
         IF jsonb_array_length(coalesce(m->'consumedIntents', '[]'::jsonb)) > 0 THEN
           DELETE FROM effect_intents
-           WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text(m->'consumedIntents')));
+           WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text(m->'consumedIntents')))
+             AND ((actor_type = v_type AND actor_id = v_id)
+                  OR (intent->'to'->>'type' = v_type AND intent->'to'->>'id' = v_id));
         END IF;
         IF jsonb_typeof(m->'consumedTimer') = 'object' THEN
           DELETE FROM timers
@@ -194,6 +202,18 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         WHERE k.tenant_id = p_tenant AND k.scope = p_scope AND k.key = p_key;
     END $$;
 
+    -- An answer is stored once (a 202, which ages, may be replaced): a handler whose claim lapsed and was taken
+    -- over cannot overwrite what the one that took it over stored.
+    CREATE OR REPLACE FUNCTION lock_idempotency_store(p_tenant text, p_scope text, p_key text, p_status int,
+                                                      p_response jsonb)
+    RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM set_config('app.tenant_id', p_tenant, true);
+      UPDATE idempotency_keys SET status_code = p_status, response = p_response
+        WHERE tenant_id = p_tenant AND scope = p_scope AND key = p_key
+          AND (status_code IS NULL OR status_code = 202);
+    END $$;
+
     -- A request that failed in a way worth retrying gives its claim up at once (its prepared PINs stay).
     CREATE FUNCTION lock_idempotency_release(p_tenant text, p_scope text, p_key text) RETURNS void
     LANGUAGE plpgsql AS $$
@@ -204,19 +224,47 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     END $$;
 
     -- Keys older than the retention, a batch at a time; answers how many went. Owned by the migrating role
-    -- (SECURITY DEFINER): the dispatcher deletes through it and reads nothing.
+    -- (SECURITY DEFINER): the dispatcher deletes through it and reads nothing; whatever it asks, nothing younger
+    -- than an hour goes (a live claim, a 202 that still ages). Under FORCE ROW LEVEL SECURITY the owner needs a
+    -- policy of its own to see the rows.
+    CREATE POLICY owner_prune ON idempotency_keys FOR ALL TO CURRENT_USER USING (true) WITH CHECK (true);
     CREATE FUNCTION lock_prune_idempotency(p_before timestamptz, p_limit int) RETURNS int
     LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
       WITH gone AS (
         DELETE FROM idempotency_keys WHERE ctid IN (
-          SELECT ctid FROM idempotency_keys WHERE created_at < p_before LIMIT p_limit)
+          SELECT ctid FROM idempotency_keys
+           WHERE created_at < least(p_before, now() - interval '1 hour') LIMIT p_limit)
         RETURNING 1)
       SELECT count(*)::int FROM gone
     $$;
+
+    -- A command for an actor, journaled before it is sent: the actor's commit releases it; until then the
+    -- effect sweeper sends it again. One round trip; row-level security applies (the caller's tenant).
+    CREATE FUNCTION lock_journal_message(p_tenant text, p_id text, p_type text, p_actor text, p_intent jsonb,
+                                         p_claim_ms int)
+    RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM set_config('app.tenant_id', p_tenant, true);
+      INSERT INTO effect_intents (tenant_id, id, actor_type, actor_id, operation_id, intent, claimed_until)
+      VALUES (p_tenant, p_id, p_type, p_actor, p_intent->>'operationId', p_intent,
+              now() + make_interval(secs => p_claim_ms / 1000.0))
+      ON CONFLICT (id) DO NOTHING;
+    END $$;
+
+    -- Revokes the previous machine version gave up on: retried once the credential is upgraded (at once).
+    INSERT INTO timers (tenant_id, actor_type, actor_id, key, due_at, event)
+    SELECT s.tenant_id, 'credential', s.actor_id, 'grant:' || (g->>'lockDeviceId'), now(),
+           jsonb_build_object('type', 'timer.retryGrant', 'lockDeviceId', g->>'lockDeviceId')
+      FROM actor_snapshots s, jsonb_array_elements(s.snapshot->'context'->'grants') g
+     WHERE s.actor_type = 'credential' AND s.machine_version = 1
+       AND s.snapshot->>'value' IN ('revoking', 'revoked', 'expired', 'failed')
+       AND g->>'status' = 'failed'
+    ON CONFLICT (actor_type, actor_id, key) DO NOTHING;
     REVOKE ALL ON FUNCTION lock_prune_idempotency(timestamptz, int) FROM PUBLIC;
 
     GRANT EXECUTE ON FUNCTION lock_idempotency_claim(text, text, text, text, jsonb, int),
-      lock_idempotency_release(text, text, text) TO lock_runtime;
+      lock_idempotency_release(text, text, text), lock_journal_message(text, text, text, text, jsonb, int)
+      TO lock_runtime;
     GRANT EXECUTE ON FUNCTION lock_prune_idempotency(timestamptz, int) TO lock_dispatcher;
   `.execute(db);
 }

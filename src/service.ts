@@ -8,6 +8,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { createActorMailbox, type Runtime, StateWatcher, startRuntime } from './actors/index.ts';
+import { createJournaledMailbox } from './actors/journaledMailbox.ts';
 import type { Authenticator } from './gateway/auth.ts';
 import type { GatewayPorts } from './gateway/ports.ts';
 import type { WebhookInbox } from './gateway/webhooks/routes.ts';
@@ -90,6 +91,14 @@ export async function startService(s: ServiceSettings) {
   const t = topology(s.prefix, s.partitions);
   const streams = () => ensureStreams(jsm, t, { platform: s.createPlatformStream });
   await streams();
+  // Snapshots written before the inbox stream's identity was kept count their sequences in this stream.
+  const owner = connect(s.databaseUrl, { max: 1, applicationName: 'lock-integration-start' });
+  try {
+    const created = (await jsm.streams.info(t.actorsStream)).created;
+    await sql`update actor_snapshots set inbox_epoch = ${created} where inbox_epoch is null`.execute(owner);
+  } finally {
+    await owner.destroy();
+  }
   const kvm = new Kvm(nc);
   const metrics = createMetrics();
   const secrets = createSecretBox(s.secretKeyId, s.secretKey);
@@ -189,6 +198,7 @@ export async function startService(s: ServiceSettings) {
     webhookInbox: countedInbox(createWebhookInboxWriter(inboxDb), metrics),
     webhookRouter,
     idempotencyClaimMs: s.idempotencyClaimMs,
+    effectClaimMs: s.effectClaimMs ?? 30_000,
     pruner,
     async stop() {
       await pruner.stop();
@@ -227,7 +237,8 @@ export function gatewayPorts(
 ): GatewayPorts {
   return {
     auth,
-    mailbox: service.mailbox,
+    // Every command the gateway sends is journaled first: the sweeper sends it again if JetStream loses it.
+    mailbox: createJournaledMailbox(service.mailbox, service.runtimeDb, service.effectClaimMs),
     readModel: service.readModel,
     issuance: service.issuance,
     secrets: service.secrets,

@@ -33,6 +33,7 @@ import {
   type VendorIntent,
 } from '../machines/index.ts';
 import { DrainLoop } from './drainLoop.ts';
+import { eventProblem } from './eventSchemas.ts';
 import type { ActorMailbox } from './mailbox.ts';
 import { type ActorType, actorTypes } from './partitioning.ts';
 import { type BulkheadJob, VendorBulkhead } from './vendorBulkhead.ts';
@@ -51,10 +52,11 @@ export interface EffectJob {
   outcome?: EffectOutcomeEvent;
 }
 
-/** A claim this process holds, and when it renews it (half its life before it lapses). */
+/** A claim this process holds, when it was last confirmed, and when it renews it (half its life before it lapses). */
 interface HeldClaim {
   runs: number;
   renewAt: number;
+  confirmedAt: number;
 }
 
 export interface EffectRunnerOptions {
@@ -117,7 +119,7 @@ export class EffectRunner {
     const renewAt = performance.now() + this.claimMs / 2;
     for (const j of jobs) {
       if (this.held.has(j.id)) continue;
-      this.held.set(j.id, { runs: j.claim, renewAt });
+      this.held.set(j.id, { runs: j.claim, renewAt, confirmedAt: performance.now() });
       const i = j.intent;
       this.queue.push({
         ...j,
@@ -163,7 +165,12 @@ export class EffectRunner {
     for (const r of rows.rows) {
       // Ours, and lapsed all the same (this process stalled past its claim): it is the sweep's claim now.
       const mine = this.held.get(r.id);
-      if (mine) Object.assign(mine, { runs: r.runs, renewAt: performance.now() + this.claimMs / 2 });
+      if (mine)
+        Object.assign(mine, {
+          runs: r.runs,
+          renewAt: performance.now() + this.claimMs / 2,
+          confirmedAt: performance.now(),
+        });
     }
     this.submit(
       rows.rows
@@ -197,7 +204,7 @@ export class EffectRunner {
     for (const { id, runs } of due) {
       const claim = this.held.get(id);
       if (!claim || claim.runs !== runs) continue;
-      if (renewed.has(id)) claim.renewAt = renewAt;
+      if (renewed.has(id)) Object.assign(claim, { renewAt, confirmedAt: performance.now() });
       // Finished (the row is gone) or taken over: either way, nothing more to renew. Not started yet
       // and taken over: it is not run here (run() checks).
       else claim.renewAt = Number.POSITIVE_INFINITY;
@@ -245,8 +252,11 @@ export class EffectRunner {
       );
       return;
     }
-    // A rerun only while its row is still there at this claim: gone, its outcome has been applied.
-    if (job.rerun && !(await this.stillClaimed(job))) return;
+    // A rerun only while its row is still there at this claim (gone, its outcome has been applied); and any
+    // call whose claim may have lapsed meanwhile (this process stalled) only once the claim is confirmed.
+    const held = this.held.get(job.id);
+    const unsure = !held || performance.now() - held.confirmedAt > this.claimMs * 0.75;
+    if ((job.rerun || unsure) && !(await this.confirm(job))) return;
     const started = performance.now();
     let outcome: EffectOutcomeEvent;
     try {
@@ -261,6 +271,15 @@ export class EffectRunner {
     } catch (e) {
       outcome = effectFailed(intent, this.o.clock.now().toISOString(), toEffectError(e));
     }
+    // An answer its actor would refuse (an odd vendor reference, say) would be sent again and again, and the
+    // grant never learn anything: it is turned into a failure the grant retries.
+    const problem = eventProblem(job.actorType, outcome);
+    if (problem)
+      outcome = effectFailed(intent, outcome.at, {
+        code: 'INTERNAL',
+        message: `the vendor's answer could not be used: ${problem}`.slice(0, MAX_ERROR_TEXT),
+        retryable: true,
+      });
     this.o.onOutcome?.(
       intent.vendor,
       intent.intent,
@@ -303,11 +322,13 @@ export class EffectRunner {
     }
   }
 
-  private async stillClaimed(job: EffectJob): Promise<boolean> {
-    const { rows } = await sql<{ one: number }>`
-      select 1 as one from effect_intents where id = ${job.id} and runs = ${job.claim}`.execute(
-      this.o.dispatcherDb,
-    );
+  /** Extends the claim if it is still this run's; false when the row is gone or another run took it. */
+  private async confirm(job: EffectJob): Promise<boolean> {
+    const { rows } = await sql<{ id: string }>`
+      update effect_intents set claimed_until = now() + ${`${this.claimMs} milliseconds`}::interval
+       where id = ${job.id} and runs = ${job.claim} returning id`.execute(this.o.dispatcherDb);
+    const held = this.held.get(job.id);
+    if (held && rows.length > 0) held.confirmedAt = performance.now();
     return rows.length > 0;
   }
 
@@ -320,8 +341,9 @@ export class EffectRunner {
       intent.propertyId,
       intent.vendor,
       {
-        // A new credential on an adapter disabled meanwhile is refused; what exists is changed or revoked.
-        issue: intent.intent === 'issueGrant',
+        // A new credential on an adapter disabled meanwhile is refused; what exists is changed, revoked, or
+        // replaced (a later generation keeps a staying guest's door).
+        issue: intent.intent === 'issueGrant' && !(intent.generation ?? 0),
         fresh: intent.intent === 'issueGrant' && (job.rerun || intent.attempt > 1),
       },
     );
@@ -389,12 +411,15 @@ export class EffectRunner {
   }
 }
 
+/** Vendors' error texts can be long; what an actor keeps of one is bounded (the mailbox refuses more). */
+const MAX_ERROR_TEXT = 500;
+
 /** A failure as the machine sees it: normalized code, retryable or not. No secrets, no stack. */
 export function toEffectError(e: unknown): EffectError {
   if (e instanceof VendorError) {
     return {
       code: e.failure,
-      message: e.vendorDetail,
+      message: e.vendorDetail.slice(0, MAX_ERROR_TEXT),
       retryable: e.retryable,
       ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
     };

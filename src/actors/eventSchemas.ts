@@ -78,8 +78,8 @@ const credential = {
   'credential.update': Type.Object({
     type: Type.Literal('credential.update'),
     ...At,
-    validFrom: Time,
-    validUntil: Time,
+    validFrom: Type.Optional(Time),
+    validUntil: Type.Optional(Time),
     seq: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
   }),
   'credential.grantLost': Type.Object({

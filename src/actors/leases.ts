@@ -162,7 +162,11 @@ export class PartitionLeases {
       returning fence
     `.execute(this.o.runtimeDb);
     if (r.rows.length === 0) {
+      // Our view of the bucket is older than the fence stored (it was recreated, and this handle missed it):
+      // give the key back, so this process is not counted as its owner, and read the bucket again next tick.
       this.o.log?.('fence is newer than our lease; not consuming', { partition: p, revision });
+      await kv.delete(`p.${p}`, { previousSeq: revision }).catch(() => {});
+      this.kv = undefined;
       return;
     }
     this.held.set(p, { revision, fence });

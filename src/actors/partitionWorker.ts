@@ -27,8 +27,9 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { ensureError, isLockError } from '../errors.ts';
-import { type Db, withTenant } from '../io/db/index.ts';
+import type { ExpressionBuilder } from 'kysely';
+import { ensureError, isLockError, LockError } from '../errors.ts';
+import { type Database, type Db, withTenant } from '../io/db/index.ts';
 import type { Topology } from '../io/nats/index.ts';
 import type { ActorHost, ApplyOutcome } from './actorHost.ts';
 import type { Consumed } from './commit.ts';
@@ -93,11 +94,18 @@ export class PartitionWorker {
     const t = this.d.topology;
     const base = t.partitionConsumer(this.partition);
     const name = this.consumerName;
+    // Opened again (the stream or the consumer went away): only while this term still holds the partition. A
+    // process that was paused past its lease must not take the partition back from its new owner.
+    if (this.epoch !== '' && !(await this.stillFenced())) {
+      this.stopping = true;
+      throw new LockError('LOCK.FENCED', `partition ${this.partition} is no longer fenced at ${this.fence}`);
+    }
     for await (const c of this.d.jsm.consumers.list(t.actorsStream)) {
       const n = c.config.durable_name ?? c.name;
-      if ((n === base || n.startsWith(`${base}-f`)) && n !== name) {
-        await this.d.jsm.consumers.delete(t.actorsStream, n).catch(() => {});
-      }
+      // Only earlier terms' consumers: a later one belongs to the partition's new owner.
+      const term = /^\d+$/.test(n.slice(base.length + 2)) ? BigInt(n.slice(base.length + 2)) : null;
+      const earlier = n === base || (n.startsWith(`${base}-f`) && term !== null && term < this.fence);
+      if (earlier && n !== name) await this.d.jsm.consumers.delete(t.actorsStream, n).catch(() => {});
     }
     try {
       await this.d.jsm.consumers.info(t.actorsStream, name);
@@ -217,7 +225,7 @@ export class PartitionWorker {
       if (tries >= maxTries) {
         const reason = `failed ${tries} times: ${lastError}`;
         if (await this.reject(address, envelope.tenantId, msgId, m.seq, 'LOCK.MESSAGE_FAILED', reason))
-          m.ack();
+          await this.releaseThenAck(m, envelope, address);
         return;
       }
       let outcome: ApplyOutcome;
@@ -240,7 +248,7 @@ export class PartitionWorker {
       }
       if (outcome.kind === 'rejected') {
         if (await this.reject(address, envelope.tenantId, msgId, m.seq, outcome.code, outcome.reason))
-          m.ack();
+          await this.releaseThenAck(m, envelope, address);
         return;
       }
       try {
@@ -254,7 +262,8 @@ export class PartitionWorker {
         }
         if (isConstraintViolation(e)) {
           const r = ensureError(e).message;
-          if (await this.reject(address, envelope.tenantId, msgId, m.seq, 'LOCK.CONFLICT', r)) m.ack();
+          if (await this.reject(address, envelope.tenantId, msgId, m.seq, 'LOCK.CONFLICT', r))
+            await this.releaseThenAck(m, envelope, address);
           return;
         }
         if (!isOutage(e)) tries++;
@@ -279,8 +288,32 @@ export class PartitionWorker {
   }
 
   /**
+   * A rejected message releases what it carried too: kept, the sweepers would send it again and again (the
+   * rejection is recorded, and counted).
+   */
+  private async releaseThenAck(m: JsMsg, envelope: ActorEnvelope, address: ActorAddress): Promise<void> {
+    const consumed: Consumed = {
+      ...(envelope.intentId ? { intentId: envelope.intentId } : {}),
+      ...(envelope.timer ? { timer: envelope.timer } : {}),
+    };
+    if (await this.release(envelope, address, consumed)) m.ack();
+  }
+
+  /** This term still holds the partition (its fence is the stored one). */
+  private async stillFenced(): Promise<boolean> {
+    const row = await this.d.runtimeDb
+      .selectFrom('partition_fences')
+      .select('fence')
+      .where('partition', '=', this.partition)
+      .executeTakeFirst();
+    return row !== undefined && BigInt(row.fence) === this.fence;
+  }
+
+  /**
    * A message the machine ignores still releases what it carried (the answer of an intent, a timer), or the
-   * sweepers would deliver it again and again. False when the release could not be written (redelivered).
+   * sweepers would deliver it again and again — only while this term holds the partition (a process paused
+   * past its lease must not release what the new owner has not applied). False when the release could not
+   * be written (redelivered).
    */
   private async release(
     envelope: ActorEnvelope,
@@ -288,10 +321,22 @@ export class PartitionWorker {
     consumed: Consumed,
   ): Promise<boolean> {
     if (!consumed.intentId && !consumed.timer) return true;
+    const fenced = (eb: ExpressionBuilder<Database, 'effect_intents' | 'timers'>) =>
+      eb.exists(
+        eb
+          .selectFrom('partition_fences')
+          .select('partition')
+          .where('partition', '=', this.partition)
+          .where('fence', '=', String(this.fence)),
+      );
     try {
       await withTenant(this.d.runtimeDb, envelope.tenantId, async (tx) => {
         if (consumed.intentId)
-          await tx.deleteFrom('effect_intents').where('id', '=', consumed.intentId).execute();
+          await tx
+            .deleteFrom('effect_intents')
+            .where('id', '=', consumed.intentId)
+            .where((eb) => fenced(eb))
+            .execute();
         if (consumed.timer)
           await tx
             .deleteFrom('timers')
@@ -299,6 +344,7 @@ export class PartitionWorker {
             .where('actor_id', '=', address.id)
             .where('key', '=', consumed.timer.key)
             .where('due_at', '=', new Date(consumed.timer.dueAt))
+            .where((eb) => fenced(eb))
             .execute();
       });
       return true;
@@ -349,12 +395,13 @@ function isConstraintViolation(e: unknown): boolean {
 
 /**
  * The world is down, not the message wrong: PostgreSQL unreachable, shutting down or out of resources
- * (SQLSTATE classes 08, 53, 57), a socket error, NATS unavailable.
+ * (SQLSTATE classes 08, 53, 57), a deadlock or serialization failure, a socket error, NATS unavailable.
  */
 function isOutage(e: unknown): boolean {
   if (isLockError(e, 'LOCK.UNAVAILABLE')) return true;
   const code = (e as { code?: unknown })?.code;
-  if (typeof code === 'string' && /^(08|53|57)/.test(code)) return true;
+  // 40001 serialization failure, 40P01 deadlock: concurrency, not the message.
+  if (typeof code === 'string' && /^(08|53|57|40001|40P01)/.test(code)) return true;
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, …
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
     ensureError(e).message,

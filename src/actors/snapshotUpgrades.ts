@@ -45,8 +45,7 @@ function grantV2(c: V1Credential['context'], credentialState: string, g: V1Grant
   const generation = g.generation ?? 0;
   const pinIndex = g.pinIndex ?? 0;
   const window = { validFrom: c.validFrom, validUntil: c.validUntil };
-  const closing =
-    credentialState === 'revoking' || credentialState === 'revoked' || credentialState === 'expired';
+  const closing = ['revoking', 'revoked', 'expired', 'failed'].includes(credentialState);
   const want = {
     ...window,
     secret: c.secret,
@@ -90,8 +89,14 @@ function grantV2(c: V1Credential['context'], credentialState: string, g: V1Grant
     case 'revoked':
       return { value: 'gone', context: { ...context, mayExist: false } };
     case 'failed':
-      return closing
-        ? { value: 'gone', context: { ...context, mayExist: false } }
+      // A grant that failed while closing (or that the vendor may hold) is a revoke the old code gave up on:
+      // its PIN may still open the door. It becomes a stalled revoke (migration 0006 sets a timer that
+      // retries it).
+      return closing || g.vendorRef
+        ? {
+            value: { closing: 'stalled' },
+            context: { ...context, want: { ...want, open: false }, held, stalled: true, op: op('revoke') },
+          }
         : { value: 'issueFailed', context: { ...context, op: op('issue') } };
     case 'issuing':
     case 'revoke_wait':
@@ -119,17 +124,24 @@ function grantV2(c: V1Credential['context'], credentialState: string, g: V1Grant
 export function credentialV1ToV2(snapshot: unknown): unknown {
   const s = snapshot as V1Credential;
   const c = s.context;
+  const grants = c.grants.map((g) => grantV2(c, s.value, g));
+  // A credential the old code reported closed while a revoke had failed is closing again: honestly revoking.
+  const stranded =
+    ['revoked', 'expired', 'failed'].includes(s.value) && grants.some((g) => g.context.stalled);
+  const closeGoal = (c.closeGoal as string | null) ?? (s.value === 'revoking' ? 'revoked' : s.value);
   return {
     ...s,
+    value: stranded ? 'revoking' : s.value,
     context: {
       ...c,
-      grants: c.grants.map((g) => grantV2(c, s.value, g)),
+      grants,
+      closeGoal,
       spareSecrets: c.spareSecrets ?? [],
       pinIndex: c.pinIndex ?? 0,
       updates: c.updates ?? 0,
       windowSeq: null,
       deferredUpdate: null,
-      stallReported: false,
+      stallsReported: [],
     },
     // Terminal states were `final` in version 1; they are ordinary (total) states now.
     status: 'active',

@@ -155,14 +155,28 @@ export class PlatformEventConsumer {
           m.ack();
           return;
         }
-        if (await this.forward(f, m.info.deliveryCount)) {
+        const delivery = m.info.deliveryCount;
+        const id = reservationActorId(f.tenantId, f.reservationId);
+        const eventId = (f.event as { eventId: string }).eventId;
+        // Delivered again: it may be in the record already (the acknowledgement was lost).
+        if (delivery > 1 && (await this.recorded(f.tenantId, id, eventId))) {
           this.d.onEvent?.(name, 'forwarded');
           m.ack();
-        } else {
-          // Not applied yet (its partition is changing hands, or the message was lost): again later.
-          this.d.onEvent?.(name, 'pending');
-          m.nak(1000);
+          return;
         }
+        if (await this.forward(f, delivery)) {
+          this.d.onEvent?.(name, 'forwarded');
+          m.ack();
+          return;
+        }
+        const refused = await this.refused(f.tenantId, id, eventId);
+        if (refused) {
+          this.reject(m, name, `the reservation refused it: ${refused}`);
+          return;
+        }
+        // Not applied yet (its partition is changing hands, or the message was lost): again, later each time.
+        this.d.onEvent?.(name, 'pending');
+        m.nak(Math.min(30_000, 1000 * 2 ** Math.min(5, delivery - 1)));
         return;
       } catch (e) {
         this.d.log('platform event failed; retrying', { event: name, attempt, err: ensureError(e).message });
@@ -188,6 +202,18 @@ export class PlatformEventConsumer {
       this.d.commitWaitMs ?? 5000,
     );
     return applied !== null || (await this.recorded(f.tenantId, id, eventId));
+  }
+
+  /** Why the reservation refused the event's message (recorded in `rejected_messages`), or null. */
+  private async refused(tenantId: string, actorId: string, eventId: string): Promise<string | null> {
+    const { rows } = await withTenant(this.d.runtimeDb, tenantId, (tx) =>
+      sql<{ code: string; reason: string }>`
+        select code, reason from rejected_messages
+         where actor_type = 'reservation' and actor_id = ${actorId}
+           and (msg_id = ${eventId} or msg_id like ${`${eventId}:r%`})
+         limit 1`.execute(tx),
+    );
+    return rows[0] ? `${rows[0].code} ${rows[0].reason}` : null;
   }
 
   /** The reservation has applied the event already (a redelivery, or a notification missed). */

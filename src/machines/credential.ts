@@ -74,8 +74,11 @@ export interface CredentialContext extends CredentialWindow {
   windowSeq: number | null;
   /** An update that arrived before the issue (the reservation's messages may overtake each other). */
   deferredUpdate: (CredentialWindow & { seq: number | null }) | null;
-  /** `revoke_stalled` has been published (once per credential). */
-  stallReported: boolean;
+  /**
+   * Stalled revokes already reported (`revoke_stalled`), by lock and generation: each is published once, and
+   * a close starts the list afresh (a stall while replacing a grant does not hide one at check-out).
+   */
+  stallsReported: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -117,8 +120,12 @@ export type CredentialOutcomeEvent = Extract<GrantEvent, { operationId: string }
 export type CredentialEvent =
   | IssueCredentialEvent
   | { type: 'credential.revoke'; at: string; reason: string }
-  /** A new window; `seq` orders the reservation's updates (REST updates carry none and apply in arrival order). */
-  | { type: 'credential.update'; at: string; validFrom: string; validUntil: string; seq?: number | null }
+  /**
+   * A new window, or a new start or end only (a PATCH names what it changes; the rest stays as it is now, not
+   * as the caller last read it); `seq` orders the reservation's updates (REST updates carry none and apply
+   * in arrival order).
+   */
+  | { type: 'credential.update'; at: string; validFrom?: string; validUntil?: string; seq?: number | null }
   /** The vendor says the grant on this lock (its reference) never reached the lock. */
   | { type: 'credential.grantLost'; at: string; lockDeviceId: string; vendorRef: string }
   | { type: 'timer.expire'; at: string; validUntil?: string }
@@ -193,6 +200,14 @@ function applyStep(s: GrantStep | null, at: string, enqueue: CredentialEnqueue):
   for (const a of s.actions) enqueue(a);
 }
 
+/** The window an update asks for: what it names, the credential's own for the rest. */
+function windowOf(c: CredentialWindow, e: CredentialEvent): CredentialWindow {
+  if (e.type !== 'credential.update') return c;
+  return { validFrom: e.validFrom ?? c.validFrom, validUntil: e.validUntil ?? c.validUntil };
+}
+
+const stallKey = (g: Grant) => `${g.context.lockDeviceId}@${g.context.generation}`;
+
 const expiryTimer = (validUntil: string): CredentialIntentAction => ({
   type: 'scheduleTimer',
   params: { key: EXPIRE_TIMER, dueAt: validUntil, event: { type: 'timer.expire', validUntil } },
@@ -212,6 +227,7 @@ function beginClose(goal: CloseGoal) {
     enqueue.assign({
       closeGoal: goal,
       failure,
+      stallsReported: [],
       revokeReason: event.type === 'credential.revoke' ? event.reason : context.revokeReason,
       updatedAt: event.at,
     });
@@ -221,10 +237,38 @@ function beginClose(goal: CloseGoal) {
   };
 }
 
+/**
+ * Publishes `revoke_stalled` for a grant whose revoke stalled, once per lock and generation. While closing
+ * (not from a failed issue, whose failure stays the reason) the credential's `failure` says why.
+ */
+function reportStall(closing: boolean) {
+  return ({ context, event, enqueue }: EnqueueArgs): void => {
+    const g = context.grants.find((x) => x.context.stalled && !context.stallsReported.includes(stallKey(x)));
+    if (!g) return;
+    const stall = {
+      code: g.context.lastError?.code ?? 'REVOKE_STALLED',
+      reason: `the vendor has not confirmed the revoke on lock ${g.context.lockDeviceId}: ${g.context.lastError?.message ?? 'no answer'}`,
+    };
+    const failure = closing && context.closeGoal !== 'failed' ? stall : context.failure;
+    enqueue.assign({
+      stallsReported: [...context.stallsReported, stallKey(g)],
+      failure,
+      updatedAt: event.at,
+    });
+    enqueue({
+      type: 'publishEvent',
+      params: {
+        verb: 'revoke_stalled',
+        data: { failure: stall, lockDeviceId: g.context.lockDeviceId, generation: g.context.generation },
+      },
+    });
+  };
+}
+
 /** Applies a new window: every grant is told, expiry moves. */
 function applyWindow({ context, event, enqueue }: EnqueueArgs): void {
   if (event.type !== 'credential.update') return;
-  const window = { validFrom: event.validFrom, validUntil: event.validUntil };
+  const window = windowOf(context, event);
   enqueue.assign({
     ...window,
     updates: context.updates + 1,
@@ -291,7 +335,11 @@ function issuedWindow(
 ): CredentialWindow & { windowSeq: number | null } {
   const d = c.deferredUpdate;
   if (d && d.seq !== null && d.seq > (e.windowSeq ?? -1))
-    return { validFrom: d.validFrom, validUntil: d.validUntil, windowSeq: d.seq };
+    return {
+      validFrom: d.validFrom || e.validFrom,
+      validUntil: d.validUntil || e.validUntil,
+      windowSeq: d.seq,
+    };
   return { validFrom: e.validFrom, validUntil: e.validUntil, windowSeq: e.windowSeq ?? null };
 }
 
@@ -340,6 +388,7 @@ const grantTroubles = [
 ] as const;
 /** Reports a stalled revoke once (in any live state: a replaced grant's revoke can stall too). */
 const stallReport = { guard: 'newlyStalled', actions: 'reportStall' } as const;
+const closingStallReport = { guard: 'newlyStalled', actions: 'reportClosingStall' } as const;
 
 export const credentialMachine = setup({
   types: {
@@ -400,7 +449,11 @@ export const credentialMachine = setup({
       const d = context.deferredUpdate;
       if (d && (event.seq ?? -1) <= (d.seq ?? -1)) return {};
       return {
-        deferredUpdate: { validFrom: event.validFrom, validUntil: event.validUntil, seq: event.seq ?? null },
+        deferredUpdate: {
+          validFrom: event.validFrom ?? d?.validFrom ?? '',
+          validUntil: event.validUntil ?? d?.validUntil ?? '',
+          seq: event.seq ?? null,
+        },
       };
     }),
     applyWindow: enqueueActions(applyWindow),
@@ -414,20 +467,11 @@ export const credentialMachine = setup({
     tombstone: assign(({ event }) =>
       event.type === 'credential.revoke' ? { revokeReason: event.reason, updatedAt: event.at } : {},
     ),
-    reportStall: enqueueActions(({ context, event, enqueue }) => {
-      const g = grants.stalled(context.grants);
-      const failure = {
-        code: g?.context.lastError?.code ?? 'REVOKE_STALLED',
-        reason: `the vendor has not confirmed the revoke on lock ${g?.context.lockDeviceId}: ${g?.context.lastError?.message ?? 'no answer'}`,
-      };
-      enqueue.assign({ stallReported: true, failure, updatedAt: event.at });
-      enqueue({
-        type: 'publishEvent',
-        params: { verb: 'revoke_stalled', data: { failure, lockDeviceId: g?.context.lockDeviceId ?? null } },
-      });
-    }),
+    reportStall: enqueueActions(reportStall(false)),
+    reportClosingStall: enqueueActions(reportStall(true)),
+    /** A stall that passed: the credential closed after all, so its failure no longer holds. */
     clearStallFailure: assign(({ context }) =>
-      context.stallReported && context.closeGoal !== 'failed' ? { failure: null } : {},
+      context.stallsReported.length > 0 && context.closeGoal !== 'failed' ? { failure: null } : {},
     ),
   },
   guards: {
@@ -440,15 +484,24 @@ export const credentialMachine = setup({
       event.type === 'credential.update' &&
       (event.seq == null || context.windowSeq === null || event.seq > context.windowSeq),
     /** The reservation's number moved on with the window it already has: only the number is kept. */
-    newerNumberOnly: ({ context, event }) =>
-      event.type === 'credential.update' &&
-      event.seq != null &&
-      (context.windowSeq === null || event.seq > context.windowSeq) &&
-      event.validFrom === context.validFrom &&
-      event.validUntil === context.validUntil,
-    windowChanged: ({ context, event }) =>
-      event.type === 'credential.update' &&
-      (event.validFrom !== context.validFrom || event.validUntil !== context.validUntil),
+    newerNumberOnly: ({ context, event }) => {
+      if (event.type !== 'credential.update' || event.seq == null) return false;
+      const w = windowOf(context, event);
+      return (
+        (context.windowSeq === null || event.seq > context.windowSeq) &&
+        w.validFrom === context.validFrom &&
+        w.validUntil === context.validUntil
+      );
+    },
+    /** A window that differs from the one it has, and is one (ends after it starts). */
+    windowChanged: ({ context, event }) => {
+      if (event.type !== 'credential.update') return false;
+      const w = windowOf(context, event);
+      return (
+        (w.validFrom !== context.validFrom || w.validUntil !== context.validUntil) &&
+        Date.parse(w.validUntil) > Date.parse(w.validFrom)
+      );
+    },
     /** An expiry counts at or after the current end; one set for an earlier window is stale. */
     expiryDue: ({ context, event }) =>
       event.type === 'timer.expire' && Date.parse(event.at) >= Date.parse(context.validUntil),
@@ -460,7 +513,8 @@ export const credentialMachine = setup({
     grantFailed: ({ context }) =>
       !!grants.failedIssue(context.grants) ||
       (!!grants.refusedPin(context.grants) && context.spareSecrets.length === 0),
-    newlyStalled: ({ context }) => !context.stallReported && !!grants.stalled(context.grants),
+    newlyStalled: ({ context }) =>
+      context.grants.some((g) => g.context.stalled && !context.stallsReported.includes(stallKey(g))),
   },
 }).createMachine({
   id: 'credential',
@@ -486,7 +540,7 @@ export const credentialMachine = setup({
     updates: 0,
     windowSeq: null,
     deferredUpdate: null,
-    stallReported: false,
+    stallsReported: [],
     createdAt: '',
     updatedAt: '',
   }),
@@ -550,7 +604,7 @@ export const credentialMachine = setup({
         'credential.update': [
           { guard: and(['newerUpdate', 'windowChanged']), actions: 'applyWindow' },
           { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
-          ignore('the window it has, or an older one from the reservation than one applied'),
+          ignore('the window it has, an empty one, or an older one from the reservation than one applied'),
         ],
         'credential.revoke': { target: 'revoking', actions: 'closeAsRevoked' },
         'timer.expire': [
@@ -572,7 +626,7 @@ export const credentialMachine = setup({
         'credential.update': [
           { guard: and(['newerUpdate', 'windowChanged']), target: 'updating', actions: 'applyWindow' },
           { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
-          ignore('the window it has, or an older one from the reservation than one applied'),
+          ignore('the window it has, an empty one, or an older one from the reservation than one applied'),
         ],
         'credential.revoke': { target: 'revoking', actions: 'closeAsRevoked' },
         'timer.expire': [
@@ -609,7 +663,7 @@ export const credentialMachine = setup({
         'credential.update': [
           { guard: and(['newerUpdate', 'windowChanged']), actions: 'applyWindow' },
           { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
-          ignore('the window it has, or an older one from the reservation than one applied'),
+          ignore('the window it has, an empty one, or an older one from the reservation than one applied'),
         ],
         'credential.revoke': { target: 'revoking', actions: 'closeAsRevoked' },
         'timer.expire': [
@@ -622,7 +676,7 @@ export const credentialMachine = setup({
     /** Every grant is being revoked; ends only when the vendor confirms each one gone. */
     revoking: {
       always: [
-        stallReport,
+        closingStallReport,
         { guard: { type: 'allGoneAs', params: { goal: 'revoked' } }, target: 'revoked' },
         { guard: { type: 'allGoneAs', params: { goal: 'expired' } }, target: 'expired' },
         { guard: { type: 'allGoneAs', params: { goal: 'failed' } }, target: 'failed' },

@@ -18,7 +18,7 @@
  * Pure, like every machine here: composed inside the credential (`credentialGrants.ts`) by its pure
  * `transition()`; vendor calls and timers are named intents.
  */
-import { and, assign, enqueueActions, not, setup } from 'xstate';
+import { and, assign, enqueueActions, not, or, setup } from 'xstate';
 import type {
   EffectError,
   GrantTarget,
@@ -173,6 +173,7 @@ export function intentOf(
     return {
       intent: 'issueGrant',
       ...intentBase(c, op),
+      generation: c.generation,
       validFrom: op.params.validFrom,
       validUntil: op.params.validUntil,
       secret: op.params.secret,
@@ -227,14 +228,18 @@ interface EnqueueArgs {
   enqueue: GrantEnqueue;
 }
 
-/** A retry timer with a fresh token; a stalled revoke backs off further, up to STALLED_RETRY_CAP_MS. */
+/**
+ * A retry timer with a fresh token. Past its attempts (a stalled revoke, or a change or replacement that keeps
+ * failing for a reason that may pass) it backs off further, up to STALLED_RETRY_CAP_MS.
+ */
 function scheduleRetry(stalled: boolean) {
   return ({ context, event, enqueue }: EnqueueArgs): void => {
     const token = context.timerToken + 1;
-    const policy = stalled ? { ...context.retry, maxDelayMs: STALLED_RETRY_CAP_MS } : context.retry;
+    const beyond = stalled || (context.op?.attempt ?? 0) >= context.retry.maxAttempts;
+    const policy = beyond ? { ...context.retry, maxDelayMs: STALLED_RETRY_CAP_MS } : context.retry;
     const error = errorOf(event);
     const due = nextAttemptAt(event.at, context.op?.attempt ?? 1, policy, error?.retryAfterMs);
-    const capped = stalled
+    const capped = beyond
       ? Math.min(Date.parse(due), Date.parse(event.at) + STALLED_RETRY_CAP_MS)
       : Date.parse(due);
     enqueue.assign({ timerToken: token });
@@ -313,6 +318,10 @@ export const grantMachine = setup({
     timerIsCurrent: ({ context, event }) =>
       event.type === 'timer.retryGrant' && (event.token === undefined || event.token === context.timerToken),
     retryable: ({ context, event }) => !!errorOf(event)?.retryable && attemptsLeft(context),
+    /** A failure that may pass (a timeout, an outage, a busy lock), attempts or not. */
+    mayPass: ({ event }) => !!errorOf(event)?.retryable,
+    /** A later generation: the credential is issued, and this grant replaces what the vendor lost or refused. */
+    replacement: ({ context }) => context.generation > 0,
     revokeRetryable: ({ context, event }) => !!errorOf(event)?.retryable && revokeAttemptsLeft(context),
     /** A lock already holds this PIN, and it is not ours (the adapter looked the operation up first). */
     pinTaken: ({ context, event }) => errorOf(event)?.code === 'DUPLICATE' && context.kind === 'pin',
@@ -435,9 +444,24 @@ export const grantMachine = setup({
             actions: ['recordError', 'noteMayExist', assign({ op: null })],
           },
           // Nothing of ours is there (a DUPLICATE is only ever foreign): the credential picks its next PIN.
-          { guard: and(['answersOp', 'pinTaken']), target: 'pinRefused', actions: 'recordError' },
           {
-            guard: and(['answersOp', 'retryable']),
+            guard: and(['answersOp', 'pinTaken', 'opPinCurrent']),
+            target: 'pinRefused',
+            actions: 'recordError',
+          },
+          {
+            // Refused with a PIN the credential has already left: the next generation, with the current one.
+            guard: and(['answersOp', 'pinTaken']),
+            target: 'converging',
+            actions: [
+              'recordError',
+              assign(({ context }) => ({ generation: context.generation + 1, op: null })),
+            ],
+          },
+          {
+            // A replacement (the credential is issued) never gives up on a failure that may pass: failing it
+            // would revoke every room of a guest who is staying.
+            guard: and(['answersOp', or(['retryable', and(['replacement', 'mayPass'])])]),
             target: 'issueRetryWait',
             // The vendor may have done it and only the answer was lost: the retry looks it up first.
             actions: ['recordError', assign({ mayExist: true })],
@@ -528,10 +552,16 @@ export const grantMachine = setup({
             target: 'converging',
             actions: ['recordError', assign({ op: null })],
           },
-          { guard: and(['answersOp', 'retryable']), target: 'modifyRetryWait', actions: 'recordError' },
           {
-            // Cannot change in place (REISSUE_REQUIRED), gone there (NOT_FOUND), refused, or out of attempts:
-            // this generation is replaced.
+            // A failure that may pass is retried, past its attempts too (slowly): replacing instead would give
+            // a vendor-chosen PIN a new value nobody was told.
+            guard: and(['answersOp', 'mayPass']),
+            target: 'modifyRetryWait',
+            actions: 'recordError',
+          },
+          {
+            // Cannot change in place (REISSUE_REQUIRED), gone there (NOT_FOUND), or refused: this generation is
+            // replaced.
             guard: 'answersOp',
             target: 'converging',
             actions: ['recordError', assign({ mustReplace: true, op: null })],
@@ -603,8 +633,9 @@ export const grantMachine = setup({
               { guard: 'answersOp', target: 'stalled', actions: ['recordError', assign({ stalled: true })] },
               ignore('no revoke in flight: a duplicate or late answer'),
             ],
-            // The revoke under way is the one a close needs: it carries on as the close.
-            'grant.close': { target: '#grant.closing.revoking', actions: 'recordClose' },
+            // The revoke under way is the one a close needs: once it answers, converging finds the grant closed
+            // with nothing left and ends it gone (moving to closing here would send the same revoke again).
+            'grant.close': { actions: 'recordClose' },
           },
         },
         retryWait: {

@@ -32,6 +32,8 @@ interface GrantIntentBase extends GrantTarget {
 
 export interface IssueGrantIntent extends GrantIntentBase {
   intent: 'issueGrant';
+  /** 0 for a credential's first issue on this lock; later generations replace what the vendor lost or refused. */
+  generation?: number;
   validFrom: string;
   validUntil: string;
   /** Encrypted secret (the PIN, a card's number or the guest's app account), never plaintext. */

@@ -141,6 +141,17 @@ function confirm({ context, event, enqueue }: EnqueueArgs): void {
     seen: seenWith(context, event),
     updatedAt: event.at,
   });
+  // Credentials a caller linked before the confirmation follow the confirmed stay too.
+  for (const x of context.credentials.filter((c) => c.origin === 'request'))
+    enqueue(
+      message(context, `dates@${windowSeq}`, x.id, {
+        type: 'credential.update',
+        at: event.at,
+        validFrom: window.checkIn ?? event.checkIn,
+        validUntil: window.checkOut ?? event.checkOut,
+        seq: windowSeq,
+      }),
+    );
   for (const i of event.issues)
     enqueue(
       message(context, 'issue', i.credentialId, {
@@ -210,17 +221,31 @@ export const reservationMachine = setup({
           }
         : {},
     ),
-    link: assign(({ context, event }) =>
-      event.type === 'reservation.credentialLinked'
-        ? {
-            credentials: [
-              ...context.credentials,
-              { id: event.credentialId, kind: event.kind, origin: 'request' as const },
-            ],
-            updatedAt: event.at,
-          }
-        : {},
-    ),
+    /**
+     * A caller's credential joins the list. A credential for a reservation follows its stay: if the platform
+     * has given the reservation dates, the credential gets them now (numbered like every window sent), so a
+     * change the link arrived after is not lost on it.
+     */
+    link: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'reservation.credentialLinked') return;
+      enqueue.assign({
+        credentials: [
+          ...context.credentials,
+          { id: event.credentialId, kind: event.kind, origin: 'request' as const },
+        ],
+        updatedAt: event.at,
+      });
+      if (context.windowOrder && context.checkIn && context.checkOut && context.endReason === null)
+        enqueue(
+          message(context, `dates@${context.windowSeq}`, event.credentialId, {
+            type: 'credential.update',
+            at: event.at,
+            validFrom: context.checkIn,
+            validUntil: context.checkOut,
+            seq: context.windowSeq,
+          }),
+        );
+    }),
     revokeLinked: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'reservation.credentialLinked') return;
       for (const m of revokeAll(

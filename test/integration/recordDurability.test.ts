@@ -239,6 +239,90 @@ describe('the record is PostgreSQL', () => {
     );
     expect(rows.map((r) => r.status)).toEqual(['active']);
   });
+
+  it('durability: a REST revoke whose message the inbox lost is sent again from the journal, and the door closes', async () => {
+    const ttlock = await startTtlockSimulator();
+    cleanups.push(() => ttlock.close());
+    const settings = testSettings(uniqueId(), ttlock.url);
+    cleanups.push(() => dropDatabase(settings.databaseUrl));
+    cleanups.push(() => dropNats(settings.prefix));
+    const first = await startService(settings);
+    const tenantId = `t-${uniqueId()}`;
+    const { propertyId } = await seedProperty(first, tenantId, { '101': '7001' });
+    const { prepareIssue } = await import('../../src/issuance/credentialRequests.ts');
+    const prepared = await prepareIssue(
+      first.issuance,
+      {
+        tenantId,
+        propertyId,
+        reservationId: null,
+        holder: { kind: 'guest', ref: 'g-1' },
+        kind: 'pin',
+        rooms: ['101'],
+        areas: [],
+        validFrom: '2026-12-01T14:00:00.000Z',
+        validUntil: '2026-12-03T11:00:00.000Z',
+      },
+      new Date().toISOString(),
+    );
+    const credentialId = randomUUID();
+    await first.mailbox.sendAndWait(
+      { type: 'credential', id: credentialId },
+      { tenantId, event: prepared.event },
+      `${credentialId}:issue`,
+      (n) => n.status === 'active',
+      10_000,
+    );
+    expect(ttlock.state().credentials).toHaveLength(1);
+    await first.stop();
+
+    // Another owner holds every partition while the revoke is accepted; then the inbox loses it.
+    const nc = await natsConnect({ servers: NATS_URL });
+    cleanups.push(() => nc.close());
+    const { topology } = await import('../../src/io/nats/index.ts');
+    const t = topology(settings.prefix, settings.partitions);
+    const kv = await new Kvm(nc).create(t.leaseBucket, { ttl: settings.leaseTtlMs, history: 1 });
+    const revisions = new Map<number, number>();
+    for (let p = 0; p < settings.partitions; p++) revisions.set(p, await kv.create(`p.${p}`, 'holder'));
+    const renew = setInterval(() => {
+      for (const [p, r] of revisions)
+        void kv.update(`p.${p}`, 'holder', r).then(
+          (n) => revisions.set(p, n),
+          () => {},
+        );
+    }, 500);
+    cleanups.push(async () => clearInterval(renew));
+    const service = await startService(settings);
+    cleanups.push(() => service.stop());
+    const { buildGateway } = await import('../../src/gateway/app.ts');
+    const { createDevAuthenticator, signDevToken } = await import('../../src/gateway/auth.ts');
+    const { gatewayPorts } = await import('../../src/service.ts');
+    const { systemClock } = await import('../../src/ids.ts');
+    const secret = Buffer.alloc(32, 3);
+    const app = await buildGateway(gatewayPorts(service, createDevAuthenticator(secret), 300, systemClock));
+    cleanups.push(() => app.close());
+    const r = await app.inject({
+      method: 'POST',
+      url: `/api/v1/key-credentials/${credentialId}/revoke`,
+      headers: { authorization: `Bearer ${await signDevToken(secret, tenantId)}` },
+      payload: { reason: 'checked_out' },
+    });
+    expect(r.statusCode).toBe(202);
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.purge(t.actorsStream);
+
+    clearInterval(renew);
+    for (const [p, rev] of revisions) await kv.delete(`p.${p}`, { previousSeq: rev }).catch(() => {});
+    await eventually(
+      async () => {
+        const row = await service.readModel.credential(tenantId, credentialId);
+        return row?.status === 'revoked' ? row : undefined;
+      },
+      20_000,
+      'the credential revoked',
+    );
+    expect(ttlock.state().credentials).toEqual([]);
+  });
 });
 
 function connectOnce(url: string, cleanups: (() => Promise<void>)[]): Db {

@@ -80,4 +80,64 @@ describe('streams recreated under a running service', () => {
       h.service.runtime.ownedPartitions().length === h.settings.partitions ? true : undefined,
     );
   });
+
+  it('recreation: an actor last written before stream identities were kept is not taken for old news after one', async () => {
+    const { connect } = await import('../../src/io/db/index.ts');
+    const { startService } = await import('../../src/service.ts');
+    const { propertyId } = await seedProperty(h.service, tenantId, { '102': '7002' });
+    const auth = { authorization: `Bearer ${await gw.token(tenantId)}` };
+    const issued = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...auth, 'idempotency-key': randomUUID() },
+      payload: {
+        propertyId,
+        holder: { kind: 'guest', ref: 'g-2' },
+        kind: 'pin',
+        rooms: ['102'],
+        validFrom: '2026-12-01T14:00:00.000Z',
+        validUntil: '2026-12-03T11:00:00.000Z',
+      },
+    });
+    const id = issued.json<{ id: string }>().id;
+    // As a row written before this version: no stream identity, and a sequence far above a new stream's.
+    const admin = connect(h.databaseUrl, { max: 1 });
+    await admin
+      .updateTable('actor_snapshots')
+      .set({ inbox_epoch: null, last_seq: 999_999 })
+      .where('actor_id', '=', id)
+      .execute();
+    await admin.destroy();
+    // The service is deployed (it starts again), and later the inbox stream is recreated.
+    await gw.app.close();
+    await h.service.stop();
+    const service = await startService(h.settings);
+    h.service = service;
+    gw = await buildTestGateway(h, { waitBudgetMs: 3000 });
+    await service.jsm.streams.delete(service.topology.actorsStream);
+    await eventually(
+      async () => {
+        const r = await service.mailbox
+          .sendAndWait(
+            { type: 'credential', id },
+            {
+              tenantId,
+              event: {
+                type: 'credential.revoke',
+                at: new Date().toISOString(),
+                reason: 'checked_out',
+              } as never,
+            },
+            `revoke-${id}`,
+            (n) => n.status === 'revoked',
+            3000,
+          )
+          .catch(() => null);
+        return r ?? undefined;
+      },
+      20_000,
+      'revoked',
+    );
+    expect(h.ttlock.state().credentials.filter((c) => c.lockRef === '7002')).toEqual([]);
+  });
 });

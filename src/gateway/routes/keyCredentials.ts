@@ -256,11 +256,16 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
         // The same window asked twice is one message (and the machine ignores a window it already has).
         // One message per request: a window asked again later (A → B → A) is a new update, not a duplicate.
         const requestId = (req.headers['idempotency-key'] as string | undefined) ?? randomUUID();
+        // Only what the caller changes: the rest stays as the credential has it then, not as read here.
+        const changes = {
+          ...(req.body.validFrom !== undefined ? { validFrom: req.body.validFrom } : {}),
+          ...(req.body.validUntil !== undefined ? { validUntil: req.body.validUntil } : {}),
+        };
         const n = await p.mailbox.sendAndWait(
           { type: 'credential', id: view.id },
           {
             tenantId,
-            event: { type: 'credential.update', at: p.clock.now().toISOString(), ...window } as {
+            event: { type: 'credential.update', at: p.clock.now().toISOString(), ...changes } as {
               type: string;
               at: string;
             },

@@ -155,4 +155,95 @@ describe('credential lifecycle against the vendor', () => {
     expect(w.status).toBe('active');
     expect(w.invariantViolations()).toEqual([]);
   });
+
+  // Found by an adversarial review of the new machines.
+
+  it('lifecycle: a revoke that stalled while a grant was replaced does not hide a stall at check-out', () => {
+    const w = world();
+    w.quiesce();
+    update(w);
+    w.deliver('permanent'); // the vendor refuses the change: the grant is replaced, its old generation revoked
+    w.deliver('auth'); // that revoke is refused for good: stalled
+    expect(verbs(w).filter((v) => v === 'revoke_stalled')).toHaveLength(1);
+    w.quiesce(); // the password is fixed; the replacement lands
+    expect(w.status).toBe('active');
+    revoke(w);
+    w.deliver('auth'); // refused again, at check-out
+    expect(w.status).toBe('revoking');
+    expect(verbs(w).filter((v) => v === 'revoke_stalled')).toHaveLength(2);
+    expect(w.context.failure).toMatchObject({ code: 'AUTH' });
+    w.quiesce();
+    expect(w.status).toBe('revoked');
+    expect(w.context.failure).toBeNull();
+  });
+
+  it('lifecycle: a refusal of a PIN the credential has already left does not use up another spare', () => {
+    const w = world([1, 2]);
+    w.vendor.foreignPins.set('1', new Set(['pin0']));
+    w.vendor.foreignPins.set('2', new Set(['pin0']));
+    w.deliver('done', 0); // lock 1 refuses pin0: the credential moves to pin1
+    expect(w.context.secret).toBe('pin1');
+    w.deliver('done', 0); // lock 2's issue, still with pin0, is refused too: it follows with pin1
+    w.quiesce();
+    expect(w.status).toBe('active');
+    expect(w.context.secret).toBe('pin1');
+    expect(w.invariantViolations()).toEqual([]);
+  });
+
+  it('lifecycle: a change the vendor keeps failing for a reason that may pass is retried, never replaced', () => {
+    const w = world();
+    w.quiesce();
+    const before = w.heldAtVendor()[0]!.ref;
+    update(w);
+    for (let i = 0; i < 10; i++) {
+      expect(w.pending.map((x) => x.intent)).toEqual(['modifyGrant']);
+      w.deliver('retryable');
+      const key = [...w.timers.keys()].find((k) => k !== 'expire')!;
+      w.fire(key);
+    }
+    w.quiesce();
+    expect(w.status).toBe('active');
+    // The same credential at the vendor (a vendor-chosen PIN would otherwise have changed unannounced).
+    expect(w.heldAtVendor().map((o) => o.ref)).toEqual([before]);
+    expect(w.invariantViolations()).toEqual([]);
+  });
+
+  it('lifecycle: a lost grant whose replacement keeps failing for a reason that may pass keeps the stay open', () => {
+    const w = world([1, 2]);
+    w.quiesce();
+    const lost = w.heldAtVendor().find((o) => o.lockRef === '1')!;
+    w.vendor.lose(lost.ref);
+    w.send({ type: 'credential.grantLost', at: w.now(), lockDeviceId: 'd1', vendorRef: lost.ref });
+    w.deliver('done'); // what the vendor listed is revoked; the replacement is issued next
+    for (let i = 0; i < 6; i++) {
+      w.deliver('retryable');
+      expect(w.status).toBe('active');
+      w.fire([...w.timers.keys()].find((k) => k !== 'expire')!);
+    }
+    w.quiesce();
+    expect(w.status).toBe('active');
+    expect(w.invariantViolations()).toEqual([]);
+  });
+
+  it('lifecycle: a close while a grant is being replaced sends its revoke once', () => {
+    const w = world();
+    w.quiesce();
+    const lost = w.heldAtVendor()[0]!;
+    w.send({ type: 'credential.grantLost', at: w.now(), lockDeviceId: 'd1', vendorRef: lost.ref });
+    expect(w.pending.map((x) => x.intent)).toEqual(['revokeGrant']);
+    revoke(w);
+    expect(w.pending.map((x) => x.intent)).toEqual(['revokeGrant']);
+    w.quiesce();
+    expect(w.status).toBe('revoked');
+    expect(w.heldAtVendor()).toEqual([]);
+  });
+
+  it('lifecycle: a change of the end only keeps the start the credential has now', () => {
+    const w = world();
+    w.quiesce();
+    w.send({ type: 'credential.update', at: w.now(), validUntil: W2.validUntil });
+    w.quiesce();
+    expect(w.context).toMatchObject({ validFrom: W1.validFrom, validUntil: W2.validUntil });
+    expect(w.invariantViolations()).toEqual([]);
+  });
 });

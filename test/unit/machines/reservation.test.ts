@@ -90,6 +90,30 @@ describe('reservation', () => {
     expect(sent(o.intents)).toEqual([['c-rest', 'credential.revoke', null]]);
   });
 
+  it('reservation: a credential linked after new dates gets them, numbered', () => {
+    const o = spec
+      .given(confirmed(1), dates(2, '2026-01-14T11:00:00.000Z'))
+      .when(linked('c-rest'))
+      .then({ state: 'confirmed' });
+    expect(o.intents).toMatchObject([
+      {
+        type: 'sendMessage',
+        params: {
+          to: { id: 'c-rest' },
+          event: { type: 'credential.update', validUntil: '2026-01-14T11:00:00.000Z', seq: 2 },
+        },
+      },
+    ]);
+  });
+
+  it('reservation: a credential linked before the confirmation follows the confirmed stay', () => {
+    const o = spec.given(linked('c-rest')).when(confirmed(1)).then({ state: 'confirmed' });
+    expect(sent(o.intents)).toEqual([
+      ['c-rest', 'credential.update', '2026-01-12T11:00:00.000Z'],
+      ['c-pin', 'credential.issue', '2026-01-12T11:00:00.000Z'],
+    ]);
+  });
+
   it('reservation: a redelivered platform event changes nothing', () => {
     spec.given(confirmed(1)).when(confirmed(1)).thenNothingHappened();
   });

@@ -1,0 +1,41 @@
+/**
+ * A mailbox whose every message is journaled in PostgreSQL before it is published: the gateway's commands
+ * (issue, change, revoke, configuration). The journal entry is an effect intent (`sendMessage`) released by
+ * the receiving actor's commit; if JetStream loses the message after acknowledging it (nats-server 2.9 does
+ * not fsync first), the effect sweeper sends it again. So a 202 ("accepted, still in progress") is backed by
+ * the record, not by JetStream alone.
+ */
+import { sql } from 'kysely';
+import type { Db } from '../io/db/index.ts';
+import type { MessageIntent } from '../machines/index.ts';
+import type { ActorEnvelope } from './envelope.ts';
+import type { ActorMailbox } from './mailbox.ts';
+import type { ActorAddress } from './partitioning.ts';
+
+export function createJournaledMailbox(inner: ActorMailbox, db: Db, claimMs: number): ActorMailbox {
+  const journal = async (
+    address: ActorAddress,
+    envelope: ActorEnvelope,
+    msgId: string,
+  ): Promise<ActorEnvelope> => {
+    const id = `cmd:${address.type}:${address.id}:${msgId}`;
+    const intent: MessageIntent = {
+      intent: 'sendMessage',
+      operationId: msgId,
+      to: address,
+      event: envelope.event,
+    };
+    await sql`select lock_journal_message(${envelope.tenantId}, ${id}, ${address.type}, ${address.id},
+      ${JSON.stringify(intent)}::jsonb, ${claimMs}::int)`.execute(db);
+    return { ...envelope, intentId: id };
+  };
+  return {
+    watch: (address, match) => inner.watch(address, match),
+    async send(address, envelope, msgId) {
+      await inner.send(address, await journal(address, envelope, msgId), msgId);
+    },
+    async sendAndWait(address, envelope, msgId, match, timeoutMs) {
+      return inner.sendAndWait(address, await journal(address, envelope, msgId), msgId, match, timeoutMs);
+    },
+  };
+}
