@@ -3,10 +3,11 @@
  * state), kept resident while in use, passivated when idle or when memory is needed. The host applies one
  * message at a time per actor; its caller (a partition worker) guarantees that order.
  */
-import { type AnyMachineSnapshot, initialTransition, transition } from 'xstate';
+import type { AnyMachineSnapshot } from 'xstate';
 import { ensureError, LockError } from '../errors.ts';
 import type { Clock } from '../ids.ts';
 import { type Db } from '../io/db/index.ts';
+import { initialStep, step } from '../machines/index.ts';
 import { type ActorKind, actorKinds } from './actorKinds.ts';
 import { type ActorCommit, buildCommit, type Consumed, type TransitionAction } from './commit.ts';
 import type { ActorEnvelope } from './envelope.ts';
@@ -85,7 +86,7 @@ export class ActorHost {
     let next: AnyMachineSnapshot;
     let actions: readonly TransitionAction[];
     try {
-      [next, actions] = transition(kind.machine, actor.snapshot, envelope.event);
+      [next, actions] = step(kind.machine, actor.snapshot, envelope.event);
     } catch (e) {
       return { kind: 'rejected', code: 'LOCK.REJECTED_MESSAGE', reason: ensureError(e).message };
     }
@@ -120,7 +121,8 @@ export class ActorHost {
     r.version = commit.version;
     r.lastSeq = commit.lastSeq;
     r.epoch = commit.epoch;
-    if (this.opts.passivateEachMessage) this.resident.delete(key);
+    if (this.opts.passivateEachMessage || actorKinds[address.type].passivateAfterCommit)
+      this.resident.delete(key);
   }
 
   /** Drops the resident copy (after a conflict, or when the partition moves elsewhere). */
@@ -175,7 +177,7 @@ export class ActorHost {
         lastUsed: Date.now(),
       };
     } else {
-      const [initial] = initialTransition(kind.machine, { id: address.id, tenantId });
+      const [initial] = initialStep(kind.machine, { id: address.id, tenantId });
       r = { tenantId, snapshot: initial, version: 0, lastSeq: 0, epoch: null, lastUsed: Date.now() };
     }
     this.opts.onActivation?.(performance.now() - started, row !== undefined);

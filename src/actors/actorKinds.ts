@@ -82,6 +82,8 @@ export interface ActorKind {
   project(s: AnyMachineSnapshot, version: number): ReadModelRow | null;
   /** Persisted snapshots of earlier machine versions, upgraded to this one (by the version they had). */
   upgrades?: Record<number, (snapshot: unknown) => unknown>;
+  /** Passivated right after each commit: an actor that hears rarely (a reservation) need not stay in memory. */
+  passivateAfterCommit?: boolean;
 }
 
 const credential: ActorKind = {
@@ -208,6 +210,8 @@ const reservation: ActorKind = {
   status: (s) => String(s.value),
   propertyId: (s) => (s as ReservationSnapshot).context.propertyId,
   project: () => null,
+  // A reservation hears from the platform a few times in a stay, days apart.
+  passivateAfterCommit: true,
 };
 
 export const actorKinds: Record<ActorType, ActorKind> = { credential, property, lockDevice, reservation };

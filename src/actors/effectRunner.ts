@@ -189,22 +189,42 @@ export class EffectRunner {
     return rows.rows.length;
   }
 
-  /** One statement for every claim due; a claim another process has taken over is given up. */
+  /**
+   * One statement for every claim due; a claim another process has taken over is given up. Rows a commit is
+   * deleting (their outcome applied) are skipped, not waited for: waiting on them while the commit waits on
+   * ours was a deadlock (PostgreSQL breaks one after a second). A claim is given up only once a plain read
+   * shows its row gone or taken over.
+   */
   private async renewClaims(): Promise<void> {
     const now = performance.now();
     const due = [...this.held].filter(([, c]) => c.renewAt <= now).map(([id, c]) => ({ id, runs: c.runs }));
     if (due.length === 0) return;
     const { rows } = await sql<{ id: string }>`
+      with mine as (
+        select e.id from effect_intents e
+          join jsonb_to_recordset(${JSON.stringify(due)}::jsonb) as c(id text, runs int)
+            on e.id = c.id and e.runs = c.runs
+         order by e.id for update of e skip locked)
       update effect_intents e set claimed_until = now() + ${`${this.claimMs} milliseconds`}::interval
-        from jsonb_to_recordset(${JSON.stringify(due)}::jsonb) as c(id text, runs int)
-       where e.id = c.id and e.runs = c.runs
+        from mine where e.id = mine.id
       returning e.id`.execute(this.o.dispatcherDb);
     const renewed = new Set(rows.map((r) => r.id));
+    const missed = due.filter((d) => !renewed.has(d.id));
+    const stillMine = new Set<string>();
+    if (missed.length > 0) {
+      const found = await sql<{ id: string }>`
+        select e.id from effect_intents e
+          join jsonb_to_recordset(${JSON.stringify(missed)}::jsonb) as c(id text, runs int)
+            on e.id = c.id and e.runs = c.runs`.execute(this.o.dispatcherDb);
+      for (const r of found.rows) stillMine.add(r.id);
+    }
     const renewAt = performance.now() + this.claimMs / 2;
     for (const { id, runs } of due) {
       const claim = this.held.get(id);
       if (!claim || claim.runs !== runs) continue;
       if (renewed.has(id)) Object.assign(claim, { renewAt, confirmedAt: performance.now() });
+      // Locked by a commit right now: tried again at the next sweep.
+      else if (stillMine.has(id)) continue;
       // Finished (the row is gone) or taken over: either way, nothing more to renew. Not started yet
       // and taken over: it is not run here (run() checks).
       else claim.renewAt = Number.POSITIVE_INFINITY;
@@ -397,11 +417,16 @@ export class EffectRunner {
       const batch = this.outcomes;
       this.outcomes = [];
       try {
+        // Rows a commit holds are being deleted by it (their outcome applied): skipped, never waited for (a
+        // commit waiting on this statement's rows the while would be a deadlock).
         await sql`
+          with mine as (
+            select id from effect_intents where id = any(${batch.map((b) => b.id)}::text[])
+             order by id for update skip locked)
           update effect_intents e
              set outcome = x.outcome, claimed_until = now() + ${`${this.claimMs} milliseconds`}::interval
-            from jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) as x(id text, outcome jsonb)
-           where e.id = x.id`.execute(this.o.dispatcherDb);
+            from jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) as x(id text, outcome jsonb), mine
+           where e.id = x.id and e.id = mine.id`.execute(this.o.dispatcherDb);
       } catch (e) {
         // Harmless: without a kept outcome, a sweeper runs the call again, idempotently.
         this.o.log?.('could not keep effect outcomes', { err: String(e) });

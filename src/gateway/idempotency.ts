@@ -80,7 +80,8 @@ export async function withIdempotency<P = undefined>(
     return newer;
   }
   const retry = row.taken_over;
-  const prepared = row.prepared && o.prepare ? o.prepare.open(row.prepared) : mine;
+  // A claim taken over brings the first attempt's prepared secrets; a fresh one has its own, in hand.
+  const prepared = retry && row.prepared && o.prepare ? o.prepare.open(row.prepared) : mine;
   let response: StoredResponse;
   try {
     response = await handler(prepared, retry);

@@ -5,7 +5,7 @@
  * (vendor calls, timers) becomes the credential's intents. The credential reads the grants through the
  * summaries at the end of this file.
  */
-import { type AnyMachineSnapshot, initialTransition, transition } from 'xstate';
+import type { AnyMachineSnapshot } from 'xstate';
 import {
   type GrantContext,
   type GrantEvent,
@@ -14,6 +14,7 @@ import {
   grantMachine,
 } from './grant.ts';
 import type { GrantTarget, KeyKind, TimerIntent, VendorIntent } from './intents.ts';
+import { initialStep, step } from './pureTransition.ts';
 import type { RetryPolicy } from './retryPolicy.ts';
 
 /** A grant's state value: a top-level state, or a phase of replacing or closing. */
@@ -74,7 +75,7 @@ export function startGrants(owner: GrantOwner, targets: GrantTarget[], want: Gra
       retry: owner.retry,
       want,
     };
-    const [s, a] = initialTransition(grantMachine, input);
+    const [s, a] = initialStep(grantMachine, input);
     grants.push(asGrant(s));
     actions.push(...intentsOf(a));
   }
@@ -89,7 +90,7 @@ export function stepGrants(grants: Grant[], indexes: number[], event: GrantEvent
     const g = grants[i];
     if (!g) continue;
     const before = grantMachine.resolveState(g);
-    const [after, a] = transition(grantMachine, before, event);
+    const [after, a] = step(grantMachine, before, event);
     if (after === before && a.length === 0) continue;
     next ??= [...grants];
     next[i] = asGrant(after);

@@ -276,6 +276,18 @@ export const grantMachine = setup({
     scheduleRetry: enqueueActions(scheduleRetry(false)),
     scheduleStalledRetry: enqueueActions(scheduleRetry(true)),
     cancelRetry: enqueueActions(cancelRetry),
+    recordIssued: assign(({ context, event }) =>
+      event.type === 'effect.done.issueGrant' && context.op
+        ? {
+            held: { ...context.op.params },
+            vendorRef: event.vendorRef ?? null,
+            ...(event.vendorSecret ? { vendorSecret: event.vendorSecret } : {}),
+            mayExist: true,
+            lastError: null,
+            op: null,
+          }
+        : {},
+    ),
     nextAttempt: assign(({ context }) => ({
       op: context.op && { ...context.op, attempt: context.op.attempt + 1 },
     })),
@@ -331,6 +343,13 @@ export const grantMachine = setup({
     lostThisOne: ({ context, event }) => event.type === 'grant.lost' && event.vendorRef === context.vendorRef,
     /** The operation waiting for its retry still makes what is wanted (else it is replaced). */
     opPinCurrent: ({ context }) => !context.op || context.op.params.pinIndex === context.want.pinIndex,
+    /** The operation answered made exactly what is wanted now: open, same window, current PIN. */
+    madeWhatIsWanted: ({ context, event }) =>
+      !!context.op &&
+      context.want.open &&
+      !context.mustReplace &&
+      sameWindow(context.op.params, context.want) &&
+      (context.op.params.pinIndex >= context.want.pinIndex || 'vendorSecret' in event),
     // converging, in this order:
     closedAndNothingThere: ({ context }) => !context.want.open && !context.mayExist,
     closed: ({ context }) => !context.want.open,
@@ -353,7 +372,7 @@ export const grantMachine = setup({
     generation: 0,
     held: null,
     vendorRef: null,
-    op: null,
+    op: { name: 'issue' as const, id: issueOperationId(input, 0), attempt: 1, params: opParams(input.want) },
     modifications: 0,
     mayExist: false,
     mustReplace: false,
@@ -361,7 +380,8 @@ export const grantMachine = setup({
     stalled: false,
     timerToken: 0,
   }),
-  initial: 'converging',
+  // A new grant starts issuing at once (what converging would choose: nothing is held yet).
+  initial: 'issuing',
   // Defaults of every state: what the credential says is recorded, and converging acts on it once the grant
   // is free; the states that act on it at once override these. Outcomes and timers no state expects are old.
   on: {
@@ -424,18 +444,12 @@ export const grantMachine = setup({
     issuing: {
       entry: 'callOp',
       on: {
-        'effect.done.issueGrant': {
-          guard: 'answersOp',
-          target: 'converging',
-          actions: assign(({ context, event }) => ({
-            held: { ...context.op!.params },
-            vendorRef: event.vendorRef ?? null,
-            ...(event.vendorSecret ? { vendorSecret: event.vendorSecret } : {}),
-            mayExist: true,
-            lastError: null,
-            op: null,
-          })),
-        },
+        'effect.done.issueGrant': [
+          // The common case in one step: it made what is still wanted (converging would say `issued`).
+          { guard: and(['answersOp', 'madeWhatIsWanted']), target: 'issued', actions: 'recordIssued' },
+          { guard: 'answersOp', target: 'converging', actions: 'recordIssued' },
+          ignore('no issue in flight: a duplicate or late answer'),
+        ],
         'effect.failed.issueGrant': [
           {
             // Closed meanwhile: no retry; a revoke by look-up if the vendor may have done it after all.

@@ -14,7 +14,7 @@ import {
   transition,
 } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
-import { credentialMachine, grantMachine, reservationMachine } from '../../../src/machines/index.ts';
+import { credentialMachine, grantMachine, reservationMachine, step } from '../../../src/machines/index.ts';
 import type { MessageIntent } from '../../../src/machines/index.ts';
 import { isIgnore } from '../../../src/machines/totality.ts';
 import { issueEvent } from '../../support/credentialEvents.ts';
@@ -337,6 +337,15 @@ function explore(model: Model) {
     for (const e of model.events(s)) {
       for (const t of machine.getTransitionData(s, e)) fired.add(keyOf(t));
       const [next, actions] = transition(machine, s, e);
+      // The runtime's transition (one inert scope per machine) steps exactly as xstate's.
+      const [mine, myActions] = step(machine, s, e);
+      if (
+        JSON.stringify(machine.getPersistedSnapshot(mine)) !==
+          JSON.stringify(machine.getPersistedSnapshot(next)) ||
+        JSON.stringify(myActions.map((a) => [a.type, a.params])) !==
+          JSON.stringify(actions.map((a) => [a.type, a.params]))
+      )
+        problems.add(`${JSON.stringify(s.value)} --${e.type}-->: step() differs from xstate's transition()`);
       reached.add(stateId(machine, next));
       for (const problem of model.invariants(next, actions as { type: string }[]))
         problems.add(`${JSON.stringify(s.value)} --${e.type}--> ${JSON.stringify(next.value)}: ${problem}`);
