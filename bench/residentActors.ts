@@ -74,7 +74,7 @@ for (let start = 0; start < n; start += 1000) {
       actor_id: id,
       version: 2,
       last_seq: 2,
-      machine_version: 1,
+      machine_version: actorKinds.credential.machineVersion,
       snapshot: activeSnapshot(id, i),
     });
   }
