@@ -6,6 +6,7 @@ import * as webhookInbox from './2026-11-22T0003_webhook_inbox.ts';
 import * as webhookRouting from './2026-11-22T0004_webhook_routing.ts';
 import * as vendorCallbacks from './2026-11-22T0005_vendor_callbacks.ts';
 import * as postgresOnlyRecord from './2026-11-30T0006_postgres_only_record.ts';
+import * as batchedIssueContext from './2026-11-30T0007_batched_issue_context.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-22T0004_webhook_routing': webhookRouting,
   '2026-11-22T0005_vendor_callbacks': vendorCallbacks,
   '2026-11-30T0006_postgres_only_record': postgresOnlyRecord,
+  '2026-11-30T0007_batched_issue_context': batchedIssueContext,
 };

@@ -5,6 +5,7 @@
 import { type Selectable, sql } from 'kysely';
 import { LockError } from '../errors.ts';
 import { type Db, type KeyCredentialsTable, type LockDevicesTable, withTenant } from '../io/db/index.ts';
+import { MicroBatcher } from '../io/db/microBatcher.ts';
 import type { KeyKindPolicy } from '../machines/index.ts';
 import type { DeviceInRoom } from './planTargets.ts';
 
@@ -132,7 +133,22 @@ export interface ReadModel {
   ): Promise<Page<CredentialView>>;
 }
 
+type IssueContextRow = { property: PropertyRowJson | null; devices: DeviceInRoom[] };
+type IssueContextRequest = { tenant: string; property: string; rooms: string[] };
+
 export function createReadModel(db: Db): ReadModel {
+  // Every issuance asks this once: requests arriving together share a round trip (migration 0007).
+  const issueContexts = new MicroBatcher<IssueContextRequest, IssueContextRow | undefined>(
+    async (requests) => {
+      const { rows } = await sql<{ i: number; ctx: IssueContextRow }>`
+        select i, ctx from lock_issue_contexts(${JSON.stringify(requests)}::jsonb)
+      `.execute(db);
+      const byIndex = new Map(rows.map((r) => [r.i, r.ctx]));
+      return requests.map((_, i) => byIndex.get(i));
+    },
+    256,
+    2,
+  );
   return {
     async property(tenantId, id) {
       const r = await withTenant(db, tenantId, (tx) =>
@@ -142,10 +158,7 @@ export function createReadModel(db: Db): ReadModel {
     },
 
     async issueContext(tenantId, propertyId, rooms) {
-      const { rows } = await sql<{ ctx: { property: PropertyRowJson | null; devices: DeviceInRoom[] } }>`
-        select lock_issue_context(${tenantId}, ${propertyId}, ${rooms}::text[]) as ctx
-      `.execute(db);
-      const ctx = rows[0]?.ctx;
+      const ctx = await issueContexts.submit({ tenant: tenantId, property: propertyId, rooms });
       return { property: ctx?.property ? toProperty(ctx.property) : null, devices: ctx?.devices ?? [] };
     },
 
