@@ -21,7 +21,7 @@ export async function restIssuance(env: BenchEnvironment, tenantId: string, n: n
     { logger: env.gatewayLogger },
   );
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
-  const token = await signDevToken(secret, tenantId, 3600);
+  const token = await signDevToken(secret, tenantId, { ttlSeconds: 3600 });
   const load = async (count: number, c: number) => {
     const { stdout } = await run(
       process.execPath,

@@ -62,22 +62,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ? Buffer.from(dev.dataKey, 'base64')
       : undefined;
   if (!dataKey) throw new Error('DATA_KEY (base64, 32 bytes) is required in production');
-  let auth: Config['auth'];
-  if (env.AUTH_JWKS_URL) {
-    auth = {
-      mode: 'jwks',
-      jwksUrl: env.AUTH_JWKS_URL,
-      issuer: env.AUTH_ISSUER ?? '',
-      audience: env.AUTH_AUDIENCE ?? '',
-    };
-  } else if (dev) {
-    auth = { mode: 'dev', secret: Buffer.from(env.DEV_AUTH_SECRET ?? dev.authSecret, 'base64') };
-  } else {
-    throw new Error('AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE are required in production');
-  }
+  const host = env.HOST ?? '127.0.0.1';
+  const auth = authOf(env, production, dev, host);
   return {
     port: num(env.PORT, 8080),
-    host: env.HOST ?? '127.0.0.1',
+    host,
     databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/lock_integration',
     natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
     prefix: env.NATS_PREFIX ?? '',
@@ -105,4 +94,47 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     createPlatformStream: env.CREATE_PLATFORM_STREAM ? env.CREATE_PLATFORM_STREAM === 'true' : !production,
     logLevel: env.LOG_LEVEL ?? 'info',
   };
+}
+
+/** Loopback addresses only: a development token is printed on start-up, so dev auth never faces a network. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || h === '[::1]' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * `AUTH_MODE` says which authentication runs; nothing switches it implicitly. Unset, it is `dev` outside
+ * production (the quick start) and an error in production. Dev refuses a non-loopback `HOST`; JWKS needs
+ * all three of its settings (an empty issuer or audience would skip that check).
+ */
+function authOf(
+  env: Record<string, string | undefined>,
+  production: boolean,
+  dev: DevKeys | null,
+  host: string,
+): Config['auth'] {
+  const mode = env.AUTH_MODE || (production ? undefined : 'dev');
+  if (mode === 'jwks') {
+    const missing = ['AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE'].filter((k) => !env[k]);
+    if (missing.length > 0) throw new Error(`AUTH_MODE=jwks needs ${missing.join(', ')}`);
+    return {
+      mode: 'jwks',
+      jwksUrl: env.AUTH_JWKS_URL as string,
+      issuer: env.AUTH_ISSUER as string,
+      audience: env.AUTH_AUDIENCE as string,
+    };
+  }
+  if (mode === 'dev') {
+    if (!isLoopbackHost(host))
+      throw new Error(
+        `AUTH_MODE=dev listens on loopback only (HOST=${host}); use AUTH_MODE=jwks to serve a network`,
+      );
+    if (env.AUTH_JWKS_URL) throw new Error('AUTH_JWKS_URL is set but AUTH_MODE is dev; set AUTH_MODE=jwks');
+    const secret = env.DEV_AUTH_SECRET ?? dev?.authSecret;
+    if (!secret) throw new Error('AUTH_MODE=dev in production needs DEV_AUTH_SECRET');
+    return { mode: 'dev', secret: Buffer.from(secret, 'base64') };
+  }
+  throw new Error(
+    mode === undefined ? 'AUTH_MODE (jwks) is required in production' : `AUTH_MODE=${mode}: dev or jwks`,
+  );
 }

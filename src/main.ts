@@ -1,5 +1,5 @@
 /** The service's entry point and composition root: the only reader of process.env. */
-import { loadConfig } from './config.ts';
+import { type Config, loadConfig } from './config.ts';
 import { buildGateway } from './gateway/app.ts';
 import { createDevAuthenticator, createJwksAuthenticator, signDevToken } from './gateway/auth.ts';
 import { systemClock } from './ids.ts';
@@ -7,7 +7,14 @@ import { ensureSimulators } from './io/vendors/simulators.ts';
 import { createLogger } from './logger.ts';
 import { gatewayPorts, startService } from './service.ts';
 
-const config = loadConfig(process.env);
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (e) {
+  // A setting that is missing or unsafe: say which, without a stack trace, and do not start.
+  console.error(`lock-integration-service: not started: ${(e as Error).message}`);
+  process.exit(1);
+}
 const log = createLogger(config.logLevel);
 const sims = await ensureSimulators(config.simulatorBasePort, {
   startMissing: config.vendorMode === 'simulated',
@@ -35,7 +42,7 @@ const service = await startService({
 const auth =
   config.auth.mode === 'dev'
     ? createDevAuthenticator(config.auth.secret)
-    : createJwksAuthenticator(config.auth.jwksUrl, config.auth.issuer, config.auth.audience);
+    : createJwksAuthenticator(config.auth);
 const app = await buildGateway(
   gatewayPorts(service, auth, config.waitBudgetMs, systemClock, config.webhookSecrets),
   { logger: log },

@@ -104,6 +104,7 @@ export class ActorHost {
       epoch,
       consumed,
       msgId,
+      ...(envelope.by !== undefined ? { by: envelope.by } : {}),
       event: envelope.event,
       actions,
       eventsRoot: this.opts.eventsRoot,

@@ -82,6 +82,11 @@ export interface ActorKind {
   project(s: AnyMachineSnapshot, version: number): ReadModelRow | null;
   /** Persisted snapshots of earlier machine versions, upgraded to this one (by the version they had). */
   upgrades?: Record<number, (snapshot: unknown) => unknown>;
+  /**
+   * What the audit entry records of a message beyond its type: for configuration, what changed. Only
+   * kinds whose events hold no secret (PINs, card numbers, names) say anything here.
+   */
+  auditDetail?(event: { type: string }): Record<string, unknown> | undefined;
   /** Passivated right after each commit: an actor that hears rarely (a reservation) need not stay in memory. */
   passivateAfterCommit?: boolean;
 }
@@ -150,6 +155,9 @@ const property: ActorKind = {
   aggregate: 'property',
   status: (s) => String(s.value),
   propertyId: (s) => (s as PropertySnapshot).context.id,
+  // A property's events are its configuration (names, timezone, adapter status and config, policy); an
+  // adapter config names its secrets, never holds them (the secrets are written on a route of their own).
+  auditDetail: ({ type: _type, ...changed }) => changed,
   project(snap, version) {
     const s = snap as PropertySnapshot;
     const c = s.context;

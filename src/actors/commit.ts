@@ -71,6 +71,8 @@ export interface CommitInput {
   epoch: string;
   consumed: Consumed;
   msgId: string;
+  /** Who caused the message (the envelope's `by`); the service itself when absent. */
+  by?: string;
   event: { type: string; at?: string };
   actions: readonly TransitionAction[];
   eventsRoot: string;
@@ -134,7 +136,9 @@ export function buildCommit(i: CommitInput): ActorCommit {
     actor: `${i.kind.type}/${i.actorId}`,
     version,
     msgId: i.msgId,
+    by: i.by ?? 'service',
     event: i.event.type,
+    detail: i.kind.auditDetail?.(i.event),
     from: i.previous.value,
     to: i.next.value,
     status: i.kind.status(i.next),

@@ -260,7 +260,7 @@ export class EffectRunner {
     // and would drop it as a duplicate; the receiving actor recognizes a repeat by its state.
     const again = job.rerun ? `:r${job.claim}` : '';
     if (intent.intent === 'sendMessage') {
-      await this.deliver(job, intent.to, intent.event, `${intent.operationId}${again}`);
+      await this.deliver(job, intent.to, intent.event, `${intent.operationId}${again}`, intent.by);
       return;
     }
     if (job.outcome) {
@@ -320,6 +320,7 @@ export class EffectRunner {
     to: { type: string; id: string },
     event: { type: string; at: string },
     msgId: string,
+    by?: string,
   ): Promise<boolean> {
     if (!(actorTypes as readonly string[]).includes(to.type)) {
       this.o.log?.('effect intent names no actor type; left for an operator', {
@@ -331,7 +332,7 @@ export class EffectRunner {
     try {
       await this.o.mailbox.send(
         { type: to.type as ActorType, id: to.id },
-        { tenantId: job.tenantId, event, intentId: job.id },
+        { tenantId: job.tenantId, event, intentId: job.id, ...(by !== undefined ? { by } : {}) },
         msgId,
       );
       return true;

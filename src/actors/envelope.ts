@@ -5,6 +5,8 @@ export interface ActorEnvelope {
   event: { type: string; at: string };
   /** The effect intent this message answers or carries: its row is released by the commit applying it. */
   intentId?: string;
+  /** Who caused it, for the audit log: `user:<token subject>`, `platform`, `vendor:<vendor>`; none: the service. */
+  by?: string;
   /** The durable timer this message delivers: its row is released by the commit applying it. */
   timer?: { key: string; dueAt: string };
 }
@@ -22,6 +24,7 @@ export function parseEnvelope(data: Uint8Array): ActorEnvelope | string {
     tenantId?: unknown;
     event?: { type?: unknown; at?: unknown };
     intentId?: unknown;
+    by?: unknown;
     timer?: { key?: unknown; dueAt?: unknown } | null;
   };
   if (typeof o.tenantId !== 'string' || o.tenantId.length === 0) return 'tenantId missing';
@@ -30,6 +33,7 @@ export function parseEnvelope(data: Uint8Array): ActorEnvelope | string {
   if (typeof o.event.at !== 'string' || Number.isNaN(Date.parse(o.event.at)))
     return 'event.at missing or not a time';
   if (o.intentId !== undefined && typeof o.intentId !== 'string') return 'intentId not a string';
+  if (o.by !== undefined && (typeof o.by !== 'string' || o.by.length > 256)) return 'by not a short string';
   if (
     o.timer !== undefined &&
     (typeof o.timer !== 'object' ||

@@ -24,6 +24,7 @@ export function createJournaledMailbox(inner: ActorMailbox, db: Db, claimMs: num
       operationId: msgId,
       to: address,
       event: envelope.event,
+      ...(envelope.by !== undefined ? { by: envelope.by } : {}),
     };
     await sql`select lock_journal_message(${envelope.tenantId}, ${id}, ${address.type}, ${address.id},
       ${JSON.stringify(intent)}::jsonb, ${claimMs}::int)`.execute(db);

@@ -1,10 +1,11 @@
 /**
- * lock:cli — `token --tenant <id>` prints a dev token the running dev service accepts; `migrate` migrates;
+ * lock:cli — `token --tenant <id> [--scope …]` prints a dev token (every scope unless narrowed) the running dev service accepts; `migrate` migrates;
  * `audit-verify --tenant <id>` checks the tenant's audit hash chain (exit 1 if broken); `lifecycle-docs`
  * regenerates the machines' diagrams and tables in docs/lifecycle.md.
  */
 import { loadConfig } from '../config.ts';
 import { signDevToken } from '../gateway/auth.ts';
+import { parseScopes } from '../gateway/scopes.ts';
 import { verifyAuditChain } from '../audit/verifyChain.ts';
 import { connect, ensureDatabase, migrateToLatest } from '../io/db/index.ts';
 
@@ -19,14 +20,22 @@ switch (command) {
   case 'token': {
     const tenant = arg('tenant');
     if (!tenant) {
-      console.error('usage: lock:cli token --tenant <tenantId> [--ttl <seconds>]');
+      console.error(
+        'usage: lock:cli token --tenant <tenantId> [--scope "lock:read lock:issue"] [--ttl <seconds>]',
+      );
       process.exit(2);
     }
     if (config.auth.mode !== 'dev') {
-      console.error('token: only in development (no AUTH_JWKS_URL)');
+      console.error('token: only with AUTH_MODE=dev (JWKS tokens come from the identity provider)');
       process.exit(2);
     }
-    console.log(await signDevToken(config.auth.secret, tenant, Number(arg('ttl') ?? 12 * 3600)));
+    const scope = arg('scope');
+    console.log(
+      await signDevToken(config.auth.secret, tenant, {
+        ttlSeconds: Number(arg('ttl') ?? 12 * 3600),
+        ...(scope !== undefined ? { scopes: parseScopes(scope) } : {}),
+      }),
+    );
     break;
   }
   case 'migrate': {

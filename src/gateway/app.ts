@@ -6,6 +6,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { LockError } from '../errors.ts';
 import type { Principal } from './auth.ts';
 import type { GatewayPorts } from './ports.ts';
 import { installErrorHandling } from './problem.ts';
@@ -15,10 +16,15 @@ import { keyCredentialRoutes } from './routes/keyCredentials.ts';
 import { lockDeviceRoutes } from './routes/lockDevices.ts';
 import { propertyRoutes } from './routes/properties.ts';
 import { Problem } from './schemas.ts';
+import type { Scope } from './scopes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** The scope a token needs for the route; every /api/v1 route names one (checked at start-up). */
+    scope?: Scope;
   }
 }
 
@@ -69,8 +75,18 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
   await app.register(
     async (api) => {
       api.decorateRequest('principal', null as unknown as Principal);
+      // Deny by default: a route that names no scope is a programming error, found when the app is built.
+      api.addHook('onRoute', (route) => {
+        const scope = route.config?.scope;
+        if (!scope) throw new Error(`${String(route.method)} ${route.url} names no scope`);
+        // OpenAPI 3.1 lets an http security scheme list role names: the scope each operation needs.
+        route.schema = { ...route.schema, security: [{ bearer: [scope] }] };
+      });
       api.addHook('onRequest', async (req) => {
         req.principal = await p.auth.verify(req.headers.authorization);
+        const scope = req.routeOptions.config.scope;
+        if (!scope || !req.principal.scopes.has(scope))
+          throw new LockError('LOCK.FORBIDDEN', `this needs a token with the ${scope ?? 'right'} scope`);
       });
       await api.register(propertyRoutes(p));
       await api.register(lockDeviceRoutes(p));

@@ -1,13 +1,22 @@
 /**
- * Bearer JWT authentication. Production verifies against a JWKS (issuer, audience); development signs
- * and verifies with a local secret. The tenant is the token's `tenant_id` claim, never the body.
+ * Bearer JWT authentication. `AUTH_MODE=jwks` verifies against the identity provider's key set with a pinned
+ * issuer, audience and algorithm list, and a token must say when it expires; `AUTH_MODE=dev` signs and
+ * verifies with a local secret (loopback only, see config.ts). The tenant is the token's `tenant_id` claim,
+ * never the body; what the caller may do is its `scope` claim (`scopes.ts`).
  */
 import { createRemoteJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import { LockError } from '../errors.ts';
+import { ALL_SCOPES, type Scope, scopesOf } from './scopes.ts';
 
 export interface Principal {
   tenantId: string;
   subject: string;
+  scopes: ReadonlySet<Scope>;
+}
+
+/** How the audit log names the caller: `user:<the token's subject>`. */
+export function principalRef(p: Principal): string {
+  return `user:${p.subject}`;
 }
 
 export interface Authenticator {
@@ -17,12 +26,16 @@ export interface Authenticator {
 export const DEV_ISSUER = 'lock-integration-dev';
 export const DEV_AUDIENCE = 'lock-integration';
 
+/** Asymmetric algorithms only: a JWKS never holds a shared secret, and `none` or HS* must not be tried. */
+export const JWKS_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
+
 function principalOf(payload: JWTPayload): Principal {
   const tenantId = payload.tenant_id;
   if (typeof tenantId !== 'string' || tenantId.length === 0 || tenantId.length > 128) {
     throw new LockError('LOCK.FORBIDDEN', 'the token has no tenant_id claim');
   }
-  return { tenantId, subject: payload.sub ?? 'unknown' };
+  const subject = typeof payload.sub === 'string' && payload.sub.length <= 200 ? payload.sub : 'unknown';
+  return { tenantId, subject, scopes: scopesOf(payload.scope) };
 }
 
 function bearer(authorization: string | undefined): string {
@@ -39,7 +52,11 @@ async function verifyWith(fn: () => Promise<{ payload: JWTPayload }>): Promise<P
     const code = (e as { code?: string }).code;
     throw new LockError(
       'LOCK.UNAUTHENTICATED',
-      code === 'ERR_JWT_EXPIRED' ? 'the token has expired' : 'the token is not valid',
+      code === 'ERR_JWT_EXPIRED'
+        ? 'the token has expired'
+        : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && (e as { claim?: string }).claim === 'exp'
+          ? 'the token has no expiry (exp)'
+          : 'the token is not valid',
     );
   }
   return principalOf(payload);
@@ -50,35 +67,58 @@ export function createDevAuthenticator(secret: Uint8Array): Authenticator {
     verify: (authorization) => {
       const token = bearer(authorization);
       return verifyWith(() =>
-        jwtVerify(token, secret, { issuer: DEV_ISSUER, audience: DEV_AUDIENCE, algorithms: ['HS256'] }),
+        jwtVerify(token, secret, {
+          issuer: DEV_ISSUER,
+          audience: DEV_AUDIENCE,
+          algorithms: ['HS256'],
+          requiredClaims: ['exp'],
+        }),
       );
     },
   };
 }
 
-export function createJwksAuthenticator(jwksUrl: string, issuer: string, audience: string): Authenticator {
-  const jwks = createRemoteJWKSet(new URL(jwksUrl));
+export interface JwksSettings {
+  jwksUrl: string;
+  issuer: string;
+  audience: string;
+}
+
+export function createJwksAuthenticator(s: JwksSettings): Authenticator {
+  // Refused here as well as in the config: an empty issuer or audience would make jose skip that check.
+  if (!s.jwksUrl || !s.issuer || !s.audience)
+    throw new Error('JWKS authentication needs AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE');
+  const jwks = createRemoteJWKSet(new URL(s.jwksUrl));
   return {
     verify: (authorization) => {
       const token = bearer(authorization);
-      return verifyWith(() => jwtVerify(token, jwks, { issuer, audience }));
+      return verifyWith(() =>
+        jwtVerify(token, jwks, {
+          issuer: s.issuer,
+          audience: s.audience,
+          algorithms: JWKS_ALGORITHMS,
+          requiredClaims: ['exp'],
+        }),
+      );
     },
   };
 }
 
+export interface DevTokenOptions {
+  ttlSeconds?: number;
+  subject?: string;
+  /** Every scope unless narrowed (the quick start's token may do everything). */
+  scopes?: readonly Scope[];
+}
+
 /** A development token the dev authenticator accepts. */
-export function signDevToken(
-  secret: Uint8Array,
-  tenantId: string,
-  ttlSeconds = 12 * 3600,
-  subject = 'dev-user',
-): Promise<string> {
-  return new SignJWT({ tenant_id: tenantId })
+export function signDevToken(secret: Uint8Array, tenantId: string, o: DevTokenOptions = {}): Promise<string> {
+  return new SignJWT({ tenant_id: tenantId, scope: (o.scopes ?? ALL_SCOPES).join(' ') })
     .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(subject)
+    .setSubject(o.subject ?? 'dev-user')
     .setIssuer(DEV_ISSUER)
     .setAudience(DEV_AUDIENCE)
     .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (o.ttlSeconds ?? 12 * 3600))
     .sign(secret);
 }

@@ -196,7 +196,7 @@ export class PlatformEventConsumer {
     const msgId = delivery > 1 ? `${eventId}:r${delivery}` : eventId;
     const applied = await this.d.mailbox.sendAndWait(
       { type: 'reservation', id },
-      { tenantId: f.tenantId, event: f.event },
+      { tenantId: f.tenantId, event: f.event, by: 'platform' },
       msgId,
       (n) => n.msgId === msgId,
       this.d.commitWaitMs ?? 5000,

@@ -187,7 +187,11 @@ export class WebhookRouter {
     const report = (facts: { battery?: number; online?: boolean }) =>
       this.d.mailbox.send(
         { type: 'lockDevice', id: device.deviceId },
-        { tenantId: device.tenantId, event: { type: 'lockDevice.vendorReport', at, ...facts } },
+        {
+          tenantId: device.tenantId,
+          event: { type: 'lockDevice.vendorReport', at, ...facts },
+          by: `vendor:${row.vendor}`,
+        },
         messageId,
       );
     if (f.report) {
@@ -221,7 +225,7 @@ export class WebhookRouter {
       };
       await this.d.mailbox.send(
         { type: 'credential', id: credential.credential_id },
-        { tenantId: credential.tenant_id, event },
+        { tenantId: credential.tenant_id, event, by: `vendor:${row.vendor}` },
         messageId,
       );
       return 'routed';

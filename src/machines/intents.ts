@@ -69,6 +69,8 @@ export interface MessageIntent {
   operationId: string;
   to: { type: string; id: string };
   event: { type: string; at: string; [k: string]: unknown };
+  /** Who caused it (a gateway command's caller), kept for the audit log when the message is sent again. */
+  by?: string;
 }
 
 /** Every intent the runtime journals and the effect runner carries out. */

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { buildGateway } from '../../src/gateway/app.ts';
 import { createDevAuthenticator, signDevToken } from '../../src/gateway/auth.ts';
 import type { WebhookSecrets } from '../../src/io/vendors/registry.ts';
+import type { Scope } from '../../src/gateway/scopes.ts';
 import { systemClock } from '../../src/ids.ts';
 import { gatewayPorts } from '../../src/service.ts';
 import type { Harness } from './harness.ts';
@@ -23,5 +24,12 @@ export async function buildTestGateway(
     ),
     { ...(opts.logger ? { logger: opts.logger } : {}) },
   );
-  return { app, token: (tenantId: string, ttl?: number) => signDevToken(secret, tenantId, ttl) };
+  return {
+    app,
+    token: (tenantId: string, ttlSeconds?: number, scopes?: readonly Scope[]) =>
+      signDevToken(secret, tenantId, {
+        ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
+        ...(scopes ? { scopes } : {}),
+      }),
+  };
 }

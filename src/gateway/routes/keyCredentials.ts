@@ -7,6 +7,7 @@ import { idempotentCredentialId, reservationActorId } from '../../ids.ts';
 import { newPins, prepareIssue } from '../../issuance/credentialRequests.ts';
 import type { UnresolvedRoom } from '../../readModel/planTargets.ts';
 import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
+import { principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
 import {
   CreateKeyCredential,
@@ -68,6 +69,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
     app.post(
       '/key-credentials',
       {
+        config: { scope: 'lock:issue' },
         schema: {
           tags: ['key credentials'],
           body: CreateKeyCredential,
@@ -143,7 +145,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               : prepared.event;
             const n = await p.mailbox.sendAndWait(
               { type: 'credential', id },
-              { tenantId, event },
+              { tenantId, event, by: principalRef(req.principal) },
               `${id}:issue`,
               (x) => SETTLED.has(x.status),
               p.waitBudgetMs,
@@ -181,6 +183,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
     app.get(
       '/key-credentials/:id',
       {
+        config: { scope: 'lock:read' },
         schema: {
           tags: ['key credentials'],
           params: IdParams,
@@ -215,6 +218,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
     app.get(
       '/key-credentials',
       {
+        config: { scope: 'lock:read' },
         schema: {
           tags: ['key credentials'],
           querystring: Type.Object({
@@ -233,6 +237,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
     app.patch(
       '/key-credentials/:id',
       {
+        config: { scope: 'lock:issue' },
         schema: {
           tags: ['key credentials'],
           params: IdParams,
@@ -265,6 +270,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           { type: 'credential', id: view.id },
           {
             tenantId,
+            by: principalRef(req.principal),
             event: { type: 'credential.update', at: p.clock.now().toISOString(), ...changes } as {
               type: string;
               at: string;
@@ -283,6 +289,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
     app.post(
       '/key-credentials/:id/revoke',
       {
+        config: { scope: 'lock:issue' },
         schema: {
           tags: ['key credentials'],
           params: IdParams,
@@ -306,6 +313,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               { type: 'credential', id: view.id },
               {
                 tenantId,
+                by: principalRef(req.principal),
                 event: { type: 'credential.revoke', at, reason: req.body.reason } as {
                   type: string;
                   at: string;

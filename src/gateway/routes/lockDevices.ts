@@ -6,6 +6,7 @@ import { adapterStatus } from '../../machines/index.ts';
 import { LockError } from '../../errors.ts';
 import { uuidV5 } from '../../ids.ts';
 import { type StoredResponse, withIdempotency } from '../idempotency.ts';
+import { type Principal, principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
 import { CreateLockDevice, Id, IdParams, ListQuery, LockDevice, pageOf, Vendor } from '../schemas.ts';
 
@@ -34,7 +35,7 @@ interface DeviceRegistration {
 /** Sends the device actor its registration and waits for it to commit (null when the wait runs out). */
 function registerDevice(
   p: GatewayPorts,
-  tenantId: string,
+  principal: Principal,
   id: string,
   d: DeviceRegistration,
   waitMs: number,
@@ -42,7 +43,7 @@ function registerDevice(
   const event = { type: 'lockDevice.register', at: p.clock.now().toISOString(), ...d };
   return p.mailbox.sendAndWait(
     { type: 'lockDevice', id },
-    { tenantId, event },
+    { tenantId: principal.tenantId, event, by: principalRef(principal) },
     `${id}:register`,
     (n) => n.version >= 1,
     waitMs,
@@ -62,6 +63,7 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
     app.post(
       '/lock-devices',
       {
+        config: { scope: 'lock:admin' },
         schema: {
           tags: ['lock devices'],
           body: CreateLockDevice,
@@ -98,7 +100,7 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             const id = key ? uuidV5(`lockDevice:${tenantId}:${key}`) : randomUUID();
             await registerDevice(
               p,
-              tenantId,
+              req.principal,
               id,
               {
                 propertyId: b.propertyId,
@@ -126,6 +128,7 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
     app.post(
       '/lock-devices/bulk-import',
       {
+        config: { scope: 'lock:admin' },
         schema: {
           tags: ['lock devices'],
           querystring: Type.Object({ propertyId: Id, vendor: Vendor }, { additionalProperties: false }),
@@ -160,7 +163,7 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           fresh.map((l) =>
             registerDevice(
               p,
-              tenantId,
+              req.principal,
               uuidV5(`lockDevice:${tenantId}:${propertyId}:${vendor}:${l.ref}`),
               {
                 propertyId,
@@ -181,7 +184,10 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
 
     app.get(
       '/lock-devices/:id',
-      { schema: { tags: ['lock devices'], params: IdParams, response: { 200: LockDevice, ...problems } } },
+      {
+        config: { scope: 'lock:read' },
+        schema: { tags: ['lock devices'], params: IdParams, response: { 200: LockDevice, ...problems } },
+      },
       async (req) => {
         const d = await p.readModel.device(req.principal.tenantId, req.params.id);
         if (!d) throw new LockError('LOCK.NOT_FOUND', `lock device ${req.params.id}`);
@@ -192,6 +198,7 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
     app.get(
       '/lock-devices',
       {
+        config: { scope: 'lock:read' },
         schema: {
           tags: ['lock devices'],
           querystring: Type.Object({

@@ -9,6 +9,7 @@ import { adapterStatus } from '../../machines/index.ts';
 import { uuidV5 } from '../../ids.ts';
 import type { PropertyView } from '../../readModel/index.ts';
 import { type StoredResponse, withIdempotency } from '../idempotency.ts';
+import { type Principal, principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
 import { CreateProperty, Id, IdParams, KeyKindPolicyBody, Property, VendorAdapterBody } from '../schemas.ts';
 
@@ -26,12 +27,18 @@ function publicView(v: PropertyView) {
 }
 
 export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
-  async function change(tenantId: string, id: string, event: { type: string; at: string }, msgId: string) {
+  async function change(
+    principal: Principal,
+    id: string,
+    event: { type: string; at: string },
+    msgId: string,
+  ) {
+    const { tenantId } = principal;
     const before = await p.readModel.property(tenantId, id);
     if (!before) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${id}`);
     await p.mailbox.sendAndWait(
       { type: 'property', id },
-      { tenantId, event },
+      { tenantId, event, by: principalRef(principal) },
       msgId,
       (n) => n.version > before.version,
       p.waitBudgetMs,
@@ -42,7 +49,10 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/properties',
-      { schema: { tags: ['properties'], body: CreateProperty, response: { 201: Property, ...problems } } },
+      {
+        config: { scope: 'lock:admin' },
+        schema: { tags: ['properties'], body: CreateProperty, response: { 201: Property, ...problems } },
+      },
       async (req, reply) => {
         const { tenantId } = req.principal;
         const key = req.headers['idempotency-key'] as string | undefined;
@@ -59,6 +69,7 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
               { type: 'property', id },
               {
                 tenantId,
+                by: principalRef(req.principal),
                 event: { type: 'property.create', at, name: req.body.name, timezone: req.body.timezone } as {
                   type: string;
                   at: string;
@@ -84,7 +95,10 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
 
     app.get(
       '/properties/:id',
-      { schema: { tags: ['properties'], params: IdParams, response: { 200: Property, ...problems } } },
+      {
+        config: { scope: 'lock:read' },
+        schema: { tags: ['properties'], params: IdParams, response: { 200: Property, ...problems } },
+      },
       async (req) => {
         const v = await p.readModel.property(req.principal.tenantId, req.params.id);
         if (!v) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${req.params.id}`);
@@ -95,6 +109,7 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
     app.put(
       '/properties/:id/vendor-adapters/:vendor',
       {
+        config: { scope: 'lock:admin' },
         schema: {
           tags: ['properties'],
           params: Type.Object({
@@ -124,7 +139,7 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           );
         const at = p.clock.now().toISOString();
         return change(
-          req.principal.tenantId,
+          req.principal,
           req.params.id,
           {
             type: 'property.setVendorAdapter',
@@ -142,6 +157,7 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
     app.put(
       '/properties/:id/key-kind-policy',
       {
+        config: { scope: 'lock:admin' },
         schema: {
           tags: ['properties'],
           params: IdParams,
@@ -152,7 +168,7 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
       async (req) => {
         const at = p.clock.now().toISOString();
         return change(
-          req.principal.tenantId,
+          req.principal,
           req.params.id,
           { type: 'property.setKeyKindPolicy', at, policy: req.body } as { type: string; at: string },
           `${req.params.id}:policy:${at}`,
