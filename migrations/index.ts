@@ -7,6 +7,7 @@ import * as webhookRouting from './2026-11-22T0004_webhook_routing.ts';
 import * as vendorCallbacks from './2026-11-22T0005_vendor_callbacks.ts';
 import * as postgresOnlyRecord from './2026-11-30T0006_postgres_only_record.ts';
 import * as batchedIssueContext from './2026-11-30T0007_batched_issue_context.ts';
+import * as vendorSecrets from './2026-11-30T0008_vendor_secrets.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-22T0005_vendor_callbacks': vendorCallbacks,
   '2026-11-30T0006_postgres_only_record': postgresOnlyRecord,
   '2026-11-30T0007_batched_issue_context': batchedIssueContext,
+  '2026-11-30T0008_vendor_secrets': vendorSecrets,
 };

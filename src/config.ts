@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { parseEgressAllow } from './io/vendors/egress.ts';
+import { parseEnvAllow } from './io/vendors/vendorConfigPolicy.ts';
 
 export interface DevKeys {
   authSecret: string;
@@ -34,6 +36,12 @@ export interface Config {
   partitions: number;
   owner: string;
   vendorMode: 'simulated' | 'live';
+  /** Hosts vendor calls may reach although private, and over plain HTTP (VENDOR_EGRESS_ALLOW). */
+  vendorEgressAllow: Set<string>;
+  /** Tenant → environment variables its adapter configs may name (VENDOR_SECRET_ENV_ALLOW=tenant:VAR,…). */
+  vendorSecretEnvAllow: Map<string, Set<string>>;
+  /** Wraps each tenant's data key: Cloud KMS (`KMS_KEY_NAME`) or a local key file (`KEK_FILE`). */
+  kek: { kind: 'kms'; keyName: string } | { kind: 'file'; file: string; create: boolean };
   simulatorBasePort: number;
   auth: { mode: 'dev'; secret: Buffer } | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
   dataKeyId: string;
@@ -73,6 +81,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     partitions: num(env.ACTOR_PARTITIONS, 32),
     owner: env.RUNTIME_OWNER ?? `${hostname()}-${process.pid}`,
     vendorMode: env.VENDOR_MODE === 'live' ? 'live' : 'simulated',
+    vendorEgressAllow: parseEgressAllow(env.VENDOR_EGRESS_ALLOW),
+    vendorSecretEnvAllow: parseEnvAllow(env.VENDOR_SECRET_ENV_ALLOW),
+    kek: env.KMS_KEY_NAME
+      ? { kind: 'kms', keyName: env.KMS_KEY_NAME }
+      : {
+          kind: 'file',
+          file: env.KEK_FILE ?? path.join(env.DEV_KEYS_DIR ?? '.data', 'kek.key'),
+          // Outside production the file is made on first start; production must be given one.
+          create: !production,
+        },
     simulatorBasePort: num(env.SIMULATOR_BASE_PORT, 18080),
     auth,
     dataKeyId: env.DATA_KEY_ID ?? 'dev',

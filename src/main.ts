@@ -3,6 +3,7 @@ import { type Config, loadConfig } from './config.ts';
 import { buildGateway } from './gateway/app.ts';
 import { createDevAuthenticator, createJwksAuthenticator, signDevToken } from './gateway/auth.ts';
 import { systemClock } from './ids.ts';
+import { cloudKmsKek, createKmsClient, localKek } from './io/crypto/keyEncryption.ts';
 import { ensureSimulators } from './io/vendors/simulators.ts';
 import { createLogger } from './logger.ts';
 import { gatewayPorts, startService } from './service.ts';
@@ -33,6 +34,15 @@ const service = await startService({
   secretKey: config.dataKey,
   vendorDefaults: config.vendorMode === 'simulated' ? sims.defaults : {},
   secrets: process.env,
+  vendorPolicy: {
+    mode: config.vendorMode,
+    egress: { allow: config.vendorEgressAllow },
+    envAllow: config.vendorSecretEnvAllow,
+  },
+  kek:
+    config.kek.kind === 'kms'
+      ? cloudKmsKek(await createKmsClient(), config.kek.keyName)
+      : localKek(config.kek.file, { create: config.kek.create }),
   createPlatformStream: config.createPlatformStream,
   idempotencyClaimMs: config.idempotencyClaimMs,
   idempotencyRetentionMs: config.idempotencyRetentionMs,

@@ -14,11 +14,16 @@ import type { GatewayPorts } from './gateway/ports.ts';
 import type { WebhookInbox } from './gateway/webhooks/routes.ts';
 import type { WebhookSecrets } from './io/vendors/registry.ts';
 import type { Clock } from './ids.ts';
+import { hkdfSync } from 'node:crypto';
+import { aesKek, type KeyEncryptionKey } from './io/crypto/keyEncryption.ts';
 import { createSecretBox } from './io/crypto/secretBox.ts';
+import { createTenantKeyring } from './io/crypto/tenantKeys.ts';
 import { connect, ensureDatabase, migrateToLatest, withUser } from './io/db/index.ts';
 import { createWebhookInboxWriter } from './io/db/webhookInbox.ts';
 import { ensureStreams, topology } from './io/nats/index.ts';
 import { createAdapterResolver } from './io/vendors/adapterResolver.ts';
+import { allowedEnv, checkVendorConfig, type VendorConfigPolicy } from './io/vendors/vendorConfigPolicy.ts';
+import { createVendorSecretStore } from './io/vendors/vendorSecrets.ts';
 import { adapterFactories, needsHolderDetail, supportsKind } from './io/vendors/registry.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
 import { IdempotencyPruner } from './jobs/idempotencyPruner.ts';
@@ -42,7 +47,15 @@ export interface ServiceSettings {
   secretKeyId: string;
   secretKey: Buffer;
   vendorDefaults: Record<string, Record<string, unknown>>;
+  /** The environment `env:NAME` references read from, where `vendorPolicy.envAllow` allows the tenant. */
   secrets: Record<string, string | undefined>;
+  /** Simulated (default: every property on `vendorDefaults`) or live, with the egress and env allow-lists. */
+  vendorPolicy?: VendorConfigPolicy;
+  /**
+   * Wraps each tenant's data key (vendor secrets): Cloud KMS or a local key file (main.ts). Tests and the
+   * benchmark may leave it out: a key derived from `secretKey` then.
+   */
+  kek?: KeyEncryptionKey;
   createPlatformStream: boolean;
   passivateEachMessage?: boolean;
   retry?: RetryPolicy;
@@ -102,12 +115,32 @@ export async function startService(s: ServiceSettings) {
   const kvm = new Kvm(nc);
   const metrics = createMetrics();
   const secrets = createSecretBox(s.secretKeyId, s.secretKey);
+  const vendorPolicy: VendorConfigPolicy = s.vendorPolicy ?? {
+    mode: 'simulated',
+    egress: { allow: new Set() },
+    envAllow: new Map(),
+  };
+  const vendorSecrets = createVendorSecretStore(
+    runtimeDb,
+    createTenantKeyring(
+      runtimeDb,
+      s.kek ?? aesKek(Buffer.from(hkdfSync('sha256', s.secretKey, '', 'lock-integration kek', 32))),
+    ),
+  );
   const adapters = createAdapterResolver({
     runtimeDb,
     clock: s.clock,
-    factories: adapterFactories({ clock: s.clock, timeoutMs: s.effectTimeoutMs }),
+    factories: adapterFactories({
+      clock: s.clock,
+      timeoutMs: s.effectTimeoutMs,
+      // The simulators of simulated mode are on loopback by design; live calls go through the egress guard.
+      ...(vendorPolicy.mode === 'live' ? { egress: vendorPolicy.egress } : {}),
+    }),
+    mode: vendorPolicy.mode,
     defaults: s.vendorDefaults,
-    secrets: (ref) => s.secrets[ref.slice('env:'.length)],
+    secretStore: vendorSecrets,
+    envSecret: allowedEnv(vendorPolicy, s.secrets),
+    egress: vendorPolicy.egress,
     breaker: s.breaker,
     onBreakerState: (vendor, state) => metrics.breaker.set({ vendor }, state === 'open' ? 1 : 0),
   });
@@ -195,6 +228,8 @@ export async function startService(s: ServiceSettings) {
     dispatcherDb,
     secrets,
     adapters,
+    vendorSecrets,
+    vendorPolicy,
     webhookInbox: countedInbox(createWebhookInboxWriter(inboxDb), metrics),
     webhookRouter,
     idempotencyClaimMs: s.idempotencyClaimMs,
@@ -257,9 +292,13 @@ export function gatewayPorts(
     }),
     webhookSecrets,
     webhookInbox: service.webhookInbox,
+    vendorSecrets: service.vendorSecrets,
+    checkVendorConfig: (tenantId, config) => checkVendorConfig(service.vendorPolicy, tenantId, config),
     async vendorLocks(tenantId, propertyId, vendor) {
+      // An operator's action, rare: the setting and secrets as they are now (a secret just rotated counts).
       const { adapter, breaker } = await service.adapters.resolve(tenantId, propertyId, vendor, {
         issue: true,
+        fresh: true,
       });
       return breaker.call(() => adapter.listLocks());
     },

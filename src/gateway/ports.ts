@@ -10,6 +10,7 @@ import type { ReadModel } from '../readModel/index.ts';
 import type { Authenticator } from './auth.ts';
 import type { WebhookInbox } from './webhooks/routes.ts';
 import type { WebhookSecrets } from '../io/vendors/registry.ts';
+import type { VendorSecretStore } from '../io/vendors/vendorSecrets.ts';
 
 export interface GatewayPorts {
   auth: Authenticator;
@@ -29,6 +30,10 @@ export interface GatewayPorts {
   /** Verified vendor webhooks land here before they are acknowledged. */
   webhookInbox: WebhookInbox;
   webhookSecrets: WebhookSecrets;
+  /** A property adapter's sealed secrets (write-only through the API). */
+  vendorSecrets: VendorSecretStore;
+  /** Refuses (LOCK.VALIDATION) a vendor config a tenant may not store: env references, URLs outside egress. */
+  checkVendorConfig(tenantId: string, config: Record<string, unknown>): Promise<void>;
   /** The locks a property's vendor account lists (bulk import), through that adapter's breaker. */
   vendorLocks(tenantId: string, propertyId: string, vendor: string): Promise<VendorLock[]>;
 }

@@ -1,6 +1,6 @@
 /**
  * A property's vendor config is checked against the vendor's schema before it is stored: required fields,
- * no unknown ones, secrets only as env references. An empty config means the vendor's default.
+ * no unknown ones, secrets only as secret references. An empty config means the vendor's default.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,7 +40,7 @@ describe('vendor configs', () => {
   const ks = {
     baseUrl: 'https://clp-accept-user.my-clay.com',
     clientId: 'hotel-integration',
-    clientSecret: 'env:SALTO_KS_CLIENT_SECRET',
+    clientSecret: 'secret:clientSecret',
     siteId: '5a17a000-0000-4000-8000-000000000001',
   };
 
@@ -63,9 +63,9 @@ describe('vendor configs', () => {
           baseUrl: 'http://vostio.example',
           siteId: 's',
           encoderId: 'e',
-          ca: 'env:CA',
-          clientCert: 'env:CERT',
-          clientKey: 'env:KEY',
+          ca: 'secret:ca',
+          clientCert: 'secret:cert',
+          clientKey: 'secret:key',
         },
         says: 'baseUrl',
       },

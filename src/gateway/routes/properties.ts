@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
-import { vendorConfigSchema } from '../../io/vendors/registry.ts';
+import { SECRET_NAME_PATTERN, vendorConfigSchema } from '../../io/vendors/registry.ts';
 import { LockError } from '../../errors.ts';
 import { adapterStatus } from '../../machines/index.ts';
 import { uuidV5 } from '../../ids.ts';
@@ -12,6 +12,19 @@ import { type StoredResponse, withIdempotency } from '../idempotency.ts';
 import { type Principal, principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
 import { CreateProperty, Id, IdParams, KeyKindPolicyBody, Property, VendorAdapterBody } from '../schemas.ts';
+
+const VendorParam = Type.Union(
+  ['ttlock', 'salto-ks', 'salto-space', 'vostio', 'seam', 'wiegand'].map((v) => Type.Literal(v)),
+);
+const VendorSecretBody = Type.Object(
+  { value: Type.String({ minLength: 1, maxLength: 16_384, description: 'the secret; never returned' }) },
+  { additionalProperties: false },
+);
+const VendorSecretVersion = Type.Object({
+  name: Type.String(),
+  version: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+});
 
 const plain = { seal: (r: StoredResponse) => r, open: (r: StoredResponse) => r };
 const problems = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' } };
@@ -114,9 +127,7 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           tags: ['properties'],
           params: Type.Object({
             id: Id,
-            vendor: Type.Union(
-              ['ttlock', 'salto-ks', 'salto-space', 'vostio', 'seam', 'wiegand'].map((v) => Type.Literal(v)),
-            ),
+            vendor: VendorParam,
           }),
           body: VendorAdapterBody,
           response: { 200: Property, ...problems },
@@ -130,13 +141,18 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             : null;
         if (problem) throw new LockError('LOCK.VALIDATION', `config${problem}`);
         const secretLike = Object.entries(req.body.config).find(
-          ([k, v]) => /secret|password|token|key$/i.test(k) && typeof v === 'string' && !v.startsWith('env:'),
+          ([k, v]) =>
+            /secret|password|token|key$/i.test(k) &&
+            typeof v === 'string' &&
+            !v.startsWith('secret:') &&
+            !v.startsWith('env:'),
         );
         if (secretLike)
           throw new LockError(
             'LOCK.VALIDATION',
-            `config.${secretLike[0]} must be a secret reference (env:NAME), not a value`,
+            `config.${secretLike[0]} must be a secret reference (secret:NAME), not a value`,
           );
+        await p.checkVendorConfig(req.principal.tenantId, req.body.config);
         const at = p.clock.now().toISOString();
         return change(
           req.principal,
@@ -151,6 +167,40 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           } as { type: string; at: string },
           `${req.params.id}:adapter:${req.params.vendor}:${at}`,
         );
+      },
+    );
+
+    app.put(
+      '/properties/:id/vendor-adapters/:vendor/secrets/:name',
+      {
+        config: { scope: 'lock:admin' },
+        schema: {
+          tags: ['properties'],
+          description:
+            "Stores a new version of one of the adapter's secrets (an API key, a password, a client key), " +
+            "sealed with the tenant's data key. Write-only: the value is never returned. The adapter's " +
+            'config names it as secret:<name>; the previous version is destroyed after the next ' +
+            'successful vendor call with this one.',
+          params: Type.Object({
+            id: Id,
+            vendor: VendorParam,
+            name: Type.String({ pattern: SECRET_NAME_PATTERN }),
+          }),
+          body: VendorSecretBody,
+          response: { 200: VendorSecretVersion, ...problems },
+        },
+      },
+      async (req) => {
+        const { tenantId } = req.principal;
+        const property = await p.readModel.property(tenantId, req.params.id);
+        if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${req.params.id}`);
+        const stored = await p.vendorSecrets.put(
+          { tenantId, propertyId: req.params.id, vendor: req.params.vendor },
+          req.params.name,
+          req.body.value,
+          principalRef(req.principal),
+        );
+        return { name: req.params.name, version: stored.version, createdAt: stored.createdAt };
       },
     );
 

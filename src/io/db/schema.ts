@@ -148,7 +148,26 @@ export interface WebhookInboxTable {
   routed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+export interface TenantKeysTable {
+  tenant_id: string;
+  kek: string;
+  wrapped: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface VendorSecretsTable {
+  tenant_id: string;
+  property_id: string;
+  vendor: string;
+  name: string;
+  version: number;
+  sealed: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface Database {
+  tenant_keys: TenantKeysTable;
+  vendor_secrets: VendorSecretsTable;
   webhook_inbox: WebhookInboxTable;
   actor_snapshots: ActorSnapshotsTable;
   partition_fences: PartitionFencesTable;

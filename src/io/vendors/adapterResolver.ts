@@ -1,7 +1,12 @@
 /**
  * Finds the adapter for a property's vendor: reads the property's adapter setting from the read model
- * (cached briefly), resolves secret references, and keeps one adapter and one circuit breaker per
- * distinct configuration.
+ * (cached briefly), and keeps one adapter and one circuit breaker per tenant, property and configuration.
+ *
+ * Simulated mode uses the vendor's simulator whatever a tenant stored (tenant URLs are ignored). Live mode
+ * uses the tenant's config: `secret:NAME` references are the property's own vendor secrets (sealed, per
+ * tenant), `env:NAME` references only what the operator allowed that tenant, and every URL passes the
+ * egress policy when the adapter is built and again at each connection. Adapters are never shared between
+ * tenants or properties: two tenants naming the same secret get their own.
  *
  * The adapter's status decides only new issuance: an `active` or `provisional` adapter issues, a `disabled`
  * one does not; revokes and validity changes of credentials already on it run whatever its status (a
@@ -13,7 +18,9 @@ import type { Clock } from '../../ids.ts';
 import { adapterStatus } from '../../machines/index.ts';
 import { type Db, withTenant } from '../db/index.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
-import type { LockAdapter } from './port.ts';
+import { checkVendorUrl, type EgressPolicy } from './egress.ts';
+import { type LockAdapter, VendorError } from './port.ts';
+import type { CurrentSecrets, VendorSecretStore } from './vendorSecrets.ts';
 
 export interface ResolvedAdapter {
   key: string;
@@ -23,14 +30,21 @@ export interface ResolvedAdapter {
 
 export type AdapterFactory = (config: Record<string, unknown>) => LockAdapter;
 
+/** The fields of any vendor's config that name a URL the adapter will call. */
+export const VENDOR_URL_FIELDS = ['baseUrl', 'identityUrl', 'endpoint'] as const;
+
 export interface AdapterResolverOptions {
   runtimeDb: Db;
   clock: Clock;
   factories: Record<string, AdapterFactory>;
-  /** Config used when a property's adapter config is empty (simulated mode: the vendor's simulator). */
+  /** `simulated`: every property uses `defaults` (the simulators); `live`: the property's own config. */
+  mode: 'simulated' | 'live';
   defaults: Record<string, Record<string, unknown>>;
-  /** Resolves `env:NAME` references in configs. */
-  secrets: (ref: string) => string | undefined;
+  /** The property's vendor secrets (live mode's `secret:NAME`). */
+  secretStore?: VendorSecretStore;
+  /** The value of `env:NAME` for a tenant, when the operator allowed it (VENDOR_SECRET_ENV_ALLOW). */
+  envSecret: (tenantId: string, name: string) => string | undefined;
+  egress: EgressPolicy;
   breaker: { openAfterFailures: number; resetAfterMs: number };
   cacheMs?: number;
   onBreakerState?: (vendor: string, state: string) => void;
@@ -54,36 +68,151 @@ export interface AdapterResolver {
   defaultFor(vendor: string): ResolvedAdapter;
 }
 
+type Settings = Record<string, { status: string; config: Record<string, unknown> }>;
+
+/** The secret and environment references of a config. */
+function referencesOf(config: Record<string, unknown>) {
+  const secrets: string[] = [];
+  const env: string[] = [];
+  for (const v of Object.values(config)) {
+    if (typeof v !== 'string') continue;
+    if (v.startsWith('secret:')) secrets.push(v.slice('secret:'.length));
+    else if (v.startsWith('env:')) env.push(v.slice('env:'.length));
+  }
+  return { secrets, env };
+}
+
+/** Calls `onSuccess` once, after the first call of the adapter that succeeds. */
+function confirmingSuccess(adapter: LockAdapter, onSuccess: () => void): LockAdapter {
+  let confirmed = false;
+  const wrapped: Record<string, unknown> = { ...adapter };
+  for (const [name, member] of Object.entries(adapter)) {
+    if (typeof member !== 'function') continue;
+    wrapped[name] = (...args: unknown[]) => {
+      const result: unknown = (member as (...a: unknown[]) => unknown).apply(adapter, args);
+      if (!confirmed && result instanceof Promise)
+        result.then(
+          () => {
+            if (confirmed) return;
+            confirmed = true;
+            onSuccess();
+          },
+          () => undefined,
+        );
+      return result;
+    };
+  }
+  return wrapped as unknown as LockAdapter;
+}
+
 export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolver {
   const cacheMs = o.cacheMs ?? 2000;
-  type Settings = Record<string, { status: string; config: Record<string, unknown> }>;
   const settings = new Map<string, { at: number; value: Settings }>();
+  const secretCache = new Map<string, { at: number; value: CurrentSecrets }>();
   const adapters = new Map<string, ResolvedAdapter>();
+  /** The adapter key each tenant/property/vendor uses now: a rotated secret replaces the old adapter. */
+  const latest = new Map<string, string>();
 
-  function build(vendor: string, config: Record<string, unknown>): ResolvedAdapter {
-    const key = `${vendor}:${JSON.stringify(config)}`;
-    let r = adapters.get(key);
-    if (!r) {
-      const factory = o.factories[vendor];
-      if (!factory) throw new LockError('LOCK.VENDOR_NOT_ENABLED', `no adapter for vendor ${vendor}`);
-      const resolved = Object.fromEntries(
-        Object.entries(config).map(([k, v]) => [
-          k,
-          typeof v === 'string' && v.startsWith('env:') ? o.secrets(v) : v,
-        ]),
-      );
-      r = {
-        key,
-        adapter: factory(resolved),
-        breaker: new CircuitBreaker({
-          ...o.breaker,
-          clock: o.clock,
-          onStateChange: (s) => o.onBreakerState?.(vendor, s),
-        }),
-      };
-      adapters.set(key, r);
-    }
+  function make(
+    vendor: string,
+    key: string,
+    config: Record<string, unknown>,
+    wrap?: (a: LockAdapter) => LockAdapter,
+  ) {
+    const factory = o.factories[vendor];
+    if (!factory) throw new LockError('LOCK.VENDOR_NOT_ENABLED', `no adapter for vendor ${vendor}`);
+    const adapter = factory(config);
+    const r: ResolvedAdapter = {
+      key,
+      adapter: wrap ? wrap(adapter) : adapter,
+      breaker: new CircuitBreaker({
+        ...o.breaker,
+        clock: o.clock,
+        onStateChange: (s) => o.onBreakerState?.(vendor, s),
+      }),
+    };
+    adapters.set(key, r);
     return r;
+  }
+
+  function defaultFor(vendor: string): ResolvedAdapter {
+    const config = o.defaults[vendor];
+    if (!config)
+      throw new LockError('LOCK.VENDOR_NOT_ENABLED', `vendor ${vendor} has no default configuration`);
+    const key = `default:${vendor}`;
+    return adapters.get(key) ?? make(vendor, key, config);
+  }
+
+  async function secretsOf(
+    tenantId: string,
+    propertyId: string,
+    vendor: string,
+    names: string[],
+    fresh: boolean,
+  ) {
+    if (names.length === 0) return { values: new Map<string, string>(), versions: {}, hasOlder: false };
+    if (!o.secretStore) throw new LockError('LOCK.VENDOR_NOT_ENABLED', 'vendor secrets are not available');
+    const cacheKey = `${tenantId}:${propertyId}:${vendor}`;
+    const cached = secretCache.get(cacheKey);
+    const now = o.clock.now().getTime();
+    if (cached && !fresh && now - cached.at <= cacheMs) return cached.value;
+    const value = await o.secretStore.current({ tenantId, propertyId, vendor }, names);
+    secretCache.set(cacheKey, { at: now, value });
+    return value;
+  }
+
+  async function live(
+    tenantId: string,
+    propertyId: string,
+    vendor: string,
+    config: Record<string, unknown>,
+    fresh: boolean,
+  ): Promise<ResolvedAdapter> {
+    const refs = referencesOf(config);
+    const secrets = await secretsOf(tenantId, propertyId, vendor, refs.secrets, fresh);
+    const scope = `${tenantId}:${propertyId}:${vendor}`;
+    const key = `${scope}:${JSON.stringify(config)}:${JSON.stringify(secrets.versions)}`;
+    const existing = adapters.get(key);
+    if (existing) return existing;
+    const resolved: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(config)) {
+      if (typeof v === 'string' && v.startsWith('secret:')) resolved[k] = secrets.values.get(v.slice(7));
+      else if (typeof v === 'string' && v.startsWith('env:')) {
+        const value = o.envSecret(tenantId, v.slice(4));
+        if (value === undefined)
+          throw new LockError(
+            'LOCK.VENDOR_NOT_ENABLED',
+            `config.${k}: ${v} is not allowed for this tenant; store it with PUT …/secrets/<name>`,
+          );
+        resolved[k] = value;
+      } else resolved[k] = v;
+    }
+    for (const field of VENDOR_URL_FIELDS) {
+      const url = config[field];
+      if (typeof url !== 'string') continue;
+      try {
+        await checkVendorUrl(o.egress, url);
+      } catch (e) {
+        throw new VendorError('PERMISSION', `config.${field}: ${(e as LockError).detail ?? 'refused'}`);
+      }
+    }
+    const previous = latest.get(scope);
+    if (previous && previous !== key) adapters.delete(previous);
+    latest.set(scope, key);
+    const address = { tenantId, propertyId, vendor };
+    const versions = secrets.versions;
+    return make(
+      vendor,
+      key,
+      resolved,
+      secrets.hasOlder && o.secretStore
+        ? (a) =>
+            confirmingSuccess(a, () => {
+              secretCache.delete(scope);
+              o.secretStore?.destroyOlder(address, versions).catch(() => undefined);
+            })
+        : undefined,
+    );
   }
 
   return {
@@ -114,15 +243,12 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
           `vendor ${vendor} is disabled for property ${propertyId}`,
         );
       }
-      const config = Object.keys(setting.config ?? {}).length > 0 ? setting.config : o.defaults[vendor];
-      if (!config) throw new LockError('LOCK.VENDOR_NOT_ENABLED', `vendor ${vendor} has no configuration`);
-      return build(vendor, config);
+      if (o.mode === 'simulated') return defaultFor(vendor);
+      const config = setting.config ?? {};
+      if (Object.keys(config).length === 0)
+        throw new LockError('LOCK.VENDOR_NOT_ENABLED', `vendor ${vendor} has no configuration`);
+      return live(tenantId, propertyId, vendor, config, options.fresh === true);
     },
-    defaultFor(vendor) {
-      const config = o.defaults[vendor];
-      if (!config)
-        throw new LockError('LOCK.VENDOR_NOT_ENABLED', `vendor ${vendor} has no default configuration`);
-      return build(vendor, config);
-    },
+    defaultFor,
   };
 }

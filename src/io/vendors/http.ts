@@ -5,6 +5,7 @@
  * go into the dispatcher's `connect` settings.
  */
 import { Agent, type Dispatcher, errors, request } from 'undici';
+import { type EgressPolicy, guardedLookup, VENDOR_RESPONSE_LIMIT } from './egress.ts';
 import { VendorError, type VendorFailure } from './port.ts';
 
 export interface VendorResponse {
@@ -17,11 +18,17 @@ export function createVendorHttp(opts: {
   timeoutMs: number;
   connections?: number;
   connect?: Agent.Options['connect'];
+  /** Live mode: connections only to public addresses (or the operator's allowed hosts). */
+  egress?: EgressPolicy;
 }) {
+  const connect = {
+    ...(opts.connect as object | undefined),
+    ...(opts.egress ? { lookup: guardedLookup(opts.egress) } : {}),
+  };
   const dispatcher: Dispatcher = new Agent({
     connections: opts.connections ?? 32,
     keepAliveTimeout: 30_000,
-    ...(opts.connect ? { connect: opts.connect } : {}),
+    connect,
   });
   return {
     /** Sends and parses JSON; a timeout or connection failure is a retryable VendorError. */
@@ -51,12 +58,17 @@ export function createVendorHttp(opts: {
         // The vendor's certificate failed verification (or a TLS alert arrived in the handshake): retrying
         // will not help. A client certificate refused under TLS 1.3 shows only as a closed socket (OFFLINE).
         if (isTlsTrustFailure(e)) throw new VendorError('AUTH', `${what} TLS refused`, { cause: e });
+        // The egress policy refused the address: configuration, not an outage.
+        if (isEgressRefusal(e)) throw new VendorError('PERMISSION', `${what} egress refused`, { cause: e });
         throw new VendorError('OFFLINE', `${what} unreachable`, { cause: e });
       }
-      const text = await res.body
-        .arrayBuffer()
-        .then((b) => Buffer.from(b).toString(init.encoding ?? 'utf8'))
-        .catch(() => '');
+      let text: string;
+      try {
+        text = (await readCapped(res.body, VENDOR_RESPONSE_LIMIT)).toString(init.encoding ?? 'utf8');
+      } catch (e) {
+        if (e instanceof VendorError) throw e;
+        text = '';
+      }
       let body: unknown = null;
       if (text !== '') {
         try {
@@ -72,6 +84,27 @@ export function createVendorHttp(opts: {
 }
 
 export type VendorHttp = ReturnType<typeof createVendorHttp>;
+
+/** Reads a body up to `limit` bytes; a larger answer is refused (INVALID), not buffered. */
+async function readCapped(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      throw new VendorError('INVALID', `vendor answer larger than ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function isEgressRefusal(e: unknown): boolean {
+  for (let c: unknown = e; c instanceof Error; c = c.cause)
+    if ((c as { code?: unknown }).code === 'EGRESS_REFUSED') return true;
+  return false;
+}
 
 function isTlsTrustFailure(e: unknown): boolean {
   for (let c: unknown = e; c instanceof Error; c = c.cause) {

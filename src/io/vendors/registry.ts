@@ -5,6 +5,7 @@
  */
 import Type, { type TSchema } from 'typebox';
 import type { Clock } from '../../ids.ts';
+import type { EgressPolicy } from './egress.ts';
 import type { KeyKind } from '../../machines/index.ts';
 import type { AdapterFactory } from './adapterResolver.ts';
 import type { LockAdapter, VendorCapabilities } from './port.ts';
@@ -27,11 +28,13 @@ import { createTtlockAdapter, capabilities as ttlock, type TtlockConfig } from '
 export interface VendorDeps {
   clock: Clock;
   timeoutMs: number;
+  /** Live mode's egress policy; none for the simulators of simulated mode (loopback by design). */
+  egress?: EgressPolicy;
 }
 
 interface VendorEntry {
   capabilities: VendorCapabilities;
-  /** The config a property stores for the vendor (REST): secrets only as `env:NAME` references. */
+  /** The config a property stores for the vendor (REST): secrets only as `secret:NAME` references. */
   config: TSchema;
   create(config: Record<string, unknown>, deps: VendorDeps): LockAdapter;
   /** For a vendor that sends webhooks: the verifier for its secret, and what a stored webhook says. */
@@ -51,9 +54,13 @@ export type WebhookSecrets = {
 
 const Url = Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 500 });
 const Text = Type.String({ minLength: 1, maxLength: 200 });
+/** A secret's name under the property's adapter (`PUT …/vendor-adapters/:vendor/secrets/:name`). */
+export const SECRET_NAME_PATTERN = '^[A-Za-z][A-Za-z0-9_-]{0,63}$';
 const SecretRef = Type.String({
-  pattern: '^env:[A-Za-z_][A-Za-z0-9_]*$',
-  description: 'env:NAME: the value is read from the environment variable NAME',
+  pattern: '^(secret:[A-Za-z][A-Za-z0-9_-]{0,63}|env:[A-Za-z_][A-Za-z0-9_]*)$',
+  description:
+    "secret:NAME: the property adapter's secret NAME (written with PUT …/secrets/NAME); env:NAME: an " +
+    'environment variable the operator allowed this tenant (VENDOR_SECRET_ENV_ALLOW)',
 });
 const Pem = Type.String({ pattern: '^-----BEGIN [A-Z ]+-----', maxLength: 8000 });
 const config = (fields: Record<string, TSchema>) => Type.Object(fields, { additionalProperties: false });
@@ -87,7 +94,11 @@ const entries: Record<string, VendorEntry> = {
     capabilities: saltoSpace,
     config: config({ baseUrl: Url, username: Text, password: SecretRef, encoderId: Text }),
     create: (config, d) =>
-      createSaltoSpaceAdapter({ config: config as unknown as SaltoSpaceConfig, timeoutMs: d.timeoutMs }),
+      createSaltoSpaceAdapter({
+        config: config as unknown as SaltoSpaceConfig,
+        timeoutMs: d.timeoutMs,
+        ...(d.egress ? { egress: d.egress } : {}),
+      }),
   },
   vostio: {
     capabilities: vostio,
@@ -105,7 +116,11 @@ const entries: Record<string, VendorEntry> = {
     capabilities: seam,
     config: config({ endpoint: Url, apiKey: SecretRef }),
     create: (config, d) =>
-      createSeamAdapter({ config: config as unknown as SeamConfig, timeoutMs: d.timeoutMs }),
+      createSeamAdapter({
+        config: config as unknown as SeamConfig,
+        timeoutMs: d.timeoutMs,
+        ...(d.egress ? { egress: d.egress } : {}),
+      }),
     webhooks: { verifier: seamWebhookVerifier, facts: seamWebhookFacts },
   },
 };

@@ -6,6 +6,7 @@
  * a re-run finds what an earlier run made (Salto itself would make a second).
  */
 import type { Clock } from '../../../ids.ts';
+import type { EgressPolicy } from '../egress.ts';
 import { createVendorHttp, failureOfStatus, retryAfterMs } from '../http.ts';
 import {
   credentialName,
@@ -31,6 +32,8 @@ export interface SaltoKsConfig {
 }
 
 export interface SaltoKsAdapterDeps {
+  /** Live mode: where calls may connect (egress.ts). */
+  egress?: EgressPolicy;
   config: SaltoKsConfig;
   clock: Clock;
   timeoutMs: number;
@@ -86,7 +89,7 @@ const resourceOf = (path: string) => path.split(/[/?]/)[1] ?? '';
 
 export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
   const { config, clock, timeoutMs } = deps;
-  const http = createVendorHttp({ timeoutMs });
+  const http = createVendorHttp({ timeoutMs, ...(deps.egress ? { egress: deps.egress } : {}) });
   const site = `${config.baseUrl}/v1.1/sites/${encodeURIComponent(config.siteId)}`;
   let token: { access: string; expiresAt: number } | null = null;
   let tokenRequest: Promise<string> | null = null;

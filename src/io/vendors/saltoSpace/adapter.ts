@@ -4,6 +4,7 @@
  * cards carry their data (SVN), so validity cannot change in place: the credential's machine revokes and
  * encodes again. Revoke deletes the user, which cancels its card.
  */
+import type { EgressPolicy } from '../egress.ts';
 import { createVendorHttp } from '../http.ts';
 import {
   credentialName,
@@ -38,6 +39,8 @@ export interface SaltoSpaceConfig {
 }
 
 export interface SaltoSpaceAdapterDeps {
+  /** Live mode: where calls may connect (egress.ts). */
+  egress?: EgressPolicy;
   config: SaltoSpaceConfig;
   timeoutMs: number;
 }
@@ -63,7 +66,11 @@ const ENCODE_TIMEOUT_MS = 20_000;
 
 export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapter {
   const { config, timeoutMs } = deps;
-  const http = createVendorHttp({ timeoutMs: Math.max(timeoutMs, ENCODE_TIMEOUT_MS), connections: 8 });
+  const http = createVendorHttp({
+    timeoutMs: Math.max(timeoutMs, ENCODE_TIMEOUT_MS),
+    connections: 8,
+    ...(deps.egress ? { egress: deps.egress } : {}),
+  });
   const authorization = `Basic ${Buffer.from(`${config.username}:${config.password}`).toString('base64')}`;
 
   async function call(name: string, params: ShipParams = {}): Promise<ShipParams> {

@@ -4,6 +4,9 @@
  * operation id so a re-run finds what an earlier run made; validity changes in place
  * (`/access_codes/update`); revoke deletes the code, and a code already gone is success.
  */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { type EgressPolicy, guardedLookup, VENDOR_RESPONSE_LIMIT } from '../egress.ts';
 import { Seam, SeamHttpApiError, SeamHttpInvalidInputError, SeamHttpUnauthorizedError } from 'seam';
 import {
   credentialName,
@@ -94,11 +97,27 @@ export function fromSeam(e: unknown, what: string): VendorError {
   return new VendorError('OFFLINE', `seam ${what} unreachable`, { cause: e });
 }
 
-export function createSeamAdapter(deps: { config: SeamConfig; timeoutMs: number }): LockAdapter {
+export function createSeamAdapter(deps: {
+  config: SeamConfig;
+  timeoutMs: number;
+  egress?: EgressPolicy;
+}): LockAdapter {
+  // Live mode: the egress guard on every connection (axios hands `lookup` to net/tls), answers capped.
+  const agents = deps.egress
+    ? {
+        httpAgent: new HttpAgent({ keepAlive: true, lookup: guardedLookup(deps.egress) }),
+        httpsAgent: new HttpsAgent({ keepAlive: true, lookup: guardedLookup(deps.egress) }),
+      }
+    : {};
   const seam = new Seam({
     apiKey: deps.config.apiKey,
     endpoint: deps.config.endpoint,
-    axiosOptions: { timeout: deps.timeoutMs },
+    axiosOptions: {
+      timeout: deps.timeoutMs,
+      maxContentLength: VENDOR_RESPONSE_LIMIT,
+      maxRedirects: 0,
+      ...agents,
+    },
     // Retries belong to the runtime (durable timers, breaker), not to the SDK.
     axiosRetryOptions: { retries: 0 },
   });

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../../ids.ts';
+import type { EgressPolicy } from '../egress.ts';
 import { createVendorHttp } from '../http.ts';
 import {
   type AccessRecord,
@@ -42,6 +43,8 @@ export interface TtlockConfig {
 }
 
 export interface TtlockAdapterDeps {
+  /** Live mode: where calls may connect (egress.ts). */
+  egress?: EgressPolicy;
   config: TtlockConfig;
   clock: Clock;
   timeoutMs: number;
@@ -76,7 +79,7 @@ interface CredentialApi {
 
 export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
   const { config, clock, timeoutMs } = deps;
-  const http = createVendorHttp({ timeoutMs });
+  const http = createVendorHttp({ timeoutMs, ...(deps.egress ? { egress: deps.egress } : {}) });
   let token: { access: string; refresh: string; expiresAt: number } | null = null;
   let tokenRequest: Promise<string> | null = null;
 

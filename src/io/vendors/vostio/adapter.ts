@@ -6,6 +6,7 @@
  * credential's machine reissues.
  */
 import type { Clock } from '../../../ids.ts';
+import type { EgressPolicy } from '../egress.ts';
 import { createVendorHttp, failureOfStatus, retryAfterMs } from '../http.ts';
 import {
   credentialName,
@@ -33,6 +34,8 @@ export interface VostioConfig {
 }
 
 export interface VostioAdapterDeps {
+  /** Live mode: where calls may connect (egress.ts). */
+  egress?: EgressPolicy;
   config: VostioConfig;
   clock: Clock;
   timeoutMs: number;
@@ -94,6 +97,7 @@ export function createVostioAdapter(deps: VostioAdapterDeps): LockAdapter {
   const http = createVendorHttp({
     timeoutMs,
     connect: { ca: config.ca, cert: config.clientCert, key: config.clientKey },
+    ...(deps.egress ? { egress: deps.egress } : {}),
   });
   const site = `${config.baseUrl}/v1/sites/${encodeURIComponent(config.siteId)}`;
 

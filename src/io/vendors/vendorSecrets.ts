@@ -1,0 +1,134 @@
+/**
+ * A property adapter's secrets (API keys, passwords, client keys), written through the API, sealed with the
+ * tenant's data key, read only by the adapter resolver. Versions: writing a secret adds a version, which is
+ * current at once; older versions stay until a call with the current one succeeds (`destroyOlder`), so a
+ * rotation never leaves calls already running without the secret they started with.
+ */
+import { sql } from 'kysely';
+import { LockError } from '../../errors.ts';
+import { type Db, withTenant } from '../db/index.ts';
+import type { TenantKeyring } from '../crypto/tenantKeys.ts';
+
+export interface SecretAddress {
+  tenantId: string;
+  propertyId: string;
+  vendor: string;
+}
+
+export interface CurrentSecrets {
+  values: Map<string, string>;
+  versions: Record<string, number>;
+  /** Some secret has a version older than its current one, to destroy after a successful call. */
+  hasOlder: boolean;
+}
+
+export interface VendorSecretStore {
+  /** Stores a new version; records who wrote it in the audit log (the name and version, never the value). */
+  put(
+    a: SecretAddress,
+    name: string,
+    value: string,
+    by: string,
+  ): Promise<{ version: number; createdAt: string }>;
+  current(a: SecretAddress, names: readonly string[]): Promise<CurrentSecrets>;
+  /** Deletes every version older than the ones given (after a call with those succeeded). */
+  destroyOlder(a: SecretAddress, versions: Record<string, number>): Promise<void>;
+}
+
+const label = (a: SecretAddress, name: string, version: number) =>
+  `vendor-secret\n${a.propertyId}\n${a.vendor}\n${name}\n${version}`;
+
+export function createVendorSecretStore(db: Db, keyring: TenantKeyring): VendorSecretStore {
+  return {
+    async put(a, name, value, by) {
+      return withTenant(db, a.tenantId, async (tx) => {
+        // One writer per secret at a time: versions are numbered without gaps or collisions.
+        await sql`select pg_advisory_xact_lock(hashtext(${`${a.tenantId}/${a.propertyId}/${a.vendor}/${name}`}))`.execute(
+          tx,
+        );
+        const last = await tx
+          .selectFrom('vendor_secrets')
+          .select((e) => e.fn.max('version').as('v'))
+          .where('property_id', '=', a.propertyId)
+          .where('vendor', '=', a.vendor)
+          .where('name', '=', name)
+          .executeTakeFirst();
+        const version = Number(last?.v ?? 0) + 1;
+        const sealed = await keyring.seal(a.tenantId, label(a, name, version), value);
+        const row = await tx
+          .insertInto('vendor_secrets')
+          .values({
+            tenant_id: a.tenantId,
+            property_id: a.propertyId,
+            vendor: a.vendor,
+            name,
+            version,
+            sealed,
+          })
+          .returning('created_at')
+          .executeTakeFirstOrThrow();
+        const at = row.created_at.toISOString();
+        await tx
+          .insertInto('audit_log')
+          .values({
+            tenant_id: a.tenantId,
+            entry: JSON.stringify({
+              at,
+              actor: `property/${a.propertyId}`,
+              by,
+              event: 'vendorSecret.set',
+              detail: { vendor: a.vendor, name, version },
+            }),
+          })
+          .execute();
+        return { version, createdAt: at };
+      });
+    },
+
+    async current(a, names) {
+      const values = new Map<string, string>();
+      const versions: Record<string, number> = {};
+      if (names.length === 0) return { values, versions, hasOlder: false };
+      const rows = await withTenant(db, a.tenantId, (tx) =>
+        tx
+          .selectFrom('vendor_secrets')
+          .select(['name', 'version', 'sealed'])
+          .where('property_id', '=', a.propertyId)
+          .where('vendor', '=', a.vendor)
+          .where('name', 'in', [...names])
+          .orderBy('version', 'desc')
+          .execute(),
+      );
+      let hasOlder = false;
+      for (const r of rows) {
+        if (Object.hasOwn(versions, r.name)) {
+          hasOlder = true;
+          continue;
+        }
+        versions[r.name] = r.version;
+        values.set(r.name, await keyring.open(a.tenantId, label(a, r.name, r.version), r.sealed));
+      }
+      const missing = names.filter((n) => !values.has(n));
+      if (missing.length > 0)
+        throw new LockError(
+          'LOCK.VENDOR_NOT_ENABLED',
+          `vendor ${a.vendor} of property ${a.propertyId} needs the secret ${missing.join(', ')}; ` +
+            `PUT /api/v1/properties/${a.propertyId}/vendor-adapters/${a.vendor}/secrets/<name>`,
+        );
+      return { values, versions, hasOlder };
+    },
+
+    async destroyOlder(a, versions) {
+      await withTenant(db, a.tenantId, async (tx) => {
+        for (const [name, version] of Object.entries(versions))
+          await tx
+            .deleteFrom('vendor_secrets')
+            .where('property_id', '=', a.propertyId)
+            .where('vendor', '=', a.vendor)
+            .where('name', '=', name)
+            .where('version', '<', version)
+            .execute();
+      });
+    },
+  };
+}
