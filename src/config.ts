@@ -31,6 +31,10 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string;
+  /** Migrate at start as `databaseUrl`'s user (MIGRATE_ON_START; default outside production only). */
+  migrateOnStart: boolean;
+  /** LOCK_RUNTIME_PASSWORD, LOCK_DISPATCHER_PASSWORD: the roles the service runs as. */
+  rolePasswords: { runtime?: string; dispatcher?: string };
   natsUrl: string;
   prefix: string;
   partitions: number;
@@ -76,6 +80,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: num(env.PORT, 8080),
     host,
     databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/lock_integration',
+    migrateOnStart: env.MIGRATE_ON_START ? env.MIGRATE_ON_START === 'true' : !production,
+    rolePasswords: {
+      ...(env.LOCK_RUNTIME_PASSWORD ? { runtime: env.LOCK_RUNTIME_PASSWORD } : {}),
+      ...(env.LOCK_DISPATCHER_PASSWORD ? { dispatcher: env.LOCK_DISPATCHER_PASSWORD } : {}),
+    },
     natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
     prefix: env.NATS_PREFIX ?? '',
     partitions: num(env.ACTOR_PARTITIONS, 32),

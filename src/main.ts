@@ -22,6 +22,8 @@ const sims = await ensureSimulators(config.simulatorBasePort, {
 });
 const service = await startService({
   databaseUrl: config.databaseUrl,
+  migrateOnStart: config.migrateOnStart,
+  rolePasswords: config.rolePasswords,
   natsUrl: config.natsUrl,
   prefix: config.prefix,
   partitions: config.partitions,

@@ -36,6 +36,10 @@ import { createReadModel } from './readModel/index.ts';
 export interface ServiceSettings {
   databaseUrl: string;
   natsUrl: string;
+  /** Migrate as the owner (`databaseUrl`'s user) at start: development; production runs `lock:cli migrate`. */
+  migrateOnStart?: boolean;
+  /** The runtime roles' passwords (production); none with trust or peer authentication. */
+  rolePasswords?: { runtime?: string; dispatcher?: string };
   /** Stream/subject prefix; empty in production (the contract names). */
   prefix: string;
   partitions: number;
@@ -77,18 +81,24 @@ export interface ServiceSettings {
 }
 
 export async function startService(s: ServiceSettings) {
-  await ensureDatabase(s.databaseUrl);
-  await migrateToLatest(s.databaseUrl);
-  const runtimeDb = connect(withUser(s.databaseUrl, 'lock_runtime'), {
+  // Development migrates at start as the owner; production migrates with `lock:cli migrate` beforehand and
+  // the process holds the runtime roles only.
+  if (s.migrateOnStart !== false) {
+    await ensureDatabase(s.databaseUrl);
+    await migrateToLatest(s.databaseUrl);
+  }
+  const runtimeUrl = withUser(s.databaseUrl, 'lock_runtime', s.rolePasswords?.runtime);
+  const dispatcherUrl = withUser(s.databaseUrl, 'lock_dispatcher', s.rolePasswords?.dispatcher);
+  const runtimeDb = connect(runtimeUrl, {
     max: 16,
     applicationName: 'lock-runtime',
   });
-  const dispatcherDb = connect(withUser(s.databaseUrl, 'lock_dispatcher'), {
+  const dispatcherDb = connect(dispatcherUrl, {
     max: 8,
     applicationName: 'lock-dispatcher',
   });
   // The webhook inbox's own connection: one batch in flight, never queued behind the router's queries.
-  const inboxDb = connect(withUser(s.databaseUrl, 'lock_dispatcher'), {
+  const inboxDb = connect(dispatcherUrl, {
     max: 1,
     applicationName: 'lock-webhook-inbox',
   });
@@ -105,13 +115,9 @@ export async function startService(s: ServiceSettings) {
   const streams = () => ensureStreams(jsm, t, { platform: s.createPlatformStream });
   await streams();
   // Snapshots written before the inbox stream's identity was kept count their sequences in this stream.
-  const owner = connect(s.databaseUrl, { max: 1, applicationName: 'lock-integration-start' });
-  try {
-    const created = (await jsm.streams.info(t.actorsStream)).created;
-    await sql`update actor_snapshots set inbox_epoch = ${created} where inbox_epoch is null`.execute(owner);
-  } finally {
-    await owner.destroy();
-  }
+  // Snapshots written before the inbox stream's identity was kept are stamped with it (migration 0009).
+  const created = (await jsm.streams.info(t.actorsStream)).created;
+  await sql`select lock_stamp_inbox_epoch(${created})`.execute(runtimeDb);
   const kvm = new Kvm(nc);
   const metrics = createMetrics();
   const secrets = createSecretBox(s.secretKeyId, s.secretKey);

@@ -1,8 +1,9 @@
 /**
- * Verifies a tenant's audit chain from the rows alone: sequence numbers run 1..n without a gap, each row's
+ * Verifies a tenant's audit chain: sequence numbers run 1..n without a gap, each row's
  * prev_hash is the previous row's hash, and each hash is sha256(prev_hash || entry). Reads in pages so a
  * long chain never sits in memory at once. Anything edited, removed or inserted out of band shows up as
- * the first broken link.
+ * the first broken link, and a chain that ends before its head (kept by the chain's trigger, which alone may
+ * move it) as entries removed from the end.
  */
 import { createHash } from 'node:crypto';
 import { withTenant } from '../io/db/connect.ts';
@@ -42,6 +43,21 @@ export async function verifyAuditChain(db: Db, tenantId: string): Promise<ChainV
       prev = hash;
       expectedSeq++;
     }
-    if (rows.length < PAGE) return { ok: true, entries: expectedSeq - 1, head: prev.toString('hex') };
+    if (rows.length < PAGE) break;
   }
+  // The head the trigger keeps is where the chain must end: rows removed from the end (or a chain cut short
+  // by someone able to bypass the append-only trigger) leave a chain that is sound but shorter.
+  const entries = expectedSeq - 1;
+  const head = await withTenant(db, tenantId, (tx) =>
+    tx.selectFrom('audit_heads').select(['seq', 'hash']).where('tenant_id', '=', tenantId).executeTakeFirst(),
+  );
+  const headSeq = head ? Number(head.seq) : 0;
+  if (headSeq !== entries || (head && !Buffer.from(head.hash).equals(prev)))
+    return {
+      ok: false,
+      entries,
+      brokenAt: Math.min(entries, headSeq) + 1,
+      reason: `the chain ends at ${entries} but its head is at ${headSeq}`,
+    };
+  return { ok: true, entries, head: prev.toString('hex') };
 }

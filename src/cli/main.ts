@@ -7,7 +7,8 @@ import { loadConfig } from '../config.ts';
 import { signDevToken } from '../gateway/auth.ts';
 import { parseScopes } from '../gateway/scopes.ts';
 import { verifyAuditChain } from '../audit/verifyChain.ts';
-import { connect, ensureDatabase, migrateToLatest } from '../io/db/index.ts';
+import { sql } from 'kysely';
+import { connect, ensureDatabase, migrateToLatest, withUser } from '../io/db/index.ts';
 
 const [command, ...rest] = process.argv.slice(2);
 const arg = (name: string) => {
@@ -42,6 +43,17 @@ switch (command) {
     await ensureDatabase(config.databaseUrl);
     const applied = await migrateToLatest(config.databaseUrl);
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'up to date');
+    // The runtime roles' passwords, where the environment gives them (production's role set-up).
+    const owner = connect(config.databaseUrl, { max: 1 });
+    try {
+      for (const [role, password] of [
+        ['lock_runtime', config.rolePasswords.runtime],
+        ['lock_dispatcher', config.rolePasswords.dispatcher],
+      ] as const)
+        if (password) await sql`ALTER ROLE ${sql.id(role)} PASSWORD ${sql.lit(password)}`.execute(owner);
+    } finally {
+      await owner.destroy();
+    }
     break;
   }
   case 'audit-verify': {
@@ -50,7 +62,11 @@ switch (command) {
       console.error('usage: lock:cli audit-verify --tenant <tenantId>');
       process.exit(2);
     }
-    const db = connect(config.databaseUrl, { max: 1 });
+    // As the runtime role with the tenant set: what row-level security shows that tenant (the owner, under
+    // FORCE ROW LEVEL SECURITY, would see no rows and call an empty chain sound).
+    const db = connect(withUser(config.databaseUrl, 'lock_runtime', config.rolePasswords.runtime), {
+      max: 1,
+    });
     const verdict = await verifyAuditChain(db, tenant);
     await db.destroy();
     console.log(JSON.stringify(verdict));

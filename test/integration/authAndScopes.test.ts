@@ -35,7 +35,12 @@ describe('auth modes', () => {
         child.stderr.on('data', (d: Buffer) => {
           err += d.toString();
         });
-        child.on('exit', (c) => resolve({ code: c, stderr: err }));
+        // Had it started (the attack succeeding), it would listen for ever: stop it, and the test fails.
+        const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        child.on('exit', (c) => {
+          clearTimeout(guard);
+          resolve({ code: c, stderr: err });
+        });
       });
       expect(code).toBe(1);
       expect(stderr).toMatch(/AUTH_MODE=dev listens on loopback only \(HOST=0\.0\.0\.0\)/);

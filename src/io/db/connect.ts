@@ -7,10 +7,11 @@ export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
 
 /** Replaces the user of a connection URL (trust-auth development: same server, another role). */
-export function withUser(url: string, user: string): string {
+/** The same database as another role (its password, if the role has one: production). */
+export function withUser(url: string, user: string, password = ''): string {
   const u = new URL(url);
   u.username = user;
-  u.password = '';
+  u.password = encodeURIComponent(password);
   return u.toString();
 }
 

@@ -165,7 +165,14 @@ export interface VendorSecretsTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+export interface AuditHeadsTable {
+  tenant_id: string;
+  seq: ColumnType<string, never, never>;
+  hash: ColumnType<Buffer, never, never>;
+}
+
 export interface Database {
+  audit_heads: AuditHeadsTable;
   tenant_keys: TenantKeysTable;
   vendor_secrets: VendorSecretsTable;
   webhook_inbox: WebhookInboxTable;
