@@ -1,8 +1,30 @@
-/** Creates the service's streams when absent (idempotent; existing streams are left as configured). */
-import { type JetStreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+/**
+ * Creates the service's streams when absent (idempotent). Existing streams are left as configured, except
+ * the desktop stream's limits, which are brought to these (a stream created before them had none).
+ */
+import {
+  DiscardPolicy,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import type { Topology } from './topology.ts';
 
 const MINUTE_NS = 60_000_000_000;
+
+/**
+ * `LOCK_DESKTOP` is written by front-desk PCs: bounded so that no agent can fill the JetStream store. Per
+ * subject (an agent's event name) the newest 1,000 are kept, 64 KiB at most each, 1 GiB in all; past that
+ * the oldest go. NATS 2.9 has no per-connection rate: an agent flooding distinct subjects evicts older
+ * desktop messages, never anything outside this stream.
+ */
+export const DESKTOP_LIMITS = {
+  max_msgs_per_subject: 1000,
+  max_msg_size: 64 * 1024,
+  max_bytes: 1024 * 1024 * 1024,
+  discard: DiscardPolicy.Old,
+} as const;
 
 export async function ensureStreams(
   jsm: JetStreamManager,
@@ -32,6 +54,7 @@ export async function ensureStreams(
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       max_age: 7 * 24 * 60 * MINUTE_NS,
+      ...DESKTOP_LIMITS,
     },
   ];
   if (opts.platform) {
@@ -44,10 +67,19 @@ export async function ensureStreams(
     });
   }
   for (const cfg of wanted) {
+    let existing: StreamConfig;
     try {
-      await jsm.streams.info(cfg.name);
+      existing = (await jsm.streams.info(cfg.name)).config;
     } catch {
       await jsm.streams.add(cfg);
+      continue;
     }
+    if (
+      cfg.name === t.desktopStream &&
+      (Object.keys(DESKTOP_LIMITS) as (keyof typeof DESKTOP_LIMITS)[]).some(
+        (k) => existing[k] !== DESKTOP_LIMITS[k],
+      )
+    )
+      await jsm.streams.update(cfg.name, { ...existing, ...DESKTOP_LIMITS });
   }
 }
