@@ -1,10 +1,10 @@
 /**
- * Scenario 4: webhook ingest. Signed Seam events from a load process (C clients) against the gateway's
- * `/webhooks/v1/seam`; after each trial the inbox must hold exactly as many new events as were
+ * Scenario 4: webhook ingest. Signed Seam events from a load process (C clients) against one property
+ * adapter's endpoint `/webhooks/v1/seam/<webhookId>`; after each trial the inbox must hold exactly as many new events as were
  * acknowledged.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { buildGateway } from '../src/gateway/app.ts';
@@ -31,11 +31,16 @@ export async function webhookIngest(
   client: 'raw' | 'undici' = 'raw',
 ) {
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const webhookId = await env.service.webhookEndpoints.set(
+    { tenantId: 'bench-webhooks', propertyId: randomUUID(), vendor: 'seam' },
+    secret,
+    'user:bench',
+  );
   const app = await buildGateway(
-    gatewayPorts(env.service, createDevAuthenticator(randomBytes(32)), 1000, systemClock, { seam: secret }),
+    gatewayPorts(env.service, createDevAuthenticator(randomBytes(32)), 1000, systemClock),
     { logger: env.gatewayLogger },
   );
-  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `${await app.listen({ port: 0, host: '127.0.0.1' })}/webhooks/v1/seam/${webhookId}`;
   const count = async () =>
     Number(
       (

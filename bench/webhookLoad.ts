@@ -1,7 +1,7 @@
 /**
  * Closed-loop webhook load in its own process: C clients, N Svix-signed Seam events in all, each with
  * its own message id. Prints one JSON line.
- * Usage: webhookLoad.ts <baseUrl> <whsec_secret> <n> <c> [raw|undici]
+ * Usage: webhookLoad.ts <endpointUrl> <whsec_secret> <n> <c> [raw|undici]
  *
  * Vendors send from their own machines; here the generator shares the two cores with the service, so
  * it does as little as it can: every request is built and signed before the clock starts, and sent as
@@ -13,12 +13,12 @@ import { Agent } from 'undici';
 import { closedLoop, post } from './closedLoop.ts';
 import { RawHttpConnection, rawPost } from './rawHttp.ts';
 
-const [base, secret, nArg, cArg, client = 'raw'] = process.argv.slice(2);
-if (!base || !secret) throw new Error('usage: webhookLoad.ts base secret n c');
+const [endpoint, secret, nArg, cArg, client = 'raw'] = process.argv.slice(2);
+if (!endpoint || !secret) throw new Error('usage: webhookLoad.ts endpointUrl secret n c');
 const n = Number(nArg ?? 20000);
 const c = Number(cArg ?? 64);
 const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
-const url = new URL('/webhooks/v1/seam', base);
+const url = new URL(endpoint);
 
 const signed = Array.from({ length: n }, (_, i) => {
   const id = `msg_${randomUUID()}`;

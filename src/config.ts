@@ -57,8 +57,6 @@ export interface Config {
   waitBudgetMs: number;
   idempotencyClaimMs: number;
   idempotencyRetentionMs: number;
-  /** Vendor webhook secrets: Seam's Svix signing secret, TTLock's callback URL token. */
-  webhookSecrets: { seam?: string; ttlock?: string };
   createPlatformStream: boolean;
   logLevel: string;
 }
@@ -114,10 +112,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     waitBudgetMs: num(env.WAIT_BUDGET_MS, 1000),
     idempotencyClaimMs: num(env.IDEMPOTENCY_CLAIM_MS, 10_000),
     idempotencyRetentionMs: num(env.IDEMPOTENCY_RETENTION_HOURS, 24) * 3_600_000,
-    webhookSecrets: {
-      ...(env.SEAM_WEBHOOK_SECRET ? { seam: env.SEAM_WEBHOOK_SECRET } : {}),
-      ...(env.TTLOCK_WEBHOOK_TOKEN ? { ttlock: env.TTLOCK_WEBHOOK_TOKEN } : {}),
-    },
     createPlatformStream: env.CREATE_PLATFORM_STREAM ? env.CREATE_PLATFORM_STREAM === 'true' : !production,
     logLevel: env.LOG_LEVEL ?? 'info',
   };

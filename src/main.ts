@@ -55,10 +55,9 @@ const auth =
   config.auth.mode === 'dev'
     ? createDevAuthenticator(config.auth.secret)
     : createJwksAuthenticator(config.auth);
-const app = await buildGateway(
-  gatewayPorts(service, auth, config.waitBudgetMs, systemClock, config.webhookSecrets),
-  { logger: log },
-);
+const app = await buildGateway(gatewayPorts(service, auth, config.waitBudgetMs, systemClock), {
+  logger: log,
+});
 await app.listen({ port: config.port, host: config.host });
 
 const base = `http://${config.host}:${config.port}`;

@@ -12,7 +12,6 @@ import { createJournaledMailbox } from './actors/journaledMailbox.ts';
 import type { Authenticator } from './gateway/auth.ts';
 import type { GatewayPorts } from './gateway/ports.ts';
 import type { WebhookInbox } from './gateway/webhooks/routes.ts';
-import type { WebhookSecrets } from './io/vendors/registry.ts';
 import type { Clock } from './ids.ts';
 import { hkdfSync } from 'node:crypto';
 import { aesKek, type KeyEncryptionKey } from './io/crypto/keyEncryption.ts';
@@ -24,6 +23,7 @@ import { ensureStreams, topology } from './io/nats/index.ts';
 import { createAdapterResolver } from './io/vendors/adapterResolver.ts';
 import { allowedEnv, checkVendorConfig, type VendorConfigPolicy } from './io/vendors/vendorConfigPolicy.ts';
 import { createVendorSecretStore } from './io/vendors/vendorSecrets.ts';
+import { createWebhookEndpoints } from './io/vendors/webhookEndpoints.ts';
 import { adapterFactories, needsHolderDetail, supportsKind } from './io/vendors/registry.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
 import { IdempotencyPruner } from './jobs/idempotencyPruner.ts';
@@ -236,6 +236,7 @@ export async function startService(s: ServiceSettings) {
     adapters,
     vendorSecrets,
     vendorPolicy,
+    webhookEndpoints: createWebhookEndpoints(runtimeDb, vendorSecrets),
     webhookInbox: countedInbox(createWebhookInboxWriter(inboxDb), metrics),
     webhookRouter,
     idempotencyClaimMs: s.idempotencyClaimMs,
@@ -260,9 +261,9 @@ export type Service = Awaited<ReturnType<typeof startService>>;
 /** The inbox, counting what it stores per vendor. */
 function countedInbox(inbox: WebhookInbox, metrics: ReturnType<typeof createMetrics>): WebhookInbox {
   return {
-    async store(vendor, eventId, body) {
-      const stored = await inbox.store(vendor, eventId, body);
-      metrics.webhooksStored.inc({ vendor, result: stored ? 'stored' : 'duplicate' });
+    async store(w) {
+      const stored = await inbox.store(w);
+      metrics.webhooksStored.inc({ vendor: w.vendor, result: stored ? 'stored' : 'duplicate' });
       return stored;
     },
   };
@@ -274,7 +275,6 @@ export function gatewayPorts(
   auth: Authenticator,
   waitBudgetMs: number,
   clock: Clock,
-  webhookSecrets: WebhookSecrets = {},
 ): GatewayPorts {
   return {
     auth,
@@ -296,7 +296,7 @@ export function gatewayPorts(
       ),
       partitions: service.runtime.ownedPartitions().length > 0,
     }),
-    webhookSecrets,
+    webhookEndpoints: service.webhookEndpoints,
     webhookInbox: service.webhookInbox,
     vendorSecrets: service.vendorSecrets,
     checkVendorConfig: (tenantId, config) => checkVendorConfig(service.vendorPolicy, tenantId, config),

@@ -31,6 +31,8 @@ declare module 'fastify' {
 export interface GatewayOptions {
   /** The service's logger (pino, with its redaction); none by default (tests, the benchmark's REST run). */
   logger?: FastifyBaseLogger;
+  /** Webhook rate limits (per source address, per endpoint); 20,000/s each by default. */
+  webhookLimits?: { perSourcePerSecond?: number; perEndpointPerSecond?: number };
 }
 
 export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Promise<FastifyInstance> {
@@ -68,7 +70,8 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
   );
 
   await app.register(
-    webhookRoutes(p.webhookInbox, p.webhookSecrets, {
+    webhookRoutes(p.webhookInbox, p.webhookEndpoints, {
+      ...o.webhookLimits,
       refused: (vendor, reason) => p.metrics.webhooksRefused.inc({ vendor, reason }),
     }),
   );

@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics.ts';
 import type { ReadModel } from '../readModel/index.ts';
 import type { Authenticator } from './auth.ts';
 import type { WebhookInbox } from './webhooks/routes.ts';
-import type { WebhookSecrets } from '../io/vendors/registry.ts';
+import type { WebhookEndpoints } from '../io/vendors/webhookEndpoints.ts';
 import type { VendorSecretStore } from '../io/vendors/vendorSecrets.ts';
 
 export interface GatewayPorts {
@@ -29,7 +29,8 @@ export interface GatewayPorts {
   ready(): Promise<Record<string, boolean>>;
   /** Verified vendor webhooks land here before they are acknowledged. */
   webhookInbox: WebhookInbox;
-  webhookSecrets: WebhookSecrets;
+  /** Each property adapter's webhook endpoint (its id and secret). */
+  webhookEndpoints: WebhookEndpoints;
   /** A property adapter's sealed secrets (write-only through the API). */
   vendorSecrets: VendorSecretStore;
   /** Refuses (LOCK.VALIDATION) a vendor config a tenant may not store: env references, URLs outside egress. */

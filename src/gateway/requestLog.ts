@@ -22,7 +22,8 @@ export class RequestLog extends LogController {
 
   override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
     const status = reply.statusCode;
-    const webhookAccepted = !error && status < 300 && req.routeOptions.url === '/webhooks/v1/:vendor';
+    const webhookAccepted =
+      !error && status < 300 && req.routeOptions.url === '/webhooks/v1/:vendor/:webhookId';
     // Checked before the line is built: at info, an accepted webhook costs nothing here.
     if (webhookAccepted && !VERBOSE.has(req.log.level)) return;
     const line = {

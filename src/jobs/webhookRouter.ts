@@ -59,7 +59,13 @@ interface InboxRow {
   vendor: string;
   body: unknown;
   route_attempts: number;
+  /** The endpoint's tenant and property, stored with the webhook (null on rows of the old per-vendor route). */
+  tenant_id: string | null;
+  property_id: string | null;
 }
+
+const deviceKey = (row: InboxRow, ref: string) =>
+  `${row.tenant_id}\u0000${row.property_id}\u0000${row.vendor}\u0000${ref}`;
 
 export class WebhookRouter {
   private readonly loop: DrainLoop;
@@ -108,20 +114,20 @@ export class WebhookRouter {
          where id in (select id from webhook_inbox
                        where routed_at is null and (route_after is null or route_after <= now())
                        order by id limit ${limit} for update skip locked)
-        returning id, vendor, body, route_attempts`.execute(tx);
+        returning id, vendor, body, route_attempts, tenant_id, property_id`.execute(tx);
       if (claimed.rows.length === 0) return 0;
       const rows = claimed.rows.sort((x, y) => Number(BigInt(x.id) - BigInt(y.id)));
       const facts = rows.map((row) => ({ row, facts: webhookFacts(row.vendor, row.body) }));
       const devices = await this.devicesOf(
         tx,
-        facts.flatMap((x) => (x.facts ? [{ vendor: x.row.vendor, ref: x.facts.vendorDeviceRef }] : [])),
+        facts.flatMap((x) => (x.facts ? [{ row: x.row, ref: x.facts.vendorDeviceRef }] : [])),
       );
-      const tenantOf = new Map<string, string>();
       const deferred: string[] = [];
       for (const { row, facts: f } of facts) {
-        const device = f ? devices.get(`${row.vendor}\u0000${f.vendorDeviceRef}`) : undefined;
+        const device = f ? devices.get(deviceKey(row, f.vendorDeviceRef)) : undefined;
         let outcome: RouteOutcome;
-        if (!f) outcome = 'ignored';
+        // A row stored before endpoints had tenants (the old per-vendor route) is not trusted with routing.
+        if (!f || row.tenant_id === null || row.property_id === null) outcome = 'ignored';
         else if (!device) outcome = 'unknown_device';
         else {
           try {
@@ -136,16 +142,7 @@ export class WebhookRouter {
           }
         }
         if (outcome === 'deferred') deferred.push(row.id);
-        else if (outcome === 'routed' && device) tenantOf.set(row.id, device.tenantId);
         this.d.onRouted?.(row.vendor, outcome);
-      }
-      // Only webhooks that reached an actor get their tenant (for the tenant's own reads).
-      if (tenantOf.size > 0) {
-        const ids = [...tenantOf.keys()];
-        await sql`
-          update webhook_inbox w set tenant_id = v.tenant_id
-            from unnest(${ids}::bigint[], ${ids.map((id) => tenantOf.get(id) ?? null)}::text[]) as v(id, tenant_id)
-           where w.id = v.id`.execute(tx);
       }
       if (deferred.length > 0) {
         await sql`
@@ -157,23 +154,35 @@ export class WebhookRouter {
     });
   }
 
-  private async devicesOf(tx: Tx, refs: { vendor: string; ref: string }[]): Promise<Map<string, Device>> {
+  /** The devices the rows name, each looked up only in its own webhook's tenant and property. */
+  private async devicesOf(tx: Tx, refs: { row: InboxRow; ref: string }[]): Promise<Map<string, Device>> {
     const out = new Map<string, Device>();
-    for (const vendor of new Set(refs.map((r) => r.vendor))) {
-      const found = await sql<{
-        tenant_id: string;
-        device_id: string;
-        property_id: string;
-        vendor_device_ref: string;
-      }>`
-        select * from lock_device_routes(${vendor}, ${refs.filter((r) => r.vendor === vendor).map((r) => r.ref)}::text[])`.execute(
+    const groups = new Map<
+      string,
+      { tenantId: string; propertyId: string; vendor: string; refs: string[] }
+    >();
+    for (const { row, ref } of refs) {
+      if (row.tenant_id === null || row.property_id === null) continue;
+      const key = `${row.tenant_id}\u0000${row.property_id}\u0000${row.vendor}`;
+      const g = groups.get(key) ?? {
+        tenantId: row.tenant_id,
+        propertyId: row.property_id,
+        vendor: row.vendor,
+        refs: [],
+      };
+      g.refs.push(ref);
+      groups.set(key, g);
+    }
+    for (const g of groups.values()) {
+      const found = await sql<{ device_id: string; vendor_device_ref: string }>`
+        select * from lock_device_routes_in(${g.tenantId}, ${g.propertyId}, ${g.vendor}, ${g.refs}::text[])`.execute(
         tx,
       );
       for (const f of found.rows)
-        out.set(`${vendor}\u0000${f.vendor_device_ref}`, {
-          tenantId: f.tenant_id,
+        out.set(`${g.tenantId}\u0000${g.propertyId}\u0000${g.vendor}\u0000${f.vendor_device_ref}`, {
+          tenantId: g.tenantId,
           deviceId: f.device_id,
-          propertyId: f.property_id,
+          propertyId: g.propertyId,
         });
     }
     return out;
@@ -210,13 +219,16 @@ export class WebhookRouter {
       return 'routed';
     }
     if (f.lostCredentialRef) {
-      const found = await sql<{ tenant_id: string; credential_id: string; lock_device_id: string }>`
-        select * from lock_credential_by_grant(${row.vendor}, ${f.vendorDeviceRef}, ${f.lostCredentialRef})`.execute(
-        tx,
-      );
+      const found = await sql<{ credential_id: string; lock_device_id: string }>`
+        select * from lock_credential_by_grant_in(${device.tenantId}, ${device.propertyId}, ${row.vendor},
+          ${f.vendorDeviceRef}, ${f.lostCredentialRef})`.execute(tx);
       const credential = found.rows[0];
       if (!credential)
         return row.route_attempts + 1 < LOST_CREDENTIAL_ATTEMPTS ? 'deferred' : 'unknown_device';
+      // A notice is a claim (TTLock's are unsigned): the vendor's API must say the credential is gone from
+      // the lock before the credential revokes and issues again; one it still holds is a false notice.
+      if (await this.stillHeld(row.vendor, device, f.vendorDeviceRef, f.lostCredentialRef))
+        return 'unconfirmed';
       const event: CredentialEvent = {
         type: 'credential.grantLost',
         at,
@@ -225,12 +237,26 @@ export class WebhookRouter {
       };
       await this.d.mailbox.send(
         { type: 'credential', id: credential.credential_id },
-        { tenantId: credential.tenant_id, event, by: `vendor:${row.vendor}` },
+        { tenantId: device.tenantId, event, by: `vendor:${row.vendor}` },
         messageId,
       );
       return 'routed';
     }
     return 'ignored';
+  }
+
+  /** Whether the vendor still holds the credential on the lock (vendors that can tell; others: not held). */
+  private async stillHeld(
+    vendor: string,
+    device: Device,
+    lockRef: string,
+    vendorRef: string,
+  ): Promise<boolean> {
+    if (!this.d.adapters) return false;
+    const { adapter, breaker } = await this.d.adapters.resolve(device.tenantId, device.propertyId, vendor);
+    const present = adapter.credentialPresent;
+    if (!present) return false;
+    return breaker.call(() => present.call(adapter, lockRef, vendorRef));
   }
 
   /** The claimed records the vendor's own log also holds (same time, method and result). */

@@ -27,12 +27,15 @@ describe('webhook router crash', () => {
   });
 
   it('webhook router: killed after the send, before the commit: routed again, applied once', async () => {
-    const { deviceId, ref } = await registerSeamDevice(h);
+    const { deviceId, ref, tenantId, propertyId } = await registerSeamDevice(h);
     expect(
-      await h.service.webhookInbox.store('seam', `msg_${randomUUID()}`, {
-        event_type: 'device.low_battery',
-        device_id: ref,
-        battery_level: 0.1,
+      await h.service.webhookInbox.store({
+        vendor: 'seam',
+        webhookId: `endpoint-${randomUUID()}`,
+        tenantId,
+        propertyId,
+        eventId: `msg_${randomUUID()}`,
+        body: { event_type: 'device.low_battery', device_id: ref, battery_level: 0.1 },
       }),
     ).toBe(true);
 

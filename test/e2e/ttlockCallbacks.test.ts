@@ -3,12 +3,12 @@
  * (the lock's battery) only once `lockRecord/list` confirms it, a forged record counts for nothing, and
  * the gateway's asynchronous failure notice makes the credential issue that lock's passcode again.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Db } from '../../src/io/db/index.ts';
 import { seedProperty } from '../support/fixtures.ts';
-import { buildTestGateway } from '../support/gateway.ts';
+import { buildTestGateway, webhookEndpoint } from '../support/gateway.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
 describe('ttlock callbacks', () => {
@@ -19,19 +19,19 @@ describe('ttlock callbacks', () => {
   let propertyId: string;
   /** Lock device ids by TTLock lock id. */
   const devices = new Map<string, string>();
-  const token = randomBytes(16).toString('hex');
   const tenant = `t-${randomUUID().slice(0, 8)}`;
 
   beforeAll(async () => {
     h = await startHarness();
-    gw = await buildTestGateway(h, { webhookSecrets: { ttlock: token } });
+    gw = await buildTestGateway(h);
     const base = await gw.app.listen({ port: 0, host: '127.0.0.1' });
-    h.ttlock.setCallbackUrl(`${base}/webhooks/v1/ttlock?token=${token}`);
     admin = connect(h.databaseUrl, { max: 1 });
     auth = { authorization: `Bearer ${await gw.token(tenant)}` };
     const rooms = { '101': '7001', '102': '7002' };
     const seeded = await seedProperty(h.service, tenant, rooms);
     propertyId = seeded.propertyId;
+    // The property's TTLock adapter's own callback URL, with its token, as the TTLock app is told.
+    h.ttlock.setCallbackUrl(`${base}${(await webhookEndpoint(gw, tenant, propertyId, 'ttlock')).url}`);
     for (const [room, lock] of Object.entries(rooms)) devices.set(lock, seeded.devices[room] ?? '');
   });
   afterAll(async () => {
@@ -104,14 +104,13 @@ describe('ttlock callbacks', () => {
         { lockId: 7002, recordType: 4, success: 1, lockDate: Date.now(), electricQuantity: 3 },
       ]),
     });
-    expect(status).toBe(202);
-    const row = await eventually(async () => {
-      const r = await sql<{ routed: boolean; tenant_id: string | null }>`
-        select routed_at is not null as routed, tenant_id from webhook_inbox
+    expect(status).toBe(200);
+    await eventually(async () => {
+      const r = await sql<{ routed: boolean }>`
+        select routed_at is not null as routed from webhook_inbox
          where vendor = 'ttlock' and body->>'lockId' = '7002' and body->>'notifyType' = '1'`.execute(admin);
-      return r.rows[0]?.routed ? r.rows[0] : undefined;
+      return r.rows[0]?.routed ? true : undefined;
     });
-    expect(row.tenant_id).toBeNull();
     expect((await deviceContext('7002'))?.battery).toBeUndefined();
   });
 
@@ -124,7 +123,7 @@ describe('ttlock callbacks', () => {
       objectId: '999999',
       errcode: '-3008',
     });
-    expect(status).toBe(202);
+    expect(status).toBe(200);
     const row = await eventually(async () => {
       const r = await sql<{ routed: boolean; attempts: number; later: boolean }>`
         select routed_at is not null as routed, route_attempts as attempts, route_after > now() as later
@@ -134,10 +133,54 @@ describe('ttlock callbacks', () => {
     expect(row).toEqual({ routed: false, attempts: 1, later: true });
   });
 
+  it('ttlock: a failure notice about a passcode the lock still holds (a forged notice) revokes nothing', async () => {
+    const c = await issue('101');
+    const held = c.grants[0]?.vendorRef ?? '';
+    const before = h.ttlock
+      .state()
+      .credentials.filter((x) => x.lockRef === '7001')
+      .map((x) => x.ref);
+    const unconfirmed = async () =>
+      (await h.service.metrics.webhooksRouted.get()).values.find(
+        (v) => v.labels.vendor === 'ttlock' && v.labels.outcome === 'unconfirmed',
+      )?.value ?? 0;
+    const unconfirmedBefore = await unconfirmed();
+    expect(before).toContain(held);
+    const status = await h.ttlock.sendCallback({
+      notifyType: '4',
+      lockId: '7001',
+      lockMac: 'AA:BB:CC:00:00:00',
+      objectType: '2',
+      objectId: held,
+      errcode: '-3008',
+    });
+    expect(status).toBe(200);
+    await eventually(async () => {
+      const r = await sql<{ routed: boolean }>`
+        select routed_at is not null as routed from webhook_inbox
+         where vendor = 'ttlock' and body->>'objectId' = ${held}`.execute(admin);
+      return r.rows[0]?.routed ? true : undefined;
+    });
+    // Routed as unconfirmed (the lock's passcode list still has it), so nothing was sent to the credential.
+    expect(await unconfirmed()).toBe(unconfirmedBefore + 1);
+    const view = await gw.app.inject({
+      method: 'GET',
+      url: `/api/v1/key-credentials/${c.id}`,
+      headers: auth,
+    });
+    expect(view.json()).toMatchObject({ status: 'active', grants: [{ vendorRef: held, status: 'active' }] });
+    expect(
+      h.ttlock
+        .state()
+        .credentials.filter((x) => x.lockRef === '7001')
+        .map((x) => x.ref),
+    ).toEqual(before);
+  });
+
   it("ttlock: the gateway's asynchronous failure makes the credential issue that lock's passcode again", async () => {
     const c = await issue('102');
     const lost = c.grants[0]?.vendorRef ?? '';
-    expect(await h.ttlock.failPasscodeAsync(lost)).toBe(202);
+    expect(await h.ttlock.failPasscodeAsync(lost)).toBe(200);
     const again = await eventually(async () => {
       const held = h.ttlock.state().credentials.filter((x) => x.lockRef === '7002');
       return held.length === 1 && held[0]?.ref !== lost ? held[0] : undefined;

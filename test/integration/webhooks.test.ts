@@ -1,23 +1,23 @@
 /**
- * Webhook ingress: Seam (Svix signatures) and TTLock (secret callback token). Signed here by the Svix
- * scheme itself (HMAC-SHA256 over `id.timestamp.body` with the base64 secret), not by the library the
- * service verifies with.
+ * Webhook ingress per property adapter: Seam (Svix signatures with the endpoint's secret) and TTLock (the
+ * endpoint's callback token). Signed here by the Svix scheme itself (HMAC-SHA256 over `id.timestamp.body`
+ * with the base64 secret), not by the library the service verifies with. Routing stays inside the
+ * endpoint's tenant and property; an unauthenticated flood from one address does not starve a vendor.
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Db } from '../../src/io/db/index.ts';
-import { buildTestGateway } from '../support/gateway.ts';
+import { buildTestGateway, webhookEndpoint } from '../support/gateway.ts';
 import { registerSeamDevice } from '../support/lockDevices.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
 const seamSecret = `whsec_${randomBytes(24).toString('base64')}`;
-const ttlockToken = randomBytes(16).toString('hex');
 
-function svixHeaders(body: string, id = `msg_${randomUUID()}`, at = new Date()) {
+function svixHeaders(body: string, id = `msg_${randomUUID()}`, at = new Date(), secret = seamSecret) {
   const ts = String(Math.floor(at.getTime() / 1000));
-  const key = Buffer.from(seamSecret.slice('whsec_'.length), 'base64');
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
   const sig = createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest('base64');
   return { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': `v1,${sig}` };
 }
@@ -26,11 +26,31 @@ describe('webhook ingress', () => {
   let h: Harness;
   let admin: Db;
   let gw: Awaited<ReturnType<typeof buildTestGateway>>;
+  /** The tenant whose property's endpoints the tests post to, and its Seam device. */
+  let hotel: Awaited<ReturnType<typeof registerSeamDevice>>;
+  let seamPath: string;
+  let ttlockPath: string;
+  let ttlockToken: string;
 
   beforeAll(async () => {
     h = await startHarness();
     admin = connect(h.databaseUrl, { max: 1 });
-    gw = await buildTestGateway(h, { webhookSecrets: { seam: seamSecret, ttlock: ttlockToken } });
+    gw = await buildTestGateway(h, {
+      webhookLimits: { perSourcePerSecond: 200, perEndpointPerSecond: 10_000 },
+    });
+    const tenant = `t-${randomUUID().slice(0, 8)}`;
+    const property = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/properties',
+      headers: { authorization: `Bearer ${await gw.token(tenant)}` },
+      payload: { name: 'Webhook Hotel', timezone: 'UTC' },
+    });
+    const propertyId = property.json().id as string;
+    hotel = await registerSeamDevice(h, { tenantId: tenant, propertyId });
+    seamPath = (await webhookEndpoint(gw, tenant, propertyId, 'seam', seamSecret)).url;
+    const t = (await webhookEndpoint(gw, tenant, propertyId, 'ttlock')).url;
+    ttlockToken = new URL(t, 'http://x').searchParams.get('token') ?? '';
+    ttlockPath = t.split('?')[0] ?? '';
   });
   afterAll(async () => {
     await gw?.app.close();
@@ -53,11 +73,19 @@ describe('webhook ingress', () => {
   };
   const seamEvent = () =>
     JSON.stringify({ event_id: randomUUID(), event_type: 'lock.unlocked', device_id: 'august_device_1' });
-  const post = (url: string, body: string, headers: Record<string, string>) =>
+  let source = 0;
+  /** Posts from an address of its own per test step, so the per-source bucket only counts what a test means. */
+  const post = (
+    url: string,
+    body: string,
+    headers: Record<string, string>,
+    from = `192.0.2.${(source++ % 200) + 1}`,
+  ) =>
     gw.app.inject({
       method: 'POST',
       url,
       payload: body,
+      remoteAddress: from,
       headers: { 'content-type': 'application/json', ...headers },
     });
 
@@ -65,9 +93,9 @@ describe('webhook ingress', () => {
     const before = await stored('seam');
     const body = seamEvent();
     const headers = svixHeaders(body);
-    const first = await post('/webhooks/v1/seam', body, headers);
+    const first = await post(seamPath, body, headers);
     expect(first.statusCode).toBe(202);
-    const replay = await post('/webhooks/v1/seam', body, headers);
+    const replay = await post(seamPath, body, headers);
     expect(replay.statusCode).toBe(200);
     expect(replay.json()).toEqual({ received: true, duplicate: true });
     expect(await stored('seam')).toBe(before + 1);
@@ -77,10 +105,10 @@ describe('webhook ingress', () => {
     const before = await stored('seam');
     const body = seamEvent();
     const good = svixHeaders(body);
-    const tampered = await post('/webhooks/v1/seam', body.replace('unlocked', 'locked'), good);
-    const missing = await post('/webhooks/v1/seam', body, {});
+    const tampered = await post(seamPath, body.replace('unlocked', 'locked'), good);
+    const missing = await post(seamPath, body, {});
     const stale = await post(
-      '/webhooks/v1/seam',
+      seamPath,
       body,
       svixHeaders(body, undefined, new Date(Date.now() - 10 * 60_000)),
     );
@@ -93,13 +121,19 @@ describe('webhook ingress', () => {
     const before = await stored('seam');
     const refusedBefore = await refusals();
     const big = JSON.stringify({ pad: 'x'.repeat(70 * 1024) });
-    expect((await post('/webhooks/v1/seam', big, svixHeaders(big))).statusCode).toBe(413);
+    expect((await post(seamPath, big, svixHeaders(big))).statusCode).toBe(413);
     const malformed = '{"event_id": ';
-    expect((await post('/webhooks/v1/seam', malformed, svixHeaders(malformed))).statusCode).toBe(400);
-    expect((await post('/webhooks/v1/seam', '{}', {})).statusCode).toBe(401);
-    // Names an object has without owning them are no vendor either.
+    expect((await post(seamPath, malformed, svixHeaders(malformed))).statusCode).toBe(400);
+    expect((await post(seamPath, '{}', {})).statusCode).toBe(401);
+    // Names an object has without owning them are no vendor either; an unknown endpoint id is no endpoint;
+    // an endpoint of another vendor is not this vendor's.
+    const id = seamPath.split('/').pop() ?? '';
     for (const vendor of ['acme', 'constructor', 'toString', '__proto__'])
-      expect((await post(`/webhooks/v1/${vendor}`, '{}', {})).statusCode).toBe(404);
+      expect((await post(`/webhooks/v1/${vendor}/${id}`, '{}', {})).statusCode).toBe(404);
+    expect(
+      (await post(`/webhooks/v1/seam/${randomBytes(16).toString('base64url')}`, '{}', {})).statusCode,
+    ).toBe(404);
+    expect((await post(`/webhooks/v1/ttlock/${id}`, '{}', {})).statusCode).toBe(404);
     expect(await stored('seam')).toBe(before);
     const counted = await refusals();
     const added = (key: string) => (counted[key] ?? 0) - (refusedBefore[key] ?? 0);
@@ -109,16 +143,19 @@ describe('webhook ingress', () => {
       unauthenticated: added('seam/unauthenticated'),
       unknown: added('unknown/unknown_vendor'),
     }).toEqual({ tooLarge: 1, malformed: 1, unauthenticated: 1, unknown: 4 });
+    expect(added('seam/unknown_vendor') + added('ttlock/unknown_vendor')).toBe(2);
   });
 
-  it('webhooks: TTLock needs its callback token; form bodies are accepted', async () => {
+  it('webhooks: TTLock needs its endpoint token and is answered with the body success; form bodies are accepted', async () => {
     const body = `lockId=7001&notifyType=1&records=${encodeURIComponent('[{"recordType":4}]')}&n=${randomUUID()}`;
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    expect((await post('/webhooks/v1/ttlock?token=wrong', body, form)).statusCode).toBe(401);
-    expect((await post('/webhooks/v1/ttlock', body, form)).statusCode).toBe(401);
+    expect((await post(`${ttlockPath}?token=wrong`, body, form)).statusCode).toBe(401);
+    expect((await post(ttlockPath, body, form)).statusCode).toBe(401);
     const before = await stored('ttlock');
-    expect((await post(`/webhooks/v1/ttlock?token=${ttlockToken}`, body, form)).statusCode).toBe(202);
-    expect((await post(`/webhooks/v1/ttlock?token=${ttlockToken}`, body, form)).statusCode).toBe(200);
+    const first = await post(`${ttlockPath}?token=${ttlockToken}`, body, form);
+    expect([first.statusCode, first.body]).toEqual([200, 'success']);
+    const again = await post(`${ttlockPath}?token=${ttlockToken}`, body, form);
+    expect([again.statusCode, again.body]).toEqual([200, 'success']);
     expect(await stored('ttlock')).toBe(before + 1);
   });
 
@@ -129,7 +166,7 @@ describe('webhook ingress', () => {
     ]);
     const body = `lockId=7001&notifyType=1&records=${encodeURIComponent(records)}`;
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    expect((await post(`/webhooks/v1/ttlock?token=${ttlockToken}`, body, form)).statusCode).toBe(202);
+    expect((await post(`${ttlockPath}?token=${ttlockToken}`, body, form)).statusCode).toBe(200);
     const row = await sql<{ body: string; event_id: string }>`
       select body::text, event_id from webhook_inbox where vendor = 'ttlock' and body::text like ${`%${marker}%`}`.execute(
       admin,
@@ -141,14 +178,14 @@ describe('webhook ingress', () => {
       records: [{ recordType: 4, username: marker, electricQuantity: 80 }],
     });
     const bad = `lockId=7001&notifyType=1&records=${encodeURIComponent('{"not":"a list"}')}`;
-    expect((await post(`/webhooks/v1/ttlock?token=${ttlockToken}`, bad, form)).statusCode).toBe(400);
+    expect((await post(`${ttlockPath}?token=${ttlockToken}`, bad, form)).statusCode).toBe(400);
   });
 
   it('webhooks: a Seam device event reaches its lock device: low battery and offline are published once', async () => {
-    const { deviceId, ref } = await registerSeamDevice(h);
+    const { deviceId, ref } = hotel;
     const send = async (event: Record<string, unknown>) => {
       const body = JSON.stringify({ event_id: randomUUID(), device_id: ref, ...event });
-      expect((await post('/webhooks/v1/seam', body, svixHeaders(body))).statusCode).toBe(202);
+      expect((await post(seamPath, body, svixHeaders(body))).statusCode).toBe(202);
     };
     await send({ event_type: 'device.low_battery', battery_level: 0.12 });
     await send({ event_type: 'device.disconnected' });
@@ -159,7 +196,7 @@ describe('webhook ingress', () => {
       device_id: 'nobody',
       event_type: 'device.disconnected',
     });
-    await post('/webhooks/v1/seam', stray, svixHeaders(stray));
+    await post(seamPath, stray, svixHeaders(stray));
 
     const ctx = await eventually(
       async () => {
@@ -185,7 +222,61 @@ describe('webhook ingress', () => {
       );
       return r.rows[0]?.routed ? r.rows[0] : undefined;
     });
-    expect(strayRow.tenant_id).toBeNull();
+    // Stored as the endpoint's tenant's, and routed to no device.
+    expect(strayRow.tenant_id).toBe(hotel.tenantId);
+  });
+
+  it("webhooks: a device reference two tenants registered routes only inside the endpoint's tenant and property", async () => {
+    const shared = `seam_shared_${randomUUID().slice(0, 8)}`;
+    const victim = await registerSeamDevice(h, { ref: shared });
+    const mine = await registerSeamDevice(h, {
+      tenantId: hotel.tenantId,
+      propertyId: hotel.propertyId,
+      ref: shared,
+    });
+    // Only the victim has this one: the hotel's endpoint must not reach it.
+    const theirsOnly = await registerSeamDevice(h);
+    const send = async (ref: string, event: Record<string, unknown>) => {
+      const body = JSON.stringify({ event_id: randomUUID(), device_id: ref, ...event });
+      expect((await post(seamPath, body, svixHeaders(body))).statusCode).toBe(202);
+    };
+    await send(shared, { event_type: 'device.low_battery', battery_level: 0.05 });
+    await send(theirsOnly.ref, { event_type: 'device.low_battery', battery_level: 0.05 });
+    const battery = async (deviceId: string) =>
+      (
+        await sql<{ b: number | null }>`
+          select (snapshot->'context'->>'battery')::int as b from actor_snapshots where actor_id = ${deviceId}`.execute(
+          admin,
+        )
+      ).rows[0]?.b ?? null;
+    await eventually(
+      async () => ((await battery(mine.deviceId)) === 5 ? true : undefined),
+      15_000,
+      'own device',
+    );
+    // Both webhooks are routed (the second to no device) before anything is asserted about the others.
+    await eventually(async () => {
+      const r = await sql<{ n: string }>`
+        select count(*) as n from webhook_inbox where routed_at is null and tenant_id = ${hotel.tenantId}`.execute(
+        admin,
+      );
+      return Number(r.rows[0]?.n) === 0 ? true : undefined;
+    });
+    expect(await battery(victim.deviceId)).toBeNull();
+    expect(await battery(theirsOnly.deviceId)).toBeNull();
+  });
+
+  it('webhooks: an unauthenticated flood from one address is refused there and a real webhook still lands', async () => {
+    const attacker = '203.0.113.66';
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 400; i++) {
+      const r = await post(seamPath, '{}', {}, attacker);
+      statuses.set(r.statusCode, (statuses.get(r.statusCode) ?? 0) + 1);
+    }
+    expect(statuses.get(429) ?? 0).toBeGreaterThan(0);
+    const body = seamEvent();
+    const real = await post(seamPath, body, svixHeaders(body), '198.51.100.7');
+    expect(real.statusCode).toBe(202);
   });
 
   it('webhooks: no vendor path, body or header combination yields a 5xx', async () => {
@@ -206,7 +297,8 @@ describe('webhook ingress', () => {
         ),
         fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'),
         async (vendor, body, headers, type) => {
-          const r = await post(`/webhooks/v1/${vendor}`, body, { ...headers, 'content-type': type });
+          const id = (vendor === 'ttlock' ? ttlockPath : seamPath).split('/').pop() ?? '';
+          const r = await post(`/webhooks/v1/${vendor}/${id}`, body, { ...headers, 'content-type': type });
           expect(r.statusCode).toBeLessThan(500);
           expect([400, 401, 404, 413]).toContain(r.statusCode);
         },

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildGateway } from '../../src/gateway/app.ts';
 import { createDevAuthenticator, signDevToken } from '../../src/gateway/auth.ts';
-import type { WebhookSecrets } from '../../src/io/vendors/registry.ts';
+import type { GatewayOptions } from '../../src/gateway/app.ts';
 import type { Scope } from '../../src/gateway/scopes.ts';
 import { systemClock } from '../../src/ids.ts';
 import { gatewayPorts } from '../../src/service.ts';
@@ -11,18 +11,19 @@ import type { Harness } from './harness.ts';
 
 export async function buildTestGateway(
   h: Harness,
-  opts: { waitBudgetMs?: number; webhookSecrets?: WebhookSecrets; logger?: FastifyBaseLogger } = {},
+  opts: {
+    waitBudgetMs?: number;
+    logger?: FastifyBaseLogger;
+    webhookLimits?: GatewayOptions['webhookLimits'];
+  } = {},
 ) {
   const secret = randomBytes(32);
   const app = await buildGateway(
-    gatewayPorts(
-      h.service,
-      createDevAuthenticator(secret),
-      opts.waitBudgetMs ?? 5000,
-      systemClock,
-      opts.webhookSecrets,
-    ),
-    { ...(opts.logger ? { logger: opts.logger } : {}) },
+    gatewayPorts(h.service, createDevAuthenticator(secret), opts.waitBudgetMs ?? 5000, systemClock),
+    {
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(opts.webhookLimits ? { webhookLimits: opts.webhookLimits } : {}),
+    },
   );
   return {
     app,
@@ -32,4 +33,22 @@ export async function buildTestGateway(
         ...(scopes ? { scopes } : {}),
       }),
   };
+}
+
+/** Sets a property adapter's webhook endpoint through the API; the path (with TTLock's token) to post to. */
+export async function webhookEndpoint(
+  gw: Awaited<ReturnType<typeof buildTestGateway>>,
+  tenantId: string,
+  propertyId: string,
+  vendor: 'seam' | 'ttlock',
+  secret?: string,
+): Promise<{ webhookId: string; url: string }> {
+  const r = await gw.app.inject({
+    method: 'PUT',
+    url: `/api/v1/properties/${propertyId}/vendor-adapters/${vendor}/webhook`,
+    headers: { authorization: `Bearer ${await gw.token(tenantId)}` },
+    payload: secret === undefined ? {} : { secret },
+  });
+  if (r.statusCode !== 200) throw new Error(`webhook endpoint: ${r.statusCode} ${r.body}`);
+  return r.json() as { webhookId: string; url: string };
 }

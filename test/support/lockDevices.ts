@@ -3,10 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import type { Harness } from './harness.ts';
 
-export async function registerSeamDevice(h: Harness) {
-  const tenantId = `t-${randomUUID().slice(0, 8)}`;
+export async function registerSeamDevice(
+  h: Harness,
+  o: { tenantId?: string; propertyId?: string; ref?: string } = {},
+) {
+  const tenantId = o.tenantId ?? `t-${randomUUID().slice(0, 8)}`;
+  const propertyId = o.propertyId ?? 'p1';
   const deviceId = randomUUID();
-  const ref = `seam_device_${randomUUID().slice(0, 8)}`;
+  const ref = o.ref ?? `seam_device_${randomUUID().slice(0, 8)}`;
   const registered = await h.service.mailbox.sendAndWait(
     { type: 'lockDevice', id: deviceId },
     {
@@ -14,7 +18,7 @@ export async function registerSeamDevice(h: Harness) {
       event: {
         type: 'lockDevice.register',
         at: new Date().toISOString(),
-        propertyId: 'p1',
+        propertyId,
         roomId: '301',
         vendor: 'seam',
         vendorDeviceRef: ref,
@@ -26,5 +30,5 @@ export async function registerSeamDevice(h: Harness) {
     10_000,
   );
   expect(registered?.version).toBe(1);
-  return { tenantId, deviceId, ref };
+  return { tenantId, propertyId, deviceId, ref };
 }

@@ -1,9 +1,10 @@
 /** /api/v1/properties: create, read, vendor adapters, key-kind policy. */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
-import { SECRET_NAME_PATTERN, vendorConfigSchema } from '../../io/vendors/registry.ts';
+import { SECRET_NAME_PATTERN, vendorConfigSchema, webhookSecretRule } from '../../io/vendors/registry.ts';
+import { WEBHOOK_SECRET_NAME } from '../../io/vendors/webhookEndpoints.ts';
 import { LockError } from '../../errors.ts';
 import { adapterStatus } from '../../machines/index.ts';
 import { uuidV5 } from '../../ids.ts';
@@ -24,6 +25,19 @@ const VendorSecretVersion = Type.Object({
   name: Type.String(),
   version: Type.Integer(),
   createdAt: Type.String({ format: 'date-time' }),
+});
+
+const WebhookEndpointBody = Type.Object(
+  {
+    secret: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 400, description: "Seam: the webhook's whsec_ secret" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+const WebhookEndpointView = Type.Object({
+  webhookId: Type.String(),
+  url: Type.String({ description: 'the path to give the vendor (TTLock: with its token, shown once)' }),
 });
 
 const plain = { seal: (r: StoredResponse) => r, open: (r: StoredResponse) => r };
@@ -192,6 +206,11 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
       },
       async (req) => {
         const { tenantId } = req.principal;
+        if (req.params.name === WEBHOOK_SECRET_NAME)
+          throw new LockError(
+            'LOCK.VALIDATION',
+            'the webhook secret is set with PUT …/vendor-adapters/:vendor/webhook',
+          );
         const property = await p.readModel.property(tenantId, req.params.id);
         if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${req.params.id}`);
         const stored = await p.vendorSecrets.put(
@@ -201,6 +220,55 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           principalRef(req.principal),
         );
         return { name: req.params.name, version: stored.version, createdAt: stored.createdAt };
+      },
+    );
+
+    app.put(
+      '/properties/:id/vendor-adapters/:vendor/webhook',
+      {
+        config: { scope: 'lock:admin' },
+        schema: {
+          tags: ['properties'],
+          description:
+            "Sets the adapter's webhook endpoint: its own URL and secret. Seam: give the workspace webhook's " +
+            'signing secret (whsec_…). TTLock: give nothing; the answer carries the callback URL with a new ' +
+            "token, shown this once (set it as the TTLock app's callback URL). Setting it again replaces " +
+            'the secret at once.',
+          params: Type.Object({ id: Id, vendor: VendorParam }),
+          body: WebhookEndpointBody,
+          response: { 200: WebhookEndpointView, ...problems },
+        },
+      },
+      async (req) => {
+        const { tenantId } = req.principal;
+        const { vendor, id: propertyId } = req.params;
+        const rule = webhookSecretRule(vendor);
+        if (!rule) throw new LockError('LOCK.VALIDATION', `vendor ${vendor} sends no webhooks`);
+        let secret: string;
+        if ('given' in rule) {
+          if (!req.body.secret || !rule.given.test(req.body.secret))
+            throw new LockError(
+              'LOCK.VALIDATION',
+              `secret: the ${vendor} webhook's signing secret is required`,
+            );
+          secret = req.body.secret;
+        } else {
+          if (req.body.secret !== undefined)
+            throw new LockError(
+              'LOCK.VALIDATION',
+              `secret: the ${vendor} callback token is made by the service`,
+            );
+          secret = randomBytes(24).toString('base64url');
+        }
+        const property = await p.readModel.property(tenantId, propertyId);
+        if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${propertyId}`);
+        const webhookId = await p.webhookEndpoints.set(
+          { tenantId, propertyId, vendor },
+          secret,
+          principalRef(req.principal),
+        );
+        const path = `/webhooks/v1/${vendor}/${webhookId}`;
+        return 'given' in rule ? { webhookId, url: path } : { webhookId, url: `${path}?token=${secret}` };
       },
     );
 

@@ -171,7 +171,16 @@ export interface AuditHeadsTable {
   hash: ColumnType<Buffer, never, never>;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  tenant_id: string;
+  property_id: string;
+  vendor: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface Database {
+  webhook_endpoints: WebhookEndpointsTable;
   audit_heads: AuditHeadsTable;
   tenant_keys: TenantKeysTable;
   vendor_secrets: VendorSecretsTable;

@@ -12,36 +12,41 @@ import { sql } from 'kysely';
 import type { Db } from './connect.ts';
 import { MicroBatcher } from './microBatcher.ts';
 
-interface Webhook {
-  vendor: string;
-  eventId: string;
-  body: unknown;
-}
+import type { StoredWebhook } from '../../gateway/webhooks/routes.ts';
 
 /**
  * One statement per batch with one parameter, the batch as a JSON array that PostgreSQL unpacks: far
- * cheaper for Node than three bound parameters per row at thousands of webhooks per second.
+ * cheaper for Node than several bound parameters per row at thousands of webhooks per second.
  */
-async function insert(db: Db, batch: Webhook[]): Promise<boolean[]> {
+async function insert(db: Db, batch: StoredWebhook[]): Promise<boolean[]> {
   const rowsJson = JSON.stringify(
-    batch.map((w) => ({ vendor: w.vendor, event_id: w.eventId, body: w.body })),
+    batch.map((w) => ({
+      vendor: w.vendor,
+      webhook_id: w.webhookId,
+      tenant_id: w.tenantId,
+      property_id: w.propertyId,
+      event_id: w.eventId,
+      body: w.body,
+    })),
   );
-  const { rows } = await sql<{ vendor: string; event_id: string }>`
-    insert into webhook_inbox (vendor, event_id, body)
-    select vendor, event_id, body from jsonb_to_recordset(${rowsJson}::jsonb) as w(vendor text, event_id text, body jsonb)
-    on conflict (vendor, event_id) do nothing
-    returning vendor, event_id`.execute(db);
-  const inserted = new Set(rows.map((r) => `${r.vendor}\u0000${r.event_id}`));
+  const { rows } = await sql<{ webhook_id: string; event_id: string }>`
+    insert into webhook_inbox (vendor, webhook_id, tenant_id, property_id, event_id, body)
+    select vendor, webhook_id, tenant_id, property_id, event_id, body
+      from jsonb_to_recordset(${rowsJson}::jsonb)
+        as w(vendor text, webhook_id text, tenant_id text, property_id text, event_id text, body jsonb)
+    on conflict (webhook_id, event_id) do nothing
+    returning webhook_id, event_id`.execute(db);
+  const inserted = new Set(rows.map((r) => `${r.webhook_id}\u0000${r.event_id}`));
   // The same event twice in one batch: only its first caller stored it.
-  return batch.map((p) => inserted.delete(`${p.vendor}\u0000${p.eventId}`));
+  return batch.map((p) => inserted.delete(`${p.webhookId}\u0000${p.eventId}`));
 }
 
 export function createWebhookInboxWriter(db: Db, maxConcurrent = 1) {
-  const batcher = new MicroBatcher<Webhook, boolean>((batch) => insert(db, batch), 500, maxConcurrent);
+  const batcher = new MicroBatcher<StoredWebhook, boolean>((batch) => insert(db, batch), 500, maxConcurrent);
   return {
-    /** True when stored now, false when the vendor's event id was already there. */
-    store(vendor: string, eventId: string, body: unknown): Promise<boolean> {
-      return batcher.submit({ vendor, eventId, body });
+    /** True when stored now, false when the endpoint's event id was already there. */
+    store(w: StoredWebhook): Promise<boolean> {
+      return batcher.submit(w);
     },
   };
 }

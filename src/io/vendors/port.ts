@@ -146,6 +146,11 @@ export interface LockAdapter {
   /** The lock's access records between the dates; NOT_SUPPORTED where `accessRecords` is false. */
   listAccessRecords(lockRef: string, from: Date, until: Date): Promise<AccessRecord[]>;
   health(): Promise<void>;
+  /**
+   * Whether the lock still holds the credential `vendorRef` (a PIN). For vendors whose notices that a
+   * credential was lost are unsigned claims (TTLock): the claim is checked before anything is revoked.
+   */
+  credentialPresent?(lockRef: string, vendorRef: string): Promise<boolean>;
 }
 
 /**

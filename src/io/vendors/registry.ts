@@ -41,16 +41,10 @@ interface VendorEntry {
   webhooks?: {
     verifier(secret: string | undefined): WebhookVerifier;
     facts(body: unknown): WebhookFacts | null;
+    /** The vendor gives the endpoint's secret (its shape); absent: the service makes one (a URL token). */
+    secretGiven?: RegExp;
   };
 }
-
-/** The webhook secret of each vendor that sends webhooks. */
-export type WebhookSecrets = {
-  /** Svix signing secret (`whsec_…`) of the Seam webhook. */
-  seam?: string;
-  /** The token in TTLock's callback URL. */
-  ttlock?: string;
-};
 
 const Url = Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 500 });
 const Text = Type.String({ minLength: 1, maxLength: 200 });
@@ -121,7 +115,11 @@ const entries: Record<string, VendorEntry> = {
         timeoutMs: d.timeoutMs,
         ...(d.egress ? { egress: d.egress } : {}),
       }),
-    webhooks: { verifier: seamWebhookVerifier, facts: seamWebhookFacts },
+    webhooks: {
+      verifier: seamWebhookVerifier,
+      facts: seamWebhookFacts,
+      secretGiven: /^whsec_[A-Za-z0-9+/=]{16,200}$/,
+    },
   },
 };
 
@@ -132,12 +130,21 @@ function entry(vendor: string): VendorEntry | undefined {
   return Object.hasOwn(entries, vendor) ? entries[vendor] : undefined;
 }
 
-/** The webhook verifier of each vendor that sends webhooks, by vendor name (a Map: no inherited keys). */
-export function webhookVerifiers(secrets: WebhookSecrets): Map<string, WebhookVerifier> {
-  const bySecret: Record<string, string | undefined> = secrets;
-  return new Map(
-    Object.entries(entries).flatMap(([v, e]) => (e.webhooks ? [[v, e.webhooks.verifier(bySecret[v])]] : [])),
-  );
+/** The vendors that send webhooks. */
+export const webhookVendors = Object.entries(entries).flatMap(([v, e]) => (e.webhooks ? [v] : []));
+
+/** The verifier of a vendor's webhooks for one endpoint's secret (Seam's Svix secret, TTLock's token). */
+export function webhookVerifier(vendor: string, secret: string): WebhookVerifier {
+  const w = entry(vendor)?.webhooks;
+  if (!w) throw new Error(`vendor ${vendor} sends no webhooks`);
+  return w.verifier(secret);
+}
+
+/** What an endpoint's secret must look like, and whether the service makes it (TTLock) or the vendor gives it. */
+export function webhookSecretRule(vendor: string): { given: RegExp } | { generated: true } | null {
+  const w = entry(vendor)?.webhooks;
+  if (!w) return null;
+  return w.secretGiven ? { given: w.secretGiven } : { generated: true };
 }
 
 /** What a stored webhook of `vendor` says, or null when it says nothing the router acts on. */

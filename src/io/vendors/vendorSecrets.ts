@@ -33,6 +33,8 @@ export interface VendorSecretStore {
   current(a: SecretAddress, names: readonly string[]): Promise<CurrentSecrets>;
   /** Deletes every version older than the ones given (after a call with those succeeded). */
   destroyOlder(a: SecretAddress, versions: Record<string, number>): Promise<void>;
+  /** Opens a sealed version read elsewhere (the webhook ingress reads it before it knows the tenant). */
+  open(a: SecretAddress, name: string, version: number, sealed: string): Promise<string>;
 }
 
 const label = (a: SecretAddress, name: string, version: number) =>
@@ -117,6 +119,8 @@ export function createVendorSecretStore(db: Db, keyring: TenantKeyring): VendorS
         );
       return { values, versions, hasOlder };
     },
+
+    open: (a, name, version, sealed) => keyring.open(a.tenantId, label(a, name, version), sealed),
 
     async destroyOlder(a, versions) {
       await withTenant(db, a.tenantId, async (tx) => {

@@ -160,6 +160,9 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     return Number(ref);
   };
 
+  /** `listKeyboardPwd`'s status of a passcode the gateway could not write to its lock. */
+  const PASSCODE_ADD_FAILED = 5;
+
   /** The first page of a search by name (passcodes and cards; TTLock filters by `searchStr`). */
   async function searchByName<T>(path: string, lock: number, name: string): Promise<T[]> {
     const page = await call<TtlockPage<T>>(path, {
@@ -376,6 +379,24 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
             battery: typeof r.electricQuantity === 'number' ? r.electricQuantity : null,
           });
         if (pageNo >= page.pages) return out;
+      }
+    },
+
+    // TTLock's "async request failed" notice (notifyType 4) is unsigned: the lock's passcode list says
+    // whether it is true. The cloud keeps listing a passcode whose add failed, with status 5; one that is
+    // absent is gone too. (keyboardPwd values are never read from the answer.)
+    async credentialPresent(lockRef, vendorRef) {
+      const lock = lockId(lockRef);
+      for (let pageNo = 1; ; pageNo++) {
+        const page = await call<TtlockPage<TtlockPasscode>>('/v3/lock/listKeyboardPwd', {
+          lockId: lock,
+          pageNo,
+          pageSize: 100,
+          orderBy: 1,
+        });
+        const found = page.list.find((p) => String(p.keyboardPwdId) === vendorRef);
+        if (found) return found.status !== PASSCODE_ADD_FAILED;
+        if (pageNo >= page.pages || page.list.length === 0) return false;
       }
     },
 

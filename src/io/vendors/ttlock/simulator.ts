@@ -40,6 +40,9 @@ export const TTLOCK_SIM_DEFAULTS = {
 } as const;
 
 const MAX_CUSTOM_PASSCODES = 250;
+/** `listKeyboardPwd` status: 1 normal; 5 add failed (the gateway could not write it to the lock). */
+const PASSCODE_NORMAL = 1;
+const PASSCODE_ADD_FAILED = 5;
 const MAX_CARDS = 1000;
 const DATE_TOLERANCE_MS = 5 * 60_000;
 
@@ -233,9 +236,10 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
         const list = passcodes.get(lockId);
         if (!list) return fail(-1003, 'Lock does not exist.');
         const search = p.get('searchStr');
+        // The documented page size is at most 100.
         return page(
           search ? list.filter((x) => x.keyboardPwdName.includes(search) || x.keyboardPwd === search) : list,
-          200,
+          100,
         );
       }
       case '/v3/keyboardPwd/add': {
@@ -441,7 +445,10 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(fields).toString(),
     });
-    await res.text();
+    // TTLock takes a callback as delivered only when the answer's body is `success` (and sends it again).
+    const answer = await res.text();
+    if (res.ok && answer !== 'success')
+      throw new Error(`the callback was answered ${JSON.stringify(answer.slice(0, 80))}, not success`);
     return res.status;
   }
 
@@ -449,7 +456,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     const l = locks.get(Number(lockRef));
     if (!l) throw new Error(`no lock ${lockRef}`);
     const match = (passcodes.get(l.lockId) ?? []).find(
-      (x) => x.keyboardPwd === pin && x.startDate <= at && at < x.endDate,
+      (x) => x.status === PASSCODE_NORMAL && x.keyboardPwd === pin && x.startDate <= at && at < x.endDate,
     );
     const r = record(l, 4, match ? 1 : 0, match?.keyboardPwdName ?? '', pin, at);
     // As the real callback: form fields, the records as a JSON string.
@@ -462,6 +469,9 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     });
     return r;
   }
+
+  const onLock = (all: Map<number, TtlockPasscode[]>) =>
+    new Map([...all].map(([lock, list]) => [lock, list.filter((x) => x.status === PASSCODE_NORMAL)]));
 
   function state(): SimState {
     // What every kind shares: the id, the lock, the window and the name; then what is its own.
@@ -484,7 +494,8 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     return {
       locks: [...locks.values()].map((l) => ({ ref: String(l.lockId), name: l.lockName })),
       credentials: [
-        ...held(passcodes, 'pin', (x) => ({
+        // What the lock holds: a passcode whose add failed is listed by the cloud but not on the lock.
+        ...held(onLock(passcodes), 'pin', (x) => ({
           ref: x.keyboardPwdId,
           name: x.keyboardPwdName,
           pin: x.keyboardPwd,
@@ -546,10 +557,8 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       for (const [lockId, list] of passcodes) {
         const p = list.find((x) => String(x.keyboardPwdId) === keyboardPwdId);
         if (!p) continue;
-        passcodes.set(
-          lockId,
-          list.filter((x) => x !== p),
-        );
+        // As TTLock: the cloud keeps listing it, with the status "add failed"; the lock does not have it.
+        p.status = PASSCODE_ADD_FAILED;
         return sendCallback({
           notifyType: '4',
           lockId: String(lockId),
