@@ -5,7 +5,7 @@ import Type from 'typebox';
 import { adapterStatus } from '../../machines/index.ts';
 import { LockError } from '../../errors.ts';
 import { uuidV5 } from '../../ids.ts';
-import { type StoredResponse, withIdempotency } from '../idempotency.ts';
+import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
 import { type Principal, principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
 import { CreateLockDevice, Id, IdParams, ListQuery, LockDevice, pageOf, Vendor } from '../schemas.ts';
@@ -121,7 +121,7 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           },
           { seal: plain },
         );
-        return reply.code(r.status).send(r.body as never);
+        return sendStored(reply, r);
       },
     );
 

@@ -9,7 +9,7 @@ import { LockError } from '../../errors.ts';
 import { adapterStatus } from '../../machines/index.ts';
 import { uuidV5 } from '../../ids.ts';
 import type { PropertyView } from '../../readModel/index.ts';
-import { type StoredResponse, withIdempotency } from '../idempotency.ts';
+import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
 import { type Principal, principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
 import { CreateProperty, Id, IdParams, KeyKindPolicyBody, Property, VendorAdapterBody } from '../schemas.ts';
@@ -116,7 +116,7 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           },
           { seal: plain },
         );
-        return reply.code(r.status).send(r.body as never);
+        return sendStored(reply, r);
       },
     );
 
