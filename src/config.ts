@@ -87,7 +87,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     prefix: env.NATS_PREFIX ?? '',
     partitions: num(env.ACTOR_PARTITIONS, 32),
     owner: env.RUNTIME_OWNER ?? `${hostname()}-${process.pid}`,
-    vendorMode: env.VENDOR_MODE === 'live' ? 'live' : 'simulated',
+    // Production talks to the vendors unless told otherwise; development to the simulators.
+    vendorMode: (env.VENDOR_MODE ?? (production ? 'live' : 'simulated')) === 'live' ? 'live' : 'simulated',
     vendorEgressAllow: parseEgressAllow(env.VENDOR_EGRESS_ALLOW),
     vendorSecretEnvAllow: parseEnvAllow(env.VENDOR_SECRET_ENV_ALLOW),
     kek: env.KMS_KEY_NAME

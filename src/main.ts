@@ -4,7 +4,6 @@ import { buildGateway } from './gateway/app.ts';
 import { createDevAuthenticator, createJwksAuthenticator, signDevToken } from './gateway/auth.ts';
 import { systemClock } from './ids.ts';
 import { cloudKmsKek, createKmsClient, localKek } from './io/crypto/keyEncryption.ts';
-import { ensureSimulators } from './io/vendors/simulators.ts';
 import { createLogger } from './logger.ts';
 import { gatewayPorts, startService } from './service.ts';
 
@@ -17,9 +16,14 @@ try {
   process.exit(1);
 }
 const log = createLogger(config.logLevel);
-const sims = await ensureSimulators(config.simulatorBasePort, {
-  startMissing: config.vendorMode === 'simulated',
-});
+// The simulators (and what they need: the Seam fake, certificate generation) are development packages:
+// loaded only in simulated mode, so a production install without them starts.
+const sims =
+  config.vendorMode === 'simulated'
+    ? await (await import('./io/vendors/simulators.ts')).ensureSimulators(config.simulatorBasePort, {
+        startMissing: true,
+      })
+    : { defaults: {}, started: [] as string[], close: async () => {} };
 const service = await startService({
   databaseUrl: config.databaseUrl,
   migrateOnStart: config.migrateOnStart,
