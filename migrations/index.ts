@@ -10,6 +10,7 @@ import * as batchedIssueContext from './2026-11-30T0007_batched_issue_context.ts
 import * as vendorSecrets from './2026-11-30T0008_vendor_secrets.ts';
 import * as auditHeadDefiner from './2026-11-30T0009_audit_head_definer.ts';
 import * as webhookEndpoints from './2026-11-30T0010_webhook_endpoints.ts';
+import * as dropCrossTenantLookups from './2026-11-30T0011_drop_cross_tenant_lookups.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0008_vendor_secrets': vendorSecrets,
   '2026-11-30T0009_audit_head_definer': auditHeadDefiner,
   '2026-11-30T0010_webhook_endpoints': webhookEndpoints,
+  '2026-11-30T0011_drop_cross_tenant_lookups': dropCrossTenantLookups,
 };

@@ -59,6 +59,8 @@ export interface Config {
   idempotencyRetentionMs: number;
   createPlatformStream: boolean;
   logLevel: string;
+  /** TRUST_PROXY: proxy hops in front of the gateway (the client's address for webhook rate limits). */
+  trustProxy: number;
 }
 
 const num = (v: string | undefined, d: number) => (v === undefined || v === '' ? d : Number(v));
@@ -115,6 +117,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     idempotencyRetentionMs: num(env.IDEMPOTENCY_RETENTION_HOURS, 24) * 3_600_000,
     createPlatformStream: env.CREATE_PLATFORM_STREAM ? env.CREATE_PLATFORM_STREAM === 'true' : !production,
     logLevel: env.LOG_LEVEL ?? 'info',
+    trustProxy: num(env.TRUST_PROXY, 0),
   };
 }
 

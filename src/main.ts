@@ -20,7 +20,9 @@ const log = createLogger(config.logLevel);
 // loaded only in simulated mode, so a production install without them starts.
 const sims =
   config.vendorMode === 'simulated'
-    ? await (await import('./io/vendors/simulators.ts')).ensureSimulators(config.simulatorBasePort, {
+    ? await (
+        await import('./io/vendors/simulators.ts')
+      ).ensureSimulators(config.simulatorBasePort, {
         startMissing: true,
       })
     : { defaults: {}, started: [] as string[], close: async () => {} };
@@ -61,6 +63,7 @@ const auth =
     : createJwksAuthenticator(config.auth);
 const app = await buildGateway(gatewayPorts(service, auth, config.waitBudgetMs, systemClock), {
   logger: log,
+  trustProxy: config.trustProxy,
 });
 await app.listen({ port: config.port, host: config.host });
 

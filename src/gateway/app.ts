@@ -31,14 +31,24 @@ declare module 'fastify' {
 export interface GatewayOptions {
   /** The service's logger (pino, with its redaction); none by default (tests, the benchmark's REST run). */
   logger?: FastifyBaseLogger;
-  /** Webhook rate limits (per source address, per endpoint); 20,000/s each by default. */
-  webhookLimits?: { perSourcePerSecond?: number; perEndpointPerSecond?: number };
+  /** Webhook rate limits (per source address, per endpoint, refusals per source). */
+  webhookLimits?: {
+    perSourcePerSecond?: number;
+    perEndpointPerSecond?: number;
+    refusedPerSourcePerSecond?: number;
+  };
+  /**
+   * Behind a load balancer: how many proxy hops to trust for the client's address (`X-Forwarded-For`), so
+   * that per-address limits see clients, not the balancer. None by default.
+   */
+  trustProxy?: number;
 }
 
 export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(o.logger ? { loggerInstance: o.logger } : { logger: false }),
     logController: new RequestLog(),
+    ...(o.trustProxy ? { trustProxy: (_address: string, hop: number) => hop < (o.trustProxy ?? 0) } : {}),
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -64,6 +64,14 @@ interface InboxRow {
   property_id: string | null;
 }
 
+function factsOf(row: InboxRow): WebhookFacts | null {
+  try {
+    return webhookFacts(row.vendor, row.body);
+  } catch {
+    return null;
+  }
+}
+
 const deviceKey = (row: InboxRow, ref: string) =>
   `${row.tenant_id}\u0000${row.property_id}\u0000${row.vendor}\u0000${ref}`;
 
@@ -117,7 +125,9 @@ export class WebhookRouter {
         returning id, vendor, body, route_attempts, tenant_id, property_id`.execute(tx);
       if (claimed.rows.length === 0) return 0;
       const rows = claimed.rows.sort((x, y) => Number(BigInt(x.id) - BigInt(y.id)));
-      const facts = rows.map((row) => ({ row, facts: webhookFacts(row.vendor, row.body) }));
+      // A stored body is the vendor's (or a tenant's own endpoint's) word: one that the facts reader cannot
+      // make sense of is ignored, never allowed to fail the batch (which would claim it again, for ever).
+      const facts = rows.map((row) => ({ row, facts: factsOf(row) }));
       const devices = await this.devicesOf(
         tx,
         facts.flatMap((x) => (x.facts ? [{ row: x.row, ref: x.facts.vendorDeviceRef }] : [])),

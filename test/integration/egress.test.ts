@@ -8,7 +8,15 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkVendorUrl, type EgressPolicy, isNonPublicAddress } from '../../src/io/vendors/egress.ts';
+import {
+  checkVendorUrl,
+  type EgressPolicy,
+  egressForTenant,
+  isNonPublicAddress,
+  parseEgressAllow,
+} from '../../src/io/vendors/egress.ts';
+import { VendorError } from '../../src/io/vendors/port.ts';
+import { createSeamAdapter } from '../../src/io/vendors/seam/adapter.ts';
 import { createVendorHttp } from '../../src/io/vendors/http.ts';
 import { TTLOCK_SIM_DEFAULTS } from '../../src/io/vendors/ttlock/index.ts';
 import { buildTestGateway } from '../support/gateway.ts';
@@ -94,6 +102,39 @@ describe('egress policy', () => {
       await http.close();
       await target.close();
     }
+  });
+
+  it("egress: the Seam SDK's calls go through the same guard (a rebinding name never connects)", async () => {
+    const target = await countingListener();
+    let lookups = 0;
+    const rebinding: EgressPolicy = {
+      allow: new Set(),
+      resolve: async () =>
+        lookups++ === 0 ? [{ address: '93.184.216.34', family: 4 }] : [{ address: '127.0.0.1', family: 4 }],
+    };
+    const endpoint = `https://rebind.example:${target.port}`;
+    await expect(checkVendorUrl(rebinding, endpoint)).resolves.toBeUndefined();
+    const seam = createSeamAdapter({
+      config: { endpoint, apiKey: 'seam_test_key' },
+      timeoutMs: 2000,
+      egress: rebinding,
+    });
+    try {
+      await expect(seam.listLocks()).rejects.toBeInstanceOf(VendorError);
+      expect(lookups).toBeGreaterThanOrEqual(2);
+      expect(target.connections()).toBe(0);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it("egress: an operator's allowance for one tenant's on-premises host is that tenant's alone", () => {
+    const policy: EgressPolicy = { allow: parseEgressAllow('hotel-a@Salto.Hotel-A.lan:8100,shared.example') };
+    expect([...egressForTenant(policy, 'hotel-a').allow].sort()).toEqual([
+      'salto.hotel-a.lan:8100',
+      'shared.example',
+    ]);
+    expect([...egressForTenant(policy, 'hotel-b').allow]).toEqual(['shared.example']);
   });
 
   it('egress: a vendor answer larger than the cap is refused, not buffered', async () => {

@@ -279,6 +279,70 @@ describe('webhook ingress', () => {
     expect(real.statusCode).toBe(202);
   });
 
+  it('webhooks: a verified body the router cannot read is ignored and does not hold up the webhooks behind it', async () => {
+    const form = { 'content-type': 'application/json' };
+    // An endpoint's own tenant can send its endpoint anything that verifies: a lock id that is an object.
+    const hostile = JSON.stringify({
+      notifyType: 1,
+      lockId: { toString: 1 },
+      records: [{ lockDate: 1, recordType: 4 }],
+      n: randomUUID(),
+    });
+    const lost = JSON.stringify({
+      notifyType: 4,
+      lockId: '7001',
+      objectType: { valueOf: 1 },
+      objectId: '1',
+      n: randomUUID(),
+    });
+    for (const body of [hostile, lost])
+      expect((await post(`${ttlockPath}?token=${ttlockToken}`, body, form)).statusCode).toBe(200);
+    const body = JSON.stringify({
+      event_id: randomUUID(),
+      device_id: hotel.ref,
+      event_type: 'device.low_battery',
+      battery_level: 0.07,
+    });
+    expect((await post(seamPath, body, svixHeaders(body))).statusCode).toBe(202);
+    await eventually(
+      async () => {
+        const r = await sql<{ n: string }>`
+          select count(*) as n from webhook_inbox where routed_at is null and tenant_id = ${hotel.tenantId}`.execute(
+          admin,
+        );
+        return Number(r.rows[0]?.n) === 0 ? true : undefined;
+      },
+      15_000,
+      'every webhook routed',
+    );
+  });
+
+  it('webhooks: a body PostgreSQL cannot store (a NUL) is 400, and webhooks sent beside it are stored', async () => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const nul = `notifyType=1&lockId=%00&n=${randomUUID()}`;
+    const bodies = Array.from({ length: 5 }, () => seamEvent());
+    const [bad, ...good] = await Promise.all([
+      post(`${ttlockPath}?token=${ttlockToken}`, nul, form),
+      ...bodies.map((b) => post(seamPath, b, svixHeaders(b))),
+    ]);
+    expect(bad?.statusCode).toBe(400);
+    expect(good.map((r) => r.statusCode)).toEqual([202, 202, 202, 202, 202]);
+  });
+
+  it('webhooks: an address whose requests keep being refused is cut off before any look-up; others are not', async () => {
+    const guesser = '203.0.113.99';
+    const statuses: number[] = [];
+    for (let i = 0; i < 150; i++)
+      statuses.push(
+        (await post(`/webhooks/v1/seam/${randomBytes(16).toString('base64url')}`, '{}', {}, guesser))
+          .statusCode,
+      );
+    expect(statuses.slice(0, 50).every((s) => s === 404)).toBe(true);
+    expect(statuses.slice(-10).every((s) => s === 429)).toBe(true);
+    const body = seamEvent();
+    expect((await post(seamPath, body, svixHeaders(body), '198.51.100.8')).statusCode).toBe(202);
+  });
+
   it('webhooks: no vendor path, body or header combination yields a 5xx', async () => {
     const header = fc.oneof(fc.string(), fc.constantFrom('v1,', 'v1,AAAA', '', '0', '-1', '99999999999999'));
     const vendor = fc.oneof(

@@ -26,6 +26,13 @@ export class VendorRateLimit {
     return true;
   }
 
+  /** Whether `key` has a token now, without taking it. */
+  has(key: string): boolean {
+    const b = this.buckets.get(key);
+    if (!b) return true;
+    return Math.min(this.burst, b.tokens + ((this.now() - b.at) / 1000) * this.perSecond) >= 1;
+  }
+
   private forgetFull(t: number): void {
     for (const [k, b] of this.buckets)
       if (b.tokens + ((t - b.at) / 1000) * this.perSecond >= this.burst) this.buckets.delete(k);

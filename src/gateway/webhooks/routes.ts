@@ -49,6 +49,11 @@ export interface WebhookRouteOptions {
   perSourcePerSecond?: number;
   /** Verified webhooks a second per endpoint (20,000). */
   perEndpointPerSecond?: number;
+  /**
+   * Refused webhooks (401, 404) a second per source address (50, bursts of 100): past it the address is
+   * answered 429 before anything is looked up, so guessing endpoint ids or secrets costs the guesser.
+   */
+  refusedPerSourcePerSecond?: number;
   /** Told of every refused webhook; `vendor` is 'unknown' for a path no vendor owns (bounded labels). */
   refused?: (vendor: string, reason: WebhookRefusal) => void;
 }
@@ -61,6 +66,8 @@ export function webhookRoutes(
   const vendors = new Set(webhookVendors);
   const perSource = new VendorRateLimit(options.perSourcePerSecond ?? 20_000);
   const perEndpoint = new VendorRateLimit(options.perEndpointPerSecond ?? 20_000);
+  const refusedRate = options.refusedPerSourcePerSecond ?? 50;
+  const refusedPerSource = new VendorRateLimit(refusedRate, refusedRate * 2);
   // One verifier per endpoint and secret (Seam's parses its whsec_ key once).
   const verifiers = new Map<string, { secret: string; verify: WebhookVerifier }>();
   const refused = options.refused;
@@ -76,8 +83,11 @@ export function webhookRoutes(
       });
     // Before the body is read: a flood is refused without reading it.
     app.addHook('onRequest', async (req) => {
-      if (!perSource.take(req.ip))
+      if (!refusedPerSource.has(req.ip) || !perSource.take(req.ip))
         throw new LockError('LOCK.RATE_LIMITED', 'too many webhooks from this address; retry later');
+    });
+    app.addHook('onResponse', async (req, reply) => {
+      if (reply.statusCode === 401 || reply.statusCode === 404) refusedPerSource.take(req.ip);
     });
     // Raw text for every content type: the signature covers the exact bytes.
     app.removeAllContentTypeParsers();
@@ -105,6 +115,9 @@ export function webhookRoutes(
         const raw = typeof req.body === 'string' ? req.body : '';
         // Node lower-cases header names; repeated headers (arrays) are not signature headers of any vendor.
         const { eventId, body } = v.verify(raw, req.headers as Record<string, string>, req.query ?? {});
+        // PostgreSQL's jsonb refuses NUL characters: refused here, so that it cannot fail a batch of others.
+        if (JSON.stringify(body).includes('\\u0000'))
+          throw new LockError('LOCK.VALIDATION', 'the webhook body holds a NUL character');
         if (!perEndpoint.take(webhookId))
           throw new LockError('LOCK.RATE_LIMITED', 'too many webhooks for this endpoint; retry later');
         const stored = await inbox.store({

@@ -41,12 +41,39 @@ async function insert(db: Db, batch: StoredWebhook[]): Promise<boolean[]> {
   return batch.map((p) => inserted.delete(`${p.webhookId}\u0000${p.eventId}`));
 }
 
+/**
+ * A batch the database refuses (one row it cannot take) is written again row by row, so that the refusal
+ * reaches that row's caller alone and the others are stored.
+ */
+async function insertEach(db: Db, batch: StoredWebhook[]): Promise<(boolean | Error)[]> {
+  try {
+    return await insert(db, batch);
+  } catch (e) {
+    if (batch.length === 1) return [e instanceof Error ? e : new Error(String(e))];
+    const results: (boolean | Error)[] = [];
+    for (const w of batch) {
+      try {
+        results.push((await insert(db, [w]))[0] ?? false);
+      } catch (err) {
+        results.push(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    return results;
+  }
+}
+
 export function createWebhookInboxWriter(db: Db, maxConcurrent = 1) {
-  const batcher = new MicroBatcher<StoredWebhook, boolean>((batch) => insert(db, batch), 500, maxConcurrent);
+  const batcher = new MicroBatcher<StoredWebhook, boolean | Error>(
+    (batch) => insertEach(db, batch),
+    500,
+    maxConcurrent,
+  );
   return {
     /** True when stored now, false when the endpoint's event id was already there. */
-    store(w: StoredWebhook): Promise<boolean> {
-      return batcher.submit(w);
+    async store(w: StoredWebhook): Promise<boolean> {
+      const r = await batcher.submit(w);
+      if (r instanceof Error) throw r;
+      return r;
     },
   };
 }

@@ -18,7 +18,7 @@ import type { Clock } from '../../ids.ts';
 import { adapterStatus } from '../../machines/index.ts';
 import { type Db, withTenant } from '../db/index.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
-import { checkVendorUrl, type EgressPolicy } from './egress.ts';
+import { checkVendorUrl, type EgressPolicy, egressForTenant } from './egress.ts';
 import { type LockAdapter, VendorError } from './port.ts';
 import type { CurrentSecrets, VendorSecretStore } from './vendorSecrets.ts';
 
@@ -28,7 +28,8 @@ export interface ResolvedAdapter {
   breaker: CircuitBreaker;
 }
 
-export type AdapterFactory = (config: Record<string, unknown>) => LockAdapter;
+/** Builds a vendor's adapter; `egress`, in live mode, is the policy of the tenant it serves. */
+export type AdapterFactory = (config: Record<string, unknown>, egress?: EgressPolicy) => LockAdapter;
 
 /** The fields of any vendor's config that name a URL the adapter will call. */
 export const VENDOR_URL_FIELDS = ['baseUrl', 'identityUrl', 'endpoint'] as const;
@@ -82,8 +83,11 @@ function referencesOf(config: Record<string, unknown>) {
   return { secrets, env };
 }
 
-/** Calls `onSuccess` once, after the first call of the adapter that succeeds. */
-function confirmingSuccess(adapter: LockAdapter, onSuccess: () => void): LockAdapter {
+/**
+ * Calls `onSuccess` after the first call of the adapter that succeeds, until `onSuccess` answers true (a
+ * confirmation that failed is tried again after the next successful call).
+ */
+function confirmingSuccess(adapter: LockAdapter, onSuccess: () => Promise<boolean>): LockAdapter {
   let confirmed = false;
   const wrapped: Record<string, unknown> = { ...adapter };
   for (const [name, member] of Object.entries(adapter)) {
@@ -95,7 +99,9 @@ function confirmingSuccess(adapter: LockAdapter, onSuccess: () => void): LockAda
           () => {
             if (confirmed) return;
             confirmed = true;
-            onSuccess();
+            void onSuccess().then((done) => {
+              if (!done) confirmed = false;
+            });
           },
           () => undefined,
         );
@@ -117,11 +123,12 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
     vendor: string,
     key: string,
     config: Record<string, unknown>,
+    egress?: EgressPolicy,
     wrap?: (a: LockAdapter) => LockAdapter,
   ) {
     const factory = o.factories[vendor];
     if (!factory) throw new LockError('LOCK.VENDOR_NOT_ENABLED', `no adapter for vendor ${vendor}`);
-    const adapter = factory(config);
+    const adapter = factory(config, egress);
     const r: ResolvedAdapter = {
       key,
       adapter: wrap ? wrap(adapter) : adapter,
@@ -152,7 +159,8 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
   ) {
     if (names.length === 0) return { values: new Map<string, string>(), versions: {}, hasOlder: false };
     if (!o.secretStore) throw new LockError('LOCK.VENDOR_NOT_ENABLED', 'vendor secrets are not available');
-    const cacheKey = `${tenantId}:${propertyId}:${vendor}`;
+    // The names are part of the key: a config that starts naming another secret must not skip its check.
+    const cacheKey = `${tenantId}:${propertyId}:${vendor}:${[...names].sort().join(',')}`;
     const cached = secretCache.get(cacheKey);
     const now = o.clock.now().getTime();
     if (cached && !fresh && now - cached.at <= cacheMs) return cached.value;
@@ -187,11 +195,13 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
         resolved[k] = value;
       } else resolved[k] = v;
     }
+    // The operator's allow-list as it applies to this tenant (entries for all tenants, and its own).
+    const egress = egressForTenant(o.egress, tenantId);
     for (const field of VENDOR_URL_FIELDS) {
       const url = config[field];
       if (typeof url !== 'string') continue;
       try {
-        await checkVendorUrl(o.egress, url);
+        await checkVendorUrl(egress, url);
       } catch (e) {
         throw new VendorError('PERMISSION', `config.${field}: ${(e as LockError).detail ?? 'refused'}`);
       }
@@ -201,16 +211,25 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
     latest.set(scope, key);
     const address = { tenantId, propertyId, vendor };
     const versions = secrets.versions;
+    // After a rotation, the older versions go once the new ones are shown to work: a first call that
+    // succeeds (some answer without asking the vendor) is followed by the vendor's own health check.
     return make(
       vendor,
       key,
       resolved,
+      egress,
       secrets.hasOlder && o.secretStore
         ? (a) =>
-            confirmingSuccess(a, () => {
-              secretCache.delete(scope);
-              o.secretStore?.destroyOlder(address, versions).catch(() => undefined);
-            })
+            confirmingSuccess(a, () =>
+              a
+                .health()
+                .then(() => o.secretStore?.destroyOlder(address, versions))
+                .then(() => {
+                  for (const k of secretCache.keys()) if (k.startsWith(`${scope}:`)) secretCache.delete(k);
+                  return true;
+                })
+                .catch(() => false),
+            )
         : undefined,
     );
   }

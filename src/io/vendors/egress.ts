@@ -65,13 +65,32 @@ export function isNonPublicAddress(address: string): boolean {
   return true;
 }
 
+/**
+ * `VENDOR_EGRESS_ALLOW`: `tenant@host[:port]` allows one tenant a host (an on-premises server is one
+ * hotel's); a bare `host[:port]` allows every tenant (single-tenant installs). Hosts are lower-cased.
+ */
 export function parseEgressAllow(text: string | undefined): Set<string> {
   return new Set(
     (text ?? '')
       .split(',')
-      .map((h) => h.trim().toLowerCase())
-      .filter((h) => h.length > 0),
+      .map((h) => h.trim())
+      .filter((h) => h.length > 0)
+      .map((h) => {
+        const at = h.lastIndexOf('@');
+        return at < 0 ? h.toLowerCase() : `${h.slice(0, at)}@${h.slice(at + 1).toLowerCase()}`;
+      }),
   );
+}
+
+/** The policy as it applies to one tenant: the entries for every tenant and the tenant's own. */
+export function egressForTenant(policy: EgressPolicy, tenantId: string): EgressPolicy {
+  const allow = new Set<string>();
+  for (const e of policy.allow) {
+    const at = e.lastIndexOf('@');
+    if (at < 0) allow.add(e);
+    else if (e.slice(0, at) === tenantId) allow.add(e.slice(at + 1));
+  }
+  return { ...policy, allow };
 }
 
 function allowed(policy: EgressPolicy, host: string, port: string): boolean {
@@ -110,11 +129,11 @@ export async function checkVendorUrl(policy: EgressPolicy, raw: string): Promise
       ? [{ address: host, family: isIP(host) }]
       : await (policy.resolve ?? systemResolve)(host);
   } catch {
-    throw refused(`${host} does not resolve`);
+    addresses = [];
   }
-  if (addresses.length === 0) throw refused(`${host} does not resolve`);
-  const bad = addresses.find((a) => isNonPublicAddress(a.address));
-  if (bad) throw refused(`${host} is not a public address`);
+  // One answer for both: which internal names exist is not for a tenant to find out.
+  if (addresses.length === 0 || addresses.some((a) => isNonPublicAddress(a.address)))
+    throw refused(`${host} does not resolve to a public address`);
 }
 
 /**

@@ -44,6 +44,7 @@ export function createVendorHttp(opts: {
       },
     ): Promise<VendorResponse> {
       let res: Dispatcher.ResponseData;
+      const deadline = AbortSignal.timeout(opts.timeoutMs * 2);
       try {
         const { encoding: _, ...sent } = init;
         res = await request(url, {
@@ -51,9 +52,15 @@ export function createVendorHttp(opts: {
           dispatcher,
           headersTimeout: opts.timeoutMs,
           bodyTimeout: opts.timeoutMs,
+          // The two timeouts above measure idleness: a server trickling bytes would never trip them.
+          signal: deadline,
         });
       } catch (e) {
-        if (e instanceof errors.HeadersTimeoutError || e instanceof errors.BodyTimeoutError)
+        if (
+          e instanceof errors.HeadersTimeoutError ||
+          e instanceof errors.BodyTimeoutError ||
+          deadline.aborted
+        )
           throw new VendorError('TIMEOUT', `${what} timed out`);
         // The vendor's certificate failed verification (or a TLS alert arrived in the handshake): retrying
         // will not help. A client certificate refused under TLS 1.3 shows only as a closed socket (OFFLINE).
@@ -67,6 +74,7 @@ export function createVendorHttp(opts: {
         text = (await readCapped(res.body, VENDOR_RESPONSE_LIMIT)).toString(init.encoding ?? 'utf8');
       } catch (e) {
         if (e instanceof VendorError) throw e;
+        if (deadline.aborted) throw new VendorError('TIMEOUT', `${what} timed out`);
         text = '';
       }
       let body: unknown = null;

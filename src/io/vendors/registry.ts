@@ -153,7 +153,12 @@ export function webhookFacts(vendor: string, body: unknown): WebhookFacts | null
 }
 
 export function adapterFactories(deps: VendorDeps): Record<string, AdapterFactory> {
-  return Object.fromEntries(Object.entries(entries).map(([v, e]) => [v, (config) => e.create(config, deps)]));
+  return Object.fromEntries(
+    Object.entries(entries).map(([v, e]) => [
+      v,
+      (config, egress) => e.create(config, egress ? { ...deps, egress } : deps),
+    ]),
+  );
 }
 
 /** What a vendor's adapter declares it can do. */

@@ -6,7 +6,7 @@
  */
 import { LockError } from '../../errors.ts';
 import { VENDOR_URL_FIELDS } from './adapterResolver.ts';
-import { checkVendorUrl, type EgressPolicy } from './egress.ts';
+import { checkVendorUrl, type EgressPolicy, egressForTenant } from './egress.ts';
 
 export interface VendorConfigPolicy {
   mode: 'simulated' | 'live';
@@ -54,7 +54,7 @@ export async function checkVendorConfig(
     const url = config[field];
     if (typeof url !== 'string') continue;
     try {
-      await checkVendorUrl(policy.egress, url);
+      await checkVendorUrl(egressForTenant(policy.egress, tenantId), url);
     } catch (e) {
       throw new LockError('LOCK.VALIDATION', `config.${field}: ${(e as LockError).detail ?? 'refused'}`);
     }

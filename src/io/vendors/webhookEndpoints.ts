@@ -84,7 +84,14 @@ export function createWebhookEndpoints(
       if (hit && t - hit.at <= cacheMs) return hit.value;
       const value = load(webhookId);
       cache.set(webhookId, { at: t, value });
-      value.catch(() => cache.delete(webhookId));
+      // Only endpoints that exist stay cached: ids made up by a flood must not push real ones out (the
+      // ingress's budget for refused requests bounds how often a made-up id reaches the database).
+      value.then(
+        (e) => {
+          if (!e) cache.delete(webhookId);
+        },
+        () => cache.delete(webhookId),
+      );
       if (cache.size > 10_000) cache.delete(cache.keys().next().value as string);
       return value;
     },

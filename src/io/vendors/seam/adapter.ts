@@ -102,9 +102,11 @@ export function createSeamAdapter(deps: {
   timeoutMs: number;
   egress?: EgressPolicy;
 }): LockAdapter {
-  // Live mode: the egress guard on every connection (axios hands `lookup` to net/tls), answers capped.
+  // Live mode: the egress guard on every connection, answers capped. The SDK's default axios adapter is
+  // `fetch`, which takes no agents (nor a size cap): the node `http` adapter hands `lookup` to net/tls.
   const agents = deps.egress
     ? {
+        adapter: 'http' as const,
         httpAgent: new HttpAgent({ keepAlive: true, lookup: guardedLookup(deps.egress) }),
         httpsAgent: new HttpsAgent({ keepAlive: true, lookup: guardedLookup(deps.egress) }),
       }

@@ -13,7 +13,8 @@ const PASSCODE_OBJECT = 2;
 export function ttlockCallbackFacts(body: unknown): WebhookFacts | null {
   if (typeof body !== 'object' || body === null) return null;
   const c = body as TtlockCallback;
-  const lockId = c.lockId === undefined ? '' : String(c.lockId);
+  // Only a string or a number is a lock id (an object's own toString is not to be called).
+  const lockId = typeof c.lockId === 'string' || typeof c.lockId === 'number' ? String(c.lockId) : '';
   if (!/^\d+$/.test(lockId)) return null;
   if (c.notifyType === 1 && Array.isArray(c.records)) {
     const claimed = c.records.flatMap((r) =>
@@ -25,8 +26,9 @@ export function ttlockCallbackFacts(body: unknown): WebhookFacts | null {
   }
   if (
     c.notifyType === 4 &&
-    Number(c.objectType) === PASSCODE_OBJECT &&
-    /^\d+$/.test(String(c.objectId ?? ''))
+    (c.objectType === PASSCODE_OBJECT || c.objectType === String(PASSCODE_OBJECT)) &&
+    (typeof c.objectId === 'string' || typeof c.objectId === 'number') &&
+    /^\d+$/.test(String(c.objectId))
   )
     return { vendorDeviceRef: lockId, lostCredentialRef: String(c.objectId) };
   return null;

@@ -33,7 +33,11 @@ export function ttlockCallback(raw: string): TtlockCallback {
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields))
     throw new LockError('LOCK.VALIDATION', 'not a TTLock callback');
   const out: TtlockCallback = { ...(withoutSecrets(fields) as TtlockCallback) };
-  if ('notifyType' in fields) out.notifyType = Number((fields as { notifyType: unknown }).notifyType);
+  if ('notifyType' in fields) {
+    const n = (fields as { notifyType: unknown }).notifyType;
+    // Numbers and digit strings only: Number() of an object would call whatever it names toString.
+    out.notifyType = typeof n === 'number' || (typeof n === 'string' && /^\d{1,3}$/.test(n)) ? Number(n) : -1;
+  }
   const records = (fields as { records?: unknown }).records;
   if (records !== undefined) {
     const list = typeof records === 'string' ? parseJsonBody(records) : records;
