@@ -65,6 +65,17 @@ export interface Config {
 
 const num = (v: string | undefined, d: number) => (v === undefined || v === '' ? d : Number(v));
 
+/** What migrating and the database roles need, without the rest (the migrate job has no auth settings). */
+export function databaseSettingsOf(env: Record<string, string | undefined>) {
+  return {
+    databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/lock_integration',
+    rolePasswords: {
+      ...(env.LOCK_RUNTIME_PASSWORD ? { runtime: env.LOCK_RUNTIME_PASSWORD } : {}),
+      ...(env.LOCK_DISPATCHER_PASSWORD ? { dispatcher: env.LOCK_DISPATCHER_PASSWORD } : {}),
+    },
+  };
+}
+
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const production = env.NODE_ENV === 'production';
   const dev = production ? null : loadDevKeys(env.DEV_KEYS_DIR ?? '.data');
@@ -79,12 +90,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     port: num(env.PORT, 8080),
     host,
-    databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/lock_integration',
+    ...databaseSettingsOf(env),
     migrateOnStart: env.MIGRATE_ON_START ? env.MIGRATE_ON_START === 'true' : !production,
-    rolePasswords: {
-      ...(env.LOCK_RUNTIME_PASSWORD ? { runtime: env.LOCK_RUNTIME_PASSWORD } : {}),
-      ...(env.LOCK_DISPATCHER_PASSWORD ? { dispatcher: env.LOCK_DISPATCHER_PASSWORD } : {}),
-    },
     natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
     prefix: env.NATS_PREFIX ?? '',
     partitions: num(env.ACTOR_PARTITIONS, 32),

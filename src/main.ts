@@ -26,37 +26,45 @@ const sims =
         startMissing: true,
       })
     : { defaults: {}, started: [] as string[], close: async () => {} };
-const service = await startService({
-  databaseUrl: config.databaseUrl,
-  migrateOnStart: config.migrateOnStart,
-  rolePasswords: config.rolePasswords,
-  natsUrl: config.natsUrl,
-  prefix: config.prefix,
-  partitions: config.partitions,
-  owner: config.owner,
-  leaseTtlMs: config.leaseTtlMs,
-  ackWaitMs: config.ackWaitMs,
-  effectTimeoutMs: config.effectTimeoutMs,
-  breaker: config.breaker,
-  secretKeyId: config.dataKeyId,
-  secretKey: config.dataKey,
-  vendorDefaults: config.vendorMode === 'simulated' ? sims.defaults : {},
-  secrets: process.env,
-  vendorPolicy: {
-    mode: config.vendorMode,
-    egress: { allow: config.vendorEgressAllow },
-    envAllow: config.vendorSecretEnvAllow,
-  },
-  kek:
-    config.kek.kind === 'kms'
-      ? cloudKmsKek(await createKmsClient(), config.kek.keyName)
-      : localKek(config.kek.file, { create: config.kek.create }),
-  createPlatformStream: config.createPlatformStream,
-  idempotencyClaimMs: config.idempotencyClaimMs,
-  idempotencyRetentionMs: config.idempotencyRetentionMs,
-  clock: systemClock,
-  log: (msg, data) => log.info(data ?? {}, msg),
-});
+let service: Awaited<ReturnType<typeof startService>>;
+try {
+  service = await startService({
+    databaseUrl: config.databaseUrl,
+    migrateOnStart: config.migrateOnStart,
+    rolePasswords: config.rolePasswords,
+    natsUrl: config.natsUrl,
+    prefix: config.prefix,
+    partitions: config.partitions,
+    owner: config.owner,
+    leaseTtlMs: config.leaseTtlMs,
+    ackWaitMs: config.ackWaitMs,
+    effectTimeoutMs: config.effectTimeoutMs,
+    breaker: config.breaker,
+    secretKeyId: config.dataKeyId,
+    secretKey: config.dataKey,
+    vendorDefaults: config.vendorMode === 'simulated' ? sims.defaults : {},
+    secrets: process.env,
+    vendorPolicy: {
+      mode: config.vendorMode,
+      egress: { allow: config.vendorEgressAllow },
+      envAllow: config.vendorSecretEnvAllow,
+    },
+    kek:
+      config.kek.kind === 'kms'
+        ? cloudKmsKek(await createKmsClient(), config.kek.keyName)
+        : localKek(config.kek.file, { create: config.kek.create }),
+    createPlatformStream: config.createPlatformStream,
+    idempotencyClaimMs: config.idempotencyClaimMs,
+    idempotencyRetentionMs: config.idempotencyRetentionMs,
+    clock: systemClock,
+    log: (msg, data) => log.info(data ?? {}, msg),
+  });
+} catch (e) {
+  // A dependency missing or refusing (the database, NATS, the platform's stream): say which, and stop.
+  console.error(`lock-integration-service: not started: ${(e as Error).message}`);
+  await sims.close();
+  process.exit(1);
+}
 const auth =
   config.auth.mode === 'dev'
     ? createDevAuthenticator(config.auth.secret)

@@ -3,7 +3,7 @@
  * `audit-verify --tenant <id>` checks the tenant's audit hash chain (exit 1 if broken); `lifecycle-docs`
  * regenerates the machines' diagrams and tables in docs/lifecycle.md.
  */
-import { loadConfig } from '../config.ts';
+import { databaseSettingsOf, loadConfig } from '../config.ts';
 import { signDevToken } from '../gateway/auth.ts';
 import { parseScopes } from '../gateway/scopes.ts';
 import { verifyAuditChain } from '../audit/verifyChain.ts';
@@ -15,7 +15,8 @@ const arg = (name: string) => {
   const i = rest.indexOf(`--${name}`);
   return i >= 0 ? rest[i + 1] : undefined;
 };
-const config = loadConfig(process.env);
+// Only `token` needs the service's whole configuration; migrating and verifying need the database.
+const database = databaseSettingsOf(process.env);
 
 switch (command) {
   case 'token': {
@@ -26,6 +27,7 @@ switch (command) {
       );
       process.exit(2);
     }
+    const config = loadConfig(process.env);
     if (config.auth.mode !== 'dev') {
       console.error('token: only with AUTH_MODE=dev (JWKS tokens come from the identity provider)');
       process.exit(2);
@@ -40,15 +42,15 @@ switch (command) {
     break;
   }
   case 'migrate': {
-    await ensureDatabase(config.databaseUrl);
-    const applied = await migrateToLatest(config.databaseUrl);
+    await ensureDatabase(database.databaseUrl);
+    const applied = await migrateToLatest(database.databaseUrl);
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'up to date');
     // The runtime roles' passwords, where the environment gives them (production's role set-up).
-    const owner = connect(config.databaseUrl, { max: 1 });
+    const owner = connect(database.databaseUrl, { max: 1 });
     try {
       for (const [role, password] of [
-        ['lock_runtime', config.rolePasswords.runtime],
-        ['lock_dispatcher', config.rolePasswords.dispatcher],
+        ['lock_runtime', database.rolePasswords.runtime],
+        ['lock_dispatcher', database.rolePasswords.dispatcher],
       ] as const)
         if (password) await sql`ALTER ROLE ${sql.id(role)} PASSWORD ${sql.lit(password)}`.execute(owner);
     } finally {
@@ -64,7 +66,7 @@ switch (command) {
     }
     // As the runtime role with the tenant set: what row-level security shows that tenant (the owner, under
     // FORCE ROW LEVEL SECURITY, would see no rows and call an empty chain sound).
-    const db = connect(withUser(config.databaseUrl, 'lock_runtime', config.rolePasswords.runtime), {
+    const db = connect(withUser(database.databaseUrl, 'lock_runtime', database.rolePasswords.runtime), {
       max: 1,
     });
     const verdict = await verifyAuditChain(db, tenant);

@@ -90,6 +90,12 @@ export class PlatformEventConsumer {
         });
       }
     } catch {
+      await this.d.jsm.streams.info(t.platformStream).catch(() => {
+        throw new Error(
+          `the platform's event stream ${t.platformStream} does not exist (it is the platform's; ` +
+            'CREATE_PLATFORM_STREAM=true makes one for a standalone service)',
+        );
+      });
       await this.d.jsm.consumers.add(t.platformStream, {
         durable_name: t.platformConsumer,
         ack_policy: AckPolicy.Explicit,
