@@ -100,6 +100,14 @@ describe('streams recreated under a running service', () => {
       },
     });
     const id = issued.json<{ id: string }>().id;
+    // Settled before the row is rewritten, and the service stopped: no commit of its own may overwrite the
+    // rewritten row, and nothing of the credential is left in flight in the old stream.
+    await eventually(async () => {
+      const r = await gw.app.inject({ method: 'GET', url: `/api/v1/key-credentials/${id}`, headers: auth });
+      return r.json<{ status: string }>().status === 'active' ? true : undefined;
+    });
+    await gw.app.close();
+    await h.service.stop();
     // As a row written before this version: no stream identity, and a sequence far above a new stream's.
     const admin = connect(h.databaseUrl, { max: 1 });
     await admin
@@ -108,9 +116,7 @@ describe('streams recreated under a running service', () => {
       .where('actor_id', '=', id)
       .execute();
     await admin.destroy();
-    // The service is deployed (it starts again), and later the inbox stream is recreated.
-    await gw.app.close();
-    await h.service.stop();
+    // The new version is deployed (the service starts again), and later the inbox stream is recreated.
     const service = await startService(h.settings);
     h.service = service;
     gw = await buildTestGateway(h, { waitBudgetMs: 3000 });
