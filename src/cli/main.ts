@@ -33,10 +33,17 @@ switch (command) {
       process.exit(2);
     }
     const scope = arg('scope');
+    let scopes: ReturnType<typeof parseScopes> | undefined;
+    try {
+      scopes = scope === undefined ? undefined : parseScopes(scope);
+    } catch (e) {
+      console.error(`token: ${(e as Error).message}`);
+      process.exit(2);
+    }
     console.log(
       await signDevToken(config.auth.secret, tenant, {
         ttlSeconds: Number(arg('ttl') ?? 12 * 3600),
-        ...(scope !== undefined ? { scopes: parseScopes(scope) } : {}),
+        ...(scopes ? { scopes } : {}),
       }),
     );
     break;
