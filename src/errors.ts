@@ -44,6 +44,11 @@ export const ErrorCatalog = {
   'LOCK.RATE_LIMITED': { status: 429, title: 'Too many requests', retryable: true },
   'LOCK.VENDOR_UNAVAILABLE': { status: 503, title: 'The lock vendor is unavailable', retryable: true },
   'LOCK.VENDOR_REJECTED': { status: 502, title: 'The lock vendor refused the operation', retryable: false },
+  'LOCK.VENDOR_BAD_ANSWER': {
+    status: 502,
+    title: 'The lock vendor answered something unexpected',
+    retryable: true,
+  },
   'LOCK.VENDOR_AUTH': { status: 502, title: 'The lock vendor refused our credentials', retryable: false },
   'LOCK.VENDOR_CLOCK_SKEW': { status: 502, title: 'The lock vendor reports clock skew', retryable: true },
   'LOCK.VENDOR_BUSY': { status: 503, title: 'The lock or its gateway is busy', retryable: true },

@@ -23,6 +23,8 @@ export const VendorFailures = {
   ENCODER_TIMEOUT: { retryable: true, code: 'LOCK.VENDOR_TIMEOUT' },
   CARD_MEDIA: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
   PERMISSION: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
+  /** An answer of a shape the adapter does not know (an HTML error page, a truncated body): retried. */
+  BAD_ANSWER: { retryable: true, code: 'LOCK.VENDOR_BAD_ANSWER' },
   /** Not a fault: the vendor cannot change validity in place (the machine revokes and re-issues). */
   REISSUE_REQUIRED: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
 } as const satisfies Record<string, { retryable: boolean; code: ErrorCode }>;

@@ -6,6 +6,7 @@
 import Type, { type TSchema } from 'typebox';
 import type { Clock } from '../../ids.ts';
 import type { EgressPolicy } from './egress.ts';
+import { guardAdapter } from './guardedAdapter.ts';
 import type { KeyKind } from '../../machines/index.ts';
 import type { AdapterFactory } from './adapterResolver.ts';
 import type { LockAdapter, VendorCapabilities } from './port.ts';
@@ -156,7 +157,7 @@ export function adapterFactories(deps: VendorDeps): Record<string, AdapterFactor
   return Object.fromEntries(
     Object.entries(entries).map(([v, e]) => [
       v,
-      (config, egress) => e.create(config, egress ? { ...deps, egress } : deps),
+      (config, egress) => guardAdapter(v, e.create(config, egress ? { ...deps, egress } : deps)),
     ]),
   );
 }

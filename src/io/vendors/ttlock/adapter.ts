@@ -77,6 +77,9 @@ interface CredentialApi {
   remove(lock: number, id: number): Promise<unknown>;
 }
 
+/** No list is read past this many pages, whatever the answers say. */
+const MAX_PAGES = 1000;
+
 export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
   const { config, clock, timeoutMs } = deps;
   const http = createVendorHttp({ timeoutMs, ...(deps.egress ? { egress: deps.egress } : {}) });
@@ -159,6 +162,13 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     if (!/^\d+$/.test(ref)) throw new VendorError('INVALID', 'a TTLock lock reference is its numeric lockId');
     return Number(ref);
   };
+
+  /**
+   * Whether a page is the last to ask for: past the count the answer gives, an empty page, or an answer whose
+   * count is not a number (a page count TTLock did not send must not make a loop that never ends).
+   */
+  const lastPage = (page: TtlockPage<unknown>, pageNo: number) =>
+    !Number.isFinite(page.pages) || pageNo >= page.pages || pageNo >= MAX_PAGES || page.list.length === 0;
 
   /** `listKeyboardPwd`'s status of a passcode the gateway could not write to its lock. */
   const PASSCODE_ADD_FAILED = 5;
@@ -248,7 +258,7 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
             pageSize: 200,
           });
           const found = page.list.find((k) => k.keyName === name && k.keyStatus !== EKEY_DELETED);
-          if (found || pageNo >= page.pages) return found?.keyId;
+          if (found || lastPage(page, pageNo)) return found?.keyId;
         }
       },
       add: async (lock, name, req) => {
@@ -298,7 +308,7 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
       for (let pageNo = 1; ; pageNo++) {
         const page = await call<TtlockPage<TtlockLock>>('/v3/lock/list', { pageNo, pageSize: 1000 });
         out.push(...page.list.map(toLock));
-        if (pageNo >= page.pages) return out;
+        if (lastPage(page, pageNo)) return out;
       }
     },
 
@@ -378,7 +388,7 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
             success: r.success === 1,
             battery: typeof r.electricQuantity === 'number' ? r.electricQuantity : null,
           });
-        if (pageNo >= page.pages) return out;
+        if (lastPage(page, pageNo)) return out;
       }
     },
 
@@ -396,7 +406,7 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
         });
         const found = page.list.find((p) => String(p.keyboardPwdId) === vendorRef);
         if (found) return found.status !== PASSCODE_ADD_FAILED;
-        if (pageNo >= page.pages || page.list.length === 0) return false;
+        if (lastPage(page, pageNo)) return false;
       }
     },
 
