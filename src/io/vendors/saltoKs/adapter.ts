@@ -87,6 +87,10 @@ type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** The resource a path names, for error details (no ids, no query). */
 const resourceOf = (path: string) => path.split(/[/?]/)[1] ?? '';
 
+/** Items asked per page, and the most pages read of one list. */
+const PAGE = 100;
+const MAX_PAGES = 1000;
+
 export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
   const { config, clock, timeoutMs } = deps;
   const http = createVendorHttp({ timeoutMs, ...(deps.egress ? { egress: deps.egress } : {}) });
@@ -147,12 +151,27 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
     }
   }
 
-  const eq = (field: string, value: string) => `$filter=${encodeURIComponent(`${field} eq '${value}'`)}`;
-  const findUser = async (name: string) =>
-    (await call<{ items: KsSiteUser[] }>('GET', `/users?${eq('alias', name)}`)).items[0];
-  const findGroup = async (name: string) =>
-    (await call<{ items: KsAccessGroup[] }>('GET', `/access_groups?${eq('customer_reference', name)}`))
-      .items[0];
+  /**
+   * Every item of a list, page by page (`$top`/`$skip`). `$filter` goes along as a hint (fewer pages where KS
+   * applies it), but nothing is taken on its word: there is no public evidence that KS honours it, and the
+   * first user of a site is its administrator. Callers match the exact reference.
+   */
+  async function* listAll<T>(path: string, hint?: { field: string; value: string }): AsyncGenerator<T> {
+    const filter = hint ? `&$filter=${encodeURIComponent(`${hint.field} eq '${hint.value}'`)}` : '';
+    for (let skip = 0, pages = 0; pages < MAX_PAGES; pages++, skip += PAGE) {
+      const page = await call<{ items: T[] }>('GET', `${path}?$top=${PAGE}&$skip=${skip}${filter}`);
+      if (!Array.isArray(page.items)) throw new VendorError('BAD_ANSWER', `salto-ks ${path}: no items list`);
+      yield* page.items;
+      if (page.items.length < PAGE) return;
+    }
+  }
+  async function find<T>(path: string, field: string, value: string, of: (x: T) => unknown) {
+    for await (const x of listAll<T>(path, { field, value })) if (of(x) === value) return x;
+    return undefined;
+  }
+  const findUser = (name: string) => find<KsSiteUser>('/users', 'alias', name, (u) => u.alias);
+  const findGroup = (name: string) =>
+    find<KsAccessGroup>('/access_groups', 'customer_reference', name, (g) => g.customer_reference);
 
   /** Every day, all day, between the dates: the stay. */
   const schedule = (from: Date, until: Date) => ({
@@ -190,7 +209,9 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
     capabilities: () => capabilities,
 
     async listLocks() {
-      return (await call<{ items: KsLock[] }>('GET', '/locks')).items.map(toLock);
+      const out: VendorLock[] = [];
+      for await (const l of listAll<KsLock>('/locks')) out.push(toLock(l));
+      return out;
     },
 
     async getLock(ref) {

@@ -2,7 +2,11 @@
  * A Salto KS Connect API simulator: OIDC client-credentials tokens that expire, a site with locks, users,
  * access groups with time schedules and locks, and PINs that Salto generates (the caller cannot choose
  * one; a second PIN request replaces the first). What is known of the real API is in
- * `reference/vendors.md` §2.1; the error body (RFC 7807) and the `$filter` queries are modelled.
+ * `reference/vendors.md` §2.1; the error body (RFC 7807) is modelled. Lists are a defensive model of what is
+ * not documented publicly: `$filter` is ignored (no public evidence that KS honours it) and every list is
+ * paged (`$top`, at most 100, and `$skip`), so a client must page and match exactly. The site starts with
+ * its administrator as its first user, and staff users with PINs: a client that takes the first item of a
+ * list unchecked touches them.
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import {
@@ -18,6 +22,8 @@ export interface SaltoKsSimulatorOptions {
   host?: string;
   lockCount?: number;
   tokenTtlSeconds?: number;
+  /** Staff users (with PINs) the site starts with, after its administrator (default 3). */
+  staffUsers?: number;
 }
 
 export interface SaltoKsFaults extends BaseFaults {
@@ -86,6 +92,8 @@ export interface SaltoKsState {
     pin: string | null;
   }[];
   users: number;
+  /** Every user of the site, in the site's order (the administrator first). */
+  siteUsers: { id: string; alias: string; pin: string | null }[];
 }
 
 export interface SaltoKsSimulator extends VendorSimulator<SaltoKsState, SaltoKsFaults> {
@@ -103,13 +111,14 @@ const problem = (status: number, title: string, detail?: string): SimReply => ({
   body: { type: 'about:blank', title, status, ...(detail ? { detail } : {}) },
 });
 const ok = (body: unknown, status = 200): SimReply => ({ status, body });
-const items = <T>(list: T[]) => ok({ items: list });
-
-/** `$filter=field eq 'value'`: the one OData form this simulator models. */
-function filterOf(q: URLSearchParams): { field: string; value: string } | null {
-  const m = /^(\w+) eq '([^']*)'$/.exec(q.get('$filter') ?? '');
-  return m?.[1] && m[2] !== undefined ? { field: m[1], value: m[2] } : null;
+/** The page `$top` / `$skip` ask for (at most 100 items); `$filter` is not applied. */
+const PAGE_MAX = 100;
+function page<T>(list: T[], q: URLSearchParams): SimReply {
+  const top = Math.min(PAGE_MAX, Math.max(1, Number(q.get('$top') ?? PAGE_MAX) || PAGE_MAX));
+  const skip = Math.max(0, Number(q.get('$skip') ?? 0) || 0);
+  return ok({ items: list.slice(skip, skip + top) });
 }
+const items = <T>(list: T[]) => ok({ items: list });
 
 export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}): Promise<SaltoKsSimulator> {
   const account = SALTO_KS_SIM_DEFAULTS;
@@ -122,6 +131,22 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     locks = new Map();
     users = new Map();
     groups = new Map();
+    const seed = (alias: string, first: string, last: string, pin: string) => {
+      const u: KsUser = {
+        siteUserId: randomUUID(),
+        userId: randomUUID(),
+        alias,
+        first_name: first,
+        last_name: last,
+        use_pin: true,
+        pin,
+        pin_expiry: '2030-01-01T00:00:00.000Z',
+      };
+      users.set(u.siteUserId, u);
+    };
+    seed('site-admin', 'Site', 'Administrator', '9170352');
+    for (let i = 0; i < (opts.staffUsers ?? 3); i++)
+      seed(`staff-${i + 1}`, 'Staff', `Member ${i + 1}`, String(5_000_000 + i * 7919));
     for (let i = 0; i < (opts.lockCount ?? 10); i++) {
       const id = `0e5a17a0-0000-4000-8000-${String(1001 + i).padStart(12, '0')}`;
       locks.set(id, {
@@ -177,10 +202,9 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     if (parts[2] !== account.siteId) return problem(404, 'Not Found', 'site not found');
     const [, , , resource, id, sub, subId] = parts;
     const body = req.body ? (JSON.parse(req.body) as Record<string, unknown>) : {};
-    const filter = filterOf(req.query);
 
     if (resource === 'locks') {
-      if (!id && req.method === 'GET') return items([...locks.values()]);
+      if (!id && req.method === 'GET') return page([...locks.values()], req.query);
       const lock = id ? locks.get(id) : undefined;
       if (!lock) return problem(404, 'Not Found', 'lock not found');
       if (!sub && req.method === 'GET') return ok(lock);
@@ -188,12 +212,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     }
 
     if (resource === 'users') {
-      if (!id && req.method === 'GET') {
-        const list = [...users.values()].filter(
-          (u) => !filter || (filter.field === 'alias' && u.alias === filter.value),
-        );
-        return items(list.map(userView));
-      }
+      if (!id && req.method === 'GET') return page([...users.values()].map(userView), req.query);
       if (!id && req.method === 'POST') {
         if (typeof body.last_name !== 'string' || typeof body.first_name !== 'string')
           return problem(400, 'Bad Request', 'first_name and last_name are required');
@@ -236,12 +255,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     }
 
     if (resource === 'access_groups') {
-      if (!id && req.method === 'GET') {
-        const list = [...groups.values()].filter(
-          (g) => !filter || (filter.field === 'customer_reference' && g.customer_reference === filter.value),
-        );
-        return items(list.map(groupView));
-      }
+      if (!id && req.method === 'GET') return page([...groups.values()].map(groupView), req.query);
       if (!id && req.method === 'POST') {
         const g: KsAccessGroup = {
           id: randomUUID(),
@@ -314,6 +328,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
         }));
       }),
       users: users.size,
+      siteUsers: [...users.values()].map((u) => ({ id: u.siteUserId, alias: u.alias, pin: u.pin })),
     };
   }
 
