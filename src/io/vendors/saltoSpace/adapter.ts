@@ -163,7 +163,7 @@ export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapte
       if (req.lookupFirst) {
         // An earlier run encoded the card but its answer was lost: the user holds a valid key already.
         const existing = await findUser(extUserId);
-        if (existing && text(existing, 'KeyIsValid') === '1') return { vendorRef: extUserId };
+        if (existing && text(existing, 'CurrentKeyExists') === '1') return { vendorRef: extUserId };
       }
       await call('SaltoDBUser.InsertOrUpdate', {
         SaltoDBUser: {
@@ -171,8 +171,13 @@ export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapte
           FirstName: 'Guest',
           LastName: extUserId,
           UserActivation: shipDate(req.validFrom),
+          // Without it the user (and the card) never expires by date.
+          'UserExpiration.Enabled': '1',
           UserExpiration: shipDate(req.validUntil),
-          DoorIDList: { DoorID: [req.lockRef] },
+          // The doors a user may open (an unknown element such as DoorIDList is ignored: a card that opens nothing).
+          'SaltoDB.AccessPermissionList.User_Door': {
+            'SaltoDB.AccessPermission.User_Door': [{ ExtDoorID: req.lockRef }],
+          },
         },
       });
       await call('Encoder.SaltoDBUser.AssignNewKey', { ExtUserID: extUserId, EncoderID: config.encoderId });
@@ -193,7 +198,8 @@ export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapte
     },
 
     async remoteUnlock(lockRef) {
-      await call('OnlineDoor.Open', { DoorNameList: { DoorID: [lockRef] } });
+      // By the door's external id (DoorNameList names doors by their name).
+      await call('OnlineDoor.Open', { ExtDoorIDList: { ExtDoorID: [lockRef] } });
     },
 
     async getBattery() {

@@ -16,12 +16,14 @@ import {
   buildException,
   buildResponse,
   child,
+  children,
   fromShipDate,
   list,
   parseShip,
   SHIP_CONTENT_TYPE,
   type ShipParams,
   ShipExceptions,
+  type ShipValue,
   text,
 } from './wire.ts';
 
@@ -51,6 +53,16 @@ interface SpaceDoor {
   name: string;
   online: boolean;
 }
+/** Every text value of a parameter tree with a space either side. */
+function padded(v: ShipValue): ShipValue {
+  if (typeof v === 'string') return ` ${v} `;
+  if (Array.isArray(v)) return v.map(padded);
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, padded(x)]));
+}
+
+/** A user that never expires by date (UserExpiration.Enabled = 0). */
+const NEVER = '9999-12-31T23:59:59';
+
 interface SpaceUser {
   extUserId: string;
   firstName: string;
@@ -125,7 +137,8 @@ export async function startSaltoSpaceSimulator(
     }
     if (doc.kind !== 'call') return exception(ShipExceptions.XML_ERROR, 'expected a RequestCall');
     const p = doc.params;
-    const ok = (params: ShipParams = {}) => reply(buildResponse(doc.name, params));
+    // Values padded with spaces, as SHIP servers and public clients write them (`<Code> 502 </Code>`).
+    const ok = (params: ShipParams = {}) => reply(buildResponse(doc.name, padded(params) as ShipParams));
 
     switch (doc.name) {
       case 'GetInfo':
@@ -155,7 +168,17 @@ export async function startSaltoSpaceSimulator(
         if (!extUserId) return exception(ShipExceptions.INVALID_PARAMS, 'ExtUserID');
         if (!DATE.test(activation) || !DATE.test(expiration) || expiration <= activation)
           return exception(ShipExceptions.INVALID_PARAMS, 'UserActivation/UserExpiration');
-        const doorIds = list(child(u, 'DoorIDList'), 'DoorID').map(String);
+        // As Space: only the documented element gives doors; the old DoorIDList is refused here (the real
+        // server ignores what it does not know, which makes a card that opens nothing).
+        if (u && 'DoorIDList' in u) return exception(ShipExceptions.XML_ERROR, 'unknown element DoorIDList');
+        const doorIds = children(
+          child(u, 'SaltoDB.AccessPermissionList.User_Door'),
+          'SaltoDB.AccessPermission.User_Door',
+        )
+          .map((x) => text(x, 'ExtDoorID'))
+          .filter((d) => d !== '');
+        // Without UserExpiration.Enabled = 1 the user never expires by date.
+        const expires = text(u, 'UserExpiration.Enabled') === '1';
         const unknown = doorIds.find((d) => !doors.has(d));
         if (unknown) return exception(ShipExceptions.NOT_FOUND, `door ${unknown}`);
         const existing = users.get(extUserId);
@@ -164,7 +187,7 @@ export async function startSaltoSpaceSimulator(
           firstName: text(u, 'FirstName'),
           lastName: text(u, 'LastName'),
           activation,
-          expiration,
+          expiration: expires ? expiration : NEVER,
           doors: doorIds,
           key: existing?.key ?? null,
         });
@@ -193,7 +216,13 @@ export async function startSaltoSpaceSimulator(
         return ok({ ROMCode: u.key.romCode });
       }
       case 'OnlineDoor.Open': {
-        const ids = list(child(p, 'DoorNameList'), 'DoorID').map(String);
+        // By external id (ExtDoorIDList) or by the door's name (DoorNameList), as public SHIP clients send them.
+        const byName = new Map([...doors.values()].map((d) => [d.name, d.id]));
+        const ids = [
+          ...list(child(p, 'ExtDoorIDList'), 'ExtDoorID').map((x) => String(x).trim()),
+          ...list(child(p, 'DoorNameList'), 'DoorID').map((x) => byName.get(String(x).trim()) ?? String(x)),
+        ];
+        if (ids.length === 0) return exception(ShipExceptions.INVALID_PARAMS, 'ExtDoorIDList');
         for (const id of ids) {
           const d = doors.get(id);
           if (!d) return exception(ShipExceptions.NOT_FOUND, `door ${id}`);
@@ -212,10 +241,18 @@ export async function startSaltoSpaceSimulator(
       FirstName: u.firstName,
       LastName: u.lastName,
       UserActivation: u.activation,
-      UserExpiration: u.expiration,
-      DoorIDList: { DoorID: u.doors },
-      KeyIsValid: u.key ? '1' : '0',
-      ...(u.key ? { ROMCode: u.key.romCode } : {}),
+      'UserExpiration.Enabled': u.expiration === NEVER ? '0' : '1',
+      UserExpiration: u.expiration === NEVER ? '2000-01-01T00:00:00' : u.expiration,
+      'SaltoDB.AccessPermissionList.User_Door': {
+        'SaltoDB.AccessPermission.User_Door': u.doors.map((d) => ({ ExtDoorID: d })),
+      },
+      CurrentKeyExists: u.key ? '1' : '0',
+      ...(u.key
+        ? {
+            CurrentROMCode: u.key.romCode,
+            CurrentKeyPeriod: { StartDate: u.key.validFrom, EndDate: u.key.validUntil },
+          }
+        : {}),
     };
   }
 

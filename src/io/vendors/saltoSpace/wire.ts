@@ -16,13 +16,16 @@ export interface ShipParams {
 }
 
 /** Elements that repeat, read as arrays even when one is present. */
-const REPEATED = new Set(['SaltoDBDoor', 'SaltoDBUser', 'DoorID']);
+const REPEATED = new Set(['SaltoDBDoor', 'SaltoDBUser', 'DoorID', 'SaltoDB.AccessPermission.User_Door']);
+/** Repeated only inside a list element (a door's own ExtDoorID is one value). */
+const REPEATED_IN: Record<string, string> = { ExtDoorID: 'ExtDoorIDList' };
 
 const builder = new XMLBuilder({ format: false });
 const parser = new XMLParser({
   parseTagValue: false,
   ignoreDeclaration: true,
-  isArray: (name) => REPEATED.has(name),
+  isArray: (name, jpath) =>
+    REPEATED.has(name) || (name in REPEATED_IN && String(jpath).endsWith(`${REPEATED_IN[name]}.${name}`)),
 });
 
 export function buildCall(name: string, params: ShipParams): string {
@@ -66,10 +69,13 @@ export function parseShip(xml: string): ShipDocument {
 
 const asParams = (v: unknown): ShipParams => (v && typeof v === 'object' ? (v as ShipParams) : {});
 
-/** A text element of a parameter tree ('' when absent or not text). */
+/**
+ * A text element of a parameter tree ('' when absent or not text), without the spaces SHIP servers and
+ * clients pad values with (`<Code> 502 </Code>`, seen in public SHIP clients).
+ */
 export const text = (p: ShipParams | undefined, name: string): string => {
   const v = p?.[name];
-  return typeof v === 'string' ? v : '';
+  return typeof v === 'string' ? v.trim() : '';
 };
 
 /** A nested element of a parameter tree (the first, where the element may repeat). */
@@ -91,7 +97,12 @@ export const list = (p: ShipParams | undefined, name: string): ShipValue[] => {
 
 /** SHIP date-times: local server time without a zone; this service runs its Space servers on UTC. */
 export const shipDate = (d: Date) => d.toISOString().slice(0, 19);
-export const fromShipDate = (s: string) => new Date(`${s}Z`);
+/** A SHIP time; `T24:00:00` (how Space writes the end of a day) is the next day's midnight. */
+export const fromShipDate = (s: string) => {
+  const t = s.trim();
+  const endOfDay = /^(\d{4}-\d{2}-\d{2})T24:00:00$/.exec(t);
+  return endOfDay ? new Date(new Date(`${endOfDay[1]}T00:00:00Z`).getTime() + 86_400_000) : new Date(`${t}Z`);
+};
 
 /** SHIP exception codes, known and modelled, with what each means for the service. */
 export const ShipExceptions = {
