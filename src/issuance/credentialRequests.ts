@@ -116,12 +116,22 @@ export async function prepareIssue(
   };
 }
 
-/** Uniform random digits; avoids the trivially guessable (all one digit). */
+/**
+ * Uniform random digits, avoiding the trivially guessable that vendors refuse as "too simple" (TTLock
+ * -2032): one digit repeated, a run up or down (wrapping: 890123), or a digit three times in a row.
+ */
 export function generatePin(digits: number): string {
   for (;;) {
     const pin = Array.from({ length: digits }, () => randomInt(10)).join('');
-    if (!/^(\d)\1+$/.test(pin)) return pin;
+    if (!isSimplePin(pin)) return pin;
   }
+}
+
+export function isSimplePin(pin: string): boolean {
+  const d = [...pin].map(Number);
+  const steps = new Set(d.slice(1).map((x, i) => (x - (d[i] ?? 0) + 10) % 10));
+  const run = steps.size === 1 && (steps.has(0) || steps.has(1) || steps.has(9));
+  return run || /(\d)\1\1/.test(pin);
 }
 
 /** The secret a kind carries besides a PIN: a card's number, or the guest's app account for a mobile key. */

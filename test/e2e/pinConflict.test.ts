@@ -14,7 +14,8 @@ describe('PIN already on a lock', () => {
   let gw: Awaited<ReturnType<typeof buildTestGateway>>;
   let auth: { authorization: string };
   const tenant = `t-${randomUUID().slice(0, 8)}`;
-  const pins = ['111111', '222222', '333333', '444444', '555555', '666666'];
+  // PINs TTLock takes (none "too simple"): the first is the one another system already set on 7002.
+  const pins = ['483917', '562048', '739261', '814375', '926503', '370458'];
 
   beforeAll(async () => {
     let next = 0;
@@ -28,7 +29,7 @@ describe('PIN already on a lock', () => {
   });
 
   it('pin conflict: the credential moves to its next PIN on every lock and returns that PIN', async () => {
-    // Another system already put 111111 on room 102's lock.
+    // Another system already put 483917 on room 102's lock.
     const foreign = createTtlockAdapter({
       config: { baseUrl: h.ttlock.url, ...TTLOCK_SIM_DEFAULTS },
       clock: systemClock,
@@ -40,7 +41,7 @@ describe('PIN already on a lock', () => {
       kind: 'pin',
       validFrom: new Date('2026-11-01T00:00:00Z'),
       validUntil: new Date('2027-01-01T00:00:00Z'),
-      pin: '111111',
+      pin: '483917',
       lookupFirst: false,
     });
     const inject = (
@@ -81,22 +82,22 @@ describe('PIN already on a lock', () => {
     expect(r.statusCode).toBe(201);
     const c = r.json();
     expect(c.status).toBe('active');
-    expect(c.pin).toBe('222222');
+    expect(c.pin).toBe('562048');
     const ours = h.ttlock
       .state()
       .credentials.filter((x) => x.name.startsWith('lk-') && x.validUntil === c.validUntil);
     expect(ours.map((x) => [x.lockRef, x.pin]).sort()).toEqual([
-      ['7001', '222222'],
-      ['7002', '222222'],
+      ['7001', '562048'],
+      ['7002', '562048'],
     ]);
     // The foreign passcode is untouched, and nothing of ours is left with the first PIN.
     const onLock2 = h.ttlock.state().credentials.filter((x) => x.lockRef === '7002');
-    expect(onLock2.map((x) => x.pin).sort()).toEqual(['111111', '222222']);
+    expect(onLock2.map((x) => x.pin).sort()).toEqual(['483917', '562048']);
     expect(
       h.ttlock
         .state()
         .credentials.filter((x) => x.lockRef === '7001')
         .map((x) => x.pin),
-    ).toEqual(['222222']);
+    ).toEqual(['562048']);
   });
 });

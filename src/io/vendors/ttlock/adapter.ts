@@ -252,10 +252,12 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
       what: 'eKey',
       find: async (lock, name) => {
         for (let pageNo = 1; ; pageNo++) {
+          // orderBy is required by listKey (its documentation and working clients send it).
           const page = await call<TtlockPage<TtlockEkey>>('/v3/lock/listKey', {
             lockId: lock,
             pageNo,
-            pageSize: 200,
+            pageSize: 100,
+            orderBy: 1,
           });
           const found = page.list.find((k) => k.keyName === name && k.keyStatus !== EKEY_DELETED);
           if (found || lastPage(page, pageNo)) return found?.keyId;

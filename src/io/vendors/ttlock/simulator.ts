@@ -40,6 +40,13 @@ export const TTLOCK_SIM_DEFAULTS = {
 } as const;
 
 const MAX_CUSTOM_PASSCODES = 250;
+
+/** What the simulator takes for TTLock's "too simple": one digit repeated, or a run up or down. */
+export function tooSimple(pin: string): boolean {
+  const d = [...pin].map(Number);
+  const steps = new Set(d.slice(1).map((x, i) => (x - (d[i] ?? 0) + 10) % 10));
+  return steps.size === 1 && (steps.has(0) || steps.has(1) || steps.has(9));
+}
 /** `listKeyboardPwd` status: 1 normal; 5 add failed (the gateway could not write it to the lock). */
 const PASSCODE_NORMAL = 1;
 const PASSCODE_ADD_FAILED = 5;
@@ -247,6 +254,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
         if (!list) return fail(-1003, 'Lock does not exist.');
         const pwd = p.get('keyboardPwd') ?? '';
         if (!/^\d{4,9}$/.test(pwd)) return fail(-3006, 'Passcode should be between 4 - 9 Digits in length');
+        if (tooSimple(pwd)) return fail(-2032, 'The passcode is too simple.');
         const startDate = Number(p.get('startDate'));
         const endDate = Number(p.get('endDate'));
         if (!Number.isFinite(startDate) || !Number.isFinite(endDate) || endDate <= startDate) {
@@ -324,8 +332,10 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
         return { keyId: key.keyId };
       }
       case '/v3/lock/listKey': {
+        // Required, as documented: a request without it is refused.
+        if (!p.get('orderBy')) return fail(-3, 'Invalid Parameter: orderBy');
         if (!locks.has(lockId)) return fail(-1003, 'Lock does not exist.');
-        return page(ekeys.get(lockId) ?? [], 200);
+        return page(ekeys.get(lockId) ?? [], 100);
       }
       case '/v3/key/changePeriod': {
         const key = [...ekeys.values()].flat().find((k) => k.keyId === Number(p.get('keyId')));

@@ -92,7 +92,9 @@ export function recordMethod(recordType: number): 'pin' | 'card' | 'app' | 'remo
   if (recordType === 4) return 'pin';
   if (recordType === 7 || recordType === 49) return 'card';
   if (recordType === 1) return 'app';
-  if (recordType === 12 || recordType === 37) return 'remote';
+  // 12: opened through the gateway (the API's remote unlock). 37 is a remote control (a key fob) and 55 a
+  // key fob: physical, not the API (reference/vendors.md, TTLock recordType list).
+  if (recordType === 12) return 'remote';
   if (recordType === 10) return 'mechanical';
   return 'other';
 }
@@ -132,7 +134,9 @@ const codes: Record<number, VendorFailure> = {
   [-1008]: 'NOT_FOUND',
   [-3]: 'INVALID',
   [-3006]: 'INVALID',
-  [-2032]: 'INVALID',
+  // "Too simple" is about this PIN, not the request: like a PIN another passcode holds, the credential
+  // moves to its next PIN (DUPLICATE is what the grant machine takes as "PIN taken").
+  [-2032]: 'DUPLICATE',
   // eKeys: the receiver has no TTLock account (-4064), is the admin (-2019) or an admin (-2020).
   [-4064]: 'INVALID',
   [-2019]: 'INVALID',
