@@ -25,7 +25,16 @@ import {
 interface SeamAccessCode {
   access_code_id: string;
   name?: string | null;
+  /** `setting` while Seam programs the lock, `set` once the lock holds it. */
+  status?: string;
+  errors?: { error_code?: string }[];
 }
+
+/** How long an issue waits for its code to be `set` (Seam programs the lock asynchronously). */
+const SET_WAIT_MS = 5000;
+const SET_POLL_MS = 200;
+/** Items asked per list page (Seam's lists are paged with `page_cursor`). */
+const PAGE_LIMIT = 100;
 interface SeamDevice {
   device_id: string;
   can_program_online_access_codes?: boolean;
@@ -133,11 +142,46 @@ export function createSeamAdapter(deps: {
     }
   };
 
-  async function findCode(deviceId: string, name: string) {
-    const codes: SeamAccessCode[] = await guard('access_codes/list', () =>
-      seam.accessCodes.list({ device_id: deviceId }),
+  // Every item of a paged list (`page_cursor`), through the SDK's paginator.
+  const listCodes = (deviceId: string) =>
+    guard('access_codes/list', () =>
+      seam
+        .createPaginator(seam.accessCodes.list({ device_id: deviceId, limit: PAGE_LIMIT }))
+        .flattenToArray(),
     );
+  const listDevices = () =>
+    guard('devices/list', () =>
+      seam.createPaginator(seam.devices.list({ limit: PAGE_LIMIT })).flattenToArray(),
+    );
+
+  async function findCode(deviceId: string, name: string) {
+    const codes: SeamAccessCode[] = await listCodes(deviceId);
     return codes.find((c) => c.name === name);
+  }
+
+  const duplicate = (c: SeamAccessCode) =>
+    (c.errors ?? []).some((e) => e.error_code === 'duplicate_code_on_device');
+
+  /**
+   * A code is the credential's only once the lock holds it: Seam answers the create at once and programs the
+   * lock after, reporting a PIN another code holds on the code itself (`duplicate_code_on_device`), not as an
+   * HTTP error. Waits for `set`; a duplicate is deleted and reported as DUPLICATE (the credential moves to its
+   * next PIN); a code still `setting` after the wait is BUSY (retried: the re-run finds it by name and waits).
+   */
+  async function settled(code: SeamAccessCode): Promise<string> {
+    const deadline = Date.now() + SET_WAIT_MS;
+    for (let c = code; ;) {
+      if (duplicate(c)) {
+        await guard('access_codes/delete', () =>
+          seam.accessCodes.delete({ access_code_id: c.access_code_id }),
+        ).catch(() => undefined);
+        throw new VendorError('DUPLICATE', 'seam access_codes: duplicate_code_on_device');
+      }
+      if (c.status === 'set') return c.access_code_id;
+      if (Date.now() >= deadline) throw new VendorError('BUSY', 'seam access code still setting on the lock');
+      await new Promise((r) => setTimeout(r, SET_POLL_MS));
+      c = await guard('access_codes/get', () => seam.accessCodes.get({ access_code_id: c.access_code_id }));
+    }
   }
 
   const getDevice = (ref: string): Promise<SeamDevice> =>
@@ -157,7 +201,7 @@ export function createSeamAdapter(deps: {
     capabilities: () => capabilities,
 
     async listLocks() {
-      const devices: SeamDevice[] = await guard('devices/list', () => seam.devices.list());
+      const devices: SeamDevice[] = await listDevices();
       return devices.filter((d) => d.can_program_online_access_codes === true).map(toLock);
     },
 
@@ -172,7 +216,7 @@ export function createSeamAdapter(deps: {
       const name = credentialName(req.operationId);
       if (req.lookupFirst) {
         const existing = await findCode(req.lockRef, name);
-        if (existing) return { vendorRef: existing.access_code_id };
+        if (existing) return { vendorRef: await settled(existing) };
       }
       try {
         const code: SeamAccessCode = await guard('access_codes/create', () =>
@@ -184,12 +228,16 @@ export function createSeamAdapter(deps: {
             ends_at: req.validUntil.toISOString(),
           }),
         );
-        return { vendorRef: code.access_code_id };
+        return { vendorRef: await settled(code) };
       } catch (e) {
         // The same PIN for the same period: ours from a run whose answer was lost, or truly a clash.
-        if (e instanceof VendorError && e.failure === 'DUPLICATE') {
+        if (
+          e instanceof VendorError &&
+          e.failure === 'DUPLICATE' &&
+          e.vendorDetail.includes('access_codes/create')
+        ) {
           const existing = await findCode(req.lockRef, name);
-          if (existing) return { vendorRef: existing.access_code_id };
+          if (existing) return { vendorRef: await settled(existing) };
         }
         throw e;
       }

@@ -1,8 +1,19 @@
 /**
- * Simulated Seam is Seam's own fake (`@seamapi/fake-seam-connect`, the server Seam's SDKs test
- * against), seeded with its default workspace; nothing of ours stands in for Seam. Loaded lazily, so
- * the service does not load it unless it simulates Seam.
+ * Simulated Seam is Seam's own fake (`@seamapi/fake-seam-connect`, the server Seam's SDKs test against),
+ * seeded with its default workspace, behind a thin layer that models what the fake does not (Seam's API
+ * reference and `seamapi/types`):
+ * - lists are paged: `/devices/list` and `/access_codes/list` answer at most `pageSize` items (3 by default,
+ *   small on purpose) with `pagination.next_page_cursor`, so a client must follow the cursor;
+ * - an access code is `setting` for its first `settingReads` reads and `set` after (the lock is programmed
+ *   asynchronously);
+ * - a code whose PIN another code on the device holds is accepted (201) and then carries
+ *   `duplicate_code_on_device` in its `errors` and never becomes `set`: Seam reports the clash on the code,
+ *   not as an HTTP error.
+ * Loaded lazily, so the service does not load it unless it simulates Seam.
  */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 export const SEAM_FAKE_API_KEY = 'seam_apikey1_token';
 const WORKSPACE = 'seed_workspace_1';
 
@@ -16,14 +27,166 @@ export interface SeamFake {
   close(): Promise<void>;
 }
 
-export async function startSeamFake(opts: { port?: number } = {}): Promise<SeamFake> {
+export interface SeamFakeOptions {
+  port?: number;
+  /** Items per page of a list (3). */
+  pageSize?: number;
+  /** Reads of a new access code that still say `setting` (1). */
+  settingReads?: number;
+}
+
+type Json = Record<string, unknown>;
+interface AccessCode extends Json {
+  access_code_id: string;
+  device_id?: string;
+  code?: string;
+}
+
+export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFake> {
   const { createFake } = await import('@seamapi/fake-seam-connect');
   const fake = await createFake();
   await fake.seed();
-  await fake.startServer(opts.port ? { port: opts.port } : {});
-  const url = String(fake.serverUrl).replace('localhost', '127.0.0.1');
+  await fake.startServer();
+  const upstream = String(fake.serverUrl).replace('localhost', '127.0.0.1');
+  const pageSize = opts.pageSize ?? 3;
+  const settingReads = opts.settingReads ?? 1;
+  /** Codes this layer knows more of than the fake: reads left while `setting`, and the PIN they clash on. */
+  const lifecycle = new Map<string, { readsLeft: number; duplicate: boolean; code: string }>();
+
+  const forward = async (path: string, body: unknown, auth: string) => {
+    const r = await fetch(`${upstream}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: auth },
+      body: JSON.stringify(body ?? {}),
+    });
+    const text = await r.text();
+    return { status: r.status, type: r.headers.get('content-type') ?? 'application/json', text };
+  };
+
+  /** What this layer shows of a code: its lifecycle status and errors, its own PIN. */
+  const view = (c: AccessCode, read: boolean): AccessCode => {
+    const l = lifecycle.get(c.access_code_id);
+    if (!l) return c;
+    if (l.duplicate)
+      return {
+        ...c,
+        code: l.code,
+        status: 'setting',
+        errors: [
+          {
+            error_code: 'duplicate_code_on_device',
+            message: 'Another access code on the device has the same code.',
+            is_access_code_error: true,
+          },
+        ],
+      };
+    if (l.readsLeft > 0) {
+      if (read) l.readsLeft--;
+      return { ...c, status: 'setting' };
+    }
+    return { ...c, status: 'set' };
+  };
+
+  async function handle(
+    path: string,
+    body: Json,
+    auth: string,
+  ): Promise<{ status: number; type: string; text: string }> {
+    if (
+      path === '/access_codes/create' &&
+      typeof body.code === 'string' &&
+      typeof body.device_id === 'string'
+    ) {
+      const listed = await forward('/access_codes/list', { device_id: body.device_id }, auth);
+      const existing =
+        listed.status === 200 ? ((JSON.parse(listed.text) as Json).access_codes as AccessCode[]) : [];
+      const clash = existing.some((c) => (lifecycle.get(c.access_code_id)?.code ?? c.code) === body.code);
+      // The fake refuses a clash outright; Seam accepts the code and reports the clash on it later.
+      const sent = clash ? { ...body, code: String(Math.floor(1e7 + Math.random() * 9e7)) } : body;
+      const r = await forward(path, sent, auth);
+      if (r.status === 200 || r.status === 201) {
+        const created = (JSON.parse(r.text) as Json).access_code as AccessCode;
+        lifecycle.set(created.access_code_id, { readsLeft: settingReads, duplicate: clash, code: body.code });
+        return { ...r, text: JSON.stringify({ ...JSON.parse(r.text), access_code: view(created, false) }) };
+      }
+      return r;
+    }
+    const list = path === '/devices/list' ? 'devices' : path === '/access_codes/list' ? 'access_codes' : null;
+    if (list) {
+      const { page_cursor: cursor, limit, ...params } = body;
+      const r = await forward(path, params, auth);
+      if (r.status !== 200) return r;
+      const all = ((JSON.parse(r.text) as Json)[list] as AccessCode[]).map((x) =>
+        list === 'access_codes' ? view(x, true) : x,
+      );
+      const size = Math.min(pageSize, typeof limit === 'number' && limit > 0 ? limit : pageSize);
+      const start = typeof cursor === 'string' ? Number(Buffer.from(cursor, 'base64url').toString()) || 0 : 0;
+      const next = start + size < all.length ? Buffer.from(String(start + size)).toString('base64url') : null;
+      return {
+        status: 200,
+        type: 'application/json',
+        text: JSON.stringify({
+          [list]: all.slice(start, start + size),
+          pagination: { has_next_page: next !== null, next_page_cursor: next, next_page_url: null },
+          ok: true,
+        }),
+      };
+    }
+    const r = await forward(path, body, auth);
+    if (path === '/access_codes/get' && r.status === 200) {
+      const parsed = JSON.parse(r.text) as Json;
+      return {
+        ...r,
+        text: JSON.stringify({ ...parsed, access_code: view(parsed.access_code as AccessCode, true) }),
+      };
+    }
+    return r;
+  }
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let raw = '';
+    req.on('data', (d: Buffer) => {
+      raw += d.toString();
+    });
+    req.on('end', () => {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const auth = req.headers.authorization ?? '';
+      let body: Json = {};
+      try {
+        body = raw ? (JSON.parse(raw) as Json) : {};
+      } catch {
+        body = {};
+      }
+      // Control routes and anything not a POST pass straight through to the fake.
+      const answer =
+        req.method === 'POST' && !path.startsWith('/_fake')
+          ? handle(path, body, auth)
+          : fetch(`${upstream}${req.url ?? '/'}`, {
+              method: req.method ?? 'GET',
+              headers: { 'content-type': 'application/json', authorization: auth },
+              ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body: raw }),
+            }).then(async (r) => ({
+              status: r.status,
+              type: r.headers.get('content-type') ?? 'application/json',
+              text: await r.text(),
+            }));
+      answer.then(
+        (a) => {
+          res.writeHead(a.status, { 'content-type': a.type });
+          res.end(a.text);
+        },
+        () => {
+          res.writeHead(502, { 'content-type': 'application/json' });
+          res.end('{"error":{"type":"simulator_error"}}');
+        },
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
   const call = async (path: string, body: unknown) => {
-    const r = await fetch(`${url}${path}`, {
+    const r = await fetch(`${upstream}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${SEAM_FAKE_API_KEY}` },
       body: JSON.stringify(body),
@@ -41,6 +204,9 @@ export async function startSeamFake(opts: { port?: number } = {}): Promise<SeamF
     async outage(routes) {
       await call('/_fake/simulate_workspace_outage', { workspace_id: WORKSPACE, routes });
     },
-    close: () => fake.stopServer(),
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      await fake.stopServer();
+    },
   };
 }

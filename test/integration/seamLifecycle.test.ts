@@ -1,0 +1,69 @@
+/**
+ * Seam as its API reference describes it, modelled by the simulator's layer over the official fake: lists are
+ * paged (`page_cursor`), an access code is `setting` before it is `set`, and a PIN another code on the device
+ * holds is accepted and then reported on the code (`duplicate_code_on_device`), not as an HTTP 409. The
+ * adapter lists every page, and an issue succeeds only once its code is `set`; a duplicate is a PIN taken
+ * (DUPLICATE: the credential moves to its next PIN), and the clashing code is not left behind.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LockAdapter } from '../../src/io/vendors/port.ts';
+import { createSeamAdapter, type SeamFake, startSeamFake } from '../../src/io/vendors/seam/index.ts';
+
+describe('seam lifecycle', () => {
+  let fake: SeamFake;
+  let paged: SeamFake;
+  let adapter: LockAdapter;
+  const window = {
+    validFrom: new Date('2026-12-01T14:00:00Z'),
+    validUntil: new Date('2026-12-03T11:00:00Z'),
+  };
+
+  beforeAll(async () => {
+    // The same workspace twice: paged by one item, and with a page larger than the workspace.
+    paged = await startSeamFake({ pageSize: 1 });
+    fake = await startSeamFake({ pageSize: 1000 });
+    adapter = createSeamAdapter({ config: { endpoint: paged.url, apiKey: paged.apiKey }, timeoutMs: 3000 });
+  });
+  afterAll(async () => {
+    await paged?.close();
+    await fake?.close();
+  });
+
+  it('seam: every device is listed, across pages', async () => {
+    const all = await createSeamAdapter({
+      config: { endpoint: fake.url, apiKey: fake.apiKey },
+      timeoutMs: 3000,
+    }).listLocks();
+    expect(all.length).toBeGreaterThan(1);
+    expect((await adapter.listLocks()).map((l) => l.ref).sort()).toEqual(all.map((l) => l.ref).sort());
+  });
+
+  it('seam: an issue answers once its code is set, and a PIN the device already holds is a PIN taken', async () => {
+    const [lock] = await adapter.listLocks();
+    const lockRef = lock?.ref ?? '';
+    const pin = String(4_000_000 + Math.floor(Math.random() * 999_999));
+    const first = await adapter.issueCredential({
+      operationId: randomUUID(),
+      lockRef,
+      kind: 'pin',
+      pin,
+      lookupFirst: false,
+      ...window,
+    });
+    expect(first.vendorRef).toMatch(/\w/);
+    const before = (await paged.accessCodes(lockRef)).length;
+    await expect(
+      adapter.issueCredential({
+        operationId: randomUUID(),
+        lockRef,
+        kind: 'pin',
+        pin,
+        lookupFirst: false,
+        ...window,
+      }),
+    ).rejects.toMatchObject({ failure: 'DUPLICATE' });
+    // The clashing code was removed again: nothing of the failed issue stays on the lock.
+    expect((await paged.accessCodes(lockRef)).length).toBe(before);
+  });
+});
