@@ -151,7 +151,7 @@ export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFak
     req.on('end', () => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       const auth = req.headers.authorization ?? '';
-      let body: Json = {};
+      let body: Json;
       try {
         body = raw ? (JSON.parse(raw) as Json) : {};
       } catch {
