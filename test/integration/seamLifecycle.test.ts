@@ -3,7 +3,9 @@
  * paged (`page_cursor`), an access code is `setting` before it is `set`, and a PIN another code on the device
  * holds is accepted and then reported on the code (`duplicate_code_on_device`), not as an HTTP 409. The
  * adapter lists every page, and an issue succeeds only once its code is `set`; a duplicate is a PIN taken
- * (DUPLICATE: the credential moves to its next PIN), and the clashing code is not left behind.
+ * (DUPLICATE: the credential moves to its next PIN), and the clashing code is not left behind. Remote
+ * unlocking is an action attempt: a failed one is over, one that does not end is an unknown outcome (a door
+ * must not open twice), and a device that forbids it (`can_remotely_unlock`) is not tried.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,5 +67,26 @@ describe('seam lifecycle', () => {
     ).rejects.toMatchObject({ failure: 'DUPLICATE' });
     // The clashing code was removed again: nothing of the failed issue stays on the lock.
     expect((await paged.accessCodes(lockRef)).length).toBe(before);
+  });
+
+  it('seam: a jammed unlock is over (not retried), an unanswered one is an unknown outcome (not retried), a device that forbids it is not tried', async () => {
+    const quick = createSeamAdapter({
+      config: { endpoint: paged.url, apiKey: paged.apiKey },
+      timeoutMs: 800,
+    });
+    const [a, b, c] = (await quick.listLocks()).map((l) => l.ref);
+    if (!a || !b || !c) throw new Error('the workspace has three devices');
+    paged.unlocks(a, 'jammed');
+    await expect(quick.remoteUnlock(a)).rejects.toMatchObject({ failure: 'ACTION_FAILED', retryable: false });
+    paged.unlocks(b, 'silent');
+    await expect(quick.remoteUnlock(b)).rejects.toMatchObject({
+      failure: 'OUTCOME_UNKNOWN',
+      retryable: false,
+    });
+    paged.remoteUnlockable(c, false);
+    await expect(quick.remoteUnlock(c)).rejects.toMatchObject({ failure: 'NOT_SUPPORTED' });
+    expect([paged.unlockAttempts(a), paged.unlockAttempts(b), paged.unlockAttempts(c)]).toEqual([1, 1, 0]);
+    paged.remoteUnlockable(c, true);
+    await expect(quick.remoteUnlock(c)).resolves.toBeUndefined();
   });
 });

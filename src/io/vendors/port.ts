@@ -23,6 +23,13 @@ export const VendorFailures = {
   ENCODER_TIMEOUT: { retryable: true, code: 'LOCK.VENDOR_TIMEOUT' },
   CARD_MEDIA: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
   PERMISSION: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
+  /** The vendor tried and failed (a jammed lock): that attempt is over; another is the caller's decision. */
+  ACTION_FAILED: { retryable: false, code: 'LOCK.VENDOR_REJECTED' },
+  /**
+   * The vendor did not say how an action ended (an unlock attempt that timed out): it may have happened, so it
+   * is not retried by itself (a door must not open twice).
+   */
+  OUTCOME_UNKNOWN: { retryable: false, code: 'LOCK.VENDOR_TIMEOUT' },
   /** An answer of a shape the adapter does not know (an HTML error page, a truncated body): retried. */
   BAD_ANSWER: { retryable: true, code: 'LOCK.VENDOR_BAD_ANSWER' },
   /** Not a fault: the vendor cannot change validity in place (the machine revokes and re-issues). */

@@ -7,7 +7,14 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { type EgressPolicy, guardedLookup, VENDOR_RESPONSE_LIMIT } from '../egress.ts';
-import { Seam, SeamHttpApiError, SeamHttpInvalidInputError, SeamHttpUnauthorizedError } from 'seam';
+import {
+  isSeamActionAttemptFailedError,
+  isSeamActionAttemptTimeoutError,
+  Seam,
+  SeamHttpApiError,
+  SeamHttpInvalidInputError,
+  SeamHttpUnauthorizedError,
+} from 'seam';
 import {
   credentialName,
   type IssueRequest,
@@ -37,6 +44,7 @@ const SET_POLL_MS = 200;
 const PAGE_LIMIT = 100;
 interface SeamDevice {
   device_id: string;
+  can_remotely_unlock?: boolean;
   can_program_online_access_codes?: boolean;
   properties: { name?: string; battery_level?: number; online?: boolean };
 }
@@ -271,11 +279,32 @@ export function createSeamAdapter(deps: {
     },
 
     async remoteUnlock(lockRef) {
-      const attempt: SeamActionAttempt = await guard('locks/unlock_door', () =>
-        seam.locks.unlockDoor({ device_id: lockRef }),
-      );
-      if (attempt.status === 'error')
-        throw new VendorError('OFFLINE', 'seam unlock_door: action attempt failed');
+      const device = await getDevice(lockRef);
+      if (device.can_remotely_unlock === false)
+        throw new VendorError(
+          'NOT_SUPPORTED',
+          'seam device cannot be unlocked remotely (can_remotely_unlock)',
+        );
+      // The SDK waits for the action attempt. A failed attempt is over (a jammed lock); one that did not end
+      // in time may still open the door, so it is an unknown outcome, never retried as if nothing happened.
+      try {
+        const attempt: SeamActionAttempt = await seam.locks.unlockDoor(
+          { device_id: lockRef },
+          { waitForActionAttempt: { timeout: deps.timeoutMs, pollingInterval: 200 } },
+        );
+        if (attempt.status === 'error')
+          throw new VendorError('ACTION_FAILED', 'seam unlock_door: the action attempt failed');
+      } catch (e) {
+        if (e instanceof VendorError) throw e;
+        if (isSeamActionAttemptFailedError(e))
+          throw new VendorError('ACTION_FAILED', `seam unlock_door: ${e.code}`);
+        if (isSeamActionAttemptTimeoutError(e))
+          throw new VendorError(
+            'OUTCOME_UNKNOWN',
+            'seam unlock_door: the action attempt did not end in time',
+          );
+        throw fromSeam(e, 'locks/unlock_door');
+      }
     },
 
     async getBattery(lockRef) {

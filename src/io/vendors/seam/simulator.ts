@@ -8,7 +8,9 @@
  *   asynchronously);
  * - a code whose PIN another code on the device holds is accepted (201) and then carries
  *   `duplicate_code_on_device` in its `errors` and never becomes `set`: Seam reports the clash on the code,
- *   not as an HTTP error.
+ *   not as an HTTP error;
+ * - remote unlocking is an action attempt: `pending`, then `success`, or `error` for a jammed lock, or
+ *   `pending` for ever for a lock that does not answer; a device may not allow it (`can_remotely_unlock`).
  * Loaded lazily, so the service does not load it unless it simulates Seam.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -24,6 +26,12 @@ export interface SeamFake {
   accessCodes(deviceId: string): Promise<{ access_code_id: string; starts_at?: string; ends_at?: string }[]>;
   /** Answers 503 on the given routes (the fake's workspace outage); none ends it. */
   outage(routes: string[]): Promise<void>;
+  /** How the device's next unlocks go: `jammed` (the attempt fails), `silent` (it never ends), or `ok`. */
+  unlocks(deviceId: string, how: 'ok' | 'jammed' | 'silent'): void;
+  /** Whether the device allows remote unlocking (`can_remotely_unlock`). */
+  remoteUnlockable(deviceId: string, allowed: boolean): void;
+  /** Unlock attempts made per device, whatever their outcome. */
+  unlockAttempts(deviceId: string): number;
   close(): Promise<void>;
 }
 
@@ -52,6 +60,29 @@ export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFak
   const settingReads = opts.settingReads ?? 1;
   /** Codes this layer knows more of than the fake: reads left while `setting`, and the PIN they clash on. */
   const lifecycle = new Map<string, { readsLeft: number; duplicate: boolean; code: string }>();
+  const unlockMode = new Map<string, 'ok' | 'jammed' | 'silent'>();
+  const noRemote = new Set<string>();
+  const attempts = new Map<string, { device: string; reads: number }>();
+  const attemptCount = new Map<string, number>();
+  const attemptView = (id: string): Json => {
+    const a = attempts.get(id);
+    const mode = unlockMode.get(a?.device ?? '') ?? 'ok';
+    const base = { action_attempt_id: id, action_type: 'UNLOCK_DOOR' };
+    if (!a || a.reads === 0 || mode === 'silent')
+      return { ...base, status: 'pending', result: null, error: null };
+    if (mode === 'jammed')
+      return {
+        ...base,
+        status: 'error',
+        result: null,
+        error: { type: 'lock_jammed', message: 'The lock is jammed.' },
+      };
+    return { ...base, status: 'success', result: {}, error: null };
+  };
+  const deviceView = (d: Json): Json =>
+    noRemote.has(String(d.device_id))
+      ? { ...d, can_remotely_unlock: false }
+      : { ...d, can_remotely_unlock: true };
 
   const forward = async (path: string, body: unknown, auth: string) => {
     const r = await fetch(`${upstream}${path}`, {
@@ -92,6 +123,43 @@ export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFak
     body: Json,
     auth: string,
   ): Promise<{ status: number; type: string; text: string }> {
+    const json = (v: Json) => ({
+      status: 200,
+      type: 'application/json',
+      text: JSON.stringify({ ...v, ok: true }),
+    });
+    if (path === '/locks/unlock_door' && typeof body.device_id === 'string') {
+      if (noRemote.has(body.device_id))
+        return {
+          status: 400,
+          type: 'application/json',
+          text: JSON.stringify({
+            error: {
+              type: 'remote_unlock_not_supported',
+              message: 'The device cannot be unlocked remotely.',
+            },
+          }),
+        };
+      const id = `aa_${Math.random().toString(36).slice(2)}`;
+      attempts.set(id, { device: body.device_id, reads: 0 });
+      attemptCount.set(body.device_id, (attemptCount.get(body.device_id) ?? 0) + 1);
+      return json({ action_attempt: attemptView(id) });
+    }
+    if (
+      path === '/action_attempts/get' &&
+      typeof body.action_attempt_id === 'string' &&
+      attempts.has(body.action_attempt_id)
+    ) {
+      const a = attempts.get(body.action_attempt_id);
+      if (a) a.reads++;
+      return json({ action_attempt: attemptView(body.action_attempt_id) });
+    }
+    if (path === '/devices/get') {
+      const r = await forward(path, body, auth);
+      if (r.status !== 200) return r;
+      const parsed = JSON.parse(r.text) as Json;
+      return { ...r, text: JSON.stringify({ ...parsed, device: deviceView(parsed.device as Json) }) };
+    }
     if (
       path === '/access_codes/create' &&
       typeof body.code === 'string' &&
@@ -117,7 +185,7 @@ export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFak
       const r = await forward(path, params, auth);
       if (r.status !== 200) return r;
       const all = ((JSON.parse(r.text) as Json)[list] as AccessCode[]).map((x) =>
-        list === 'access_codes' ? view(x, true) : x,
+        list === 'access_codes' ? view(x, true) : (deviceView(x) as AccessCode),
       );
       const size = Math.min(pageSize, typeof limit === 'number' && limit > 0 ? limit : pageSize);
       const start = typeof cursor === 'string' ? Number(Buffer.from(cursor, 'base64url').toString()) || 0 : 0;
@@ -204,6 +272,14 @@ export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFak
     async outage(routes) {
       await call('/_fake/simulate_workspace_outage', { workspace_id: WORKSPACE, routes });
     },
+    unlocks(deviceId, how) {
+      unlockMode.set(deviceId, how);
+    },
+    remoteUnlockable(deviceId, allowed) {
+      if (allowed) noRemote.delete(deviceId);
+      else noRemote.add(deviceId);
+    },
+    unlockAttempts: (deviceId) => attemptCount.get(deviceId) ?? 0,
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
       await fake.stopServer();
