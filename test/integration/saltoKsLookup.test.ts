@@ -92,4 +92,28 @@ describe('salto-ks look-ups', () => {
     expect(siteUsers()).toHaveLength(users - 1);
     expect(sim.state().credentials.find((c) => c.ref === first.vendorRef)).toBeUndefined();
   });
+
+  it('salto-ks: a PIN expiry stays within what KS accepts (about 350 days); a stay ending past it is refused, not given a PIN that lapses', async () => {
+    // The simulator refuses an expiry more than 350 days ahead, as KS does: this issue must get its PIN.
+    const soon = await adapter.issueCredential({
+      operationId: randomUUID(),
+      lockRef: lockRef(),
+      kind: 'pin',
+      pin: null,
+      lookupFirst: false,
+      ...window,
+    });
+    expect(soon.pin).toMatch(/^\d{6,7}$/);
+    await expect(
+      adapter.issueCredential({
+        operationId: randomUUID(),
+        lockRef: lockRef(),
+        kind: 'pin',
+        pin: null,
+        lookupFirst: false,
+        validFrom: new Date(),
+        validUntil: new Date(Date.now() + 400 * 86_400_000),
+      }),
+    ).rejects.toMatchObject({ failure: 'INVALID' });
+  });
 });

@@ -58,6 +58,12 @@ export const capabilities: VendorCapabilities = {
  * and a later PIN request would replace the guest's PIN, so an extension must not outlive it.
  */
 const PIN_EXPIRY_MARGIN_MS = 366 * 86_400_000;
+/**
+ * KS refuses a PIN expiry much beyond a year from now (about 350 days: modelled from a working KS PMS
+ * integration, no public document): the margin above is capped there, and a stay ending past the cap is
+ * refused rather than given a PIN that would lapse during it.
+ */
+const PIN_EXPIRY_CAP_MS = 349 * 86_400_000;
 
 interface KsLock {
   id: string;
@@ -243,8 +249,17 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
         // Already in the group: an earlier run of this operation got this far.
         if (!(e instanceof VendorError && e.failure === 'DUPLICATE')) throw e;
       }
+      const expiry = Math.min(
+        req.validUntil.getTime() + PIN_EXPIRY_MARGIN_MS,
+        clock.now().getTime() + PIN_EXPIRY_CAP_MS,
+      );
+      if (expiry < req.validUntil.getTime())
+        throw new VendorError(
+          'INVALID',
+          'salto-ks PINs last at most about 350 days from now; the stay ends later',
+        );
       const pin = await call<string>('PUT', `/users/${user.id}/pin`, {
-        expiry_date: new Date(req.validUntil.getTime() + PIN_EXPIRY_MARGIN_MS).toISOString(),
+        expiry_date: new Date(expiry).toISOString(),
       });
       if (typeof pin !== 'string' || !/^\d{4,10}$/.test(pin))
         throw new VendorError('INVALID', 'salto-ks answered the PIN request without a PIN');

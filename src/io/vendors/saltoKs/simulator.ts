@@ -242,6 +242,9 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
         const expiry = body.expiry_date;
         if (typeof expiry !== 'string' || !ISO.test(expiry))
           return problem(400, 'Bad Request', 'expiry_date');
+        // Modelled: KS refuses a PIN expiry beyond about 350 days from now.
+        if (Date.parse(expiry) > Date.now() + 350 * 86_400_000)
+          return problem(400, 'Bad Request', 'expiry_date is more than 350 days ahead');
         const taken = new Set([...users.values()].map((x) => x.pin));
         let pin: string;
         do pin = String(randomInt(100000, 10000000));
