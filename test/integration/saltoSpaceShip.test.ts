@@ -89,4 +89,36 @@ describe('salto-space over SHIP', () => {
   it('salto-space: remote opening names the door by its external id', async () => {
     await expect(adapter.remoteUnlock(door())).resolves.toBeUndefined();
   });
+
+  it("salto-space: times are the Space server's wall clock: with its time zone the card holds the stay, without it an hour off", async () => {
+    const berlin = await startSaltoSpaceSimulator({ timezone: 'Europe/Berlin' });
+    try {
+      const issue = (timezone?: string) =>
+        createSaltoSpaceAdapter({
+          config: { baseUrl: berlin.url, ...SALTO_SPACE_SIM_DEFAULTS, ...(timezone ? { timezone } : {}) },
+          timeoutMs: 2000,
+        }).issueCredential({
+          operationId: randomUUID(),
+          lockRef: berlin.state().locks[0]?.ref ?? '',
+          kind: 'card',
+          pin: null,
+          lookupFirst: false,
+          ...window,
+        });
+      const held = (ref: string) => berlin.state().credentials.find((c) => c.ref === ref);
+      const zoned = await issue('Europe/Berlin');
+      expect(held(zoned.vendorRef)).toMatchObject({
+        validFrom: window.validFrom.toISOString(),
+        validUntil: window.validUntil.toISOString(),
+      });
+      // Sent as UTC (the old behaviour), the Berlin server reads 11:00 as 11:00 local: an hour early in December.
+      const naive = await issue();
+      expect(held(naive.vendorRef)?.validUntil).toBe(
+        new Date(window.validUntil.getTime() - 3_600_000).toISOString(),
+      );
+      await expect(issue('Mars/Olympus')).rejects.toMatchObject({ failure: 'INVALID' });
+    } finally {
+      await berlin.close();
+    }
+  });
 });

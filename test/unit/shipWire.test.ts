@@ -6,7 +6,9 @@ import {
   buildResponse,
   children,
   failureOfShipCode,
+  fromShipDate,
   parseShip,
+  shipDate,
 } from '../../src/io/vendors/saltoSpace/wire.ts';
 
 describe('SHIP wire', () => {
@@ -48,5 +50,21 @@ describe('SHIP wire', () => {
     ]);
     expect(() => parseShip('<Other/>')).toThrow('not a SHIP document');
     expect(() => parseShip('garbage <<')).toThrow();
+  });
+});
+
+describe('SHIP times', () => {
+  it("SHIP: times are the server's wall clock in its zone, both ways, in winter and in summer", () => {
+    for (const [iso, wall] of [
+      ['2026-12-03T11:00:00.000Z', '2026-12-03T12:00:00'],
+      ['2026-07-03T11:00:00.000Z', '2026-07-03T13:00:00'],
+    ] as const) {
+      expect(shipDate(new Date(iso), 'Europe/Berlin')).toBe(wall);
+      expect(fromShipDate(wall, 'Europe/Berlin').toISOString()).toBe(iso);
+    }
+    expect(fromShipDate(' 2026-12-03T24:00:00 ', 'Europe/Berlin').toISOString()).toBe(
+      '2026-12-03T23:00:00.000Z',
+    );
+    expect(shipDate(new Date('2026-12-03T11:00:00Z'))).toBe('2026-12-03T11:00:00');
   });
 });

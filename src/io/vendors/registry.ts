@@ -87,7 +87,15 @@ const entries: Record<string, VendorEntry> = {
   },
   'salto-space': {
     capabilities: saltoSpace,
-    config: config({ baseUrl: Url, username: Text, password: SecretRef, encoderId: Text }),
+    config: config({
+      baseUrl: Url,
+      username: Text,
+      password: SecretRef,
+      encoderId: Text,
+      timezone: Type.Optional(
+        Type.String({ pattern: '^[A-Za-z]+(/[A-Za-z0-9_+-]+){0,2}$|^UTC$', maxLength: 64 }),
+      ),
+    }),
     create: (config, d) =>
       createSaltoSpaceAdapter({
         config: config as unknown as SaltoSpaceConfig,

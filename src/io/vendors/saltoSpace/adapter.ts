@@ -25,6 +25,7 @@ import {
   parseShip,
   SHIP_CONTENT_TYPE,
   type ShipParams,
+  isTimeZone,
   shipDate,
   text,
 } from './wire.ts';
@@ -36,6 +37,8 @@ export interface SaltoSpaceConfig {
   password: string;
   /** The Ethernet encoder (its name in Space) that encodes this property's guest cards. */
   encoderId: string;
+  /** The time zone the Space server keeps (IANA, e.g. Europe/Berlin): SHIP times are its wall clock. UTC if absent. */
+  timezone?: string;
 }
 
 export interface SaltoSpaceAdapterDeps {
@@ -65,6 +68,13 @@ const PAGE = 100;
 const ENCODE_TIMEOUT_MS = 20_000;
 
 export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapter {
+  const timeZone = deps.config.timezone ?? 'UTC';
+  /** The configured zone, or a permanent refusal if it is not one (no card with times an hour off). */
+  const zone = () => {
+    if (!isTimeZone(timeZone))
+      throw new VendorError('INVALID', `salto-space timezone ${timeZone} is not a time zone`);
+    return timeZone;
+  };
   const { config, timeoutMs } = deps;
   const http = createVendorHttp({
     timeoutMs: Math.max(timeoutMs, ENCODE_TIMEOUT_MS),
@@ -170,10 +180,10 @@ export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapte
           ExtUserID: extUserId,
           FirstName: 'Guest',
           LastName: extUserId,
-          UserActivation: shipDate(req.validFrom),
+          UserActivation: shipDate(req.validFrom, zone()),
           // Without it the user (and the card) never expires by date.
           'UserExpiration.Enabled': '1',
-          UserExpiration: shipDate(req.validUntil),
+          UserExpiration: shipDate(req.validUntil, zone()),
           // The doors a user may open (an unknown element such as DoorIDList is ignored: a card that opens nothing).
           'SaltoDB.AccessPermissionList.User_Door': {
             'SaltoDB.AccessPermission.User_Door': [{ ExtDoorID: req.lockRef }],

@@ -31,6 +31,8 @@ export interface SaltoSpaceSimulatorOptions {
   port?: number;
   host?: string;
   doorCount?: number;
+  /** The server's time zone: SHIP times are read and shown as its wall clock (UTC). */
+  timezone?: string;
 }
 
 export interface SaltoSpaceFaults extends BaseFaults {
@@ -266,8 +268,8 @@ export async function startSaltoSpaceSimulator(
               lockRef,
               kind: 'card' as const,
               romCode: u.key?.romCode ?? '',
-              validFrom: fromShipDate(u.key?.validFrom ?? '').toISOString(),
-              validUntil: fromShipDate(u.key?.validUntil ?? '').toISOString(),
+              validFrom: fromShipDate(u.key?.validFrom ?? '', opts.timezone).toISOString(),
+              validUntil: fromShipDate(u.key?.validUntil ?? '', opts.timezone).toISOString(),
             }))
           : [],
       ),

@@ -95,14 +95,50 @@ export const list = (p: ShipParams | undefined, name: string): ShipValue[] => {
   return Array.isArray(v) ? v : v === undefined ? [] : [v];
 };
 
-/** SHIP date-times: local server time without a zone; this service runs its Space servers on UTC. */
-export const shipDate = (d: Date) => d.toISOString().slice(0, 19);
-/** A SHIP time; `T24:00:00` (how Space writes the end of a day) is the next day's midnight. */
-export const fromShipDate = (s: string) => {
+/**
+ * SHIP date-times carry no zone: they are the Space server's local wall clock, in the time zone the server
+ * runs in (the property's, unless the adapter is told another). Written and read in that zone here.
+ */
+export function shipDate(d: Date, timeZone = 'UTC'): string {
+  if (timeZone === 'UTC') return d.toISOString().slice(0, 19);
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(d);
+  const part = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? '00';
+  return `${part('year')}-${part('month')}-${part('day')}T${part('hour')}:${part('minute')}:${part('second')}`;
+}
+
+/** A SHIP time in `timeZone`; `T24:00:00` (how Space writes the end of a day) is the next day's midnight. */
+export function fromShipDate(s: string, timeZone = 'UTC'): Date {
   const t = s.trim();
   const endOfDay = /^(\d{4}-\d{2}-\d{2})T24:00:00$/.exec(t);
-  return endOfDay ? new Date(new Date(`${endOfDay[1]}T00:00:00Z`).getTime() + 86_400_000) : new Date(`${t}Z`);
-};
+  const wall = endOfDay
+    ? new Date(`${endOfDay[1]}T00:00:00Z`).getTime() + 86_400_000
+    : new Date(`${t}Z`).getTime();
+  if (timeZone === 'UTC' || Number.isNaN(wall)) return new Date(wall);
+  // The instant whose wall clock in the zone reads `wall`: subtract the zone's offset, found twice (DST).
+  const offset = (instant: number) =>
+    new Date(`${shipDate(new Date(instant), timeZone)}Z`).getTime() - instant;
+  const first = wall - offset(wall);
+  return new Date(wall - offset(first));
+}
+
+/** Whether the name is a time zone this runtime knows (IANA). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** SHIP exception codes, known and modelled, with what each means for the service. */
 export const ShipExceptions = {
