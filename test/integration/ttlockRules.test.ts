@@ -90,4 +90,24 @@ describe('ttlock rules', () => {
       sim.state().credentials.filter((c) => c.kind === 'mobile_key' && c.lockRef === lockRef),
     ).toHaveLength(1);
   });
+
+  it('ttlock: a token is issued for the documented camelCase request and the snake_case one working clients send', async () => {
+    const md5 = (await import('node:crypto'))
+      .createHash('md5')
+      .update(TTLOCK_SIM_DEFAULTS.password)
+      .digest('hex');
+    for (const form of [
+      { clientId: TTLOCK_SIM_DEFAULTS.clientId, clientSecret: TTLOCK_SIM_DEFAULTS.clientSecret },
+      { client_id: TTLOCK_SIM_DEFAULTS.clientId, client_secret: TTLOCK_SIM_DEFAULTS.clientSecret },
+    ]) {
+      const r = await fetch(`${sim.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...form, username: TTLOCK_SIM_DEFAULTS.username, password: md5 }),
+      });
+      expect(((await r.json()) as { access_token?: string }).access_token, JSON.stringify(form)).toMatch(
+        /\w+/,
+      );
+    }
+  });
 });

@@ -141,15 +141,18 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   const ok = () => ({ errcode: 0, errmsg: 'none error message', description: '' });
 
   function token(params: URLSearchParams) {
+    // Both forms TTLock takes: the Open Platform documents clientId/clientSecret, working clients (Home
+    // Assistant's) send client_id/client_secret.
+    const field = (snake: string, camel: string) => params.get(snake) ?? params.get(camel);
     if (
-      params.get('client_id') !== account.clientId ||
-      params.get('client_secret') !== account.clientSecret
+      field('client_id', 'clientId') !== account.clientId ||
+      field('client_secret', 'clientSecret') !== account.clientSecret
     ) {
       return fail(10001, 'invalid client');
     }
-    const grant = params.get('grant_type') ?? 'password';
+    const grant = field('grant_type', 'grantType') ?? 'password';
     if (grant === 'refresh_token') {
-      const rt = params.get('refresh_token') ?? '';
+      const rt = field('refresh_token', 'refreshToken') ?? '';
       if (!refreshTokens.has(rt)) return fail(10011, 'invalid refresh_token');
     } else if (grant === 'password') {
       if (params.get('username') !== account.username)
