@@ -89,4 +89,34 @@ describe('seam lifecycle', () => {
     paged.remoteUnlockable(c, true);
     await expect(quick.remoteUnlock(c)).resolves.toBeUndefined();
   });
+
+  it("seam: a PIN is checked against the device's code rules before anything is created", async () => {
+    const [a, b, c] = (await adapter.listLocks()).map((l) => l.ref);
+    if (!a || !b || !c) throw new Error('the workspace has three devices');
+    paged.codeRules(a, { lengths: [4, 6] });
+    paged.codeRules(b, { constraints: ['no_zeros', 'no_ascending_or_descending_sequence'] });
+    paged.codeRules(c, { constraints: ['cannot_specify_pin_code'] });
+    const issue = (lockRef: string, pin: string) =>
+      adapter.issueCredential({
+        operationId: randomUUID(),
+        lockRef,
+        kind: 'pin',
+        pin,
+        lookupFirst: false,
+        ...window,
+      });
+    const codes = async () =>
+      (await Promise.all([a, b, c].map((d) => paged.accessCodes(d)))).map((x) => x.length);
+    const before = await codes();
+    // A length the device does not take fails every PIN of that length: a permanent refusal.
+    await expect(issue(a, '4839172')).rejects.toMatchObject({ failure: 'INVALID' });
+    // A digit rule is about this PIN: the credential moves to its next one.
+    await expect(issue(b, '4830917')).rejects.toMatchObject({ failure: 'DUPLICATE' });
+    await expect(issue(b, '345678')).rejects.toMatchObject({ failure: 'DUPLICATE' });
+    // A device that chooses its own codes takes none of the service's.
+    await expect(issue(c, '483917')).rejects.toMatchObject({ failure: 'NOT_SUPPORTED' });
+    expect(await codes()).toEqual(before);
+    await expect(issue(a, '483917')).resolves.toMatchObject({ vendorRef: expect.any(String) });
+    await expect(issue(b, '483917')).resolves.toMatchObject({ vendorRef: expect.any(String) });
+  });
 });

@@ -96,10 +96,11 @@ describe('ttlock rules', () => {
       .createHash('md5')
       .update(TTLOCK_SIM_DEFAULTS.password)
       .digest('hex');
-    for (const form of [
+    const forms: Record<string, string>[] = [
       { clientId: TTLOCK_SIM_DEFAULTS.clientId, clientSecret: TTLOCK_SIM_DEFAULTS.clientSecret },
       { client_id: TTLOCK_SIM_DEFAULTS.clientId, client_secret: TTLOCK_SIM_DEFAULTS.clientSecret },
-    ]) {
+    ];
+    for (const form of forms) {
       const r = await fetch(`${sim.url}/oauth2/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -6,6 +6,7 @@
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { checkPinForDevice, type SeamCodeRules } from './codeConstraints.ts';
 import { type EgressPolicy, guardedLookup, VENDOR_RESPONSE_LIMIT } from '../egress.ts';
 import {
   isSeamActionAttemptFailedError,
@@ -46,7 +47,7 @@ interface SeamDevice {
   device_id: string;
   can_remotely_unlock?: boolean;
   can_program_online_access_codes?: boolean;
-  properties: { name?: string; battery_level?: number; online?: boolean };
+  properties: { name?: string; battery_level?: number; online?: boolean } & SeamCodeRules;
 }
 interface SeamActionAttempt {
   status: 'pending' | 'success' | 'error';
@@ -226,6 +227,8 @@ export function createSeamAdapter(deps: {
         const existing = await findCode(req.lockRef, name);
         if (existing) return { vendorRef: await settled(existing) };
       }
+      // The device's own rules for codes, checked before anything is created.
+      checkPinForDevice(req.pin, (await getDevice(req.lockRef)).properties);
       try {
         const code: SeamAccessCode = await guard('access_codes/create', () =>
           seam.accessCodes.create({

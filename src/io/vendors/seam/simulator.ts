@@ -32,6 +32,8 @@ export interface SeamFake {
   remoteUnlockable(deviceId: string, allowed: boolean): void;
   /** Unlock attempts made per device, whatever their outcome. */
   unlockAttempts(deviceId: string): number;
+  /** The device's code rules (`supported_code_lengths`, `code_constraints`), shown and enforced on create. */
+  codeRules(deviceId: string, rules: { lengths?: number[]; constraints?: string[] }): void;
   close(): Promise<void>;
 }
 
@@ -79,10 +81,16 @@ export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFak
       };
     return { ...base, status: 'success', result: {}, error: null };
   };
-  const deviceView = (d: Json): Json =>
-    noRemote.has(String(d.device_id))
-      ? { ...d, can_remotely_unlock: false }
-      : { ...d, can_remotely_unlock: true };
+  const rules = new Map<string, { lengths?: number[]; constraints?: string[] }>();
+  const deviceView = (d: Json): Json => {
+    const r = rules.get(String(d.device_id));
+    const properties = {
+      ...(d.properties as Json),
+      ...(r?.lengths ? { supported_code_lengths: r.lengths } : {}),
+      ...(r?.constraints ? { code_constraints: r.constraints.map((c) => ({ constraint_type: c })) } : {}),
+    };
+    return { ...d, properties, can_remotely_unlock: !noRemote.has(String(d.device_id)) };
+  };
 
   const forward = async (path: string, body: unknown, auth: string) => {
     const r = await fetch(`${upstream}${path}`, {
@@ -165,10 +173,31 @@ export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFak
       typeof body.code === 'string' &&
       typeof body.device_id === 'string'
     ) {
+      // The device's rules (what Seam checks: a length it does not take, zeros where refused).
+      const deviceRules = rules.get(body.device_id);
+      if (
+        (deviceRules?.lengths && !deviceRules.lengths.includes(body.code.length)) ||
+        (deviceRules?.constraints?.includes('no_zeros') && body.code.includes('0'))
+      )
+        return {
+          status: 400,
+          type: 'application/json',
+          text: JSON.stringify({
+            error: {
+              type: 'code_constraints_violated',
+              message: 'The code does not meet the device constraints.',
+            },
+          }),
+        };
       const listed = await forward('/access_codes/list', { device_id: body.device_id }, auth);
       const existing =
         listed.status === 200 ? ((JSON.parse(listed.text) as Json).access_codes as AccessCode[]) : [];
-      const clash = existing.some((c) => (lifecycle.get(c.access_code_id)?.code ?? c.code) === body.code);
+      // On this device only (the fake's list is not to be trusted to filter).
+      const clash = existing.some(
+        (c) =>
+          (c.device_id === undefined || c.device_id === body.device_id) &&
+          (lifecycle.get(c.access_code_id)?.code ?? c.code) === body.code,
+      );
       // The fake refuses a clash outright; Seam accepts the code and reports the clash on it later.
       const sent = clash ? { ...body, code: String(Math.floor(1e7 + Math.random() * 9e7)) } : body;
       const r = await forward(path, sent, auth);
@@ -280,6 +309,9 @@ export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFak
       else noRemote.add(deviceId);
     },
     unlockAttempts: (deviceId) => attemptCount.get(deviceId) ?? 0,
+    codeRules(deviceId, r) {
+      rules.set(deviceId, r);
+    },
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
       await fake.stopServer();
