@@ -172,13 +172,22 @@ function scenario(checkOut: boolean) {
       await publishing;
 
       const end = checkOut ? 'revoked' : 'active';
+      const notOnLastWindow = async () =>
+        (
+          await sql<{ n: number }>`
+            select count(*)::int as n from key_credentials where valid_until <> ${windows[2]}::timestamptz`.execute(
+            client.admin,
+          )
+        ).rows[0]?.n ?? 0;
       const counts = await eventually(
         async () => {
           const c = await client.statusCounts();
           const settled = Object.keys(c).every((k) => k === end);
+          // Staying: every credential active is not enough (one can be active with the second window while
+          // its reservation's third change is on its way); every one must also hold the last window.
           const all = checkOut
             ? (await reservations('ended')) === RESERVATIONS
-            : c.active === RESERVATIONS + linked.length;
+            : c.active === RESERVATIONS + linked.length && (await notOnLastWindow()) === 0;
           return settled && all ? c : undefined;
         },
         120_000,

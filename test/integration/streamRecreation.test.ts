@@ -117,7 +117,12 @@ describe('streams recreated under a running service', () => {
       .execute();
     await admin.destroy();
     // The new version is deployed (the service starts again), and later the inbox stream is recreated.
-    const service = await startService(h.settings);
+    // What the restarted service says, shown if the revoke does not apply in time.
+    const said: string[] = [];
+    const service = await startService({
+      ...h.settings,
+      log: (msg, data) => said.push(`${new Date().toISOString()} ${msg} ${JSON.stringify(data ?? {})}`),
+    });
     h.service = service;
     gw = await buildTestGateway(h, { waitBudgetMs: 3000 });
     await service.jsm.streams.delete(service.topology.actorsStream);
@@ -143,7 +148,9 @@ describe('streams recreated under a running service', () => {
       },
       20_000,
       'revoked',
-    );
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${said.slice(-60).join('\n')}`);
+    });
     expect(h.ttlock.state().credentials.filter((c) => c.lockRef === '7002')).toEqual([]);
   });
 });
