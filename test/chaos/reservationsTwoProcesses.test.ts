@@ -9,7 +9,6 @@
  *   per credential, with that window.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signDevToken } from '../../src/gateway/auth.ts';
@@ -17,7 +16,7 @@ import { reservationActorId } from '../../src/ids.ts';
 import { startTtlockSimulator, type TtlockSimulator } from '../../src/io/vendors/ttlock/index.ts';
 import type { ServiceSettings } from '../../src/service.ts';
 import { type Client, connectClient } from '../support/client.ts';
-import { dropDatabase, dropNats, eventually, uniqueId } from '../support/harness.ts';
+import { dropDatabase, dropNats, eventually, uniqueId, freePort } from '../support/harness.ts';
 import { type RuntimeProcess, spawnRuntime } from '../support/processes.ts';
 import { seedRooms, takeoverSettings } from '../support/reservations.ts';
 
@@ -26,17 +25,6 @@ const RESERVATIONS = 300;
 const WITH_REST = (i: number) => i % 10 === 0;
 const CHECK_IN = '2026-12-01T14:00:00.000Z';
 const windows = ['2026-12-03T11:00:00.000Z', '2026-12-04T11:00:00.000Z', '2026-12-05T11:00:00.000Z'];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function scenario(checkOut: boolean) {
   const tenantId = `tenant-${uniqueId()}`;

@@ -9,6 +9,7 @@
  * a tenth fewer webhooks a second).
  */
 import { sql } from 'kysely';
+import { LockError } from '../../errors.ts';
 import type { Db } from './connect.ts';
 import { MicroBatcher } from './microBatcher.ts';
 
@@ -16,19 +17,23 @@ import type { StoredWebhook } from '../../gateway/webhooks/routes.ts';
 
 /**
  * One statement per batch with one parameter, the batch as a JSON array that PostgreSQL unpacks: far
- * cheaper for Node than several bound parameters per row at thousands of webhooks per second.
+ * cheaper for Node than several bound parameters per row at thousands of webhooks per second. Each row is
+ * serialized once; one holding a NUL character (which jsonb refuses) is answered as invalid here instead of
+ * failing the statement for the whole batch.
  */
-async function insert(db: Db, batch: StoredWebhook[]): Promise<boolean[]> {
-  const rowsJson = JSON.stringify(
-    batch.map((w) => ({
+async function insert(db: Db, batch: StoredWebhook[]): Promise<(boolean | Error)[]> {
+  const json = batch.map((w) =>
+    JSON.stringify({
       vendor: w.vendor,
       webhook_id: w.webhookId,
       tenant_id: w.tenantId,
       property_id: w.propertyId,
       event_id: w.eventId,
       body: w.body,
-    })),
+    }),
   );
+  const storable = json.map((j) => !j.includes('\\u0000'));
+  const rowsJson = `[${json.filter((_, i) => storable[i]).join(',')}]`;
   const { rows } = await sql<{ webhook_id: string; event_id: string }>`
     insert into webhook_inbox (vendor, webhook_id, tenant_id, property_id, event_id, body)
     select vendor, webhook_id, tenant_id, property_id, event_id, body
@@ -38,7 +43,11 @@ async function insert(db: Db, batch: StoredWebhook[]): Promise<boolean[]> {
     returning webhook_id, event_id`.execute(db);
   const inserted = new Set(rows.map((r) => `${r.webhook_id}\u0000${r.event_id}`));
   // The same event twice in one batch: only its first caller stored it.
-  return batch.map((p) => inserted.delete(`${p.webhookId}\u0000${p.eventId}`));
+  return batch.map((p, i) =>
+    storable[i]
+      ? inserted.delete(`${p.webhookId}\u0000${p.eventId}`)
+      : new LockError('LOCK.VALIDATION', 'the webhook body holds a NUL character'),
+  );
 }
 
 /**

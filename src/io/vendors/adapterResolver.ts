@@ -18,7 +18,8 @@ import type { Clock } from '../../ids.ts';
 import { adapterStatus } from '../../machines/index.ts';
 import { type Db, withTenant } from '../db/index.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
-import { checkVendorUrl, type EgressPolicy, egressForTenant } from './egress.ts';
+import { wrapAdapterCalls } from './guardedAdapter.ts';
+import { configUrlProblem, type EgressPolicy, egressForTenant } from './egress.ts';
 import { type LockAdapter, VendorError } from './port.ts';
 import type { CurrentSecrets, VendorSecretStore } from './vendorSecrets.ts';
 
@@ -30,9 +31,6 @@ export interface ResolvedAdapter {
 
 /** Builds a vendor's adapter; `egress`, in live mode, is the policy of the tenant it serves. */
 export type AdapterFactory = (config: Record<string, unknown>, egress?: EgressPolicy) => LockAdapter;
-
-/** The fields of any vendor's config that name a URL the adapter will call. */
-export const VENDOR_URL_FIELDS = ['baseUrl', 'identityUrl', 'endpoint'] as const;
 
 export interface AdapterResolverOptions {
   runtimeDb: Db;
@@ -89,26 +87,21 @@ function referencesOf(config: Record<string, unknown>) {
  */
 function confirmingSuccess(adapter: LockAdapter, onSuccess: () => Promise<boolean>): LockAdapter {
   let confirmed = false;
-  const wrapped: Record<string, unknown> = { ...adapter };
-  for (const [name, member] of Object.entries(adapter)) {
-    if (typeof member !== 'function') continue;
-    wrapped[name] = (...args: unknown[]) => {
-      const result: unknown = (member as (...a: unknown[]) => unknown).apply(adapter, args);
-      if (!confirmed && result instanceof Promise)
-        result.then(
-          () => {
-            if (confirmed) return;
-            confirmed = true;
-            void onSuccess().then((done) => {
-              if (!done) confirmed = false;
-            });
-          },
-          () => undefined,
-        );
-      return result;
-    };
-  }
-  return wrapped as unknown as LockAdapter;
+  return wrapAdapterCalls(adapter, (_name, call) => {
+    const result = call();
+    if (!confirmed && result instanceof Promise)
+      result.then(
+        () => {
+          if (confirmed) return;
+          confirmed = true;
+          void onSuccess().then((done) => {
+            if (!done) confirmed = false;
+          });
+        },
+        () => undefined,
+      );
+    return result;
+  });
 }
 
 export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolver {
@@ -197,15 +190,8 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
     }
     // The operator's allow-list as it applies to this tenant (entries for all tenants, and its own).
     const egress = egressForTenant(o.egress, tenantId);
-    for (const field of VENDOR_URL_FIELDS) {
-      const url = config[field];
-      if (typeof url !== 'string') continue;
-      try {
-        await checkVendorUrl(egress, url);
-      } catch (e) {
-        throw new VendorError('PERMISSION', `config.${field}: ${(e as LockError).detail ?? 'refused'}`);
-      }
-    }
+    const refused = await configUrlProblem(egress, config);
+    if (refused) throw new VendorError('PERMISSION', refused);
     const previous = latest.get(scope);
     if (previous && previous !== key) adapters.delete(previous);
     latest.set(scope, key);

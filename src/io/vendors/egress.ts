@@ -166,3 +166,23 @@ function egressError(message: string): NodeJS.ErrnoException {
   e.code = 'EGRESS_REFUSED';
   return e;
 }
+
+/** The fields of any vendor's config that name a URL the adapter will call. */
+export const VENDOR_URL_FIELDS = ['baseUrl', 'identityUrl', 'endpoint'] as const;
+
+/** Why a config's URLs are refused (`config.<field>: …`), or null when every one passes. */
+export async function configUrlProblem(
+  policy: EgressPolicy,
+  config: Record<string, unknown>,
+): Promise<string | null> {
+  for (const field of VENDOR_URL_FIELDS) {
+    const url = config[field];
+    if (typeof url !== 'string') continue;
+    try {
+      await checkVendorUrl(policy, url);
+    } catch (e) {
+      return `config.${field}: ${(e as LockError).detail ?? 'refused'}`;
+    }
+  }
+  return null;
+}

@@ -8,25 +8,34 @@
 import { LockError } from '../../errors.ts';
 import { type LockAdapter, VendorError } from './port.ts';
 
-export function guardAdapter(vendor: string, adapter: LockAdapter): LockAdapter {
-  const guarded: Record<string, unknown> = { ...adapter };
+/** The adapter with every method call passed through `around` (the adapter's own fields kept as they are). */
+export function wrapAdapterCalls(
+  adapter: LockAdapter,
+  around: (name: string, call: () => unknown) => unknown,
+): LockAdapter {
+  const wrapped: Record<string, unknown> = { ...adapter };
   for (const [name, member] of Object.entries(adapter)) {
     if (typeof member !== 'function') continue;
-    guarded[name] = (...args: unknown[]) => {
-      const normalize = (e: unknown): never => {
-        if (e instanceof LockError) throw e;
-        const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-        throw new VendorError('BAD_ANSWER', `${vendor} ${name}: unexpected answer (${what.slice(0, 200)})`, {
-          cause: e,
-        });
-      };
-      try {
-        const result: unknown = (member as (...a: unknown[]) => unknown).apply(adapter, args);
-        return result instanceof Promise ? result.catch(normalize) : result;
-      } catch (e) {
-        return normalize(e);
-      }
-    };
+    wrapped[name] = (...args: unknown[]) =>
+      around(name, () => (member as (...a: unknown[]) => unknown).apply(adapter, args));
   }
-  return guarded as unknown as LockAdapter;
+  return wrapped as unknown as LockAdapter;
+}
+
+export function guardAdapter(vendor: string, adapter: LockAdapter): LockAdapter {
+  return wrapAdapterCalls(adapter, (name, call) => {
+    const normalize = (e: unknown): never => {
+      if (e instanceof LockError) throw e;
+      const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      throw new VendorError('BAD_ANSWER', `${vendor} ${name}: unexpected answer (${what.slice(0, 200)})`, {
+        cause: e,
+      });
+    };
+    try {
+      const result = call();
+      return result instanceof Promise ? result.catch(normalize) : result;
+    } catch (e) {
+      return normalize(e);
+    }
+  });
 }

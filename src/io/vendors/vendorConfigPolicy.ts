@@ -5,8 +5,7 @@
  * single-tenant install) —, and in live mode URLs that pass the egress policy.
  */
 import { LockError } from '../../errors.ts';
-import { VENDOR_URL_FIELDS } from './adapterResolver.ts';
-import { checkVendorUrl, type EgressPolicy, egressForTenant } from './egress.ts';
+import { configUrlProblem, type EgressPolicy, egressForTenant } from './egress.ts';
 
 export interface VendorConfigPolicy {
   mode: 'simulated' | 'live';
@@ -50,13 +49,6 @@ export async function checkVendorConfig(
       );
   }
   if (policy.mode !== 'live') return;
-  for (const field of VENDOR_URL_FIELDS) {
-    const url = config[field];
-    if (typeof url !== 'string') continue;
-    try {
-      await checkVendorUrl(egressForTenant(policy.egress, tenantId), url);
-    } catch (e) {
-      throw new LockError('LOCK.VALIDATION', `config.${field}: ${(e as LockError).detail ?? 'refused'}`);
-    }
-  }
+  const refused = await configUrlProblem(egressForTenant(policy.egress, tenantId), config);
+  if (refused) throw new LockError('LOCK.VALIDATION', refused);
 }
