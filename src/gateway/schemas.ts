@@ -172,6 +172,13 @@ export const KeyCredential = Type.Object({
         "Where a vendor chooses PINs itself (Salto KS), each door's PIN; returned once, in the issuing response only.",
     }),
   ),
+  pinEntry: Type.Optional(
+    Type.String({
+      description:
+        "How the guest enters the PIN at this vendor's keypads, where it is more than the digits (Salto KS: " +
+        'the PIN, then #). Only with a PIN, in the issuing response.',
+    }),
+  ),
 });
 
 export const UpdateKeyCredential = Type.Object(

@@ -10,7 +10,7 @@ import { heldOn, lockAdapterContract, uniquePins } from './lockAdapterContract.t
 lockAdapterContract(
   'salto-ks',
   async () => {
-    const sim = await startSaltoKsSimulator({ lockCount: 3 });
+    const sim = await startSaltoKsSimulator({ lockCount: 3, pinReadyAfterMs: 300 });
     const adapter = createSaltoKsAdapter({
       config: { baseUrl: sim.url, ...SALTO_KS_SIM_DEFAULTS },
       clock: systemClock,

@@ -30,6 +30,8 @@ export interface RestVendor {
   inPlace: boolean;
   /** The vendor chooses PINs itself: the answer lists each door's (`doorPins`). */
   vendorPins?: boolean;
+  /** What the issuing answer tells the guest to type beyond the digits (`pinEntry`). */
+  pinEntry?: string;
   /** Sent with a card credential, where the vendor registers cards by number. */
   cardNumber?: string;
   /** Sent with a mobile key, where the vendor sends keys to the guest's app account. */
@@ -104,6 +106,7 @@ export function vendorRestScenario(vendor: string, start: () => Promise<RestVend
       if (v.kind === 'pin') {
         expect(c.pin).toMatch(/^\d{4,10}$/);
         expect(held?.pin).toBe(c.pin);
+        expect(c.pinEntry).toBe(v.pinEntry);
       }
       // The lock holds the card number given; the answer does not repeat it.
       if (v.recipient)

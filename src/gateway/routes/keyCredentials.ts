@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { idempotentCredentialId, reservationActorId } from '../../ids.ts';
 import { newPins, prepareIssue } from '../../issuance/credentialRequests.ts';
 import type { UnresolvedRoom } from '../../readModel/planTargets.ts';
+import { pinEntry } from '../../io/vendors/registry.ts';
 import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
 import { principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
@@ -57,7 +58,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
       const prepared = (stored.body.preparedPins as string[] | undefined) ?? [];
       return {
         status: 201,
-        body: { ...view, ...issuedPins(prepared, view.grants as GrantPins[], (x) => p.secrets.open(x)) },
+        body: { ...view, ...issuedPins(prepared, view, (x) => p.secrets.open(x)) },
       };
     };
   const sealPin = {
@@ -109,7 +110,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
                 status: 201,
                 body: {
                   ...earlier,
-                  ...issuedPins(pins, earlier.grants as GrantPins[], (x) => p.secrets.open(x)),
+                  ...issuedPins(pins, earlier, (x) => p.secrets.open(x)),
                 },
               };
             const prepared = await prepareIssue(
@@ -153,7 +154,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             const view = await p.readModel.credential(tenantId, id);
             const body = {
               ...(view ?? pendingView(id, prepared.event)),
-              ...issuedPins(prepared.pins, (view?.grants ?? []) as GrantPins[], (x) => p.secrets.open(x)),
+              ...issuedPins(prepared.pins, view, (x) => p.secrets.open(x)),
             };
             return n && view
               ? { status: 201, body }
@@ -407,15 +408,18 @@ interface GrantPins {
  */
 function issuedPins(
   prepared: string[],
-  grants: GrantPins[],
+  view: { vendor: string | null; grants: unknown[] } | null | undefined,
   open: (sealed: string) => string,
-): { pin?: string; doorPins?: DoorPin[] } {
+): { pin?: string; doorPins?: DoorPin[]; pinEntry?: string } {
+  const grants = (view?.grants ?? []) as GrantPins[];
   const pinIndex = Math.max(0, ...grants.map((g) => g.pinIndex ?? 0));
   const ours = prepared[pinIndex] ?? prepared[0];
-  if (!grants.some((g) => g.vendorSecret)) return ours ? { pin: ours } : {};
+  const entry = view?.vendor ? pinEntry(view.vendor) : undefined;
+  const withEntry = <T extends object>(answer: T) => (entry ? { ...answer, pinEntry: entry } : answer);
+  if (!grants.some((g) => g.vendorSecret)) return ours ? withEntry({ pin: ours }) : {};
   const doorPins = grants.flatMap((g) => {
     const pin = g.vendorSecret ? open(g.vendorSecret) : ours;
     return pin ? [{ lockDeviceId: g.lockDeviceId, pin }] : [];
   });
-  return { ...(doorPins[0] ? { pin: doorPins[0].pin } : {}), doorPins };
+  return withEntry({ ...(doorPins[0] ? { pin: doorPins[0].pin } : {}), doorPins });
 }

@@ -29,8 +29,23 @@ export interface ResolvedAdapter {
   breaker: CircuitBreaker;
 }
 
-/** Builds a vendor's adapter; `egress`, in live mode, is the policy of the tenant it serves. */
-export type AdapterFactory = (config: Record<string, unknown>, egress?: EgressPolicy) => LockAdapter;
+/**
+ * A property adapter's secrets that rotate themselves, named by the config field that references them
+ * (`refreshToken: 'secret:NAME'`): see `VendorSecretStore.rotate`.
+ */
+export interface RotatingSecrets {
+  rotate(field: string, next: (current: string) => Promise<string>): Promise<string>;
+}
+
+/**
+ * Builds a vendor's adapter; in live mode, `egress` is the policy of the tenant it serves and `secrets` its
+ * property's rotating secrets.
+ */
+export type AdapterFactory = (
+  config: Record<string, unknown>,
+  egress?: EgressPolicy,
+  secrets?: RotatingSecrets,
+) => LockAdapter;
 
 export interface AdapterResolverOptions {
   runtimeDb: Db;
@@ -118,10 +133,11 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
     config: Record<string, unknown>,
     egress?: EgressPolicy,
     wrap?: (a: LockAdapter) => LockAdapter,
+    secrets?: RotatingSecrets,
   ) {
     const factory = o.factories[vendor];
     if (!factory) throw new LockError('LOCK.VENDOR_NOT_ENABLED', `no adapter for vendor ${vendor}`);
-    const adapter = factory(config, egress);
+    const adapter = factory(config, egress, secrets);
     const r: ResolvedAdapter = {
       key,
       adapter: wrap ? wrap(adapter) : adapter,
@@ -197,6 +213,18 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
     latest.set(scope, key);
     const address = { tenantId, propertyId, vendor };
     const versions = secrets.versions;
+    const store = o.secretStore;
+    const rotating: RotatingSecrets | undefined = store && {
+      rotate(field, next) {
+        const ref = config[field];
+        if (typeof ref !== 'string' || !ref.startsWith('secret:'))
+          throw new VendorError(
+            'AUTH',
+            `config.${field} must name a property secret (secret:NAME) to rotate`,
+          );
+        return store.rotate(address, ref.slice('secret:'.length), next);
+      },
+    };
     // After a rotation, the older versions go once the new ones are shown to work: a first call that
     // succeeds (some answer without asking the vendor) is followed by the vendor's own health check.
     return make(
@@ -217,6 +245,7 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
                 .catch(() => false),
             )
         : undefined,
+      rotating,
     );
   }
 

@@ -71,6 +71,8 @@ export interface VendorCapabilities {
   cardNumbers: boolean;
   /** Its `mobile_key` credentials are sent to the guest's account on the vendor's app (`recipient`). */
   mobileKeyRecipients: boolean;
+  /** How a guest enters a PIN at its keypads, where it is more than the digits (said in the issuing answer). */
+  pinEntry?: string;
 }
 
 /** One entry of a lock's access log, as the vendor's API reports it (no PINs, no card numbers). */

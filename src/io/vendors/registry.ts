@@ -8,7 +8,7 @@ import type { Clock } from '../../ids.ts';
 import type { EgressPolicy } from './egress.ts';
 import { guardAdapter } from './guardedAdapter.ts';
 import type { KeyKind } from '../../machines/index.ts';
-import type { AdapterFactory } from './adapterResolver.ts';
+import type { AdapterFactory, RotatingSecrets } from './adapterResolver.ts';
 import type { LockAdapter, VendorCapabilities } from './port.ts';
 import { capabilities as saltoKs, createSaltoKsAdapter, type SaltoKsConfig } from './saltoKs/adapter.ts';
 import {
@@ -31,6 +31,8 @@ export interface VendorDeps {
   timeoutMs: number;
   /** Live mode's egress policy; none for the simulators of simulated mode (loopback by design). */
   egress?: EgressPolicy;
+  /** Live mode: the property's secrets that rotate themselves (a refresh token). */
+  secrets?: RotatingSecrets;
 }
 
 interface VendorEntry {
@@ -82,6 +84,19 @@ const entries: Record<string, VendorEntry> = {
       clientId: Text,
       clientSecret: SecretRef,
       siteId: Text,
+      refreshToken: Type.Optional(
+        Type.String({
+          pattern: '^secret:[A-Za-z][A-Za-z0-9_-]{0,63}$',
+          description:
+            "Authorization-code tenants: the property's secret NAME holding the refresh token from the one " +
+            'interactive login; the adapter spends it and stores its successor there (sealed). Without it the ' +
+            'adapter uses client credentials.',
+        }),
+      ),
+      guestRoleId: Type.Optional(Text),
+      guestEmailDomain: Type.Optional(
+        Type.String({ pattern: '^[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$', maxLength: 200 }),
+      ),
     }),
     create: (config, d) => createSaltoKsAdapter({ config: config as unknown as SaltoKsConfig, ...d }),
   },
@@ -165,7 +180,11 @@ export function adapterFactories(deps: VendorDeps): Record<string, AdapterFactor
   return Object.fromEntries(
     Object.entries(entries).map(([v, e]) => [
       v,
-      (config, egress) => guardAdapter(v, e.create(config, egress ? { ...deps, egress } : deps)),
+      (config, egress, secrets) =>
+        guardAdapter(
+          v,
+          e.create(config, { ...deps, ...(egress ? { egress } : {}), ...(secrets ? { secrets } : {}) }),
+        ),
     ]),
   );
 }
@@ -186,6 +205,11 @@ export function vendorConfigSchema(vendor: string): TSchema | undefined {
 export function needsHolderDetail(vendor: string, kind: KeyKind): boolean {
   const c = entry(vendor)?.capabilities;
   return (kind === 'card' && !!c?.cardNumbers) || (kind === 'mobile_key' && !!c?.mobileKeyRecipients);
+}
+
+/** How a guest enters a PIN at the vendor's keypads, where it is more than the digits. */
+export function pinEntry(vendor: string): string | undefined {
+  return entry(vendor)?.capabilities.pinEntry;
 }
 
 export function supportsKind(vendor: string, kind: KeyKind): boolean {

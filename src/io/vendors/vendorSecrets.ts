@@ -6,7 +6,7 @@
  */
 import { sql } from 'kysely';
 import { LockError } from '../../errors.ts';
-import { type Db, withTenant } from '../db/index.ts';
+import { type Db, type Tx, withTenant } from '../db/index.ts';
 import type { TenantKeyring } from '../crypto/tenantKeys.ts';
 
 export interface SecretAddress {
@@ -35,7 +35,19 @@ export interface VendorSecretStore {
   destroyOlder(a: SecretAddress, versions: Record<string, number>): Promise<void>;
   /** Opens a sealed version read elsewhere (the webhook ingress reads it before it knows the tenant). */
   open(a: SecretAddress, name: string, version: number, sealed: string): Promise<string>;
+  /**
+   * Replaces the current version's value with what `next` makes of it (a rotating refresh token), one
+   * rotation at a time across every process: `next` runs holding the secret's lock, so no two callers
+   * spend the same value. Nothing changes when `next` throws. Resolves with the new value.
+   */
+  rotate(a: SecretAddress, name: string, next: (current: string) => Promise<string>): Promise<string>;
 }
+
+/** One writer per secret at a time, across processes: versions and rotations never interleave. */
+const lockSecret = (tx: Tx, a: SecretAddress, name: string) =>
+  sql`select pg_advisory_xact_lock(hashtext(${`${a.tenantId}/${a.propertyId}/${a.vendor}/${name}`}))`.execute(
+    tx,
+  );
 
 const label = (a: SecretAddress, name: string, version: number) =>
   `vendor-secret\n${a.propertyId}\n${a.vendor}\n${name}\n${version}`;
@@ -44,10 +56,7 @@ export function createVendorSecretStore(db: Db, keyring: TenantKeyring): VendorS
   return {
     async put(a, name, value, by) {
       return withTenant(db, a.tenantId, async (tx) => {
-        // One writer per secret at a time: versions are numbered without gaps or collisions.
-        await sql`select pg_advisory_xact_lock(hashtext(${`${a.tenantId}/${a.propertyId}/${a.vendor}/${name}`}))`.execute(
-          tx,
-        );
+        await lockSecret(tx, a, name);
         const last = await tx
           .selectFrom('vendor_secrets')
           .select((e) => e.fn.max('version').as('v'))
@@ -121,6 +130,38 @@ export function createVendorSecretStore(db: Db, keyring: TenantKeyring): VendorS
     },
 
     open: (a, name, version, sealed) => keyring.open(a.tenantId, label(a, name, version), sealed),
+
+    async rotate(a, name, next) {
+      return withTenant(db, a.tenantId, async (tx) => {
+        await lockSecret(tx, a, name);
+        const row = await tx
+          .selectFrom('vendor_secrets')
+          .select(['version', 'sealed'])
+          .where('property_id', '=', a.propertyId)
+          .where('vendor', '=', a.vendor)
+          .where('name', '=', name)
+          .orderBy('version', 'desc')
+          .limit(1)
+          .executeTakeFirst();
+        if (!row)
+          throw new LockError(
+            'LOCK.VENDOR_NOT_ENABLED',
+            `vendor ${a.vendor} of property ${a.propertyId} needs the secret ${name}; ` +
+              `PUT /api/v1/properties/${a.propertyId}/vendor-adapters/${a.vendor}/secrets/${name}`,
+          );
+        const value = await next(await keyring.open(a.tenantId, label(a, name, row.version), row.sealed));
+        // The version stays: a rotation is the same secret moving on, not an operator's new one.
+        await tx
+          .updateTable('vendor_secrets')
+          .set({ sealed: await keyring.seal(a.tenantId, label(a, name, row.version), value) })
+          .where('property_id', '=', a.propertyId)
+          .where('vendor', '=', a.vendor)
+          .where('name', '=', name)
+          .where('version', '=', row.version)
+          .execute();
+        return value;
+      });
+    },
 
     async destroyOlder(a, versions) {
       await withTenant(db, a.tenantId, async (tx) => {

@@ -6,6 +6,7 @@
  * a re-run finds what an earlier run made (Salto itself would make a second).
  */
 import type { Clock } from '../../../ids.ts';
+import type { RotatingSecrets } from '../adapterResolver.ts';
 import type { EgressPolicy } from '../egress.ts';
 import { createVendorHttp, failureOfStatus, retryAfterMs } from '../http.ts';
 import {
@@ -29,6 +30,22 @@ export interface SaltoKsConfig {
   clientId: string;
   clientSecret: string;
   siteId: string;
+  /**
+   * Present on authorization-code tenants (the flow KS enables for partners): the refresh token's secret.
+   * Its value here is only the one the adapter was built with; the adapter spends the stored one through
+   * `secrets.rotate` and stores its successor. Absent: client credentials.
+   */
+  refreshToken?: string;
+  /**
+   * The role guests' users get. Absent: the site's role named "Site User" (KS asks a role of every user;
+   * public PMS clients send one).
+   */
+  guestRoleId?: string;
+  /**
+   * Where the tenant requires an e-mail of every user: the domain of the addresses the adapter makes up
+   * (`<credential name>@<domain>`, an address the hotel controls; the guest's own is never sent).
+   */
+  guestEmailDomain?: string;
 }
 
 export interface SaltoKsAdapterDeps {
@@ -37,6 +54,8 @@ export interface SaltoKsAdapterDeps {
   config: SaltoKsConfig;
   clock: Clock;
   timeoutMs: number;
+  /** The property's rotating secrets (live mode): where the refresh token lives between uses. */
+  secrets?: RotatingSecrets;
 }
 
 export const capabilities: VendorCapabilities = {
@@ -51,6 +70,8 @@ export const capabilities: VendorCapabilities = {
   accessRecords: false,
   cardNumbers: false,
   mobileKeyRecipients: false,
+  // A working KS PMS client sends guests the PIN followed by '#' (no Salto document says so: modelled).
+  pinEntry: 'Type the PIN, then #.',
 };
 
 /**
@@ -71,14 +92,31 @@ interface KsLock {
   customer_reference?: string;
   online?: boolean;
 }
+/**
+ * The access group's name carries the PIN's expiry: KS keeps it with the credential it bounds (no public
+ * field reads a user's PIN expiry back), so a later validity change knows when the PIN lapses.
+ */
+const groupName = (name: string, pinExpiry: Date) => `${name} pin-expiry ${pinExpiry.toISOString()}`;
+function pinExpiryOf(g: KsAccessGroup): number | null {
+  const at = typeof g.name === 'string' ? / pin-expiry (\S+)$/.exec(g.name)?.[1] : undefined;
+  const ms = at === undefined ? Number.NaN : Date.parse(at);
+  // Groups made before the expiry was recorded: unknown, the schedule is changed as before.
+  return Number.isNaN(ms) ? null : ms;
+}
+
 interface KsSiteUser {
   id: string;
   alias?: string;
   user: { id: string };
 }
+interface KsRole {
+  id: string;
+  name?: string;
+}
 interface KsAccessGroup {
   id: string;
   customer_reference?: string;
+  name?: string;
 }
 interface KsSchedule {
   id: string;
@@ -93,6 +131,13 @@ type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** The resource a path names, for error details (no ids, no query). */
 const resourceOf = (path: string) => path.split(/[/?]/)[1] ?? '';
 
+/**
+ * A user just made may not take a PIN request at once (a public KS PMS client waits 2 s before asking; KS
+ * gives no reason): asked again this often, for at most this long, before the issue fails BUSY (retried).
+ */
+const PIN_NOT_READY_RETRY_MS = 250;
+const PIN_NOT_READY_BUDGET_MS = 4000;
+
 /** Items asked per page, and the most pages read of one list. */
 const PAGE = 100;
 const MAX_PAGES = 1000;
@@ -104,26 +149,56 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
   let token: { access: string; expiresAt: number } | null = null;
   let tokenRequest: Promise<string> | null = null;
 
-  async function fetchToken(): Promise<string> {
+  interface TokenAnswer {
+    access_token?: unknown;
+    refresh_token?: unknown;
+    expires_in?: unknown;
+    error?: unknown;
+  }
+
+  async function tokenCall(form: Record<string, string>): Promise<TokenAnswer> {
     const basic = Buffer.from(`${config.clientId}:${config.clientSecret}`).toString('base64');
     const res = await http.send('salto-ks token', `${config.identityUrl ?? config.baseUrl}/connect/token`, {
       method: 'POST',
       headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        scope: 'user_api.full_access',
-      }).toString(),
+      body: new URLSearchParams(form).toString(),
     });
-    const body = res.body as { access_token?: string; expires_in?: number; error?: string } | null;
-    if (res.status !== 200 || !body?.access_token) {
-      const failure = res.status >= 500 ? 'OFFLINE' : 'AUTH';
-      throw new VendorError(failure, `salto-ks token HTTP ${res.status} ${body?.error ?? ''}`.trim());
+    const body = (res.body ?? {}) as TokenAnswer;
+    if (res.status === 200 && typeof body.access_token === 'string') {
+      const ttl = typeof body.expires_in === 'number' ? body.expires_in : 3600;
+      token = { access: body.access_token, expiresAt: clock.now().getTime() + ttl * 1000 };
+      return body;
     }
-    token = {
-      access: body.access_token,
-      expiresAt: clock.now().getTime() + (body.expires_in ?? 3600) * 1000,
-    };
-    return body.access_token;
+    const error = typeof body.error === 'string' ? body.error.slice(0, 40) : '';
+    if (res.status >= 500) throw new VendorError('OFFLINE', `salto-ks token HTTP ${res.status}`);
+    if (error === 'invalid_grant' && form.grant_type === 'refresh_token')
+      throw new VendorError(
+        'AUTH',
+        'salto-ks refused the refresh token (spent, revoked or expired): an operator must log in again ' +
+          'and store the new refresh token (PUT …/vendor-adapters/salto-ks/secrets/<name>)',
+      );
+    throw new VendorError('AUTH', `salto-ks token HTTP ${res.status} ${error}`.trim());
+  }
+
+  /**
+   * Authorization-code tenants: the stored refresh token is spent and its successor stored in one step
+   * under the secret's lock, so processes sharing a property never spend the same token twice (KS's
+   * IdentityServer rotates refresh tokens; a spent one is refused). Client-credential tenants: one call.
+   */
+  async function fetchToken(): Promise<string> {
+    if (config.refreshToken === undefined) {
+      await tokenCall({ grant_type: 'client_credentials', scope: 'user_api.full_access' });
+    } else {
+      if (!deps.secrets)
+        throw new VendorError('AUTH', 'salto-ks refresh tokens need the property secret store (live mode)');
+      await deps.secrets.rotate('refreshToken', async (refresh) => {
+        const answer = await tokenCall({ grant_type: 'refresh_token', refresh_token: refresh });
+        // An identity server that does not rotate answers without a new one: the old one stays.
+        return typeof answer.refresh_token === 'string' ? answer.refresh_token : refresh;
+      });
+    }
+    if (!token) throw new VendorError('BAD_ANSWER', 'salto-ks token: no access token');
+    return token.access;
   }
 
   async function accessToken(force: boolean): Promise<string> {
@@ -203,6 +278,40 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
     else await call('POST', `/access_groups/${groupId}/time_schedules`, schedule(from, until));
   }
 
+  let guestRole: Promise<string> | null = null;
+  /** The configured guest role, or the site's "Site User" role (looked up once). */
+  function guestRoleId(): Promise<string> {
+    if (config.guestRoleId) return Promise.resolve(config.guestRoleId);
+    guestRole ??= (async () => {
+      for await (const r of listAll<KsRole>('/roles'))
+        if (typeof r.name === 'string' && r.name.trim().toLowerCase() === 'site user') return r.id;
+      throw new VendorError(
+        'INVALID',
+        'salto-ks site has no role named "Site User": set guestRoleId in the adapter config',
+      );
+    })().catch((e: unknown) => {
+      guestRole = null;
+      throw e;
+    });
+    return guestRole;
+  }
+
+  /** Salto's PIN for the user; a user still being set up (409) is asked again, for a while. */
+  async function requestPin(userId: string, expiry: Date): Promise<unknown> {
+    const started = clock.now().getTime();
+    for (;;) {
+      try {
+        return await call<unknown>('PUT', `/users/${userId}/pin`, { expiry_date: expiry.toISOString() });
+      } catch (e) {
+        // Salto chooses the PIN: a conflict here is never a PIN clash, only a user not ready for one.
+        if (!(e instanceof VendorError && e.failure === 'DUPLICATE')) throw e;
+        if (clock.now().getTime() - started >= PIN_NOT_READY_BUDGET_MS)
+          throw new VendorError('BUSY', 'salto-ks user not ready for a PIN yet');
+        await new Promise((r) => setTimeout(r, PIN_NOT_READY_RETRY_MS));
+      }
+    }
+  }
+
   const toLock = (l: KsLock): VendorLock => ({
     ref: l.id,
     name: l.name ?? l.customer_reference ?? l.id,
@@ -234,21 +343,11 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
           first_name: 'Guest',
           last_name: name,
           alias: name,
-          role_ids: [],
+          role_ids: [await guestRoleId()],
+          ...(config.guestEmailDomain ? { email: `${name}@${config.guestEmailDomain}` } : {}),
           blocked: false,
           use_pin: true,
         }));
-      const group =
-        (req.lookupFirst ? await findGroup(name) : undefined) ??
-        (await call<KsAccessGroup>('POST', '/access_groups', { name, customer_reference: name }));
-      await setSchedule(group.id, req.validFrom, req.validUntil, req.lookupFirst);
-      await call('PATCH', `/access_groups/${group.id}/users`, { add_ids: [user.user.id] });
-      try {
-        await call('POST', `/access_groups/${group.id}/locks`, { lock_id: req.lockRef });
-      } catch (e) {
-        // Already in the group: an earlier run of this operation got this far.
-        if (!(e instanceof VendorError && e.failure === 'DUPLICATE')) throw e;
-      }
       const expiry = Math.min(
         req.validUntil.getTime() + PIN_EXPIRY_MARGIN_MS,
         clock.now().getTime() + PIN_EXPIRY_CAP_MS,
@@ -258,9 +357,21 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
           'INVALID',
           'salto-ks PINs last at most about 350 days from now; the stay ends later',
         );
-      const pin = await call<string>('PUT', `/users/${user.id}/pin`, {
-        expiry_date: new Date(expiry).toISOString(),
-      });
+      const group =
+        (req.lookupFirst ? await findGroup(name) : undefined) ??
+        (await call<KsAccessGroup>('POST', '/access_groups', {
+          name: groupName(name, new Date(expiry)),
+          customer_reference: name,
+        }));
+      await setSchedule(group.id, req.validFrom, req.validUntil, req.lookupFirst);
+      await call('PATCH', `/access_groups/${group.id}/users`, { add_ids: [user.user.id] });
+      try {
+        await call('POST', `/access_groups/${group.id}/locks`, { lock_id: req.lockRef });
+      } catch (e) {
+        // Already in the group: an earlier run of this operation got this far.
+        if (!(e instanceof VendorError && e.failure === 'DUPLICATE')) throw e;
+      }
+      const pin = await requestPin(user.id, new Date(expiry));
       if (typeof pin !== 'string' || !/^\d{4,10}$/.test(pin))
         throw new VendorError('INVALID', 'salto-ks answered the PIN request without a PIN');
       return { vendorRef: group.id, pin };
@@ -269,6 +380,9 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
     async modifyValidity(req: ModifyValidityRequest): Promise<ModifyValidityResult> {
       const groupId = req.vendorRef ?? (await findGroup(credentialName(req.issueOperationId)))?.id;
       if (!groupId) throw new VendorError('NOT_FOUND', 'no access group of this credential');
+      // The PIN has its own expiry: a stay extended past it needs a new PIN, which only an issue gives.
+      const pinExpiry = pinExpiryOf(await call<KsAccessGroup>('GET', `/access_groups/${groupId}`));
+      if (pinExpiry !== null && req.validUntil.getTime() > pinExpiry) return { outcome: 'reissue_required' };
       await setSchedule(groupId, req.validFrom, req.validUntil, true);
       return { outcome: 'modified', vendorRef: groupId };
     },

@@ -24,6 +24,18 @@ export interface SaltoKsSimulatorOptions {
   tokenTtlSeconds?: number;
   /** Staff users (with PINs) the site starts with, after its administrator (default 3). */
   staffUsers?: number;
+  /**
+   * The grant the client is enabled for: `authorization_code` (what KS enables for partners: tokens come
+   * from refresh tokens only) or `client_credentials` (default).
+   */
+  clientGrants?: 'client_credentials' | 'authorization_code';
+  /** The tenant requires an e-mail of every user (profile users). */
+  requireEmail?: boolean;
+  /**
+   * A new user takes a PIN request only this long after it was made (409 before): modelled on a public KS
+   * PMS client that waits 2 s before asking (default 0).
+   */
+  pinReadyAfterMs?: number;
 }
 
 export interface SaltoKsFaults extends BaseFaults {
@@ -55,6 +67,7 @@ interface KsUser {
   use_pin: boolean;
   pin: string | null;
   pin_expiry: string | null;
+  createdAt: number;
 }
 interface KsSchedule {
   id: string;
@@ -90,6 +103,8 @@ export interface SaltoKsState {
     validUntil: string;
     /** The PIN Salto generated for the group's user (tests compare it with what the guest got). */
     pin: string | null;
+    /** When that PIN lapses, whatever the schedule says. */
+    pinExpiry: string | null;
   }[];
   users: number;
   /** Every user of the site, in the site's order (the administrator first). */
@@ -99,8 +114,22 @@ export interface SaltoKsState {
 export interface SaltoKsSimulator extends VendorSimulator<SaltoKsState, SaltoKsFaults> {
   /** Every issued access token expires now (401 until the caller fetches a new one). */
   expireTokens(): void;
+  /**
+   * What an operator's interactive (authorization-code) login hands over: a refresh token of a new grant.
+   * Refresh tokens rotate: each use answers a successor and spends the one used; a spent one presented
+   * again is refused and revokes its whole grant (refresh-token reuse detection, OAuth 2.0 Security BCP).
+   */
+  issueRefreshToken(): string;
+  /** Refresh tokens spent so far, and grants revoked for reuse. */
+  refreshStats(): { uses: number; revokedGrants: number };
 }
 
+/** The site's roles (the names KS's web app shows); a user needs one. */
+const ROLES = [
+  { id: '5a17a0e0-0000-4000-8000-00000000a001', name: 'Site Admin' },
+  { id: '5a17a0e0-0000-4000-8000-00000000a002', name: 'Site Super User' },
+  { id: '5a17a0e0-0000-4000-8000-00000000a003', name: 'Site User' },
+];
 const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 const TIME = /^\d{2}:\d{2}:\d{2}$/;
@@ -126,6 +155,11 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
   let users = new Map<string, KsUser>();
   let groups = new Map<string, KsAccessGroup>();
   const tokens = new Map<string, number>();
+  /** Refresh tokens → their grant (one interactive login); spent ones stay, to catch their reuse. */
+  const refreshTokens = new Map<string, string>();
+  const spentTokens = new Set<string>();
+  const revokedFamilies = new Set<string>();
+  let refreshUses = 0;
 
   function reset() {
     locks = new Map();
@@ -141,6 +175,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
         use_pin: true,
         pin,
         pin_expiry: '2030-01-01T00:00:00.000Z',
+        createdAt: 0,
       };
       users.set(u.siteUserId, u);
     };
@@ -160,17 +195,44 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
   }
 
   function token(req: SimRequest): SimReply {
+    const form = new URLSearchParams(req.body);
+    // Either client authentication IdentityServer takes: Basic, or the form's client_id/client_secret.
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const [id, secret] = basic ? Buffer.from(basic, 'base64').toString().split(':') : [];
+    const [id, secret] = basic
+      ? Buffer.from(basic, 'base64').toString().split(':')
+      : [form.get('client_id'), form.get('client_secret')];
     if (id !== account.clientId || secret !== account.clientSecret)
       return { status: 401, body: { error: 'invalid_client' } };
-    const form = new URLSearchParams(req.body);
-    if (form.get('grant_type') !== 'client_credentials')
+    const grant = form.get('grant_type');
+    if (grant === 'client_credentials' && opts.clientGrants === 'authorization_code')
+      return { status: 400, body: { error: 'unauthorized_client' } };
+    let refresh: string | undefined;
+    if (grant === 'refresh_token') {
+      const spent = form.get('refresh_token') ?? '';
+      const family = refreshTokens.get(spent);
+      if (family === undefined || revokedFamilies.has(family))
+        return { status: 400, body: { error: 'invalid_grant' } };
+      if (spentTokens.has(spent)) {
+        // Reuse of a spent token: someone else holds the family's live one. The whole grant is revoked.
+        revokedFamilies.add(family);
+        return { status: 400, body: { error: 'invalid_grant' } };
+      }
+      spentTokens.add(spent);
+      refresh = randomUUID();
+      refreshTokens.set(refresh, family);
+      refreshUses++;
+    } else if (grant !== 'client_credentials')
       return { status: 400, body: { error: 'unsupported_grant_type' } };
     const ttl = opts.tokenTtlSeconds ?? 3600;
     const access = randomUUID();
     tokens.set(access, Date.now() + ttl * 1000);
-    return ok({ access_token: access, expires_in: ttl, token_type: 'Bearer', scope: 'user_api.full_access' });
+    return ok({
+      access_token: access,
+      expires_in: ttl,
+      token_type: 'Bearer',
+      scope: 'user_api.full_access offline_access',
+      ...(refresh ? { refresh_token: refresh } : {}),
+    });
   }
 
   function userView(u: KsUser) {
@@ -211,11 +273,18 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
       return problem(405, 'Method Not Allowed');
     }
 
+    if (resource === 'roles' && !id && req.method === 'GET') return page(ROLES, req.query);
+
     if (resource === 'users') {
       if (!id && req.method === 'GET') return page([...users.values()].map(userView), req.query);
       if (!id && req.method === 'POST') {
         if (typeof body.last_name !== 'string' || typeof body.first_name !== 'string')
           return problem(400, 'Bad Request', 'first_name and last_name are required');
+        const roleIds = Array.isArray(body.role_ids) ? body.role_ids : [];
+        if (roleIds.length === 0 || roleIds.some((r) => !ROLES.some((x) => x.id === r)))
+          return problem(400, 'Bad Request', 'role_ids must name at least one role of the site');
+        if (opts.requireEmail && (typeof body.email !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(body.email)))
+          return problem(400, 'Bad Request', 'email is required');
         // As the real API: no idempotency; the same call twice is two users.
         const u: KsUser = {
           siteUserId: randomUUID(),
@@ -226,6 +295,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
           use_pin: body.use_pin === true,
           pin: null,
           pin_expiry: null,
+          createdAt: Date.now(),
         };
         users.set(u.siteUserId, u);
         return ok(userView(u), 201);
@@ -239,6 +309,8 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
       }
       if (sub === 'pin' && req.method === 'PUT') {
         if (!u.use_pin) return problem(409, 'Conflict', 'the user does not use a PIN');
+        if (Date.now() - u.createdAt < (opts.pinReadyAfterMs ?? 0))
+          return problem(409, 'Conflict', 'the user is still being set up');
         const expiry = body.expiry_date;
         if (typeof expiry !== 'string' || !ISO.test(expiry))
           return problem(400, 'Bad Request', 'expiry_date');
@@ -273,6 +345,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
       }
       const g = id ? groups.get(id) : undefined;
       if (!g) return problem(404, 'Not Found', 'access group not found');
+      if (!sub && req.method === 'GET') return ok(groupView(g));
       if (!sub && req.method === 'DELETE') {
         groups.delete(g.id);
         return { status: 204 };
@@ -328,6 +401,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
           validFrom: s.start_date,
           validUntil: s.end_date,
           pin: user?.pin ?? null,
+          pinExpiry: user?.pin_expiry ?? null,
         }));
       }),
       users: users.size,
@@ -351,6 +425,12 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     expireTokens: () => {
       for (const k of tokens.keys()) tokens.set(k, 0);
     },
+    issueRefreshToken: () => {
+      const t = randomUUID();
+      refreshTokens.set(t, randomUUID());
+      return t;
+    },
+    refreshStats: () => ({ uses: refreshUses, revokedGrants: revokedFamilies.size }),
   };
 }
 
