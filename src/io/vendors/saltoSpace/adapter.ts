@@ -140,15 +140,39 @@ export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapte
     );
   }
 
-  const toLock = (d: ShipParams): VendorLock => ({
-    ref: text(d, 'ExtDoorID'),
-    name: text(d, 'Name') || text(d, 'ExtDoorID'),
-    battery: null,
-    online: text(d, 'IsOnline') === '1',
-  });
+  /**
+   * The link state of online doors (`OnlineDoor.GetOnlineStatusList`, `CommStatus` 1 communicating, 0 not,
+   * -1 unknown), by door id. A door absent from the answer is an offline (data-on-card) door: it has no
+   * link to report, so its state is unknown, not "down".
+   */
+  async function commStatus(doorIds: string[]): Promise<Map<string, boolean | null>> {
+    const out = new Map<string, boolean | null>();
+    for (let i = 0; i < doorIds.length; i += PAGE) {
+      const p = await call('OnlineDoor.GetOnlineStatusList', {
+        ExtDoorIDList: { ExtDoorID: doorIds.slice(i, i + PAGE) },
+      });
+      for (const s of children(child(p, 'OnlineDoorStatusList'), 'OnlineDoorStatus')) {
+        const comm = text(s, 'CommStatus');
+        out.set(text(s, 'DoorID'), comm === '1' ? true : comm === '0' ? false : null);
+      }
+    }
+    return out;
+  }
+
+  async function withStatus(list: ShipParams[]): Promise<VendorLock[]> {
+    const ids = list.map((d) => text(d, 'ExtDoorID'));
+    const status = ids.length > 0 ? await commStatus(ids) : new Map<string, boolean | null>();
+    return list.map((d) => {
+      const ref = text(d, 'ExtDoorID');
+      const name = text(d, 'Name');
+      // Public clients show DoorID holding the id a door was asked by; a door's name is taken as well.
+      const online = status.get(ref) ?? (name ? status.get(name) : undefined) ?? null;
+      return { ref, name: name || ref, battery: null, online };
+    });
+  }
 
   async function doors(): Promise<VendorLock[]> {
-    return (await readAll('SaltoDBDoorList.Read', 'SaltoDBDoorList', 'SaltoDBDoor', 'ExtDoorID')).map(toLock);
+    return withStatus(await readAll('SaltoDBDoorList.Read', 'SaltoDBDoorList', 'SaltoDBDoor', 'ExtDoorID'));
   }
 
   return {
@@ -163,7 +187,9 @@ export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapte
         (x) => text(x, 'ExtDoorID') === ref,
       );
       if (!d) throw new VendorError('NOT_FOUND', 'no such door in Salto Space');
-      return toLock(d);
+      const [lock] = await withStatus([d]);
+      if (!lock) throw new VendorError('NOT_FOUND', 'no such door in Salto Space');
+      return lock;
     },
 
     async issueCredential(req: IssueRequest): Promise<IssueResult> {
@@ -184,6 +210,9 @@ export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapte
           // Without it the user (and the card) never expires by date.
           'UserExpiration.Enabled': '1',
           UserExpiration: shipDate(req.validUntil, zone()),
+          // A revoke must be able to cancel the card (through the blacklist); Space's "more than 64k users"
+          // mode makes keys non-cancellable unless the user says so: such a card would open until it lapses.
+          KeyIsCancellableThroughBlacklist: '1',
           // The doors a user may open (an unknown element such as DoorIDList is ignored: a card that opens nothing).
           'SaltoDB.AccessPermissionList.User_Door': {
             'SaltoDB.AccessPermission.User_Door': [{ ExtDoorID: req.lockRef }],

@@ -33,6 +33,18 @@ export interface SaltoSpaceSimulatorOptions {
   doorCount?: number;
   /** The server's time zone: SHIP times are read and shown as its wall clock (UTC). */
   timezone?: string;
+  /**
+   * `immediate` (default): a card is on the encoder when an encode starts. `desk`: the encoder waits for
+   * `presentCard()` up to `encoderWaitMs` (then Exception 403), busy meanwhile; the wait goes on when
+   * the caller hangs up, as the real encoder's does.
+   */
+  cards?: 'immediate' | 'desk';
+  encoderWaitMs?: number;
+  /**
+   * Space's "more than 64k users" mode: keys are not cancellable through the blacklist unless the user
+   * says so (`KeyIsCancellableThroughBlacklist` = 1); otherwise every key is.
+   */
+  moreThan64kUsers?: boolean;
 }
 
 export interface SaltoSpaceFaults extends BaseFaults {
@@ -53,7 +65,12 @@ export const SALTO_SPACE_SIM_DEFAULTS = {
 interface SpaceDoor {
   id: string;
   name: string;
+  /** Wired to the server (an online door: it has a communication status and takes the blacklist at once). */
   online: boolean;
+  /** An online door's link to the server works now (CommStatus 1). */
+  comm: boolean;
+  /** Offline doors: the cancelled keys they have learnt (carried to them on updated keys). */
+  knownBlacklist: Set<string>;
 }
 /** Every text value of a parameter tree with a space either side. */
 function padded(v: ShipValue): ShipValue {
@@ -74,6 +91,7 @@ interface SpaceUser {
   doors: string[];
   /** The card last encoded for the user: its ROM code and the window written to it. */
   key: { romCode: string; validFrom: string; validUntil: string } | null;
+  keyCancellable: boolean;
 }
 
 export interface SaltoSpaceState {
@@ -88,7 +106,21 @@ export interface SaltoSpaceState {
   }[];
 }
 
-export type SaltoSpaceSimulator = VendorSimulator<SaltoSpaceState, SaltoSpaceFaults>;
+export interface SaltoSpaceSimulator extends VendorSimulator<SaltoSpaceState, SaltoSpaceFaults> {
+  /** A card laid on the encoder (`cards: 'desk'`): true if an encode was waiting for it. */
+  presentCard(encoderId?: string): boolean;
+  /** Whether an encode is waiting for a card at the encoder. */
+  encoderWaiting(encoderId?: string): boolean;
+  /** An online door's link to the server goes down or comes back. */
+  setDoorComm(doorId: string, ok: boolean): void;
+  /** Whether the card would open the door at the instant: its data, the door's blacklist. */
+  opens(doorId: string, romCode: string, at: Date): boolean;
+  /** An offline door learns the blacklist (a key updated at an SVN point is presented there). */
+  spreadBlacklist(doorId: string): void;
+  /** Cancelled keys on the server's blacklist (ROM codes), and cards encoded so far. */
+  blacklist(): string[];
+  cardsEncoded(): number;
+}
 
 const reply = (xml: string): SimReply => ({
   status: 200,
@@ -114,17 +146,52 @@ export async function startSaltoSpaceSimulator(
   const account = SALTO_SPACE_SIM_DEFAULTS;
   let doors = new Map<string, SpaceDoor>();
   let users = new Map<string, SpaceUser>();
+  /** Cancelled keys: ROM code → the end of the window on the card (after it, the card lapses anyway). */
+  let blacklist = new Map<string, string>();
+  /** Keys encoded so far, by ROM code, with their window (a deleted user's card still exists). */
+  let cards = new Map<string, { validFrom: string; validUntil: string; doors: string[] }>();
+  /** Encodes waiting for a card, by encoder. */
+  const waiting = new Map<string, (presented: boolean) => void>();
 
   function reset() {
     doors = new Map();
     users = new Map();
+    blacklist = new Map();
+    cards = new Map();
     for (let i = 0; i < (opts.doorCount ?? 10); i++) {
       const id = `R${401 + i}`;
-      doors.set(id, { id, name: `Room ${401 + i}`, online: i % 2 === 0 });
+      const online = i % 2 === 0;
+      doors.set(id, { id, name: `Room ${401 + i}`, online, comm: online, knownBlacklist: new Set() });
     }
   }
 
-  function handle(req: SimRequest, f: SaltoSpaceFaults): SimReply {
+  /** A new key for the user, replacing its previous one (one key per user). */
+  function encodeFor(u: SpaceUser) {
+    u.key = {
+      romCode: randomBytes(7).toString('hex').toUpperCase(),
+      validFrom: u.activation,
+      validUntil: u.expiration,
+    };
+    cards.set(u.key.romCode, { validFrom: u.activation, validUntil: u.expiration, doors: [...u.doors] });
+  }
+
+  /** Waits for a card at the encoder (desk mode): true when one is laid on it in time. */
+  function cardAt(encoder: string): Promise<boolean> {
+    if (opts.cards !== 'desk') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        waiting.delete(encoder);
+        resolve(false);
+      }, opts.encoderWaitMs ?? 20_000);
+      waiting.set(encoder, (presented) => {
+        clearTimeout(timer);
+        waiting.delete(encoder);
+        resolve(presented);
+      });
+    });
+  }
+
+  async function handle(req: SimRequest, f: SaltoSpaceFaults): Promise<SimReply> {
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (!basic || Buffer.from(basic, 'base64').toString() !== `${account.username}:${account.password}`)
       return { status: 401, headers: { 'www-authenticate': 'Basic realm="SHIP"' }, body: 'Unauthorized' };
@@ -153,7 +220,8 @@ export async function startSaltoSpaceSimulator(
         const { page, eof } = listPage([...doors.values()], (d) => d.id, p, 'StartingFromExtDoorID');
         return ok({
           SaltoDBDoorList: {
-            SaltoDBDoor: page.map((d) => ({ ExtDoorID: d.id, Name: d.name, IsOnline: d.online ? '1' : '0' })),
+            // No online flag here: an online door's state comes from OnlineDoor.GetOnlineStatusList.
+            SaltoDBDoor: page.map((d) => ({ ExtDoorID: d.id, Name: d.name })),
           },
           EOF: eof,
         });
@@ -184,6 +252,7 @@ export async function startSaltoSpaceSimulator(
         const unknown = doorIds.find((d) => !doors.has(d));
         if (unknown) return exception(ShipExceptions.NOT_FOUND, `door ${unknown}`);
         const existing = users.get(extUserId);
+        const cancellableSaid = text(u, 'KeyIsCancellableThroughBlacklist');
         users.set(extUserId, {
           extUserId,
           firstName: text(u, 'FirstName'),
@@ -192,12 +261,17 @@ export async function startSaltoSpaceSimulator(
           expiration: expires ? expiration : NEVER,
           doors: doorIds,
           key: existing?.key ?? null,
+          keyCancellable: cancellableSaid === '' ? !opts.moreThan64kUsers : cancellableSaid === '1',
         });
         return ok();
       }
       case 'SaltoDBUser.Delete': {
         const id = text(p, 'ExtUserID');
-        if (!users.delete(id)) return exception(ShipExceptions.NOT_FOUND, `user ${id}`);
+        const u = users.get(id);
+        if (!u) return exception(ShipExceptions.NOT_FOUND, `user ${id}`);
+        users.delete(id);
+        // Its card is cancelled through the blacklist if it may be; otherwise it opens until it lapses.
+        if (u.key && u.keyCancellable) blacklist.set(u.key.romCode, u.key.validUntil);
         return ok();
       }
       case 'Encoder.SaltoDBUser.AssignNewKey': {
@@ -209,13 +283,32 @@ export async function startSaltoSpaceSimulator(
         if (f.encoderOffline) return exception(ShipExceptions.ENCODER_CONNECTION, encoder);
         if (f.encoderTimeout) return exception(ShipExceptions.ENCODER_TIMEOUT, encoder);
         if (f.invalidCard) return exception(ShipExceptions.CARD_MEDIA);
-        // A new key replaces the user's previous one (one key per user).
-        u.key = {
-          romCode: randomBytes(7).toString('hex').toUpperCase(),
-          validFrom: u.activation,
-          validUntil: u.expiration,
-        };
-        return ok({ ROMCode: u.key.romCode });
+        if (waiting.has(encoder)) return exception(ShipExceptions.BUSY, encoder);
+        if (!(await cardAt(encoder))) return exception(ShipExceptions.ENCODER_TIMEOUT, encoder);
+        // The user may have changed or gone while the encoder waited: the card gets what it is now.
+        const now = users.get(id);
+        if (!now) return exception(ShipExceptions.NOT_FOUND, `user ${id}`);
+        encodeFor(now);
+        return ok({ ROMCode: now.key?.romCode ?? '' });
+      }
+      case 'OnlineDoor.GetOnlineStatusList': {
+        // The online doors asked for (all of them when the list is empty); offline doors have no status.
+        const asked = list(child(p, 'ExtDoorIDList'), 'ExtDoorID').map((x) => String(x).trim());
+        const online = [...doors.values()].filter(
+          (d) => d.online && (asked.length === 0 || asked.includes(d.id)),
+        );
+        return ok({
+          OnlineDoorStatusList: {
+            OnlineDoorStatus: online.map((d) => ({
+              DoorID: d.id,
+              DoorType: '1',
+              CommStatus: d.comm ? '1' : '0',
+              DoorStatus: d.comm ? '1' : '-1',
+              BatteryStatus: d.comm ? '0' : '-1',
+              TamperStatus: d.comm ? '0' : '-1',
+            })),
+          },
+        });
       }
       case 'OnlineDoor.Open': {
         // By external id (ExtDoorIDList) or by the door's name (DoorNameList), as public SHIP clients send them.
@@ -228,7 +321,7 @@ export async function startSaltoSpaceSimulator(
         for (const id of ids) {
           const d = doors.get(id);
           if (!d) return exception(ShipExceptions.NOT_FOUND, `door ${id}`);
-          if (!d.online) return exception(ShipExceptions.DOOR_OFFLINE, id);
+          if (!d.online || !d.comm) return exception(ShipExceptions.DOOR_OFFLINE, id);
         }
         return ok();
       }
@@ -248,6 +341,7 @@ export async function startSaltoSpaceSimulator(
       'SaltoDB.AccessPermissionList.User_Door': {
         'SaltoDB.AccessPermission.User_Door': u.doors.map((d) => ({ ExtDoorID: d })),
       },
+      KeyIsCancellableThroughBlacklist: u.keyCancellable ? '1' : '0',
       CurrentKeyExists: u.key ? '1' : '0',
       ...(u.key
         ? {
@@ -290,7 +384,35 @@ export async function startSaltoSpaceSimulator(
     state,
     handle,
   });
+  const door = (id: string) => {
+    const d = doors.get(id);
+    if (!d) throw new Error(`no door ${id}`);
+    return d;
+  };
   return {
     ...server,
+    presentCard(encoderId = account.encoderId) {
+      const job = waiting.get(encoderId);
+      job?.(true);
+      return job !== undefined;
+    },
+    encoderWaiting: (encoderId = account.encoderId) => waiting.has(encoderId),
+    setDoorComm(doorId, ok) {
+      door(doorId).comm = ok;
+    },
+    opens(doorId, romCode, at) {
+      const card = cards.get(romCode);
+      if (!card || !card.doors.includes(doorId)) return false;
+      const wall = (x: string) => fromShipDate(x, opts.timezone).getTime();
+      if (at.getTime() < wall(card.validFrom) || at.getTime() >= wall(card.validUntil)) return false;
+      const d = door(doorId);
+      // An online door checks the server's blacklist; an offline one only what it has learnt.
+      return d.online && d.comm ? !blacklist.has(romCode) : !d.knownBlacklist.has(romCode);
+    },
+    spreadBlacklist(doorId) {
+      for (const rom of blacklist.keys()) door(doorId).knownBlacklist.add(rom);
+    },
+    blacklist: () => [...blacklist.keys()],
+    cardsEncoded: () => cards.size,
   };
 }

@@ -16,9 +16,14 @@ export interface ShipParams {
 }
 
 /** Elements that repeat, read as arrays even when one is present. */
-const REPEATED = new Set(['SaltoDBDoor', 'SaltoDBUser', 'DoorID', 'SaltoDB.AccessPermission.User_Door']);
-/** Repeated only inside a list element (a door's own ExtDoorID is one value). */
-const REPEATED_IN: Record<string, string> = { ExtDoorID: 'ExtDoorIDList' };
+const REPEATED = new Set([
+  'SaltoDBDoor',
+  'SaltoDBUser',
+  'OnlineDoorStatus',
+  'SaltoDB.AccessPermission.User_Door',
+]);
+/** Repeated only inside a list element (a door's own ExtDoorID, a status's DoorID, is one value). */
+const REPEATED_IN: Record<string, string> = { ExtDoorID: 'ExtDoorIDList', DoorID: 'DoorNameList' };
 
 const builder = new XMLBuilder({ format: false });
 const parser = new XMLParser({
