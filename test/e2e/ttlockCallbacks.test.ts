@@ -177,10 +177,14 @@ describe('ttlock callbacks', () => {
     ).toEqual(before);
   });
 
-  it("ttlock: the gateway's asynchronous failure makes the credential issue that lock's passcode again", async () => {
+  it("ttlock: a sleeping WiFi lock's asynchronous failure makes the credential issue that lock's passcode again", async () => {
+    // Notice 4 exists only for asynchronous writes (addType 4), which a WiFi lock in power-saving mode takes.
+    h.ttlock.configureWifi('7002', { online: true, powerSaving: true });
     const c = await issue('102');
     const lost = c.grants[0]?.vendorRef ?? '';
     expect(await h.ttlock.failPasscodeAsync(lost)).toBe(200);
+    // The lock leaves power-saving mode (until then the service's writes are refused -3035 and retried).
+    h.ttlock.configureWifi('7002', { online: true, powerSaving: false });
     const again = await eventually(async () => {
       const held = h.ttlock.state().credentials.filter((x) => x.lockRef === '7002');
       return held.length === 1 && held[0]?.ref !== lost ? held[0] : undefined;

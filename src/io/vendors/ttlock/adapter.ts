@@ -21,6 +21,9 @@ import {
 } from '../port.ts';
 import {
   fromTtlock,
+  isWifiLock,
+  POWER_SAVING,
+  TtlockVendorError,
   isTokenError,
   isTtlockError,
   type TtlockLock,
@@ -79,6 +82,14 @@ interface CredentialApi {
 
 /** No list is read past this many pages, whatever the answers say. */
 const MAX_PAGES = 1000;
+
+/**
+ * A lock checks a passcode's window against its own clock, and a drifted clock (or a wrong time zone)
+ * refuses valid codes (TTLock's lock-time page). Before writing to a lock, its clock is read at most this
+ * often, and set to the current time when it is further off than the tolerance.
+ */
+const CLOCK_CHECK_EVERY_MS = 6 * 3_600_000;
+const CLOCK_TOLERANCE_MS = 60_000;
 
 export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
   const { config, clock, timeoutMs } = deps;
@@ -152,7 +163,7 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
       });
       if (isTtlockError(body)) {
         if (isTokenError(body.errcode) && attempt === 0) continue;
-        throw fromTtlock(body);
+        throw fromTtlock(body, clock.now().getTime());
       }
       return body as T;
     }
@@ -172,6 +183,25 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
 
   /** `listKeyboardPwd`'s status of a passcode the gateway could not write to its lock. */
   const PASSCODE_ADD_FAILED = 5;
+
+  const clockCheckedAt = new Map<number, number>();
+  /**
+   * Sets the lock's clock right if it has drifted (gateway and WiFi locks; `queryDate` / `updateDate`).
+   * Best effort: a lock that cannot be reached now is checked again next time, and the write that follows
+   * says for itself whether the lock can be reached.
+   */
+  async function keepLockClock(lock: number): Promise<void> {
+    const now = clock.now().getTime();
+    if (now - (clockCheckedAt.get(lock) ?? Number.NEGATIVE_INFINITY) < CLOCK_CHECK_EVERY_MS) return;
+    try {
+      const { date } = await call<{ date?: unknown }>('/v3/lock/queryDate', { lockId: lock });
+      if (typeof date === 'number' && Math.abs(date - clock.now().getTime()) > CLOCK_TOLERANCE_MS)
+        await call('/v3/lock/updateDate', { lockId: lock });
+      clockCheckedAt.set(lock, now);
+    } catch (e) {
+      if (!(e instanceof VendorError)) throw e;
+    }
+  }
 
   /** The first page of a search by name (passcodes and cards; TTLock filters by `searchStr`). */
   async function searchByName<T>(path: string, lock: number, name: string): Promise<T[]> {
@@ -200,24 +230,35 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
         )?.keyboardPwdId,
       add: async (lock, name, req) => {
         if (!req.pin) throw new VendorError('INVALID', 'a TTLock passcode needs a PIN');
-        const r = await call<{ keyboardPwdId: number }>('/v3/keyboardPwd/add', {
-          lockId: lock,
-          keyboardPwd: req.pin,
-          keyboardPwdName: name,
-          keyboardPwdType: 3,
-          ...window(req.validFrom, req.validUntil),
-          addType: 2,
-        });
-        return r.keyboardPwdId;
+        await keepLockClock(lock);
+        const add = (addType: 2 | 4) =>
+          call<{ keyboardPwdId: number }>('/v3/keyboardPwd/add', {
+            lockId: lock,
+            keyboardPwd: req.pin ?? '',
+            keyboardPwdName: name,
+            keyboardPwdType: 3,
+            ...window(req.validFrom, req.validUntil),
+            addType,
+          });
+        try {
+          return (await add(2)).keyboardPwdId;
+        } catch (e) {
+          // A WiFi lock in power-saving mode takes the passcode asynchronously; should that fail, TTLock
+          // posts notice 4, which the service checks against the passcode list (credentialPresent).
+          if (!(e instanceof TtlockVendorError && e.errcode === POWER_SAVING)) throw e;
+          return (await add(4)).keyboardPwdId;
+        }
       },
       // Both dates, or TTLock silently keeps the old window.
-      change: (lock, id, from, until) =>
-        call('/v3/keyboardPwd/change', {
+      change: async (lock, id, from, until) => {
+        await keepLockClock(lock);
+        return call('/v3/keyboardPwd/change', {
           lockId: lock,
           keyboardPwdId: id,
           ...window(from, until),
           changeType: 2,
-        }),
+        });
+      },
       remove: (lock, id) =>
         call('/v3/keyboardPwd/delete', { lockId: lock, keyboardPwdId: id, deleteType: 2 }),
     },
@@ -294,11 +335,12 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     return (await api.find(lock, passcodeName(issueOperationId))) ?? null;
   }
 
+  /** Reachable from the cloud: through a gateway, or itself (a WiFi lock, feature 56). */
   const toLock = (l: TtlockLock): VendorLock => ({
     ref: String(l.lockId),
     name: l.lockAlias || l.lockName,
     battery: l.electricQuantity ?? null,
-    online: l.hasGateway === 1,
+    online: l.hasGateway === 1 || isWifiLock(l.featureValue),
   });
 
   return {
@@ -315,7 +357,13 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     },
 
     async getLock(ref) {
-      return toLock(await call<TtlockLock>('/v3/lock/detail', { lockId: lockId(ref) }));
+      const detail = await call<TtlockLock>('/v3/lock/detail', { lockId: lockId(ref) });
+      if (detail.hasGateway !== 1 && isWifiLock(detail.featureValue)) {
+        // A WiFi lock says itself whether it is on its network now.
+        const w = await call<{ isOnline?: unknown }>('/v3/wifiLock/detail', { lockId: lockId(ref) });
+        return { ...toLock(detail), online: w.isOnline === 1 || w.isOnline === true };
+      }
+      return toLock(detail);
     },
 
     async issueCredential(req: IssueRequest) {

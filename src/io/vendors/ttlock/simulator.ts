@@ -49,7 +49,25 @@ export function tooSimple(pin: string): boolean {
 }
 /** `listKeyboardPwd` status: 1 normal; 5 add failed (the gateway could not write it to the lock). */
 const PASSCODE_NORMAL = 1;
+/** Added asynchronously (addType 4), not on the lock until it wakes. */
+const PASSCODE_ADDING = 4;
 const PASSCODE_ADD_FAILED = 5;
+const WIFI_FEATURE = 1n << 56n;
+
+/** Parameters each path requires besides clientId, accessToken and date (the Open Platform's pages). */
+const REQUIRED: Record<string, string[]> = {
+  '/v3/keyboardPwd/add': ['lockId', 'keyboardPwd', 'addType'],
+  '/v3/keyboardPwd/change': ['lockId', 'keyboardPwdId', 'changeType'],
+  '/v3/keyboardPwd/delete': ['lockId', 'keyboardPwdId', 'deleteType'],
+  '/v3/lock/listKeyboardPwd': ['lockId', 'pageNo', 'pageSize', 'orderBy'],
+  '/v3/lock/unlock': ['lockId'],
+  '/v3/lock/queryDate': ['lockId'],
+  '/v3/lock/updateDate': ['lockId'],
+  '/v3/wifiLock/detail': ['lockId'],
+  '/v3/identityCard/add': ['lockId', 'cardNumber', 'addType'],
+  '/v3/identityCard/delete': ['lockId', 'cardId', 'deleteType'],
+  '/v3/lock/listKey': ['lockId', 'pageNo', 'pageSize', 'orderBy'],
+};
 const MAX_CARDS = 1000;
 const DATE_TOLERANCE_MS = 5 * 60_000;
 
@@ -75,6 +93,17 @@ export interface TtlockSimulator extends VendorSimulator<SimState, SimFaults> {
   failPasscodeAsync(keyboardPwdId: string): Promise<number>;
   /** A TTLock app account that can receive eKeys (seeded: guest.one@example.com, guest.two@example.com). */
   registerAppAccount(username: string): void;
+  /**
+   * Makes the lock a WiFi lock (feature 56, no gateway) with its link and power-saving mode. In power-saving
+   * mode a gateway-style write (`…Type=2`) answers -3035, and a passcode may be added asynchronously
+   * (`addType=4`): listed as "adding" until the lock wakes.
+   */
+  configureWifi(lockRef: string, wifi: { online: boolean; powerSaving: boolean }): void;
+  /** A WiFi lock in power-saving mode wakes: what was added asynchronously reaches it. */
+  wakeLock(lockRef: string): void;
+  /** The lock's own clock runs this far off the real time (a drifted clock, or a wrong time zone). */
+  setLockClockDrift(lockRef: string, ms: number): void;
+  lockClockDrift(lockRef: string): number;
 }
 
 export interface SimState {
@@ -111,8 +140,15 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   let nextId = 1;
 
   const busyUntil = new Map<number, number>();
+  /** WiFi locks' link and power-saving mode; the drift of each lock's clock; how each passcode was added. */
+  let wifi = new Map<number, { online: boolean; powerSaving: boolean }>();
+  let clockDrift = new Map<number, number>();
+  let addTypes = new Map<number, string>();
 
   function reset() {
+    wifi = new Map();
+    clockDrift = new Map();
+    addTypes = new Map();
     locks = new Map();
     passcodes = new Map();
     records = new Map();
@@ -183,17 +219,27 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   const viaGateway = (path: string, p: URLSearchParams) =>
     path === '/v3/lock/unlock' ||
     path === '/v3/lock/queryElectricQuantity' ||
-    (path === '/v3/keyboardPwd/add' && p.get('addType') === '2') ||
+    path === '/v3/lock/queryDate' ||
+    path === '/v3/lock/updateDate' ||
+    (path === '/v3/keyboardPwd/add' && (p.get('addType') === '2' || p.get('addType') === '4')) ||
     (path === '/v3/keyboardPwd/change' && p.get('changeType') === '2') ||
     (path === '/v3/keyboardPwd/delete' && p.get('deleteType') === '2') ||
     (path === '/v3/identityCard/add' && p.get('addType') === '2') ||
     (path === '/v3/identityCard/changePeriod' && p.get('changeType') === '2') ||
     (path === '/v3/identityCard/delete' && p.get('deleteType') === '2');
 
-  function gatewayRefusal(lockId: number, faults: SimFaults) {
+  function gatewayRefusal(lockId: number, faults: SimFaults, asynchronous: boolean) {
     const lock = locks.get(lockId);
     if (!lock) return null; // the operation answers -1003 itself
-    if (faults.gatewayOffline || lock.hasGateway !== 1)
+    const w = wifi.get(lockId);
+    if (w) {
+      // A WiFi lock reaches the cloud itself; asleep (power saving) it takes only asynchronous writes.
+      if (!w.online) return fail(-3036, 'The lock is offline.');
+      if (w.powerSaving && !asynchronous)
+        return fail(-3035, 'The lock is in power saving mode. Please try again later.');
+    } else if (asynchronous) {
+      return fail(-3, 'Invalid Parameter: addType 4 is for WiFi locks');
+    } else if (faults.gatewayOffline || lock.hasGateway !== 1)
       return fail(-2012, 'The lock is not connected to any gateway.');
     if (faults.lockBusy || (busyUntil.get(lockId) ?? 0) > Date.now())
       return fail(-3003, 'The gateway is busy. Please try again later.');
@@ -214,10 +260,14 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     if (faults.errorRate > 0 && Math.random() < faults.errorRate)
       return fail(-3002, 'The gateway is offline.');
     const lockId = Number(p.get('lockId'));
+    // Required parameters, as the Open Platform's pages list them.
+    const missing = (REQUIRED[path] ?? []).find((name) => !p.get(name));
+    if (missing) return fail(-3, `Invalid Parameter: ${missing}`);
     if (viaGateway(path, p)) {
-      const refused = gatewayRefusal(lockId, faults);
+      const refused = gatewayRefusal(lockId, faults, p.get('addType') === '4');
       if (refused) return refused;
     }
+    const lockTime = () => Date.now() + (clockDrift.get(lockId) ?? 0);
     const page = <T>(all: T[], max: number) => {
       const pageNo = Math.max(1, Number(p.get('pageNo') ?? 1));
       const pageSize = Math.min(max, Math.max(1, Number(p.get('pageSize') ?? 20)));
@@ -237,6 +287,26 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
         return l
           ? { ...l, timezoneRawOffset: 0, modelNum: 'SN-SIM', date: Date.now() }
           : fail(-1003, 'Lock does not exist.');
+      }
+      case '/v3/lock/queryDate':
+        return locks.has(lockId) ? { date: lockTime() } : fail(-1003, 'Lock does not exist.');
+      case '/v3/lock/updateDate': {
+        if (!locks.has(lockId)) return fail(-1003, 'Lock does not exist.');
+        // The lock is set to the request's time (the caller's current time).
+        clockDrift.set(lockId, Number(p.get('date')) - Date.now());
+        return { date: lockTime() };
+      }
+      case '/v3/wifiLock/detail': {
+        if (!locks.has(lockId)) return fail(-1003, 'Lock does not exist.');
+        const w = wifi.get(lockId);
+        if (!w) return fail(-3034, 'The WiFi network of the lock is not configured.');
+        return {
+          networkName: 'Hotel-IoT',
+          wifiMac: 'AA:BB:CC:DD:EE:FF',
+          rssiGrade: 3,
+          isOnline: w.online ? 1 : 0,
+          powerSavingMode: w.powerSaving ? 1 : 2,
+        };
       }
       case '/v3/lock/queryElectricQuantity': {
         const l = locks.get(lockId);
@@ -266,6 +336,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
         if (list.length >= MAX_CUSTOM_PASSCODES) return fail(-3009, 'Custom passcode storage full');
         if (list.some((x) => x.keyboardPwd === pwd)) return fail(-3007, 'The same passcode already exists.');
         // As the real API does: no idempotency; a repeated add is a second passcode.
+        const asynchronous = p.get('addType') === '4';
         const entry: TtlockPasscode = {
           keyboardPwdId: nextId++,
           lockId,
@@ -276,10 +347,11 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
           endDate,
           sendDate: Date.now(),
           isCustom: 1,
-          status: 1,
+          status: asynchronous ? PASSCODE_ADDING : PASSCODE_NORMAL,
           senderUsername: account.username,
         };
         list.push(entry);
+        addTypes.set(entry.keyboardPwdId, p.get('addType') ?? '');
         return { keyboardPwdId: entry.keyboardPwdId };
       }
       case '/v3/keyboardPwd/change': {
@@ -468,8 +540,11 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   async function enterPasscode(lockRef: string, pin: string, at = Date.now()): Promise<TtlockRecord> {
     const l = locks.get(Number(lockRef));
     if (!l) throw new Error(`no lock ${lockRef}`);
+    // The lock checks the window against its own clock: a drifted clock refuses a valid passcode.
+    const lockAt = at + (clockDrift.get(l.lockId) ?? 0);
     const match = (passcodes.get(l.lockId) ?? []).find(
-      (x) => x.status === PASSCODE_NORMAL && x.keyboardPwd === pin && x.startDate <= at && at < x.endDate,
+      (x) =>
+        x.status === PASSCODE_NORMAL && x.keyboardPwd === pin && x.startDate <= lockAt && lockAt < x.endDate,
     );
     const r = record(l, 4, match ? 1 : 0, match?.keyboardPwdName ?? '', pin, at);
     // As the real callback: form fields, the records as a JSON string.
@@ -570,6 +645,9 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       for (const [lockId, list] of passcodes) {
         const p = list.find((x) => String(x.keyboardPwdId) === keyboardPwdId);
         if (!p) continue;
+        // TTLock's notice 4 is "WiFi lock asynchronous request fail notify": only for an asynchronous add.
+        if (addTypes.get(p.keyboardPwdId) !== '4' || p.status !== PASSCODE_ADDING)
+          throw new Error(`passcode ${keyboardPwdId} was not added asynchronously (addType 4): no notice 4`);
         // As TTLock: the cloud keeps listing it, with the status "add failed"; the lock does not have it.
         p.status = PASSCODE_ADD_FAILED;
         return sendCallback({
@@ -588,5 +666,20 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       const l = locks.get(Number(lockRef));
       if (l) l.hasGateway = online ? 1 : 0;
     },
+    configureWifi: (lockRef, w) => {
+      const l = locks.get(Number(lockRef));
+      if (!l) throw new Error(`no lock ${lockRef}`);
+      l.hasGateway = 0;
+      l.featureValue = (BigInt(`0x${l.featureValue ?? '0'}`) | WIFI_FEATURE).toString(16).toUpperCase();
+      wifi.set(l.lockId, { ...w });
+    },
+    wakeLock: (lockRef) => {
+      for (const x of passcodes.get(Number(lockRef)) ?? [])
+        if (x.status === PASSCODE_ADDING) x.status = PASSCODE_NORMAL;
+    },
+    setLockClockDrift: (lockRef, ms) => {
+      clockDrift.set(Number(lockRef), ms);
+    },
+    lockClockDrift: (lockRef) => clockDrift.get(Number(lockRef)) ?? 0,
   };
 }

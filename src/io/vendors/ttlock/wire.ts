@@ -156,9 +156,37 @@ const codes: Record<number, VendorFailure> = {
 /** Token errors: the adapter refreshes its token once before giving up. */
 export const isTokenError = (errcode: number) => errcode === 10003 || errcode === 10004;
 
-export function fromTtlock(e: TtlockError): VendorError {
-  const failure = codes[e.errcode] ?? 'INVALID';
-  return new VendorError(failure, `ttlock errcode ${e.errcode}: ${e.errmsg}`);
+/** A TTLock refusal, keeping its errcode for the few answers the adapter acts on itself. */
+export class TtlockVendorError extends VendorError {
+  readonly errcode: number;
+  constructor(e: TtlockError, options?: { retryAfterMs?: number }) {
+    super(codes[e.errcode] ?? 'INVALID', `ttlock errcode ${e.errcode}: ${e.errmsg}`, options);
+    this.errcode = e.errcode;
+  }
+}
+
+/** The monthly call quota (30007) resets on the first of the month, Beijing time (UTC+8). */
+export function untilQuotaResets(now: number): number {
+  const beijing = new Date(now + 8 * 3_600_000);
+  const next = Date.UTC(beijing.getUTCFullYear(), beijing.getUTCMonth() + 1, 1) - 8 * 3_600_000;
+  return next - now;
+}
+
+export function fromTtlock(e: TtlockError, now = Date.now()): TtlockVendorError {
+  return new TtlockVendorError(e, e.errcode === 30007 ? { retryAfterMs: untilQuotaResets(now) } : undefined);
+}
+
+/** Passcode delivery failed while in power-saving mode (a WiFi lock): add it asynchronously (addType 4). */
+export const POWER_SAVING = -3035;
+
+/**
+ * Whether a lock's `featureValue` (hex, one bit per feature) has feature 56, "Support WiFi": such a lock
+ * reaches the cloud itself, without a gateway. Read as one big number and bit 56 tested, as TTLock's own
+ * samples and Home Assistant's integration do.
+ */
+export function isWifiLock(featureValue: unknown): boolean {
+  if (typeof featureValue !== 'string' || !/^[0-9A-Fa-f]{1,64}$/.test(featureValue)) return false;
+  return ((BigInt(`0x${featureValue}`) >> 56n) & 1n) === 1n;
 }
 
 export function isTtlockError(body: unknown): body is TtlockError {
