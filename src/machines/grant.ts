@@ -230,7 +230,9 @@ interface EnqueueArgs {
 
 /**
  * A retry timer with a fresh token. Past its attempts (a stalled revoke, or a change or replacement that keeps
- * failing for a reason that may pass) it backs off further, up to STALLED_RETRY_CAP_MS.
+ * failing for a reason that may pass) it backs off further, up to STALLED_RETRY_CAP_MS. A vendor's hint never
+ * waits longer than that either (TTLock's monthly quota hints weeks: a revoke must not sleep through a quota
+ * raised sooner).
  */
 function scheduleRetry(stalled: boolean) {
   return ({ context, event, enqueue }: EnqueueArgs): void => {
@@ -239,9 +241,7 @@ function scheduleRetry(stalled: boolean) {
     const policy = beyond ? { ...context.retry, maxDelayMs: STALLED_RETRY_CAP_MS } : context.retry;
     const error = errorOf(event);
     const due = nextAttemptAt(event.at, context.op?.attempt ?? 1, policy, error?.retryAfterMs);
-    const capped = beyond
-      ? Math.min(Date.parse(due), Date.parse(event.at) + STALLED_RETRY_CAP_MS)
-      : Date.parse(due);
+    const capped = Math.min(Date.parse(due), Date.parse(event.at) + STALLED_RETRY_CAP_MS);
     enqueue.assign({ timerToken: token });
     enqueue({
       type: 'scheduleTimer',

@@ -126,6 +126,37 @@ describe('salto-ks refresh tokens', () => {
     expect((refused as VendorError).message).toMatch(/log in again/);
   });
 
+  it('salto-ks: a successor whose storing failed is stored before the next refresh, and the grant lives on', async () => {
+    const store = processSecrets();
+    const other: SecretAddress = { ...address, propertyId: randomUUID() };
+    await store.put(other, 'ksRefresh', sim.issueRefreshToken(), 'operator');
+    let failNextCommit = true;
+    // As the store, but the first rotation's commit fails after KS has answered (a lost connection).
+    const flaky: RotatingSecrets = {
+      rotate: (_f, next) =>
+        store.rotate(other, 'ksRefresh', async (current) => {
+          const value = await next(current);
+          if (failNextCommit) {
+            failNextCommit = false;
+            throw new Error('connection lost before commit');
+          }
+          return value;
+        }),
+    };
+    const adapter = adapterOf(flaky);
+    const before = sim.refreshStats();
+    sim.expireTokens();
+    await expect(adapter.listLocks()).rejects.toThrow(/connection lost/);
+    // The stored token is the spent one now; the adapter stores the successor first, then spends that.
+    await expect(adapter.listLocks()).resolves.toHaveLength(1);
+    expect(sim.refreshStats()).toEqual({ uses: before.uses + 2, revokedGrants: before.revokedGrants });
+    // What is stored is live: another process logs in with it.
+    sim.expireTokens();
+    await expect(
+      adapterOf({ rotate: (_f, next) => processSecrets().rotate(other, 'ksRefresh', next) }).listLocks(),
+    ).resolves.toHaveLength(1);
+  });
+
   it('salto-ks: a refused refresh leaves the stored token as it was', async () => {
     const store = processSecrets();
     const other: SecretAddress = { ...address, propertyId: randomUUID() };

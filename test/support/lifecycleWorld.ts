@@ -32,12 +32,19 @@ export interface VendorObject {
   secret: string | null;
 }
 
-export type DeliveryMode = 'done' | 'retryable' | 'permanent' | 'timeoutThenDone' | 'auth';
+export type DeliveryMode = 'done' | 'retryable' | 'permanent' | 'timeoutThenDone' | 'auth' | 'monthlyQuota';
 
 const errors: Record<Exclude<DeliveryMode, 'done' | 'timeoutThenDone'>, EffectError> = {
   retryable: { code: 'OFFLINE', message: 'gateway offline', retryable: true },
   permanent: { code: 'INVALID', message: 'vendor refused', retryable: false },
   auth: { code: 'AUTH', message: 'password rotated', retryable: false },
+  // A vendor's hint that its quota resets in a month (TTLock 30007).
+  monthlyQuota: {
+    code: 'RATE_LIMITED',
+    message: 'monthly quota',
+    retryable: true,
+    retryAfterMs: 30 * 86_400_000,
+  },
 };
 const timeout: EffectError = { code: 'TIMEOUT', message: 'no answer in time', retryable: true };
 

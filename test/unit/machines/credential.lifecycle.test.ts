@@ -91,6 +91,20 @@ describe('credential lifecycle against the vendor', () => {
     expect(w.heldAtVendor()).toEqual([]);
   });
 
+  it("lifecycle: a vendor's hint to come back in a month never parks a revoke or an issue past 15 minutes", () => {
+    const w = world();
+    const sentAt = Date.parse(w.now());
+    w.deliver('monthlyQuota');
+    const due = () => Date.parse(([...w.timers].find(([k]) => k !== 'expire') ?? [])[1]?.dueAt ?? '');
+    expect(due() - sentAt).toBeLessThanOrEqual(15 * 60_000 + 2000);
+    w.quiesce();
+    revoke(w);
+    const revokeAt = Date.parse(w.now());
+    w.deliver('monthlyQuota');
+    expect(w.status).toBe('revoking');
+    expect(due() - revokeAt).toBeLessThanOrEqual(15 * 60_000 + 2000);
+  });
+
   it('lifecycle: an expiry timer published for the old window does not end an extended stay', () => {
     const w = world();
     w.quiesce();

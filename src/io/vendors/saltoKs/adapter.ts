@@ -98,7 +98,10 @@ interface KsLock {
  */
 const groupName = (name: string, pinExpiry: Date) => `${name} pin-expiry ${pinExpiry.toISOString()}`;
 function pinExpiryOf(g: KsAccessGroup): number | null {
-  const at = typeof g.name === 'string' ? / pin-expiry (\S+)$/.exec(g.name)?.[1] : undefined;
+  const at =
+    typeof g.name === 'string'
+      ? / pin-expiry (\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)$/.exec(g.name)?.[1]
+      : undefined;
   const ms = at === undefined ? Number.NaN : Date.parse(at);
   // Groups made before the expiry was recorded: unknown, the schedule is changed as before.
   return Number.isNaN(ms) ? null : ms;
@@ -136,7 +139,7 @@ const resourceOf = (path: string) => path.split(/[/?]/)[1] ?? '';
  * gives no reason): asked again this often, for at most this long, before the issue fails BUSY (retried).
  */
 const PIN_NOT_READY_RETRY_MS = 250;
-const PIN_NOT_READY_BUDGET_MS = 4000;
+const PIN_NOT_READY_ATTEMPTS = 16;
 
 /** Items asked per page, and the most pages read of one list. */
 const PAGE = 100;
@@ -164,11 +167,7 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
       body: new URLSearchParams(form).toString(),
     });
     const body = (res.body ?? {}) as TokenAnswer;
-    if (res.status === 200 && typeof body.access_token === 'string') {
-      const ttl = typeof body.expires_in === 'number' ? body.expires_in : 3600;
-      token = { access: body.access_token, expiresAt: clock.now().getTime() + ttl * 1000 };
-      return body;
-    }
+    if (res.status === 200 && typeof body.access_token === 'string') return body;
     const error = typeof body.error === 'string' ? body.error.slice(0, 40) : '';
     if (res.status >= 500) throw new VendorError('OFFLINE', `salto-ks token HTTP ${res.status}`);
     if (error === 'invalid_grant' && form.grant_type === 'refresh_token')
@@ -185,20 +184,43 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
    * under the secret's lock, so processes sharing a property never spend the same token twice (KS's
    * IdentityServer rotates refresh tokens; a spent one is refused). Client-credential tenants: one call.
    */
+  /**
+   * A successor KS gave whose storing failed (the commit, or the process's connection): stored before
+   * anything else is spent, since the token stored is spent already and presenting it again would revoke the
+   * grant (a crash here loses it: an operator logs in again).
+   */
+  let unsaved: string | null = null;
+
   async function fetchToken(): Promise<string> {
+    let answer: TokenAnswer;
     if (config.refreshToken === undefined) {
-      await tokenCall({ grant_type: 'client_credentials', scope: 'user_api.full_access' });
+      answer = await tokenCall({ grant_type: 'client_credentials', scope: 'user_api.full_access' });
     } else {
-      if (!deps.secrets)
+      const secrets = deps.secrets;
+      if (!secrets)
         throw new VendorError('AUTH', 'salto-ks refresh tokens need the property secret store (live mode)');
-      await deps.secrets.rotate('refreshToken', async (refresh) => {
-        const answer = await tokenCall({ grant_type: 'refresh_token', refresh_token: refresh });
+      const pending = unsaved;
+      if (pending !== null) {
+        await secrets.rotate('refreshToken', async () => pending);
+        unsaved = null;
+      }
+      let got: TokenAnswer | null = null;
+      await secrets.rotate('refreshToken', async (refresh) => {
+        got = await tokenCall({ grant_type: 'refresh_token', refresh_token: refresh });
         // An identity server that does not rotate answers without a new one: the old one stays.
-        return typeof answer.refresh_token === 'string' ? answer.refresh_token : refresh;
+        const next = typeof got.refresh_token === 'string' ? got.refresh_token : refresh;
+        unsaved = next;
+        return next;
       });
+      unsaved = null;
+      if (got === null) throw new VendorError('BAD_ANSWER', 'salto-ks token: no answer');
+      answer = got;
     }
-    if (!token) throw new VendorError('BAD_ANSWER', 'salto-ks token: no access token');
-    return token.access;
+    // Cached only once the refresh token it came with is stored.
+    const access = answer.access_token as string;
+    const ttl = typeof answer.expires_in === 'number' ? answer.expires_in : 3600;
+    token = { access, expiresAt: clock.now().getTime() + ttl * 1000 };
+    return access;
   }
 
   async function accessToken(force: boolean): Promise<string> {
@@ -298,14 +320,13 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
 
   /** Salto's PIN for the user; a user still being set up (409) is asked again, for a while. */
   async function requestPin(userId: string, expiry: Date): Promise<unknown> {
-    const started = clock.now().getTime();
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         return await call<unknown>('PUT', `/users/${userId}/pin`, { expiry_date: expiry.toISOString() });
       } catch (e) {
         // Salto chooses the PIN: a conflict here is never a PIN clash, only a user not ready for one.
         if (!(e instanceof VendorError && e.failure === 'DUPLICATE')) throw e;
-        if (clock.now().getTime() - started >= PIN_NOT_READY_BUDGET_MS)
+        if (attempt >= PIN_NOT_READY_ATTEMPTS)
           throw new VendorError('BUSY', 'salto-ks user not ready for a PIN yet');
         await new Promise((r) => setTimeout(r, PIN_NOT_READY_RETRY_MS));
       }
@@ -337,6 +358,16 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
       if (req.kind !== 'pin')
         throw new VendorError('NOT_SUPPORTED', `salto-ks adapter issues pins, not ${req.kind}`);
       const name = credentialName(req.operationId);
+      // Refused before anything is made at Salto (a user made first would be left behind).
+      const expiry = Math.min(
+        req.validUntil.getTime() + PIN_EXPIRY_MARGIN_MS,
+        clock.now().getTime() + PIN_EXPIRY_CAP_MS,
+      );
+      if (expiry < req.validUntil.getTime())
+        throw new VendorError(
+          'INVALID',
+          'salto-ks PINs last at most about 350 days from now; the stay ends later',
+        );
       const user =
         (req.lookupFirst ? await findUser(name) : undefined) ??
         (await call<KsSiteUser>('POST', '/users', {
@@ -348,15 +379,6 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
           blocked: false,
           use_pin: true,
         }));
-      const expiry = Math.min(
-        req.validUntil.getTime() + PIN_EXPIRY_MARGIN_MS,
-        clock.now().getTime() + PIN_EXPIRY_CAP_MS,
-      );
-      if (expiry < req.validUntil.getTime())
-        throw new VendorError(
-          'INVALID',
-          'salto-ks PINs last at most about 350 days from now; the stay ends later',
-        );
       const group =
         (req.lookupFirst ? await findGroup(name) : undefined) ??
         (await call<KsAccessGroup>('POST', '/access_groups', {

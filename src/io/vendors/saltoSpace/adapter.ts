@@ -161,13 +161,20 @@ export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapte
 
   async function withStatus(list: ShipParams[]): Promise<VendorLock[]> {
     const ids = list.map((d) => text(d, 'ExtDoorID'));
-    const status = ids.length > 0 ? await commStatus(ids) : new Map<string, boolean | null>();
+    // The doors are known whether or not their link state can be read now: unknown, then.
+    const status =
+      ids.length > 0
+        ? await commStatus(ids).catch((e: unknown) => {
+            if (e instanceof VendorError) return new Map<string, boolean | null>();
+            throw e;
+          })
+        : new Map<string, boolean | null>();
     return list.map((d) => {
       const ref = text(d, 'ExtDoorID');
       const name = text(d, 'Name');
-      // Public clients show DoorID holding the id a door was asked by; a door's name is taken as well.
-      const online = status.get(ref) ?? (name ? status.get(name) : undefined) ?? null;
-      return { ref, name: name || ref, battery: null, online };
+      // Public clients show DoorID holding the id a door was asked by (matched to the external id only: a
+      // name may equal another door's id).
+      return { ref, name: name || ref, battery: null, online: status.get(ref) ?? null };
     });
   }
 

@@ -24,6 +24,7 @@ import {
   isWifiLock,
   POWER_SAVING,
   TtlockVendorError,
+  WIFI_NOT_CONFIGURED,
   isTokenError,
   isTtlockError,
   type TtlockLock,
@@ -90,6 +91,7 @@ const MAX_PAGES = 1000;
  */
 const CLOCK_CHECK_EVERY_MS = 6 * 3_600_000;
 const CLOCK_TOLERANCE_MS = 60_000;
+const CLOCK_RECHECK_AFTER_FAILURE_MS = 10 * 60_000;
 
 export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
   const { config, clock, timeoutMs } = deps;
@@ -184,7 +186,8 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
   /** `listKeyboardPwd`'s status of a passcode the gateway could not write to its lock. */
   const PASSCODE_ADD_FAILED = 5;
 
-  const clockCheckedAt = new Map<number, number>();
+  /** When each lock's clock is next due a check (a failed check is tried again sooner). */
+  const clockDueAt = new Map<number, number>();
   /**
    * Sets the lock's clock right if it has drifted (gateway and WiFi locks; `queryDate` / `updateDate`).
    * Best effort: a lock that cannot be reached now is checked again next time, and the write that follows
@@ -192,14 +195,16 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
    */
   async function keepLockClock(lock: number): Promise<void> {
     const now = clock.now().getTime();
-    if (now - (clockCheckedAt.get(lock) ?? Number.NEGATIVE_INFINITY) < CLOCK_CHECK_EVERY_MS) return;
+    if (now < (clockDueAt.get(lock) ?? Number.NEGATIVE_INFINITY)) return;
     try {
       const { date } = await call<{ date?: unknown }>('/v3/lock/queryDate', { lockId: lock });
       if (typeof date === 'number' && Math.abs(date - clock.now().getTime()) > CLOCK_TOLERANCE_MS)
         await call('/v3/lock/updateDate', { lockId: lock });
-      clockCheckedAt.set(lock, now);
+      clockDueAt.set(lock, now + CLOCK_CHECK_EVERY_MS);
     } catch (e) {
       if (!(e instanceof VendorError)) throw e;
+      // Not reachable now (asleep, offline): not asked again on every retry of the write.
+      clockDueAt.set(lock, now + CLOCK_RECHECK_AFTER_FAILURE_MS);
     }
   }
 
@@ -269,6 +274,8 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
           ?.cardId,
       add: async (lock, name, req) => {
         if (!req.cardNumber) throw new VendorError('INVALID', 'a TTLock card needs its card number');
+        // The lock checks a card's window against its clock too.
+        await keepLockClock(lock);
         // identityCard/add keeps the number as read; readers of the other byte order need
         // addForReversedCardNumber (not configurable yet).
         const r = await call<{ cardId: number }>('/v3/identityCard/add', {
@@ -280,13 +287,15 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
         });
         return r.cardId;
       },
-      change: (lock, id, from, until) =>
-        call('/v3/identityCard/changePeriod', {
+      change: async (lock, id, from, until) => {
+        await keepLockClock(lock);
+        return call('/v3/identityCard/changePeriod', {
           lockId: lock,
           cardId: id,
           ...window(from, until),
           changeType: 2,
-        }),
+        });
+      },
       remove: (lock, id) => call('/v3/identityCard/delete', { lockId: lock, cardId: id, deleteType: 2 }),
     },
     mobile_key: {
@@ -359,8 +368,13 @@ export function createTtlockAdapter(deps: TtlockAdapterDeps): LockAdapter {
     async getLock(ref) {
       const detail = await call<TtlockLock>('/v3/lock/detail', { lockId: lockId(ref) });
       if (detail.hasGateway !== 1 && isWifiLock(detail.featureValue)) {
-        // A WiFi lock says itself whether it is on its network now.
-        const w = await call<{ isOnline?: unknown }>('/v3/wifiLock/detail', { lockId: lockId(ref) });
+        // A WiFi lock says itself whether it is on its network now; -3034: its WiFi was never set up.
+        const w = await call<{ isOnline?: unknown }>('/v3/wifiLock/detail', { lockId: lockId(ref) }).catch(
+          (e: unknown) => {
+            if (e instanceof TtlockVendorError && e.errcode === WIFI_NOT_CONFIGURED) return { isOnline: 0 };
+            throw e;
+          },
+        );
         return { ...toLock(detail), online: w.isOnline === 1 || w.isOnline === true };
       }
       return toLock(detail);

@@ -178,6 +178,8 @@ export function fromTtlock(e: TtlockError, now = Date.now()): TtlockVendorError 
 
 /** Passcode delivery failed while in power-saving mode (a WiFi lock): add it asynchronously (addType 4). */
 export const POWER_SAVING = -3035;
+/** A WiFi lock whose network was never set up (`wifiLock/detail`). */
+export const WIFI_NOT_CONFIGURED = -3034;
 
 /**
  * Whether a lock's `featureValue` (hex, one bit per feature) has feature 56, "Support WiFi": such a lock
