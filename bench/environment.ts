@@ -16,7 +16,12 @@ import { dropDatabase, dropNats } from '../test/support/harness.ts';
 export const PG = 'postgres://postgres@127.0.0.1:5432';
 export const NATS_URL = 'nats://127.0.0.1:4222';
 
-export async function startBenchEnvironment(opts: { rooms: number; tenantId: string }) {
+export async function startBenchEnvironment(opts: {
+  rooms: number;
+  tenantId: string;
+  /** Areas of each room's lock (staff master keys cover areas). */
+  areasOf?: (roomId: string) => string[];
+}) {
   const id = randomBytes(4).toString('hex');
   const ttlock = await startTtlockSimulator({ lockCount: opts.rooms });
   const settings: ServiceSettings = {
@@ -44,7 +49,7 @@ export async function startBenchEnvironment(opts: { rooms: number; tenantId: str
   const admin = connect(settings.databaseUrl, { max: 1, applicationName: 'bench' });
   const rooms: Record<string, string> = {};
   for (let i = 0; i < opts.rooms; i++) rooms[String(101 + i)] = String(7001 + i);
-  const { propertyId } = await seedProperty(service, opts.tenantId, rooms);
+  const { propertyId } = await seedProperty(service, opts.tenantId, rooms, opts.areasOf);
   return {
     settings,
     service,

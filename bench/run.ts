@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the three figures issue #2 asks for, on this machine's local PostgreSQL and NATS with
  * the vendor simulator in process. Writes bench/results/<date>-<commit>.json with the machine and commit.
- * Scenarios can be chosen: `npm run bench -- events rest resident` (default all three).
+ * Scenarios can be chosen: `npm run bench -- events rest resident deactivation` (default: all).
  * Sizes: BENCH_EVENTS (20000), BENCH_REST (5000), BENCH_CLIENTS (32), BENCH_ACTORS (100000),
  * BENCH_WEBHOOKS (20000), BENCH_WEBHOOK_CLIENTS (64), BENCH_WEBHOOK_TRIALS (3), BENCH_WEBHOOK_CLIENT (raw|undici).
  * BENCH_PEER=1 runs the Restate peer afterwards with the REST size and records the ratios.
@@ -15,6 +15,7 @@ import { connect as natsConnect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { dropDatabase } from '../test/support/harness.ts';
 import { type BenchEnvironment, NATS_URL, PG, startBenchEnvironment } from './environment.ts';
+import { deactivation } from './deactivation.ts';
 import { eventIssuance } from './eventIssuance.ts';
 import { metricsProfile } from './profile.ts';
 import { restIssuance } from './restIssuance.ts';
@@ -22,7 +23,9 @@ import { webhookIngest } from './webhookIngest.ts';
 
 const run = promisify(execFile);
 const chosen = new Set(
-  process.argv.slice(2).length ? process.argv.slice(2) : ['events', 'rest', 'webhooks', 'resident'],
+  process.argv.slice(2).length
+    ? process.argv.slice(2)
+    : ['events', 'rest', 'webhooks', 'resident', 'deactivation'],
 );
 const size = (name: string, d: number) => Number(process.env[name] ?? d);
 
@@ -61,6 +64,23 @@ async function quiesce(env: BenchEnvironment): Promise<number> {
 
 const results: Record<string, unknown> = { at: new Date().toISOString(), machine: await machine() };
 const log = (what: string, r: unknown) => console.log(`${what}: ${JSON.stringify(r)}`);
+
+if (chosen.has('deactivation')) {
+  const tenantId = 'bench-tenant';
+  // The first 200 rooms' locks are one wing: a master key on 200 locks.
+  const env = await startBenchEnvironment({
+    rooms: 400,
+    tenantId,
+    areasOf: (room) => [Number(room) - 101 < 200 ? 'wing-a' : 'wing-b'],
+  });
+  try {
+    const r = await deactivation(env, tenantId, 'wing-a', size('BENCH_DEACTIVATION_BACKLOG', 2000));
+    results.deactivation = { what: 'iam.user.deactivated.v1 to the last vendor revoke, 200 locks', ...r };
+    log('deactivation', r);
+  } finally {
+    await env.close();
+  }
+}
 
 if (chosen.has('events') || chosen.has('rest') || chosen.has('webhooks')) {
   const tenantId = 'bench-tenant';

@@ -24,6 +24,11 @@ export const ErrorCatalog = {
     retryable: false,
   },
   'LOCK.PROPERTY_NOT_FOUND': { status: 404, title: 'No such property', retryable: false },
+  'LOCK.HOLDER_DEACTIVATED': {
+    status: 409,
+    title: "The holder's account is deactivated: no new credential",
+    retryable: false,
+  },
   'LOCK.NO_LOCK_FOR_ROOM': { status: 422, title: 'A room has no active lock device', retryable: false },
   'LOCK.VENDOR_NOT_ENABLED': {
     status: 422,

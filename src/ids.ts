@@ -28,6 +28,16 @@ export function reservationActorId(tenantId: string, reservationId: string): str
   return uuidV5(`reservation:${tenantId}:${reservationId}`);
 }
 
+/** A member of staff's actor: one per (tenant, platform user id), whatever the platform's ids look like. */
+export function staffActorId(tenantId: string, staffId: string): string {
+  return uuidV5(`staff:${tenantId}:${staffId}`);
+}
+
+/** A shift's master key of one kind has exactly one id, so redelivered events cannot duplicate it. */
+export function shiftCredentialId(tenantId: string, shiftId: string, kind: string): CredentialId {
+  return uuidV5(`credential:${tenantId}:shift:${shiftId}:${kind}`) as CredentialId;
+}
+
 /** A REST-created credential's id follows from its Idempotency-Key. */
 export function idempotentCredentialId(tenantId: string, idempotencyKey: string): CredentialId {
   return uuidV5(`credential:${tenantId}:idempotency:${idempotencyKey}`) as CredentialId;

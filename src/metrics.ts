@@ -72,6 +72,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['vendor', 'reason'],
       registers: [registry],
     }),
+    platformEvents: new Counter({
+      name: 'lock_platform_events_total',
+      help: 'Platform events consumed, by event and outcome (forwarded, ignored, rejected, pending)',
+      labelNames: ['event', 'outcome'],
+      registers: [registry],
+    }),
     webhooksRouted: new Counter({
       name: 'lock_webhooks_routed_total',
       help: 'Stored webhooks routed, by vendor and outcome (routed, ignored, unknown_device, unconfirmed, deferred)',

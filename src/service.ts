@@ -27,7 +27,7 @@ import { createWebhookEndpoints } from './io/vendors/webhookEndpoints.ts';
 import { adapterFactories, needsHolderDetail, supportsKind } from './io/vendors/registry.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
 import { IdempotencyPruner } from './jobs/idempotencyPruner.ts';
-import { PlatformEventConsumer } from './jobs/platformEvents.ts';
+import { type PlatformConsumerDeps, PlatformEventConsumer } from './jobs/platformEvents.ts';
 import { WebhookRouter } from './jobs/webhookRouter.ts';
 import type { RetryPolicy } from './machines/index.ts';
 import { createMetrics } from './metrics.ts';
@@ -189,7 +189,7 @@ export async function startService(s: ServiceSettings) {
     ...(s.retry ? { retry: s.retry } : {}),
     ...(s.generatePin ? { generatePin: s.generatePin } : {}),
   };
-  const platform = new PlatformEventConsumer({
+  const platformDeps: PlatformConsumerDeps = {
     js,
     jsm,
     topology: t,
@@ -199,9 +199,14 @@ export async function startService(s: ServiceSettings) {
     clock: s.clock,
     log: s.log,
     ackWaitMs: s.ackWaitMs,
+    onEvent: (event, outcome) => metrics.platformEvents.inc({ event, outcome }),
     ...(s.platformCommitWaitMs !== undefined ? { commitWaitMs: s.platformCommitWaitMs } : {}),
-  });
+  };
+  const platform = new PlatformEventConsumer(platformDeps);
+  // Deactivations on a consumer of their own: never behind a backlog of reservations.
+  const platformPriority = new PlatformEventConsumer({ ...platformDeps, lane: 'priority' });
   await platform.start();
+  await platformPriority.start();
   const webhookRouter = new WebhookRouter({
     dispatcherDb,
     mailbox,
@@ -246,6 +251,7 @@ export async function startService(s: ServiceSettings) {
       await pruner.stop();
       await webhookRouter.stop();
       await platform.stop();
+      await platformPriority.stop();
       await runtime.stop();
       watcher.stop();
       await nc.drain().catch(() => {});

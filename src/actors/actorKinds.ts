@@ -15,6 +15,8 @@ import {
   propertyMachine,
   type ReservationSnapshot,
   reservationMachine,
+  type StaffSnapshot,
+  staffMachine,
 } from '../machines/index.ts';
 import type { ActorType } from './partitioning.ts';
 import { credentialV1ToV2 } from './snapshotUpgrades.ts';
@@ -222,4 +224,23 @@ const reservation: ActorKind = {
   passivateAfterCommit: true,
 };
 
-export const actorKinds: Record<ActorType, ActorKind> = { credential, property, lockDevice, reservation };
+/** A member of staff keeps no read model of its own: its master keys are credentials, which do. */
+const staff: ActorKind = {
+  type: 'staff',
+  machine: staffMachine,
+  machineVersion: 1,
+  aggregate: 'staff',
+  status: (s) => String(s.value),
+  propertyId: (s) => (s as StaffSnapshot).context.propertyId,
+  project: () => null,
+  // Shifts start and end a few times a day.
+  passivateAfterCommit: true,
+};
+
+export const actorKinds: Record<ActorType, ActorKind> = {
+  credential,
+  property,
+  lockDevice,
+  reservation,
+  staff,
+};

@@ -95,7 +95,7 @@ export function buildCommit(i: CommitInput): ActorCommit {
         const eventId = uuidV5(`event:${i.kind.type}:${i.actorId}:${version}:${n}`);
         outbox.push({
           eventId,
-          subject: `${i.eventsRoot}.${i.kind.aggregate}.${p.verb}.v1`,
+          subject: `${i.eventsRoot}.${p.aggregate ?? i.kind.aggregate}.${p.verb}.v1`,
           payload: {
             eventId,
             occurredAt: at,

@@ -129,6 +129,7 @@ export class EffectRunner {
           i.intent === 'sendMessage' || j.outcome
             ? `~${j.id}`
             : `${j.tenantId}:${i.vendor}:${i.vendorDeviceRef}`,
+        priority: i.intent === 'sendMessage' ? i.event.priority === true : i.priority === true,
       });
     }
     this.pump();

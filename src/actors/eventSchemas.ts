@@ -6,10 +6,18 @@
  */
 import Type, { type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import type { CredentialEvent, LockDeviceEvent, PropertyEvent, ReservationEvent } from '../machines/index.ts';
+import type {
+  CredentialEvent,
+  LockDeviceEvent,
+  PropertyEvent,
+  ReservationEvent,
+  StaffEvent,
+} from '../machines/index.ts';
 import type { ActorType } from './partitioning.ts';
 
 const Text = Type.String({ maxLength: 2000 });
+/** The most locks one credential covers (a master key on a large property's areas). */
+const MAX_LOCKS = 1000;
 const Id = Type.String({ minLength: 1, maxLength: 256 });
 const Time = Type.String({ minLength: 10, maxLength: 40 });
 const At = { at: Time };
@@ -52,7 +60,8 @@ const credential = {
     reservationId: Type.Union([Id, Type.Null()]),
     holder: Type.Object({ kind: Type.Union([Type.Literal('guest'), Type.Literal('staff')]), ref: Id }),
     kind: KeyKind,
-    rooms: Type.Array(Id, { maxItems: 50 }),
+    // A staff master key covers every lock of its areas: hundreds of rooms.
+    rooms: Type.Array(Id, { maxItems: MAX_LOCKS }),
     areas: Type.Array(Id, { maxItems: 50 }),
     validFrom: Time,
     validUntil: Time,
@@ -65,16 +74,22 @@ const credential = {
         vendor: Id,
         vendorDeviceRef: Type.String({ maxLength: 256 }),
       }),
-      { maxItems: 50 },
+      { maxItems: MAX_LOCKS },
     ),
     unresolved: Type.Array(Type.Object({ roomId: Id, code: Type.String({ maxLength: 100 }) }), {
-      maxItems: 50,
+      maxItems: MAX_LOCKS,
     }),
     retry: Type.Optional(RetryPolicy),
     linkTo: Type.Optional(Type.Union([Id, Type.Null()])),
+    linkToStaff: Type.Optional(Type.Union([Id, Type.Null()])),
     windowSeq: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
   }),
-  'credential.revoke': Type.Object({ type: Type.Literal('credential.revoke'), ...At, reason: Text }),
+  'credential.revoke': Type.Object({
+    type: Type.Literal('credential.revoke'),
+    ...At,
+    reason: Text,
+    priority: Type.Optional(Type.Boolean()),
+  }),
   'credential.update': Type.Object({
     type: Type.Literal('credential.update'),
     ...At,
@@ -191,6 +206,35 @@ const reservation = {
   }),
 } satisfies { [K in ReservationEvent['type']]: TSchema };
 
+const Platform = { ...At, eventId: Id, order: Order };
+const staff = {
+  'staff.shiftStarted': Type.Object({
+    type: Type.Literal('staff.shiftStarted'),
+    ...Platform,
+    shiftId: Id,
+    propertyId: Id,
+    startsAt: Time,
+    endsAt: Time,
+    issues: Type.Array(Type.Object({ credentialId: Id, event: credential['credential.issue'] }), {
+      maxItems: 3,
+    }),
+  }),
+  'staff.shiftEnded': Type.Object({
+    type: Type.Literal('staff.shiftEnded'),
+    ...Platform,
+    shiftId: Id,
+    propertyId: Id,
+  }),
+  'staff.deactivated': Type.Object({ type: Type.Literal('staff.deactivated'), ...Platform }),
+  'staff.credentialLinked': Type.Object({
+    type: Type.Literal('staff.credentialLinked'),
+    ...At,
+    credentialId: Id,
+    kind: KeyKind,
+    propertyId: Id,
+  }),
+} satisfies { [K in StaffEvent['type']]: TSchema };
+
 // Compile-time: each schema's static type is one of its machine's events.
 type Statics<T extends Record<string, TSchema>> = { [K in keyof T]: Static<T[K]> }[keyof T];
 type Assignable<A extends B, B> = A;
@@ -199,9 +243,16 @@ export type EventSchemasMatchMachines = [
   Assignable<Statics<typeof lockDevice>, LockDeviceEvent>,
   Assignable<Statics<typeof property>, PropertyEvent>,
   Assignable<Statics<typeof reservation>, ReservationEvent>,
+  Assignable<Statics<typeof staff>, StaffEvent>,
 ];
 
-const byKind: Record<ActorType, Record<string, TSchema>> = { credential, lockDevice, property, reservation };
+const byKind: Record<ActorType, Record<string, TSchema>> = {
+  credential,
+  lockDevice,
+  property,
+  reservation,
+  staff,
+};
 const compiled = new Map<string, ReturnType<typeof Compile>>();
 
 /** Why an actor of `type` cannot take this event (unknown type, or the field that is wrong); null when it can. */

@@ -36,3 +36,21 @@ export const ReservationDatesChanged = Type.Object({
   checkIn: Time,
   checkOut: Time,
 });
+
+/** `staff.shift.started.v1` and `.ended.v1` (the same shape: the shift as it is). */
+export const StaffShift = Type.Object({
+  eventId: Type.String({ minLength: 1, maxLength: 200 }),
+  tenantId: Id,
+  propertyId: Id,
+  staffId: Id,
+  shiftId: Id,
+  areas: Type.Array(Id, { minItems: 1, maxItems: 50 }),
+  startsAt: Time,
+  endsAt: Time,
+});
+
+export const UserDeactivated = Type.Object({
+  eventId: Type.String({ minLength: 1, maxLength: 200 }),
+  tenantId: Id,
+  userId: Id,
+});

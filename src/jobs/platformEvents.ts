@@ -1,7 +1,8 @@
 /**
- * Forwards PLATFORM_EVENTS to reservation actors (one per tenant and reservation). A platform event is
- * acknowledged only once its reservation actor has committed it — PostgreSQL, not JetStream, is the record:
- * if the actor's inbox loses the message, the platform event is delivered again and forwarded again.
+ * Forwards PLATFORM_EVENTS to reservation actors (one per tenant and reservation) and staff actors (one per
+ * tenant and platform user: shifts and deactivation). A platform event is acknowledged only once its actor
+ * has committed it — PostgreSQL, not JetStream, is the record: if the actor's inbox loses the message, the
+ * platform event is delivered again and forwarded again.
  *
  * Order across processes is the reservation actor's business: each forwarded event carries its place in the
  * platform's stream (the stream's identity and sequence), and the actor applies dates and ends by that place,
@@ -19,20 +20,32 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import { sql } from 'kysely';
+import type { Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { ActorMailbox } from '../actors/index.ts';
 import { ensureError, isLockError } from '../errors.ts';
 import type { Clock } from '../ids.ts';
-import { reservationActorId, reservationCredentialId } from '../ids.ts';
+import { reservationActorId, reservationCredentialId, shiftCredentialId, staffActorId } from '../ids.ts';
 import { type Db, withTenant } from '../io/db/index.ts';
 import type { Topology } from '../io/nats/index.ts';
 import { type IssuanceDeps, prepareIssue } from '../issuance/credentialRequests.ts';
-import type { KeyKind, ReservationEvent, StreamOrder } from '../machines/index.ts';
-import { ReservationConfirmed, ReservationDatesChanged, ReservationEnded } from './platformEventSchemas.ts';
+import type { KeyKind, ReservationEvent, StaffEvent, StreamOrder } from '../machines/index.ts';
+import {
+  ReservationConfirmed,
+  ReservationDatesChanged,
+  ReservationEnded,
+  StaffShift,
+  UserDeactivated,
+} from './platformEventSchemas.ts';
 
 const confirmed = Compile(ReservationConfirmed);
 const ended = Compile(ReservationEnded);
 const datesChanged = Compile(ReservationDatesChanged);
+const shift = Compile(StaffShift);
+const deactivated = Compile(UserDeactivated);
+
+/** The kinds of a staff master key (keypad codes; cards need a number, app keys an account). */
+const MASTER_KEY_KINDS: KeyKind[] = ['pin'];
 
 export interface PlatformConsumerDeps {
   js: JetStreamClient;
@@ -51,10 +64,26 @@ export interface PlatformConsumerDeps {
   ackWaitMs?: number;
   /** How long to wait for the reservation's commit before checking the record and trying later (5 s). */
   commitWaitMs?: number;
+  /**
+   * `ordinary` (default): every platform event but identity's. `priority`: identity's only
+   * (`iam.user.deactivated`), on a consumer of its own, so a deactivation never waits behind a backlog of
+   * reservations in the stream.
+   */
+  lane?: 'ordinary' | 'priority';
 }
 
+/** The identity events the priority lane takes (and the ordinary lane leaves to it). */
+const PRIORITY_PREFIX = 'iam.';
+
+type Actor = { type: 'reservation' | 'staff'; id: string };
+
 type Forward =
-  | { kind: 'forward'; tenantId: string; reservationId: string; event: ReservationEvent }
+  | {
+      kind: 'forward';
+      tenantId: string;
+      to: { type: 'reservation' | 'staff'; id: string };
+      event: ReservationEvent | StaffEvent;
+    }
   | { kind: 'rejected'; reason: string }
   | { kind: 'ignored' };
 
@@ -79,13 +108,18 @@ export class PlatformEventConsumer {
     await Promise.all(this.inFlight);
   }
 
+  private get priority(): boolean {
+    return this.d.lane === 'priority';
+  }
+
   private async open(): Promise<ConsumerMessages> {
     const t = this.d.topology;
     const maxInFlight = this.d.maxInFlight ?? 256;
+    const name = this.priority ? `${t.platformConsumer}-priority` : t.platformConsumer;
     try {
-      const info = await this.d.jsm.consumers.info(t.platformStream, t.platformConsumer);
+      const info = await this.d.jsm.consumers.info(t.platformStream, name);
       if (info.config.max_ack_pending !== maxInFlight) {
-        await this.d.jsm.consumers.update(t.platformStream, t.platformConsumer, {
+        await this.d.jsm.consumers.update(t.platformStream, name, {
           max_ack_pending: maxInFlight,
         });
       }
@@ -97,16 +131,17 @@ export class PlatformEventConsumer {
         );
       });
       await this.d.jsm.consumers.add(t.platformStream, {
-        durable_name: t.platformConsumer,
+        durable_name: name,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         max_ack_pending: maxInFlight,
         ack_wait: (this.d.ackWaitMs ?? 30_000) * 1_000_000,
-        filter_subject: `${t.platformRoot}.>`,
+        // NATS 2.9 has one filter per consumer: the ordinary lane takes everything and leaves `iam.` alone.
+        filter_subject: this.priority ? `${t.platformRoot}.${PRIORITY_PREFIX}>` : `${t.platformRoot}.>`,
       });
     }
     this.epoch = (await this.d.jsm.streams.info(t.platformStream)).created;
-    const c = await this.d.js.consumers.get(t.platformStream, t.platformConsumer);
+    const c = await this.d.js.consumers.get(t.platformStream, name);
     return c.consume({ max_messages: maxInFlight, abort_on_missing_resource: true });
   }
 
@@ -142,6 +177,10 @@ export class PlatformEventConsumer {
 
   private async handle(m: JsMsg, epoch: string): Promise<void> {
     const name = m.subject.slice(this.d.topology.platformRoot.length + 1);
+    if (!this.priority && name.startsWith(PRIORITY_PREFIX)) {
+      m.ack(); // the priority lane's
+      return;
+    }
     let body: unknown;
     try {
       body = m.json();
@@ -162,10 +201,9 @@ export class PlatformEventConsumer {
           return;
         }
         const delivery = m.info.deliveryCount;
-        const id = reservationActorId(f.tenantId, f.reservationId);
         const eventId = (f.event as { eventId: string }).eventId;
         // Delivered again: it may be in the record already (the acknowledgement was lost).
-        if (delivery > 1 && (await this.recorded(f.tenantId, id, eventId))) {
+        if (delivery > 1 && (await this.recorded(f.tenantId, f.to, eventId))) {
           this.d.onEvent?.(name, 'forwarded');
           m.ack();
           return;
@@ -175,9 +213,9 @@ export class PlatformEventConsumer {
           m.ack();
           return;
         }
-        const refused = await this.refused(f.tenantId, id, eventId);
+        const refused = await this.refused(f.tenantId, f.to, eventId);
         if (refused) {
-          this.reject(m, name, `the reservation refused it: ${refused}`);
+          this.reject(m, name, `the ${f.to.type} refused it: ${refused}`);
           return;
         }
         // Not applied yet (its partition is changing hands, or the message was lost): again, later each time.
@@ -197,37 +235,36 @@ export class PlatformEventConsumer {
    * since lost, and would drop it as a duplicate); the reservation recognizes a repeat by its `seen` ids.
    */
   private async forward(f: Extract<Forward, { kind: 'forward' }>, delivery: number): Promise<boolean> {
-    const id = reservationActorId(f.tenantId, f.reservationId);
     const eventId = (f.event as { eventId: string }).eventId;
     const msgId = delivery > 1 ? `${eventId}:r${delivery}` : eventId;
     const applied = await this.d.mailbox.sendAndWait(
-      { type: 'reservation', id },
+      f.to,
       { tenantId: f.tenantId, event: f.event, by: 'platform' },
       msgId,
       (n) => n.msgId === msgId,
       this.d.commitWaitMs ?? 5000,
     );
-    return applied !== null || (await this.recorded(f.tenantId, id, eventId));
+    return applied !== null || (await this.recorded(f.tenantId, f.to, eventId));
   }
 
-  /** Why the reservation refused the event's message (recorded in `rejected_messages`), or null. */
-  private async refused(tenantId: string, actorId: string, eventId: string): Promise<string | null> {
+  /** Why the actor refused the event's message (recorded in `rejected_messages`), or null. */
+  private async refused(tenantId: string, to: Actor, eventId: string): Promise<string | null> {
     const { rows } = await withTenant(this.d.runtimeDb, tenantId, (tx) =>
       sql<{ code: string; reason: string }>`
         select code, reason from rejected_messages
-         where actor_type = 'reservation' and actor_id = ${actorId}
+         where actor_type = ${to.type} and actor_id = ${to.id}
            and (msg_id = ${eventId} or msg_id like ${`${eventId}:r%`})
          limit 1`.execute(tx),
     );
     return rows[0] ? `${rows[0].code} ${rows[0].reason}` : null;
   }
 
-  /** The reservation has applied the event already (a redelivery, or a notification missed). */
-  private async recorded(tenantId: string, actorId: string, eventId: string): Promise<boolean> {
+  /** The actor has applied the event already (a redelivery, or a notification missed). */
+  private async recorded(tenantId: string, to: Actor, eventId: string): Promise<boolean> {
     const { rows } = await withTenant(this.d.runtimeDb, tenantId, (tx) =>
       sql<{ seen: boolean }>`
         select coalesce(snapshot->'context'->'seen' ? ${eventId}, false) as seen from actor_snapshots
-         where actor_type = 'reservation' and actor_id = ${actorId}`.execute(tx),
+         where actor_type = ${to.type} and actor_id = ${to.id}`.execute(tx),
     );
     return rows[0]?.seen === true;
   }
@@ -278,7 +315,7 @@ export class PlatformEventConsumer {
         return {
           kind: 'forward',
           tenantId: e.tenantId,
-          reservationId: e.reservationId,
+          to: { type: 'reservation', id: reservationActorId(e.tenantId, e.reservationId) },
           event: {
             type: 'reservation.confirmed',
             at,
@@ -299,7 +336,7 @@ export class PlatformEventConsumer {
         return {
           kind: 'forward',
           tenantId: e.tenantId,
-          reservationId: e.reservationId,
+          to: { type: 'reservation', id: reservationActorId(e.tenantId, e.reservationId) },
           event: {
             type: 'reservation.datesChanged',
             at,
@@ -317,7 +354,7 @@ export class PlatformEventConsumer {
         return {
           kind: 'forward',
           tenantId: e.tenantId,
-          reservationId: e.reservationId,
+          to: { type: 'reservation', id: reservationActorId(e.tenantId, e.reservationId) },
           event: {
             type: 'reservation.ended',
             at,
@@ -327,9 +364,99 @@ export class PlatformEventConsumer {
           },
         };
       }
+      case 'staff.shift.started.v1':
+      case 'staff.shift.ended.v1': {
+        if (!shift.Check(body)) return { kind: 'rejected', reason: firstError(shift, body) };
+        const e = body;
+        if (Date.parse(e.endsAt) <= Date.parse(e.startsAt))
+          return { kind: 'rejected', reason: 'endsAt is not after startsAt' };
+        const to = { type: 'staff' as const, id: staffActorId(e.tenantId, e.staffId) };
+        if (name === 'staff.shift.ended.v1')
+          return {
+            kind: 'forward',
+            tenantId: e.tenantId,
+            to,
+            event: {
+              type: 'staff.shiftEnded',
+              at,
+              eventId: e.eventId,
+              order,
+              shiftId: e.shiftId,
+              propertyId: e.propertyId,
+            },
+          };
+        return this.shiftStarted(e, to, at, order);
+      }
+      case 'iam.user.deactivated.v1': {
+        if (!deactivated.Check(body)) return { kind: 'rejected', reason: firstError(deactivated, body) };
+        const e = body;
+        return {
+          kind: 'forward',
+          tenantId: e.tenantId,
+          to: { type: 'staff', id: staffActorId(e.tenantId, e.userId) },
+          event: { type: 'staff.deactivated', at, eventId: e.eventId, order },
+        };
+      }
       default:
         return { kind: 'ignored' };
     }
+  }
+
+  /**
+   * A shift's start, with its master keys prepared: its areas resolved to the rooms whose locks are in them
+   * (active devices), one credential per key kind with an id derived from (tenant, shift, kind). Areas with
+   * no lock are refused with the reason: a master key that opens nothing is a mistake to report.
+   */
+  private async shiftStarted(
+    e: Static<typeof StaffShift>,
+    to: Actor,
+    at: string,
+    order: StreamOrder,
+  ): Promise<Forward> {
+    const rooms = await this.d.issuance.readModel.roomsInAreas(e.tenantId, e.propertyId, e.areas);
+    if (rooms.length === 0)
+      return { kind: 'rejected', reason: `no active lock in the shift's areas (${e.areas.join(', ')})` };
+    const issues = [];
+    for (const kind of MASTER_KEY_KINDS) {
+      try {
+        const prepared = await prepareIssue(
+          this.d.issuance,
+          {
+            tenantId: e.tenantId,
+            propertyId: e.propertyId,
+            reservationId: null,
+            holder: { kind: 'staff', ref: e.staffId },
+            kind,
+            rooms,
+            areas: e.areas,
+            validFrom: e.startsAt,
+            validUntil: e.endsAt,
+          },
+          at,
+        );
+        issues.push({ credentialId: shiftCredentialId(e.tenantId, e.shiftId, kind), event: prepared.event });
+      } catch (err) {
+        if (isLockError(err, 'LOCK.PROPERTY_NOT_FOUND'))
+          return { kind: 'rejected', reason: 'unknown property' };
+        throw err;
+      }
+    }
+    return {
+      kind: 'forward',
+      tenantId: e.tenantId,
+      to,
+      event: {
+        type: 'staff.shiftStarted',
+        at,
+        eventId: e.eventId,
+        order,
+        shiftId: e.shiftId,
+        propertyId: e.propertyId,
+        startsAt: e.startsAt,
+        endsAt: e.endsAt,
+        issues,
+      },
+    };
   }
 }
 

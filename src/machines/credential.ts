@@ -113,13 +113,19 @@ export interface IssueCredentialEvent {
   linkTo?: string | null;
   /** The reservation's sequence number of this window (derived credentials). */
   windowSeq?: number | null;
+  /**
+   * A caller's credential for a member of staff (REST, holder staff): the staff actor it joins, so the
+   * account's deactivation reaches it.
+   */
+  linkToStaff?: string | null;
 }
 
 export type CredentialOutcomeEvent = Extract<GrantEvent, { operationId: string }>;
 
 export type CredentialEvent =
   | IssueCredentialEvent
-  | { type: 'credential.revoke'; at: string; reason: string }
+  /** `priority`: ahead of ordinary vendor work (a deactivated account's keys). */
+  | { type: 'credential.revoke'; at: string; reason: string; priority?: boolean }
   /**
    * A new window, or a new start or end only (a PATCH names what it changes; the rest stays as it is now, not
    * as the caller last read it); `seq` orders the reservation's updates (REST updates carry none and apply
@@ -232,7 +238,12 @@ function beginClose(goal: CloseGoal) {
       updatedAt: event.at,
     });
     if (goal !== 'expired') enqueue({ type: 'cancelTimer', params: { key: EXPIRE_TIMER } });
-    const s = grants.stepAllGrants(context.grants, { type: 'grant.close', at: event.at });
+    const priority = event.type === 'credential.revoke' && event.priority === true;
+    const s = grants.stepAllGrants(context.grants, {
+      type: 'grant.close',
+      at: event.at,
+      ...(priority ? { priority } : {}),
+    });
     applyStep(s, event.at, enqueue);
   };
 }
@@ -296,6 +307,33 @@ function rotatePin({ context, event, enqueue }: EnqueueArgs): void {
     pinIndex,
   });
   applyStep(s, event.at, enqueue);
+}
+
+/** A staff credential over areas: a master key, whose life is published as `master_key` events too. */
+const isMasterKey = (c: CredentialContext) => c.holder.kind === 'staff' && c.areas.length > 0;
+
+/** `master_key.<verb>` beside the credential's own event, for a master key; nothing otherwise. */
+function masterKeyEvent(verb: 'issued' | 'revoked') {
+  return ({ context, enqueue }: Pick<EnqueueArgs, 'context' | 'enqueue'>): void => {
+    if (!isMasterKey(context)) return;
+    enqueue({
+      type: 'publishEvent',
+      params: {
+        aggregate: 'master_key',
+        verb,
+        data: {
+          credentialId: context.id,
+          staffId: context.holder.ref,
+          areas: context.areas,
+          validFrom: context.validFrom,
+          validUntil: context.validUntil,
+          ...(verb === 'revoked'
+            ? { reason: context.revokeReason ?? 'expired' }
+            : { locks: context.grants.length }),
+        },
+      },
+    });
+  };
 }
 
 function grantSummary(c: CredentialContext) {
@@ -402,6 +440,8 @@ export const credentialMachine = setup({
     cancelTimer: (_: unknown, _params: { key: string }) => {},
     publishEvent: (_: unknown, _params: DomainEventIntent) => {},
     sendMessage: (_: unknown, _params: MessageIntent) => {},
+    masterKeyIssued: enqueueActions(masterKeyEvent('issued')),
+    masterKeyRevoked: enqueueActions(masterKeyEvent('revoked')),
     routeToGrant: enqueueActions(({ context, event, enqueue }) =>
       applyStep(routedStep(context, event), event.at, enqueue),
     ),
@@ -430,6 +470,22 @@ export const credentialMachine = setup({
             operationId: `${c.id}:link`,
             to: { type: 'reservation', id: event.linkTo },
             event: { type: 'reservation.credentialLinked', at: event.at, credentialId: c.id, kind: c.kind },
+          },
+        });
+      if (event.linkToStaff)
+        enqueue({
+          type: 'sendMessage',
+          params: {
+            intent: 'sendMessage',
+            operationId: `${c.id}:staff`,
+            to: { type: 'staff', id: event.linkToStaff },
+            event: {
+              type: 'staff.credentialLinked',
+              at: event.at,
+              credentialId: c.id,
+              kind: c.kind,
+              propertyId: c.propertyId,
+            },
           },
         });
     }),
@@ -585,17 +641,20 @@ export const credentialMachine = setup({
         {
           guard: 'allIssued',
           target: 'active',
-          actions: {
-            type: 'publishEvent',
-            params: ({ context }) => ({
-              verb: 'issued',
-              data: {
-                validFrom: context.validFrom,
-                validUntil: context.validUntil,
-                ...grantSummary(context),
-              },
-            }),
-          },
+          actions: [
+            {
+              type: 'publishEvent',
+              params: ({ context }) => ({
+                verb: 'issued',
+                data: {
+                  validFrom: context.validFrom,
+                  validUntil: context.validUntil,
+                  ...grantSummary(context),
+                },
+              }),
+            },
+            'masterKeyIssued',
+          ],
         },
       ],
       on: {
@@ -698,11 +757,12 @@ export const credentialMachine = setup({
           type: 'publishEvent',
           params: ({ context }) => ({ verb: 'revoked', data: { reason: context.revokeReason } }),
         },
+        'masterKeyRevoked',
       ],
       on: closedTo('revoked'),
     },
     expired: {
-      entry: ['clearStallFailure', { type: 'publishEvent', params: { verb: 'expired' } }],
+      entry: ['clearStallFailure', { type: 'publishEvent', params: { verb: 'expired' } }, 'masterKeyRevoked'],
       on: closedTo('expired'),
     },
     failed: {

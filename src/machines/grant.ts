@@ -79,6 +79,8 @@ export interface GrantContext extends GrantTarget {
   stalled: boolean;
   /** The retry timer's token: a timer counts only if it carries the latest one. */
   timerToken: number;
+  /** Its close goes ahead of ordinary vendor work (absent in snapshots from before). */
+  priority?: boolean;
 }
 
 export interface GrantInput extends GrantTarget {
@@ -108,7 +110,8 @@ export type GrantEvent =
   | { type: 'timer.retryGrant'; at: string; lockDeviceId: string; token?: number }
   | { type: 'grant.want'; at: string; validFrom: string; validUntil: string }
   | { type: 'grant.repin'; at: string; secret: string | null; pinIndex: number }
-  | { type: 'grant.close'; at: string }
+  /** `priority`: the close jumps ordinary vendor work (a deactivated account's keys). */
+  | { type: 'grant.close'; at: string; priority?: boolean }
   | { type: 'grant.lost'; at: string; vendorRef: string };
 
 export const grantEventTypes = [
@@ -161,6 +164,7 @@ function intentBase(c: GrantContext, op: GrantOp) {
     propertyId: c.propertyId,
     kind: c.kind,
     attempt: op.attempt,
+    ...(c.priority ? { priority: true } : {}),
   };
 }
 
@@ -306,7 +310,10 @@ export const grantMachine = setup({
         ? { want: { ...context.want, secret: event.secret, pinIndex: event.pinIndex } }
         : {},
     ),
-    recordClose: assign(({ context }) => ({ want: { ...context.want, open: false } })),
+    recordClose: assign(({ context, event }) => ({
+      want: { ...context.want, open: false },
+      ...(event.type === 'grant.close' && event.priority ? { priority: true } : {}),
+    })),
     /** The old generation is gone at the vendor: the next one starts from nothing. */
     nextGeneration: assign(({ context }) => ({
       generation: context.generation + 1,

@@ -63,3 +63,10 @@ export {
 } from './reservation.ts';
 export { lockDeviceEventTypes } from './lockDevice.ts';
 export { type AdapterStatus, adapterStatus, propertyEventTypes } from './property.ts';
+export {
+  type StaffContext,
+  type StaffEvent,
+  staffEventTypes,
+  staffMachine,
+  type StaffSnapshot,
+} from './staff.ts';

@@ -28,6 +28,8 @@ interface GrantIntentBase extends GrantTarget {
   propertyId: string;
   kind: KeyKind;
   attempt: number;
+  /** Ahead of ordinary vendor work (the keys of a deactivated account). */
+  priority?: boolean;
 }
 
 export interface IssueGrantIntent extends GrantIntentBase {
@@ -86,6 +88,8 @@ export interface TimerIntent {
 
 /** A domain event for the outbox: published as `melmastoon.lock.<aggregate>.<verb>.v1`. */
 export interface DomainEventIntent {
+  /** Another aggregate than the actor's own (a staff credential's `master_key` events). */
+  aggregate?: string;
   verb: string;
   data?: Record<string, unknown>;
 }

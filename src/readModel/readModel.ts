@@ -4,6 +4,7 @@
  */
 import { type Selectable, sql } from 'kysely';
 import { LockError } from '../errors.ts';
+import { staffActorId } from '../ids.ts';
 import { type Db, type KeyCredentialsTable, type LockDevicesTable, withTenant } from '../io/db/index.ts';
 import { MicroBatcher } from '../io/db/microBatcher.ts';
 import type { KeyKindPolicy } from '../machines/index.ts';
@@ -115,6 +116,10 @@ function toPage<R extends { created_at: Date; id: string }, T>(
 export interface ReadModel {
   property(tenantId: string, id: string): Promise<PropertyView | null>;
   devicesInRooms(tenantId: string, propertyId: string, rooms: string[]): Promise<DeviceInRoom[]>;
+  /** Whether the member of staff's account was deactivated (their staff actor says so). */
+  staffDeactivated(tenantId: string, staffId: string): Promise<boolean>;
+  /** The rooms whose active lock devices are in any of the areas (a master key's doors). */
+  roomsInAreas(tenantId: string, propertyId: string, areas: string[]): Promise<string[]>;
   /** The property and its rooms' locks in one round trip: what issuing reads on its hot path. */
   issueContext(
     tenantId: string,
@@ -160,6 +165,31 @@ export function createReadModel(db: Db): ReadModel {
     async issueContext(tenantId, propertyId, rooms) {
       const ctx = await issueContexts.submit({ tenant: tenantId, property: propertyId, rooms });
       return { property: ctx?.property ? toProperty(ctx.property) : null, devices: ctx?.devices ?? [] };
+    },
+
+    async staffDeactivated(tenantId, staffId) {
+      const { rows } = await withTenant(db, tenantId, (tx) =>
+        sql<{ deactivated: boolean }>`
+          select (snapshot->'context'->>'deactivatedAt') is not null as deactivated from actor_snapshots
+           where actor_type = 'staff' and actor_id = ${staffActorId(tenantId, staffId)}`.execute(tx),
+      );
+      return rows[0]?.deactivated === true;
+    },
+
+    async roomsInAreas(tenantId, propertyId, areas) {
+      if (areas.length === 0) return [];
+      const rows = await withTenant(db, tenantId, (tx) =>
+        tx
+          .selectFrom('lock_devices')
+          .select('room_id')
+          .distinct()
+          .where('property_id', '=', propertyId)
+          .where('status', '=', 'active')
+          .where(sql<boolean>`areas && ${sql.val(areas)}::text[]`)
+          .orderBy('room_id')
+          .execute(),
+      );
+      return rows.map((r) => r.room_id);
     },
 
     async devicesInRooms(tenantId, propertyId, rooms) {

@@ -6,6 +6,8 @@ export async function seedProperty(
   service: { mailbox: ActorMailbox },
   tenantId: string,
   rooms: Record<string, string>,
+  /** The areas each room's lock is in (staff master keys cover areas). */
+  areasOf: (roomId: string) => string[] = () => [],
 ) {
   const propertyId = randomUUID();
   const at = () => new Date().toISOString();
@@ -51,7 +53,7 @@ export async function seedProperty(
         roomId,
         vendor: 'ttlock',
         vendorDeviceRef: ref,
-        areas: [],
+        areas: areasOf(roomId),
       } as never,
       1,
     );

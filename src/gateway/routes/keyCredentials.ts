@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { type ErrorCode, LockError } from '../../errors.ts';
 import { randomUUID } from 'node:crypto';
-import { idempotentCredentialId, reservationActorId } from '../../ids.ts';
+import { idempotentCredentialId, reservationActorId, staffActorId } from '../../ids.ts';
 import { newPins, prepareIssue } from '../../issuance/credentialRequests.ts';
 import type { UnresolvedRoom } from '../../readModel/planTargets.ts';
 import { pinEntry } from '../../io/vendors/registry.ts';
@@ -140,10 +140,19 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               const [code, detail] = explain(missing.roomId);
               throw new LockError(code, detail);
             }
-            // A caller's credential for a reservation joins it: the reservation's dates and end reach it.
-            const event = b.reservationId
-              ? { ...prepared.event, linkTo: reservationActorId(tenantId, b.reservationId) }
-              : prepared.event;
+            // A deactivated account gets nothing new (its staff actor would revoke it at once anyway).
+            if (b.holder.kind === 'staff' && (await p.readModel.staffDeactivated(tenantId, b.holder.ref)))
+              throw new LockError(
+                'LOCK.HOLDER_DEACTIVATED',
+                `staff ${b.holder.ref} is deactivated; no new credential is issued to them`,
+              );
+            // A caller's credential for a reservation joins it: the reservation's dates and end reach it;
+            // one for a member of staff joins their actor, so their deactivation reaches it.
+            const event = {
+              ...prepared.event,
+              ...(b.reservationId ? { linkTo: reservationActorId(tenantId, b.reservationId) } : {}),
+              ...(b.holder.kind === 'staff' ? { linkToStaff: staffActorId(tenantId, b.holder.ref) } : {}),
+            };
             const n = await p.mailbox.sendAndWait(
               { type: 'credential', id },
               { tenantId, event, by: principalRef(req.principal) },

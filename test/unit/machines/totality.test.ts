@@ -14,6 +14,8 @@ import {
   grantMachine,
   reservationEventTypes,
   reservationMachine,
+  staffEventTypes,
+  staffMachine,
 } from '../../../src/machines/index.ts';
 import { lockDeviceEventTypes, lockDeviceMachine } from '../../../src/machines/lockDevice.ts';
 import { propertyEventTypes, propertyMachine } from '../../../src/machines/property.ts';
@@ -31,6 +33,7 @@ const machines: [string, AnyStateMachine, readonly string[]][] = [
   ['lockDevice', lockDeviceMachine, lockDeviceEventTypes],
   ['property', propertyMachine, propertyEventTypes],
   ['reservation', reservationMachine, reservationEventTypes],
+  ['staff', staffMachine, staffEventTypes],
 ];
 
 const asList = (t: unknown): TransitionConfig[] =>
