@@ -45,6 +45,13 @@ const done = <T extends string>(type: T) =>
 const failed = <T extends string>(type: T) =>
   Type.Object({ type: Type.Literal(type), ...Outcome, error: EffectError });
 
+const GrantTarget = Type.Object({
+  roomId: Id,
+  lockDeviceId: Id,
+  vendor: Id,
+  vendorDeviceRef: Type.String({ maxLength: 256 }),
+});
+
 const RetryPolicy = Type.Object({
   maxAttempts: Type.Integer({ minimum: 1, maximum: 100 }),
   baseDelayMs: Type.Integer({ minimum: 0 }),
@@ -67,15 +74,7 @@ const credential = {
     validUntil: Time,
     secret: Type.Union([Sealed, Type.Null()]),
     spareSecrets: Type.Optional(Type.Array(Sealed, { maxItems: 10 })),
-    targets: Type.Array(
-      Type.Object({
-        roomId: Id,
-        lockDeviceId: Id,
-        vendor: Id,
-        vendorDeviceRef: Type.String({ maxLength: 256 }),
-      }),
-      { maxItems: MAX_LOCKS },
-    ),
+    targets: Type.Array(GrantTarget, { maxItems: MAX_LOCKS }),
     unresolved: Type.Array(Type.Object({ roomId: Id, code: Type.String({ maxLength: 100 }) }), {
       maxItems: MAX_LOCKS,
     }),
@@ -102,6 +101,13 @@ const credential = {
     ...At,
     lockDeviceId: Id,
     vendorRef: Type.String({ maxLength: 512 }),
+  }),
+  'credential.moveRoom': Type.Object({
+    type: Type.Literal('credential.moveRoom'),
+    ...At,
+    roomId: Id,
+    from: Id,
+    target: GrantTarget,
   }),
   'timer.expire': Type.Object({ type: Type.Literal('timer.expire'), ...At, validUntil: Type.Optional(Time) }),
   'timer.retryGrant': Type.Object({

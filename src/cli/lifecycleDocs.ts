@@ -11,6 +11,8 @@ import {
   propertyMachine,
   reservationEventTypes,
   reservationMachine,
+  staffEventTypes,
+  staffMachine,
 } from '../machines/index.ts';
 import { lifecycleBlocks, renderLifecycleDoc } from '../machines/lifecycleDoc.ts';
 
@@ -20,6 +22,7 @@ export const documentedMachines = [
   { name: 'credential', machine: credentialMachine, events: credentialEventTypes },
   { name: 'grant', machine: grantMachine, events: grantEventTypes },
   { name: 'reservation', machine: reservationMachine, events: reservationEventTypes },
+  { name: 'staff', machine: staffMachine, events: staffEventTypes },
   { name: 'lockDevice', machine: lockDeviceMachine, events: lockDeviceEventTypes },
   { name: 'property', machine: propertyMachine, events: propertyEventTypes },
 ] as const;

@@ -79,8 +79,20 @@ export interface CredentialContext extends CredentialWindow {
    * a close starts the list afresh (a stall while replacing a grant does not hide one at check-out).
    */
   stallsReported: string[];
+  /**
+   * Rooms whose lock was replaced (a vendor cutover), in progress: the grant on the new lock is issued
+   * first, and only then the one on the old lock closed and retired. Absent in snapshots from before.
+   */
+  moves?: RoomMove[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** A room moving from its old lock device to a new one. */
+export interface RoomMove {
+  roomId: string;
+  from: string;
+  to: string;
 }
 
 export interface CredentialInput {
@@ -134,6 +146,11 @@ export type CredentialEvent =
   | { type: 'credential.update'; at: string; validFrom?: string; validUntil?: string; seq?: number | null }
   /** The vendor says the grant on this lock (its reference) never reached the lock. */
   | { type: 'credential.grantLost'; at: string; lockDeviceId: string; vendorRef: string }
+  /**
+   * The room's lock was replaced (a vendor cutover): the credential gets a grant on the new lock, and its
+   * grant on the old one is revoked only once the new one is issued — a guest is never without a key.
+   */
+  | { type: 'credential.moveRoom'; at: string; roomId: string; from: string; target: GrantTarget }
   | { type: 'timer.expire'; at: string; validUntil?: string }
   | { type: 'timer.retryGrant'; at: string; lockDeviceId: string; token?: number }
   | CredentialOutcomeEvent;
@@ -143,6 +160,7 @@ export const credentialEventTypes = [
   'credential.revoke',
   'credential.update',
   'credential.grantLost',
+  'credential.moveRoom',
   'timer.expire',
   'timer.retryGrant',
   'effect.done.issueGrant',
@@ -309,6 +327,17 @@ function rotatePin({ context, event, enqueue }: EnqueueArgs): void {
   applyStep(s, event.at, enqueue);
 }
 
+/** The new lock holds the credential and the old lock's grant is still open (not closing or gone). */
+function moveIssued(c: CredentialContext, m: RoomMove): boolean {
+  const to = c.grants[grants.byLock(c.grants, m.to)];
+  const from = c.grants[grants.byLock(c.grants, m.from)];
+  return !!to && !!from && grants.isIssued(to) && from.context.want.open;
+}
+const moveDone = (c: CredentialContext, m: RoomMove): boolean => {
+  const from = c.grants[grants.byLock(c.grants, m.from)];
+  return !!from && grants.isGone(from);
+};
+
 /** A staff credential over areas: a master key, whose life is published as `master_key` events too. */
 const isMasterKey = (c: CredentialContext) => c.holder.kind === 'staff' && c.areas.length > 0;
 
@@ -408,6 +437,7 @@ function closedTo(what: string) {
     'credential.revoke': ignore(`${what}: nothing left to revoke`),
     'credential.update': ignore(`${what}: a closed credential is not reopened`),
     'credential.grantLost': ignore(`${what}: every grant is gone`),
+    'credential.moveRoom': ignore(`${what}: no grant is left to move`),
     'timer.expire': ignore(`${what}: a timer set before it closed`),
     'timer.retryGrant': ignore(`${what}: a timer set before it closed`),
     'effect.done.issueGrant': ignore(`${what}: nothing is in flight, a duplicate or late answer`),
@@ -423,6 +453,15 @@ function closedTo(what: string) {
 const grantTroubles = [
   { guard: 'pinRefusedWithSpare', actions: 'rotatePin' },
   { guard: 'grantFailed', target: '#credential.revoking', actions: 'closeAsFailed' },
+] as const;
+/**
+ * Room moves, checked in every live state: a new grant issued closes the old one; an old one gone is retired
+ * (removed: the credential holds what it wants without it).
+ */
+const notMovable = ignore('no grant on the old lock, or moved there already');
+const roomMoves = [
+  { guard: 'moveIssued', actions: 'closeMovedFrom' },
+  { guard: 'moveDone', actions: 'retireMoved' },
 ] as const;
 /** Reports a stalled revoke once (in any live state: a replaced grant's revoke can stall too). */
 const stallReport = { guard: 'newlyStalled', actions: 'reportStall' } as const;
@@ -517,6 +556,49 @@ export const credentialMachine = setup({
       windowSeq: event.type === 'credential.update' && event.seq != null ? event.seq : context.windowSeq,
     })),
     rotatePin: enqueueActions(rotatePin),
+    /** A grant on the room's new lock, wanting what the credential wants now; the old one stays open. */
+    startMove: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'credential.moveRoom') return;
+      const s = grants.startGrants(context, [event.target], {
+        validFrom: context.validFrom,
+        validUntil: context.validUntil,
+        secret: context.secret,
+        pinIndex: context.pinIndex,
+        open: true,
+      });
+      enqueue.assign({
+        grants: [...context.grants, ...s.grants],
+        moves: [
+          ...(context.moves ?? []),
+          { roomId: event.roomId, from: event.from, to: event.target.lockDeviceId },
+        ],
+        updatedAt: event.at,
+      });
+      for (const a of s.actions) enqueue(a);
+    }),
+    /** The new lock holds it: the old lock's grant closes (revoked at its vendor). */
+    closeMovedFrom: enqueueActions(({ context, event, enqueue }) => {
+      const m = (context.moves ?? []).find((x) => moveIssued(context, x));
+      if (!m) return;
+      const at = 'at' in event ? event.at : context.updatedAt;
+      applyStep(
+        grants.stepGrants(context.grants, [grants.byLock(context.grants, m.from)], {
+          type: 'grant.close',
+          at,
+        }),
+        at,
+        enqueue,
+      );
+    }),
+    /** The old lock's grant is gone at its vendor: it leaves the list, and the move is over. */
+    retireMoved: assign(({ context }) => {
+      const done = (context.moves ?? []).filter((x) => moveDone(context, x));
+      const from = new Set(done.map((x) => x.from));
+      return {
+        grants: context.grants.filter((g) => !(from.has(g.context.lockDeviceId) && grants.isGone(g))),
+        moves: (context.moves ?? []).filter((x) => !done.includes(x)),
+      };
+    }),
     closeAsRevoked: enqueueActions(beginClose('revoked')),
     closeAsExpired: enqueueActions(beginClose('expired')),
     closeAsFailed: enqueueActions(beginClose('failed')),
@@ -562,6 +644,14 @@ export const credentialMachine = setup({
     expiryDue: ({ context, event }) =>
       event.type === 'timer.expire' && Date.parse(event.at) >= Date.parse(context.validUntil),
     allIssued: ({ context }) => grants.allIssued(context.grants),
+    /** A grant on the room's old lock, none on the new one, and no move of the room under way. */
+    movable: ({ context, event }) =>
+      event.type === 'credential.moveRoom' &&
+      grants.byLock(context.grants, event.from) >= 0 &&
+      grants.byLock(context.grants, event.target.lockDeviceId) < 0 &&
+      !(context.moves ?? []).some((m) => m.roomId === event.roomId),
+    moveIssued: ({ context }) => (context.moves ?? []).some((m) => moveIssued(context, m)),
+    moveDone: ({ context }) => (context.moves ?? []).some((m) => moveDone(context, m)),
     allGoneAs: ({ context }, params: { goal: CloseGoal }) =>
       grants.allGone(context.grants) && context.closeGoal === params.goal,
     pinRefusedWithSpare: ({ context }) =>
@@ -622,6 +712,9 @@ export const credentialMachine = setup({
           description: 'deferred: applied by the issue if newer',
         },
         'credential.grantLost': ignore('not issued: no grant to lose'),
+        'credential.moveRoom': ignore(
+          'not issued: no grant to move (the issue plans on the lock in the room)',
+        ),
         'timer.expire': ignore('not issued: no expiry set'),
         'timer.retryGrant': ignore('not issued: no retry set'),
         'effect.done.issueGrant': ignore('not issued: no call made'),
@@ -637,6 +730,7 @@ export const credentialMachine = setup({
     issuing: {
       always: [
         ...grantTroubles,
+        ...roomMoves,
         stallReport,
         {
           guard: 'allIssued',
@@ -660,6 +754,7 @@ export const credentialMachine = setup({
       on: {
         ...grantEvents,
         'credential.issue': ignore('already issued: a repeated request'),
+        'credential.moveRoom': [{ guard: 'movable', actions: 'startMove' }, notMovable],
         'credential.update': [
           { guard: and(['newerUpdate', 'windowChanged']), actions: 'applyWindow' },
           { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
@@ -675,13 +770,14 @@ export const credentialMachine = setup({
 
     /** Every grant holds the window and PIN at its vendor. */
     active: {
-      always: [...grantTroubles, stallReport],
+      always: [...grantTroubles, ...roomMoves, stallReport],
       on: {
         ...grantEvents,
         // Validity changes run only while updating.
         'effect.done.modifyGrant': ignore('no change runs while active: a duplicate or late answer'),
         'effect.failed.modifyGrant': ignore('no change runs while active: a duplicate or late answer'),
         'credential.issue': ignore('already issued: a repeated request'),
+        'credential.moveRoom': [{ guard: 'movable', target: 'updating', actions: 'startMove' }, notMovable],
         'credential.update': [
           { guard: and(['newerUpdate', 'windowChanged']), target: 'updating', actions: 'applyWindow' },
           { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
@@ -699,6 +795,7 @@ export const credentialMachine = setup({
     updating: {
       always: [
         ...grantTroubles,
+        ...roomMoves,
         stallReport,
         {
           guard: 'allIssued',
@@ -719,6 +816,7 @@ export const credentialMachine = setup({
       on: {
         ...grantEvents,
         'credential.issue': ignore('already issued: a repeated request'),
+        'credential.moveRoom': [{ guard: 'movable', actions: 'startMove' }, notMovable],
         'credential.update': [
           { guard: and(['newerUpdate', 'windowChanged']), actions: 'applyWindow' },
           { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
@@ -743,6 +841,7 @@ export const credentialMachine = setup({
       on: {
         ...grantEvents,
         'credential.grantLost': ignore('closing: every grant is being revoked anyway'),
+        'credential.moveRoom': ignore('closing: every grant is being revoked anyway'),
         'credential.issue': ignore('closing: a credential is issued once'),
         'credential.revoke': ignore('already closing'),
         'credential.update': ignore('closing: the window no longer matters'),

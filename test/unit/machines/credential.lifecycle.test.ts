@@ -105,6 +105,53 @@ describe('credential lifecycle against the vendor', () => {
     expect(due() - revokeAt).toBeLessThanOrEqual(15 * 60_000 + 2000);
   });
 
+  it("lifecycle: a room whose lock is replaced gets the new lock's grant first; the old one goes after, and the credential stays active", () => {
+    const w = world([1, 2]);
+    w.quiesce();
+    w.send({
+      type: 'credential.moveRoom',
+      at: w.now(),
+      roomId: 'r1',
+      from: 'd1',
+      target: { roomId: 'r1', lockDeviceId: 'd9', vendor: 'seam', vendorDeviceRef: '9' },
+    });
+    expect(w.status).toBe('updating');
+    // Only the new lock's issue is asked for: the old lock is not touched before it holds the credential.
+    expect(w.pending.map((i) => [i.intent, i.lockDeviceId])).toEqual([['issueGrant', 'd9']]);
+    w.deliver('done');
+    expect(w.pending.map((i) => [i.intent, i.lockDeviceId])).toEqual([['revokeGrant', 'd1']]);
+    w.quiesce();
+    expect(w.status).toBe('active');
+    expect(
+      w
+        .heldAtVendor()
+        .map((o) => o.lockRef)
+        .sort(),
+    ).toEqual(['2', '9']);
+    expect(w.invariantViolations()).toEqual([]);
+    expect(verbs(w).filter((v) => v === 'updated')).toHaveLength(1);
+    // A revoke takes every lock it holds now.
+    revoke(w);
+    w.quiesce();
+    expect([w.status, w.heldAtVendor()]).toEqual(['revoked', []]);
+  });
+
+  it('lifecycle: a new lock that refuses the credential for good fails it, and both locks are cleared', () => {
+    const w = world([1]);
+    w.quiesce();
+    w.send({
+      type: 'credential.moveRoom',
+      at: w.now(),
+      roomId: 'r1',
+      from: 'd1',
+      target: { roomId: 'r1', lockDeviceId: 'd9', vendor: 'seam', vendorDeviceRef: '9' },
+    });
+    w.deliver('permanent');
+    w.quiesce();
+    expect(w.status).toBe('failed');
+    expect(w.heldAtVendor()).toEqual([]);
+  });
+
   it('lifecycle: an expiry timer published for the old window does not end an extended stay', () => {
     const w = world();
     w.quiesce();
