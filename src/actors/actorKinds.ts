@@ -17,6 +17,8 @@ import {
   reservationMachine,
   type StaffSnapshot,
   staffMachine,
+  type VendorSwitchSnapshot,
+  vendorSwitchMachine,
 } from '../machines/index.ts';
 import type { ActorType } from './partitioning.ts';
 import { credentialV1ToV2 } from './snapshotUpgrades.ts';
@@ -237,10 +239,24 @@ const staff: ActorKind = {
   passivateAfterCommit: true,
 };
 
+/** A vendor switch is read from its snapshot (GET /vendor-switches/:id): no read-model table of its own. */
+const vendorSwitch: ActorKind = {
+  type: 'vendorSwitch',
+  machine: vendorSwitchMachine,
+  machineVersion: 1,
+  aggregate: 'vendor_switch',
+  status: (s) => String(s.value),
+  propertyId: (s) => (s as VendorSwitchSnapshot).context.propertyId,
+  project: () => null,
+  // Its events are an operator's commands and their facts (rooms, vendors): no secret in them.
+  auditDetail: ({ type: _type, ...detail }) => detail,
+};
+
 export const actorKinds: Record<ActorType, ActorKind> = {
   credential,
   property,
   lockDevice,
   reservation,
   staff,
+  vendorSwitch,
 };

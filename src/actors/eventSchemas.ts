@@ -12,6 +12,7 @@ import type {
   PropertyEvent,
   ReservationEvent,
   StaffEvent,
+  VendorSwitchEvent,
 } from '../machines/index.ts';
 import type { ActorType } from './partitioning.ts';
 
@@ -174,6 +175,12 @@ const property = {
     ...At,
     policy: Type.Record(Type.String(), Type.Object({ preferredOrder: Type.Array(Id, { maxItems: 20 }) })),
   }),
+  'property.setAdapterStatus': Type.Object({
+    type: Type.Literal('property.setAdapterStatus'),
+    ...At,
+    vendor: Id,
+    status: Type.Union([Type.Literal('active'), Type.Literal('provisional'), Type.Literal('disabled')]),
+  }),
 } satisfies { [K in PropertyEvent['type']]: TSchema };
 
 const Window = { checkIn: Time, checkOut: Time };
@@ -241,6 +248,40 @@ const staff = {
   }),
 } satisfies { [K in StaffEvent['type']]: TSchema };
 
+const Policy = Type.Record(Type.String(), Type.Object({ preferredOrder: Type.Array(Id, { maxItems: 20 }) }));
+const vendorSwitch = {
+  'vendorSwitch.plan': Type.Object({
+    type: Type.Literal('vendorSwitch.plan'),
+    ...At,
+    propertyId: Id,
+    from: Id,
+    to: Id,
+    kinds: Type.Array(KeyKind, { minItems: 1, maxItems: 3 }),
+    pilotRoom: Type.Union([Id, Type.Null()]),
+    rooms: Type.Array(Type.Object({ roomId: Id, oldDeviceId: Id }), { maxItems: 5000 }),
+    previousPolicy: Policy,
+  }),
+  'vendorSwitch.advance': Type.Object({
+    type: Type.Literal('vendorSwitch.advance'),
+    ...At,
+    legacyLive: Type.Integer({ minimum: 0 }),
+  }),
+  'vendorSwitch.roomCutover': Type.Object({
+    type: Type.Literal('vendorSwitch.roomCutover'),
+    ...At,
+    roomId: Id,
+    newDevice: Type.Object({
+      id: Id,
+      vendorDeviceRef: Type.String({ minLength: 1, maxLength: 256 }),
+      areas: Type.Array(Id, { maxItems: 50 }),
+    }),
+    credentialIds: Type.Array(Id, { maxItems: 10_000 }),
+  }),
+  'vendorSwitch.pause': Type.Object({ type: Type.Literal('vendorSwitch.pause'), ...At }),
+  'vendorSwitch.resume': Type.Object({ type: Type.Literal('vendorSwitch.resume'), ...At }),
+  'vendorSwitch.abort': Type.Object({ type: Type.Literal('vendorSwitch.abort'), ...At, reason: Text }),
+} satisfies { [K in VendorSwitchEvent['type']]: TSchema };
+
 // Compile-time: each schema's static type is one of its machine's events.
 type Statics<T extends Record<string, TSchema>> = { [K in keyof T]: Static<T[K]> }[keyof T];
 type Assignable<A extends B, B> = A;
@@ -250,6 +291,7 @@ export type EventSchemasMatchMachines = [
   Assignable<Statics<typeof property>, PropertyEvent>,
   Assignable<Statics<typeof reservation>, ReservationEvent>,
   Assignable<Statics<typeof staff>, StaffEvent>,
+  Assignable<Statics<typeof vendorSwitch>, VendorSwitchEvent>,
 ];
 
 const byKind: Record<ActorType, Record<string, TSchema>> = {
@@ -258,6 +300,7 @@ const byKind: Record<ActorType, Record<string, TSchema>> = {
   property,
   reservation,
   staff,
+  vendorSwitch,
 };
 const compiled = new Map<string, ReturnType<typeof Compile>>();
 

@@ -1,5 +1,12 @@
 /** Actor addressing: `(type, id)` → partition → inbox subject `<root>.<partition>.<type>.<id>`. Pure. */
-export const actorTypes = ['credential', 'property', 'lockDevice', 'reservation', 'staff'] as const;
+export const actorTypes = [
+  'credential',
+  'property',
+  'lockDevice',
+  'reservation',
+  'staff',
+  'vendorSwitch',
+] as const;
 export type ActorType = (typeof actorTypes)[number];
 
 export interface ActorAddress {

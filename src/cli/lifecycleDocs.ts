@@ -13,6 +13,8 @@ import {
   reservationMachine,
   staffEventTypes,
   staffMachine,
+  vendorSwitchEventTypes,
+  vendorSwitchMachine,
 } from '../machines/index.ts';
 import { lifecycleBlocks, renderLifecycleDoc } from '../machines/lifecycleDoc.ts';
 
@@ -23,6 +25,7 @@ export const documentedMachines = [
   { name: 'grant', machine: grantMachine, events: grantEventTypes },
   { name: 'reservation', machine: reservationMachine, events: reservationEventTypes },
   { name: 'staff', machine: staffMachine, events: staffEventTypes },
+  { name: 'vendorSwitch', machine: vendorSwitchMachine, events: vendorSwitchEventTypes },
   { name: 'lockDevice', machine: lockDeviceMachine, events: lockDeviceEventTypes },
   { name: 'property', machine: propertyMachine, events: propertyEventTypes },
 ] as const;

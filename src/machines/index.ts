@@ -70,3 +70,11 @@ export {
   staffMachine,
   type StaffSnapshot,
 } from './staff.ts';
+export {
+  type SwitchRoom,
+  type VendorSwitchContext,
+  type VendorSwitchEvent,
+  vendorSwitchEventTypes,
+  vendorSwitchMachine,
+  type VendorSwitchSnapshot,
+} from './vendorSwitch.ts';

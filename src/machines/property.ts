@@ -54,12 +54,15 @@ export type PropertyEvent =
       status: AdapterStatus | 'enabled';
       config: Record<string, unknown>;
     }
-  | { type: 'property.setKeyKindPolicy'; at: string; policy: KeyKindPolicy };
+  | { type: 'property.setKeyKindPolicy'; at: string; policy: KeyKindPolicy }
+  /** Only an adapter's status, its config as it is (a vendor switch enabling or draining a vendor). */
+  | { type: 'property.setAdapterStatus'; at: string; vendor: string; status: AdapterStatus };
 
 export const propertyEventTypes = [
   'property.create',
   'property.setVendorAdapter',
   'property.setKeyKindPolicy',
+  'property.setAdapterStatus',
 ] as const satisfies readonly PropertyEvent['type'][];
 
 export const propertyMachine = setup({
@@ -95,6 +98,7 @@ export const propertyMachine = setup({
         },
         'property.setVendorAdapter': ignore('not created: the gateway answers 404 first'),
         'property.setKeyKindPolicy': ignore('not created: the gateway answers 404 first'),
+        'property.setAdapterStatus': ignore('not created: no adapter to set'),
       },
     },
     active: {
@@ -116,6 +120,24 @@ export const propertyMachine = setup({
         'property.setKeyKindPolicy': {
           actions: assign(({ event }) => ({ keyKindPolicy: event.policy, updatedAt: event.at })),
         },
+        'property.setAdapterStatus': [
+          {
+            guard: ({ context, event }) => Object.hasOwn(context.vendorAdapters, event.vendor),
+            actions: assign(({ context, event }) => {
+              const current = context.vendorAdapters[event.vendor];
+              return current
+                ? {
+                    vendorAdapters: {
+                      ...context.vendorAdapters,
+                      [event.vendor]: { ...current, status: event.status, updatedAt: event.at },
+                    },
+                    updatedAt: event.at,
+                  }
+                : {};
+            }),
+          },
+          ignore('no adapter of that vendor: nothing to set'),
+        ],
       },
     },
   },

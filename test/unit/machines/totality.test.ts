@@ -16,6 +16,8 @@ import {
   reservationMachine,
   staffEventTypes,
   staffMachine,
+  vendorSwitchEventTypes,
+  vendorSwitchMachine,
 } from '../../../src/machines/index.ts';
 import { lockDeviceEventTypes, lockDeviceMachine } from '../../../src/machines/lockDevice.ts';
 import { propertyEventTypes, propertyMachine } from '../../../src/machines/property.ts';
@@ -34,6 +36,7 @@ const machines: [string, AnyStateMachine, readonly string[]][] = [
   ['property', propertyMachine, propertyEventTypes],
   ['reservation', reservationMachine, reservationEventTypes],
   ['staff', staffMachine, staffEventTypes],
+  ['vendorSwitch', vendorSwitchMachine, vendorSwitchEventTypes],
 ];
 
 const asList = (t: unknown): TransitionConfig[] =>

@@ -1,0 +1,458 @@
+/**
+ * A property's switch from one lock vendor to another (the migration plan's §3): planned → dual vendor →
+ * cutover (room by room) → draining → completed, or paused / aborted before it completes.
+ *
+ * - Dual vendor: the new vendor's adapter is made active (provisional for a one-room pilot) and the key-kind
+ *   policy lists it before the old one.
+ * - Cutover of a room: the new lock is registered in the room and the old one decommissioned — physical
+ *   truth wins for every new issue — and every live credential of the room is told to move (it issues on
+ *   the new lock before it revokes on the old one: `credential.moveRoom`).
+ * - Draining: no new issuance on the old vendor (its adapter is disabled for issuance; revokes still run);
+ *   it can complete once no live credential holds a grant on the old vendor.
+ * - Completed: the old vendor's adapter stays disabled. Aborted (before completion): the policy as it was
+ *   before the switch comes back, so the old vendor is preferred again; rooms already cut over keep their
+ *   new locks (they are physically there).
+ *
+ * What it cannot see itself (the live credentials of a room, of the old vendor) arrives in its events, read
+ * by the gateway at that moment; the switch decides from them. Pure: what it tells the property, the locks
+ * and the credentials are `sendMessage` intents, its domain events `publishEvent` intents.
+ */
+import { and, assign, enqueueActions, type SnapshotFrom, setup } from 'xstate';
+import type { DomainEventIntent, GrantTarget, KeyKind, MessageIntent } from './intents.ts';
+import type { KeyKindPolicy } from './property.ts';
+import { ignore } from './totality.ts';
+
+export interface SwitchRoom {
+  roomId: string;
+  /** The old vendor's lock in the room when the switch was planned. */
+  oldDeviceId: string;
+  /** The new vendor's lock, once the room is cut over. */
+  newDeviceId: string | null;
+  cutoverAt: string | null;
+}
+
+export type SwitchPhase = 'planned' | 'dualVendor' | 'cutover' | 'draining';
+
+export interface VendorSwitchContext {
+  id: string;
+  tenantId: string;
+  propertyId: string;
+  from: string;
+  to: string;
+  kinds: KeyKind[];
+  /** A one-room pilot: the new adapter is provisional until the switch goes past it. */
+  pilotRoom: string | null;
+  rooms: SwitchRoom[];
+  /** The policy before the switch, restored on abort. */
+  previousPolicy: KeyKindPolicy;
+  /** Credentials told to move to a new lock so far. */
+  moved: number;
+  /** The phase a pause left (resume goes back to it). */
+  pausedIn: SwitchPhase | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type VendorSwitchEvent =
+  | {
+      type: 'vendorSwitch.plan';
+      at: string;
+      propertyId: string;
+      from: string;
+      to: string;
+      kinds: KeyKind[];
+      pilotRoom: string | null;
+      rooms: { roomId: string; oldDeviceId: string }[];
+      previousPolicy: KeyKindPolicy;
+    }
+  /** The next phase; `legacyLive`: live credentials with a grant on the old vendor (read by the gateway). */
+  | { type: 'vendorSwitch.advance'; at: string; legacyLive: number }
+  | {
+      type: 'vendorSwitch.roomCutover';
+      at: string;
+      roomId: string;
+      /** The new lock: its actor id and where it lives at the new vendor. */
+      newDevice: { id: string; vendorDeviceRef: string; areas: string[] };
+      /** The room's live credentials (read by the gateway): each is told to move. */
+      credentialIds: string[];
+    }
+  | { type: 'vendorSwitch.pause'; at: string }
+  | { type: 'vendorSwitch.resume'; at: string }
+  | { type: 'vendorSwitch.abort'; at: string; reason: string };
+
+export const vendorSwitchEventTypes = [
+  'vendorSwitch.plan',
+  'vendorSwitch.advance',
+  'vendorSwitch.roomCutover',
+  'vendorSwitch.pause',
+  'vendorSwitch.resume',
+  'vendorSwitch.abort',
+] as const satisfies readonly VendorSwitchEvent['type'][];
+
+type SwitchIntent =
+  { type: 'sendMessage'; params: MessageIntent } | { type: 'publishEvent'; params: DomainEventIntent };
+interface SwitchEnqueue {
+  (action: SwitchIntent): void;
+  assign(patch: Partial<VendorSwitchContext>): void;
+}
+interface EnqueueArgs {
+  context: VendorSwitchContext;
+  event: VendorSwitchEvent;
+  enqueue: SwitchEnqueue;
+}
+
+function message(
+  c: VendorSwitchContext,
+  key: string,
+  to: MessageIntent['to'],
+  event: MessageIntent['event'],
+): SwitchIntent {
+  return {
+    type: 'sendMessage',
+    params: { intent: 'sendMessage', operationId: `switch:${c.id}:${key}`, to, event },
+  };
+}
+
+/** The policy with `first` ahead of every other vendor, for every kind the switch moves. */
+function preferring(c: VendorSwitchContext, first: string, second: string): KeyKindPolicy {
+  const policy: KeyKindPolicy = { ...c.previousPolicy };
+  for (const kind of c.kinds) {
+    const rest = (c.previousPolicy[kind]?.preferredOrder ?? []).filter((v) => v !== first && v !== second);
+    policy[kind] = { preferredOrder: [first, second, ...rest] };
+  }
+  return policy;
+}
+
+const setAdapter = (c: VendorSwitchContext, at: string, vendor: string, status: string, key: string) =>
+  message(
+    c,
+    key,
+    { type: 'property', id: c.propertyId },
+    {
+      type: 'property.setAdapterStatus',
+      at,
+      vendor,
+      status,
+    },
+  );
+
+const published = (verb: string, data: Record<string, unknown> = {}): SwitchIntent => ({
+  type: 'publishEvent',
+  params: { verb, data },
+});
+
+/** Dual vendor: the new adapter active (provisional for a pilot), the policy preferring it. */
+function enableBoth({ context, event, enqueue }: EnqueueArgs): void {
+  enqueue.assign({ updatedAt: event.at });
+  enqueue(setAdapter(context, event.at, context.to, context.pilotRoom ? 'provisional' : 'active', 'enable'));
+  enqueue(
+    message(
+      context,
+      'prefer',
+      { type: 'property', id: context.propertyId },
+      {
+        type: 'property.setKeyKindPolicy',
+        at: event.at,
+        policy: preferring(context, context.to, context.from),
+      },
+    ),
+  );
+  enqueue(published('started', { from: context.from, to: context.to, rooms: context.rooms.length }));
+}
+
+/** Cutover under way: a pilot's new adapter becomes active for every room. */
+function openCutover({ context, event, enqueue }: EnqueueArgs): void {
+  enqueue.assign({ updatedAt: event.at });
+  if (context.pilotRoom) enqueue(setAdapter(context, event.at, context.to, 'active', 'activate'));
+}
+
+function cutRoom({ context, event, enqueue }: EnqueueArgs): void {
+  if (event.type !== 'vendorSwitch.roomCutover') return;
+  const room = context.rooms.find((r) => r.roomId === event.roomId);
+  if (!room) return;
+  enqueue.assign({
+    rooms: context.rooms.map((r) =>
+      r.roomId === event.roomId ? { ...r, newDeviceId: event.newDevice.id, cutoverAt: event.at } : r,
+    ),
+    moved: context.moved + event.credentialIds.length,
+    updatedAt: event.at,
+  });
+  const key = `room:${event.roomId}`;
+  enqueue(
+    message(
+      context,
+      `${key}:register`,
+      { type: 'lockDevice', id: event.newDevice.id },
+      {
+        type: 'lockDevice.register',
+        at: event.at,
+        propertyId: context.propertyId,
+        roomId: event.roomId,
+        vendor: context.to,
+        vendorDeviceRef: event.newDevice.vendorDeviceRef,
+        areas: event.newDevice.areas,
+      },
+    ),
+  );
+  enqueue(
+    message(
+      context,
+      `${key}:decommission`,
+      { type: 'lockDevice', id: room.oldDeviceId },
+      {
+        type: 'lockDevice.decommission',
+        at: event.at,
+        reason: `vendor switch ${context.id}: replaced by ${context.to}`,
+      },
+    ),
+  );
+  const target: GrantTarget = {
+    roomId: event.roomId,
+    lockDeviceId: event.newDevice.id,
+    vendor: context.to,
+    vendorDeviceRef: event.newDevice.vendorDeviceRef,
+  };
+  for (const id of event.credentialIds)
+    enqueue(
+      message(
+        context,
+        `${key}:move:${id}`,
+        { type: 'credential', id },
+        {
+          type: 'credential.moveRoom',
+          at: event.at,
+          roomId: event.roomId,
+          from: room.oldDeviceId,
+          target,
+        },
+      ),
+    );
+  enqueue(
+    published('room_cutover', {
+      roomId: event.roomId,
+      lockDeviceId: event.newDevice.id,
+      credentialsMoved: event.credentialIds.length,
+    }),
+  );
+}
+
+function drain({ context, event, enqueue }: EnqueueArgs): void {
+  enqueue.assign({ updatedAt: event.at });
+  // No new issuance on the old vendor; revokes and changes of what it holds still run.
+  enqueue(setAdapter(context, event.at, context.from, 'disabled', 'drain'));
+  enqueue(published('draining', { from: context.from }));
+}
+
+function restore({ context, event, enqueue }: EnqueueArgs): void {
+  if (event.type !== 'vendorSwitch.abort') return;
+  enqueue.assign({ pausedIn: null, updatedAt: event.at });
+  enqueue(
+    message(
+      context,
+      'restore',
+      { type: 'property', id: context.propertyId },
+      {
+        type: 'property.setKeyKindPolicy',
+        at: event.at,
+        policy: context.previousPolicy,
+      },
+    ),
+  );
+  enqueue(setAdapter(context, event.at, context.from, 'active', 'restore-from'));
+  enqueue(published('aborted', { reason: event.reason }));
+}
+
+const notRunning = ignore('not running: a switch is planned once');
+const paused = <A extends string>(action: A) =>
+  ({ target: '#vendorSwitch.paused', actions: action }) as const;
+
+export const vendorSwitchMachine = setup({
+  types: {
+    context: {} as VendorSwitchContext,
+    events: {} as VendorSwitchEvent,
+    input: {} as { id: string; tenantId: string },
+  },
+  actions: {
+    sendMessage: (_: unknown, _params: MessageIntent) => {},
+    publishEvent: (_: unknown, _params: DomainEventIntent) => {},
+    plan: assign(({ event }) =>
+      event.type === 'vendorSwitch.plan'
+        ? {
+            propertyId: event.propertyId,
+            from: event.from,
+            to: event.to,
+            kinds: event.kinds,
+            pilotRoom: event.pilotRoom,
+            rooms: event.rooms.map((r) => ({ ...r, newDeviceId: null, cutoverAt: null })),
+            previousPolicy: event.previousPolicy,
+            createdAt: event.at,
+            updatedAt: event.at,
+          }
+        : {},
+    ),
+    enableBoth: enqueueActions(enableBoth),
+    openCutover: enqueueActions(openCutover),
+    cutRoom: enqueueActions(cutRoom),
+    drain: enqueueActions(drain),
+    complete: enqueueActions(({ context, event, enqueue }) => {
+      enqueue.assign({ updatedAt: event.at });
+      enqueue(published('completed', { from: context.from, to: context.to, moved: context.moved }));
+    }),
+    restore: enqueueActions(restore),
+    resumed: assign({ pausedIn: null }),
+    pauseInPlanned: assign({ pausedIn: 'planned' as const }),
+    pauseInDualVendor: assign({ pausedIn: 'dualVendor' as const }),
+    pauseInCutover: assign({ pausedIn: 'cutover' as const }),
+    pauseInDraining: assign({ pausedIn: 'draining' as const }),
+  },
+  guards: {
+    /** A room of the switch not cut over yet; during a pilot, only the pilot room. */
+    roomToCut: ({ context, event }) => {
+      if (event.type !== 'vendorSwitch.roomCutover') return false;
+      const room = context.rooms.find((r) => r.roomId === event.roomId);
+      return !!room && room.newDeviceId === null;
+    },
+    pilotRoomOnly: ({ context, event }) =>
+      event.type === 'vendorSwitch.roomCutover' &&
+      (context.pilotRoom === null || context.pilotRoom === event.roomId),
+    allRoomsCut: ({ context }) => context.rooms.every((r) => r.newDeviceId !== null),
+    noLegacyLive: ({ event }) => event.type === 'vendorSwitch.advance' && event.legacyLive === 0,
+    pausedIn: ({ context }, params: { phase: SwitchPhase }) => context.pausedIn === params.phase,
+  },
+}).createMachine({
+  id: 'vendorSwitch',
+  context: ({ input }) => ({
+    id: input.id,
+    tenantId: input.tenantId,
+    propertyId: '',
+    from: '',
+    to: '',
+    kinds: [],
+    pilotRoom: null,
+    rooms: [],
+    previousPolicy: {},
+    moved: 0,
+    pausedIn: null,
+    createdAt: '',
+    updatedAt: '',
+  }),
+  initial: 'new',
+  states: {
+    new: {
+      on: {
+        'vendorSwitch.plan': { target: 'planned', actions: 'plan' },
+        'vendorSwitch.advance': ignore('no switch planned'),
+        'vendorSwitch.roomCutover': ignore('no switch planned'),
+        'vendorSwitch.pause': ignore('no switch planned'),
+        'vendorSwitch.resume': ignore('no switch planned'),
+        'vendorSwitch.abort': ignore('no switch planned'),
+      },
+    },
+    /** Planned: rooms, their old locks and the policy as it is. Nothing has changed at the property yet. */
+    planned: {
+      on: {
+        'vendorSwitch.plan': notRunning,
+        'vendorSwitch.advance': { target: 'dualVendor', actions: 'enableBoth' },
+        'vendorSwitch.roomCutover': ignore('not in cutover: the new vendor is not enabled yet'),
+        'vendorSwitch.pause': paused('pauseInPlanned'),
+        'vendorSwitch.resume': ignore('not paused'),
+        'vendorSwitch.abort': { target: 'aborted', actions: 'restore' },
+      },
+    },
+    /** Both vendors enabled, the new one preferred; a pilot's room may be cut over already. */
+    dualVendor: {
+      on: {
+        'vendorSwitch.plan': notRunning,
+        'vendorSwitch.advance': { target: 'cutover', actions: 'openCutover' },
+        'vendorSwitch.roomCutover': [
+          { guard: and(['roomToCut', 'pilotRoomOnly']), actions: 'cutRoom' },
+          ignore('before the cutover only the pilot room, once'),
+        ],
+        'vendorSwitch.pause': paused('pauseInDualVendor'),
+        'vendorSwitch.resume': ignore('not paused'),
+        'vendorSwitch.abort': { target: 'aborted', actions: 'restore' },
+      },
+    },
+    /** Rooms cut over one by one; advances to draining once every room has its new lock. */
+    cutover: {
+      on: {
+        'vendorSwitch.plan': notRunning,
+        'vendorSwitch.advance': [
+          { guard: 'allRoomsCut', target: 'draining', actions: 'drain' },
+          ignore('blocked: rooms not cut over yet'),
+        ],
+        'vendorSwitch.roomCutover': [
+          { guard: 'roomToCut', actions: 'cutRoom' },
+          ignore('not a room of the switch, or cut over already'),
+        ],
+        'vendorSwitch.pause': paused('pauseInCutover'),
+        'vendorSwitch.resume': ignore('not paused'),
+        'vendorSwitch.abort': { target: 'aborted', actions: 'restore' },
+      },
+    },
+    /** No new issuance on the old vendor; completes once no live credential is on it. */
+    draining: {
+      on: {
+        'vendorSwitch.plan': notRunning,
+        'vendorSwitch.advance': [
+          { guard: 'noLegacyLive', target: 'completed', actions: 'complete' },
+          ignore('blocked: live credentials on the old vendor'),
+        ],
+        'vendorSwitch.roomCutover': ignore('every room is cut over'),
+        'vendorSwitch.pause': paused('pauseInDraining'),
+        'vendorSwitch.resume': ignore('not paused'),
+        'vendorSwitch.abort': { target: 'aborted', actions: 'restore' },
+      },
+    },
+    /** Paused: nothing moves until it is resumed (or aborted). */
+    paused: {
+      on: {
+        'vendorSwitch.plan': notRunning,
+        'vendorSwitch.advance': ignore('paused'),
+        'vendorSwitch.roomCutover': ignore('paused'),
+        'vendorSwitch.pause': ignore('already paused'),
+        'vendorSwitch.resume': [
+          {
+            guard: { type: 'pausedIn', params: { phase: 'planned' } },
+            target: 'planned',
+            actions: 'resumed',
+          },
+          {
+            guard: { type: 'pausedIn', params: { phase: 'dualVendor' } },
+            target: 'dualVendor',
+            actions: 'resumed',
+          },
+          {
+            guard: { type: 'pausedIn', params: { phase: 'cutover' } },
+            target: 'cutover',
+            actions: 'resumed',
+          },
+          { target: 'draining', actions: 'resumed' },
+        ],
+        'vendorSwitch.abort': { target: 'aborted', actions: 'restore' },
+      },
+    },
+    completed: {
+      on: {
+        'vendorSwitch.plan': notRunning,
+        'vendorSwitch.advance': ignore('completed'),
+        'vendorSwitch.roomCutover': ignore('completed'),
+        'vendorSwitch.pause': ignore('completed'),
+        'vendorSwitch.resume': ignore('completed'),
+        'vendorSwitch.abort': ignore('completed: too late to abort'),
+      },
+    },
+    aborted: {
+      on: {
+        'vendorSwitch.plan': notRunning,
+        'vendorSwitch.advance': ignore('aborted'),
+        'vendorSwitch.roomCutover': ignore('aborted'),
+        'vendorSwitch.pause': ignore('aborted'),
+        'vendorSwitch.resume': ignore('aborted'),
+        'vendorSwitch.abort': ignore('already aborted'),
+      },
+    },
+  },
+});
+
+export type VendorSwitchSnapshot = SnapshotFrom<typeof vendorSwitchMachine>;

@@ -1,0 +1,123 @@
+/**
+ * The vendor switch as a decider: each phase tells the property, the locks and the credentials what the
+ * migration plan says, and a phase advances only without blockers (rooms left, credentials on the old vendor).
+ */
+import { describe, expect, it } from 'vitest';
+import { type MessageIntent, vendorSwitchMachine } from '../../../src/machines/index.ts';
+import { decider } from '../../support/decider.ts';
+
+const spec = decider(vendorSwitchMachine, { id: 'sw1', tenantId: 't1' });
+const at = '2026-01-01T08:00:00.000Z';
+const plan = (pilotRoom: string | null = null) => ({
+  type: 'vendorSwitch.plan',
+  at,
+  propertyId: 'p1',
+  from: 'ttlock',
+  to: 'salto-ks',
+  kinds: ['pin'],
+  pilotRoom,
+  rooms: [
+    { roomId: '101', oldDeviceId: 'old-101' },
+    { roomId: '102', oldDeviceId: 'old-102' },
+  ],
+  previousPolicy: { pin: { preferredOrder: ['ttlock'] } },
+});
+const advance = (legacyLive = 0) => ({ type: 'vendorSwitch.advance', at, legacyLive });
+const cut = (roomId: string, credentialIds: string[] = []) => ({
+  type: 'vendorSwitch.roomCutover',
+  at,
+  roomId,
+  newDevice: { id: `new-${roomId}`, vendorDeviceRef: `ks-${roomId}`, areas: [] },
+  credentialIds,
+});
+const told = (intents: { type: string; params: unknown }[]) =>
+  intents
+    .filter((i) => i.type === 'sendMessage')
+    .map((i) => {
+      const m = i.params as MessageIntent;
+      const e = m.event as { type: string; status?: string; vendor?: string; policy?: unknown };
+      return [m.to.type, m.to.id, e.type, e.vendor ?? e.status ?? e.policy ?? null];
+    });
+const published = (intents: { type: string; params: unknown }[]) =>
+  intents.filter((i) => i.type === 'publishEvent').map((i) => (i.params as { verb: string }).verb);
+
+describe('vendor switch', () => {
+  it('vendor switch: dual vendor enables the new adapter and prefers it, and says the switch started', () => {
+    const o = spec.given(plan()).when(advance()).then({ state: 'dualVendor' });
+    expect(told(o.intents)).toEqual([
+      ['property', 'p1', 'property.setAdapterStatus', 'salto-ks'],
+      ['property', 'p1', 'property.setKeyKindPolicy', { pin: { preferredOrder: ['salto-ks', 'ttlock'] } }],
+    ]);
+    expect(published(o.intents)).toEqual(['started']);
+    // A pilot's new adapter is provisional.
+    const pilot = spec.given(plan('101')).when(advance()).outcome;
+    expect((told(pilot.intents)[0] as unknown[])[2]).toBe('property.setAdapterStatus');
+    expect(((pilot.intents[0]?.params as MessageIntent).event as unknown as { status: string }).status).toBe(
+      'provisional',
+    );
+  });
+
+  it('vendor switch: a room cut over registers its new lock, decommissions the old and moves each live credential there', () => {
+    const o = spec
+      .given(plan(), advance(), advance())
+      .when(cut('101', ['c1', 'c2']))
+      .then({ state: 'cutover' });
+    expect(told(o.intents)).toEqual([
+      ['lockDevice', 'new-101', 'lockDevice.register', 'salto-ks'],
+      ['lockDevice', 'old-101', 'lockDevice.decommission', null],
+      ['credential', 'c1', 'credential.moveRoom', null],
+      ['credential', 'c2', 'credential.moveRoom', null],
+    ]);
+    expect(published(o.intents)).toEqual(['room_cutover']);
+    expect(o.context.moved).toBe(2);
+    // Once per room; a room outside the switch changes nothing.
+    expect(spec.given(plan(), advance(), advance(), cut('101')).when(cut('101')).outcome.intents).toEqual([]);
+    expect(spec.given(plan(), advance(), advance()).when(cut('999')).outcome.intents).toEqual([]);
+  });
+
+  it('vendor switch: before the cutover only the pilot room may be cut over', () => {
+    expect(spec.given(plan('101'), advance()).when(cut('102')).outcome.intents).toEqual([]);
+    expect(told(spec.given(plan('101'), advance()).when(cut('101')).outcome.intents)).toHaveLength(2);
+  });
+
+  it('vendor switch: draining needs every room cut over; completing needs no live credential on the old vendor', () => {
+    spec.given(plan(), advance(), advance(), cut('101')).when(advance()).then({ state: 'cutover' });
+    const draining = spec
+      .given(plan(), advance(), advance(), cut('101'), cut('102'))
+      .when(advance())
+      .then({ state: 'draining' });
+    expect(told(draining.intents)).toEqual([['property', 'p1', 'property.setAdapterStatus', 'ttlock']]);
+    const drained = [plan(), advance(), advance(), cut('101'), cut('102'), advance()];
+    spec
+      .given(...drained)
+      .when(advance(3))
+      .then({ state: 'draining' });
+    const done = spec
+      .given(...drained)
+      .when(advance(0))
+      .then({ state: 'completed' });
+    expect(published(done.intents)).toEqual(['completed']);
+  });
+
+  it('vendor switch: abort before completion restores the policy; pause and resume return to the phase', () => {
+    const aborted = spec
+      .given(plan(), advance(), advance())
+      .when({ type: 'vendorSwitch.abort', at, reason: 'no' });
+    expect(aborted.outcome.value).toBe('aborted');
+    expect(told(aborted.outcome.intents)).toEqual([
+      ['property', 'p1', 'property.setKeyKindPolicy', { pin: { preferredOrder: ['ttlock'] } }],
+      ['property', 'p1', 'property.setAdapterStatus', 'ttlock'],
+    ]);
+    const pause = { type: 'vendorSwitch.pause', at };
+    spec.given(plan(), advance(), advance(), pause).when(advance()).then({ state: 'paused' });
+    spec
+      .given(plan(), advance(), advance(), pause)
+      .when({ type: 'vendorSwitch.resume', at })
+      .then({ state: 'cutover' });
+    const completed = [plan(), advance(), advance(), cut('101'), cut('102'), advance(), advance()];
+    spec
+      .given(...completed)
+      .when({ type: 'vendorSwitch.abort', at, reason: 'late' })
+      .then({ state: 'completed' });
+  });
+});
