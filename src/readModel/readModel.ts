@@ -7,7 +7,10 @@ import { LockError } from '../errors.ts';
 import { staffActorId } from '../ids.ts';
 import { type Db, type KeyCredentialsTable, type LockDevicesTable, withTenant } from '../io/db/index.ts';
 import { MicroBatcher } from '../io/db/microBatcher.ts';
-import type { KeyKindPolicy } from '../machines/index.ts';
+import type { KeyKindPolicy, VendorSwitchContext } from '../machines/index.ts';
+
+/** A credential that may still open a door: anything not closed (a revoke under way still may). */
+const LIVE = ['requested', 'issuing', 'active', 'updating', 'revoking', 'provisional'];
 import type { DeviceInRoom } from './planTargets.ts';
 
 export interface PropertyView {
@@ -116,6 +119,14 @@ function toPage<R extends { created_at: Date; id: string }, T>(
 export interface ReadModel {
   property(tenantId: string, id: string): Promise<PropertyView | null>;
   devicesInRooms(tenantId: string, propertyId: string, rooms: string[]): Promise<DeviceInRoom[]>;
+  /** A vendor switch as its actor last committed it (no read-model table of its own), or null. */
+  vendorSwitch(tenantId: string, id: string): Promise<{ phase: string; context: VendorSwitchContext } | null>;
+  /** The property's switch that is neither completed nor aborted, if any. */
+  runningSwitch(tenantId: string, propertyId: string): Promise<string | null>;
+  /** Live credentials (not closed) with a grant on the lock device. */
+  liveCredentialsOnDevice(tenantId: string, propertyId: string, lockDeviceId: string): Promise<string[]>;
+  /** How many live credentials of the property hold a grant on the vendor. */
+  liveCredentialsOnVendor(tenantId: string, propertyId: string, vendor: string): Promise<number>;
   /** Whether the member of staff's account was deactivated (their staff actor says so). */
   staffDeactivated(tenantId: string, staffId: string): Promise<boolean>;
   /** The rooms whose active lock devices are in any of the areas (a master key's doors). */
@@ -165,6 +176,48 @@ export function createReadModel(db: Db): ReadModel {
     async issueContext(tenantId, propertyId, rooms) {
       const ctx = await issueContexts.submit({ tenant: tenantId, property: propertyId, rooms });
       return { property: ctx?.property ? toProperty(ctx.property) : null, devices: ctx?.devices ?? [] };
+    },
+
+    async vendorSwitch(tenantId, id) {
+      const { rows } = await withTenant(db, tenantId, (tx) =>
+        sql<{ value: string; context: VendorSwitchContext }>`
+          select snapshot->>'value' as value, snapshot->'context' as context from actor_snapshots
+           where actor_type = 'vendorSwitch' and actor_id = ${id}`.execute(tx),
+      );
+      const r = rows[0];
+      return r && r.value !== 'new' ? { phase: r.value, context: r.context } : null;
+    },
+
+    async runningSwitch(tenantId, propertyId) {
+      const { rows } = await withTenant(db, tenantId, (tx) =>
+        sql<{ id: string }>`
+          select actor_id as id from actor_snapshots
+           where actor_type = 'vendorSwitch' and snapshot->'context'->>'propertyId' = ${propertyId}
+             and snapshot->>'value' not in ('new', 'completed', 'aborted')
+           limit 1`.execute(tx),
+      );
+      return rows[0]?.id ?? null;
+    },
+
+    async liveCredentialsOnDevice(tenantId, propertyId, lockDeviceId) {
+      const { rows } = await withTenant(db, tenantId, (tx) =>
+        sql<{ id: string }>`
+          select id from key_credentials
+           where property_id = ${propertyId} and status in (${sql.join(LIVE)})
+             and grants @> ${JSON.stringify([{ lockDeviceId }])}::jsonb
+           order by id`.execute(tx),
+      );
+      return rows.map((r) => r.id);
+    },
+
+    async liveCredentialsOnVendor(tenantId, propertyId, vendor) {
+      const { rows } = await withTenant(db, tenantId, (tx) =>
+        sql<{ n: string }>`
+          select count(*) as n from key_credentials
+           where property_id = ${propertyId} and status in (${sql.join(LIVE)})
+             and grants @> ${JSON.stringify([{ vendor }])}::jsonb`.execute(tx),
+      );
+      return Number(rows[0]?.n ?? 0);
     },
 
     async staffDeactivated(tenantId, staffId) {

@@ -1,0 +1,367 @@
+/**
+ * /api/v1 vendor switches (the migration plan's §3, `docs/cutover.md`): plan a switch of a property's locks
+ * from one vendor to another, drive its phases, cut rooms over one by one. All `lock:admin`.
+ *
+ * The switch actor decides; this reads for it what it cannot see (a room's live credentials, the credentials
+ * left on the old vendor) and refuses, with the reason, what would change nothing: a second switch on a
+ * property, a room outside the switch, a lock the new vendor does not list, an advance while blockers remain.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { sql } from 'kysely';
+import Type from 'typebox';
+import { LockError } from '../../errors.ts';
+import { uuidV5 } from '../../ids.ts';
+import {
+  adapterStatus,
+  type CredentialEvent,
+  type KeyKind,
+  type VendorSwitchContext,
+} from '../../machines/index.ts';
+import { type Principal, principalRef } from '../auth.ts';
+import type { GatewayPorts } from '../ports.ts';
+import { Id } from '../schemas.ts';
+
+const KeyKindSchema = Type.Union([Type.Literal('pin'), Type.Literal('mobile_key'), Type.Literal('card')]);
+const Vendor = Type.String({ minLength: 1, maxLength: 40, pattern: '^[a-z][a-z0-9-]*$' });
+
+const CreateSwitch = Type.Object(
+  {
+    from: Vendor,
+    to: Vendor,
+    kinds: Type.Optional(Type.Array(KeyKindSchema, { minItems: 1, maxItems: 3 })),
+    pilotRoom: Type.Optional(Id),
+  },
+  { additionalProperties: false },
+);
+const CutoverBody = Type.Object(
+  { vendorDeviceRef: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+const AbortBody = Type.Object(
+  { reason: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) },
+  { additionalProperties: false },
+);
+const SwitchView = Type.Object({
+  id: Type.String(),
+  propertyId: Type.String(),
+  from: Type.String(),
+  to: Type.String(),
+  kinds: Type.Array(Type.String()),
+  pilotRoom: Type.Union([Type.String(), Type.Null()]),
+  phase: Type.String(),
+  rooms: Type.Object({ total: Type.Integer(), cutover: Type.Integer() }),
+  roomList: Type.Array(
+    Type.Object({
+      roomId: Type.String(),
+      oldDeviceId: Type.String(),
+      newDeviceId: Type.Union([Type.String(), Type.Null()]),
+      cutoverAt: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
+  credentials: Type.Object({ moved: Type.Integer(), legacyLive: Type.Integer() }),
+  blockers: Type.Array(Type.String()),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+const SwitchParams = Type.Object({ id: Id });
+const problems = {
+  400: { $ref: 'Problem#' },
+  401: { $ref: 'Problem#' },
+  403: { $ref: 'Problem#' },
+  404: { $ref: 'Problem#' },
+  409: { $ref: 'Problem#' },
+  422: { $ref: 'Problem#' },
+};
+const admin = { scope: 'lock:admin' } as const;
+
+export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
+  async function load(tenantId: string, id: string) {
+    const s = await p.readModel.vendorSwitch(tenantId, id);
+    if (!s) throw new LockError('LOCK.NOT_FOUND', `vendor switch ${id}`);
+    return s;
+  }
+
+  /** What stands in the way of the next phase. */
+  function blockersOf(phase: string, c: VendorSwitchContext, legacyLive: number): string[] {
+    if (phase === 'cutover') {
+      const left = c.rooms.filter((r) => r.newDeviceId === null).map((r) => r.roomId);
+      return left.length > 0 ? [`rooms not cut over: ${left.join(', ')}`] : [];
+    }
+    if (phase === 'draining' && legacyLive > 0)
+      return [`${legacyLive} live credential(s) still on ${c.from}: they end at check-out or revoke`];
+    return [];
+  }
+
+  async function view(tenantId: string, id: string) {
+    const { phase, context: c } = await load(tenantId, id);
+    const legacyLive = await p.readModel.liveCredentialsOnVendor(tenantId, c.propertyId, c.from);
+    return {
+      id: c.id,
+      propertyId: c.propertyId,
+      from: c.from,
+      to: c.to,
+      kinds: c.kinds,
+      pilotRoom: c.pilotRoom,
+      phase,
+      rooms: { total: c.rooms.length, cutover: c.rooms.filter((r) => r.newDeviceId !== null).length },
+      roomList: c.rooms,
+      credentials: { moved: c.moved, legacyLive },
+      blockers: blockersOf(phase, c, legacyLive),
+      createdAt: c.createdAt,
+      updatedAt: c.updatedAt,
+    };
+  }
+
+  /** Sends to the switch and waits for its commit (a version later than the one it had). */
+  async function tell(principal: Principal, id: string, event: { type: string; at: string }) {
+    const msgId = randomUUID();
+    const n = await p.mailbox.sendAndWait(
+      { type: 'vendorSwitch', id },
+      { tenantId: principal.tenantId, event, by: principalRef(principal) },
+      msgId,
+      (x) => x.msgId === msgId,
+      p.waitBudgetMs * 4,
+    );
+    if (!n) throw new LockError('LOCK.UNAVAILABLE', 'the vendor switch did not answer in time; try again');
+  }
+
+  /**
+   * Credentials still on the old lock of rooms already cut over (issued between the cutover's read and the
+   * old lock's decommission): told to move too. A move is idempotent: one already under way changes nothing.
+   */
+  async function moveStragglers(principal: Principal, c: VendorSwitchContext) {
+    for (const room of c.rooms) {
+      if (!room.newDeviceId) continue;
+      const newDevice = await p.readModel.device(principal.tenantId, room.newDeviceId);
+      if (!newDevice) continue;
+      const move: CredentialEvent = {
+        type: 'credential.moveRoom',
+        at: p.clock.now().toISOString(),
+        roomId: room.roomId,
+        from: room.oldDeviceId,
+        target: {
+          roomId: room.roomId,
+          lockDeviceId: newDevice.id,
+          vendor: newDevice.vendor,
+          vendorDeviceRef: newDevice.vendorDeviceRef,
+        },
+      };
+      const stragglers = await p.readModel.liveCredentialsOnDevice(
+        principal.tenantId,
+        c.propertyId,
+        room.oldDeviceId,
+      );
+      for (const credentialId of stragglers)
+        await p.mailbox.send(
+          { type: 'credential', id: credentialId },
+          { tenantId: principal.tenantId, by: principalRef(principal), event: move },
+          `switch:${c.id}:straggler:${room.roomId}:${credentialId}`,
+        );
+    }
+  }
+
+  return async (app) => {
+    app.post(
+      '/properties/:id/vendor-switches',
+      {
+        config: admin,
+        schema: {
+          tags: ['vendor switches'],
+          summary: 'Plan a switch of the property from one lock vendor to another',
+          params: SwitchParams,
+          body: CreateSwitch,
+          response: { 201: SwitchView, ...problems },
+        },
+      },
+      async (req, reply) => {
+        const { tenantId } = req.principal;
+        const b = req.body;
+        const property = await p.readModel.property(tenantId, req.params.id);
+        if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${req.params.id}`);
+        if (b.from === b.to) throw new LockError('LOCK.VALIDATION', 'from and to are the same vendor');
+        const from = property.vendorAdapters[b.from];
+        if (!from || adapterStatus(from.status) === 'disabled')
+          throw new LockError(
+            'LOCK.VALIDATION',
+            `the property has no enabled ${b.from} adapter to switch from`,
+          );
+        if (!Object.hasOwn(property.vendorAdapters, b.to))
+          throw new LockError(
+            'LOCK.VALIDATION',
+            `the property has no ${b.to} adapter: configure it first (PUT …/vendor-adapters/${b.to})`,
+          );
+        const rooms: { roomId: string; oldDeviceId: string }[] = [];
+        for (let cursor: string | undefined; ;) {
+          const page = await p.readModel.devices(tenantId, {
+            propertyId: property.id,
+            status: 'active',
+            limit: 1000,
+            ...(cursor ? { cursor } : {}),
+          });
+          for (const d of page.items)
+            if (d.vendor === b.from) rooms.push({ roomId: d.roomId, oldDeviceId: d.id });
+          if (!page.nextCursor) break;
+          cursor = page.nextCursor;
+        }
+        if (rooms.length === 0)
+          throw new LockError('LOCK.VALIDATION', `the property has no active ${b.from} lock to switch`);
+        if (b.pilotRoom && !rooms.some((r) => r.roomId === b.pilotRoom))
+          throw new LockError('LOCK.VALIDATION', `pilot room ${b.pilotRoom} has no ${b.from} lock`);
+        const kinds: KeyKind[] = b.kinds ?? ['pin'];
+        const id = randomUUID();
+        // One switch per property at a time: the check and the plan under the property's lock.
+        await p.runtimeDb.connection().execute(async (conn) => {
+          const key = `vendor-switch:${tenantId}:${property.id}`;
+          await sql`select pg_advisory_lock(hashtext(${key}))`.execute(conn);
+          try {
+            const running = await p.readModel.runningSwitch(tenantId, property.id);
+            if (running)
+              throw new LockError('LOCK.CONFLICT', `vendor switch ${running} is running on this property`);
+            await tell(req.principal, id, {
+              type: 'vendorSwitch.plan',
+              at: p.clock.now().toISOString(),
+              propertyId: property.id,
+              from: b.from,
+              to: b.to,
+              kinds,
+              pilotRoom: b.pilotRoom ?? null,
+              rooms,
+              previousPolicy: property.keyKindPolicy,
+            } as { type: string; at: string });
+          } finally {
+            await sql`select pg_advisory_unlock(hashtext(${key}))`.execute(conn);
+          }
+        });
+        return reply.code(201).send(await view(tenantId, id));
+      },
+    );
+
+    app.get(
+      '/vendor-switches/:id',
+      {
+        config: admin,
+        schema: {
+          tags: ['vendor switches'],
+          summary: 'Where a vendor switch stands',
+          params: SwitchParams,
+          response: { 200: SwitchView, ...problems },
+        },
+      },
+      async (req) => view(req.principal.tenantId, req.params.id),
+    );
+
+    app.post(
+      '/vendor-switches/:id/rooms/:roomId/cutover',
+      {
+        config: admin,
+        schema: {
+          tags: ['vendor switches'],
+          summary: "A room's new lock is installed: register it and move the room's live credentials to it",
+          params: Type.Object({ id: Id, roomId: Id }),
+          body: CutoverBody,
+          response: { 202: SwitchView, ...problems },
+        },
+      },
+      async (req, reply) => {
+        const { tenantId } = req.principal;
+        const { phase, context: c } = await load(tenantId, req.params.id);
+        const room = c.rooms.find((r) => r.roomId === req.params.roomId);
+        if (!room) throw new LockError('LOCK.NOT_FOUND', `room ${req.params.roomId} is not in this switch`);
+        if (room.newDeviceId)
+          throw new LockError('LOCK.INVALID_STATE', `room ${room.roomId} is cut over already`);
+        const pilotNow = phase === 'dualVendor' && c.pilotRoom === room.roomId;
+        if (phase !== 'cutover' && !pilotNow)
+          throw new LockError(
+            'LOCK.INVALID_STATE',
+            `rooms are cut over in the cutover phase (this switch is ${phase}; the pilot room in dualVendor)`,
+          );
+        const listed = await p.vendorLocks(tenantId, c.propertyId, c.to);
+        if (!listed.some((l) => l.ref === req.body.vendorDeviceRef))
+          throw new LockError(
+            'LOCK.VENDOR_NOT_FOUND',
+            `${c.to} does not list a lock ${req.body.vendorDeviceRef} for this property`,
+          );
+        const old = await p.readModel.device(tenantId, room.oldDeviceId);
+        await tell(req.principal, c.id, {
+          type: 'vendorSwitch.roomCutover',
+          at: p.clock.now().toISOString(),
+          roomId: room.roomId,
+          newDevice: {
+            // Derived: a repeated request names the same new lock.
+            id: uuidV5(`lockDevice:${tenantId}:${c.id}:${room.roomId}`),
+            vendorDeviceRef: req.body.vendorDeviceRef,
+            areas: old?.areas ?? [],
+          },
+          credentialIds: await p.readModel.liveCredentialsOnDevice(tenantId, c.propertyId, room.oldDeviceId),
+        } as { type: string; at: string });
+        // A credential issued on the old lock while this ran is moved too.
+        const after = await load(tenantId, c.id);
+        await moveStragglers(req.principal, after.context);
+        return reply.code(202).send(await view(tenantId, c.id));
+      },
+    );
+
+    app.post(
+      '/vendor-switches/:id/advance',
+      {
+        config: admin,
+        schema: {
+          tags: ['vendor switches'],
+          summary: 'The next phase, once its blockers are gone',
+          params: SwitchParams,
+          response: { 200: SwitchView, ...problems },
+        },
+      },
+      async (req) => {
+        const { tenantId } = req.principal;
+        const { phase, context: c } = await load(tenantId, req.params.id);
+        if (['paused', 'completed', 'aborted'].includes(phase))
+          throw new LockError('LOCK.INVALID_STATE', `the switch is ${phase}`);
+        if (phase === 'cutover') await moveStragglers(req.principal, c);
+        const legacyLive = await p.readModel.liveCredentialsOnVendor(tenantId, c.propertyId, c.from);
+        const blockers = blockersOf(phase, c, legacyLive);
+        if (blockers.length > 0) throw new LockError('LOCK.INVALID_STATE', blockers.join('; '));
+        await tell(req.principal, c.id, {
+          type: 'vendorSwitch.advance',
+          at: p.clock.now().toISOString(),
+          legacyLive,
+        } as { type: string; at: string });
+        return view(tenantId, c.id);
+      },
+    );
+
+    for (const action of ['pause', 'resume', 'abort'] as const)
+      app.post(
+        `/vendor-switches/:id/${action}`,
+        {
+          config: admin,
+          schema: {
+            tags: ['vendor switches'],
+            summary: `${action[0]?.toUpperCase()}${action.slice(1)} the switch`,
+            params: SwitchParams,
+            ...(action === 'abort' ? { body: AbortBody } : {}),
+            response: { 200: SwitchView, ...problems },
+          },
+        },
+        async (req) => {
+          const { tenantId } = req.principal;
+          const { phase, context: c } = await load(tenantId, req.params.id);
+          const allowed =
+            action === 'pause'
+              ? !['paused', 'completed', 'aborted'].includes(phase)
+              : action === 'resume'
+                ? phase === 'paused'
+                : !['completed', 'aborted'].includes(phase);
+          if (!allowed) throw new LockError('LOCK.INVALID_STATE', `cannot ${action}: the switch is ${phase}`);
+          const reason = (req.body as { reason?: string } | undefined)?.reason ?? 'aborted by an operator';
+          await tell(req.principal, c.id, {
+            type: `vendorSwitch.${action}`,
+            at: p.clock.now().toISOString(),
+            ...(action === 'abort' ? { reason } : {}),
+          });
+          return view(tenantId, c.id);
+        },
+      );
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * A property switches from TTLock to Salto KS room by room through REST, on real NATS and PostgreSQL with
+ * both simulators. At every step every live guest credential has a live grant on the lock physically in its
+ * room (checked against both simulators' state); new reservations land on the room's current vendor; at the
+ * end no TTLock grant remains, the TTLock adapter is disabled and the switch is completed. Bad input is
+ * refused with the reason, and an abort restores the old vendor as preferred.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reservationCredentialId } from '../../src/ids.ts';
+import {
+  SALTO_KS_SIM_DEFAULTS,
+  type SaltoKsSimulator,
+  startSaltoKsSimulator,
+} from '../../src/io/vendors/saltoKs/index.ts';
+import { seedProperty } from '../support/fixtures.ts';
+import { buildTestGateway } from '../support/gateway.ts';
+import { eventually, type Harness, startHarness } from '../support/harness.ts';
+
+const ROOMS = ['101', '102', '103', '104'];
+
+describe('vendor switch', () => {
+  let ks: SaltoKsSimulator;
+  let h: Harness;
+  let gw: Awaited<ReturnType<typeof buildTestGateway>>;
+  let auth: Record<string, string>;
+  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    ks = await startSaltoKsSimulator({ lockCount: 6, staffUsers: 0 });
+    h = await startHarness({}, { 'salto-ks': { baseUrl: ks.url, ...SALTO_KS_SIM_DEFAULTS } });
+    gw = await buildTestGateway(h);
+    auth = { authorization: `Bearer ${await gw.token(tenantId)}` };
+  });
+  afterAll(async () => {
+    await gw?.app.close();
+    await h?.close();
+    await ks?.close();
+  });
+
+  const api = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown) =>
+    gw.app.inject({ method, url: `/api/v1${url}`, headers: auth, ...(payload ? { payload } : {}) });
+
+  /** A property with rooms 101–104 on TTLock locks 7001–7004, and a Salto KS adapter configured, not enabled. */
+  async function property() {
+    const { propertyId } = await seedProperty(
+      h.service,
+      tenantId,
+      Object.fromEntries(ROOMS.map((r, i) => [r, String(7001 + i)])),
+    );
+    const ks = await api('PUT', `/properties/${propertyId}/vendor-adapters/salto-ks`, {
+      status: 'disabled',
+      config: {},
+    });
+    expect(ks.statusCode, ks.body).toBe(200);
+    return propertyId;
+  }
+
+  async function confirm(propertyId: string, room: string) {
+    const reservationId = `res-${randomUUID().slice(0, 8)}`;
+    const eventId = randomUUID();
+    await h.service.js.publish(
+      `${h.service.topology.platformRoot}.reservation.confirmed.v1`,
+      JSON.stringify({
+        eventId,
+        tenantId,
+        propertyId,
+        reservationId,
+        guestRef: `guest-${room}`,
+        rooms: [room],
+        checkIn: new Date(Date.now() - 3_600_000).toISOString(),
+        checkOut: new Date(Date.now() + 2 * 86_400_000).toISOString(),
+      }),
+      { msgID: eventId },
+    );
+    const id = reservationCredentialId(tenantId, reservationId, 'pin');
+    await eventually(async () =>
+      (await h.service.readModel.credential(tenantId, id))?.status === 'active' ? true : undefined,
+    );
+    return { id, room };
+  }
+
+  /** Where each credential's room is physically locked now: TTLock's lock, or the KS lock it was cut to. */
+  function holdsOnPhysicalLock(
+    credentials: { id: string; room: string }[],
+    cutTo: Map<string, string>,
+    views: Map<string, { grants: { vendor: string; vendorRef: string | null; status: string }[] }>,
+  ): string[] {
+    const problems: string[] = [];
+    for (const c of credentials) {
+      const v = views.get(c.id);
+      const ksLock = cutTo.get(c.room);
+      const grant = v?.grants.find(
+        (g) => g.vendor === (ksLock ? 'salto-ks' : 'ttlock') && g.status === 'active',
+      );
+      if (!grant) {
+        problems.push(`${c.room}: no active grant on ${ksLock ? 'salto-ks' : 'ttlock'}`);
+        continue;
+      }
+      const held = ksLock
+        ? ks.state().credentials.some((x) => x.lockRef === ksLock && x.ref === grant.vendorRef)
+        : h.ttlock.state().credentials.some((x) => x.ref === grant.vendorRef);
+      if (!held) problems.push(`${c.room}: the physical lock does not hold it`);
+    }
+    return problems;
+  }
+
+  const viewsOf = async (ids: string[]) =>
+    new Map(
+      await Promise.all(
+        ids.map(async (id) => [id, (await api('GET', `/key-credentials/${id}`)).json()] as const),
+      ),
+    );
+
+  it('switch: room by room, every guest keeps a key on the lock in the room; at the end TTLock holds nothing', async () => {
+    const propertyId = await property();
+    const credentials: { id: string; room: string }[] = [];
+    for (const room of ROOMS) credentials.push(await confirm(propertyId, room));
+
+    const created = await api('POST', `/properties/${propertyId}/vendor-switches`, {
+      from: 'ttlock',
+      to: 'salto-ks',
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const sw = created.json() as { id: string; phase: string; rooms: { total: number } };
+    expect([sw.phase, sw.rooms.total]).toEqual(['planned', 4]);
+    // One switch per property at a time.
+    expect(
+      (await api('POST', `/properties/${propertyId}/vendor-switches`, { from: 'ttlock', to: 'salto-ks' }))
+        .statusCode,
+    ).toBe(409);
+
+    expect((await api('POST', `/vendor-switches/${sw.id}/advance`)).json().phase).toBe('dualVendor');
+    expect((await api('POST', `/vendor-switches/${sw.id}/advance`)).json().phase).toBe('cutover');
+    const prop = (await api('GET', `/properties/${propertyId}`)).json();
+    expect(prop.vendorAdapters['salto-ks'].status).toBe('active');
+    expect(prop.keyKindPolicy.pin.preferredOrder.slice(0, 2)).toEqual(['salto-ks', 'ttlock']);
+
+    // Bad input changes nothing.
+    expect(
+      (await api('POST', `/vendor-switches/${sw.id}/rooms/999/cutover`, { vendorDeviceRef: 'x' })).statusCode,
+    ).toBe(404);
+    const unlisted = await api('POST', `/vendor-switches/${sw.id}/rooms/101/cutover`, {
+      vendorDeviceRef: 'no-such-lock',
+    });
+    expect([unlisted.statusCode, unlisted.json().code]).toEqual([422, 'LOCK.VENDOR_NOT_FOUND']);
+    const early = await api('POST', `/vendor-switches/${sw.id}/advance`);
+    expect([early.statusCode, early.json().detail]).toEqual([
+      409,
+      expect.stringContaining('rooms not cut over'),
+    ]);
+
+    const ksLocks = ks.state().locks.map((l) => l.ref);
+    const cutTo = new Map<string, string>();
+    for (const [i, room] of ROOMS.entries()) {
+      const lock = ksLocks[i] ?? '';
+      const r = await api('POST', `/vendor-switches/${sw.id}/rooms/${room}/cutover`, {
+        vendorDeviceRef: lock,
+      });
+      expect(r.statusCode, r.body).toBe(202);
+      cutTo.set(room, lock);
+      const ids = credentials.map((c) => c.id);
+      // Settled: every credential active again, on the lock now in its room, and nothing left on the old one.
+      await eventually(async () => {
+        const views = await viewsOf(ids);
+        const settled = [...views.values()].every((v) => v.status === 'active');
+        return settled && holdsOnPhysicalLock(credentials, cutTo, views).length === 0 ? true : undefined;
+      });
+      expect(h.ttlock.state().credentials.filter((c) => c.lockRef === String(7001 + i))).toEqual([]);
+      // A stay booked now lands on the room's current vendor.
+      if (i === 0) {
+        const onKs = await confirm(propertyId, room);
+        const onTtlock = await confirm(propertyId, '104');
+        const v = await viewsOf([onKs.id, onTtlock.id]);
+        expect(v.get(onKs.id)?.grants[0]?.vendor).toBe('salto-ks');
+        expect(v.get(onTtlock.id)?.grants[0]?.vendor).toBe('ttlock');
+        credentials.push(onKs, onTtlock);
+      }
+    }
+    expect(h.ttlock.state().credentials.filter((c) => Number(c.lockRef) <= 7004)).toEqual([]);
+
+    expect((await api('POST', `/vendor-switches/${sw.id}/advance`)).json().phase).toBe('draining');
+    const done = await eventually(async () => {
+      const r = await api('POST', `/vendor-switches/${sw.id}/advance`);
+      return r.statusCode === 200 ? (r.json() as { credentials: { moved: number } }) : undefined;
+    });
+    expect(done).toMatchObject({
+      phase: 'completed',
+      rooms: { total: 4, cutover: 4 },
+      credentials: { legacyLive: 0 },
+    });
+    expect(done.credentials.moved).toBeGreaterThanOrEqual(4);
+    const after = (await api('GET', `/properties/${propertyId}`)).json();
+    expect(after.vendorAdapters.ttlock.status).toBe('disabled');
+  });
+
+  it('switch: an abort before completion brings the old vendor back as preferred', async () => {
+    const propertyId = await property();
+    const before = (await api('GET', `/properties/${propertyId}`)).json().keyKindPolicy;
+    const sw = (
+      await api('POST', `/properties/${propertyId}/vendor-switches`, { from: 'ttlock', to: 'salto-ks' })
+    ).json();
+    await api('POST', `/vendor-switches/${sw.id}/advance`);
+    const aborted = await api('POST', `/vendor-switches/${sw.id}/abort`, { reason: 'hardware late' });
+    expect(aborted.json().phase).toBe('aborted');
+    await eventually(async () => {
+      const p = (await api('GET', `/properties/${propertyId}`)).json();
+      return JSON.stringify(p.keyKindPolicy) === JSON.stringify(before) ? true : undefined;
+    });
+    // And a new switch may be planned again.
+    expect(
+      (await api('POST', `/properties/${propertyId}/vendor-switches`, { from: 'ttlock', to: 'salto-ks' }))
+        .statusCode,
+    ).toBe(201);
+  });
+});
