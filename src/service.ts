@@ -306,10 +306,10 @@ export function gatewayPorts(
     webhookInbox: service.webhookInbox,
     vendorSecrets: service.vendorSecrets,
     checkVendorConfig: (tenantId, config) => checkVendorConfig(service.vendorPolicy, tenantId, config),
-    async vendorLocks(tenantId, propertyId, vendor) {
+    async vendorLocks(tenantId, propertyId, vendor, opts = {}) {
       // An operator's action, rare: the setting and secrets as they are now (a secret just rotated counts).
       const { adapter, breaker } = await service.adapters.resolve(tenantId, propertyId, vendor, {
-        issue: true,
+        issue: !opts.disabledToo,
         fresh: true,
       });
       return breaker.call(() => adapter.listLocks());

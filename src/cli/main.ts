@@ -1,7 +1,8 @@
 /**
  * lock:cli — `token --tenant <id> [--scope …]` prints a dev token (every scope unless narrowed) the running dev service accepts; `migrate` migrates;
  * `audit-verify --tenant <id>` checks the tenant's audit hash chain (exit 1 if broken); `lifecycle-docs`
- * regenerates the machines' diagrams and tables in docs/lifecycle.md.
+ * regenerates the machines' diagrams and tables in docs/lifecycle.md; `vendor-switch plan|apply|status`
+ * drives a property's switch to another lock vendor over REST (src/cli/vendorSwitch.ts, docs/cutover.md).
  */
 import { databaseSettingsOf, loadConfig } from '../config.ts';
 import { signDevToken } from '../gateway/auth.ts';
@@ -82,6 +83,17 @@ switch (command) {
     process.exit(verdict.ok ? 0 : 1);
     break;
   }
+  case 'vendor-switch': {
+    const { runVendorSwitch, CliError } = await import('./vendorSwitch.ts');
+    try {
+      await runVendorSwitch(rest, process.env);
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      console.error(`vendor-switch: ${e.message}`);
+      process.exit(e.exitCode);
+    }
+    break;
+  }
   case 'lifecycle-docs': {
     const { writeLifecycleDoc, LIFECYCLE_DOC } = await import('./lifecycleDocs.ts');
     console.log(writeLifecycleDoc() ? `${LIFECYCLE_DOC} regenerated` : `${LIFECYCLE_DOC} up to date`);
@@ -89,7 +101,8 @@ switch (command) {
   }
   default:
     console.error(
-      'usage: lock:cli <token --tenant <id> | migrate | audit-verify --tenant <id> | lifecycle-docs>',
+      'usage: lock:cli <token --tenant <id> | migrate | audit-verify --tenant <id> | lifecycle-docs | ' +
+        'vendor-switch <plan|apply|status> …>',
     );
     process.exit(2);
 }

@@ -35,6 +35,14 @@ export interface GatewayPorts {
   vendorSecrets: VendorSecretStore;
   /** Refuses (LOCK.VALIDATION) a vendor config a tenant may not store: env references, URLs outside egress. */
   checkVendorConfig(tenantId: string, config: Record<string, unknown>): Promise<void>;
-  /** The locks a property's vendor account lists (bulk import), through that adapter's breaker. */
-  vendorLocks(tenantId: string, propertyId: string, vendor: string): Promise<VendorLock[]>;
+  /**
+   * The locks a property's vendor account lists (bulk import), through that adapter's breaker; `disabledToo`:
+   * also of an adapter configured but not enabled yet (a vendor switch's plan and cutover).
+   */
+  vendorLocks(
+    tenantId: string,
+    propertyId: string,
+    vendor: string,
+    opts?: { disabledToo?: boolean },
+  ): Promise<VendorLock[]>;
 }

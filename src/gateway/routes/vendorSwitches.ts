@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { sql } from 'kysely';
 import Type from 'typebox';
+import { buildSwitchPlan, type PlanRoomInput, SwitchPlanFile } from '../../cutover/switchPlan.ts';
 import { LockError } from '../../errors.ts';
 import { uuidV5 } from '../../ids.ts';
 import {
@@ -31,6 +32,17 @@ const CreateSwitch = Type.Object(
     to: Vendor,
     kinds: Type.Optional(Type.Array(KeyKindSchema, { minItems: 1, maxItems: 3 })),
     pilotRoom: Type.Optional(Id),
+  },
+  { additionalProperties: false },
+);
+const PlanBody = Type.Object(
+  {
+    from: Vendor,
+    to: Vendor,
+    kinds: Type.Optional(Type.Array(KeyKindSchema, { minItems: 1, maxItems: 3 })),
+    pilotRoom: Type.Optional(Id),
+    startDate: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })),
+    roomsPerDay: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   },
   { additionalProperties: false },
 );
@@ -113,8 +125,16 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
     };
   }
 
-  /** Sends to the switch and waits for its commit (a version later than the one it had). */
-  async function tell(principal: Principal, id: string, event: { type: string; at: string }) {
+  /**
+   * Sends to the switch and waits for its commit. A message the switch ignores (a repeat after a crash: the
+   * room was cut over by the first) commits nothing, so the caller checks the outcome it wanted instead.
+   */
+  async function tell(
+    principal: Principal,
+    id: string,
+    event: { type: string; at: string },
+    done: () => Promise<boolean>,
+  ) {
     const msgId = randomUUID();
     const n = await p.mailbox.sendAndWait(
       { type: 'vendorSwitch', id },
@@ -123,8 +143,11 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
       (x) => x.msgId === msgId,
       p.waitBudgetMs * 4,
     );
-    if (!n) throw new LockError('LOCK.UNAVAILABLE', 'the vendor switch did not answer in time; try again');
+    if (!n && !(await done()))
+      throw new LockError('LOCK.UNAVAILABLE', 'the vendor switch did not answer in time; try again');
   }
+  const phaseOf = async (tenantId: string, id: string) =>
+    (await p.readModel.vendorSwitch(tenantId, id))?.phase;
 
   /**
    * Credentials still on the old lock of rooms already cut over (issued between the cutover's read and the
@@ -161,7 +184,83 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
     }
   }
 
+  /** The property's active locks on `vendor`, by room. */
+  async function oldRooms(tenantId: string, propertyId: string, vendor: string) {
+    const rooms: { roomId: string; oldDeviceId: string }[] = [];
+    for (let cursor: string | undefined; ;) {
+      const page = await p.readModel.devices(tenantId, {
+        propertyId,
+        status: 'active',
+        limit: 1000,
+        ...(cursor ? { cursor } : {}),
+      });
+      for (const d of page.items)
+        if (d.vendor === vendor) rooms.push({ roomId: d.roomId, oldDeviceId: d.id });
+      if (!page.nextCursor) return rooms;
+      cursor = page.nextCursor;
+    }
+  }
+
   return async (app) => {
+    app.post(
+      '/properties/:id/vendor-switch-plans',
+      {
+        config: admin,
+        schema: {
+          tags: ['vendor switches'],
+          summary:
+            "A switch's plan: rooms on the old vendor, their live credentials, a proposed new lock per room, " +
+            'rolling cutover dates and what to look at (nothing is changed)',
+          params: SwitchParams,
+          body: PlanBody,
+          response: { 200: SwitchPlanFile, ...problems },
+        },
+      },
+      async (req) => {
+        const { tenantId } = req.principal;
+        const b = req.body;
+        const property = await p.readModel.property(tenantId, req.params.id);
+        if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${req.params.id}`);
+        if (b.from === b.to) throw new LockError('LOCK.VALIDATION', 'from and to are the same vendor');
+        if (!Object.hasOwn(property.vendorAdapters, b.to))
+          throw new LockError('LOCK.VALIDATION', `the property has no ${b.to} adapter: configure it first`);
+        const rooms: PlanRoomInput[] = [];
+        for (const r of await oldRooms(tenantId, property.id, b.from)) {
+          const credentials = [];
+          for (const id of await p.readModel.liveCredentialsOnDevice(tenantId, property.id, r.oldDeviceId)) {
+            const c = await p.readModel.credential(tenantId, id);
+            if (c)
+              credentials.push({
+                id,
+                holder: c.holder.kind === 'staff' ? ('staff' as const) : ('guest' as const),
+                validFrom: c.validFrom,
+                validUntil: c.validUntil,
+              });
+          }
+          rooms.push({ ...r, credentials });
+        }
+        if (rooms.length === 0)
+          throw new LockError('LOCK.VALIDATION', `the property has no active ${b.from} lock to switch`);
+        if (b.pilotRoom && !rooms.some((r) => r.roomId === b.pilotRoom))
+          throw new LockError('LOCK.VALIDATION', `pilot room ${b.pilotRoom} has no ${b.from} lock`);
+        const tomorrow = new Date(p.clock.now().getTime() + 86_400_000).toISOString().slice(0, 10);
+        return buildSwitchPlan({
+          propertyId: property.id,
+          from: b.from,
+          to: b.to,
+          kinds: b.kinds ?? ['pin'],
+          pilotRoom: b.pilotRoom ?? null,
+          rooms,
+          newLocks: (await p.vendorLocks(tenantId, property.id, b.to, { disabledToo: true })).map((l) => ({
+            ref: l.ref,
+            name: l.name,
+          })),
+          startDate: b.startDate ?? tomorrow,
+          roomsPerDay: b.roomsPerDay ?? 10,
+        });
+      },
+    );
+
     app.post(
       '/properties/:id/vendor-switches',
       {
@@ -191,19 +290,7 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             'LOCK.VALIDATION',
             `the property has no ${b.to} adapter: configure it first (PUT …/vendor-adapters/${b.to})`,
           );
-        const rooms: { roomId: string; oldDeviceId: string }[] = [];
-        for (let cursor: string | undefined; ;) {
-          const page = await p.readModel.devices(tenantId, {
-            propertyId: property.id,
-            status: 'active',
-            limit: 1000,
-            ...(cursor ? { cursor } : {}),
-          });
-          for (const d of page.items)
-            if (d.vendor === b.from) rooms.push({ roomId: d.roomId, oldDeviceId: d.id });
-          if (!page.nextCursor) break;
-          cursor = page.nextCursor;
-        }
+        const rooms = await oldRooms(tenantId, property.id, b.from);
         if (rooms.length === 0)
           throw new LockError('LOCK.VALIDATION', `the property has no active ${b.from} lock to switch`);
         if (b.pilotRoom && !rooms.some((r) => r.roomId === b.pilotRoom))
@@ -218,17 +305,22 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             const running = await p.readModel.runningSwitch(tenantId, property.id);
             if (running)
               throw new LockError('LOCK.CONFLICT', `vendor switch ${running} is running on this property`);
-            await tell(req.principal, id, {
-              type: 'vendorSwitch.plan',
-              at: p.clock.now().toISOString(),
-              propertyId: property.id,
-              from: b.from,
-              to: b.to,
-              kinds,
-              pilotRoom: b.pilotRoom ?? null,
-              rooms,
-              previousPolicy: property.keyKindPolicy,
-            } as { type: string; at: string });
+            await tell(
+              req.principal,
+              id,
+              {
+                type: 'vendorSwitch.plan',
+                at: p.clock.now().toISOString(),
+                propertyId: property.id,
+                from: b.from,
+                to: b.to,
+                kinds,
+                pilotRoom: b.pilotRoom ?? null,
+                rooms,
+                previousPolicy: property.keyKindPolicy,
+              } as { type: string; at: string },
+              async () => (await phaseOf(tenantId, id)) !== undefined,
+            );
           } finally {
             await sql`select pg_advisory_unlock(hashtext(${key}))`.execute(conn);
           }
@@ -276,25 +368,37 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             'LOCK.INVALID_STATE',
             `rooms are cut over in the cutover phase (this switch is ${phase}; the pilot room in dualVendor)`,
           );
-        const listed = await p.vendorLocks(tenantId, c.propertyId, c.to);
+        const listed = await p.vendorLocks(tenantId, c.propertyId, c.to, { disabledToo: true });
         if (!listed.some((l) => l.ref === req.body.vendorDeviceRef))
           throw new LockError(
             'LOCK.VENDOR_NOT_FOUND',
             `${c.to} does not list a lock ${req.body.vendorDeviceRef} for this property`,
           );
         const old = await p.readModel.device(tenantId, room.oldDeviceId);
-        await tell(req.principal, c.id, {
-          type: 'vendorSwitch.roomCutover',
-          at: p.clock.now().toISOString(),
-          roomId: room.roomId,
-          newDevice: {
-            // Derived: a repeated request names the same new lock.
-            id: uuidV5(`lockDevice:${tenantId}:${c.id}:${room.roomId}`),
-            vendorDeviceRef: req.body.vendorDeviceRef,
-            areas: old?.areas ?? [],
+        await tell(
+          req.principal,
+          c.id,
+          {
+            type: 'vendorSwitch.roomCutover',
+            at: p.clock.now().toISOString(),
+            roomId: room.roomId,
+            newDevice: {
+              // Derived: a repeated request names the same new lock.
+              id: uuidV5(`lockDevice:${tenantId}:${c.id}:${room.roomId}`),
+              vendorDeviceRef: req.body.vendorDeviceRef,
+              areas: old?.areas ?? [],
+            },
+            credentialIds: await p.readModel.liveCredentialsOnDevice(
+              tenantId,
+              c.propertyId,
+              room.oldDeviceId,
+            ),
+          } as { type: string; at: string },
+          async () => {
+            const now = await p.readModel.vendorSwitch(tenantId, c.id);
+            return !!now?.context.rooms.find((r) => r.roomId === room.roomId)?.newDeviceId;
           },
-          credentialIds: await p.readModel.liveCredentialsOnDevice(tenantId, c.propertyId, room.oldDeviceId),
-        } as { type: string; at: string });
+        );
         // A credential issued on the old lock while this ran is moved too.
         const after = await load(tenantId, c.id);
         await moveStragglers(req.principal, after.context);
@@ -322,11 +426,15 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
         const legacyLive = await p.readModel.liveCredentialsOnVendor(tenantId, c.propertyId, c.from);
         const blockers = blockersOf(phase, c, legacyLive);
         if (blockers.length > 0) throw new LockError('LOCK.INVALID_STATE', blockers.join('; '));
-        await tell(req.principal, c.id, {
-          type: 'vendorSwitch.advance',
-          at: p.clock.now().toISOString(),
-          legacyLive,
-        } as { type: string; at: string });
+        await tell(
+          req.principal,
+          c.id,
+          { type: 'vendorSwitch.advance', at: p.clock.now().toISOString(), legacyLive } as {
+            type: string;
+            at: string;
+          },
+          async () => (await phaseOf(tenantId, c.id)) !== phase,
+        );
         return view(tenantId, c.id);
       },
     );
@@ -355,11 +463,16 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
                 : !['completed', 'aborted'].includes(phase);
           if (!allowed) throw new LockError('LOCK.INVALID_STATE', `cannot ${action}: the switch is ${phase}`);
           const reason = (req.body as { reason?: string } | undefined)?.reason ?? 'aborted by an operator';
-          await tell(req.principal, c.id, {
-            type: `vendorSwitch.${action}`,
-            at: p.clock.now().toISOString(),
-            ...(action === 'abort' ? { reason } : {}),
-          });
+          await tell(
+            req.principal,
+            c.id,
+            {
+              type: `vendorSwitch.${action}`,
+              at: p.clock.now().toISOString(),
+              ...(action === 'abort' ? { reason } : {}),
+            },
+            async () => (await phaseOf(tenantId, c.id)) !== phase,
+          );
           return view(tenantId, c.id);
         },
       );
