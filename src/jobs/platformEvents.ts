@@ -279,13 +279,20 @@ export class PlatformEventConsumer {
   private async interpret(name: string, body: unknown, order: StreamOrder): Promise<Forward> {
     const at = this.d.clock.now().toISOString();
     switch (name) {
-      case 'reservation.confirmed.v1': {
+      case 'reservation.confirmed.v1':
+      case 'reservation.imported.v1': {
         if (!confirmed.Check(body)) return { kind: 'rejected', reason: firstError(confirmed, body) };
         const e = body;
         if (Date.parse(e.checkOut) <= Date.parse(e.checkIn))
           return { kind: 'rejected', reason: 'checkOut is not after checkIn' };
+        // An imported stay (a PMS migration) whose check-in has passed gets no key on its own: the reservation
+        // is recorded (its dates and end reach what an operator issues for it), nothing more.
+        const pastImport =
+          name === 'reservation.imported.v1' && Date.parse(e.checkIn) <= this.d.clock.now().getTime();
+        if (pastImport && !(await this.d.issuance.readModel.property(e.tenantId, e.propertyId)))
+          return { kind: 'rejected', reason: 'unknown property' };
         const issues = [];
-        for (const kind of (e.keyKinds ?? ['pin']) as KeyKind[]) {
+        for (const kind of (pastImport ? [] : (e.keyKinds ?? ['pin'])) as KeyKind[]) {
           try {
             const prepared = await prepareIssue(
               this.d.issuance,

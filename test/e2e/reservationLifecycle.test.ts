@@ -4,7 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reservationCredentialId } from '../../src/ids.ts';
+import { sql } from 'kysely';
+import { reservationActorId, reservationCredentialId } from '../../src/ids.ts';
+import { withTenant } from '../../src/io/db/index.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
@@ -135,6 +137,45 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
         10_000,
         'updated event',
       );
+    });
+
+    it('reservation: an imported stay issues only when its check-in is still ahead; one already begun is only recorded', async () => {
+      const { propertyId } = await seedProperty(h.service, tenantId, { '501': '7010' });
+      const imported = (reservationId: string, checkIn: string) =>
+        publishPlatform('reservation.imported.v1', {
+          eventId: randomUUID(),
+          tenantId,
+          propertyId,
+          reservationId,
+          guestRef: 'guest-imported',
+          rooms: ['501'],
+          checkIn,
+          checkOut: new Date(Date.now() + 2 * 86_400_000).toISOString(),
+        });
+      const begun = `res-${randomUUID().slice(0, 8)}`;
+      const ahead = `res-${randomUUID().slice(0, 8)}`;
+      await imported(begun, new Date(Date.now() - 86_400_000).toISOString());
+      await imported(ahead, new Date(Date.now() + 86_400_000).toISOString());
+      const aheadId = reservationCredentialId(tenantId, ahead, 'pin');
+      await eventually(async () =>
+        (await h.service.readModel.credential(tenantId, aheadId))?.status === 'active' ? true : undefined,
+      );
+      // The begun stay's reservation is recorded (its end will reach what an operator issues for it) …
+      await eventually(async () => {
+        const r = await withTenant(h.service.runtimeDb, tenantId, (tx) =>
+          sql<{ value: string }>`
+            select snapshot->>'value' as value from actor_snapshots
+             where actor_type = 'reservation' and actor_id = ${reservationActorId(tenantId, begun)}`.execute(
+            tx,
+          ),
+        );
+        return r.rows[0]?.value === 'confirmed' ? true : undefined;
+      });
+      // … and no key is issued for it.
+      expect(
+        await h.service.readModel.credential(tenantId, reservationCredentialId(tenantId, begun, 'pin')),
+      ).toBeNull();
+      expect(h.ttlock.state().credentials.filter((c) => c.lockRef === '7010')).toHaveLength(1);
     });
 
     it('reservation: a room without a lock ends failed with NO_LOCK_FOR_ROOM and a failed event', async () => {
