@@ -134,7 +134,8 @@ export function createSaltoSpaceAdapter(deps: SaltoSpaceAdapterDeps): LockAdapte
   }
 
   async function findUser(extUserId: string): Promise<ShipParams | undefined> {
-    const p = await call('SaltoDBUserList.Read', { MaxCount: '1', StartingFromExtUserID: extUserId });
+    // A few, not one: the server's order of ids is not documented, and the exact id is matched below.
+    const p = await call('SaltoDBUserList.Read', { MaxCount: '10', StartingFromExtUserID: extUserId });
     return children(child(p, 'SaltoDBUserList'), 'SaltoDBUser').find(
       (u) => text(u, 'ExtUserID') === extUserId,
     );

@@ -134,7 +134,9 @@ const exception = (e: { code: number; message: string }, detail?: string) =>
 function listPage<T>(all: T[], idOf: (x: T) => string, p: ShipParams, fromParam: string) {
   const max = Math.max(1, Number(text(p, 'MaxCount') || 100));
   const from = text(p, fromParam);
-  const rest = all.filter((x) => !from || idOf(x) >= from).sort((a, b) => idOf(a).localeCompare(idOf(b)));
+  // Ordered as `>=` compares (code units): a locale's order would put ids before `from` that are after it.
+  const byId = (a: T, b: T) => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0);
+  const rest = all.filter((x) => !from || idOf(x) >= from).sort(byId);
   return { page: rest.slice(0, max), eof: rest.length <= max ? '1' : '0' };
 }
 
