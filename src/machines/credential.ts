@@ -84,6 +84,8 @@ export interface CredentialContext extends CredentialWindow {
    * first, and only then the one on the old lock closed and retired. Absent in snapshots from before.
    */
   moves?: RoomMove[];
+  /** New locks' grants of moves that failed, closing: retired once gone (absent in snapshots from before). */
+  dropped?: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -333,6 +335,16 @@ function moveIssued(c: CredentialContext, m: RoomMove): boolean {
   const from = c.grants[grants.byLock(c.grants, m.from)];
   return !!to && !!from && grants.isIssued(to) && from.context.want.open;
 }
+/** The new lock's grant refused for good: its issue failed, or its PIN (a clash at the new lock). */
+function moveFailed(c: CredentialContext, m: RoomMove): boolean {
+  const to = c.grants[grants.byLock(c.grants, m.to)];
+  return !!to && (grants.isIssueFailed(to) || grants.isPinRefused(to));
+}
+/** The grants that are the credential's own: not a move's new grant (yet), nor a failed move's. */
+const ownGrants = (c: CredentialContext) => {
+  const moving = new Set([...(c.moves ?? []).map((m) => m.to), ...(c.dropped ?? [])]);
+  return c.grants.filter((g) => !moving.has(g.context.lockDeviceId));
+};
 const moveDone = (c: CredentialContext, m: RoomMove): boolean => {
   const from = c.grants[grants.byLock(c.grants, m.from)];
   return !!from && grants.isGone(from);
@@ -460,6 +472,7 @@ const grantTroubles = [
  */
 const notMovable = ignore('no grant on the old lock, or moved there already');
 const roomMoves = [
+  { guard: 'moveFailed', actions: 'abandonMove' },
   { guard: 'moveIssued', actions: 'closeMovedFrom' },
   { guard: 'moveDone', actions: 'retireMoved' },
 ] as const;
@@ -591,12 +604,48 @@ export const credentialMachine = setup({
       );
     }),
     /** The old lock's grant is gone at its vendor: it leaves the list, and the move is over. */
+    /**
+     * The new lock refused the credential for good (or its PIN, which is not rotated for a move: the guest
+     * keeps the PIN the other doors know): the move is given up, its grant closed and retired; the old lock
+     * keeps the credential. `move_failed` says so (a vendor switch moves it again on its next pass).
+     */
+    abandonMove: enqueueActions(({ context, event, enqueue }) => {
+      const m = (context.moves ?? []).find((x) => moveFailed(context, x));
+      if (!m) return;
+      const at = 'at' in event ? event.at : context.updatedAt;
+      const i = grants.byLock(context.grants, m.to);
+      const failure = context.grants[i]?.context.lastError ?? null;
+      enqueue.assign({
+        moves: (context.moves ?? []).filter((x) => x !== m),
+        dropped: [...(context.dropped ?? []), m.to],
+        updatedAt: at,
+      });
+      applyStep(grants.stepGrants(context.grants, [i], { type: 'grant.close', at }), at, enqueue);
+      enqueue({
+        type: 'publishEvent',
+        params: {
+          verb: 'move_failed',
+          data: {
+            roomId: m.roomId,
+            lockDeviceId: m.to,
+            failure: failure ? { code: failure.code, reason: failure.message } : null,
+          },
+        },
+      });
+    }),
     retireMoved: assign(({ context }) => {
       const done = (context.moves ?? []).filter((x) => moveDone(context, x));
-      const from = new Set(done.map((x) => x.from));
+      const retired = new Set([
+        ...done.map((x) => x.from),
+        ...(context.dropped ?? []).filter((lock) => {
+          const g = context.grants[grants.byLock(context.grants, lock)];
+          return !g || grants.isGone(g);
+        }),
+      ]);
       return {
-        grants: context.grants.filter((g) => !(from.has(g.context.lockDeviceId) && grants.isGone(g))),
+        grants: context.grants.filter((g) => !(retired.has(g.context.lockDeviceId) && grants.isGone(g))),
         moves: (context.moves ?? []).filter((x) => !done.includes(x)),
+        dropped: (context.dropped ?? []).filter((lock) => !retired.has(lock)),
       };
     }),
     closeAsRevoked: enqueueActions(beginClose('revoked')),
@@ -651,14 +700,21 @@ export const credentialMachine = setup({
       grants.byLock(context.grants, event.target.lockDeviceId) < 0 &&
       !(context.moves ?? []).some((m) => m.roomId === event.roomId),
     moveIssued: ({ context }) => (context.moves ?? []).some((m) => moveIssued(context, m)),
-    moveDone: ({ context }) => (context.moves ?? []).some((m) => moveDone(context, m)),
+    moveDone: ({ context }) =>
+      (context.moves ?? []).some((m) => moveDone(context, m)) ||
+      (context.dropped ?? []).some((lock) => {
+        const g = context.grants[grants.byLock(context.grants, lock)];
+        return !g || grants.isGone(g);
+      }),
+    moveFailed: ({ context }) => (context.moves ?? []).some((m) => moveFailed(context, m)),
     allGoneAs: ({ context }, params: { goal: CloseGoal }) =>
       grants.allGone(context.grants) && context.closeGoal === params.goal,
+    // A move's new grant failing is the move's business (abandonMove), never the credential's.
     pinRefusedWithSpare: ({ context }) =>
-      !!grants.refusedPin(context.grants) && context.spareSecrets.length > 0,
+      !!grants.refusedPin(ownGrants(context)) && context.spareSecrets.length > 0,
     grantFailed: ({ context }) =>
-      !!grants.failedIssue(context.grants) ||
-      (!!grants.refusedPin(context.grants) && context.spareSecrets.length === 0),
+      !!grants.failedIssue(ownGrants(context)) ||
+      (!!grants.refusedPin(ownGrants(context)) && context.spareSecrets.length === 0),
     newlyStalled: ({ context }) =>
       context.grants.some((g) => g.context.stalled && !context.stallsReported.includes(stallKey(g))),
   },

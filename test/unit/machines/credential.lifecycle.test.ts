@@ -136,8 +136,8 @@ describe('credential lifecycle against the vendor', () => {
     expect([w.status, w.heldAtVendor()]).toEqual(['revoked', []]);
   });
 
-  it('lifecycle: a new lock that refuses the credential for good fails it, and both locks are cleared', () => {
-    const w = world([1]);
+  it('lifecycle: a new lock that refuses the credential for good gives up the move, not the credential: the old lock keeps it', () => {
+    const w = world([1, 2]);
     w.quiesce();
     w.send({
       type: 'credential.moveRoom',
@@ -148,8 +148,57 @@ describe('credential lifecycle against the vendor', () => {
     });
     w.deliver('permanent');
     w.quiesce();
-    expect(w.status).toBe('failed');
-    expect(w.heldAtVendor()).toEqual([]);
+    expect(w.status).toBe('active');
+    expect(
+      w
+        .heldAtVendor()
+        .map((o) => o.lockRef)
+        .sort(),
+    ).toEqual(['1', '2']);
+    expect(w.context.grants.map((g) => g.context.lockDeviceId)).toEqual(['d1', 'd2']);
+    expect(verbs(w).filter((v) => v === 'move_failed')).toHaveLength(1);
+    expect(verbs(w)).not.toContain('failed');
+    // Moved again later (a switch's next pass), it goes through.
+    w.send({
+      type: 'credential.moveRoom',
+      at: w.now(),
+      roomId: 'r1',
+      from: 'd1',
+      target: { roomId: 'r1', lockDeviceId: 'd9', vendor: 'seam', vendorDeviceRef: '9' },
+    });
+    w.quiesce();
+    expect(
+      w
+        .heldAtVendor()
+        .map((o) => o.lockRef)
+        .sort(),
+    ).toEqual(['2', '9']);
+  });
+
+  it("lifecycle: a PIN the new lock already has gives up the move; the guest's PIN does not change on the other doors", () => {
+    const w = world([1, 2]);
+    w.quiesce();
+    w.vendor.foreignPins.set('9', new Set(['pin0']));
+    w.send({
+      type: 'credential.moveRoom',
+      at: w.now(),
+      roomId: 'r1',
+      from: 'd1',
+      target: { roomId: 'r1', lockDeviceId: 'd9', vendor: 'seam', vendorDeviceRef: '9' },
+    });
+    w.quiesce();
+    expect(w.status).toBe('active');
+    expect(w.context.secret).toBe('pin0');
+    expect(
+      w
+        .heldAtVendor()
+        .map((o) => [o.lockRef, o.secret])
+        .sort(),
+    ).toEqual([
+      ['1', 'pin0'],
+      ['2', 'pin0'],
+    ]);
+    expect(verbs(w).filter((v) => v === 'move_failed')).toHaveLength(1);
   });
 
   it('lifecycle: an expiry timer published for the old window does not end an extended stay', () => {
