@@ -82,12 +82,18 @@ export async function prepareIssue(
       .map(([v]) => v),
   );
   const detail = holderDetail(r);
+  const provisional = new Set(
+    Object.entries(property.vendorAdapters)
+      .filter(([, s]) => adapterStatus(s.status) === 'provisional')
+      .map(([v]) => v),
+  );
   const plan = planTargets({
     rooms: r.rooms,
     kind: r.kind,
     devices,
     policy: property.keyKindPolicy,
     enabledVendors,
+    provisionalVendors: provisional,
     supportsKind: d.supportsKind,
     needsHolderDetail: d.needsHolderDetail,
     hasHolderDetail: !!detail,

@@ -29,6 +29,11 @@ export interface PlanInput {
   hasHolderDetail: boolean;
   /** Vendors the request names (a pilot on a provisional adapter): chosen before the policy's order. */
   preferVendors?: string[];
+  /**
+   * The property's provisional adapters: used for a room whose every active lock is on one (a vendor switch's
+   * pilot room, cut over to the new vendor) — physical truth wins — and never chosen otherwise.
+   */
+  provisionalVendors?: Set<string>;
 }
 
 /** A room no grant can be planned for, and why. */
@@ -60,7 +65,9 @@ export function planTargets(i: PlanInput): Plan {
       plan.unresolved.push({ roomId, code: 'NO_LOCK_FOR_ROOM' });
       continue;
     }
-    const enabled = inRoom.filter((d) => i.enabledVendors.has(d.vendor));
+    const enabledHere = inRoom.filter((d) => i.enabledVendors.has(d.vendor));
+    const enabled =
+      enabledHere.length > 0 ? enabledHere : inRoom.filter((d) => i.provisionalVendors?.has(d.vendor));
     if (enabled.length === 0) {
       plan.unresolved.push({ roomId, code: 'VENDOR_NOT_ENABLED' });
       continue;

@@ -194,6 +194,39 @@ describe('vendor switch', () => {
     expect(after.vendorAdapters.ttlock.status).toBe('disabled');
   });
 
+  it("switch: a pilot's room, cut over to the still-provisional new vendor, takes new stays on its new lock", async () => {
+    const propertyId = await property();
+    const sw = (
+      await api('POST', `/properties/${propertyId}/vendor-switches`, {
+        from: 'ttlock',
+        to: 'salto-ks',
+        pilotRoom: '101',
+      })
+    ).json();
+    expect((await api('POST', `/vendor-switches/${sw.id}/advance`)).json().phase).toBe('dualVendor');
+    expect((await api('GET', `/properties/${propertyId}`)).json().vendorAdapters['salto-ks'].status).toBe(
+      'provisional',
+    );
+    // Before the cutover phase, only the pilot room.
+    const other = await api('POST', `/vendor-switches/${sw.id}/rooms/102/cutover`, {
+      vendorDeviceRef: ks.state().locks[5]?.ref,
+    });
+    expect(other.statusCode).toBe(409);
+    const pilot = await api('POST', `/vendor-switches/${sw.id}/rooms/101/cutover`, {
+      vendorDeviceRef: ks.state().locks[4]?.ref,
+    });
+    expect(pilot.statusCode, pilot.body).toBe(202);
+    await eventually(async () => {
+      const d = await api('GET', `/lock-devices?propertyId=${propertyId}&roomId=101&status=active`);
+      const items = d.json().items as { vendor: string }[];
+      return items.length === 1 && items[0]?.vendor === 'salto-ks' ? true : undefined;
+    });
+    const stay = await confirm(propertyId, '101');
+    const v = (await api('GET', `/key-credentials/${stay.id}`)).json();
+    expect(v.grants.map((g: { vendor: string }) => g.vendor)).toEqual(['salto-ks']);
+    await api('POST', `/vendor-switches/${sw.id}/abort`, { reason: 'pilot done' });
+  });
+
   it('switch: an abort before completion brings the old vendor back as preferred', async () => {
     const propertyId = await property();
     const before = (await api('GET', `/properties/${propertyId}`)).json().keyKindPolicy;
