@@ -26,8 +26,9 @@ export interface SwitchRoom {
   roomId: string;
   /** The old vendor's lock in the room when the switch was planned. */
   oldDeviceId: string;
-  /** The new vendor's lock, once the room is cut over. */
+  /** The new vendor's lock, once the room is cut over: its actor id, and its reference at the new vendor. */
   newDeviceId: string | null;
+  newDeviceRef?: string | null;
   cutoverAt: string | null;
 }
 
@@ -172,7 +173,14 @@ function cutRoom({ context, event, enqueue }: EnqueueArgs): void {
   if (!room) return;
   enqueue.assign({
     rooms: context.rooms.map((r) =>
-      r.roomId === event.roomId ? { ...r, newDeviceId: event.newDevice.id, cutoverAt: event.at } : r,
+      r.roomId === event.roomId
+        ? {
+            ...r,
+            newDeviceId: event.newDevice.id,
+            newDeviceRef: event.newDevice.vendorDeviceRef,
+            cutoverAt: event.at,
+          }
+        : r,
     ),
     moved: context.moved + event.credentialIds.length,
     updatedAt: event.at,

@@ -227,6 +227,33 @@ describe('vendor switch', () => {
     await api('POST', `/vendor-switches/${sw.id}/abort`, { reason: 'pilot done' });
   });
 
+  it('switch: a lock of the old vendor registered after the plan blocks the drain (its room would be stranded)', async () => {
+    const propertyId = await property();
+    const sw = (
+      await api('POST', `/properties/${propertyId}/vendor-switches`, { from: 'ttlock', to: 'salto-ks' })
+    ).json();
+    const late = await api('POST', '/lock-devices', {
+      propertyId,
+      roomId: '105',
+      vendor: 'ttlock',
+      vendorDeviceRef: '7005',
+    });
+    expect(late.statusCode, late.body).toBe(201);
+    await api('POST', `/vendor-switches/${sw.id}/advance`);
+    await api('POST', `/vendor-switches/${sw.id}/advance`);
+    for (const [i, room] of ROOMS.entries())
+      expect(
+        (
+          await api('POST', `/vendor-switches/${sw.id}/rooms/${room}/cutover`, {
+            vendorDeviceRef: ks.state().locks[i]?.ref,
+          })
+        ).statusCode,
+      ).toBe(202);
+    const blocked = await api('POST', `/vendor-switches/${sw.id}/advance`);
+    expect([blocked.statusCode, blocked.json().detail]).toEqual([409, expect.stringContaining('room 105')]);
+    await api('POST', `/vendor-switches/${sw.id}/abort`, { reason: 'replan' });
+  });
+
   it('switch: an abort before completion brings the old vendor back as preferred', async () => {
     const propertyId = await property();
     const before = (await api('GET', `/properties/${propertyId}`)).json().keyKindPolicy;

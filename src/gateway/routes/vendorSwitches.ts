@@ -156,19 +156,17 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
   async function moveStragglers(principal: Principal, c: VendorSwitchContext) {
     for (const room of c.rooms) {
       if (!room.newDeviceId) continue;
-      const newDevice = await p.readModel.device(principal.tenantId, room.newDeviceId);
-      if (!newDevice) continue;
+      // The new lock as the switch recorded it: its device may not be in the read model yet.
+      const vendorDeviceRef =
+        room.newDeviceRef ??
+        (await p.readModel.device(principal.tenantId, room.newDeviceId))?.vendorDeviceRef;
+      if (!vendorDeviceRef) continue;
       const move: CredentialEvent = {
         type: 'credential.moveRoom',
         at: p.clock.now().toISOString(),
         roomId: room.roomId,
         from: room.oldDeviceId,
-        target: {
-          roomId: room.roomId,
-          lockDeviceId: newDevice.id,
-          vendor: newDevice.vendor,
-          vendorDeviceRef: newDevice.vendorDeviceRef,
-        },
+        target: { roomId: room.roomId, lockDeviceId: room.newDeviceId, vendor: c.to, vendorDeviceRef },
       };
       const stragglers = await p.readModel.liveCredentialsOnDevice(
         principal.tenantId,
@@ -179,7 +177,8 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
         await p.mailbox.send(
           { type: 'credential', id: credentialId },
           { tenantId: principal.tenantId, by: principalRef(principal), event: move },
-          `switch:${c.id}:straggler:${room.roomId}:${credentialId}`,
+          // Once per pass: a move given up (move_failed) is tried again on a later pass.
+          `switch:${c.id}:straggler:${room.roomId}:${credentialId}:${move.at}`,
         );
     }
   }
@@ -199,6 +198,12 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
       if (!page.nextCursor) return rooms;
       cursor = page.nextCursor;
     }
+  }
+
+  /** Active locks of the old vendor the switch does not cover (registered after its plan): draining would strand them. */
+  async function outsideTheSwitch(tenantId: string, c: VendorSwitchContext) {
+    const known = new Set(c.rooms.map((r) => r.oldDeviceId));
+    return (await oldRooms(tenantId, c.propertyId, c.from)).filter((r) => !known.has(r.oldDeviceId));
   }
 
   return async (app) => {
@@ -422,9 +427,14 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
         const { phase, context: c } = await load(tenantId, req.params.id);
         if (['paused', 'completed', 'aborted'].includes(phase))
           throw new LockError('LOCK.INVALID_STATE', `the switch is ${phase}`);
-        if (phase === 'cutover') await moveStragglers(req.principal, c);
+        if (phase === 'cutover' || phase === 'draining') await moveStragglers(req.principal, c);
         const legacyLive = await p.readModel.liveCredentialsOnVendor(tenantId, c.propertyId, c.from);
         const blockers = blockersOf(phase, c, legacyLive);
+        if (phase === 'cutover')
+          for (const r of await outsideTheSwitch(tenantId, c))
+            blockers.push(
+              `room ${r.roomId}'s ${c.from} lock ${r.oldDeviceId} is not in the switch (registered after its plan)`,
+            );
         if (blockers.length > 0) throw new LockError('LOCK.INVALID_STATE', blockers.join('; '));
         await tell(
           req.principal,
