@@ -149,6 +149,7 @@ const lockDevice = {
   }),
 } satisfies { [K in LockDeviceEvent['type']]: TSchema };
 
+const SwitchOrder = Type.Object({ switchId: Id, seq: Type.Integer({ minimum: 0 }) });
 const AdapterStatus = Type.Union([
   Type.Literal('active'),
   Type.Literal('provisional'),
@@ -174,12 +175,20 @@ const property = {
     type: Type.Literal('property.setKeyKindPolicy'),
     ...At,
     policy: Type.Record(Type.String(), Type.Object({ preferredOrder: Type.Array(Id, { maxItems: 20 }) })),
+    switchOrder: Type.Optional(SwitchOrder),
   }),
   'property.setAdapterStatus': Type.Object({
     type: Type.Literal('property.setAdapterStatus'),
     ...At,
     vendor: Id,
     status: Type.Union([Type.Literal('active'), Type.Literal('provisional'), Type.Literal('disabled')]),
+    switchOrder: Type.Optional(SwitchOrder),
+  }),
+  'property.claimSwitch': Type.Object({ type: Type.Literal('property.claimSwitch'), ...At, switchId: Id }),
+  'property.releaseSwitch': Type.Object({
+    type: Type.Literal('property.releaseSwitch'),
+    ...At,
+    switchId: Id,
   }),
 } satisfies { [K in PropertyEvent['type']]: TSchema };
 
@@ -238,7 +247,11 @@ const staff = {
     shiftId: Id,
     propertyId: Id,
   }),
-  'staff.deactivated': Type.Object({ type: Type.Literal('staff.deactivated'), ...Platform }),
+  'staff.deactivated': Type.Object({
+    type: Type.Literal('staff.deactivated'),
+    ...Platform,
+    credentialIds: Type.Optional(Type.Array(Id, { maxItems: 10_000 })),
+  }),
   'staff.credentialLinked': Type.Object({
     type: Type.Literal('staff.credentialLinked'),
     ...At,
@@ -260,6 +273,12 @@ const vendorSwitch = {
     pilotRoom: Type.Union([Id, Type.Null()]),
     rooms: Type.Array(Type.Object({ roomId: Id, oldDeviceId: Id }), { maxItems: 5000 }),
     previousPolicy: Policy,
+    previousStatuses: Type.Optional(
+      Type.Record(
+        Type.String(),
+        Type.Union([Type.Literal('active'), Type.Literal('provisional'), Type.Literal('disabled')]),
+      ),
+    ),
   }),
   'vendorSwitch.advance': Type.Object({
     type: Type.Literal('vendorSwitch.advance'),

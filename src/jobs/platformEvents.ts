@@ -401,7 +401,19 @@ export class PlatformEventConsumer {
           kind: 'forward',
           tenantId: e.tenantId,
           to: { type: 'staff', id: staffActorId(e.tenantId, e.userId) },
-          event: { type: 'staff.deactivated', at, eventId: e.eventId, order },
+          event: {
+            type: 'staff.deactivated',
+            at,
+            eventId: e.eventId,
+            order,
+            // What the record holds of the user's, besides what the staff actor knows (credentials made before
+            // they linked themselves to it). The platform's user id is the staff holder's `ref`.
+            credentialIds: await this.d.issuance.readModel.liveCredentialsOfHolder(
+              e.tenantId,
+              'staff',
+              e.userId,
+            ),
+          },
         };
       }
       default:

@@ -2,7 +2,7 @@
  * The property: its vendor adapters and key-kind policy. Pure; what issuance reads of it goes through the
  * read model the runtime projects from this machine's context.
  */
-import { assign, type SnapshotFrom, setup } from 'xstate';
+import { and, assign, type SnapshotFrom, setup } from 'xstate';
 import type { KeyKind } from './intents.ts';
 import { ignore } from './totality.ts';
 
@@ -40,8 +40,18 @@ export interface PropertyContext {
   timezone: string;
   vendorAdapters: Record<string, VendorAdapterSetting>;
   keyKindPolicy: KeyKindPolicy;
+  /** The vendor switch running on the property (one at a time), since when. Absent in older snapshots. */
+  runningSwitch?: { id: string; at: string } | null;
+  /** The last change a switch made here, by its order: an older one arriving late changes nothing. */
+  switchOrder?: SwitchOrder | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A switch's messages to its property, numbered (they travel as separate effects and may cross). */
+export interface SwitchOrder {
+  switchId: string;
+  seq: number;
 }
 
 export type PropertyEvent =
@@ -54,22 +64,49 @@ export type PropertyEvent =
       status: AdapterStatus | 'enabled';
       config: Record<string, unknown>;
     }
-  | { type: 'property.setKeyKindPolicy'; at: string; policy: KeyKindPolicy }
+  | { type: 'property.setKeyKindPolicy'; at: string; policy: KeyKindPolicy; switchOrder?: SwitchOrder }
   /** Only an adapter's status, its config as it is (a vendor switch enabling or draining a vendor). */
-  | { type: 'property.setAdapterStatus'; at: string; vendor: string; status: AdapterStatus };
+  | {
+      type: 'property.setAdapterStatus';
+      at: string;
+      vendor: string;
+      status: AdapterStatus;
+      switchOrder?: SwitchOrder;
+    }
+  /** A vendor switch takes the property (refused while another runs), and lets it go when it ends. */
+  | { type: 'property.claimSwitch'; at: string; switchId: string }
+  | { type: 'property.releaseSwitch'; at: string; switchId: string };
 
 export const propertyEventTypes = [
   'property.create',
   'property.setVendorAdapter',
   'property.setKeyKindPolicy',
   'property.setAdapterStatus',
+  'property.claimSwitch',
+  'property.releaseSwitch',
 ] as const satisfies readonly PropertyEvent['type'][];
+
+/** An event a switch sent before one already applied here (the same switch, an earlier number). */
+function staleSwitchOrder(c: PropertyContext, e: PropertyEvent): boolean {
+  if (!('switchOrder' in e) || !e.switchOrder || !c.switchOrder) return false;
+  return e.switchOrder.switchId === c.switchOrder.switchId && e.switchOrder.seq <= c.switchOrder.seq;
+}
+const orderOf = (c: PropertyContext, e: PropertyEvent) =>
+  'switchOrder' in e && e.switchOrder
+    ? { switchOrder: e.switchOrder }
+    : { switchOrder: c.switchOrder ?? null };
 
 export const propertyMachine = setup({
   types: {
     context: {} as PropertyContext,
     events: {} as PropertyEvent,
     input: {} as { id: string; tenantId: string },
+  },
+  guards: {
+    currentSwitchOrder: ({ context, event }) => !staleSwitchOrder(context, event),
+    noRunningSwitch: ({ context }) => !context.runningSwitch,
+    runningIs: ({ context, event }) =>
+      event.type === 'property.releaseSwitch' && context.runningSwitch?.id === event.switchId,
   },
 }).createMachine({
   id: 'property',
@@ -99,6 +136,8 @@ export const propertyMachine = setup({
         'property.setVendorAdapter': ignore('not created: the gateway answers 404 first'),
         'property.setKeyKindPolicy': ignore('not created: the gateway answers 404 first'),
         'property.setAdapterStatus': ignore('not created: no adapter to set'),
+        'property.claimSwitch': ignore('not created: the gateway answers 404 first'),
+        'property.releaseSwitch': ignore('not created: nothing to release'),
       },
     },
     active: {
@@ -117,12 +156,23 @@ export const propertyMachine = setup({
             updatedAt: event.at,
           })),
         },
-        'property.setKeyKindPolicy': {
-          actions: assign(({ event }) => ({ keyKindPolicy: event.policy, updatedAt: event.at })),
-        },
+        'property.setKeyKindPolicy': [
+          {
+            guard: 'currentSwitchOrder',
+            actions: assign(({ context, event }) => ({
+              keyKindPolicy: event.policy,
+              ...orderOf(context, event),
+              updatedAt: event.at,
+            })),
+          },
+          ignore('stale: an earlier change of the same vendor switch'),
+        ],
         'property.setAdapterStatus': [
           {
-            guard: ({ context, event }) => Object.hasOwn(context.vendorAdapters, event.vendor),
+            guard: and([
+              'currentSwitchOrder',
+              ({ context, event }) => Object.hasOwn(context.vendorAdapters, event.vendor),
+            ]),
             actions: assign(({ context, event }) => {
               const current = context.vendorAdapters[event.vendor];
               return current
@@ -131,12 +181,30 @@ export const propertyMachine = setup({
                       ...context.vendorAdapters,
                       [event.vendor]: { ...current, status: event.status, updatedAt: event.at },
                     },
+                    ...orderOf(context, event),
                     updatedAt: event.at,
                   }
                 : {};
             }),
           },
-          ignore('no adapter of that vendor: nothing to set'),
+          ignore('no adapter of that vendor, or an earlier change of the same vendor switch'),
+        ],
+        'property.claimSwitch': [
+          {
+            guard: 'noRunningSwitch',
+            actions: assign(({ event }) => ({
+              runningSwitch: { id: event.switchId, at: event.at },
+              updatedAt: event.at,
+            })),
+          },
+          ignore('another vendor switch is running'),
+        ],
+        'property.releaseSwitch': [
+          {
+            guard: 'runningIs',
+            actions: assign(({ event }) => ({ runningSwitch: null, updatedAt: event.at })),
+          },
+          ignore('not the running switch'),
         ],
       },
     },

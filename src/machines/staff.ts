@@ -67,7 +67,11 @@ export type StaffEvent =
       issues: { credentialId: string; event: IssueCredentialEvent }[];
     })
   | (PlatformFields & { type: 'staff.shiftEnded'; shiftId: string; propertyId: string })
-  | (PlatformFields & { type: 'staff.deactivated' })
+  /**
+   * `credentialIds`: the user's live credentials the record holds (read by the forwarder), so one made before
+   * credentials linked themselves here is revoked too.
+   */
+  | (PlatformFields & { type: 'staff.deactivated'; credentialIds?: string[] })
   /** A caller's credential for this user (REST, holder `{kind: staff, ref: user id}`). */
   | { type: 'staff.credentialLinked'; at: string; credentialId: string; kind: KeyKind; propertyId: string };
 
@@ -216,9 +220,10 @@ function deactivate({ context, event, enqueue }: EnqueueArgs): void {
     seen: seenWith(context, event),
     updatedAt: event.at,
   });
-  for (const x of context.credentials)
+  const ids = new Set([...context.credentials.map((x) => x.id), ...(event.credentialIds ?? [])]);
+  for (const id of ids)
     enqueue(
-      message(context, 'deactivated', x.id, {
+      message(context, 'deactivated', id, {
         type: 'credential.revoke',
         at: event.at,
         reason: 'user_deactivated',

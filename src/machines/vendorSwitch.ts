@@ -19,7 +19,7 @@
  */
 import { and, assign, enqueueActions, type SnapshotFrom, setup } from 'xstate';
 import type { DomainEventIntent, GrantTarget, KeyKind, MessageIntent } from './intents.ts';
-import type { KeyKindPolicy } from './property.ts';
+import type { AdapterStatus, KeyKindPolicy } from './property.ts';
 import { ignore } from './totality.ts';
 
 export interface SwitchRoom {
@@ -46,6 +46,10 @@ export interface VendorSwitchContext {
   rooms: SwitchRoom[];
   /** The policy before the switch, restored on abort. */
   previousPolicy: KeyKindPolicy;
+  /** Both adapters' statuses before the switch, restored on abort (absent in older snapshots). */
+  previousStatuses?: Record<string, AdapterStatus>;
+  /** Messages sent to the property so far: each carries its number, so a late one changes nothing. */
+  propertySeq?: number;
   /** Credentials told to move to a new lock so far. */
   moved: number;
   /** The phase a pause left (resume goes back to it). */
@@ -65,6 +69,7 @@ export type VendorSwitchEvent =
       pilotRoom: string | null;
       rooms: { roomId: string; oldDeviceId: string }[];
       previousPolicy: KeyKindPolicy;
+      previousStatuses?: Record<string, AdapterStatus>;
     }
   /** The next phase; `legacyLive`: live credentials with a grant on the old vendor (read by the gateway). */
   | { type: 'vendorSwitch.advance'; at: string; legacyLive: number }
@@ -124,18 +129,34 @@ function preferring(c: VendorSwitchContext, first: string, second: string): KeyK
   return policy;
 }
 
-const setAdapter = (c: VendorSwitchContext, at: string, vendor: string, status: string, key: string) =>
-  message(
-    c,
-    key,
-    { type: 'property', id: c.propertyId },
-    {
-      type: 'property.setAdapterStatus',
-      at,
-      vendor,
-      status,
-    },
-  );
+/**
+ * Messages to the property, numbered from the switch's count (`propertySeq`): they travel as separate
+ * effects and may cross, and the property ignores one older than the last it applied. The caller stores
+ * the new count.
+ */
+function toProperty(c: VendorSwitchContext, events: { key: string; event: MessageIntent['event'] }[]) {
+  const first = c.propertySeq ?? 0;
+  return {
+    seq: first + events.length,
+    intents: events.map(({ key, event }, i) =>
+      message(
+        c,
+        key,
+        { type: 'property', id: c.propertyId },
+        {
+          ...event,
+          switchOrder: { switchId: c.id, seq: first + i + 1 },
+        },
+      ),
+    ),
+  };
+}
+const adapterStatusEvent = (at: string, vendor: string, status: string) => ({
+  type: 'property.setAdapterStatus',
+  at,
+  vendor,
+  status,
+});
 
 const published = (verb: string, data: Record<string, unknown> = {}): SwitchIntent => ({
   type: 'publishEvent',
@@ -144,27 +165,34 @@ const published = (verb: string, data: Record<string, unknown> = {}): SwitchInte
 
 /** Dual vendor: the new adapter active (provisional for a pilot), the policy preferring it. */
 function enableBoth({ context, event, enqueue }: EnqueueArgs): void {
-  enqueue.assign({ updatedAt: event.at });
-  enqueue(setAdapter(context, event.at, context.to, context.pilotRoom ? 'provisional' : 'active', 'enable'));
-  enqueue(
-    message(
-      context,
-      'prefer',
-      { type: 'property', id: context.propertyId },
-      {
+  const m = toProperty(context, [
+    {
+      key: 'enable',
+      event: adapterStatusEvent(event.at, context.to, context.pilotRoom ? 'provisional' : 'active'),
+    },
+    {
+      key: 'prefer',
+      event: {
         type: 'property.setKeyKindPolicy',
         at: event.at,
         policy: preferring(context, context.to, context.from),
       },
-    ),
-  );
+    },
+  ]);
+  enqueue.assign({ propertySeq: m.seq, updatedAt: event.at });
+  for (const i of m.intents) enqueue(i);
   enqueue(published('started', { from: context.from, to: context.to, rooms: context.rooms.length }));
 }
 
 /** Cutover under way: a pilot's new adapter becomes active for every room. */
 function openCutover({ context, event, enqueue }: EnqueueArgs): void {
   enqueue.assign({ updatedAt: event.at });
-  if (context.pilotRoom) enqueue(setAdapter(context, event.at, context.to, 'active', 'activate'));
+  if (!context.pilotRoom) return;
+  const m = toProperty(context, [
+    { key: 'activate', event: adapterStatusEvent(event.at, context.to, 'active') },
+  ]);
+  enqueue.assign({ propertySeq: m.seq });
+  for (const i of m.intents) enqueue(i);
 }
 
 function cutRoom({ context, event, enqueue }: EnqueueArgs): void {
@@ -245,28 +273,44 @@ function cutRoom({ context, event, enqueue }: EnqueueArgs): void {
 }
 
 function drain({ context, event, enqueue }: EnqueueArgs): void {
-  enqueue.assign({ updatedAt: event.at });
   // No new issuance on the old vendor; revokes and changes of what it holds still run.
-  enqueue(setAdapter(context, event.at, context.from, 'disabled', 'drain'));
+  const m = toProperty(context, [
+    { key: 'drain', event: adapterStatusEvent(event.at, context.from, 'disabled') },
+  ]);
+  enqueue.assign({ propertySeq: m.seq, updatedAt: event.at });
+  for (const i of m.intents) enqueue(i);
   enqueue(published('draining', { from: context.from }));
 }
 
+/** The property is free for another switch. */
+const release = (c: VendorSwitchContext, at: string): SwitchIntent =>
+  message(
+    c,
+    'release',
+    { type: 'property', id: c.propertyId },
+    {
+      type: 'property.releaseSwitch',
+      at,
+      switchId: c.id,
+    },
+  );
+
 function restore({ context, event, enqueue }: EnqueueArgs): void {
   if (event.type !== 'vendorSwitch.abort') return;
-  enqueue.assign({ pausedIn: null, updatedAt: event.at });
-  enqueue(
-    message(
-      context,
-      'restore',
-      { type: 'property', id: context.propertyId },
-      {
-        type: 'property.setKeyKindPolicy',
-        at: event.at,
-        policy: context.previousPolicy,
-      },
-    ),
-  );
-  enqueue(setAdapter(context, event.at, context.from, 'active', 'restore-from'));
+  const before = context.previousStatuses ?? { [context.from]: 'active' };
+  const m = toProperty(context, [
+    {
+      key: 'restore',
+      event: { type: 'property.setKeyKindPolicy', at: event.at, policy: context.previousPolicy },
+    },
+    ...Object.entries(before).map(([vendor, status]) => ({
+      key: `restore-${vendor}`,
+      event: adapterStatusEvent(event.at, vendor, status),
+    })),
+  ]);
+  enqueue.assign({ pausedIn: null, propertySeq: m.seq, updatedAt: event.at });
+  for (const i of m.intents) enqueue(i);
+  enqueue(release(context, event.at));
   enqueue(published('aborted', { reason: event.reason }));
 }
 
@@ -293,6 +337,7 @@ export const vendorSwitchMachine = setup({
             pilotRoom: event.pilotRoom,
             rooms: event.rooms.map((r) => ({ ...r, newDeviceId: null, cutoverAt: null })),
             previousPolicy: event.previousPolicy,
+            ...(event.previousStatuses ? { previousStatuses: event.previousStatuses } : {}),
             createdAt: event.at,
             updatedAt: event.at,
           }
@@ -304,6 +349,7 @@ export const vendorSwitchMachine = setup({
     drain: enqueueActions(drain),
     complete: enqueueActions(({ context, event, enqueue }) => {
       enqueue.assign({ updatedAt: event.at });
+      enqueue(release(context, event.at));
       enqueue(published('completed', { from: context.from, to: context.to, moved: context.moved }));
     }),
     restore: enqueueActions(restore),

@@ -121,12 +121,14 @@ export interface ReadModel {
   devicesInRooms(tenantId: string, propertyId: string, rooms: string[]): Promise<DeviceInRoom[]>;
   /** A vendor switch as its actor last committed it (no read-model table of its own), or null. */
   vendorSwitch(tenantId: string, id: string): Promise<{ phase: string; context: VendorSwitchContext } | null>;
-  /** The property's switch that is neither completed nor aborted, if any. */
-  runningSwitch(tenantId: string, propertyId: string): Promise<string | null>;
+  /** The vendor switch the property is taken by (its actor's claim), if any. */
+  propertySwitch(tenantId: string, propertyId: string): Promise<{ id: string; at: string } | null>;
   /** Live credentials (not closed) with a grant on the lock device. */
   liveCredentialsOnDevice(tenantId: string, propertyId: string, lockDeviceId: string): Promise<string[]>;
   /** How many live credentials of the property hold a grant on the vendor. */
   liveCredentialsOnVendor(tenantId: string, propertyId: string, vendor: string): Promise<number>;
+  /** The live credentials of a holder, in every property of the tenant. */
+  liveCredentialsOfHolder(tenantId: string, kind: 'guest' | 'staff', ref: string): Promise<string[]>;
   /** Whether the member of staff's account was deactivated (their staff actor says so). */
   staffDeactivated(tenantId: string, staffId: string): Promise<boolean>;
   /** The rooms whose active lock devices are in any of the areas (a master key's doors). */
@@ -188,15 +190,13 @@ export function createReadModel(db: Db): ReadModel {
       return r && r.value !== 'new' ? { phase: r.value, context: r.context } : null;
     },
 
-    async runningSwitch(tenantId, propertyId) {
+    async propertySwitch(tenantId, propertyId) {
       const { rows } = await withTenant(db, tenantId, (tx) =>
-        sql<{ id: string }>`
-          select actor_id as id from actor_snapshots
-           where actor_type = 'vendorSwitch' and snapshot->'context'->>'propertyId' = ${propertyId}
-             and snapshot->>'value' not in ('new', 'completed', 'aborted')
-           limit 1`.execute(tx),
+        sql<{ claim: { id: string; at: string } | null }>`
+          select snapshot->'context'->'runningSwitch' as claim from actor_snapshots
+           where actor_type = 'property' and actor_id = ${propertyId}`.execute(tx),
       );
-      return rows[0]?.id ?? null;
+      return rows[0]?.claim ?? null;
     },
 
     async liveCredentialsOnDevice(tenantId, propertyId, lockDeviceId) {
@@ -218,6 +218,16 @@ export function createReadModel(db: Db): ReadModel {
              and grants @> ${JSON.stringify([{ vendor }])}::jsonb`.execute(tx),
       );
       return Number(rows[0]?.n ?? 0);
+    },
+
+    async liveCredentialsOfHolder(tenantId, kind, ref) {
+      const { rows } = await withTenant(db, tenantId, (tx) =>
+        sql<{ id: string }>`
+          select id from key_credentials
+           where holder_kind = ${kind} and holder_ref = ${ref} and status in (${sql.join(LIVE)})
+           order by id limit 10000`.execute(tx),
+      );
+      return rows.map((r) => r.id);
     },
 
     async staffDeactivated(tenantId, staffId) {

@@ -8,7 +8,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { sql } from 'kysely';
 import Type from 'typebox';
 import { buildSwitchPlan, type PlanRoomInput, SwitchPlanFile } from '../../cutover/switchPlan.ts';
 import { LockError } from '../../errors.ts';
@@ -200,6 +199,56 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
     }
   }
 
+  /**
+   * Takes the property for the switch `id`, or refuses (409) naming the switch that has it. A claim whose
+   * switch never came to be (the process died between the claim and the plan) is let go after a minute.
+   */
+  async function claimProperty(principal: Principal, propertyId: string, id: string) {
+    const { tenantId } = principal;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const running = await p.readModel.propertySwitch(tenantId, propertyId);
+      if (running?.id === id) return;
+      if (running) {
+        // Let go: a switch that ended (its own release may still be on its way), or one that never came to
+        // be (the process died between the claim and the plan) after a minute.
+        const holder = await p.readModel.vendorSwitch(tenantId, running.id);
+        const orphan = holder
+          ? holder.phase === 'completed' || holder.phase === 'aborted'
+          : p.clock.now().getTime() - Date.parse(running.at) > 60_000;
+        if (!orphan)
+          throw new LockError('LOCK.CONFLICT', `vendor switch ${running.id} is running on this property`);
+        await tellProperty(principal, propertyId, {
+          type: 'property.releaseSwitch',
+          at: p.clock.now().toISOString(),
+          switchId: running.id,
+        });
+        continue;
+      }
+      // Free as read: the property grants the claim to the first switch that asks.
+      await tellProperty(principal, propertyId, {
+        type: 'property.claimSwitch',
+        at: p.clock.now().toISOString(),
+        switchId: id,
+      });
+    }
+    throw new LockError('LOCK.UNAVAILABLE', 'the property did not take the switch in time; try again');
+  }
+
+  async function tellProperty(principal: Principal, propertyId: string, event: Record<string, unknown>) {
+    const msgId = randomUUID();
+    await p.mailbox.sendAndWait(
+      { type: 'property', id: propertyId },
+      {
+        tenantId: principal.tenantId,
+        by: principalRef(principal),
+        event: event as { type: string; at: string },
+      },
+      msgId,
+      (n) => n.msgId === msgId,
+      p.waitBudgetMs,
+    );
+  }
+
   /** Active locks of the old vendor the switch does not cover (registered after its plan): draining would strand them. */
   async function outsideTheSwitch(tenantId: string, c: VendorSwitchContext) {
     const known = new Set(c.rooms.map((r) => r.oldDeviceId));
@@ -302,34 +351,28 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           throw new LockError('LOCK.VALIDATION', `pilot room ${b.pilotRoom} has no ${b.from} lock`);
         const kinds: KeyKind[] = b.kinds ?? ['pin'];
         const id = randomUUID();
-        // One switch per property at a time: the check and the plan under the property's lock.
-        await p.runtimeDb.connection().execute(async (conn) => {
-          const key = `vendor-switch:${tenantId}:${property.id}`;
-          await sql`select pg_advisory_lock(hashtext(${key}))`.execute(conn);
-          try {
-            const running = await p.readModel.runningSwitch(tenantId, property.id);
-            if (running)
-              throw new LockError('LOCK.CONFLICT', `vendor switch ${running} is running on this property`);
-            await tell(
-              req.principal,
-              id,
-              {
-                type: 'vendorSwitch.plan',
-                at: p.clock.now().toISOString(),
-                propertyId: property.id,
-                from: b.from,
-                to: b.to,
-                kinds,
-                pilotRoom: b.pilotRoom ?? null,
-                rooms,
-                previousPolicy: property.keyKindPolicy,
-              } as { type: string; at: string },
-              async () => (await phaseOf(tenantId, id)) !== undefined,
-            );
-          } finally {
-            await sql`select pg_advisory_unlock(hashtext(${key}))`.execute(conn);
-          }
-        });
+        // One switch per property at a time: the property actor grants the claim to one switch only.
+        await claimProperty(req.principal, property.id, id);
+        await tell(
+          req.principal,
+          id,
+          {
+            type: 'vendorSwitch.plan',
+            at: p.clock.now().toISOString(),
+            propertyId: property.id,
+            from: b.from,
+            to: b.to,
+            kinds,
+            pilotRoom: b.pilotRoom ?? null,
+            rooms,
+            previousPolicy: property.keyKindPolicy,
+            previousStatuses: {
+              [b.from]: adapterStatus(from.status),
+              [b.to]: adapterStatus(property.vendorAdapters[b.to]?.status ?? 'disabled'),
+            },
+          } as { type: string; at: string },
+          async () => (await phaseOf(tenantId, id)) !== undefined,
+        );
         return reply.code(201).send(await view(tenantId, id));
       },
     );

@@ -91,6 +91,16 @@ describe('staff', () => {
     expect(sent(late.intents)).toEqual([['rest-2', 'credential.revoke', 'user_deactivated', true]]);
   });
 
+  it('staff: deactivation also revokes what the record holds of the user that never linked here (made before links)', () => {
+    const o = spec
+      .given(started(1))
+      .when({ ...deactivated(2), credentialIds: ['rest-old', 'mk-sh1'] }).outcome;
+    expect(sent(o.intents)).toEqual([
+      ['mk-sh1', 'credential.revoke', 'user_deactivated', true],
+      ['rest-old', 'credential.revoke', 'user_deactivated', true],
+    ]);
+  });
+
   it('staff: a redelivered platform event is applied once', () => {
     const o = spec.given(started(1)).when(started(1)).outcome;
     expect(o.intents).toEqual([]);

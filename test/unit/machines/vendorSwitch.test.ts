@@ -3,7 +3,7 @@
  * migration plan says, and a phase advances only without blockers (rooms left, credentials on the old vendor).
  */
 import { describe, expect, it } from 'vitest';
-import { type MessageIntent, vendorSwitchMachine } from '../../../src/machines/index.ts';
+import { type MessageIntent, propertyMachine, vendorSwitchMachine } from '../../../src/machines/index.ts';
 import { decider } from '../../support/decider.ts';
 
 const spec = decider(vendorSwitchMachine, { id: 'sw1', tenantId: 't1' });
@@ -107,6 +107,7 @@ describe('vendor switch', () => {
     expect(told(aborted.outcome.intents)).toEqual([
       ['property', 'p1', 'property.setKeyKindPolicy', { pin: { preferredOrder: ['ttlock'] } }],
       ['property', 'p1', 'property.setAdapterStatus', 'ttlock'],
+      ['property', 'p1', 'property.releaseSwitch', null],
     ]);
     const pause = { type: 'vendorSwitch.pause', at };
     spec.given(plan(), advance(), advance(), pause).when(advance()).then({ state: 'paused' });
@@ -119,5 +120,53 @@ describe('vendor switch', () => {
       .given(...completed)
       .when({ type: 'vendorSwitch.abort', at, reason: 'late' })
       .then({ state: 'completed' });
+  });
+
+  it('vendor switch: its messages to the property are numbered, so one that arrives late changes nothing there', () => {
+    const o = spec.given(plan()).when(advance()).outcome;
+    const orders = o.intents
+      .filter((i) => i.type === 'sendMessage')
+      .map((i) => ((i.params as MessageIntent).event as { switchOrder?: unknown }).switchOrder);
+    expect(orders).toEqual([
+      { switchId: 'sw1', seq: 1 },
+      { switchId: 'sw1', seq: 2 },
+    ]);
+    const property = decider(propertyMachine, { id: 'p1', tenantId: 't1' });
+    const created = [
+      { type: 'property.create', at, name: 'H', timezone: 'UTC' },
+      { type: 'property.setVendorAdapter', at, vendor: 'ttlock', status: 'active', config: {} },
+    ];
+    const disable = {
+      type: 'property.setAdapterStatus',
+      at,
+      vendor: 'ttlock',
+      status: 'disabled',
+      switchOrder: { switchId: 'sw1', seq: 3 },
+    };
+    const restore = { ...disable, status: 'active', switchOrder: { switchId: 'sw1', seq: 4 } };
+    // The drain's message redelivered after the abort's: the old vendor stays enabled.
+    const late = property.given(...created, disable, restore).when(disable).outcome;
+    expect((late.context.vendorAdapters as Record<string, { status: string }>).ttlock?.status).toBe('active');
+  });
+
+  it('property: one vendor switch at a time; only the running one lets it go', () => {
+    const property = decider(propertyMachine, { id: 'p1', tenantId: 't1' });
+    const create = { type: 'property.create', at, name: 'H', timezone: 'UTC' };
+    const claim = (switchId: string) => ({ type: 'property.claimSwitch', at, switchId });
+    const release = (switchId: string) => ({ type: 'property.releaseSwitch', at, switchId });
+    expect(property.given(create, claim('a')).when(claim('b')).outcome.context.runningSwitch).toEqual({
+      id: 'a',
+      at,
+    });
+    expect(property.given(create, claim('a')).when(release('b')).outcome.context.runningSwitch).toEqual({
+      id: 'a',
+      at,
+    });
+    expect(
+      property.given(create, claim('a'), release('a')).when(claim('b')).outcome.context.runningSwitch,
+    ).toEqual({
+      id: 'b',
+      at,
+    });
   });
 });
