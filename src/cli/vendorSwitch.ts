@@ -29,6 +29,9 @@ export class CliError extends Error {
 
 interface SwitchView {
   id: string;
+  propertyId: string;
+  from: string;
+  to: string;
   phase: string;
   rooms: { total: number; cutover: number };
   roomList: { roomId: string; newDeviceId: string | null }[];
@@ -189,14 +192,31 @@ async function apply(
   let s: SwitchView;
   if (plan.switchId) {
     s = await call<SwitchView>('GET', `/vendor-switches/${plan.switchId}`);
+    if (s.propertyId !== plan.propertyId || s.from !== plan.from || s.to !== plan.to)
+      throw new CliError(
+        `${file}: switch ${plan.switchId} is ${s.from} → ${s.to} on property ${s.propertyId}, not this plan's`,
+        2,
+      );
     io.out(`carrying on with ${describe(s)}`);
   } else {
-    s = await call<SwitchView>('POST', `/properties/${plan.propertyId}/vendor-switches`, {
-      from: plan.from,
-      to: plan.to,
-      kinds: plan.kinds,
-      ...(plan.pilotRoom ? { pilotRoom: plan.pilotRoom } : {}),
-    });
+    try {
+      s = await call<SwitchView>('POST', `/properties/${plan.propertyId}/vendor-switches`, {
+        from: plan.from,
+        to: plan.to,
+        kinds: plan.kinds,
+        ...(plan.pilotRoom ? { pilotRoom: plan.pilotRoom } : {}),
+      });
+    } catch (e) {
+      // The answer to an earlier create was lost: the running switch may be this plan's.
+      const running =
+        e instanceof CliError ? /vendor switch (\S+) is running/.exec(e.message)?.[1] : undefined;
+      if (running)
+        throw new CliError(
+          `${e instanceof Error ? e.message : ''}\nif it is this plan's, add "switchId": "${running}" to ${file} and apply again`,
+          1,
+        );
+      throw e;
+    }
     // Written at once: an apply started again after a crash finds its switch.
     writeFileSync(file, `${JSON.stringify({ ...plan, switchId: s.id }, null, 2)}\n`);
     io.out(`switch ${s.id} planned`);

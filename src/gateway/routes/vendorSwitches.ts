@@ -85,6 +85,8 @@ const problems = {
   422: { $ref: 'Problem#' },
 };
 const admin = { scope: 'lock:admin' } as const;
+/** The most credentials one room's cutover moves (its message's limit). */
+const MAX_MOVES_PER_ROOM = 10_000;
 
 export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
   async function load(tenantId: string, id: string) {
@@ -345,6 +347,8 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             `the property has no ${b.to} adapter: configure it first (PUT …/vendor-adapters/${b.to})`,
           );
         const rooms = await oldRooms(tenantId, property.id, b.from);
+        if (rooms.length > 5000)
+          throw new LockError('LOCK.VALIDATION', `${rooms.length} rooms: a switch takes at most 5,000`);
         if (rooms.length === 0)
           throw new LockError('LOCK.VALIDATION', `the property has no active ${b.from} lock to switch`);
         if (b.pilotRoom && !rooms.some((r) => r.roomId === b.pilotRoom))
@@ -423,6 +427,16 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             `${c.to} does not list a lock ${req.body.vendorDeviceRef} for this property`,
           );
         const old = await p.readModel.device(tenantId, room.oldDeviceId);
+        const credentialIds = await p.readModel.liveCredentialsOnDevice(
+          tenantId,
+          c.propertyId,
+          room.oldDeviceId,
+        );
+        if (credentialIds.length > MAX_MOVES_PER_ROOM)
+          throw new LockError(
+            'LOCK.VALIDATION',
+            `room ${room.roomId} has ${credentialIds.length} live credentials; at most ${MAX_MOVES_PER_ROOM} move at once`,
+          );
         await tell(
           req.principal,
           c.id,
@@ -436,17 +450,20 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
               vendorDeviceRef: req.body.vendorDeviceRef,
               areas: old?.areas ?? [],
             },
-            credentialIds: await p.readModel.liveCredentialsOnDevice(
-              tenantId,
-              c.propertyId,
-              room.oldDeviceId,
-            ),
+            credentialIds,
           } as { type: string; at: string },
           async () => {
             const now = await p.readModel.vendorSwitch(tenantId, c.id);
             return !!now?.context.rooms.find((r) => r.roomId === room.roomId)?.newDeviceId;
           },
         );
+        // Two requests for the room at once: the first's lock is the room's; the other is told so.
+        const cut = (await load(tenantId, c.id)).context.rooms.find((r) => r.roomId === room.roomId);
+        if (cut?.newDeviceRef && cut.newDeviceRef !== req.body.vendorDeviceRef)
+          throw new LockError(
+            'LOCK.INVALID_STATE',
+            `room ${room.roomId} was cut over to ${cut.newDeviceRef} by another request`,
+          );
         // A credential issued on the old lock while this ran is moved too.
         const after = await load(tenantId, c.id);
         await moveStragglers(req.principal, after.context);
