@@ -139,7 +139,7 @@ describe('lifecycle through REST', () => {
     expect(heldAt('7003')).toEqual([]);
   });
 
-  it('lifecycle: a provisional adapter issues only for a credential that names it; enabled is read as active', async () => {
+  it("lifecycle: a provisional adapter's lock is used by policy only where it is the room's only lock (physical truth); named, it is used; enabled is read as active", async () => {
     const { propertyId } = await seedProperty(h.service, tenantId, { '104': '7004' });
     const set = (status: string) =>
       gw.app.inject({
@@ -151,8 +151,9 @@ describe('lifecycle through REST', () => {
     expect((await set('provisional')).json()).toMatchObject({
       vendorAdapters: { ttlock: { status: 'provisional' } },
     });
+    // The room's only lock is on the provisional adapter (a vendor switch's pilot room, cut over): it is used.
     const byPolicy = await issue({ propertyId, rooms: ['104'] });
-    expect(byPolicy.statusCode).toBe(422);
+    expect(byPolicy.statusCode).toBe(201);
     const pilot = await issue({ propertyId, rooms: ['104'], provisionalVendors: ['ttlock'] });
     expect(pilot.statusCode).toBe(201);
     expect(pilot.json()).toMatchObject({ status: 'active', vendor: 'ttlock' });
