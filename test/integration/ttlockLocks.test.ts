@@ -94,6 +94,29 @@ describe('ttlock locks', () => {
     expect(now + (e.retryAfterMs ?? 0)).toBe(Date.parse('2026-12-31T16:00:00Z'));
   });
 
+  it('ttlock: remote unlock switched off in the app (-4043) is not supported, not retried', async () => {
+    sim.setRemoteUnlock('7006', false);
+    await expect(adapter().remoteUnlock('7006')).rejects.toMatchObject({
+      failure: 'NOT_SUPPORTED',
+      retryable: false,
+    });
+    sim.setRemoteUnlock('7006', true);
+    await expect(adapter().remoteUnlock('7006')).resolves.toBeUndefined();
+  });
+
+  it('ttlock: a spent monthly quota (30007) waits for its reset; a bare failure (errcode 1) is retried', async () => {
+    const a = adapter();
+    await a.listLocks();
+    sim.setFaults({ monthlyQuota: true });
+    const quota = await a.listLocks().catch((e: unknown) => e as { failure: string; retryAfterMs?: number });
+    sim.setFaults({ monthlyQuota: false });
+    expect(quota).toMatchObject({ failure: 'RATE_LIMITED' });
+    expect((quota as { retryAfterMs?: number }).retryAfterMs).toBeGreaterThan(0);
+    sim.setFaults({ genericFailures: 1 });
+    await expect(a.listLocks()).rejects.toMatchObject({ failure: 'OFFLINE', retryable: true });
+    await expect(a.listLocks()).resolves.toHaveLength(6);
+  });
+
   it("ttlock: feature 56 of featureValue is WiFi, read as one number's bit", () => {
     expect(isWifiLock('F44354CD5F3')).toBe(false);
     expect(isWifiLock((0xf44354cd5f3n | (1n << 56n)).toString(16))).toBe(true);

@@ -30,6 +30,10 @@ export interface SimFaults extends BaseFaults {
   lockBusy: boolean;
   /** Every gateway operation answers -2012 (no gateway reaches the lock). */
   gatewayOffline: boolean;
+  /** The account's monthly call quota is spent: every v3 call answers errcode 30007. */
+  monthlyQuota: boolean;
+  /** The next this many v3 calls answer errcode 1 ("failed or means no", nothing more said). */
+  genericFailures: number;
 }
 
 export const TTLOCK_SIM_DEFAULTS = {
@@ -104,6 +108,8 @@ export interface TtlockSimulator extends VendorSimulator<SimState, SimFaults> {
   /** The lock's own clock runs this far off the real time (a drifted clock, or a wrong time zone). */
   setLockClockDrift(lockRef: string, ms: number): void;
   lockClockDrift(lockRef: string): number;
+  /** The lock's "remote unlock" setting in the TTLock app (on by default here): off, unlock answers -4043. */
+  setRemoteUnlock(lockRef: string, on: boolean): void;
 }
 
 export interface SimState {
@@ -144,11 +150,13 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   let wifi = new Map<number, { online: boolean; powerSaving: boolean }>();
   let clockDrift = new Map<number, number>();
   let addTypes = new Map<number, string>();
+  let remoteUnlockOff = new Set<number>();
 
   function reset() {
     wifi = new Map();
     clockDrift = new Map();
     addTypes = new Map();
+    remoteUnlockOff = new Set();
     locks = new Map();
     passcodes = new Map();
     records = new Map();
@@ -256,7 +264,16 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     if (!Number.isFinite(date) || Math.abs(date - (Date.now() + faults.clockSkewMs)) > DATE_TOLERANCE_MS) {
       return fail(80000, 'date must be current time, in 5 minutes');
     }
+    if (faults.monthlyQuota)
+      return fail(
+        30007,
+        'exceeded the monthty limit for API calls. Upgrade your developer account to get more calls',
+      );
     if (faults.rateLimited) return fail(30006, 'request too frequently, please try again later');
+    if (faults.genericFailures > 0) {
+      faults.genericFailures--;
+      return fail(1, 'failed or means no');
+    }
     if (faults.errorRate > 0 && Math.random() < faults.errorRate)
       return fail(-3002, 'The gateway is offline.');
     const lockId = Number(p.get('lockId'));
@@ -371,6 +388,8 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       case '/v3/lock/unlock': {
         const l = locks.get(lockId);
         if (!l) return fail(-1003, 'Lock does not exist.');
+        // Remote unlock is a setting of the lock in the TTLock app; switched off, unlock is refused.
+        if (remoteUnlockOff.has(lockId)) return fail(-4043, 'The function is not supported for this lock');
         record(l, 12, 1, account.username, '', Date.now());
         return ok();
       }
@@ -606,6 +625,8 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       gatewayMs: 0,
       lockBusy: false,
       gatewayOffline: false,
+      monthlyQuota: false,
+      genericFailures: 0,
     },
     reset,
     state,
@@ -681,5 +702,9 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       clockDrift.set(Number(lockRef), ms);
     },
     lockClockDrift: (lockRef) => clockDrift.get(Number(lockRef)) ?? 0,
+    setRemoteUnlock: (lockRef, on) => {
+      if (on) remoteUnlockOff.delete(Number(lockRef));
+      else remoteUnlockOff.add(Number(lockRef));
+    },
   };
 }
