@@ -55,6 +55,11 @@ export interface PartitionWorkerDeps {
 }
 
 const MAX_DB_BACKOFF_MS = 5000;
+/**
+ * How often a running consumer is checked against the stream: a consumer whose stream was deleted does not
+ * always end its message iterator (no pull was outstanding to be told), and would wait for ever.
+ */
+const CONSUMER_CHECK_MS = 2000;
 
 export class PartitionWorker {
   private messages: ConsumerMessages | undefined;
@@ -130,6 +135,7 @@ export class PartitionWorker {
     let messages: ConsumerMessages | undefined = first;
     for (let attempt = 0; !this.stopping;) {
       if (messages) {
+        const watch = this.watchConsumer(messages);
         try {
           await this.run(messages);
         } catch (e) {
@@ -137,6 +143,8 @@ export class PartitionWorker {
             partition: this.partition,
             err: ensureError(e).message,
           });
+        } finally {
+          clearInterval(watch);
         }
         messages = undefined;
         if (this.stopping) break;
@@ -156,6 +164,37 @@ export class PartitionWorker {
         });
       }
     }
+  }
+
+  /**
+   * Closes the messages when their consumer or its stream is gone (the stream recreated: another identity),
+   * so the supervisor opens it again; a check that cannot reach NATS decides nothing.
+   */
+  private watchConsumer(messages: ConsumerMessages): ReturnType<typeof setInterval> {
+    const t = this.d.topology;
+    let checking = false;
+    const timer = setInterval(() => {
+      if (checking || this.stopping) return;
+      checking = true;
+      void (async () => {
+        let gone = false;
+        try {
+          const info = await this.d.jsm.streams.info(t.actorsStream);
+          if (info.created !== this.epoch) gone = true;
+          else await this.d.jsm.consumers.info(t.actorsStream, this.consumerName);
+        } catch (e) {
+          gone = /not found|no responders/i.test(ensureError(e).message);
+        }
+        if (gone && !this.stopping) {
+          this.d.log?.('partition consumer lost; opening it again', { partition: this.partition });
+          await messages.close().catch(() => {});
+        }
+      })().finally(() => {
+        checking = false;
+      });
+    }, CONSUMER_CHECK_MS);
+    timer.unref();
+    return timer;
   }
 
   private pause(ms: number): Promise<void> {
