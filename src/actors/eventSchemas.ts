@@ -110,6 +110,13 @@ const credential = {
     from: Id,
     target: GrantTarget,
   }),
+  'credential.changeRooms': Type.Object({
+    type: Type.Literal('credential.changeRooms'),
+    ...At,
+    rooms: Type.Array(Id, { minItems: 1, maxItems: MAX_LOCKS }),
+    targets: Type.Array(GrantTarget, { maxItems: MAX_LOCKS }),
+    seq: Type.Integer({ minimum: 0 }),
+  }),
   'timer.expire': Type.Object({ type: Type.Literal('timer.expire'), ...At, validUntil: Type.Optional(Time) }),
   'timer.retryGrant': Type.Object({
     type: Type.Literal('timer.retryGrant'),
@@ -219,6 +226,22 @@ const reservation = {
     eventId: Id,
     order: Order,
     reason: Type.Union([Type.Literal('checked_out'), Type.Literal('cancelled')]),
+  }),
+  'reservation.roomsChanged': Type.Object({
+    type: Type.Literal('reservation.roomsChanged'),
+    ...At,
+    eventId: Id,
+    order: Order,
+    rooms: Type.Array(Id, { minItems: 1, maxItems: 20 }),
+    plans: Type.Record(
+      Type.String(),
+      Type.Object({
+        targets: Type.Array(GrantTarget, { maxItems: 20 }),
+        unresolved: Type.Array(Type.Object({ roomId: Id, code: Type.String({ maxLength: 100 }) }), {
+          maxItems: 20,
+        }),
+      }),
+    ),
   }),
   'reservation.credentialLinked': Type.Object({
     type: Type.Literal('reservation.credentialLinked'),

@@ -70,34 +70,10 @@ export async function prepareIssue(
   at: string,
   pins: string[] = newPins(d, r.kind),
 ): Promise<PreparedIssue> {
-  const { property, devices } = await d.readModel.issueContext(r.tenantId, r.propertyId, r.rooms);
-  if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${r.propertyId}`);
-  // New issuance goes to active adapters; a provisional one (a pilot) only when the request names it.
-  const enabledVendors = new Set(
-    Object.entries(property.vendorAdapters)
-      .filter(([v, s]) => {
-        const status = adapterStatus(s.status);
-        return status === 'active' || (status === 'provisional' && (r.provisionalVendors ?? []).includes(v));
-      })
-      .map(([v]) => v),
-  );
   const detail = holderDetail(r);
-  const provisional = new Set(
-    Object.entries(property.vendorAdapters)
-      .filter(([, s]) => adapterStatus(s.status) === 'provisional')
-      .map(([v]) => v),
-  );
-  const plan = planTargets({
-    rooms: r.rooms,
-    kind: r.kind,
-    devices,
-    policy: property.keyKindPolicy,
-    enabledVendors,
-    provisionalVendors: provisional,
-    supportsKind: d.supportsKind,
-    needsHolderDetail: d.needsHolderDetail,
+  const { plan } = await planRooms(d, r.tenantId, r.propertyId, r.rooms, r.kind, {
     hasHolderDetail: !!detail,
-    ...(r.provisionalVendors ? { preferVendors: r.provisionalVendors } : {}),
+    ...(r.provisionalVendors ? { provisionalVendors: r.provisionalVendors } : {}),
   });
   const [pin, ...spares] = pins;
   return {
@@ -120,6 +96,46 @@ export async function prepareIssue(
       ...(d.retry ? { retry: d.retry } : {}),
     },
   };
+}
+
+/**
+ * Which lock each room's grant goes to, for a credential of `kind` on the property: the property's adapters
+ * (active ones; provisional ones where named, or where their lock is the room's only one) and the rooms'
+ * active locks. Throws LOCK.PROPERTY_NOT_FOUND for an unknown (or other tenant's) property.
+ */
+export async function planRooms(
+  d: IssuanceDeps,
+  tenantId: string,
+  propertyId: string,
+  rooms: string[],
+  kind: KeyKind,
+  o: { hasHolderDetail: boolean; provisionalVendors?: string[] },
+) {
+  const { property, devices } = await d.readModel.issueContext(tenantId, propertyId, rooms);
+  if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${propertyId}`);
+  const statusOf = Object.entries(property.vendorAdapters).map(
+    ([v, s]) => [v, adapterStatus(s.status)] as const,
+  );
+  // New issuance goes to active adapters; a provisional one (a pilot) only when the request names it.
+  const enabledVendors = new Set(
+    statusOf
+      .filter(([v, s]) => s === 'active' || (s === 'provisional' && (o.provisionalVendors ?? []).includes(v)))
+      .map(([v]) => v),
+  );
+  const provisional = new Set(statusOf.filter(([, s]) => s === 'provisional').map(([v]) => v));
+  const plan = planTargets({
+    rooms,
+    kind,
+    devices,
+    policy: property.keyKindPolicy,
+    enabledVendors,
+    provisionalVendors: provisional,
+    supportsKind: d.supportsKind,
+    needsHolderDetail: d.needsHolderDetail,
+    hasHolderDetail: o.hasHolderDetail,
+    ...(o.provisionalVendors ? { preferVendors: o.provisionalVendors } : {}),
+  });
+  return { property, plan };
 }
 
 /**

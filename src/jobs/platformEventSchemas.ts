@@ -54,3 +54,11 @@ export const UserDeactivated = Type.Object({
   tenantId: Id,
   userId: Id,
 });
+
+export const ReservationRoomsChanged = Type.Object({
+  eventId: Type.String({ minLength: 1, maxLength: 200 }),
+  tenantId: Id,
+  propertyId: Id,
+  reservationId: Id,
+  rooms: Type.Array(Id, { minItems: 1, maxItems: 20 }),
+});

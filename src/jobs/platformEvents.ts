@@ -28,12 +28,20 @@ import type { Clock } from '../ids.ts';
 import { reservationActorId, reservationCredentialId, shiftCredentialId, staffActorId } from '../ids.ts';
 import { type Db, withTenant } from '../io/db/index.ts';
 import type { Topology } from '../io/nats/index.ts';
-import { type IssuanceDeps, prepareIssue } from '../issuance/credentialRequests.ts';
-import type { KeyKind, ReservationEvent, StaffEvent, StreamOrder } from '../machines/index.ts';
+import { type IssuanceDeps, planRooms, prepareIssue } from '../issuance/credentialRequests.ts';
+import {
+  type KeyKind,
+  keyKinds,
+  type ReservationEvent,
+  type RoomPlans,
+  type StaffEvent,
+  type StreamOrder,
+} from '../machines/index.ts';
 import {
   ReservationConfirmed,
   ReservationDatesChanged,
   ReservationEnded,
+  ReservationRoomsChanged,
   StaffShift,
   UserDeactivated,
 } from './platformEventSchemas.ts';
@@ -42,6 +50,7 @@ const confirmed = Compile(ReservationConfirmed);
 const ended = Compile(ReservationEnded);
 const datesChanged = Compile(ReservationDatesChanged);
 const shift = Compile(StaffShift);
+const roomsChanged = Compile(ReservationRoomsChanged);
 const deactivated = Compile(UserDeactivated);
 
 /** The kinds of a staff master key (keypad codes; cards need a number, app keys an account). */
@@ -369,6 +378,30 @@ export class PlatformEventConsumer {
             order,
             reason: name.startsWith('reservation.checked_out') ? 'checked_out' : 'cancelled',
           },
+        };
+      }
+      case 'reservation.rooms_changed.v1': {
+        if (!roomsChanged.Check(body)) return { kind: 'rejected', reason: firstError(roomsChanged, body) };
+        const e = body;
+        // Each key kind's locks in the new rooms (the credential keeps its own card number or account).
+        const plans: RoomPlans = {};
+        for (const kind of keyKinds) {
+          try {
+            const { plan } = await planRooms(this.d.issuance, e.tenantId, e.propertyId, e.rooms, kind, {
+              hasHolderDetail: true,
+            });
+            plans[kind] = plan;
+          } catch (err) {
+            if (isLockError(err, 'LOCK.PROPERTY_NOT_FOUND'))
+              return { kind: 'rejected', reason: 'unknown property' };
+            throw err;
+          }
+        }
+        return {
+          kind: 'forward',
+          tenantId: e.tenantId,
+          to: { type: 'reservation', id: reservationActorId(e.tenantId, e.reservationId) },
+          event: { type: 'reservation.roomsChanged', at, eventId: e.eventId, order, rooms: e.rooms, plans },
         };
       }
       case 'staff.shift.started.v1':

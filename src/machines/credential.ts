@@ -86,6 +86,14 @@ export interface CredentialContext extends CredentialWindow {
   moves?: RoomMove[];
   /** New locks' grants of moves that failed, closing: retired once gone (absent in snapshots from before). */
   dropped?: string[];
+  /**
+   * Locks of rooms the reservation no longer has (`credential.changeRooms`): their grants close once every
+   * other grant holds the credential — the new rooms are issued before the old ones are revoked.
+   */
+  dropping?: string[];
+  /** The reservation's number of the rooms applied last, and a change that arrived before the issue. */
+  roomsSeq?: number | null;
+  deferredRooms?: { rooms: string[]; targets: GrantTarget[]; seq: number } | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -153,6 +161,8 @@ export type CredentialEvent =
    * grant on the old one is revoked only once the new one is issued — a guest is never without a key.
    */
   | { type: 'credential.moveRoom'; at: string; roomId: string; from: string; target: GrantTarget }
+  /** The reservation's rooms changed: its locks (planned), numbered like its windows. */
+  | { type: 'credential.changeRooms'; at: string; rooms: string[]; targets: GrantTarget[]; seq: number }
   | { type: 'timer.expire'; at: string; validUntil?: string }
   | { type: 'timer.retryGrant'; at: string; lockDeviceId: string; token?: number }
   | CredentialOutcomeEvent;
@@ -163,6 +173,7 @@ export const credentialEventTypes = [
   'credential.update',
   'credential.grantLost',
   'credential.moveRoom',
+  'credential.changeRooms',
   'timer.expire',
   'timer.retryGrant',
   'effect.done.issueGrant',
@@ -450,6 +461,7 @@ function closedTo(what: string) {
     'credential.update': ignore(`${what}: a closed credential is not reopened`),
     'credential.grantLost': ignore(`${what}: every grant is gone`),
     'credential.moveRoom': ignore(`${what}: no grant is left to move`),
+    'credential.changeRooms': ignore(`${what}: a closed credential is not reopened`),
     'timer.expire': ignore(`${what}: a timer set before it closed`),
     'timer.retryGrant': ignore(`${what}: a timer set before it closed`),
     'effect.done.issueGrant': ignore(`${what}: nothing is in flight, a duplicate or late answer`),
@@ -471,7 +483,9 @@ const grantTroubles = [
  * (removed: the credential holds what it wants without it).
  */
 const notMovable = ignore('no grant on the old lock, or moved there already');
+const notNewerRooms = ignore('rooms the reservation numbered no later than those applied');
 const roomMoves = [
+  { guard: 'dropsReady', actions: 'closeDropping' },
   { guard: 'moveFailed', actions: 'abandonMove' },
   { guard: 'moveIssued', actions: 'closeMovedFrom' },
   { guard: 'moveDone', actions: 'retireMoved' },
@@ -501,8 +515,17 @@ export const credentialMachine = setup({
       if (event.type !== 'credential.issue') return;
       const base = { ...context, ...describe(event) };
       const window = issuedWindow(context, event);
-      const c = { ...base, ...window, deferredUpdate: null };
-      const s = grants.startGrants(c, event.targets, {
+      // A room change the reservation numbered after this issue's rooms arrived first: its locks win.
+      const dr = context.deferredRooms;
+      const rooms = dr && dr.seq > (event.windowSeq ?? -1) ? dr : null;
+      const c = {
+        ...base,
+        ...window,
+        ...(rooms ? { rooms: rooms.rooms, roomsSeq: rooms.seq } : {}),
+        deferredUpdate: null,
+        deferredRooms: null,
+      };
+      const s = grants.startGrants(c, rooms ? rooms.targets : event.targets, {
         validFrom: c.validFrom,
         validUntil: c.validUntil,
         secret: c.secret,
@@ -569,6 +592,48 @@ export const credentialMachine = setup({
       windowSeq: event.type === 'credential.update' && event.seq != null ? event.seq : context.windowSeq,
     })),
     rotatePin: enqueueActions(rotatePin),
+    deferRooms: assign(({ context, event }) => {
+      if (event.type !== 'credential.changeRooms') return {};
+      const d = context.deferredRooms;
+      if (d && event.seq <= d.seq) return {};
+      return { deferredRooms: { rooms: event.rooms, targets: event.targets, seq: event.seq } };
+    }),
+    /**
+     * The reservation's new rooms: grants start on the locks it did not have; those of rooms it no longer has
+     * are marked to close once every other grant holds the credential (closed at once when none is new).
+     */
+    changeRooms: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'credential.changeRooms') return;
+      const wanted = new Set(event.targets.map((t) => t.lockDeviceId));
+      const have = new Set(context.grants.map((g) => g.context.lockDeviceId));
+      const adds = event.targets.filter((t) => !have.has(t.lockDeviceId));
+      const dropping = context.grants
+        .filter((g) => g.context.want.open && !wanted.has(g.context.lockDeviceId))
+        .map((g) => g.context.lockDeviceId);
+      const s = grants.startGrants(context, adds, {
+        validFrom: context.validFrom,
+        validUntil: context.validUntil,
+        secret: context.secret,
+        pinIndex: context.pinIndex,
+        open: true,
+      });
+      enqueue.assign({
+        grants: [...context.grants, ...s.grants],
+        rooms: event.rooms,
+        roomsSeq: event.seq,
+        dropping,
+        updatedAt: event.at,
+      });
+      for (const a of s.actions) enqueue(a);
+    }),
+    /** Every grant to keep holds the credential: those of the rooms given up close, and retire once gone. */
+    closeDropping: enqueueActions(({ context, event, enqueue }) => {
+      const at = 'at' in event ? event.at : context.updatedAt;
+      const drop = context.dropping ?? [];
+      const indexes = drop.map((lock) => grants.byLock(context.grants, lock)).filter((i) => i >= 0);
+      enqueue.assign({ dropping: [], dropped: [...(context.dropped ?? []), ...drop], updatedAt: at });
+      applyStep(grants.stepGrants(context.grants, indexes, { type: 'grant.close', at }), at, enqueue);
+    }),
     /** A grant on the room's new lock, wanting what the credential wants now; the old one stays open. */
     startMove: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'credential.moveRoom') return;
@@ -707,6 +772,16 @@ export const credentialMachine = setup({
         return !g || grants.isGone(g);
       }),
     moveFailed: ({ context }) => (context.moves ?? []).some((m) => moveFailed(context, m)),
+    newerRooms: ({ context, event }) =>
+      event.type === 'credential.changeRooms' && event.seq > (context.roomsSeq ?? -1),
+    /** Rooms given up, and every grant kept holds the credential (issued): they may close now. */
+    dropsReady: ({ context }) => {
+      const drop = new Set(context.dropping ?? []);
+      if (drop.size === 0) return false;
+      return context.grants
+        .filter((g) => !drop.has(g.context.lockDeviceId) && g.context.want.open)
+        .every((g) => grants.isIssued(g));
+    },
     allGoneAs: ({ context }, params: { goal: CloseGoal }) =>
       grants.allGone(context.grants) && context.closeGoal === params.goal,
     // A move's new grant failing is the move's business (abandonMove), never the credential's.
@@ -771,6 +846,11 @@ export const credentialMachine = setup({
         'credential.moveRoom': ignore(
           'not issued: no grant to move (the issue plans on the lock in the room)',
         ),
+        // Deferred: the reservation's room change may overtake its issue; the issue applies it if newer.
+        'credential.changeRooms': {
+          actions: 'deferRooms',
+          description: 'deferred: applied by the issue if newer',
+        },
         'timer.expire': ignore('not issued: no expiry set'),
         'timer.retryGrant': ignore('not issued: no retry set'),
         'effect.done.issueGrant': ignore('not issued: no call made'),
@@ -811,6 +891,7 @@ export const credentialMachine = setup({
         ...grantEvents,
         'credential.issue': ignore('already issued: a repeated request'),
         'credential.moveRoom': [{ guard: 'movable', actions: 'startMove' }, notMovable],
+        'credential.changeRooms': [{ guard: 'newerRooms', actions: 'changeRooms' }, notNewerRooms],
         'credential.update': [
           { guard: and(['newerUpdate', 'windowChanged']), actions: 'applyWindow' },
           { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
@@ -834,6 +915,10 @@ export const credentialMachine = setup({
         'effect.failed.modifyGrant': ignore('no change runs while active: a duplicate or late answer'),
         'credential.issue': ignore('already issued: a repeated request'),
         'credential.moveRoom': [{ guard: 'movable', target: 'updating', actions: 'startMove' }, notMovable],
+        'credential.changeRooms': [
+          { guard: 'newerRooms', target: 'updating', actions: 'changeRooms' },
+          notNewerRooms,
+        ],
         'credential.update': [
           { guard: and(['newerUpdate', 'windowChanged']), target: 'updating', actions: 'applyWindow' },
           { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
@@ -873,6 +958,7 @@ export const credentialMachine = setup({
         ...grantEvents,
         'credential.issue': ignore('already issued: a repeated request'),
         'credential.moveRoom': [{ guard: 'movable', actions: 'startMove' }, notMovable],
+        'credential.changeRooms': [{ guard: 'newerRooms', actions: 'changeRooms' }, notNewerRooms],
         'credential.update': [
           { guard: and(['newerUpdate', 'windowChanged']), actions: 'applyWindow' },
           { guard: 'newerNumberOnly', actions: 'recordWindowSeq' },
@@ -898,6 +984,7 @@ export const credentialMachine = setup({
         ...grantEvents,
         'credential.grantLost': ignore('closing: every grant is being revoked anyway'),
         'credential.moveRoom': ignore('closing: every grant is being revoked anyway'),
+        'credential.changeRooms': ignore('closing: every grant is being revoked anyway'),
         'credential.issue': ignore('closing: a credential is issued once'),
         'credential.revoke': ignore('already closing'),
         'credential.update': ignore('closing: the window no longer matters'),

@@ -59,6 +59,7 @@ export {
   reservationEventTypes,
   reservationMachine,
   type ReservationSnapshot,
+  type RoomPlans,
   type StreamOrder,
 } from './reservation.ts';
 export { lockDeviceEventTypes } from './lockDevice.ts';

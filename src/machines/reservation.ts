@@ -17,7 +17,7 @@
  */
 import { and, assign, enqueueActions, type SnapshotFrom, setup } from 'xstate';
 import type { IssueCredentialEvent } from './credential.ts';
-import type { KeyKind, MessageIntent } from './intents.ts';
+import type { GrantTarget, KeyKind, MessageIntent } from './intents.ts';
 import { ignore } from './totality.ts';
 
 /** A platform event's place in its stream: the stream's identity (creation time), then its sequence. */
@@ -47,6 +47,13 @@ export interface ReservationContext {
   windowSeq: number;
   endReason: 'checked_out' | 'cancelled' | null;
   credentials: ReservationCredential[];
+  /**
+   * The rooms as the platform last changed them (`rooms_changed`), where in its stream, and each key kind's
+   * locks for them (planned by the forwarder). Absent in older snapshots and before any change.
+   */
+  roomsChange?: { rooms: string[]; order: StreamOrder; plans: RoomPlans } | null;
+  /** Where the confirmation is in the stream: a room change before it is older than its rooms. */
+  confirmedOrder?: StreamOrder | null;
   /** The latest platform event ids applied. */
   seen: string[];
   updatedAt: string;
@@ -57,6 +64,11 @@ interface PlatformFields {
   eventId: string;
   order: StreamOrder;
 }
+
+/** Each key kind's locks for a set of rooms (as `planTargets` gives them). */
+export type RoomPlans = Partial<
+  Record<KeyKind, { targets: GrantTarget[]; unresolved: { roomId: string; code: string }[] }>
+>;
 
 export type ReservationEvent =
   | (PlatformFields & {
@@ -69,6 +81,8 @@ export type ReservationEvent =
     })
   | (PlatformFields & { type: 'reservation.datesChanged'; checkIn: string; checkOut: string })
   | (PlatformFields & { type: 'reservation.ended'; reason: 'checked_out' | 'cancelled' })
+  /** The stay moves to other rooms: each credential issues on the new rooms before it revokes the old. */
+  | (PlatformFields & { type: 'reservation.roomsChanged'; rooms: string[]; plans: RoomPlans })
   /** A caller's credential for this reservation (REST with a `reservationId`). */
   | { type: 'reservation.credentialLinked'; at: string; credentialId: string; kind: KeyKind };
 
@@ -76,6 +90,7 @@ export const reservationEventTypes = [
   'reservation.confirmed',
   'reservation.datesChanged',
   'reservation.ended',
+  'reservation.roomsChanged',
   'reservation.credentialLinked',
 ] as const satisfies readonly ReservationEvent['type'][];
 
@@ -136,6 +151,7 @@ function confirm({ context, event, enqueue }: EnqueueArgs): void {
   enqueue.assign({
     ...window,
     windowSeq,
+    confirmedOrder: event.order,
     propertyId: event.propertyId,
     credentials: [...context.credentials, ...derived.filter((d) => !known.has(d.id))],
     seen: seenWith(context, event),
@@ -162,6 +178,50 @@ function confirm({ context, event, enqueue }: EnqueueArgs): void {
         windowSeq,
       }),
     );
+  // Rooms changed later in the stream than this confirmation (it arrived first): the credentials follow them.
+  const rc = context.roomsChange;
+  if (rc && isLater(rc.order, event.order)) {
+    enqueue.assign({ windowSeq: windowSeq + 1 });
+    for (const m of sendRooms(context, derived, rc, windowSeq + 1, event.at)) enqueue(m);
+  }
+}
+
+/**
+ * The rooms to every credential, numbered with the windows: the locks its kind has there, or, where its kind has
+ * no lock in the new rooms, a revoke (the guest no longer stays where its locks are).
+ */
+function sendRooms(
+  c: ReservationContext,
+  list: ReservationCredential[],
+  change: { rooms: string[]; plans: RoomPlans },
+  seq: number,
+  at: string,
+): ReservationIntent[] {
+  return list.map((x) => {
+    const targets = change.plans[x.kind]?.targets ?? [];
+    return targets.length > 0
+      ? message(c, `rooms@${seq}`, x.id, {
+          type: 'credential.changeRooms',
+          at,
+          rooms: change.rooms,
+          targets,
+          seq,
+        })
+      : message(c, `rooms@${seq}`, x.id, { type: 'credential.revoke', at, reason: 'no_lock_in_new_rooms' });
+  });
+}
+
+/** New rooms, later in the stream than those it has: every credential moves, numbered. */
+function changeRooms({ context, event, enqueue }: EnqueueArgs): void {
+  if (event.type !== 'reservation.roomsChanged') return;
+  const windowSeq = context.windowSeq + 1;
+  enqueue.assign({
+    roomsChange: { rooms: event.rooms, order: event.order, plans: event.plans },
+    windowSeq,
+    seen: seenWith(context, event),
+    updatedAt: event.at,
+  });
+  for (const m of sendRooms(context, context.credentials, event, windowSeq, event.at)) enqueue(m);
 }
 
 /** New dates, later in the stream than the window it has: every credential gets them, numbered. */
@@ -208,6 +268,16 @@ export const reservationMachine = setup({
     sendMessage: (_: unknown, _params: MessageIntent) => {},
     confirm: enqueueActions(confirm),
     changeDates: enqueueActions(changeDates),
+    changeRooms: enqueueActions(changeRooms),
+    storeRooms: assign(({ context, event }) =>
+      event.type === 'reservation.roomsChanged'
+        ? {
+            roomsChange: { rooms: event.rooms, order: event.order, plans: event.plans },
+            seen: seenWith(context, event),
+            updatedAt: event.at,
+          }
+        : {},
+    ),
     end: enqueueActions(end),
     record: assign(({ context, event }) => ({ seen: seenWith(context, event), updatedAt: event.at })),
     storeWindow: assign(({ context, event }) =>
@@ -259,6 +329,10 @@ export const reservationMachine = setup({
   },
   guards: {
     unseen: ({ context, event }) => !('eventId' in event) || !context.seen.includes(event.eventId),
+    laterRooms: ({ context, event }) =>
+      event.type === 'reservation.roomsChanged' &&
+      isLater(event.order, context.roomsChange?.order ?? null) &&
+      isLater(event.order, context.confirmedOrder ?? null),
     laterWindow: ({ context, event }) =>
       event.type === 'reservation.datesChanged' && isLater(event.order, context.windowOrder),
     newCredential: ({ context, event }) =>
@@ -295,6 +369,12 @@ export const reservationMachine = setup({
           duplicate,
         ],
         'reservation.ended': [{ guard: 'unseen', target: 'ended', actions: 'end' }, duplicate],
+        // Kept for the confirmation, which sends the credentials to these rooms if the change is later.
+        'reservation.roomsChanged': [
+          { guard: and(['unseen', 'laterRooms']), actions: 'storeRooms' },
+          recordOnly,
+          duplicate,
+        ],
         'reservation.credentialLinked': [
           { guard: 'newCredential', actions: 'link' },
           ignore('already linked'),
@@ -310,6 +390,11 @@ export const reservationMachine = setup({
           duplicate,
         ],
         'reservation.ended': [{ guard: 'unseen', target: 'ended', actions: 'end' }, duplicate],
+        'reservation.roomsChanged': [
+          { guard: and(['unseen', 'laterRooms']), actions: 'changeRooms' },
+          recordOnly,
+          duplicate,
+        ],
         'reservation.credentialLinked': [
           { guard: 'newCredential', actions: 'link' },
           ignore('already linked'),
@@ -322,6 +407,7 @@ export const reservationMachine = setup({
         'reservation.confirmed': [recordOnly, duplicate],
         'reservation.datesChanged': [recordOnly, duplicate],
         'reservation.ended': [recordOnly, duplicate],
+        'reservation.roomsChanged': [recordOnly, duplicate],
         'reservation.credentialLinked': [
           { guard: 'newCredential', actions: ['link', 'revokeLinked'] },
           ignore('already linked, and revoked when the reservation ended'),

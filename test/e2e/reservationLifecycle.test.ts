@@ -139,6 +139,39 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
       );
     });
 
+    it('reservation: rooms_changed issues on the new room, then revokes the old; the guest keeps the PIN', async () => {
+      const { propertyId } = await seedProperty(h.service, tenantId, { '701': '7006', '702': '7007' });
+      const reservationId = `res-${randomUUID().slice(0, 8)}`;
+      const base = { tenantId, propertyId, reservationId };
+      await publishPlatform('reservation.confirmed.v1', {
+        ...base,
+        eventId: randomUUID(),
+        guestRef: 'guest-moving',
+        rooms: ['701'],
+        checkIn: '2026-12-10T14:00:00.000Z',
+        checkOut: '2026-12-12T11:00:00.000Z',
+      });
+      const id = reservationCredentialId(tenantId, reservationId, 'pin');
+      await eventually(async () =>
+        (await h.service.readModel.credential(tenantId, id))?.status === 'active' ? true : undefined,
+      );
+      const before = h.ttlock.state().credentials.filter((c) => c.lockRef === '7006');
+      expect(before).toHaveLength(1);
+      await publishPlatform('reservation.rooms_changed.v1', {
+        ...base,
+        eventId: randomUUID(),
+        rooms: ['702'],
+      });
+      const moved = await eventually(async () => {
+        const c = await h.service.readModel.credential(tenantId, id);
+        return c?.status === 'active' && c.grants.length === 1 && c.rooms[0] === '702' ? c : undefined;
+      });
+      expect(moved.grants.map((g) => (g as { lockDeviceId: string }).lockDeviceId)).toHaveLength(1);
+      expect(h.ttlock.state().credentials.filter((c) => c.lockRef === '7006')).toEqual([]);
+      const after = h.ttlock.state().credentials.filter((c) => c.lockRef === '7007');
+      expect(after.map((c) => c.pin)).toEqual([before[0]?.pin]);
+    });
+
     it('reservation: an imported stay issues only when its check-in is still ahead; one already begun is only recorded', async () => {
       const { propertyId } = await seedProperty(h.service, tenantId, { '501': '7010' });
       const imported = (reservationId: string, checkIn: string) =>

@@ -152,7 +152,8 @@ interface CredCtx {
 const credOf = (s: AnyMachineSnapshot) => s.context as unknown as CredCtx;
 const W = ['2026-01-03T11:00:00.000Z', '2026-01-05T11:00:00.000Z'];
 
-const isMove = (key: string) => key.includes('| credential.moveRoom |');
+const isMove = (key: string) =>
+  key.includes('| credential.moveRoom |') || key.includes('| credential.changeRooms |');
 
 const credentialModel: Model = {
   machine: credentialMachine,
@@ -259,6 +260,14 @@ const movesModel: Model = {
         retry: { maxAttempts: 1, revokeAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
       }),
       { type: 'credential.moveRoom', at, roomId: 'r1', from: 'd1', target: NEW_LOCK },
+      // The reservation moves to another room (numbered 1: newer than the issue's, which has none).
+      {
+        type: 'credential.changeRooms',
+        at,
+        rooms: ['r3'],
+        targets: [{ roomId: 'r3', lockDeviceId: 'd3', vendor: 'ttlock', vendorDeviceRef: '3' }],
+        seq: 1,
+      },
       { type: 'credential.update', at, validFrom: '2026-01-01T14:00:00.000Z', validUntil: W[1] },
       { type: 'credential.revoke', at, reason: 'checked_out' },
       ...c.grants.flatMap((g) => done(g.context.op)),
@@ -293,12 +302,12 @@ const movesModel: Model = {
     const revokesOld = openOn(before, 'd1') && !openOn(s, 'd1');
     const newHolds = c.grants.some(
       (g) =>
-        (g.context as unknown as { lockDeviceId: string }).lockDeviceId === 'd2' &&
+        (g.context as unknown as { lockDeviceId: string }).lockDeviceId !== 'd1' &&
         g.context.want.open &&
         g.context.held !== null,
     );
     if (revokesOld && c.closeGoal === null && !newHolds)
-      out.push("the old lock's grant revoked before the new lock holds the credential");
+      out.push("the old lock's grant revoked before a new lock holds the credential");
     if (s.value === 'active' && ((c as unknown as { moves?: unknown[] }).moves?.length ?? 0) > 0)
       out.push('active with a move under way');
     return out;
@@ -338,6 +347,21 @@ const reservationModel: Model = {
         checkOut: `b${seq}`,
       },
       { type: 'reservation.ended', at, eventId: `x${seq}`, order: order(seq), reason: 'cancelled' },
+      {
+        type: 'reservation.roomsChanged',
+        at,
+        eventId: `r${seq}`,
+        order: order(seq),
+        rooms: [`r${seq}`],
+        plans: {
+          pin: {
+            targets: [
+              { roomId: `r${seq}`, lockDeviceId: `d${seq}`, vendor: 'ttlock', vendorDeviceRef: `${seq}` },
+            ],
+            unresolved: [],
+          },
+        },
+      },
     ]);
     return [
       ...platform.filter((e) => c.seen.length < 3 || c.seen.includes(e.eventId)),
@@ -349,6 +373,8 @@ const reservationModel: Model = {
     return [
       s.value,
       c.windowOrder?.seq ?? 0,
+      (c as unknown as { roomsChange?: { order: { seq: number } } | null }).roomsChange?.order.seq ?? 0,
+      (c as unknown as { confirmedOrder?: { seq: number } | null }).confirmedOrder?.seq ?? 0,
       c.endReason,
       c.credentials.map((x) => x.id).sort(),
       [...c.seen].sort(),
