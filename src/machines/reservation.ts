@@ -182,7 +182,8 @@ function confirm({ context, event, enqueue }: EnqueueArgs): void {
   const rc = context.roomsChange;
   if (rc && isLater(rc.order, event.order)) {
     enqueue.assign({ windowSeq: windowSeq + 1 });
-    for (const m of sendRooms(context, derived, rc, windowSeq + 1, event.at)) enqueue(m);
+    const linked = context.credentials.filter((c) => c.origin === 'request');
+    for (const m of sendRooms(context, [...linked, ...derived], rc, windowSeq + 1, event.at)) enqueue(m);
   }
 }
 
@@ -315,6 +316,17 @@ export const reservationMachine = setup({
             seq: context.windowSeq,
           }),
         );
+      // The stay's rooms as they were changed (once confirmed: before it, the confirmation sends them).
+      const rc = context.roomsChange;
+      if (rc && context.confirmedOrder && context.endReason === null)
+        for (const m of sendRooms(
+          context,
+          [{ id: event.credentialId, kind: event.kind, origin: 'request' }],
+          rc,
+          context.windowSeq,
+          event.at,
+        ))
+          enqueue(m);
     }),
     revokeLinked: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'reservation.credentialLinked') return;

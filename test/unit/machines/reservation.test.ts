@@ -50,6 +50,25 @@ const sent = (intents: { type: string; params: unknown }[]) =>
     return [m.to.id, m.event.type, (m.event as { validUntil?: string }).validUntil ?? null];
   });
 
+const roomsChanged = (seq: number, room = 'r9') => ({
+  type: 'reservation.roomsChanged',
+  at,
+  eventId: `rooms${seq}`,
+  order: order(seq),
+  rooms: [room],
+  plans: {
+    pin: {
+      targets: [{ roomId: room, lockDeviceId: `d-${room}`, vendor: 'ttlock', vendorDeviceRef: '9' }],
+      unresolved: [],
+    },
+  },
+});
+const told = (intents: { type: string; params: unknown }[]) =>
+  intents.map((i) => {
+    const m = i.params as MessageIntent;
+    return [m.to.id, m.event.type, (m.event as { seq?: number }).seq ?? null];
+  });
+
 describe('reservation', () => {
   it('reservation: confirmed issues each prepared credential with its window, numbered', () => {
     const o = spec.given().when(confirmed()).then({ state: 'confirmed' });
@@ -165,6 +184,23 @@ describe('reservation', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('reservation: new rooms go to every credential, numbered with the windows; a credential linked later gets them too', () => {
+    const o = spec.given(confirmed(1)).when(roomsChanged(2)).then({ state: 'confirmed' });
+    expect(told(o.intents)).toEqual([['c-pin', 'credential.changeRooms', 2]]);
+    const l = spec.given(confirmed(1), roomsChanged(2)).when(linked('c-rest')).outcome;
+    expect(told(l.intents).map((x) => x[1])).toEqual(['credential.update', 'credential.changeRooms']);
+    // A change the stream places before the confirmation is older than its rooms: nothing moves.
+    expect(spec.given(confirmed(3)).when(roomsChanged(2)).outcome.intents).toEqual([]);
+  });
+
+  it('reservation: a room change that overtook its confirmation follows the issue', () => {
+    const o = spec.given(roomsChanged(2)).when(confirmed(1)).then({ state: 'confirmed' });
+    expect(told(o.intents).map((x) => [x[0], x[1]])).toEqual([
+      ['c-pin', 'credential.issue'],
+      ['c-pin', 'credential.changeRooms'],
+    ]);
   });
 });
 
