@@ -340,6 +340,20 @@ function rotatePin({ context, event, enqueue }: EnqueueArgs): void {
   applyStep(s, event.at, enqueue);
 }
 
+/** Grants on more locks, wanting what the credential wants now (a moved room's new lock, new rooms). */
+const startWanted = (c: CredentialContext, targets: GrantTarget[]) =>
+  grants.startGrants(c, targets, {
+    validFrom: c.validFrom,
+    validUntil: c.validUntil,
+    secret: c.secret,
+    pinIndex: c.pinIndex,
+    open: true,
+  });
+
+/** An event's time; an `always` step (no event of its own) takes the credential's last. */
+const atOf = (c: CredentialContext, e: CredentialEvent | { type: string }) =>
+  'at' in e && typeof e.at === 'string' ? e.at : c.updatedAt;
+
 /** The new lock holds the credential and the old lock's grant is still open (not closing or gone). */
 function moveIssued(c: CredentialContext, m: RoomMove): boolean {
   const to = c.grants[grants.byLock(c.grants, m.to)];
@@ -610,13 +624,7 @@ export const credentialMachine = setup({
       const dropping = context.grants
         .filter((g) => g.context.want.open && !wanted.has(g.context.lockDeviceId))
         .map((g) => g.context.lockDeviceId);
-      const s = grants.startGrants(context, adds, {
-        validFrom: context.validFrom,
-        validUntil: context.validUntil,
-        secret: context.secret,
-        pinIndex: context.pinIndex,
-        open: true,
-      });
+      const s = startWanted(context, adds);
       enqueue.assign({
         grants: [...context.grants, ...s.grants],
         rooms: event.rooms,
@@ -628,7 +636,7 @@ export const credentialMachine = setup({
     }),
     /** Every grant to keep holds the credential: those of the rooms given up close, and retire once gone. */
     closeDropping: enqueueActions(({ context, event, enqueue }) => {
-      const at = 'at' in event ? event.at : context.updatedAt;
+      const at = atOf(context, event);
       const drop = context.dropping ?? [];
       const indexes = drop.map((lock) => grants.byLock(context.grants, lock)).filter((i) => i >= 0);
       enqueue.assign({ dropping: [], dropped: [...(context.dropped ?? []), ...drop], updatedAt: at });
@@ -637,13 +645,7 @@ export const credentialMachine = setup({
     /** A grant on the room's new lock, wanting what the credential wants now; the old one stays open. */
     startMove: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'credential.moveRoom') return;
-      const s = grants.startGrants(context, [event.target], {
-        validFrom: context.validFrom,
-        validUntil: context.validUntil,
-        secret: context.secret,
-        pinIndex: context.pinIndex,
-        open: true,
-      });
+      const s = startWanted(context, [event.target]);
       enqueue.assign({
         grants: [...context.grants, ...s.grants],
         moves: [
@@ -658,7 +660,7 @@ export const credentialMachine = setup({
     closeMovedFrom: enqueueActions(({ context, event, enqueue }) => {
       const m = (context.moves ?? []).find((x) => moveIssued(context, x));
       if (!m) return;
-      const at = 'at' in event ? event.at : context.updatedAt;
+      const at = atOf(context, event);
       applyStep(
         grants.stepGrants(context.grants, [grants.byLock(context.grants, m.from)], {
           type: 'grant.close',
@@ -677,7 +679,7 @@ export const credentialMachine = setup({
     abandonMove: enqueueActions(({ context, event, enqueue }) => {
       const m = (context.moves ?? []).find((x) => moveFailed(context, x));
       if (!m) return;
-      const at = 'at' in event ? event.at : context.updatedAt;
+      const at = atOf(context, event);
       const i = grants.byLock(context.grants, m.to);
       const failure = context.grants[i]?.context.lastError ?? null;
       enqueue.assign({
