@@ -75,6 +75,27 @@ export interface MessageIntent {
   by?: string;
 }
 
+/**
+ * A message from an actor fed by the platform (a reservation, a member of staff) to one of its credentials:
+ * its id names the sender, the reason (`key`) and the credential, so the same decision sends it once.
+ */
+export function credentialMessage(
+  from: string,
+  key: string,
+  credentialId: string,
+  event: MessageIntent['event'],
+): { type: 'sendMessage'; params: MessageIntent } {
+  return {
+    type: 'sendMessage',
+    params: {
+      intent: 'sendMessage',
+      operationId: `${from}:${key}:${credentialId}`,
+      to: { type: 'credential', id: credentialId },
+      event,
+    },
+  };
+}
+
 /** Every intent the runtime journals and the effect runner carries out. */
 export type EffectIntent = VendorIntent | MessageIntent;
 export type VendorIntentName = VendorIntent['intent'];

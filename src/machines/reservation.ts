@@ -17,7 +17,7 @@
  */
 import { and, assign, enqueueActions, type SnapshotFrom, setup } from 'xstate';
 import type { IssueCredentialEvent } from './credential.ts';
-import type { GrantTarget, KeyKind, MessageIntent } from './intents.ts';
+import { credentialMessage, type GrantTarget, type KeyKind, type MessageIntent } from './intents.ts';
 import { ignore } from './totality.ts';
 
 /** A platform event's place in its stream: the stream's identity (creation time), then its sequence. */
@@ -107,25 +107,13 @@ interface EnqueueArgs {
   enqueue: ReservationEnqueue;
 }
 
-const seenWith = (c: ReservationContext, e: ReservationEvent) =>
-  'eventId' in e ? [...c.seen, e.eventId].slice(-SEEN) : c.seen;
+/** The latest platform event ids applied, with this one's (an actor fed by the platform applies each once). */
+export const withSeen = (seen: string[], e: object): string[] =>
+  'eventId' in e && typeof e.eventId === 'string' ? [...seen, e.eventId].slice(-SEEN) : seen;
+const seenWith = (c: ReservationContext, e: ReservationEvent) => withSeen(c.seen, e);
 
-function message(
-  c: ReservationContext,
-  key: string,
-  credentialId: string,
-  event: MessageIntent['event'],
-): ReservationIntent {
-  return {
-    type: 'sendMessage',
-    params: {
-      intent: 'sendMessage',
-      operationId: `reservation:${c.id}:${key}:${credentialId}`,
-      to: { type: 'credential', id: credentialId },
-      event,
-    },
-  };
-}
+const message = (c: ReservationContext, key: string, credentialId: string, event: MessageIntent['event']) =>
+  credentialMessage(`reservation:${c.id}`, key, credentialId, event);
 
 const revokeAll = (
   c: ReservationContext,

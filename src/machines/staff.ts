@@ -16,8 +16,8 @@
  */
 import { and, assign, enqueueActions, type SnapshotFrom, setup } from 'xstate';
 import type { IssueCredentialEvent } from './credential.ts';
-import type { KeyKind, MessageIntent } from './intents.ts';
-import { isLater, type StreamOrder } from './reservation.ts';
+import { credentialMessage, type KeyKind, type MessageIntent } from './intents.ts';
+import { isLater, type StreamOrder, withSeen } from './reservation.ts';
 import { ignore } from './totality.ts';
 
 export interface StaffCredential {
@@ -82,7 +82,6 @@ export const staffEventTypes = [
   'staff.credentialLinked',
 ] as const satisfies readonly StaffEvent['type'][];
 
-const SEEN = 64;
 /** Ended shifts kept (to recognize a start that arrives after its end); older ones are forgotten. */
 const ENDED_KEPT = 32;
 
@@ -97,25 +96,10 @@ interface EnqueueArgs {
   enqueue: StaffEnqueue;
 }
 
-const seenWith = (c: StaffContext, e: StaffEvent) =>
-  'eventId' in e ? [...c.seen, e.eventId].slice(-SEEN) : c.seen;
+const seenWith = (c: StaffContext, e: StaffEvent) => withSeen(c.seen, e);
 
-function message(
-  c: StaffContext,
-  key: string,
-  credentialId: string,
-  event: MessageIntent['event'],
-): StaffIntent {
-  return {
-    type: 'sendMessage',
-    params: {
-      intent: 'sendMessage',
-      operationId: `staff:${c.id}:${key}:${credentialId}`,
-      to: { type: 'credential', id: credentialId },
-      event,
-    },
-  };
-}
+const message = (c: StaffContext, key: string, credentialId: string, event: MessageIntent['event']) =>
+  credentialMessage(`staff:${c.id}`, key, credentialId, event);
 
 const shiftOf = (c: StaffContext, shiftId: string) => c.shifts.find((s) => s.shiftId === shiftId);
 
