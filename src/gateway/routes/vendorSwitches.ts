@@ -136,16 +136,26 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
     event: { type: string; at: string },
     done: () => Promise<boolean>,
   ) {
+    const committed = await sendCommitted(principal, { type: 'vendorSwitch', id }, event, p.waitBudgetMs * 4);
+    if (!committed && !(await done()))
+      throw new LockError('LOCK.UNAVAILABLE', 'the vendor switch did not answer in time; try again');
+  }
+  /** Sends to an actor and waits for the commit of this message; false when none came in time. */
+  async function sendCommitted(
+    principal: Principal,
+    to: { type: 'vendorSwitch' | 'property'; id: string },
+    event: { type: string; at: string },
+    timeoutMs: number,
+  ): Promise<boolean> {
     const msgId = randomUUID();
     const n = await p.mailbox.sendAndWait(
-      { type: 'vendorSwitch', id },
+      to,
       { tenantId: principal.tenantId, event, by: principalRef(principal) },
       msgId,
       (x) => x.msgId === msgId,
-      p.waitBudgetMs * 4,
+      timeoutMs,
     );
-    if (!n && !(await done()))
-      throw new LockError('LOCK.UNAVAILABLE', 'the vendor switch did not answer in time; try again');
+    return n !== null;
   }
   const phaseOf = async (tenantId: string, id: string) =>
     (await p.readModel.vendorSwitch(tenantId, id))?.phase;
@@ -237,16 +247,11 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
   }
 
   async function tellProperty(principal: Principal, propertyId: string, event: Record<string, unknown>) {
-    const msgId = randomUUID();
-    await p.mailbox.sendAndWait(
+    // Read back by the caller: the property ignores a claim while another switch holds it.
+    await sendCommitted(
+      principal,
       { type: 'property', id: propertyId },
-      {
-        tenantId: principal.tenantId,
-        by: principalRef(principal),
-        event: event as { type: string; at: string },
-      },
-      msgId,
-      (n) => n.msgId === msgId,
+      event as { type: string; at: string },
       p.waitBudgetMs,
     );
   }
