@@ -28,7 +28,12 @@ import type { Clock } from '../ids.ts';
 import { reservationActorId, reservationCredentialId, shiftCredentialId, staffActorId } from '../ids.ts';
 import { type Db, withTenant } from '../io/db/index.ts';
 import type { Topology } from '../io/nats/index.ts';
-import { type IssuanceDeps, planRooms, prepareIssue } from '../issuance/credentialRequests.ts';
+import {
+  type CredentialRequest,
+  type IssuanceDeps,
+  planRooms,
+  prepareIssue,
+} from '../issuance/credentialRequests.ts';
 import {
   type KeyKind,
   keyKinds,
@@ -232,6 +237,11 @@ export class PlatformEventConsumer {
         m.nak(Math.min(30_000, 1000 * 2 ** Math.min(5, delivery - 1)));
         return;
       } catch (e) {
+        // Preparing an issue found no such property (of that tenant): the event names nothing of ours.
+        if (isLockError(e, 'LOCK.PROPERTY_NOT_FOUND')) {
+          this.reject(m, name, 'unknown property');
+          return;
+        }
         this.d.log('platform event failed; retrying', { event: name, attempt, err: ensureError(e).message });
         await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
       }
@@ -300,34 +310,22 @@ export class PlatformEventConsumer {
           name === 'reservation.imported.v1' && Date.parse(e.checkIn) <= this.d.clock.now().getTime();
         if (pastImport && !(await this.d.issuance.readModel.property(e.tenantId, e.propertyId)))
           return { kind: 'rejected', reason: 'unknown property' };
-        const issues = [];
-        for (const kind of (pastImport ? [] : (e.keyKinds ?? ['pin'])) as KeyKind[]) {
-          try {
-            const prepared = await prepareIssue(
-              this.d.issuance,
-              {
-                tenantId: e.tenantId,
-                propertyId: e.propertyId,
-                reservationId: e.reservationId,
-                holder: { kind: 'guest', ref: e.guestRef },
-                kind,
-                rooms: e.rooms,
-                areas: [],
-                validFrom: e.checkIn,
-                validUntil: e.checkOut,
-              },
-              at,
-            );
-            issues.push({
-              credentialId: reservationCredentialId(e.tenantId, e.reservationId, kind),
-              event: prepared.event,
-            });
-          } catch (err) {
-            if (isLockError(err, 'LOCK.PROPERTY_NOT_FOUND'))
-              return { kind: 'rejected', reason: 'unknown property' };
-            throw err;
-          }
-        }
+        const issues = await this.prepareAll(
+          (pastImport ? [] : (e.keyKinds ?? ['pin'])) as KeyKind[],
+          (kind) => ({
+            tenantId: e.tenantId,
+            propertyId: e.propertyId,
+            reservationId: e.reservationId,
+            holder: { kind: 'guest', ref: e.guestRef },
+            kind,
+            rooms: e.rooms,
+            areas: [],
+            validFrom: e.checkIn,
+            validUntil: e.checkOut,
+          }),
+          (kind) => reservationCredentialId(e.tenantId, e.reservationId, kind),
+          at,
+        );
         return {
           kind: 'forward',
           tenantId: e.tenantId,
@@ -386,16 +384,10 @@ export class PlatformEventConsumer {
         // Each key kind's locks in the new rooms (the credential keeps its own card number or account).
         const plans: RoomPlans = {};
         for (const kind of keyKinds) {
-          try {
-            const { plan } = await planRooms(this.d.issuance, e.tenantId, e.propertyId, e.rooms, kind, {
-              hasHolderDetail: true,
-            });
-            plans[kind] = plan;
-          } catch (err) {
-            if (isLockError(err, 'LOCK.PROPERTY_NOT_FOUND'))
-              return { kind: 'rejected', reason: 'unknown property' };
-            throw err;
-          }
+          const { plan } = await planRooms(this.d.issuance, e.tenantId, e.propertyId, e.rooms, kind, {
+            hasHolderDetail: true,
+          });
+          plans[kind] = plan;
         }
         return {
           kind: 'forward',
@@ -454,6 +446,22 @@ export class PlatformEventConsumer {
     }
   }
 
+  /** One prepared issue per key kind (rooms resolved, PINs sealed), under ids the event derives. */
+  private async prepareAll(
+    kinds: KeyKind[],
+    request: (kind: KeyKind) => CredentialRequest,
+    credentialId: (kind: KeyKind) => string,
+    at: string,
+  ) {
+    const issues = [];
+    for (const kind of kinds)
+      issues.push({
+        credentialId: credentialId(kind),
+        event: (await prepareIssue(this.d.issuance, request(kind), at)).event,
+      });
+    return issues;
+  }
+
   /**
    * A shift's start, with its master keys prepared: its areas resolved to the rooms whose locks are in them
    * (active devices), one credential per key kind with an id derived from (tenant, shift, kind). Areas with
@@ -468,31 +476,22 @@ export class PlatformEventConsumer {
     const rooms = await this.d.issuance.readModel.roomsInAreas(e.tenantId, e.propertyId, e.areas);
     if (rooms.length === 0)
       return { kind: 'rejected', reason: `no active lock in the shift's areas (${e.areas.join(', ')})` };
-    const issues = [];
-    for (const kind of MASTER_KEY_KINDS) {
-      try {
-        const prepared = await prepareIssue(
-          this.d.issuance,
-          {
-            tenantId: e.tenantId,
-            propertyId: e.propertyId,
-            reservationId: null,
-            holder: { kind: 'staff', ref: e.staffId },
-            kind,
-            rooms,
-            areas: e.areas,
-            validFrom: e.startsAt,
-            validUntil: e.endsAt,
-          },
-          at,
-        );
-        issues.push({ credentialId: shiftCredentialId(e.tenantId, e.shiftId, kind), event: prepared.event });
-      } catch (err) {
-        if (isLockError(err, 'LOCK.PROPERTY_NOT_FOUND'))
-          return { kind: 'rejected', reason: 'unknown property' };
-        throw err;
-      }
-    }
+    const issues = await this.prepareAll(
+      MASTER_KEY_KINDS,
+      (kind) => ({
+        tenantId: e.tenantId,
+        propertyId: e.propertyId,
+        reservationId: null,
+        holder: { kind: 'staff', ref: e.staffId },
+        kind,
+        rooms,
+        areas: e.areas,
+        validFrom: e.startsAt,
+        validUntil: e.endsAt,
+      }),
+      (kind) => shiftCredentialId(e.tenantId, e.shiftId, kind),
+      at,
+    );
     return {
       kind: 'forward',
       tenantId: e.tenantId,
