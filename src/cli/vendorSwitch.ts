@@ -280,7 +280,8 @@ async function apply(
               throw e;
             const now = await call<SwitchView>('GET', `/vendor-switches/${id}`);
             io.progress(`draining: ${now.credentials.legacyLive} credential(s) still on ${plan.from}`);
-            await io.sleep(500);
+            // Each advance looks for stragglers too: not more often than this.
+            await io.sleep(2000);
           }
         }
         break;

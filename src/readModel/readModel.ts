@@ -125,6 +125,12 @@ export interface ReadModel {
   propertySwitch(tenantId: string, propertyId: string): Promise<{ id: string; at: string } | null>;
   /** Live credentials (not closed) with a grant on the lock device. */
   liveCredentialsOnDevice(tenantId: string, propertyId: string, lockDeviceId: string): Promise<string[]>;
+  /** The grants live credentials of the property hold on the vendor: which credential, which lock. */
+  liveGrantsOnVendor(
+    tenantId: string,
+    propertyId: string,
+    vendor: string,
+  ): Promise<{ credentialId: string; lockDeviceId: string }[]>;
   /** How many live credentials of the property hold a grant on the vendor. */
   liveCredentialsOnVendor(tenantId: string, propertyId: string, vendor: string): Promise<number>;
   /** The live credentials of a holder, in every property of the tenant. */
@@ -208,6 +214,17 @@ export function createReadModel(db: Db): ReadModel {
            order by id`.execute(tx),
       );
       return rows.map((r) => r.id);
+    },
+
+    async liveGrantsOnVendor(tenantId, propertyId, vendor) {
+      const { rows } = await withTenant(db, tenantId, (tx) =>
+        sql<{ credentialId: string; lockDeviceId: string }>`
+          select k.id as "credentialId", g->>'lockDeviceId' as "lockDeviceId"
+            from key_credentials k, jsonb_array_elements(k.grants) g
+           where k.property_id = ${propertyId} and k.status in (${sql.join(LIVE)}) and g->>'vendor' = ${vendor}
+           order by k.id`.execute(tx),
+      );
+      return rows;
     },
 
     async liveCredentialsOnVendor(tenantId, propertyId, vendor) {

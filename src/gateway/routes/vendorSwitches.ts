@@ -165,8 +165,16 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
    * old lock's decommission): told to move too. A move is idempotent: one already under way changes nothing.
    */
   async function moveStragglers(principal: Principal, c: VendorSwitchContext) {
-    for (const room of c.rooms) {
-      if (!room.newDeviceId) continue;
+    const cut = new Map(c.rooms.filter((r) => r.newDeviceId).map((r) => [r.oldDeviceId, r]));
+    if (cut.size === 0) return;
+    // One read for every room: the grants still on the old vendor, kept where their lock was replaced.
+    const onOldLocks = (
+      await p.readModel.liveGrantsOnVendor(principal.tenantId, c.propertyId, c.from)
+    ).filter((g) => cut.has(g.lockDeviceId));
+    const at = p.clock.now().toISOString();
+    for (const { credentialId, lockDeviceId } of onOldLocks) {
+      const room = cut.get(lockDeviceId);
+      if (!room?.newDeviceId) continue;
       // The new lock as the switch recorded it: its device may not be in the read model yet.
       const vendorDeviceRef =
         room.newDeviceRef ??
@@ -174,23 +182,17 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
       if (!vendorDeviceRef) continue;
       const move: CredentialEvent = {
         type: 'credential.moveRoom',
-        at: p.clock.now().toISOString(),
+        at,
         roomId: room.roomId,
         from: room.oldDeviceId,
         target: { roomId: room.roomId, lockDeviceId: room.newDeviceId, vendor: c.to, vendorDeviceRef },
       };
-      const stragglers = await p.readModel.liveCredentialsOnDevice(
-        principal.tenantId,
-        c.propertyId,
-        room.oldDeviceId,
+      await p.mailbox.send(
+        { type: 'credential', id: credentialId },
+        { tenantId: principal.tenantId, by: principalRef(principal), event: move },
+        // Once per pass: a move given up (move_failed) is tried again on a later pass.
+        `switch:${c.id}:straggler:${room.roomId}:${credentialId}:${at}`,
       );
-      for (const credentialId of stragglers)
-        await p.mailbox.send(
-          { type: 'credential', id: credentialId },
-          { tenantId: principal.tenantId, by: principalRef(principal), event: move },
-          // Once per pass: a move given up (move_failed) is tried again on a later pass.
-          `switch:${c.id}:straggler:${room.roomId}:${credentialId}:${move.at}`,
-        );
     }
   }
 
