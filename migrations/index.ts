@@ -13,6 +13,7 @@ import * as webhookEndpoints from './2026-11-30T0010_webhook_endpoints.ts';
 import * as dropCrossTenantLookups from './2026-11-30T0011_drop_cross_tenant_lookups.ts';
 import * as rotatingVendorSecrets from './2026-11-30T0012_rotating_vendor_secrets.ts';
 import * as credentialRoomsFollow from './2026-11-30T0013_credential_rooms_follow.ts';
+import * as pinReads from './2026-11-30T0014_pin_reads.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0011_drop_cross_tenant_lookups': dropCrossTenantLookups,
   '2026-11-30T0012_rotating_vendor_secrets': rotatingVendorSecrets,
   '2026-11-30T0013_credential_rooms_follow': credentialRoomsFollow,
+  '2026-11-30T0014_pin_reads': pinReads,
 };

@@ -29,6 +29,12 @@ export const ErrorCatalog = {
     title: "The holder's account is deactivated: no new credential",
     retryable: false,
   },
+  'LOCK.NO_NEW_PIN': {
+    status: 409,
+    title: 'No PIN of this credential changed since it was issued',
+    retryable: false,
+  },
+  'LOCK.PIN_ALREADY_READ': { status: 410, title: 'The new PIN was read already', retryable: false },
   'LOCK.NO_LOCK_FOR_ROOM': { status: 422, title: 'A room has no active lock device', retryable: false },
   'LOCK.VENDOR_NOT_ENABLED': {
     status: 422,

@@ -9,6 +9,8 @@ import {
   credentialStatus,
   grantStatus,
   type LockDeviceSnapshot,
+  newPinRefs,
+  pinRef,
   lockDeviceMachine,
   lockDeviceStatus,
   type PropertySnapshot,
@@ -109,6 +111,7 @@ const credential: ActorKind = {
     const c = s.context;
     // Nothing to show before an issue, nor for a credential revoked before it was ever issued.
     if (s.value === 'new' || s.value === 'tombstoned') return null;
+    const fresh = newPinRefs(c);
     return {
       table: 'key_credentials',
       row: {
@@ -118,6 +121,7 @@ const credential: ActorKind = {
         reservation_id: c.reservationId,
         holder_kind: c.holder.kind,
         holder_ref: c.holder.ref,
+        issued_by: c.issuedBy ?? null,
         kind: c.kind,
         rooms: c.rooms,
         areas: c.areas,
@@ -138,8 +142,11 @@ const credential: ActorKind = {
               lastError: g.lastError ? { code: g.lastError.code, message: g.lastError.message } : null,
               // Which of the credential's PINs the lock holds (not in the REST schema: the issuing answer uses it).
               pinIndex: g.held?.pinIndex ?? g.want.pinIndex,
-              // Sealed vendor-chosen PIN, opened only for the issuing answer (not in the REST schema either).
-              ...(g.vendorSecret ? { vendorSecret: g.vendorSecret } : {}),
+              // Sealed vendor-chosen PIN, opened only for the issuing answer or, when new since the issue (a
+              // room moved onto a vendor that chooses PINs), for its one read (not in the REST schema either).
+              ...(g.vendorSecret
+                ? { vendorSecret: g.vendorSecret, pinRef: pinRef(g), newPin: fresh.has(pinRef(g)) }
+                : {}),
             };
           }),
         ),

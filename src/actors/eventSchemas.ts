@@ -82,6 +82,7 @@ const credential = {
     retry: Type.Optional(RetryPolicy),
     linkTo: Type.Optional(Type.Union([Id, Type.Null()])),
     linkToStaff: Type.Optional(Type.Union([Id, Type.Null()])),
+    issuedBy: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 300 }), Type.Null()])),
     windowSeq: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
   }),
   'credential.revoke': Type.Object({

@@ -13,6 +13,7 @@ import { installErrorHandling } from './problem.ts';
 import { RequestLog } from './requestLog.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
 import { keyCredentialRoutes } from './routes/keyCredentials.ts';
+import { pinReadRoutes } from './routes/pinReads.ts';
 import { vendorSwitchRoutes } from './routes/vendorSwitches.ts';
 import { lockDeviceRoutes } from './routes/lockDevices.ts';
 import { propertyRoutes } from './routes/properties.ts';
@@ -105,6 +106,7 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
       await api.register(propertyRoutes(p));
       await api.register(lockDeviceRoutes(p));
       await api.register(keyCredentialRoutes(p));
+      await api.register(pinReadRoutes(p));
       await api.register(vendorSwitchRoutes(p));
     },
     { prefix: '/api/v1' },

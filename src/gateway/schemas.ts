@@ -181,6 +181,17 @@ export const KeyCredential = Type.Object({
   ),
 });
 
+/** A read of the PINs vendors chose anew after the issue (a room moved onto a vendor that chooses PINs). */
+export const PinRead = Type.Object({
+  credentialId: Type.String(),
+  pins: Type.Array(Type.Object({ roomId: Type.String(), lockDeviceId: Type.String(), pin: Type.String() }), {
+    description: "Each door's new PIN; readable once.",
+  }),
+  pinEntry: Type.Optional(
+    Type.String({ description: "How the guest enters the PIN at the vendor's keypads." }),
+  ),
+});
+
 export const UpdateKeyCredential = Type.Object(
   { validFrom: Type.Optional(Time), validUntil: Type.Optional(Time) },
   { additionalProperties: false, minProperties: 1 },

@@ -94,6 +94,15 @@ export interface CredentialContext extends CredentialWindow {
   /** The reservation's number of the rooms applied last, and a change that arrived before the issue. */
   roomsSeq?: number | null;
   deferredRooms?: { rooms: string[]; targets: GrantTarget[]; seq: number } | null;
+  /** Who asked for it through REST (`user:<subject>`): the one principal that may read a changed PIN. */
+  issuedBy?: string | null;
+  /**
+   * Vendor-chosen PINs (`<lock>@<generation>`) the issuing answer gave; any other a lock holds is new (a room
+   * moved onto a vendor that chooses PINs), readable once by the issuer. Absent in snapshots from before.
+   */
+  pinsAtIssue?: string[];
+  /** New PINs already announced by an `updated` event. */
+  pinsAnnounced?: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -140,6 +149,8 @@ export interface IssueCredentialEvent {
    * account's deactivation reaches it.
    */
   linkToStaff?: string | null;
+  /** The REST caller who asked for it (`user:<subject>`); absent for credentials the service derives. */
+  issuedBy?: string | null;
 }
 
 export type CredentialOutcomeEvent = Extract<GrantEvent, { operationId: string }>;
@@ -354,6 +365,18 @@ const startWanted = (c: CredentialContext, targets: GrantTarget[]) =>
 const atOf = (c: CredentialContext, e: CredentialEvent | { type: string }) =>
   'at' in e && typeof e.at === 'string' ? e.at : c.updatedAt;
 
+/** A vendor-chosen PIN's identity: its lock and the grant's generation (a replaced grant gets a new one). */
+export const pinRef = (g: { lockDeviceId: string; generation: number }) =>
+  `${g.lockDeviceId}@${g.generation}`;
+/** The grants whose lock holds a PIN its vendor chose, by that PIN's identity. */
+const vendorPins = (c: CredentialContext) =>
+  c.grants.filter((g) => g.context.vendorSecret).map((g) => ({ g: g.context, ref: pinRef(g.context) }));
+/** Vendor-chosen PINs the issuing answer did not give (a move onto a vendor that chooses PINs). Pure. */
+export function newPinRefs(c: CredentialContext): Set<string> {
+  const known = new Set(c.pinsAtIssue ?? vendorPins(c).map((p) => p.ref));
+  return new Set(vendorPins(c).flatMap((p) => (known.has(p.ref) ? [] : [p.ref])));
+}
+
 /** The new lock holds the credential and the old lock's grant is still open (not closing or gone). */
 function moveIssued(c: CredentialContext, m: RoomMove): boolean {
   const to = c.grants[grants.byLock(c.grants, m.to)];
@@ -427,6 +450,7 @@ function describe(e: IssueCredentialEvent) {
     pinIndex: 0,
     retry: e.retry ?? defaultRetryPolicy,
     windowSeq: e.windowSeq ?? null,
+    issuedBy: e.issuedBy ?? null,
     createdAt: e.at,
     updatedAt: e.at,
   };
@@ -521,6 +545,33 @@ export const credentialMachine = setup({
     publishEvent: (_: unknown, _params: DomainEventIntent) => {},
     sendMessage: (_: unknown, _params: MessageIntent) => {},
     masterKeyIssued: enqueueActions(masterKeyEvent('issued')),
+    /** The PINs vendors chose that the issuing answer gives: any later one is new to the guest. */
+    recordIssuedPins: assign(({ context }) => ({ pinsAtIssue: vendorPins(context).map((p) => p.ref) })),
+    /**
+     * `updated` once every grant holds what the credential wants; it names the doors whose PIN a vendor chose
+     * anew since the issue (a room moved onto a vendor that chooses PINs), each once: the issuer reads them
+     * once (`POST /key-credentials/:id/pin-reads`).
+     */
+    publishUpdated: enqueueActions(({ context, enqueue }) => {
+      const announced = new Set(context.pinsAnnounced ?? []);
+      const fresh = newPinRefs(context);
+      const doors = vendorPins(context).filter((p) => fresh.has(p.ref) && !announced.has(p.ref));
+      if (doors.length > 0) enqueue.assign({ pinsAnnounced: [...announced, ...doors.map((p) => p.ref)] });
+      enqueue({
+        type: 'publishEvent',
+        params: {
+          verb: 'updated',
+          data: {
+            validFrom: context.validFrom,
+            validUntil: context.validUntil,
+            ...grantSummary(context),
+            ...(doors.length > 0
+              ? { newPins: doors.map((p) => ({ roomId: p.g.roomId, lockDeviceId: p.g.lockDeviceId })) }
+              : {}),
+          },
+        },
+      });
+    }),
     masterKeyRevoked: enqueueActions(masterKeyEvent('revoked')),
     routeToGrant: enqueueActions(({ context, event, enqueue }) =>
       applyStep(routedStep(context, event), event.at, enqueue),
@@ -885,6 +936,7 @@ export const credentialMachine = setup({
                 },
               }),
             },
+            'recordIssuedPins',
             'masterKeyIssued',
           ],
         },
@@ -943,17 +995,7 @@ export const credentialMachine = setup({
         {
           guard: 'allIssued',
           target: 'active',
-          actions: {
-            type: 'publishEvent',
-            params: ({ context }) => ({
-              verb: 'updated',
-              data: {
-                validFrom: context.validFrom,
-                validUntil: context.validUntil,
-                ...grantSummary(context),
-              },
-            }),
-          },
+          actions: 'publishUpdated',
         },
       ],
       on: {

@@ -6,6 +6,8 @@ export {
   type CredentialStatus,
   credentialMachine,
   credentialStatus,
+  newPinRefs,
+  pinRef,
   type Holder,
   type IssueCredentialEvent,
 } from './credential.ts';

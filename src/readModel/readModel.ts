@@ -51,6 +51,8 @@ export interface CredentialView {
   status: string;
   grants: unknown[];
   failure?: Record<string, unknown>;
+  /** The REST caller who asked for it (not in the REST schema: who may read a changed PIN). */
+  issuedBy?: string | null;
   version: number;
   createdAt: string;
   updatedAt: string;
@@ -377,6 +379,7 @@ function toCredential(r: CredentialRow): CredentialView {
     status: r.status,
     grants: r.grants,
     ...(r.failure ? { failure: r.failure } : {}),
+    issuedBy: r.issued_by ?? null,
     version: Number(r.version),
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),

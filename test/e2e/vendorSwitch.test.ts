@@ -27,7 +27,7 @@ describe('vendor switch', () => {
   const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
 
   beforeAll(async () => {
-    ks = await startSaltoKsSimulator({ lockCount: 6, staffUsers: 0 });
+    ks = await startSaltoKsSimulator({ lockCount: 7, staffUsers: 0 });
     h = await startHarness({}, { 'salto-ks': { baseUrl: ks.url, ...SALTO_KS_SIM_DEFAULTS } });
     gw = await buildTestGateway(h);
     auth = { authorization: `Bearer ${await gw.token(tenantId)}` };
@@ -192,6 +192,70 @@ describe('vendor switch', () => {
     expect(done.credentials.moved).toBeGreaterThanOrEqual(4);
     const after = (await api('GET', `/properties/${propertyId}`)).json();
     expect(after.vendorAdapters.ttlock.status).toBe('disabled');
+  });
+
+  it("switch: a guest's PIN the new vendor chose is announced, and read once by the credential's issuer only", async () => {
+    const propertyId = await property();
+    const desk = { authorization: `Bearer ${await gw.token(tenantId, undefined, undefined, 'desk-anna')}` };
+    const other = { authorization: `Bearer ${await gw.token(tenantId, undefined, undefined, 'desk-ben')}` };
+    const issued = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...desk, 'idempotency-key': randomUUID() },
+      payload: {
+        propertyId,
+        holder: { kind: 'guest', ref: 'guest-walk-in' },
+        kind: 'pin',
+        rooms: ['102'],
+        validFrom: new Date(Date.now() - 3_600_000).toISOString(),
+        validUntil: new Date(Date.now() + 86_400_000).toISOString(),
+      },
+    });
+    expect(issued.statusCode, issued.body).toBe(201);
+    const { id } = issued.json() as { id: string };
+    const read = (headers: Record<string, string>) =>
+      gw.app.inject({ method: 'POST', url: `/api/v1/key-credentials/${id}/pin-reads`, headers });
+    // Nothing to read before the move: the issuing answer gave the PIN.
+    const early = await read(desk);
+    expect([early.statusCode, early.json().code]).toEqual([409, 'LOCK.NO_NEW_PIN']);
+
+    const sw = (
+      await api('POST', `/properties/${propertyId}/vendor-switches`, { from: 'ttlock', to: 'salto-ks' })
+    ).json();
+    await api('POST', `/vendor-switches/${sw.id}/advance`);
+    await api('POST', `/vendor-switches/${sw.id}/advance`);
+    const ksLock = ks.state().locks[6]?.ref ?? '';
+    const cut = await api('POST', `/vendor-switches/${sw.id}/rooms/102/cutover`, { vendorDeviceRef: ksLock });
+    expect(cut.statusCode, cut.body).toBe(202);
+    const subject = `${h.service.topology.eventsRoot}.key_credential.updated.v1`;
+    const updated = await eventually(async () => {
+      const m = await h.service.jsm.streams
+        .getMessage(h.service.topology.eventsStream, { last_by_subj: subject })
+        .catch(() => null);
+      const e = m?.json<{ aggregateId: string; data: { newPins?: unknown[] } }>();
+      return e?.aggregateId === id ? e : undefined;
+    });
+    const door = (await api('GET', `/key-credentials/${id}`)).json().grants[0];
+    expect(door.vendor).toBe('salto-ks');
+    expect(updated.data.newPins).toEqual([{ roomId: '102', lockDeviceId: door.lockDeviceId }]);
+    // The REST view never shows it; another desk user may not read it; the issuer reads the lock's PIN, once.
+    expect(JSON.stringify((await api('GET', `/key-credentials/${id}`)).json())).not.toMatch(
+      /"(pin|doorPins)":/,
+    );
+    const notMine = await read(other);
+    expect([notMine.statusCode, notMine.json().code]).toEqual([403, 'LOCK.FORBIDDEN']);
+    const first = await read(desk);
+    expect(first.statusCode, first.body).toBe(201);
+    const held = ks.state().credentials.find((c) => c.lockRef === ksLock && c.ref === door.vendorRef);
+    expect(held?.pin).toBeTruthy();
+    expect(first.json()).toEqual({
+      credentialId: id,
+      pins: [{ roomId: '102', lockDeviceId: door.lockDeviceId, pin: held?.pin }],
+      pinEntry: expect.any(String),
+    });
+    const again = await read(desk);
+    expect([again.statusCode, again.json().code]).toEqual([410, 'LOCK.PIN_ALREADY_READ']);
+    await api('POST', `/vendor-switches/${sw.id}/abort`, { reason: 'test over' });
   });
 
   it("switch: a pilot's room, cut over to the still-provisional new vendor, takes new stays on its new lock", async () => {

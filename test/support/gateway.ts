@@ -27,10 +27,11 @@ export async function buildTestGateway(
   );
   return {
     app,
-    token: (tenantId: string, ttlSeconds?: number, scopes?: readonly Scope[]) =>
+    token: (tenantId: string, ttlSeconds?: number, scopes?: readonly Scope[], subject?: string) =>
       signDevToken(secret, tenantId, {
         ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
         ...(scopes ? { scopes } : {}),
+        ...(subject ? { subject } : {}),
       }),
   };
 }

@@ -52,6 +52,8 @@ export class VendorModel {
   readonly objects = new Map<string, VendorObject>();
   /** PINs foreign credentials hold, per lock ref. */
   readonly foreignPins = new Map<string, Set<string>>();
+  /** Vendors that choose a PIN credential's PIN themselves (Salto KS): their issue answers with it. */
+  readonly choosesPins = new Set<string>();
   private n = 0;
 
   private find(operationId: string, vendorRef: string | null): VendorObject | undefined {
@@ -165,8 +167,13 @@ export class LifecycleWorld {
     if (mode === 'done' || mode === 'timeoutThenDone') {
       const r = this.vendor.apply(intent);
       if ('error' in r) this.send(effectFailed(intent, at, r.error));
-      else if (mode === 'done') this.send(effectDone(intent, at, r.vendorRef));
-      else this.send(effectFailed(intent, at, timeout));
+      else if (mode === 'done') {
+        const chosen =
+          intent.intent === 'issueGrant' &&
+          intent.kind === 'pin' &&
+          this.vendor.choosesPins.has(intent.vendor);
+        this.send(effectDone(intent, at, r.vendorRef, chosen ? `chosen-${r.vendorRef}` : undefined));
+      } else this.send(effectFailed(intent, at, timeout));
       return intent;
     }
     this.send(effectFailed(intent, at, errors[mode]));

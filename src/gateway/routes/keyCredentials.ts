@@ -150,6 +150,8 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             // one for a member of staff joins their actor, so their deactivation reaches it.
             const event = {
               ...prepared.event,
+              // Who may read a PIN a vendor chooses anew later (a room moved to another vendor's lock).
+              issuedBy: principalRef(req.principal),
               ...(b.reservationId ? { linkTo: reservationActorId(tenantId, b.reservationId) } : {}),
               ...(b.holder.kind === 'staff' ? { linkToStaff: staffActorId(tenantId, b.holder.ref) } : {}),
             };
@@ -408,6 +410,8 @@ interface GrantPins {
   lockDeviceId: string;
   pinIndex?: number;
   vendorSecret?: string;
+  /** A PIN chosen after the issue: never in the issuing answer (read once through `pin-reads`). */
+  newPin?: boolean;
 }
 
 /**
@@ -420,7 +424,7 @@ function issuedPins(
   view: { vendor: string | null; grants: unknown[] } | null | undefined,
   open: (sealed: string) => string,
 ): { pin?: string; doorPins?: DoorPin[]; pinEntry?: string } {
-  const grants = (view?.grants ?? []) as GrantPins[];
+  const grants = ((view?.grants ?? []) as GrantPins[]).filter((g) => !g.newPin);
   const pinIndex = Math.max(0, ...grants.map((g) => g.pinIndex ?? 0));
   const ours = prepared[pinIndex] ?? prepared[0];
   const entry = view?.vendor ? pinEntry(view.vendor) : undefined;

@@ -57,6 +57,8 @@ export interface KeyCredentialsTable {
   reservation_id: string | null;
   holder_kind: string;
   holder_ref: string;
+  /** The REST caller who asked for it; null for credentials the service derives. */
+  issued_by: ColumnType<string | null, string | null | undefined, never>;
   kind: string;
   rooms: string[];
   areas: string[];
@@ -179,7 +181,16 @@ export interface WebhookEndpointsTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+export interface CredentialPinReadsTable {
+  tenant_id: string;
+  credential_id: string;
+  pin_ref: string;
+  read_by: string;
+  read_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface Database {
+  credential_pin_reads: CredentialPinReadsTable;
   webhook_endpoints: WebhookEndpointsTable;
   audit_heads: AuditHeadsTable;
   tenant_keys: TenantKeysTable;

@@ -4,6 +4,7 @@
  * the vendor ends up holding — never the machine's insides.
  */
 import { describe, expect, it } from 'vitest';
+import { newPinRefs } from '../../../src/machines/index.ts';
 import { issueEvent } from '../../support/credentialEvents.ts';
 import { LifecycleWorld } from '../../support/lifecycleWorld.ts';
 
@@ -134,6 +135,43 @@ describe('credential lifecycle against the vendor', () => {
     revoke(w);
     w.quiesce();
     expect([w.status, w.heldAtVendor()]).toEqual(['revoked', []]);
+  });
+
+  it("lifecycle: a room moved onto a vendor that chooses PINs announces the door's new PIN once; the issue's PINs are not new", () => {
+    const w = new LifecycleWorld();
+    w.vendor.choosesPins.add('salto-ks');
+    w.send(
+      issueEvent([1], {
+        secret: 'pin0',
+        retry,
+        ...W1,
+        targets: [{ roomId: 'r1', lockDeviceId: 'd1', vendor: 'salto-ks', vendorDeviceRef: '1' }],
+        rooms: ['r1', 'r2'],
+      }),
+    );
+    w.quiesce();
+    expect(newPinRefs(w.context)).toEqual(new Set());
+    const move = (room: string, from: string, to: string) =>
+      w.send({
+        type: 'credential.moveRoom',
+        at: w.now(),
+        roomId: room,
+        from,
+        target: { roomId: room, lockDeviceId: to, vendor: 'salto-ks', vendorDeviceRef: to.slice(1) },
+      });
+    move('r1', 'd1', 'd9');
+    w.quiesce();
+    expect(w.status).toBe('active');
+    const updated = w.published.filter((p) => p.verb === 'updated');
+    expect(updated.map((p) => p.data?.newPins)).toEqual([[{ roomId: 'r1', lockDeviceId: 'd9' }]]);
+    expect(newPinRefs(w.context)).toEqual(new Set(['d9@0']));
+    // A later window change announces nothing again.
+    update(w);
+    w.quiesce();
+    expect(w.published.filter((p) => p.verb === 'updated').map((p) => p.data?.newPins)).toEqual([
+      [{ roomId: 'r1', lockDeviceId: 'd9' }],
+      undefined,
+    ]);
   });
 
   it('lifecycle: a new lock that refuses the credential for good gives up the move, not the credential: the old lock keeps it', () => {

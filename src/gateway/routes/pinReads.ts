@@ -1,0 +1,86 @@
+/**
+ * POST /api/v1/key-credentials/:id/pin-reads: the PINs vendors chose anew after the issue (a room moved onto
+ * a vendor that chooses PINs, announced by the credential's `updated` event as `newPins`), read once.
+ * Only the caller that issued the credential reads them; a credential the service derived (a reservation's,
+ * a shift's) has no REST issuer and is read by the tenant's `lock:issue` caller acting for the platform.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { LockError } from '../../errors.ts';
+import { claimPinReads } from '../../issuance/pinReads.ts';
+import { pinEntry } from '../../io/vendors/registry.ts';
+import { principalRef } from '../auth.ts';
+import type { GatewayPorts } from '../ports.ts';
+import { IdParams, PinRead } from '../schemas.ts';
+
+/** What the read model's grants say of a vendor-chosen PIN (fields outside the REST schema). */
+interface GrantPin {
+  roomId: string;
+  lockDeviceId: string;
+  vendor: string;
+  status: string;
+  vendorSecret?: string;
+  pinRef?: string;
+  newPin?: boolean;
+}
+
+export function pinReadRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.post(
+      '/key-credentials/:id/pin-reads',
+      {
+        config: { scope: 'lock:issue' },
+        schema: {
+          tags: ['key credentials'],
+          summary: 'Read, once, the PINs vendors chose anew after the issue (a room moved to a new lock)',
+          params: IdParams,
+          response: {
+            201: PinRead,
+            403: { $ref: 'Problem#' },
+            404: { $ref: 'Problem#' },
+            409: { $ref: 'Problem#' },
+            410: { $ref: 'Problem#' },
+          },
+        },
+      },
+      async (req, reply) => {
+        const { tenantId } = req.principal;
+        const view = await p.readModel.credential(tenantId, req.params.id);
+        if (!view) throw new LockError('LOCK.NOT_FOUND', `key credential ${req.params.id}`);
+        const caller = principalRef(req.principal);
+        if (view.issuedBy && view.issuedBy !== caller)
+          throw new LockError('LOCK.FORBIDDEN', 'only the caller that issued the credential reads its PIN');
+        // Only PINs a lock holds now: one on its way, or on a lock being left, is not the guest's to use.
+        const fresh = (view.grants as GrantPin[]).filter(
+          (g) => g.newPin && g.pinRef && g.vendorSecret && (g.status === 'active' || g.status === 'updating'),
+        );
+        if (fresh.length === 0)
+          throw new LockError(
+            'LOCK.NO_NEW_PIN',
+            `no lock of credential ${view.id} holds a PIN its vendor chose after the issue`,
+          );
+        const mine = await claimPinReads(
+          p.runtimeDb,
+          tenantId,
+          view.id,
+          fresh.map((g) => g.pinRef as string),
+          caller,
+        );
+        if (mine.size === 0)
+          throw new LockError(
+            'LOCK.PIN_ALREADY_READ',
+            `the new PIN of credential ${view.id} was read already`,
+          );
+        const pins = fresh
+          .filter((g) => mine.has(g.pinRef as string))
+          .map((g) => ({
+            roomId: g.roomId,
+            lockDeviceId: g.lockDeviceId,
+            pin: p.secrets.open(g.vendorSecret as string),
+          }));
+        const entry = pinEntry(fresh[0]?.vendor ?? '');
+        req.log.info({ credentialId: view.id, doors: pins.length }, 'new PIN read by its issuer');
+        return reply.code(201).send({ credentialId: view.id, pins, ...(entry ? { pinEntry: entry } : {}) });
+      },
+    );
+  };
+}
