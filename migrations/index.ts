@@ -14,6 +14,7 @@ import * as dropCrossTenantLookups from './2026-11-30T0011_drop_cross_tenant_loo
 import * as rotatingVendorSecrets from './2026-11-30T0012_rotating_vendor_secrets.ts';
 import * as credentialRoomsFollow from './2026-11-30T0013_credential_rooms_follow.ts';
 import * as pinReads from './2026-11-30T0014_pin_reads.ts';
+import * as retireVendorAccess from './2026-11-30T0015_retire_vendor_access.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0012_rotating_vendor_secrets': rotatingVendorSecrets,
   '2026-11-30T0013_credential_rooms_follow': credentialRoomsFollow,
   '2026-11-30T0014_pin_reads': pinReads,
+  '2026-11-30T0015_retire_vendor_access': retireVendorAccess,
 };

@@ -314,5 +314,13 @@ export function gatewayPorts(
       });
       return breaker.call(() => adapter.listLocks());
     },
+    async retireVendorAccess(tenantId, propertyId, vendor) {
+      const { adapter, breaker } = await service.adapters.resolve(tenantId, propertyId, vendor, {
+        fresh: true,
+      });
+      const retire = adapter.retireAccess;
+      if (!retire) return [];
+      return breaker.call(() => retire.call(adapter));
+    },
   };
 }

@@ -33,6 +33,7 @@ interface SwitchView {
   from: string;
   to: string;
   phase: string;
+  secrets?: { rotated: string[]; destroyed: string[]; rotateAtVendor: string[]; webhookRemoved: boolean };
   rooms: { total: number; cutover: number };
   roomList: { roomId: string; newDeviceId: string | null }[];
   credentials: { moved: number; legacyLive: number };
@@ -286,9 +287,42 @@ async function apply(
         }
         break;
       }
-      case 'completed':
+      case 'decommissioning': {
+        // The old vendor's secrets: rotated where it allows, then destroyed. A vendor out of reach: again.
+        const deadline = Date.now() + waitSeconds * 1000;
+        for (;;) {
+          try {
+            s = await call<SwitchView>('POST', `/vendor-switches/${id}/advance`);
+            break;
+          } catch (e) {
+            if (
+              !(e instanceof CliError) ||
+              !e.message.includes('LOCK.VENDOR_UNAVAILABLE') ||
+              Date.now() > deadline
+            )
+              throw e;
+            io.progress(`decommissioning: ${plan.from} out of reach, trying again`);
+            await io.sleep(2000);
+          }
+        }
+        break;
+      }
+      case 'completed': {
         io.out(`\ncompleted: ${describe(s)}; ${plan.from} is disabled for this property`);
+        const x = s.secrets;
+        if (x) {
+          io.out(
+            `${plan.from} secrets destroyed: ${x.destroyed.join(', ') || 'none'}` +
+              (x.rotated.length > 0 ? ` (rotated at ${plan.from} first: ${x.rotated.join(', ')})` : '') +
+              (x.webhookRemoved ? '; its webhook endpoint removed' : ''),
+          );
+          if (x.rotateAtVendor.length > 0)
+            io.out(
+              `rotate at ${plan.from} (only the vendor can; the service no longer holds them): ${x.rotateAtVendor.join(', ')}`,
+            );
+        }
         return;
+      }
       case 'paused':
         throw new CliError(`switch ${id} is paused: resume it (POST /vendor-switches/${id}/resume)`, 1);
       default:

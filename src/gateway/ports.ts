@@ -45,4 +45,9 @@ export interface GatewayPorts {
     vendor: string,
     opts?: { disabledToo?: boolean },
   ): Promise<VendorLock[]>;
+  /**
+   * A decommissioned adapter's own rotation at its vendor (`LockAdapter.retireAccess`): the config fields
+   * rotated, none where the vendor has no API for it.
+   */
+  retireVendorAccess(tenantId: string, propertyId: string, vendor: string): Promise<string[]>;
 }

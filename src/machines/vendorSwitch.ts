@@ -9,7 +9,10 @@
  *   the new lock before it revokes on the old one: `credential.moveRoom`).
  * - Draining: no new issuance on the old vendor (its adapter is disabled for issuance; revokes still run);
  *   it can complete once no live credential holds a grant on the old vendor.
- * - Completed: the old vendor's adapter stays disabled. Aborted (before completion): the policy as it was
+ * - Decommissioning: the old vendor's secrets are retired by the gateway (rotated at the vendor where it
+ *   allows, then destroyed; its webhook endpoint removed) and the outcome arrives as `vendorSwitch.retired`;
+ *   from here an abort is refused (the old adapter has nothing left to run with).
+ * - Completed: the old vendor's adapter stays disabled. Aborted (before decommission): the policy as it was
  *   before the switch comes back, so the old vendor is preferred again; rooms already cut over keep their
  *   new locks (they are physically there).
  *
@@ -54,6 +57,8 @@ export interface VendorSwitchContext {
   moved: number;
   /** The phase a pause left (resume goes back to it). */
   pausedIn: SwitchPhase | null;
+  /** What the decommission did with the old vendor's secrets (absent before it completes). */
+  secrets?: { rotated: string[]; destroyed: string[]; rotateAtVendor: string[]; webhookRemoved: boolean };
   createdAt: string;
   updatedAt: string;
 }
@@ -84,6 +89,18 @@ export type VendorSwitchEvent =
     }
   | { type: 'vendorSwitch.pause'; at: string }
   | { type: 'vendorSwitch.resume'; at: string }
+  /**
+   * The old vendor's secrets are retired (by the gateway, once decommissioning): `rotated` at the vendor,
+   * `destroyed` here, and the static ones only the vendor can rotate (`rotateAtVendor`, the operator's task).
+   */
+  | {
+      type: 'vendorSwitch.retired';
+      at: string;
+      rotated: string[];
+      destroyed: string[];
+      rotateAtVendor: string[];
+      webhookRemoved: boolean;
+    }
   | { type: 'vendorSwitch.abort'; at: string; reason: string };
 
 export const vendorSwitchEventTypes = [
@@ -92,6 +109,7 @@ export const vendorSwitchEventTypes = [
   'vendorSwitch.roomCutover',
   'vendorSwitch.pause',
   'vendorSwitch.resume',
+  'vendorSwitch.retired',
   'vendorSwitch.abort',
 ] as const satisfies readonly VendorSwitchEvent['type'][];
 
@@ -347,10 +365,13 @@ export const vendorSwitchMachine = setup({
     openCutover: enqueueActions(openCutover),
     cutRoom: enqueueActions(cutRoom),
     drain: enqueueActions(drain),
+    decommission: assign(({ event }) => ({ updatedAt: event.at })),
     complete: enqueueActions(({ context, event, enqueue }) => {
-      enqueue.assign({ updatedAt: event.at });
+      if (event.type !== 'vendorSwitch.retired') return;
+      const { type: _t, at: _a, ...secrets } = event;
+      enqueue.assign({ updatedAt: event.at, secrets });
       enqueue(release(context, event.at));
-      enqueue(published('completed', { from: context.from, to: context.to, moved: context.moved }));
+      enqueue(published('completed', { from: context.from, to: context.to, moved: context.moved, secrets }));
     }),
     restore: enqueueActions(restore),
     resumed: assign({ pausedIn: null }),
@@ -400,6 +421,7 @@ export const vendorSwitchMachine = setup({
         'vendorSwitch.pause': ignore('no switch planned'),
         'vendorSwitch.resume': ignore('no switch planned'),
         'vendorSwitch.abort': ignore('no switch planned'),
+        'vendorSwitch.retired': ignore('no switch planned'),
       },
     },
     /** Planned: rooms, their old locks and the policy as it is. Nothing has changed at the property yet. */
@@ -408,6 +430,7 @@ export const vendorSwitchMachine = setup({
         'vendorSwitch.plan': notRunning,
         'vendorSwitch.advance': { target: 'dualVendor', actions: 'enableBoth' },
         'vendorSwitch.roomCutover': ignore('not in cutover: the new vendor is not enabled yet'),
+        'vendorSwitch.retired': ignore('not decommissioning'),
         'vendorSwitch.pause': paused('pauseInPlanned'),
         'vendorSwitch.resume': ignore('not paused'),
         'vendorSwitch.abort': { target: 'aborted', actions: 'restore' },
@@ -422,6 +445,7 @@ export const vendorSwitchMachine = setup({
           { guard: and(['roomToCut', 'pilotRoomOnly']), actions: 'cutRoom' },
           ignore('before the cutover only the pilot room, once'),
         ],
+        'vendorSwitch.retired': ignore('not decommissioning'),
         'vendorSwitch.pause': paused('pauseInDualVendor'),
         'vendorSwitch.resume': ignore('not paused'),
         'vendorSwitch.abort': { target: 'aborted', actions: 'restore' },
@@ -439,6 +463,7 @@ export const vendorSwitchMachine = setup({
           { guard: 'roomToCut', actions: 'cutRoom' },
           ignore('not a room of the switch, or cut over already'),
         ],
+        'vendorSwitch.retired': ignore('not decommissioning'),
         'vendorSwitch.pause': paused('pauseInCutover'),
         'vendorSwitch.resume': ignore('not paused'),
         'vendorSwitch.abort': { target: 'aborted', actions: 'restore' },
@@ -449,13 +474,26 @@ export const vendorSwitchMachine = setup({
       on: {
         'vendorSwitch.plan': notRunning,
         'vendorSwitch.advance': [
-          { guard: 'noLegacyLive', target: 'completed', actions: 'complete' },
+          { guard: 'noLegacyLive', target: 'decommissioning', actions: 'decommission' },
           ignore('blocked: live credentials on the old vendor'),
         ],
         'vendorSwitch.roomCutover': ignore('every room is cut over'),
+        'vendorSwitch.retired': ignore('not decommissioning'),
         'vendorSwitch.pause': paused('pauseInDraining'),
         'vendorSwitch.resume': ignore('not paused'),
         'vendorSwitch.abort': { target: 'aborted', actions: 'restore' },
+      },
+    },
+    /** The old vendor's secrets are being retired; completes when the gateway says they are. Too late to abort. */
+    decommissioning: {
+      on: {
+        'vendorSwitch.plan': notRunning,
+        'vendorSwitch.advance': ignore('decommissioning: completes once the old secrets are retired'),
+        'vendorSwitch.roomCutover': ignore('every room is cut over'),
+        'vendorSwitch.pause': ignore('decommissioning: nothing left to pause'),
+        'vendorSwitch.resume': ignore('not paused'),
+        'vendorSwitch.retired': { target: 'completed', actions: 'complete' },
+        'vendorSwitch.abort': ignore('decommissioning: too late to abort'),
       },
     },
     /** Paused: nothing moves until it is resumed (or aborted). */
@@ -465,6 +503,7 @@ export const vendorSwitchMachine = setup({
         'vendorSwitch.advance': ignore('paused'),
         'vendorSwitch.roomCutover': ignore('paused'),
         'vendorSwitch.pause': ignore('already paused'),
+        'vendorSwitch.retired': ignore('not decommissioning'),
         'vendorSwitch.resume': [
           {
             guard: { type: 'pausedIn', params: { phase: 'planned' } },
@@ -494,6 +533,7 @@ export const vendorSwitchMachine = setup({
         'vendorSwitch.pause': ignore('completed'),
         'vendorSwitch.resume': ignore('completed'),
         'vendorSwitch.abort': ignore('completed: too late to abort'),
+        'vendorSwitch.retired': ignore('completed'),
       },
     },
     aborted: {
@@ -504,6 +544,7 @@ export const vendorSwitchMachine = setup({
         'vendorSwitch.pause': ignore('aborted'),
         'vendorSwitch.resume': ignore('aborted'),
         'vendorSwitch.abort': ignore('already aborted'),
+        'vendorSwitch.retired': ignore('aborted'),
       },
     },
   },

@@ -14,7 +14,7 @@ import {
   startSaltoKsSimulator,
 } from '../../src/io/vendors/saltoKs/index.ts';
 import { seedProperty } from '../support/fixtures.ts';
-import { buildTestGateway } from '../support/gateway.ts';
+import { buildTestGateway, webhookEndpoint } from '../support/gateway.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
 const ROOMS = ['101', '102', '103', '104'];
@@ -114,6 +114,26 @@ describe('vendor switch', () => {
 
   it('switch: room by room, every guest keeps a key on the lock in the room; at the end TTLock holds nothing', async () => {
     const propertyId = await property();
+    // The old vendor's secrets: a password only TTLock can rotate, and the webhook endpoint's own.
+    const ttlock = await api('PUT', `/properties/${propertyId}/vendor-adapters/ttlock`, {
+      status: 'active',
+      config: {
+        baseUrl: h.ttlock.url,
+        clientId: 'lock-test',
+        clientSecret: 'secret:ttlock-password',
+        username: 'hotel',
+        password: 'secret:ttlock-password',
+      },
+    });
+    expect(ttlock.statusCode, ttlock.body).toBe(200);
+    const pw = await gw.app.inject({
+      method: 'PUT',
+      url: `/api/v1/properties/${propertyId}/vendor-adapters/ttlock/secrets/ttlock-password`,
+      headers: auth,
+      payload: { value: 'hunter2-but-longer' },
+    });
+    expect(pw.statusCode, pw.body).toBe(200);
+    const hook = await webhookEndpoint(gw, tenantId, propertyId, 'ttlock');
     const credentials: { id: string; room: string }[] = [];
     for (const room of ROOMS) credentials.push(await confirm(propertyId, room));
 
@@ -188,7 +208,20 @@ describe('vendor switch', () => {
       phase: 'completed',
       rooms: { total: 4, cutover: 4 },
       credentials: { legacyLive: 0 },
+      // Decommission: TTLock's secrets destroyed here; its password is TTLock's to rotate (named for the operator).
+      secrets: {
+        rotated: [],
+        destroyed: ['ttlock-password', 'webhook'],
+        rotateAtVendor: ['ttlock-password'],
+        webhookRemoved: true,
+      },
     });
+    const left = await h.service.vendorSecrets
+      .current({ tenantId, propertyId, vendor: 'ttlock' }, ['ttlock-password'])
+      .catch((e: Error) => e.message);
+    expect(left).toMatch(/needs the secret ttlock-password/);
+    const late = await gw.app.inject({ method: 'POST', url: hook.url, payload: {} });
+    expect(late.statusCode).toBe(404);
     expect(done.credentials.moved).toBeGreaterThanOrEqual(4);
     const after = (await api('GET', `/properties/${propertyId}`)).json();
     expect(after.vendorAdapters.ttlock.status).toBe('disabled');

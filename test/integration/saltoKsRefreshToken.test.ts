@@ -172,3 +172,58 @@ describe('salto-ks refresh tokens', () => {
     expect((await store.current(other, ['ksRefresh'])).values.get('ksRefresh')).toBe(spent);
   });
 });
+
+describe('salto-ks decommission', () => {
+  let h: Harness;
+  let sim: SaltoKsSimulator;
+  let db: Db;
+  const address: SecretAddress = {
+    tenantId: `t-${randomUUID().slice(0, 8)}`,
+    propertyId: randomUUID(),
+    vendor: 'salto-ks',
+  };
+
+  beforeAll(async () => {
+    h = await startHarness();
+    sim = await startSaltoKsSimulator({ lockCount: 1, staffUsers: 0, clientGrants: 'authorization_code' });
+    db = connect(withUser(h.databaseUrl, 'lock_runtime'), { max: 2 });
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await sim?.close();
+    await h?.close();
+  });
+
+  it('salto-ks: retiring access spends the refresh token once more, so a copy of the stored one is dead; then nothing is left', async () => {
+    const store = createVendorSecretStore(db, createTenantKeyring(db, aesKek(Buffer.alloc(32, 9))));
+    const first = sim.issueRefreshToken();
+    await store.put(address, 'ksRefresh', first, 'operator');
+    const rotating: RotatingSecrets = { rotate: (_f, next) => store.rotate(address, 'ksRefresh', next) };
+    const adapter = createSaltoKsAdapter({
+      config: { baseUrl: sim.url, ...SALTO_KS_SIM_DEFAULTS, refreshToken: 'sealed' },
+      clock: { now: () => new Date() },
+      timeoutMs: 2000,
+      secrets: rotating,
+    });
+    await adapter.listLocks();
+    // Someone copied the token stored now (a backup, an operator's notes).
+    const copy = (await store.current(address, ['ksRefresh'])).values.get('ksRefresh') ?? '';
+    expect(copy).not.toBe(first);
+    await expect(adapter.retireAccess?.()).resolves.toEqual(['refreshToken']);
+    expect(await store.destroyAll(address, 'operator')).toEqual({
+      destroyed: ['ksRefresh'],
+      webhookRemoved: false,
+    });
+    await expect(store.current(address, ['ksRefresh'])).rejects.toThrow(/needs the secret ksRefresh/);
+    // The copy is refused by KS (spent: presenting it is reuse, which revokes the grant too).
+    const thief = createSaltoKsAdapter({
+      config: { baseUrl: sim.url, ...SALTO_KS_SIM_DEFAULTS, refreshToken: 'sealed' },
+      clock: { now: () => new Date() },
+      timeoutMs: 2000,
+      secrets: { rotate: async (_f, next) => next(copy) },
+    });
+    await expect(thief.listLocks()).rejects.toMatchObject({ failure: 'AUTH' });
+    // Destroying again finds nothing.
+    expect(await store.destroyAll(address, 'operator')).toEqual({ destroyed: [], webhookRemoved: false });
+  });
+});

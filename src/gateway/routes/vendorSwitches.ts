@@ -11,6 +11,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { buildSwitchPlan, type PlanRoomInput, SwitchPlanFile } from '../../cutover/switchPlan.ts';
 import { LockError } from '../../errors.ts';
+import { VendorError } from '../../io/vendors/port.ts';
 import { uuidV5 } from '../../ids.ts';
 import {
   adapterStatus,
@@ -72,6 +73,21 @@ const SwitchView = Type.Object({
   ),
   credentials: Type.Object({ moved: Type.Integer(), legacyLive: Type.Integer() }),
   blockers: Type.Array(Type.String()),
+  secrets: Type.Optional(
+    Type.Object(
+      {
+        rotated: Type.Array(Type.String()),
+        destroyed: Type.Array(Type.String()),
+        rotateAtVendor: Type.Array(Type.String()),
+        webhookRemoved: Type.Boolean(),
+      },
+      {
+        description:
+          "Decommission: the old vendor's secrets rotated at the vendor, destroyed here, and those only the " +
+          "vendor can rotate (the operator's task); whether its webhook endpoint was removed.",
+      },
+    ),
+  ),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -121,6 +137,7 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
       roomList: c.rooms,
       credentials: { moved: c.moved, legacyLive },
       blockers: blockersOf(phase, c, legacyLive),
+      ...(c.secrets ? { secrets: c.secrets } : {}),
       createdAt: c.createdAt,
       updatedAt: c.updatedAt,
     };
@@ -156,6 +173,57 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
       timeoutMs,
     );
     return n !== null;
+  }
+  /**
+   * Decommission: the old vendor's secrets rotated at the vendor where it allows (`retireAccess`), then every
+   * version destroyed here and its webhook endpoint removed; the switch completes with what was done. Each
+   * step is idempotent, so an advance after a crash anywhere in between does the rest. A vendor that cannot
+   * be reached keeps the switch decommissioning (503, try again); one that refuses our credentials already
+   * has nothing to rotate.
+   */
+  async function retireOldVendor(principal: Principal, c: VendorSwitchContext) {
+    const { tenantId } = principal;
+    const config = (await p.readModel.property(tenantId, c.propertyId))?.vendorAdapters[c.from]?.config ?? {};
+    const secretFields = Object.entries(config).filter(
+      ([, v]) => typeof v === 'string' && v.startsWith('secret:'),
+    );
+    let rotatedFields: string[] = [];
+    try {
+      rotatedFields = await p.retireVendorAccess(tenantId, c.propertyId, c.from);
+    } catch (e) {
+      // Refused (AUTH), or its secrets gone already (an advance after a crash past the destroy): nothing to rotate.
+      const nothingToRotate =
+        (e instanceof VendorError && e.failure === 'AUTH') ||
+        (e instanceof LockError && e.code === 'LOCK.VENDOR_NOT_ENABLED');
+      if (!nothingToRotate)
+        throw new LockError(
+          'LOCK.VENDOR_UNAVAILABLE',
+          `${c.from} could not rotate its secrets before they are destroyed (${String(e).slice(0, 200)}); try again`,
+        );
+    }
+    const nameOf = (field: string) => String(config[field]).slice('secret:'.length);
+    const rotated = rotatedFields.map(nameOf);
+    const { destroyed, webhookRemoved } = await p.vendorSecrets.destroyAll(
+      { tenantId, propertyId: c.propertyId, vendor: c.from },
+      principalRef(principal),
+    );
+    // The vendor's own credentials only it can rotate (API keys, passwords): the operator's task, named.
+    const rotateAtVendor = [...new Set(secretFields.map(([f]) => nameOf(f)))]
+      .filter((n) => !rotated.includes(n))
+      .sort();
+    await tell(
+      principal,
+      c.id,
+      {
+        type: 'vendorSwitch.retired',
+        at: p.clock.now().toISOString(),
+        rotated,
+        destroyed,
+        rotateAtVendor,
+        webhookRemoved,
+      } as { type: string; at: string },
+      async () => (await phaseOf(tenantId, c.id)) === 'completed',
+    );
   }
   const phaseOf = async (tenantId: string, id: string) =>
     (await p.readModel.vendorSwitch(tenantId, id))?.phase;
@@ -494,6 +562,11 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
         const { phase, context: c } = await load(tenantId, req.params.id);
         if (['paused', 'completed', 'aborted'].includes(phase))
           throw new LockError('LOCK.INVALID_STATE', `the switch is ${phase}`);
+        // Decommissioning (entered by an earlier advance, perhaps one a crash cut short): retire and complete.
+        if (phase === 'decommissioning') {
+          await retireOldVendor(req.principal, c);
+          return view(tenantId, c.id);
+        }
         if (phase === 'cutover' || phase === 'draining') await moveStragglers(req.principal, c);
         const legacyLive = await p.readModel.liveCredentialsOnVendor(tenantId, c.propertyId, c.from);
         const blockers = blockersOf(phase, c, legacyLive);
@@ -512,6 +585,7 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           },
           async () => (await phaseOf(tenantId, c.id)) !== phase,
         );
+        if ((await phaseOf(tenantId, c.id)) === 'decommissioning') await retireOldVendor(req.principal, c);
         return view(tenantId, c.id);
       },
     );
@@ -534,10 +608,10 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           const { phase, context: c } = await load(tenantId, req.params.id);
           const allowed =
             action === 'pause'
-              ? !['paused', 'completed', 'aborted'].includes(phase)
+              ? !['paused', 'decommissioning', 'completed', 'aborted'].includes(phase)
               : action === 'resume'
                 ? phase === 'paused'
-                : !['completed', 'aborted'].includes(phase);
+                : !['decommissioning', 'completed', 'aborted'].includes(phase);
           if (!allowed) throw new LockError('LOCK.INVALID_STATE', `cannot ${action}: the switch is ${phase}`);
           const reason = (req.body as { reason?: string } | undefined)?.reason ?? 'aborted by an operator';
           await tell(

@@ -162,6 +162,12 @@ export interface LockAdapter {
    * credential was lost are unsigned claims (TTLock): the claim is checked before anything is revoked.
    */
   credentialPresent?(lockRef: string, vendorRef: string): Promise<boolean>;
+  /**
+   * At a decommission, before the service destroys its copies: moves on, at the vendor, the secrets the
+   * vendor lets a partner rotate itself (a rotating refresh token is spent once more, so every earlier copy
+   * is dead). Resolves with the config fields rotated; absent where the vendor has no such API.
+   */
+  retireAccess?(): Promise<string[]>;
 }
 
 /**

@@ -41,6 +41,13 @@ export interface VendorSecretStore {
    * spend the same value. Nothing changes when `next` throws. Resolves with the new value.
    */
   rotate(a: SecretAddress, name: string, next: (current: string) => Promise<string>): Promise<string>;
+  /**
+   * A decommissioned adapter's secrets: every version of every secret destroyed and its webhook endpoint
+   * removed (the vendor's callbacks are refused from then on), in one transaction holding each secret's lock
+   * (a rotation under way finishes first). Recorded in the audit log (names and versions, never values).
+   * Idempotent: a second call finds nothing and destroys nothing.
+   */
+  destroyAll(a: SecretAddress, by: string): Promise<{ destroyed: string[]; webhookRemoved: boolean }>;
 }
 
 /** One writer per secret at a time, across processes: versions and rotations never interleave. */
@@ -160,6 +167,52 @@ export function createVendorSecretStore(db: Db, keyring: TenantKeyring): VendorS
           .where('version', '=', row.version)
           .execute();
         return value;
+      });
+    },
+
+    async destroyAll(a, by) {
+      return withTenant(db, a.tenantId, async (tx) => {
+        const names = await tx
+          .selectFrom('vendor_secrets')
+          .select('name')
+          .distinct()
+          .where('property_id', '=', a.propertyId)
+          .where('vendor', '=', a.vendor)
+          .orderBy('name')
+          .execute();
+        for (const { name } of names) await lockSecret(tx, a, name);
+        const gone = await tx
+          .deleteFrom('vendor_secrets')
+          .where('property_id', '=', a.propertyId)
+          .where('vendor', '=', a.vendor)
+          .returning(['name', 'version'])
+          .execute();
+        const endpoints = await tx
+          .deleteFrom('webhook_endpoints')
+          .where('property_id', '=', a.propertyId)
+          .where('vendor', '=', a.vendor)
+          .returning('id')
+          .execute();
+        const destroyed = [...new Set(gone.map((g) => g.name))].sort();
+        if (gone.length > 0 || endpoints.length > 0)
+          await tx
+            .insertInto('audit_log')
+            .values({
+              tenant_id: a.tenantId,
+              entry: JSON.stringify({
+                at: new Date().toISOString(),
+                actor: `property/${a.propertyId}`,
+                by,
+                event: 'vendorSecret.destroyed',
+                detail: {
+                  vendor: a.vendor,
+                  versions: gone.map((g) => `${g.name}@${g.version}`).sort(),
+                  webhookRemoved: endpoints.length > 0,
+                },
+              }),
+            })
+            .execute();
+        return { destroyed, webhookRemoved: endpoints.length > 0 };
       });
     },
 

@@ -30,6 +30,14 @@ const cut = (roomId: string, credentialIds: string[] = []) => ({
   newDevice: { id: `new-${roomId}`, vendorDeviceRef: `ks-${roomId}`, areas: [] },
   credentialIds,
 });
+const retired = () => ({
+  type: 'vendorSwitch.retired',
+  at,
+  rotated: [],
+  destroyed: ['appSecret', 'password'],
+  rotateAtVendor: ['appSecret', 'password'],
+  webhookRemoved: true,
+});
 const told = (intents: { type: string; params: unknown }[]) =>
   intents
     .filter((i) => i.type === 'sendMessage')
@@ -92,11 +100,38 @@ describe('vendor switch', () => {
       .given(...drained)
       .when(advance(3))
       .then({ state: 'draining' });
-    const done = spec
+    // No live credential left: decommissioning (the old vendor's secrets are retired), then completed.
+    const decommissioning = spec
       .given(...drained)
       .when(advance(0))
+      .then({ state: 'decommissioning' });
+    expect(decommissioning.intents).toEqual([]);
+    const done = spec
+      .given(...drained, advance(0))
+      .when(retired())
       .then({ state: 'completed' });
+    expect(told(done.intents)).toEqual([['property', 'p1', 'property.releaseSwitch', null]]);
     expect(published(done.intents)).toEqual(['completed']);
+    expect(done.context.secrets).toEqual({
+      rotated: [],
+      destroyed: ['appSecret', 'password'],
+      rotateAtVendor: ['appSecret', 'password'],
+      webhookRemoved: true,
+    });
+    // A report of retired secrets anywhere else changes nothing.
+    expect(spec.given(...drained).when(retired()).outcome.intents).toEqual([]);
+  });
+
+  it('vendor switch: once decommissioning, neither pause nor abort applies (the old secrets are going)', () => {
+    const decommissioning = [plan(), advance(), advance(), cut('101'), cut('102'), advance(), advance(0)];
+    spec
+      .given(...decommissioning)
+      .when({ type: 'vendorSwitch.abort', at, reason: 'late' })
+      .then({ state: 'decommissioning' });
+    spec
+      .given(...decommissioning)
+      .when({ type: 'vendorSwitch.pause', at })
+      .then({ state: 'decommissioning' });
   });
 
   it('vendor switch: abort before completion restores the policy; pause and resume return to the phase', () => {
@@ -115,7 +150,7 @@ describe('vendor switch', () => {
       .given(plan(), advance(), advance(), pause)
       .when({ type: 'vendorSwitch.resume', at })
       .then({ state: 'cutover' });
-    const completed = [plan(), advance(), advance(), cut('101'), cut('102'), advance(), advance()];
+    const completed = [plan(), advance(), advance(), cut('101'), cut('102'), advance(), advance(), retired()];
     spec
       .given(...completed)
       .when({ type: 'vendorSwitch.abort', at, reason: 'late' })

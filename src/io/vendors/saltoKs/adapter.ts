@@ -435,5 +435,13 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
     async health() {
       await call('GET', '/locks');
     },
+
+    /** A refresh token is spent once more (KS rotates it): every copy of the stored one is dead after. */
+    async retireAccess() {
+      if (config.refreshToken === undefined) return [];
+      token = null;
+      await accessToken(true);
+      return ['refreshToken'];
+    },
   };
 }
