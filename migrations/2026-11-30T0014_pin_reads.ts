@@ -7,13 +7,13 @@ import { type Kysely, sql } from 'kysely';
  *   the commit's upsert when the row is made (never changed after). The function is taken as it is and only
  *   the credential INSERT is changed, so nothing else of it can drift from migrations 0006 and 0013.
  * - `credential_pin_reads`: one row per (credential, PIN) read; its primary key makes the read once-only
- *   across processes. Tenant-isolated like every table.
+ *   across processes; a retry of that read (same caller, same Idempotency-Key) is answered again. Tenant-isolated
+ *   like every table.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`ALTER TABLE key_credentials ADD COLUMN issued_by text`.execute(db);
   const { rows } = await sql<{ def: string }>`
-    SELECT pg_get_functiondef(p.oid) AS def FROM pg_proc p
-     WHERE p.proname = 'lock_commit_batch'`.execute(db);
+    SELECT pg_get_functiondef('lock_commit_batch(jsonb)'::regprocedure) AS def`.execute(db);
   let def = rows[0]?.def ?? '';
   const edits: [string, string][] = [
     [
@@ -37,6 +37,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       credential_id text NOT NULL,
       pin_ref text NOT NULL,
       read_by text NOT NULL,
+      -- The read's Idempotency-Key: the same caller asking again with it (an answer lost) gets the same PINs.
+      read_key text,
       read_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (tenant_id, credential_id, pin_ref)
     );

@@ -23,7 +23,7 @@ import {
   vendorSwitchMachine,
 } from '../machines/index.ts';
 import type { ActorType } from './partitioning.ts';
-import { credentialV1ToV2 } from './snapshotUpgrades.ts';
+import { credentialV1ToV2, credentialV2ToV3 } from './snapshotUpgrades.ts';
 
 export type ReadModelRow =
   | { table: 'key_credentials'; row: KeyCredentialRow }
@@ -100,9 +100,10 @@ export interface ActorKind {
 const credential: ActorKind = {
   type: 'credential',
   machine: credentialMachine,
-  // 2: grants are grant-machine snapshots (machines/grant.ts).
-  machineVersion: 2,
-  upgrades: { 1: credentialV1ToV2 },
+  // 2: grants are grant-machine snapshots (machines/grant.ts); 3: the vendor-chosen PINs of the issue
+  // are recorded (`pinsAtIssue`), so a later one is announced and read once.
+  machineVersion: 3,
+  upgrades: { 1: credentialV1ToV2, 2: credentialV2ToV3 },
   aggregate: 'key_credential',
   status: (s) => credentialStatus(s as CredentialSnapshot),
   propertyId: (s) => (s as CredentialSnapshot).context.propertyId,

@@ -2,11 +2,17 @@
  * Upgrades of persisted snapshots written by earlier machine versions, applied on activation (the row is
  * rewritten by the actor's next commit). Pure.
  *
- * credential 1 → 2: grants were records with a status string (credentialGrants.ts before the grant
+ * credential 1 → 2 (and 2 → 3 below): grants were records with a status string (credentialGrants.ts before the grant
  * machine); they become grant-machine snapshots. Operation ids keep their format, so the outcome of a call
  * in flight during the upgrade still matches, and timers from before carry no token, which a grant accepts.
  */
-import type { Grant, GrantContext, RetryPolicy } from '../machines/index.ts';
+import {
+  type Grant,
+  type GrantContext,
+  holdsItsCredential,
+  pinRef,
+  type RetryPolicy,
+} from '../machines/index.ts';
 
 interface V1Grant {
   roomId: string;
@@ -146,4 +152,19 @@ export function credentialV1ToV2(snapshot: unknown): unknown {
     // Terminal states were `final` in version 1; they are ordinary (total) states now.
     status: 'active',
   };
+}
+
+/**
+ * credential 2 → 3: a vendor-chosen PIN the issuing answer did not give is announced and read once
+ * (`pinsAtIssue`). A credential issued before knows only that its PINs then were the issue's: they are
+ * recorded as such, so a PIN a later move brings is new.
+ */
+export function credentialV2ToV3(snapshot: unknown): unknown {
+  const s = snapshot as { value: unknown; context: { grants: Grant[]; pinsAtIssue?: string[] } };
+  const notIssuedYet = s.value === 'new' || s.value === 'tombstoned' || s.value === 'issuing';
+  if (notIssuedYet || s.context.pinsAtIssue) return snapshot;
+  const pinsAtIssue = s.context.grants
+    .filter((g) => g.context.vendorSecret && holdsItsCredential(g))
+    .map((g) => pinRef(g.context));
+  return { ...s, context: { ...s.context, pinsAtIssue } };
 }

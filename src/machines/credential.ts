@@ -365,16 +365,59 @@ const startWanted = (c: CredentialContext, targets: GrantTarget[]) =>
 const atOf = (c: CredentialContext, e: CredentialEvent | { type: string }) =>
   'at' in e && typeof e.at === 'string' ? e.at : c.updatedAt;
 
-/** A vendor-chosen PIN's identity: its lock and the grant's generation (a replaced grant gets a new one). */
-export const pinRef = (g: { lockDeviceId: string; generation: number }) =>
-  `${g.lockDeviceId}@${g.generation}`;
-/** The grants whose lock holds a PIN its vendor chose, by that PIN's identity. */
-const vendorPins = (c: CredentialContext) =>
-  c.grants.filter((g) => g.context.vendorSecret).map((g) => ({ g: g.context, ref: pinRef(g.context) }));
+/**
+ * A vendor-chosen PIN's identity: its lock, the grant's generation and the vendor's reference of what it
+ * made (a replaced grant, or a later grant on a lock the credential left and came back to, is another PIN).
+ */
+export const pinRef = (g: { lockDeviceId: string; generation: number; vendorRef: string | null }) =>
+  `${g.lockDeviceId}@${g.generation}:${g.vendorRef ?? ''}`;
+/**
+ * The grants whose lock holds a PIN its vendor chose, by that PIN's identity: only grants that hold their
+ * generation (issued, or changing its window) — one being replaced or closed holds a PIN about to go.
+ */
+const vendorPins = (grantList: Grant[]) =>
+  grantList
+    .filter((g) => g.context.vendorSecret && grants.holdsItsCredential(g))
+    .map((g) => ({ g: g.context, ref: pinRef(g.context) }));
 /** Vendor-chosen PINs the issuing answer did not give (a move onto a vendor that chooses PINs). Pure. */
-export function newPinRefs(c: CredentialContext): Set<string> {
-  const known = new Set(c.pinsAtIssue ?? vendorPins(c).map((p) => p.ref));
-  return new Set(vendorPins(c).flatMap((p) => (known.has(p.ref) ? [] : [p.ref])));
+export function newPinRefs(c: Pick<CredentialContext, 'grants' | 'pinsAtIssue'>): Set<string> {
+  // Before the issue answered, every PIN is the issue's own.
+  if (!c.pinsAtIssue) return new Set();
+  const known = new Set(c.pinsAtIssue);
+  return new Set(vendorPins(c.grants).flatMap((p) => (known.has(p.ref) ? [] : [p.ref])));
+}
+
+/**
+ * `updated` naming the doors whose PIN a vendor chose since the issue and that no event named yet (each
+ * once), with the assignment that records them; nothing when there are none (unless `always`). Announced as
+ * soon as the lock holds it: a room moved onto a vendor that chooses PINs, or a grant the vendor lost and
+ * made again.
+ */
+function announceNewPins(
+  c: CredentialContext,
+  grantList: Grant[],
+  enqueue: CredentialEnqueue,
+  always: boolean,
+): void {
+  const announced = new Set(c.pinsAnnounced ?? []);
+  const fresh = newPinRefs({ grants: grantList, pinsAtIssue: c.pinsAtIssue });
+  const doors = vendorPins(grantList).filter((p) => fresh.has(p.ref) && !announced.has(p.ref));
+  if (doors.length > 0) enqueue.assign({ pinsAnnounced: [...announced, ...doors.map((p) => p.ref)] });
+  if (doors.length === 0 && !always) return;
+  enqueue({
+    type: 'publishEvent',
+    params: {
+      verb: 'updated',
+      data: {
+        validFrom: c.validFrom,
+        validUntil: c.validUntil,
+        ...grantSummary({ grants: grantList }),
+        ...(doors.length > 0
+          ? { newPins: doors.map((p) => ({ roomId: p.g.roomId, lockDeviceId: p.g.lockDeviceId })) }
+          : {}),
+      },
+    },
+  });
 }
 
 /** The new lock holds the credential and the old lock's grant is still open (not closing or gone). */
@@ -425,7 +468,7 @@ function masterKeyEvent(verb: 'issued' | 'revoked') {
   };
 }
 
-function grantSummary(c: CredentialContext) {
+function grantSummary(c: Pick<CredentialContext, 'grants'>) {
   return {
     grants: c.grants.map((g) => ({
       lockDeviceId: g.context.lockDeviceId,
@@ -546,36 +589,20 @@ export const credentialMachine = setup({
     sendMessage: (_: unknown, _params: MessageIntent) => {},
     masterKeyIssued: enqueueActions(masterKeyEvent('issued')),
     /** The PINs vendors chose that the issuing answer gives: any later one is new to the guest. */
-    recordIssuedPins: assign(({ context }) => ({ pinsAtIssue: vendorPins(context).map((p) => p.ref) })),
-    /**
-     * `updated` once every grant holds what the credential wants; it names the doors whose PIN a vendor chose
-     * anew since the issue (a room moved onto a vendor that chooses PINs), each once: the issuer reads them
-     * once (`POST /key-credentials/:id/pin-reads`).
-     */
-    publishUpdated: enqueueActions(({ context, enqueue }) => {
-      const announced = new Set(context.pinsAnnounced ?? []);
-      const fresh = newPinRefs(context);
-      const doors = vendorPins(context).filter((p) => fresh.has(p.ref) && !announced.has(p.ref));
-      if (doors.length > 0) enqueue.assign({ pinsAnnounced: [...announced, ...doors.map((p) => p.ref)] });
-      enqueue({
-        type: 'publishEvent',
-        params: {
-          verb: 'updated',
-          data: {
-            validFrom: context.validFrom,
-            validUntil: context.validUntil,
-            ...grantSummary(context),
-            ...(doors.length > 0
-              ? { newPins: doors.map((p) => ({ roomId: p.g.roomId, lockDeviceId: p.g.lockDeviceId })) }
-              : {}),
-          },
-        },
-      });
-    }),
-    masterKeyRevoked: enqueueActions(masterKeyEvent('revoked')),
-    routeToGrant: enqueueActions(({ context, event, enqueue }) =>
-      applyStep(routedStep(context, event), event.at, enqueue),
+    /** The PINs vendors chose that the issuing answer gives: any later one is new to the guest. */
+    recordIssuedPins: assign(({ context }) => ({
+      pinsAtIssue: vendorPins(context.grants).map((p) => p.ref),
+    })),
+    /** `updated` once every grant holds what the credential wants (naming any new PIN not named yet). */
+    publishUpdated: enqueueActions(({ context, enqueue }) =>
+      announceNewPins(context, context.grants, enqueue, true),
     ),
+    masterKeyRevoked: enqueueActions(masterKeyEvent('revoked')),
+    routeToGrant: enqueueActions(({ context, event, enqueue }) => {
+      const s = routedStep(context, event);
+      applyStep(s, event.at, enqueue);
+      if (s) announceNewPins(context, s.grants, enqueue, false);
+    }),
     start: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'credential.issue') return;
       const base = { ...context, ...describe(event) };

@@ -118,6 +118,8 @@ export const byLock = (grants: Grant[], lockDeviceId: string) =>
 const top = (g: Grant) => (typeof g.value === 'string' ? g.value : Object.keys(g.value)[0]!);
 export const isIssued = (g: Grant) => top(g) === 'issued';
 export const isGone = (g: Grant) => top(g) === 'gone';
+/** The grant holds its generation at the vendor: issued, or changing its window in place. */
+export const holdsItsCredential = (g: Grant) => ['issued', 'modifying', 'modifyRetryWait'].includes(top(g));
 export const isIssueFailed = (g: Grant) => top(g) === 'issueFailed';
 export const isPinRefused = (g: Grant) => top(g) === 'pinRefused';
 export const allIssued = (grants: Grant[]) => grants.length > 0 && grants.every((g) => top(g) === 'issued');

@@ -11,7 +11,7 @@ export {
   type Holder,
   type IssueCredentialEvent,
 } from './credential.ts';
-export { type Grant, grantStatus } from './credentialGrants.ts';
+export { type Grant, grantStatus, holdsItsCredential } from './credentialGrants.ts';
 export {
   type GrantContext,
   type GrantEvent,

@@ -246,8 +246,12 @@ describe('vendor switch', () => {
     });
     expect(issued.statusCode, issued.body).toBe(201);
     const { id } = issued.json() as { id: string };
-    const read = (headers: Record<string, string>) =>
-      gw.app.inject({ method: 'POST', url: `/api/v1/key-credentials/${id}/pin-reads`, headers });
+    const read = (headers: Record<string, string>, key?: string) =>
+      gw.app.inject({
+        method: 'POST',
+        url: `/api/v1/key-credentials/${id}/pin-reads`,
+        headers: { ...headers, ...(key ? { 'idempotency-key': key } : {}) },
+      });
     // Nothing to read before the move: the issuing answer gave the PIN.
     const early = await read(desk);
     expect([early.statusCode, early.json().code]).toEqual([409, 'LOCK.NO_NEW_PIN']);
@@ -261,23 +265,35 @@ describe('vendor switch', () => {
     const cut = await api('POST', `/vendor-switches/${sw.id}/rooms/102/cutover`, { vendorDeviceRef: ksLock });
     expect(cut.statusCode, cut.body).toBe(202);
     const subject = `${h.service.topology.eventsRoot}.key_credential.updated.v1`;
-    const updated = await eventually(async () => {
-      const m = await h.service.jsm.streams
-        .getMessage(h.service.topology.eventsStream, { last_by_subj: subject })
-        .catch(() => null);
-      const e = m?.json<{ aggregateId: string; data: { newPins?: unknown[] } }>();
-      return e?.aggregateId === id ? e : undefined;
+    /** Every `updated` event of this credential so far, in order (the stream is this file's). */
+    const updatedEvents = async () => {
+      const stream = h.service.topology.eventsStream;
+      const { state } = await h.service.jsm.streams.info(stream);
+      const found: { data: { newPins?: unknown[] } }[] = [];
+      for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+        const m = await h.service.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+        const e =
+          m?.subject === subject ? m.json<{ aggregateId: string; data: { newPins?: unknown[] } }>() : null;
+        if (e?.aggregateId === id) found.push(e);
+      }
+      return found;
+    };
+    // Announced once, as soon as the new lock holds it; the move's end says nothing new of it.
+    const announced = await eventually(async () => {
+      const events = await updatedEvents();
+      const pins = events.flatMap((e) => e.data.newPins ?? []);
+      return events.length >= 2 && pins.length > 0 ? pins : undefined;
     });
     const door = (await api('GET', `/key-credentials/${id}`)).json().grants[0];
     expect(door.vendor).toBe('salto-ks');
-    expect(updated.data.newPins).toEqual([{ roomId: '102', lockDeviceId: door.lockDeviceId }]);
+    expect(announced).toEqual([{ roomId: '102', lockDeviceId: door.lockDeviceId }]);
     // The REST view never shows it; another desk user may not read it; the issuer reads the lock's PIN, once.
     expect(JSON.stringify((await api('GET', `/key-credentials/${id}`)).json())).not.toMatch(
       /"(pin|doorPins)":/,
     );
     const notMine = await read(other);
     expect([notMine.statusCode, notMine.json().code]).toEqual([403, 'LOCK.FORBIDDEN']);
-    const first = await read(desk);
+    const first = await read(desk, 'read-1');
     expect(first.statusCode, first.body).toBe(201);
     const held = ks.state().credentials.find((c) => c.lockRef === ksLock && c.ref === door.vendorRef);
     expect(held?.pin).toBeTruthy();
@@ -286,8 +302,12 @@ describe('vendor switch', () => {
       pins: [{ roomId: '102', lockDeviceId: door.lockDeviceId, pin: held?.pin }],
       pinEntry: expect.any(String),
     });
+    // The same read asked again (its answer lost) gets the same PIN; any other read, none.
+    expect((await read(desk, 'read-1')).json()).toEqual(first.json());
     const again = await read(desk);
     expect([again.statusCode, again.json().code]).toEqual([410, 'LOCK.PIN_ALREADY_READ']);
+    expect((await read(desk, 'read-2')).statusCode).toBe(410);
+    expect((await read(other, 'read-1')).statusCode).toBe(403);
     await api('POST', `/vendor-switches/${sw.id}/abort`, { reason: 'test over' });
   });
 

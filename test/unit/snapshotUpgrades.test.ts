@@ -6,8 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { transition } from 'xstate';
-import { credentialV1ToV2 } from '../../src/actors/snapshotUpgrades.ts';
-import { credentialMachine, credentialStatus, type CredentialSnapshot } from '../../src/machines/index.ts';
+import { credentialV1ToV2, credentialV2ToV3 } from '../../src/actors/snapshotUpgrades.ts';
+import {
+  credentialMachine,
+  credentialStatus,
+  type CredentialSnapshot,
+  newPinRefs,
+} from '../../src/machines/index.ts';
 
 const v1 = (value: string, grants: Record<string, unknown>[], closeGoal: string | null = null) => ({
   status: value === 'revoked' || value === 'expired' || value === 'failed' ? 'done' : 'active',
@@ -89,5 +94,19 @@ describe('credential snapshots from machine version 1', () => {
     const s = upgraded(v1('revoked', [grant('revoked', { lastError: null })], 'revoked'));
     expect(credentialStatus(s)).toBe('revoked');
     expect(s.context.grants.map((g) => g.value)).toEqual(['gone']);
+  });
+
+  it("upgrade: a credential issued before PIN announcements takes its vendor's PINs as the issue's, so only a later one is new", () => {
+    const v2 = credentialV1ToV2(
+      v1('active', [grant('issued', { lastError: null, vendor: 'salto-ks', vendorSecret: 'sealed-pin' })]),
+    );
+    const s = credentialMachine.resolveState(credentialV2ToV3(v2) as never) as CredentialSnapshot;
+    expect(s.context.pinsAtIssue).toEqual(['d1@0:pwd-1']);
+    expect(newPinRefs(s.context)).toEqual(new Set());
+    // One still issuing records nothing: its issue will.
+    const issuing = credentialV2ToV3(
+      credentialV1ToV2(v1('issuing', [grant('issuing')])),
+    ) as CredentialSnapshot;
+    expect(issuing.context.pinsAtIssue).toBeUndefined();
   });
 });

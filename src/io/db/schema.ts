@@ -186,6 +186,7 @@ export interface CredentialPinReadsTable {
   credential_id: string;
   pin_ref: string;
   read_by: string;
+  read_key: string | null;
   read_at: ColumnType<Date, Date | string | undefined, never>;
 }
 

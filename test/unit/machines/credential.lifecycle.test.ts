@@ -160,18 +160,29 @@ describe('credential lifecycle against the vendor', () => {
         target: { roomId: room, lockDeviceId: to, vendor: 'salto-ks', vendorDeviceRef: to.slice(1) },
       });
     move('r1', 'd1', 'd9');
+    // The new lock holds it: announced at once, before the old lock's grant is even closed.
+    w.deliver('done');
+    expect(w.pending.map((i) => [i.intent, i.lockDeviceId])).toEqual([['revokeGrant', 'd1']]);
+    const announced = () =>
+      w.published.filter((p) => p.verb === 'updated').flatMap((p) => (p.data?.newPins as unknown[]) ?? []);
+    expect(announced()).toEqual([{ roomId: 'r1', lockDeviceId: 'd9' }]);
     w.quiesce();
     expect(w.status).toBe('active');
-    const updated = w.published.filter((p) => p.verb === 'updated');
-    expect(updated.map((p) => p.data?.newPins)).toEqual([[{ roomId: 'r1', lockDeviceId: 'd9' }]]);
-    expect(newPinRefs(w.context)).toEqual(new Set(['d9@0']));
-    // A later window change announces nothing again.
+    expect([...newPinRefs(w.context)]).toEqual([expect.stringMatching(/^d9@0:/)]);
+    // Named once: neither the end of the move nor a later window change names it again.
     update(w);
     w.quiesce();
-    expect(w.published.filter((p) => p.verb === 'updated').map((p) => p.data?.newPins)).toEqual([
-      [{ roomId: 'r1', lockDeviceId: 'd9' }],
-      undefined,
+    expect(announced()).toHaveLength(1);
+    // The vendor loses it and it is made again: another PIN, announced too.
+    const lost = w.context.grants[0]?.context.vendorRef ?? '';
+    w.send({ type: 'credential.grantLost', at: w.now(), lockDeviceId: 'd9', vendorRef: lost });
+    w.quiesce();
+    expect(w.status).toBe('active');
+    expect(announced()).toEqual([
+      { roomId: 'r1', lockDeviceId: 'd9' },
+      { roomId: 'r1', lockDeviceId: 'd9' },
     ]);
+    expect(newPinRefs(w.context).size).toBe(1);
   });
 
   it('lifecycle: a new lock that refuses the credential for good gives up the move, not the credential: the old lock keeps it', () => {
