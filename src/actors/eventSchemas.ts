@@ -322,14 +322,15 @@ const vendorSwitch = {
   }),
   'vendorSwitch.pause': Type.Object({ type: Type.Literal('vendorSwitch.pause'), ...At }),
   'vendorSwitch.resume': Type.Object({ type: Type.Literal('vendorSwitch.resume'), ...At }),
-  'vendorSwitch.retired': Type.Object({
-    type: Type.Literal('vendorSwitch.retired'),
+  'vendorSwitch.retiring': Type.Object({
+    type: Type.Literal('vendorSwitch.retiring'),
     ...At,
-    rotated: Type.Array(Id, { maxItems: 50 }),
+    revokedAtVendor: Type.Array(Id, { maxItems: 50 }),
     destroyed: Type.Array(Id, { maxItems: 50 }),
     rotateAtVendor: Type.Array(Id, { maxItems: 50 }),
     webhookRemoved: Type.Boolean(),
   }),
+  'vendorSwitch.retired': Type.Object({ type: Type.Literal('vendorSwitch.retired'), ...At }),
   'vendorSwitch.abort': Type.Object({ type: Type.Literal('vendorSwitch.abort'), ...At, reason: Text }),
 } satisfies { [K in VendorSwitchEvent['type']]: TSchema };
 

@@ -5,7 +5,7 @@
  * - `plan --property P --from V1 --to V2 [--pilot-room R] [--start YYYY-MM-DD] [--per-day N] [--out F]`
  *   writes the plan file (default switch-plan.json): per room its old lock, the proposed new lock (edit
  *   `vendorDeviceRef` where none was proposed or the proposal is wrong), the cutover date and the checks.
- * - `apply --plan F [--rooms 101,102] [--wait S]` drives the switch: creates it (and writes its id into the
+ * - `apply --plan F [--rooms 101,102] [--wait S] [--skip-vendor-revocation]` drives the switch: creates it (and writes its id into the
  *   file), advances the phases, cuts the rooms over, waits for the drain, with a progress line. The switch's
  *   state is the service's: run `apply` again after Ctrl-C or a crash and it carries on where it stands.
  * - `status --switch S` prints where a switch stands.
@@ -33,7 +33,12 @@ interface SwitchView {
   from: string;
   to: string;
   phase: string;
-  secrets?: { rotated: string[]; destroyed: string[]; rotateAtVendor: string[]; webhookRemoved: boolean };
+  secrets?: {
+    revokedAtVendor: string[];
+    destroyed: string[];
+    rotateAtVendor: string[];
+    webhookRemoved: boolean;
+  };
   rooms: { total: number; cutover: number };
   roomList: { roomId: string; newDeviceId: string | null }[];
   credentials: { moved: number; legacyLive: number };
@@ -120,7 +125,7 @@ export async function runVendorSwitch(
   const token = arg('token') ?? env.LOCK_TOKEN;
   const usage =
     'usage: lock:cli vendor-switch plan --property P --from V1 --to V2 [--out switch-plan.json] | ' +
-    'apply --plan switch-plan.json [--rooms 101,102] | status --switch S   (--url, --token or LOCK_TOKEN)';
+    'apply --plan switch-plan.json [--rooms 101,102] [--skip-vendor-revocation] | status --switch S   (--url, --token or LOCK_TOKEN)';
   if (!token) throw new CliError(`no token: set LOCK_TOKEN or pass --token\n${usage}`, 2);
   const call = client(url, token);
 
@@ -170,7 +175,15 @@ export async function runVendorSwitch(
       const missing = plan.rooms.filter((r) => r.vendorDeviceRef === null).map((r) => r.roomId);
       if (missing.length > 0)
         throw new CliError(`${file}: no new lock for room(s) ${missing.join(', ')}: set vendorDeviceRef`, 2);
-      await apply(call, plan, file, only, Number(arg('wait') ?? 600), io);
+      await apply(
+        call,
+        plan,
+        file,
+        only,
+        Number(arg('wait') ?? 600),
+        io,
+        rest.includes('--skip-vendor-revocation'),
+      );
       return;
     }
     default:
@@ -189,6 +202,7 @@ async function apply(
   only: string[] | undefined,
   waitSeconds: number,
   io: CliIo,
+  skipVendorRevocation = false,
 ): Promise<void> {
   let s: SwitchView;
   if (plan.switchId) {
@@ -273,6 +287,11 @@ async function apply(
             s = await call<SwitchView>('POST', `/vendor-switches/${id}/advance`);
             break;
           } catch (e) {
+            // The drain is over and decommission began, but the old vendor was out of reach: carry on there.
+            if (e instanceof CliError && e.message.includes('LOCK.VENDOR_UNAVAILABLE')) {
+              s = await call<SwitchView>('GET', `/vendor-switches/${id}`);
+              break;
+            }
             if (
               !(e instanceof CliError) ||
               !e.message.includes('LOCK.INVALID_STATE') ||
@@ -288,11 +307,15 @@ async function apply(
         break;
       }
       case 'decommissioning': {
-        // The old vendor's secrets: rotated where it allows, then destroyed. A vendor out of reach: again.
+        // The old vendor's secrets: revoked where it allows, then destroyed. A vendor out of reach: again,
+        // unless the operator said to go on without (--skip-vendor-revocation).
         const deadline = Date.now() + waitSeconds * 1000;
         for (;;) {
           try {
-            s = await call<SwitchView>('POST', `/vendor-switches/${id}/advance`);
+            s = await call<SwitchView>(
+              'POST',
+              `/vendor-switches/${id}/advance${skipVendorRevocation ? '?skipVendorRevocation=true' : ''}`,
+            );
             break;
           } catch (e) {
             if (
@@ -313,7 +336,9 @@ async function apply(
         if (x) {
           io.out(
             `${plan.from} secrets destroyed: ${x.destroyed.join(', ') || 'none'}` +
-              (x.rotated.length > 0 ? ` (rotated at ${plan.from} first: ${x.rotated.join(', ')})` : '') +
+              (x.revokedAtVendor.length > 0
+                ? ` (revoked at ${plan.from} first: ${x.revokedAtVendor.join(', ')})`
+                : '') +
               (x.webhookRemoved ? '; its webhook endpoint removed' : ''),
           );
           if (x.rotateAtVendor.length > 0)

@@ -9,8 +9,9 @@
  *   the new lock before it revokes on the old one: `credential.moveRoom`).
  * - Draining: no new issuance on the old vendor (its adapter is disabled for issuance; revokes still run);
  *   it can complete once no live credential holds a grant on the old vendor.
- * - Decommissioning: the old vendor's secrets are retired by the gateway (rotated at the vendor where it
- *   allows, then destroyed; its webhook endpoint removed) and the outcome arrives as `vendorSwitch.retired`;
+ * - Decommissioning: the old vendor's secrets are retired by the gateway: revoked at the vendor where it
+ *   allows, then what will be destroyed is recorded here (`vendorSwitch.retiring`, the first one holds),
+ *   then they are destroyed and its webhook endpoint removed, and `vendorSwitch.retired` completes the switch;
  *   from here an abort is refused (the old adapter has nothing left to run with).
  * - Completed: the old vendor's adapter stays disabled. Aborted (before decommission): the policy as it was
  *   before the switch comes back, so the old vendor is preferred again; rooms already cut over keep their
@@ -35,6 +36,17 @@ export interface SwitchRoom {
   cutoverAt: string | null;
 }
 
+/** The old vendor's secrets at decommission. */
+export interface SecretsRetirement {
+  /** Config fields whose secret the vendor revoked on our asking (a Salto KS refresh token). */
+  revokedAtVendor: string[];
+  /** The secrets destroyed here (every version). */
+  destroyed: string[];
+  /** The vendor's own credentials only it can rotate (API keys, passwords): the operator's task. */
+  rotateAtVendor: string[];
+  webhookRemoved: boolean;
+}
+
 export type SwitchPhase = 'planned' | 'dualVendor' | 'cutover' | 'draining';
 
 export interface VendorSwitchContext {
@@ -57,8 +69,8 @@ export interface VendorSwitchContext {
   moved: number;
   /** The phase a pause left (resume goes back to it). */
   pausedIn: SwitchPhase | null;
-  /** What the decommission did with the old vendor's secrets (absent before it completes). */
-  secrets?: { rotated: string[]; destroyed: string[]; rotateAtVendor: string[]; webhookRemoved: boolean };
+  /** What the decommission does with the old vendor's secrets, recorded before it is done (absent before). */
+  secrets?: SecretsRetirement;
   createdAt: string;
   updatedAt: string;
 }
@@ -89,18 +101,10 @@ export type VendorSwitchEvent =
     }
   | { type: 'vendorSwitch.pause'; at: string }
   | { type: 'vendorSwitch.resume'; at: string }
-  /**
-   * The old vendor's secrets are retired (by the gateway, once decommissioning): `rotated` at the vendor,
-   * `destroyed` here, and the static ones only the vendor can rotate (`rotateAtVendor`, the operator's task).
-   */
-  | {
-      type: 'vendorSwitch.retired';
-      at: string;
-      rotated: string[];
-      destroyed: string[];
-      rotateAtVendor: string[];
-      webhookRemoved: boolean;
-    }
+  /** What the decommission will do with the old vendor's secrets, sent before they are destroyed. */
+  | ({ type: 'vendorSwitch.retiring'; at: string } & SecretsRetirement)
+  /** The old vendor's secrets are destroyed (by the gateway): the switch completes. */
+  | { type: 'vendorSwitch.retired'; at: string }
   | { type: 'vendorSwitch.abort'; at: string; reason: string };
 
 export const vendorSwitchEventTypes = [
@@ -109,6 +113,7 @@ export const vendorSwitchEventTypes = [
   'vendorSwitch.roomCutover',
   'vendorSwitch.pause',
   'vendorSwitch.resume',
+  'vendorSwitch.retiring',
   'vendorSwitch.retired',
   'vendorSwitch.abort',
 ] as const satisfies readonly VendorSwitchEvent['type'][];
@@ -366,10 +371,14 @@ export const vendorSwitchMachine = setup({
     cutRoom: enqueueActions(cutRoom),
     drain: enqueueActions(drain),
     decommission: assign(({ event }) => ({ updatedAt: event.at })),
+    recordRetirement: assign(({ event }) => {
+      if (event.type !== 'vendorSwitch.retiring') return {};
+      const { type: _t, at, ...secrets } = event;
+      return { secrets, updatedAt: at };
+    }),
     complete: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'vendorSwitch.retired') return;
-      const { type: _t, at: _a, ...secrets } = event;
-      enqueue.assign({ updatedAt: event.at, secrets });
+      const secrets = context.secrets;
+      enqueue.assign({ updatedAt: event.at });
       enqueue(release(context, event.at));
       enqueue(published('completed', { from: context.from, to: context.to, moved: context.moved, secrets }));
     }),
@@ -391,6 +400,8 @@ export const vendorSwitchMachine = setup({
       event.type === 'vendorSwitch.roomCutover' &&
       (context.pilotRoom === null || context.pilotRoom === event.roomId),
     allRoomsCut: ({ context }) => context.rooms.every((r) => r.newDeviceId !== null),
+    noRetirementYet: ({ context }) => context.secrets === undefined,
+    retirementRecorded: ({ context }) => context.secrets !== undefined,
     noLegacyLive: ({ event }) => event.type === 'vendorSwitch.advance' && event.legacyLive === 0,
     pausedIn: ({ context }, params: { phase: SwitchPhase }) => context.pausedIn === params.phase,
   },
@@ -421,6 +432,7 @@ export const vendorSwitchMachine = setup({
         'vendorSwitch.pause': ignore('no switch planned'),
         'vendorSwitch.resume': ignore('no switch planned'),
         'vendorSwitch.abort': ignore('no switch planned'),
+        'vendorSwitch.retiring': ignore('no switch planned'),
         'vendorSwitch.retired': ignore('no switch planned'),
       },
     },
@@ -430,6 +442,7 @@ export const vendorSwitchMachine = setup({
         'vendorSwitch.plan': notRunning,
         'vendorSwitch.advance': { target: 'dualVendor', actions: 'enableBoth' },
         'vendorSwitch.roomCutover': ignore('not in cutover: the new vendor is not enabled yet'),
+        'vendorSwitch.retiring': ignore('not decommissioning'),
         'vendorSwitch.retired': ignore('not decommissioning'),
         'vendorSwitch.pause': paused('pauseInPlanned'),
         'vendorSwitch.resume': ignore('not paused'),
@@ -445,6 +458,7 @@ export const vendorSwitchMachine = setup({
           { guard: and(['roomToCut', 'pilotRoomOnly']), actions: 'cutRoom' },
           ignore('before the cutover only the pilot room, once'),
         ],
+        'vendorSwitch.retiring': ignore('not decommissioning'),
         'vendorSwitch.retired': ignore('not decommissioning'),
         'vendorSwitch.pause': paused('pauseInDualVendor'),
         'vendorSwitch.resume': ignore('not paused'),
@@ -463,6 +477,7 @@ export const vendorSwitchMachine = setup({
           { guard: 'roomToCut', actions: 'cutRoom' },
           ignore('not a room of the switch, or cut over already'),
         ],
+        'vendorSwitch.retiring': ignore('not decommissioning'),
         'vendorSwitch.retired': ignore('not decommissioning'),
         'vendorSwitch.pause': paused('pauseInCutover'),
         'vendorSwitch.resume': ignore('not paused'),
@@ -478,6 +493,7 @@ export const vendorSwitchMachine = setup({
           ignore('blocked: live credentials on the old vendor'),
         ],
         'vendorSwitch.roomCutover': ignore('every room is cut over'),
+        'vendorSwitch.retiring': ignore('not decommissioning'),
         'vendorSwitch.retired': ignore('not decommissioning'),
         'vendorSwitch.pause': paused('pauseInDraining'),
         'vendorSwitch.resume': ignore('not paused'),
@@ -492,7 +508,14 @@ export const vendorSwitchMachine = setup({
         'vendorSwitch.roomCutover': ignore('every room is cut over'),
         'vendorSwitch.pause': ignore('decommissioning: nothing left to pause'),
         'vendorSwitch.resume': ignore('not paused'),
-        'vendorSwitch.retired': { target: 'completed', actions: 'complete' },
+        'vendorSwitch.retiring': [
+          { guard: 'noRetirementYet', actions: 'recordRetirement' },
+          ignore('the first report of what is retired holds (a second advance ran beside it)'),
+        ],
+        'vendorSwitch.retired': [
+          { guard: 'retirementRecorded', target: 'completed', actions: 'complete' },
+          ignore('nothing recorded as retiring yet'),
+        ],
         'vendorSwitch.abort': ignore('decommissioning: too late to abort'),
       },
     },
@@ -503,6 +526,7 @@ export const vendorSwitchMachine = setup({
         'vendorSwitch.advance': ignore('paused'),
         'vendorSwitch.roomCutover': ignore('paused'),
         'vendorSwitch.pause': ignore('already paused'),
+        'vendorSwitch.retiring': ignore('not decommissioning'),
         'vendorSwitch.retired': ignore('not decommissioning'),
         'vendorSwitch.resume': [
           {
@@ -533,6 +557,7 @@ export const vendorSwitchMachine = setup({
         'vendorSwitch.pause': ignore('completed'),
         'vendorSwitch.resume': ignore('completed'),
         'vendorSwitch.abort': ignore('completed: too late to abort'),
+        'vendorSwitch.retiring': ignore('completed'),
         'vendorSwitch.retired': ignore('completed'),
       },
     },
@@ -544,6 +569,7 @@ export const vendorSwitchMachine = setup({
         'vendorSwitch.pause': ignore('aborted'),
         'vendorSwitch.resume': ignore('aborted'),
         'vendorSwitch.abort': ignore('already aborted'),
+        'vendorSwitch.retiring': ignore('aborted'),
         'vendorSwitch.retired': ignore('aborted'),
       },
     },

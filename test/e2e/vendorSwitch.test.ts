@@ -210,7 +210,7 @@ describe('vendor switch', () => {
       credentials: { legacyLive: 0 },
       // Decommission: TTLock's secrets destroyed here; its password is TTLock's to rotate (named for the operator).
       secrets: {
-        rotated: [],
+        revokedAtVendor: [],
         destroyed: ['ttlock-password', 'webhook'],
         rotateAtVendor: ['ttlock-password'],
         webhookRemoved: true,
@@ -309,6 +309,56 @@ describe('vendor switch', () => {
     expect((await read(desk, 'read-2')).statusCode).toBe(410);
     expect((await read(other, 'read-1')).statusCode).toBe(403);
     await api('POST', `/vendor-switches/${sw.id}/abort`, { reason: 'test over' });
+  });
+
+  it('switch: decommission cut short after the destroy (a crash) completes on the next advance with the report it recorded first', async () => {
+    const propertyId = await property();
+    const secret = await gw.app.inject({
+      method: 'PUT',
+      url: `/api/v1/properties/${propertyId}/vendor-adapters/ttlock/secrets/old-api-key`,
+      headers: auth,
+      payload: { value: 'an-old-api-key-value' },
+    });
+    expect(secret.statusCode, secret.body).toBe(200);
+    const sw = (
+      await api('POST', `/properties/${propertyId}/vendor-switches`, { from: 'ttlock', to: 'salto-ks' })
+    ).json();
+    await api('POST', `/vendor-switches/${sw.id}/advance`);
+    await api('POST', `/vendor-switches/${sw.id}/advance`);
+    for (const [i, room] of ROOMS.entries())
+      await api('POST', `/vendor-switches/${sw.id}/rooms/${room}/cutover`, {
+        vendorDeviceRef: ks.state().locks[i]?.ref,
+      });
+    expect((await api('POST', `/vendor-switches/${sw.id}/advance`)).json().phase).toBe('draining');
+    // What the gateway does before it crashes: the switch enters decommissioning, records what it retires,
+    // and the secrets are destroyed; the `retired` message never goes out.
+    const toSwitch = (event: Record<string, unknown>) =>
+      h.service.mailbox.sendAndWait(
+        { type: 'vendorSwitch', id: sw.id },
+        { tenantId, event: { at: new Date().toISOString(), ...event } as { type: string; at: string } },
+        randomUUID(),
+        () => true,
+        5000,
+      );
+    await toSwitch({ type: 'vendorSwitch.advance', legacyLive: 0 });
+    await toSwitch({
+      type: 'vendorSwitch.retiring',
+      revokedAtVendor: [],
+      destroyed: ['old-api-key'],
+      rotateAtVendor: [],
+      webhookRemoved: false,
+    });
+    await h.service.vendorSecrets.destroyAll({ tenantId, propertyId, vendor: 'ttlock' }, 'test');
+    expect((await api('GET', `/vendor-switches/${sw.id}`)).json().phase).toBe('decommissioning');
+    // Neither pause nor abort any more; the next advance completes with the report recorded before.
+    expect((await api('POST', `/vendor-switches/${sw.id}/abort`, { reason: 'too late' })).statusCode).toBe(
+      409,
+    );
+    const done = (await api('POST', `/vendor-switches/${sw.id}/advance`)).json();
+    expect(done).toMatchObject({
+      phase: 'completed',
+      secrets: { revokedAtVendor: [], destroyed: ['old-api-key'], rotateAtVendor: [], webhookRemoved: false },
+    });
   });
 
   it("switch: a pilot's room, cut over to the still-provisional new vendor, takes new stays on its new lock", async () => {

@@ -194,7 +194,7 @@ describe('salto-ks decommission', () => {
     await h?.close();
   });
 
-  it('salto-ks: retiring access spends the refresh token once more, so a copy of the stored one is dead; then nothing is left', async () => {
+  it('salto-ks: retiring access revokes the grant at KS, so no copy of its tokens opens anything; then nothing is left', async () => {
     const store = createVendorSecretStore(db, createTenantKeyring(db, aesKek(Buffer.alloc(32, 9))));
     const first = sim.issueRefreshToken();
     await store.put(address, 'ksRefresh', first, 'operator');
@@ -210,12 +210,16 @@ describe('salto-ks decommission', () => {
     const copy = (await store.current(address, ['ksRefresh'])).values.get('ksRefresh') ?? '';
     expect(copy).not.toBe(first);
     await expect(adapter.retireAccess?.()).resolves.toEqual(['refreshToken']);
+    expect(sim.refreshStats().revokedGrants).toBe(1);
+    // Nothing it held works any more: the stored token is refused.
+    sim.expireTokens();
+    await expect(adapter.listLocks()).rejects.toMatchObject({ failure: 'AUTH' });
     expect(await store.destroyAll(address, 'operator')).toEqual({
       destroyed: ['ksRefresh'],
       webhookRemoved: false,
     });
     await expect(store.current(address, ['ksRefresh'])).rejects.toThrow(/needs the secret ksRefresh/);
-    // The copy is refused by KS (spent: presenting it is reuse, which revokes the grant too).
+    // A copy taken earlier is refused by KS: its grant is revoked.
     const thief = createSaltoKsAdapter({
       config: { baseUrl: sim.url, ...SALTO_KS_SIM_DEFAULTS, refreshToken: 'sealed' },
       clock: { now: () => new Date() },

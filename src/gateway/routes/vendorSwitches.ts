@@ -76,14 +76,14 @@ const SwitchView = Type.Object({
   secrets: Type.Optional(
     Type.Object(
       {
-        rotated: Type.Array(Type.String()),
+        revokedAtVendor: Type.Array(Type.String()),
         destroyed: Type.Array(Type.String()),
         rotateAtVendor: Type.Array(Type.String()),
         webhookRemoved: Type.Boolean(),
       },
       {
         description:
-          "Decommission: the old vendor's secrets rotated at the vendor, destroyed here, and those only the " +
+          "Decommission: the old vendor's secrets revoked at the vendor where it allows, destroyed here, and those only the " +
           "vendor can rotate (the operator's task); whether its webhook endpoint was removed.",
       },
     ),
@@ -92,6 +92,18 @@ const SwitchView = Type.Object({
   updatedAt: Type.String(),
 });
 const SwitchParams = Type.Object({ id: Id });
+const AdvanceQuery = Type.Object(
+  {
+    skipVendorRevocation: Type.Optional(
+      Type.Boolean({
+        description:
+          'Decommission: go on when the old vendor cannot revoke our access (it stays listed in ' +
+          '`secrets.rotateAtVendor` for the operator).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 const problems = {
   400: { $ref: 'Problem#' },
   401: { $ref: 'Problem#' },
@@ -175,53 +187,67 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
     return n !== null;
   }
   /**
-   * Decommission: the old vendor's secrets rotated at the vendor where it allows (`retireAccess`), then every
-   * version destroyed here and its webhook endpoint removed; the switch completes with what was done. Each
-   * step is idempotent, so an advance after a crash anywhere in between does the rest. A vendor that cannot
-   * be reached keeps the switch decommissioning (503, try again); one that refuses our credentials already
-   * has nothing to rotate.
+   * Decommission, in steps each safe to run again (an advance after a crash anywhere does the rest, and two
+   * advances at once agree):
+   * 1. the old vendor revokes what it lets a partner revoke (`retireAccess`: a Salto KS refresh token);
+   * 2. what is to be destroyed is recorded in the switch (`vendorSwitch.retiring`; the first record holds,
+   *    and it is written before anything is destroyed, so the report stays true after a crash);
+   * 3. every version of the old vendor's secrets is destroyed and its webhook endpoint removed;
+   * 4. `vendorSwitch.retired` completes the switch.
+   * A vendor out of reach keeps the switch decommissioning (503, try again), unless the operator says to go on
+   * without (`skipVendorRevocation`): the secret is then listed for the operator to rotate at the vendor.
    */
-  async function retireOldVendor(principal: Principal, c: VendorSwitchContext) {
+  async function retireOldVendor(
+    principal: Principal,
+    c: VendorSwitchContext,
+    skipVendorRevocation: boolean,
+  ) {
     const { tenantId } = principal;
-    const config = (await p.readModel.property(tenantId, c.propertyId))?.vendorAdapters[c.from]?.config ?? {};
-    const secretFields = Object.entries(config).filter(
-      ([, v]) => typeof v === 'string' && v.startsWith('secret:'),
-    );
-    let rotatedFields: string[] = [];
-    try {
-      rotatedFields = await p.retireVendorAccess(tenantId, c.propertyId, c.from);
-    } catch (e) {
-      // Refused (AUTH), or its secrets gone already (an advance after a crash past the destroy): nothing to rotate.
-      const nothingToRotate =
-        (e instanceof VendorError && e.failure === 'AUTH') ||
-        (e instanceof LockError && e.code === 'LOCK.VENDOR_NOT_ENABLED');
-      if (!nothingToRotate)
-        throw new LockError(
-          'LOCK.VENDOR_UNAVAILABLE',
-          `${c.from} could not rotate its secrets before they are destroyed (${String(e).slice(0, 200)}); try again`,
-        );
+    const address = { tenantId, propertyId: c.propertyId, vendor: c.from };
+    if (!c.secrets) {
+      const config =
+        (await p.readModel.property(tenantId, c.propertyId))?.vendorAdapters[c.from]?.config ?? {};
+      const nameOf = (field: string) => String(config[field]).slice('secret:'.length);
+      const referenced = Object.entries(config)
+        .filter(([, v]) => typeof v === 'string' && v.startsWith('secret:'))
+        .map(([f]) => nameOf(f));
+      let revokedFields: string[] = [];
+      try {
+        revokedFields = await p.retireVendorAccess(tenantId, c.propertyId, c.from);
+      } catch (e) {
+        // Refused (AUTH: nothing of ours works there any more), or its secrets gone already.
+        const nothingToRevoke =
+          (e instanceof VendorError && e.failure === 'AUTH') ||
+          (e instanceof LockError && e.code === 'LOCK.VENDOR_NOT_ENABLED');
+        if (!nothingToRevoke && !skipVendorRevocation)
+          throw new LockError(
+            'LOCK.VENDOR_UNAVAILABLE',
+            `${c.from} could not revoke our access before its secrets are destroyed ` +
+              `(${String(e).slice(0, 200)}); try again, or advance with skipVendorRevocation`,
+          );
+      }
+      const revokedAtVendor = [...new Set(revokedFields.map(nameOf))].sort();
+      const held = await p.vendorSecrets.inventory(address);
+      await tell(
+        principal,
+        c.id,
+        {
+          type: 'vendorSwitch.retiring',
+          at: p.clock.now().toISOString(),
+          revokedAtVendor,
+          destroyed: held.names,
+          // The vendor's own credentials only it can rotate (API keys, passwords): named for the operator.
+          rotateAtVendor: [...new Set(referenced)].filter((n) => !revokedAtVendor.includes(n)).sort(),
+          webhookRemoved: held.webhook,
+        } as { type: string; at: string },
+        async () => !!(await p.readModel.vendorSwitch(tenantId, c.id))?.context.secrets,
+      );
     }
-    const nameOf = (field: string) => String(config[field]).slice('secret:'.length);
-    const rotated = rotatedFields.map(nameOf);
-    const { destroyed, webhookRemoved } = await p.vendorSecrets.destroyAll(
-      { tenantId, propertyId: c.propertyId, vendor: c.from },
-      principalRef(principal),
-    );
-    // The vendor's own credentials only it can rotate (API keys, passwords): the operator's task, named.
-    const rotateAtVendor = [...new Set(secretFields.map(([f]) => nameOf(f)))]
-      .filter((n) => !rotated.includes(n))
-      .sort();
+    await p.vendorSecrets.destroyAll(address, principalRef(principal));
     await tell(
       principal,
       c.id,
-      {
-        type: 'vendorSwitch.retired',
-        at: p.clock.now().toISOString(),
-        rotated,
-        destroyed,
-        rotateAtVendor,
-        webhookRemoved,
-      } as { type: string; at: string },
+      { type: 'vendorSwitch.retired', at: p.clock.now().toISOString() },
       async () => (await phaseOf(tenantId, c.id)) === 'completed',
     );
   }
@@ -554,6 +580,7 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           tags: ['vendor switches'],
           summary: 'The next phase, once its blockers are gone',
           params: SwitchParams,
+          querystring: AdvanceQuery,
           response: { 200: SwitchView, ...problems },
         },
       },
@@ -563,8 +590,9 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
         if (['paused', 'completed', 'aborted'].includes(phase))
           throw new LockError('LOCK.INVALID_STATE', `the switch is ${phase}`);
         // Decommissioning (entered by an earlier advance, perhaps one a crash cut short): retire and complete.
+        const skip = req.query.skipVendorRevocation === true;
         if (phase === 'decommissioning') {
-          await retireOldVendor(req.principal, c);
+          await retireOldVendor(req.principal, c, skip);
           return view(tenantId, c.id);
         }
         if (phase === 'cutover' || phase === 'draining') await moveStragglers(req.principal, c);
@@ -585,7 +613,9 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           },
           async () => (await phaseOf(tenantId, c.id)) !== phase,
         );
-        if ((await phaseOf(tenantId, c.id)) === 'decommissioning') await retireOldVendor(req.principal, c);
+        // Decommissioning now: what it needs is read again (the switch moved on since the load above).
+        const now = await load(tenantId, c.id);
+        if (now.phase === 'decommissioning') await retireOldVendor(req.principal, now.context, skip);
         return view(tenantId, c.id);
       },
     );
@@ -624,6 +654,19 @@ export function vendorSwitchRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             },
             async () => (await phaseOf(tenantId, c.id)) !== phase,
           );
+          // Another request moved the switch on meanwhile (an advance into decommissioning): it was not done.
+          const after = await phaseOf(tenantId, c.id);
+          const done =
+            action === 'pause'
+              ? after === 'paused'
+              : action === 'abort'
+                ? after === 'aborted'
+                : after !== 'paused';
+          if (!done)
+            throw new LockError(
+              'LOCK.INVALID_STATE',
+              `cannot ${action}: the switch is ${after ?? 'gone'} now`,
+            );
           return view(tenantId, c.id);
         },
       );

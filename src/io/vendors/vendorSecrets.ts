@@ -48,6 +48,8 @@ export interface VendorSecretStore {
    * Idempotent: a second call finds nothing and destroys nothing.
    */
   destroyAll(a: SecretAddress, by: string): Promise<{ destroyed: string[]; webhookRemoved: boolean }>;
+  /** The secrets an adapter holds (names, not values) and whether it has a webhook endpoint. */
+  inventory(a: SecretAddress): Promise<{ names: string[]; webhook: boolean }>;
 }
 
 /** One writer per secret at a time, across processes: versions and rotations never interleave. */
@@ -167,6 +169,26 @@ export function createVendorSecretStore(db: Db, keyring: TenantKeyring): VendorS
           .where('version', '=', row.version)
           .execute();
         return value;
+      });
+    },
+
+    async inventory(a) {
+      return withTenant(db, a.tenantId, async (tx) => {
+        const names = await tx
+          .selectFrom('vendor_secrets')
+          .select('name')
+          .distinct()
+          .where('property_id', '=', a.propertyId)
+          .where('vendor', '=', a.vendor)
+          .orderBy('name')
+          .execute();
+        const endpoint = await tx
+          .selectFrom('webhook_endpoints')
+          .select('id')
+          .where('property_id', '=', a.propertyId)
+          .where('vendor', '=', a.vendor)
+          .executeTakeFirst();
+        return { names: names.map((n) => n.name), webhook: endpoint !== undefined };
       });
     },
 

@@ -30,14 +30,15 @@ const cut = (roomId: string, credentialIds: string[] = []) => ({
   newDevice: { id: `new-${roomId}`, vendorDeviceRef: `ks-${roomId}`, areas: [] },
   credentialIds,
 });
-const retired = () => ({
-  type: 'vendorSwitch.retired',
+const retiring = () => ({
+  type: 'vendorSwitch.retiring',
   at,
-  rotated: [],
+  revokedAtVendor: [],
   destroyed: ['appSecret', 'password'],
   rotateAtVendor: ['appSecret', 'password'],
   webhookRemoved: true,
 });
+const retired = () => ({ type: 'vendorSwitch.retired', at });
 const told = (intents: { type: string; params: unknown }[]) =>
   intents
     .filter((i) => i.type === 'sendMessage')
@@ -106,19 +107,26 @@ describe('vendor switch', () => {
       .when(advance(0))
       .then({ state: 'decommissioning' });
     expect(decommissioning.intents).toEqual([]);
-    const done = spec
+    // Nothing completes before what is retired is recorded; the first record holds.
+    spec
       .given(...drained, advance(0))
+      .when(retired())
+      .then({ state: 'decommissioning' });
+    const second = { ...retiring(), destroyed: [], webhookRemoved: false };
+    const done = spec
+      .given(...drained, advance(0), retiring(), second)
       .when(retired())
       .then({ state: 'completed' });
     expect(told(done.intents)).toEqual([['property', 'p1', 'property.releaseSwitch', null]]);
     expect(published(done.intents)).toEqual(['completed']);
     expect(done.context.secrets).toEqual({
-      rotated: [],
+      revokedAtVendor: [],
       destroyed: ['appSecret', 'password'],
       rotateAtVendor: ['appSecret', 'password'],
       webhookRemoved: true,
     });
-    // A report of retired secrets anywhere else changes nothing.
+    // Reports of retired secrets anywhere else change nothing.
+    expect(spec.given(...drained).when(retiring()).outcome.intents).toEqual([]);
     expect(spec.given(...drained).when(retired()).outcome.intents).toEqual([]);
   });
 
@@ -150,7 +158,17 @@ describe('vendor switch', () => {
       .given(plan(), advance(), advance(), pause)
       .when({ type: 'vendorSwitch.resume', at })
       .then({ state: 'cutover' });
-    const completed = [plan(), advance(), advance(), cut('101'), cut('102'), advance(), advance(), retired()];
+    const completed = [
+      plan(),
+      advance(),
+      advance(),
+      cut('101'),
+      cut('102'),
+      advance(),
+      advance(),
+      retiring(),
+      retired(),
+    ];
     spec
       .given(...completed)
       .when({ type: 'vendorSwitch.abort', at, reason: 'late' })

@@ -159,6 +159,22 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
     error?: unknown;
   }
 
+  async function revoke(refreshToken: string): Promise<void> {
+    const basic = Buffer.from(`${config.clientId}:${config.clientSecret}`).toString('base64');
+    const res = await http.send(
+      'salto-ks revocation',
+      `${config.identityUrl ?? config.baseUrl}/connect/revocation`,
+      {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token' }).toString(),
+      },
+    );
+    if (res.status === 200) return;
+    if (res.status >= 500) throw new VendorError('OFFLINE', `salto-ks revocation HTTP ${res.status}`);
+    throw new VendorError('AUTH', `salto-ks revocation HTTP ${res.status}`);
+  }
+
   async function tokenCall(form: Record<string, string>): Promise<TokenAnswer> {
     const basic = Buffer.from(`${config.clientId}:${config.clientSecret}`).toString('base64');
     const res = await http.send('salto-ks token', `${config.identityUrl ?? config.baseUrl}/connect/token`, {
@@ -436,11 +452,24 @@ export function createSaltoKsAdapter(deps: SaltoKsAdapterDeps): LockAdapter {
       await call('GET', '/locks');
     },
 
-    /** A refresh token is spent once more (KS rotates it): every copy of the stored one is dead after. */
+    /**
+     * The refresh token is revoked at KS (RFC 7009, under the secret's lock): its grant ends, so no copy of
+     * any of its refresh tokens works again (an access token already issued lives out its hour; this adapter
+     * forgets its own). Client-credential tenants
+     * have nothing of their own to revoke (the client secret is the operator's to rotate in the KS portal).
+     */
     async retireAccess() {
       if (config.refreshToken === undefined) return [];
+      const secrets = deps.secrets;
+      if (!secrets)
+        throw new VendorError('AUTH', 'salto-ks refresh tokens need the property secret store (live mode)');
+      const live = unsaved;
+      await secrets.rotate('refreshToken', async (stored) => {
+        await revoke(live ?? stored);
+        return stored;
+      });
+      unsaved = null;
       token = null;
-      await accessToken(true);
       return ['refreshToken'];
     },
   };

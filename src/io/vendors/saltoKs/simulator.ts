@@ -194,15 +194,35 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     }
   }
 
-  function token(req: SimRequest): SimReply {
-    const form = new URLSearchParams(req.body);
-    // Either client authentication IdentityServer takes: Basic, or the form's client_id/client_secret.
+  /** Either client authentication IdentityServer takes: Basic, or the form's client_id/client_secret. */
+  function clientOk(req: SimRequest, form: URLSearchParams): boolean {
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const [id, secret] = basic
       ? Buffer.from(basic, 'base64').toString().split(':')
       : [form.get('client_id'), form.get('client_secret')];
-    if (id !== account.clientId || secret !== account.clientSecret)
-      return { status: 401, body: { error: 'invalid_client' } };
+    return id === account.clientId && secret === account.clientSecret;
+  }
+
+  /**
+   * RFC 7009 token revocation (IdentityServer's `/connect/revocation`; modelled, not confirmed for KS): a
+   * refresh token revoked ends its whole grant (no refresh token of it works again). Access tokens already
+   * issued are self-contained and live until they expire, as JWTs do; an access token given here is dropped.
+   * An unknown or already revoked token is answered 200 too, as the RFC says.
+   */
+  function revocation(req: SimRequest): SimReply {
+    const form = new URLSearchParams(req.body);
+    if (!clientOk(req, form)) return { status: 401, body: { error: 'invalid_client' } };
+    const t = form.get('token');
+    if (!t) return { status: 400, body: { error: 'invalid_request' } };
+    const family = refreshTokens.get(t);
+    if (family !== undefined) revokedFamilies.add(family);
+    else tokens.delete(t);
+    return { status: 200, body: '' };
+  }
+
+  function token(req: SimRequest): SimReply {
+    const form = new URLSearchParams(req.body);
+    if (!clientOk(req, form)) return { status: 401, body: { error: 'invalid_client' } };
     const grant = form.get('grant_type');
     if (grant === 'client_credentials' && opts.clientGrants === 'authorization_code')
       return { status: 400, body: { error: 'unauthorized_client' } };
@@ -417,6 +437,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     state,
     handle(req, f) {
       if (req.path === '/connect/token' && req.method === 'POST') return token(req);
+      if (req.path === '/connect/revocation' && req.method === 'POST') return revocation(req);
       return api(req, f);
     },
   });
