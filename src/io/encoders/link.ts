@@ -1,0 +1,105 @@
+/**
+ * A byte link to an encoder: a serial port (`serialport`, loaded only when a serial encoder is opened, so the
+ * service and the agent start without it) or a TCP socket (Onity's networked encoders). A link that closes
+ * or errors is gone for good: its reader hears `onClose`, and the driver fails what is in flight as OFFLINE.
+ */
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { EncoderError } from './port.ts';
+
+export interface ByteLink {
+  write(bytes: Uint8Array): Promise<void>;
+  onData(listener: (chunk: Buffer) => void): void;
+  onClose(listener: (why: string) => void): void;
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+interface Emitter {
+  on(event: 'data', f: (b: Buffer) => void): unknown;
+  on(event: 'close' | 'error', f: (e?: Error) => void): unknown;
+}
+
+function linkOver(
+  e: Emitter,
+  write: (b: Uint8Array, done: (err?: Error | null) => void) => void,
+  end: () => Promise<void>,
+): ByteLink {
+  const dataListeners: ((b: Buffer) => void)[] = [];
+  const closeListeners: ((why: string) => void)[] = [];
+  let closed = false;
+  const gone = (why: string) => {
+    if (closed) return;
+    closed = true;
+    for (const f of closeListeners) f(why);
+  };
+  e.on('data', (b: Buffer) => {
+    for (const f of dataListeners) f(b);
+  });
+  e.on('close', () => gone('the link closed'));
+  e.on('error', (err?: Error) => gone(err?.message ?? 'link error'));
+  return {
+    get closed() {
+      return closed;
+    },
+    write: (bytes) =>
+      new Promise((resolve, reject) => {
+        if (closed) return reject(new EncoderError('OFFLINE', 'the encoder link is closed'));
+        write(bytes, (err) => (err ? reject(new EncoderError('OFFLINE', err.message)) : resolve()));
+      }),
+    onData: (f) => void dataListeners.push(f),
+    onClose: (f) => void closeListeners.push(f),
+    close: async () => {
+      if (!closed) await end().catch(() => {});
+      gone('closed by us');
+    },
+  };
+}
+
+/** Opens a serial port (8N1). OFFLINE when it cannot be opened (absent, in use, no permission). */
+export async function openSerialLink(path: string, baudRate = 9600): Promise<ByteLink> {
+  const { SerialPort } = await import('serialport');
+  const port = await new Promise<InstanceType<typeof SerialPort>>((resolve, reject) => {
+    const p = new SerialPort({ path, baudRate, autoOpen: true }, (err) =>
+      err ? reject(new EncoderError('OFFLINE', `serial ${path}: ${err.message}`)) : resolve(p),
+    );
+  });
+  return linkOver(
+    port as unknown as Emitter,
+    (b, done) => {
+      port.write(Buffer.from(b), (err) => {
+        if (err) return done(err);
+        port.drain(done);
+      });
+    },
+    () => new Promise<void>((resolve) => port.close(() => resolve())),
+  );
+}
+
+/** Connects to an encoder on the network. OFFLINE when it does not answer within `timeoutMs`. */
+export async function openTcpLink(host: string, port: number, timeoutMs = 5000): Promise<ByteLink> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = tcpConnect({ host, port });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new EncoderError('OFFLINE', `${host}:${port} did not answer`));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      resolve(s);
+    });
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new EncoderError('OFFLINE', `${host}:${port}: ${e.message}`));
+    });
+  });
+  socket.setNoDelay(true);
+  return linkOver(
+    socket as unknown as Emitter,
+    (b, done) => socket.write(b, done),
+    () =>
+      new Promise<void>((resolve) => {
+        socket.end(() => resolve());
+        socket.destroy();
+      }),
+  );
+}
