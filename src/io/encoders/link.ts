@@ -75,6 +75,20 @@ export async function openSerialLink(path: string, baudRate = 9600): Promise<Byt
   );
 }
 
+/** A connected socket as a link (an encoder on the network, or a simulator's side of one). */
+export function socketLink(socket: Socket): ByteLink {
+  socket.setNoDelay(true);
+  return linkOver(
+    socket as unknown as Emitter,
+    (b, done) => socket.write(b, done),
+    () =>
+      new Promise<void>((resolve) => {
+        socket.end(() => resolve());
+        socket.destroy();
+      }),
+  );
+}
+
 /** Connects to an encoder on the network. OFFLINE when it does not answer within `timeoutMs`. */
 export async function openTcpLink(host: string, port: number, timeoutMs = 5000): Promise<ByteLink> {
   const socket = await new Promise<Socket>((resolve, reject) => {
@@ -92,14 +106,5 @@ export async function openTcpLink(host: string, port: number, timeoutMs = 5000):
       reject(new EncoderError('OFFLINE', `${host}:${port}: ${e.message}`));
     });
   });
-  socket.setNoDelay(true);
-  return linkOver(
-    socket as unknown as Emitter,
-    (b, done) => socket.write(b, done),
-    () =>
-      new Promise<void>((resolve) => {
-        socket.end(() => resolve());
-        socket.destroy();
-      }),
-  );
+  return socketLink(socket);
 }
