@@ -133,17 +133,18 @@ export function verifyMessage(
     return refuse('UNKNOWN_AGENT', `no agent ${m.agentId}`);
   if (c.agent.status !== 'active') return refuse('REVOKED_AGENT', `agent ${m.agentId} is ${c.agent.status}`);
   const { sig, ...unsigned } = m;
-  let good = false;
-  try {
-    good = verify(
-      null,
-      Buffer.from(canonical(unsigned)),
-      publicKeyFromRaw(c.agent.publicKey),
-      Buffer.from(sig, 'base64'),
-    );
-  } catch {
-    good = false;
-  }
+  const good = (() => {
+    try {
+      return verify(
+        null,
+        Buffer.from(canonical(unsigned)),
+        publicKeyFromRaw(c.agent.publicKey),
+        Buffer.from(sig, 'base64'),
+      );
+    } catch {
+      return false;
+    }
+  })();
   if (!good) return refuse('BAD_SIGNATURE', 'the signature does not match the agent’s device key');
   const age = c.now.getTime() - Date.parse(m.at);
   if (Math.abs(age) > (c.maxAgeMs ?? 5 * 60_000))

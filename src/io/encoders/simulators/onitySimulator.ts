@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import { ACK, ENQ, NAK, encodeOnityFrame, type OnityFrame, onityDecoder } from '../frames.ts';
+import { ACK, NAK, encodeOnityFrame, type OnityFrame, onityDecoder } from '../frames.ts';
 import { type ByteLink, socketLink } from '../link.ts';
 
 export interface OnityCard {
