@@ -1,0 +1,139 @@
+/**
+ * The desktop agent on real NATS with a line encoder on a real serial pair: it says hello, encodes what a
+ * command asks and answers with a message signed by its device key; the same operation sent again is
+ * answered from its journal and never written twice; an encoder with no card in time and a malformed command
+ * are answered with their reason. The renderer's IPC surface sees the same.
+ */
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningAgent, startAgent } from '../../src/agent/agent.ts';
+import { agentIpc } from '../../src/agent/ipc.ts';
+import { type AgentMessage, verifyMessage } from '../../src/desktop/envelope.ts';
+import { openSerialLink } from '../../src/io/encoders/link.ts';
+import {
+  type LineEncoderSimulator,
+  startLineEncoderSimulator,
+} from '../../src/io/encoders/simulators/lineEncoderSimulator.ts';
+import { wiegandFormats } from '../../src/io/encoders/wiegand.ts';
+import { NATS_URL, uniqueId } from '../support/harness.ts';
+import { type SerialPair, serialPair } from '../support/serialPair.ts';
+
+describe('desktop agent', () => {
+  const root = `t${uniqueId()}.lock.desktop`;
+  const prefix = `${root}.p1.a1`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'lock-agent-'));
+  let pair: SerialPair;
+  let sim: LineEncoderSimulator;
+  let agent: RunningAgent;
+  let nc: NatsConnection;
+  let events: Subscription;
+  const received: AgentMessage[] = [];
+
+  beforeAll(async () => {
+    pair = await serialPair();
+    sim = startLineEncoderSimulator(await openSerialLink(pair.a), { autoFeed: true });
+    nc = await connect({ servers: NATS_URL });
+    events = nc.subscribe(`${prefix}.evt.>`);
+    void (async () => {
+      for await (const m of events) {
+        const r = verifyMessage(m.data, {
+          subject: m.subject,
+          agent: { propertyId: 'p1', publicKey: agent?.publicKey ?? '', status: 'active' },
+          now: new Date(),
+        });
+        if (r.ok) received.push(r.message);
+        else received.push({ name: `REFUSED:${r.refusal}` } as AgentMessage);
+      }
+    })();
+    await nc.flush();
+    agent = await startAgent({
+      agentId: 'a1',
+      propertyId: 'p1',
+      nats: { servers: NATS_URL, subjectRoot: root },
+      deviceKeyFile: path.join(dir, 'device.pem'),
+      journalFile: path.join(dir, 'journal.jsonl'),
+      encoders: [{ id: 'desk-1', kind: 'line', serial: { path: pair.b } }],
+      heartbeatMs: 60_000,
+    });
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await nc?.close();
+    await sim?.close();
+    await pair?.close();
+  });
+
+  const encode = (operationId: string, cardNumber: number, timeoutMs = 5000) =>
+    nc.publish(
+      `${prefix}.cmd.encode`,
+      JSON.stringify({
+        operationId,
+        data: { format: 'H10301', bits: wiegandFormats.H10301.encode({ facilityCode: 7, cardNumber }) },
+        rooms: ['101'],
+        validFrom: '2026-12-01T14:00:00.000Z',
+        validUntil: '2026-12-03T11:00:00.000Z',
+        timeoutMs,
+      }),
+    );
+  const answerTo = (op: string, n = 1) =>
+    expect
+      .poll(() => received.filter((m) => (m.body as { operationId?: string })?.operationId === op), {
+        timeout: 5000,
+      })
+      .toHaveLength(n);
+  const answers = (op: string) =>
+    received.filter((m) => (m.body as { operationId?: string })?.operationId === op);
+
+  it('agent: says hello with its encoder, its key file private (0600)', async () => {
+    await expect
+      .poll(() => received.find((m) => m.name === 'hello')?.body)
+      .toMatchObject({
+        encoders: [{ id: 'desk-1', kind: 'line', model: 'SIM-LINE-1', online: true }],
+        publicKey: agent.publicKey,
+      });
+    expect(statSync(path.join(dir, 'device.pem')).mode & 0o777).toBe(0o600);
+  });
+
+  it('agent: encodes on command, answers signed; the same operation again is answered, not written twice', async () => {
+    encode('op-1', 1234);
+    await answerTo('op-1');
+    const [first] = answers('op-1');
+    expect(first).toMatchObject({ name: 'card_encoded', body: { uid: expect.any(String), again: false } });
+    expect(sim.state().written).toHaveLength(1);
+    expect(wiegandFormats.H10301.decode(sim.state().written[0]?.bits ?? '')).toEqual({
+      facilityCode: 7,
+      cardNumber: 1234,
+    });
+    encode('op-1', 1234);
+    await answerTo('op-1', 2);
+    expect(answers('op-1')[1]).toMatchObject({
+      name: 'card_encoded',
+      body: { uid: (first?.body as { uid: string }).uid, again: true },
+    });
+    expect(sim.state().written).toHaveLength(1);
+    expect(agentIpc(agent)['agent:status']()).toMatchObject({ encoded: 1, encoding: [], connected: true });
+  });
+
+  it('agent: no card in time and a malformed command are answered with their reason', async () => {
+    sim.setFaults({ silent: true });
+    encode('op-2', 99, 300);
+    await answerTo('op-2');
+    expect(answers('op-2')[0]).toMatchObject({
+      name: 'encode_failed',
+      body: { failure: 'TIMEOUT', retryable: true },
+    });
+    sim.setFaults({ silent: false });
+    nc.publish(`${prefix}.cmd.encode`, JSON.stringify({ operationId: 'op-3', data: 'card 42' }));
+    await expect
+      .poll(() => received.find((m) => m.name === 'command_refused')?.body)
+      .toMatchObject({ command: 'encode', reason: expect.any(String) });
+    expect(received.filter((m) => m.name.startsWith('REFUSED'))).toEqual([]);
+    expect(agentIpc(agent)['agent:status']()).toMatchObject({
+      failed: 1,
+      lastProblem: expect.stringContaining('TIMEOUT'),
+    });
+  });
+});
