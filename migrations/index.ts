@@ -15,6 +15,7 @@ import * as rotatingVendorSecrets from './2026-11-30T0012_rotating_vendor_secret
 import * as credentialRoomsFollow from './2026-11-30T0013_credential_rooms_follow.ts';
 import * as pinReads from './2026-11-30T0014_pin_reads.ts';
 import * as retireVendorAccess from './2026-11-30T0015_retire_vendor_access.ts';
+import * as desktopAgents from './2026-11-30T0016_desktop_agents.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0013_credential_rooms_follow': credentialRoomsFollow,
   '2026-11-30T0014_pin_reads': pinReads,
   '2026-11-30T0015_retire_vendor_access': retireVendorAccess,
+  '2026-11-30T0016_desktop_agents': desktopAgents,
 };

@@ -23,6 +23,8 @@ import { ensureStreams, topology } from './io/nats/index.ts';
 import { createAdapterResolver } from './io/vendors/adapterResolver.ts';
 import { allowedEnv, checkVendorConfig, type VendorConfigPolicy } from './io/vendors/vendorConfigPolicy.ts';
 import { createVendorSecretStore } from './io/vendors/vendorSecrets.ts';
+import { createDesktopAgents } from './desktop/agents.ts';
+import { DesktopBus } from './desktop/desktopBus.ts';
 import { createWebhookEndpoints } from './io/vendors/webhookEndpoints.ts';
 import { adapterFactories, needsHolderDetail, supportsKind } from './io/vendors/registry.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
@@ -133,12 +135,23 @@ export async function startService(s: ServiceSettings) {
       s.kek ?? aesKek(Buffer.from(hkdfSync('sha256', s.secretKey, '', 'lock-integration kek', 32))),
     ),
   );
+  // The desktop agents: enrolled in PostgreSQL, heard and commanded on NATS (generic-wiegand encodes there).
+  const desktopAgents = createDesktopAgents(runtimeDb);
+  const desktop = new DesktopBus({
+    nc,
+    root: t.desktopRoot,
+    agents: desktopAgents,
+    clock: s.clock,
+    log: (msg, data) => s.log(msg, data),
+  });
+  desktop.start();
   const adapters = createAdapterResolver({
     runtimeDb,
     clock: s.clock,
     factories: adapterFactories({
       clock: s.clock,
       timeoutMs: s.effectTimeoutMs,
+      desktop,
       // The simulators of simulated mode are on loopback by design; live calls go through the egress guard.
       ...(vendorPolicy.mode === 'live' ? { egress: vendorPolicy.egress } : {}),
     }),
@@ -241,6 +254,8 @@ export async function startService(s: ServiceSettings) {
     adapters,
     vendorSecrets,
     vendorPolicy,
+    desktopAgents,
+    desktop,
     webhookEndpoints: createWebhookEndpoints(runtimeDb, vendorSecrets),
     webhookInbox: countedInbox(createWebhookInboxWriter(inboxDb), metrics),
     webhookRouter,
@@ -253,6 +268,7 @@ export async function startService(s: ServiceSettings) {
       await platform.stop();
       await platformPriority.stop();
       await runtime.stop();
+      await desktop.stop();
       watcher.stop();
       await nc.drain().catch(() => {});
       await runtimeDb.destroy();
@@ -305,6 +321,8 @@ export function gatewayPorts(
     webhookEndpoints: service.webhookEndpoints,
     webhookInbox: service.webhookInbox,
     vendorSecrets: service.vendorSecrets,
+    desktopAgents: service.desktopAgents,
+    desktopRoot: service.topology.desktopRoot,
     checkVendorConfig: (tenantId, config) => checkVendorConfig(service.vendorPolicy, tenantId, config),
     async vendorLocks(tenantId, propertyId, vendor, opts = {}) {
       // An operator's action, rare: the setting and secrets as they are now (a secret just rotated counts).

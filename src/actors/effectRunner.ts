@@ -383,6 +383,7 @@ export class EffectRunner {
           recipient:
             intent.kind === 'mobile_key' && intent.secret ? this.o.secrets.open(intent.secret) : null,
           lookupFirst: job.rerun || intent.attempt > 1,
+          site: { tenantId: job.tenantId, propertyId: intent.propertyId },
         });
         return r;
       }
@@ -402,6 +403,7 @@ export class EffectRunner {
       }
       await adapter.revokeCredential({
         issueOperationId: intent.issueOperationId,
+        site: { tenantId: job.tenantId, propertyId: intent.propertyId },
         lockRef: intent.vendorDeviceRef,
         kind: intent.kind,
         vendorRef: intent.vendorRef,

@@ -76,6 +76,8 @@ const ReadCommand = Type.Object({
   encoderId: Type.Optional(Type.String()),
   timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
 });
+const OperationQuery = Type.Object({ operationId: Type.String({ minLength: 1, maxLength: 300 }) });
+const checkOperation = Compile(OperationQuery);
 const checkEncode = Compile(EncodeCommand);
 const checkRead = Compile(ReadCommand);
 
@@ -216,6 +218,7 @@ export async function startAgent(
         state: 'failed',
         failure: err.failure,
         reason: err.message,
+        nothingWritten: err.nothingWritten,
         at: new Date().toISOString(),
       });
       if (err.failure === 'OFFLINE')
@@ -225,6 +228,7 @@ export async function startAgent(
         encoderId,
         failure: err.failure,
         retryable: err.retryable,
+        nothingWritten: err.nothingWritten,
         reason: err.message.slice(0, 300),
       });
       store.trigger.encodeEnded({ op, ok: false, problem: `${err.failure}: ${err.message}` });
@@ -266,7 +270,17 @@ export async function startAgent(
       }
       if (name === 'encode' && checkEncode.Check(body)) void encode(body as Static<typeof EncodeCommand>);
       else if (name === 'read' && checkRead.Check(body)) void read(body as Static<typeof ReadCommand>);
-      else {
+      else if (name === 'operation' && checkOperation.Check(body)) {
+        // What this desk did for an operation, from its journal: lets the service close a grant it never saw.
+        const op = (body as Static<typeof OperationQuery>).operationId;
+        const e = inFlight.has(op) ? { state: 'encoding' as const } : journal.get(op);
+        emit('operation_state', {
+          operationId: op,
+          state: e?.state ?? 'none',
+          ...(e?.state === 'done' ? { uid: e.uid } : {}),
+          ...(e?.state === 'failed' ? { nothingWritten: e.nothingWritten === true } : {}),
+        });
+      } else {
         const check = name === 'encode' ? checkEncode : name === 'read' ? checkRead : null;
         const why = check ? [...check.Errors(body)][0] : undefined;
         emit('command_refused', {

@@ -11,7 +11,7 @@ export type JournalEntry =
   /** An encode began (written before the encoder is asked): a crash after it means "maybe written". */
   | { op: string; state: 'started'; digest: string; at: string }
   | { op: string; state: 'done'; uid: string; at: string }
-  | { op: string; state: 'failed'; failure: string; reason: string; at: string };
+  | { op: string; state: 'failed'; failure: string; reason: string; nothingWritten: boolean; at: string };
 
 export const dataDigest = (format: string, bits: string) =>
   createHash('sha256').update(`${format}:${bits}`).digest('base64url').slice(0, 22);

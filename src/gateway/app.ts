@@ -14,6 +14,7 @@ import { RequestLog } from './requestLog.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
 import { keyCredentialRoutes } from './routes/keyCredentials.ts';
 import { pinReadRoutes } from './routes/pinReads.ts';
+import { agentRoutes } from './routes/agents.ts';
 import { vendorSwitchRoutes } from './routes/vendorSwitches.ts';
 import { lockDeviceRoutes } from './routes/lockDevices.ts';
 import { propertyRoutes } from './routes/properties.ts';
@@ -107,6 +108,7 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
       await api.register(lockDeviceRoutes(p));
       await api.register(keyCredentialRoutes(p));
       await api.register(pinReadRoutes(p));
+      await api.register(agentRoutes(p));
       await api.register(vendorSwitchRoutes(p));
     },
     { prefix: '/api/v1' },

@@ -11,6 +11,7 @@ import type { Authenticator } from './auth.ts';
 import type { WebhookInbox } from './webhooks/routes.ts';
 import type { WebhookEndpoints } from '../io/vendors/webhookEndpoints.ts';
 import type { VendorSecretStore } from '../io/vendors/vendorSecrets.ts';
+import type { DesktopAgents } from '../desktop/agents.ts';
 
 export interface GatewayPorts {
   auth: Authenticator;
@@ -33,6 +34,9 @@ export interface GatewayPorts {
   webhookEndpoints: WebhookEndpoints;
   /** A property adapter's sealed secrets (write-only through the API). */
   vendorSecrets: VendorSecretStore;
+  /** The desktop agents enrolled per property, and the subject root they speak on. */
+  desktopAgents: DesktopAgents;
+  desktopRoot: string;
   /** Refuses (LOCK.VALIDATION) a vendor config a tenant may not store: env references, URLs outside egress. */
   checkVendorConfig(tenantId: string, config: Record<string, unknown>): Promise<void>;
   /**

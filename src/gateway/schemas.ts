@@ -5,7 +5,7 @@ import { errorCodes } from '../errors.ts';
 export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' });
 const Time = Type.String({ format: 'date-time' });
 export const Vendor = Type.Union(
-  ['ttlock', 'salto-ks', 'salto-space', 'vostio', 'seam', 'wiegand'].map((v) => Type.Literal(v)),
+  ['ttlock', 'salto-ks', 'salto-space', 'vostio', 'seam', 'generic-wiegand'].map((v) => Type.Literal(v)),
 );
 const KeyKind = Type.Union([Type.Literal('pin'), Type.Literal('mobile_key'), Type.Literal('card')]);
 

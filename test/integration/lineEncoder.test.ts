@@ -55,20 +55,33 @@ describe('line encoder over a serial pair', () => {
     expect(await encoder.read(2000)).toEqual(card);
   });
 
-  it('line encoder: no card presented is a TIMEOUT; the card given later is not taken for the next write', async () => {
+  it('line encoder: no card presented is a TIMEOUT and the write is called off: a card given later gets nothing', async () => {
     await encoder.close();
     await sim.close();
     await pair.close();
     await start({ autoFeed: false });
-    await expect(encoder.encode(request('op-late', 1), 300)).rejects.toMatchObject({ failure: 'TIMEOUT' });
-    // The clerk puts the card in after all: the device writes it for the earlier operation...
+    await expect(encoder.encode(request('op-late', 1), 300)).rejects.toMatchObject({
+      failure: 'TIMEOUT',
+      nothingWritten: true,
+    });
+    // The clerk puts the card in after all: nothing is written on it for the operation called off...
     sim.insertCard();
-    sim.takeCard();
-    // ...and the next write waits for its own card instead of taking that answer.
-    const next = encoder.encode(request('op-next', 2), 5000);
-    await expect.poll(() => sim.state().commands.filter((c) => c === 'ENC').length).toBe(2);
-    const uid = sim.insertCard();
-    await expect(next).resolves.toMatchObject({ uid });
+    expect(sim.state().written).toEqual([]);
+    // ...and the next write takes it.
+    await expect(encoder.encode(request('op-next', 2), 5000)).resolves.toMatchObject({
+      uid: expect.any(String),
+    });
+    expect(sim.state().written.map((w) => wiegandFormats.H10301.decode(w.bits ?? '').cardNumber)).toEqual([
+      2,
+    ]);
+  });
+
+  it('line encoder: a hung encoder is a TIMEOUT that cannot say whether it wrote', async () => {
+    sim.setFaults({ silent: true });
+    await expect(encoder.encode(request('op-hung', 1), 300)).rejects.toMatchObject({
+      failure: 'TIMEOUT',
+      nothingWritten: false,
+    });
   });
 
   it('line encoder: a card pulled out, a busy encoder and garbage each fail with their reason', async () => {

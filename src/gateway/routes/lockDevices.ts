@@ -33,7 +33,7 @@ interface DeviceRegistration {
 }
 
 /** Sends the device actor its registration and waits for it to commit (null when the wait runs out). */
-function registerDevice(
+export function registerDevice(
   p: GatewayPorts,
   principal: Principal,
   id: string,

@@ -15,7 +15,7 @@ import type { GatewayPorts } from '../ports.ts';
 import { CreateProperty, Id, IdParams, KeyKindPolicyBody, Property, VendorAdapterBody } from '../schemas.ts';
 
 const VendorParam = Type.Union(
-  ['ttlock', 'salto-ks', 'salto-space', 'vostio', 'seam', 'wiegand'].map((v) => Type.Literal(v)),
+  ['ttlock', 'salto-ks', 'salto-space', 'vostio', 'seam', 'generic-wiegand'].map((v) => Type.Literal(v)),
 );
 const VendorSecretBody = Type.Object(
   { value: Type.String({ minLength: 1, maxLength: 16_384, description: 'the secret; never returned' }) },

@@ -190,7 +190,21 @@ export interface CredentialPinReadsTable {
   read_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+export interface DesktopAgentsTable {
+  id: string;
+  tenant_id: string;
+  property_id: string;
+  name: string;
+  public_key: string;
+  status: ColumnType<string, string | undefined, string>;
+  created_by: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  revoked_at: ColumnType<Date | null, never, Date | string | null>;
+  revoked_reason: ColumnType<string | null, never, string | null>;
+}
+
 export interface Database {
+  desktop_agents: DesktopAgentsTable;
   credential_pin_reads: CredentialPinReadsTable;
   webhook_endpoints: WebhookEndpointsTable;
   audit_heads: AuditHeadsTable;

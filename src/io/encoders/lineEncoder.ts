@@ -6,6 +6,8 @@
  *                                              OK <tag> <UID> | ERR <CODE> <text>
  *   host: READ                         device: CARD <FORMAT> <HEX> <UID> | ERR NO_CARD <text>
  *   host: ERASE                        device: OK <UID> | ERR <CODE> <text>
+ *   host: CANCEL <tag>                 device: OK <tag> (the ENC waiting for a card is called off; nothing was
+ *                                              written) | OK <tag> <UID> (too late: it was written just now)
  *
  * ERR codes: NO_CARD, REMOVED (the card left mid-write), BUSY, WRITE (the write failed), FORMAT (refused).
  * `tag` is a digest of the operation id: it lets a device log what it did without anything of the guest, and
@@ -18,6 +20,7 @@ import { encodeLine, lineDecoder } from './frames.ts';
 import type { ByteLink } from './link.ts';
 import {
   type EncodedCard,
+  type EncodeRequest,
   type Encoder,
   EncoderError,
   type EncoderFailure,
@@ -57,9 +60,12 @@ const errorOf = (line: string): EncoderError | null => {
   const m = /^ERR ([A-Z_]+)(?: (.*))?$/.exec(line);
   if (!m) return null;
   const code = m[1] ?? '';
+  // The device said why it wrote nothing; an answer it does not know says nothing of the card.
+  const failure = ERR_CODES[code];
   return new EncoderError(
-    ERR_CODES[code] ?? 'PROTOCOL',
+    failure ?? 'PROTOCOL',
     `encoder: ${code} ${(m[2] ?? '').slice(0, 120)}`.trim(),
+    !!failure,
   );
 };
 
@@ -136,6 +142,25 @@ export function lineEncoder(link: ByteLink, o: { log?: (msg: string) => void } =
     }
   };
 
+  function write(
+    tag: string,
+    data: NonNullable<EncodeRequest['data']>,
+    hex: string,
+    timeoutMs: number,
+  ): Promise<EncodedCard> {
+    return command<EncodedCard>(`ENC ${tag} ${data.format} ${hex}`, timeoutMs, (line) => {
+      const m = /^(WAIT|OK) ([0-9a-f]{12})(?: ([0-9A-Fa-f]{4,32}))?$/.exec(line);
+      if (m && m[2] !== tag) {
+        o.log?.('encoder answer to an earlier ENC: skipped');
+        return { more: true };
+      }
+      if (m?.[1] === 'WAIT') return { more: true };
+      if (m?.[1] === 'OK' && m[3]) return { done: { uid: m[3].toUpperCase(), data } };
+      const err = errorOf(line);
+      return err ? { fail: err } : protocol('ENC', line);
+    });
+  }
+
   return {
     info: (timeoutMs = 2000) =>
       command<EncoderInfo>('PING', timeoutMs, (line) => {
@@ -143,22 +168,24 @@ export function lineEncoder(link: ByteLink, o: { log?: (msg: string) => void } =
         return m ? { done: { kind: 'line', model: m[1] ?? '' } } : protocol('PING', line);
       }),
 
-    encode(req, timeoutMs) {
+    async encode(req, timeoutMs) {
       const data = req.data;
-      if (!data) return Promise.reject(new EncoderError('REFUSED', 'a line encoder writes Wiegand data'));
+      if (!data) throw new EncoderError('REFUSED', 'a line encoder writes Wiegand data');
       const hex = bitsToHex(data.bits);
       const tag = operationTag(req.operationId);
-      return command<EncodedCard>(`ENC ${tag} ${data.format} ${hex}`, timeoutMs, (line) => {
-        const m = /^(WAIT|OK) ([0-9a-f]{12})(?: ([0-9A-Fa-f]{4,32}))?$/.exec(line);
-        if (m && m[2] !== tag) {
-          o.log?.('encoder answer to an earlier ENC: skipped');
+      try {
+        return await write(tag, data, hex, timeoutMs);
+      } catch (e) {
+        if (!(e instanceof EncoderError) || e.failure !== 'TIMEOUT') throw e;
+        // No card came in time: the write is called off, so a card presented later is not written for it.
+        const called = await command<{ uid: string } | null>(`CANCEL ${tag}`, 2000, (line) => {
+          const m = /^OK ([0-9a-f]{12})(?: ([0-9A-Fa-f]{4,32}))?$/.exec(line);
+          if (m && m[1] === tag) return { done: m[2] ? { uid: m[2].toUpperCase() } : null };
           return { more: true };
-        }
-        if (m?.[1] === 'WAIT') return { more: true };
-        if (m?.[1] === 'OK' && m[3]) return { done: { uid: m[3].toUpperCase(), data } };
-        const err = errorOf(line);
-        return err ? { fail: err } : protocol('ENC', line);
-      });
+        }).catch(() => undefined);
+        if (called) return { uid: called.uid, data };
+        throw new EncoderError('TIMEOUT', e.message, called === null);
+      }
     },
 
     read: (timeoutMs) =>

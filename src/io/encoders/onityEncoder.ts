@@ -147,7 +147,8 @@ export function onityEncoder(link: ByteLink, o: OnityOptions = {}): Encoder {
 
   const failed = (f: OnityFrame): EncoderError | null => {
     const known = ONITY_ERRORS[f.command.slice(0, 2)];
-    return known ? new EncoderError(known[0], `onity ${f.command.slice(0, 2)}: ${known[1]}`) : null;
+    // An error answer means the encoder gave the request up: no card was made for it.
+    return known ? new EncoderError(known[0], `onity ${f.command.slice(0, 2)}: ${known[1]}`, true) : null;
   };
 
   return {

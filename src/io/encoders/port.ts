@@ -39,6 +39,8 @@ export class EncoderError extends Error {
   constructor(
     readonly failure: EncoderFailure,
     message: string,
+    /** The encoder says no card was written for this request (it never began, or it was called off). */
+    readonly nothingWritten = false,
   ) {
     super(message);
   }

@@ -71,6 +71,23 @@ export const capabilityEvidence: Record<string, Partial<Record<CapabilityColumn,
     battery: { basis: 'documented', source: `${SEAM}: device properties.battery_level` },
     callerChosenPin: { basis: 'documented', source: `${SEAM}: access_codes/create (code)` },
   },
+  'generic-wiegand': {
+    kinds: {
+      basis: 'documented',
+      source:
+        'Wiegand card formats H10301, H10306, H10302, H10304, C1k35s (HID; Proxmark3 wiegand_formats.c; reference/vendors.md §4.2), written by a desk encoder',
+    },
+    updateValidityInPlace: {
+      basis: 'modelled',
+      source:
+        'a Wiegand card carries only its facility code and number: a new window changes nothing on the card (the door controller is not reached)',
+    },
+    cardNumbers: {
+      basis: 'documented',
+      source:
+        "the caller's card number becomes the card's data in the property's format and facility code (reference/vendors.md §4.2)",
+    },
+  },
 };
 
 /** Whether a column applies to a vendor at all (a caller-chosen PIN is moot where no PINs are issued). */

@@ -105,11 +105,15 @@ export interface IssueRequest {
   recipient?: string | null;
   /** False only on an operation's very first run, when nothing can exist at the vendor yet. */
   lookupFirst: boolean;
+  /** Whose issue it is: for adapters that route by property (a desk agent of the property encodes). */
+  site?: { tenantId: string; propertyId: string };
 }
 
 export interface RevokeRequest {
   /** The operation that issued the credential: finds it when `vendorRef` is unknown. */
   issueOperationId: string;
+  /** Whose credential it is (adapters that route by property). */
+  site?: { tenantId: string; propertyId: string };
   lockRef: string;
   kind: KeyKind;
   vendorRef: string | null;

@@ -7,7 +7,14 @@ import Type, { type TSchema } from 'typebox';
 import type { Clock } from '../../ids.ts';
 import type { EgressPolicy } from './egress.ts';
 import { guardAdapter } from './guardedAdapter.ts';
+import type { DesktopBus } from '../../desktop/desktopBus.ts';
 import type { KeyKind } from '../../machines/index.ts';
+import { wiegandFormatNames } from '../encoders/wiegand.ts';
+import {
+  capabilities as genericWiegand,
+  createGenericWiegandAdapter,
+  type GenericWiegandConfig,
+} from './genericWiegand/adapter.ts';
 import type { AdapterFactory, RotatingSecrets } from './adapterResolver.ts';
 import type { LockAdapter, VendorCapabilities } from './port.ts';
 import { capabilities as saltoKs, createSaltoKsAdapter, type SaltoKsConfig } from './saltoKs/adapter.ts';
@@ -33,6 +40,8 @@ export interface VendorDeps {
   egress?: EgressPolicy;
   /** Live mode: the property's secrets that rotate themselves (a refresh token). */
   secrets?: RotatingSecrets;
+  /** The desktop agents (generic-wiegand encodes at the property's desk). */
+  desktop?: DesktopBus;
 }
 
 interface VendorEntry {
@@ -144,6 +153,28 @@ const entries: Record<string, VendorEntry> = {
       facts: seamWebhookFacts,
       secretGiven: /^whsec_[A-Za-z0-9+/=]{16,200}$/,
     },
+  },
+  'generic-wiegand': {
+    capabilities: genericWiegand,
+    config: config({
+      format: Type.Union(wiegandFormatNames.map((f) => Type.Literal(f))),
+      // Numbers arrive as strings through the API's config map (its values are strings first).
+      facilityCode: Type.Union([
+        Type.Integer({ minimum: 0, maximum: 65_535 }),
+        Type.String({ pattern: '^\\d{1,5}$' }),
+      ]),
+      encodeTimeoutMs: Type.Optional(
+        Type.Union([
+          Type.Integer({ minimum: 5000, maximum: 120_000 }),
+          Type.String({ pattern: '^\\d{4,6}$' }),
+        ]),
+      ),
+    }),
+    create: (config, d) =>
+      createGenericWiegandAdapter({
+        config: config as unknown as GenericWiegandConfig,
+        ...(d.desktop ? { desktop: d.desktop } : {}),
+      }),
   },
 };
 

@@ -29,6 +29,8 @@ export interface LineEncoderSimFaults {
   busy: boolean;
   /** Answers every command with a line that is not the protocol. */
   garbage: boolean;
+  /** The hopper is empty: no card comes by itself. */
+  noCard: boolean;
 }
 
 export interface LineEncoderSimulator {
@@ -51,7 +53,13 @@ export function startLineEncoderSimulator(
   } = {},
 ): LineEncoderSimulator {
   const decoder = lineDecoder({ maxLength: 200 });
-  const faults: LineEncoderSimFaults = { silent: false, removeMidEncode: false, busy: false, garbage: false };
+  const faults: LineEncoderSimFaults = {
+    silent: false,
+    removeMidEncode: false,
+    busy: false,
+    garbage: false,
+    noCard: false,
+  };
   let slot: SimCard | null = null;
   const written: (SimCard & { tag: string })[] = [];
   const commands: string[] = [];
@@ -86,6 +94,16 @@ export function startLineEncoderSimulator(
     commands.push(line.split(' ')[0] ?? '');
     if (faults.silent) return;
     if (faults.garbage) return say('?? 0xDEADBEEF');
+    const cancel = /^CANCEL ([0-9a-f]{12})$/.exec(line);
+    if (cancel) {
+      const tag = cancel[1] ?? '';
+      if (waiting?.tag === tag) {
+        waiting = null;
+        if (feedTimer) clearTimeout(feedTimer);
+      }
+      const done = written.find((w) => w.tag === tag);
+      return say(done ? `OK ${tag} ${done.uid}` : `OK ${tag}`);
+    }
     if (faults.busy || waiting) return say('ERR BUSY a task is running');
     const enc = /^ENC ([0-9a-f]{12}) (\S+) ([0-9A-F]+)$/.exec(line);
     if (line === 'PING') return say(`PONG ${o.model ?? 'SIM-LINE-1'}`);
@@ -106,7 +124,7 @@ export function startLineEncoderSimulator(
       if (slot) return write(w);
       waiting = w;
       say(`WAIT ${w.tag}`);
-      if (o.autoFeed)
+      if (o.autoFeed && !faults.noCard)
         feedTimer = setTimeout(() => {
           slot = blank();
           if (waiting) write(waiting);
