@@ -186,10 +186,11 @@ export async function startAgent(
       const digest = cmd.data
         ? dataDigest(cmd.data.format, cmd.data.bits)
         : dataDigest('rooms', cmd.rooms.join(','));
-      // Cut short by a crash: the card written then may be in the slot still.
-      if (prior?.state === 'started' && cmd.data) {
+      // Cut short by a crash, or failed without knowing whether it wrote: the card may be in the slot still.
+      const maybeWritten = prior?.state === 'started' || (prior?.state === 'failed' && !prior.nothingWritten);
+      if (maybeWritten && cmd.data) {
         const inSlot = await encoder.read(Math.min(cmd.timeoutMs, 5000)).catch(() => null);
-        if (inSlot?.data && dataDigest(inSlot.data.format, inSlot.data.bits) === prior.digest) {
+        if (inSlot?.data && dataDigest(inSlot.data.format, inSlot.data.bits) === digest) {
           journal.record({ op, state: 'done', uid: inSlot.uid, at: new Date().toISOString() });
           emit('card_encoded', { operationId: op, uid: inSlot.uid, encoderId: id, again: true });
           store.trigger.encodeEnded({ op, ok: true });
@@ -308,7 +309,37 @@ export async function startAgent(
     }
     emit('hello', { encoders: seen, publicKey: key.publicKey });
   };
+  /**
+   * Writes this agent began and never saw end (it was killed mid-encode): each is called off at its encoder,
+   * which says whether it wrote a card for it meanwhile (the encoder may have waited for a card, and got one,
+   * while the agent was down). The journal then says which, so the service's retry is answered right.
+   */
+  async function settleUnfinished(): Promise<void> {
+    for (const e of journal.unfinished()) {
+      try {
+        const [, encoder] = await encoderFor(undefined);
+        if (!encoder.cancel) continue;
+        const r = await encoder.cancel(e.op, 2000);
+        const at = new Date().toISOString();
+        if (r.written) journal.record({ op: e.op, state: 'done', uid: r.written.uid, at });
+        else
+          journal.record({
+            op: e.op,
+            state: 'failed',
+            failure: 'OFFLINE',
+            reason: 'the agent stopped mid-encode; the write was called off',
+            nothingWritten: true,
+            at,
+          });
+        log('unfinished encode settled', { written: r.written !== null });
+      } catch (err) {
+        log('unfinished encode left for the next command', { err: String(err) });
+      }
+    }
+  }
+
   await nc.flush();
+  await settleUnfinished();
   await hello();
   const beat = setInterval(() => {
     const encs = Object.values(store.getSnapshot().context.encoders).map((e) => ({

@@ -142,6 +142,15 @@ export function lineEncoder(link: ByteLink, o: { log?: (msg: string) => void } =
     }
   };
 
+  /** `CANCEL <tag>`: `OK <tag>` (nothing written) or `OK <tag> <UID>` (written before). */
+  function cancel(tag: string, timeoutMs: number): Promise<{ written: { uid: string } | null }> {
+    return command<{ written: { uid: string } | null }>(`CANCEL ${tag}`, timeoutMs, (line) => {
+      const m = /^OK ([0-9a-f]{12})(?: ([0-9A-Fa-f]{4,32}))?$/.exec(line);
+      if (m && m[1] === tag) return { done: { written: m[2] ? { uid: m[2].toUpperCase() } : null } };
+      return { more: true };
+    });
+  }
+
   function write(
     tag: string,
     data: NonNullable<EncodeRequest['data']>,
@@ -178,15 +187,13 @@ export function lineEncoder(link: ByteLink, o: { log?: (msg: string) => void } =
       } catch (e) {
         if (!(e instanceof EncoderError) || e.failure !== 'TIMEOUT') throw e;
         // No card came in time: the write is called off, so a card presented later is not written for it.
-        const called = await command<{ uid: string } | null>(`CANCEL ${tag}`, 2000, (line) => {
-          const m = /^OK ([0-9a-f]{12})(?: ([0-9A-Fa-f]{4,32}))?$/.exec(line);
-          if (m && m[1] === tag) return { done: m[2] ? { uid: m[2].toUpperCase() } : null };
-          return { more: true };
-        }).catch(() => undefined);
-        if (called) return { uid: called.uid, data };
-        throw new EncoderError('TIMEOUT', e.message, called === null);
+        const called = await cancel(tag, 2000).catch(() => undefined);
+        if (called?.written) return { uid: called.written.uid, data };
+        throw new EncoderError('TIMEOUT', e.message, called?.written === null);
       }
     },
+
+    cancel: (operationId, timeoutMs) => cancel(operationTag(operationId), timeoutMs),
 
     read: (timeoutMs) =>
       command<EncodedCard>('READ', timeoutMs, (line) => {

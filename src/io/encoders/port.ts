@@ -84,5 +84,11 @@ export interface Encoder {
   /** The card in the slot, or NO_CARD. */
   read(timeoutMs: number): Promise<EncodedCard>;
   erase(timeoutMs: number): Promise<void>;
+  /**
+   * Calls off an operation's write, if the encoder can (after a crash: the agent does not know whether the
+   * encoder still waits for a card for it). `written`: the card it wrote for it before, or null for nothing
+   * written. Absent where the protocol has no such command.
+   */
+  cancel?(operationId: string, timeoutMs: number): Promise<{ written: { uid: string } | null }>;
   close(): Promise<void>;
 }
