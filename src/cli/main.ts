@@ -2,7 +2,8 @@
  * lock:cli — `token --tenant <id> [--scope …]` prints a dev token (every scope unless narrowed) the running dev service accepts; `migrate` migrates;
  * `audit-verify --tenant <id>` checks the tenant's audit hash chain (exit 1 if broken); `lifecycle-docs`
  * regenerates the machines' diagrams and tables in docs/lifecycle.md; `vendor-switch plan|apply|status`
- * drives a property's switch to another lock vendor over REST (src/cli/vendorSwitch.ts, docs/cutover.md).
+ * drives a property's switch to another lock vendor over REST (src/cli/vendorSwitch.ts, docs/cutover.md);
+ * `agent enroll` makes a desk's device key and enrols the desktop agent (src/cli/agentEnroll.ts).
  */
 import { databaseSettingsOf, loadConfig } from '../config.ts';
 import { signDevToken } from '../gateway/auth.ts';
@@ -94,6 +95,18 @@ switch (command) {
     }
     break;
   }
+  case 'agent': {
+    const { runAgentEnroll } = await import('./agentEnroll.ts');
+    const { CliError, defaultIo } = await import('./restClient.ts');
+    try {
+      await runAgentEnroll(rest, process.env, defaultIo);
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      console.error(`agent: ${e.message}`);
+      process.exit(e.exitCode);
+    }
+    break;
+  }
   case 'lifecycle-docs': {
     const { writeLifecycleDoc, LIFECYCLE_DOC } = await import('./lifecycleDocs.ts');
     console.log(writeLifecycleDoc() ? `${LIFECYCLE_DOC} regenerated` : `${LIFECYCLE_DOC} up to date`);
@@ -102,7 +115,7 @@ switch (command) {
   default:
     console.error(
       'usage: lock:cli <token --tenant <id> | migrate | audit-verify --tenant <id> | lifecycle-docs | ' +
-        'vendor-switch <plan|apply|status> …>',
+        'vendor-switch <plan|apply|status> … | agent enroll --property P --name N>',
     );
     process.exit(2);
 }

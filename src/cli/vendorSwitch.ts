@@ -15,17 +15,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Compile } from 'typebox/compile';
 import { type SwitchPlan, SwitchPlanFile } from '../cutover/switchPlan.ts';
+import { CliError, type CliIo, defaultIo, restClient } from './restClient.ts';
+
+export { CliError } from './restClient.ts';
 
 const planCheck = Compile(SwitchPlanFile);
-
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: 1 | 2,
-  ) {
-    super(message);
-  }
-}
 
 interface SwitchView {
   id: string;
@@ -43,46 +37,6 @@ interface SwitchView {
   roomList: { roomId: string; newDeviceId: string | null }[];
   credentials: { moved: number; legacyLive: number };
   blockers: string[];
-}
-
-export interface CliIo {
-  out(line: string): void;
-  /** A line that replaces the previous progress line on a terminal. */
-  progress(line: string): void;
-  sleep(ms: number): Promise<void>;
-}
-
-const defaultIo: CliIo = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  progress: (line) =>
-    process.stdout.isTTY ? process.stdout.write(`\r\x1b[2K${line}`) : process.stdout.write(`${line}\n`),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-};
-
-function client(url: string, token: string) {
-  return async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(`${url.replace(/\/$/, '')}/api/v1${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (e) {
-      throw new CliError(`cannot reach ${url}: ${(e as Error).message}`, 1);
-    }
-    const text = await res.text();
-    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    if (!res.ok)
-      throw new CliError(
-        `${method} ${path}: ${res.status} ${String(json.code ?? '')} ${String(json.detail ?? json.title ?? '')}`.trim(),
-        1,
-      );
-    return json as T;
-  };
 }
 
 /** The plan file, checked: a file edited into something that is not a plan is refused with the reason. */
@@ -127,7 +81,7 @@ export async function runVendorSwitch(
     'usage: lock:cli vendor-switch plan --property P --from V1 --to V2 [--out switch-plan.json] | ' +
     'apply --plan switch-plan.json [--rooms 101,102] [--skip-vendor-revocation] | status --switch S   (--url, --token or LOCK_TOKEN)';
   if (!token) throw new CliError(`no token: set LOCK_TOKEN or pass --token\n${usage}`, 2);
-  const call = client(url, token);
+  const call = restClient(url, token);
 
   switch (sub) {
     case 'plan': {
@@ -196,7 +150,7 @@ const describe = (s: SwitchView) =>
   `${s.credentials.moved}, still on the old vendor ${s.credentials.legacyLive}`;
 
 async function apply(
-  call: ReturnType<typeof client>,
+  call: ReturnType<typeof restClient>,
   plan: SwitchPlan,
   file: string,
   only: string[] | undefined,
