@@ -16,6 +16,7 @@ import * as credentialRoomsFollow from './2026-11-30T0013_credential_rooms_follo
 import * as pinReads from './2026-11-30T0014_pin_reads.ts';
 import * as retireVendorAccess from './2026-11-30T0015_retire_vendor_access.ts';
 import * as desktopAgents from './2026-11-30T0016_desktop_agents.ts';
+import * as offlineCertificates from './2026-11-30T0017_offline_certificates.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0014_pin_reads': pinReads,
   '2026-11-30T0015_retire_vendor_access': retireVendorAccess,
   '2026-11-30T0016_desktop_agents': desktopAgents,
+  '2026-11-30T0017_offline_certificates': offlineCertificates,
 };

@@ -25,6 +25,8 @@ import { allowedEnv, checkVendorConfig, type VendorConfigPolicy } from './io/ven
 import { createVendorSecretStore } from './io/vendors/vendorSecrets.ts';
 import { createDesktopAgents } from './desktop/agents.ts';
 import { DesktopBus } from './desktop/desktopBus.ts';
+import { createCertificateStore } from './desktop/certificateStore.ts';
+import { localOfflineSigner, type OfflineSigner } from './io/crypto/offlineSigner.ts';
 import { createWebhookEndpoints } from './io/vendors/webhookEndpoints.ts';
 import { adapterFactories, needsHolderDetail, supportsKind } from './io/vendors/registry.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
@@ -62,6 +64,8 @@ export interface ServiceSettings {
    * benchmark may leave it out: a key derived from `secretKey` then.
    */
   kek?: KeyEncryptionKey;
+  /** Signs desk agents' offline-issuance certificates: Cloud KMS (main.ts); else derived from `secretKey`. */
+  offlineSigner?: OfflineSigner;
   createPlatformStream: boolean;
   passivateEachMessage?: boolean;
   retry?: RetryPolicy;
@@ -137,6 +141,13 @@ export async function startService(s: ServiceSettings) {
   );
   // The desktop agents: enrolled in PostgreSQL, heard and commanded on NATS (generic-wiegand encodes there).
   const desktopAgents = createDesktopAgents(runtimeDb);
+  // Offline issuance: Cloud KMS in production (main.ts), else a key every process derives from the secret.
+  const offlineSigner =
+    s.offlineSigner ??
+    localOfflineSigner(
+      Buffer.from(hkdfSync('sha256', s.secretKey, '', 'lock-integration offline issuance', 32)),
+    );
+  const certificates = createCertificateStore(runtimeDb);
   const desktop = new DesktopBus({
     nc,
     root: t.desktopRoot,
@@ -256,6 +267,7 @@ export async function startService(s: ServiceSettings) {
     vendorPolicy,
     desktopAgents,
     desktop,
+    offline: { signer: offlineSigner, certificates },
     webhookEndpoints: createWebhookEndpoints(runtimeDb, vendorSecrets),
     webhookInbox: countedInbox(createWebhookInboxWriter(inboxDb), metrics),
     webhookRouter,
@@ -322,6 +334,7 @@ export function gatewayPorts(
     webhookInbox: service.webhookInbox,
     vendorSecrets: service.vendorSecrets,
     desktopAgents: service.desktopAgents,
+    offline: service.offline,
     desktopRoot: service.topology.desktopRoot,
     checkVendorConfig: (tenantId, config) => checkVendorConfig(service.vendorPolicy, tenantId, config),
     async vendorLocks(tenantId, propertyId, vendor, opts = {}) {

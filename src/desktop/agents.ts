@@ -141,11 +141,19 @@ export function createDesktopAgents(db: Db): DesktopAgents {
           .where('status', '=', 'active')
           .returning(COLUMNS)
           .executeTakeFirst();
-        if (r)
+        if (r) {
           await tx
             .insertInto('audit_log')
             .values({ tenant_id: tenantId, entry: audit(tenantId, id, by, 'agent.revoked', { reason }) })
             .execute();
+          // Its offline-issuance certificates go on the revocation list with it.
+          await tx
+            .updateTable('offline_certificates')
+            .set({ revoked_at: new Date(), revoked_reason: `agent revoked: ${reason}` })
+            .where('agent_id', '=', id)
+            .where('revoked_at', 'is', null)
+            .execute();
+        }
         const now =
           r ??
           (await tx.selectFrom('desktop_agents').select(COLUMNS).where('id', '=', id).executeTakeFirst());

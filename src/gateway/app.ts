@@ -15,6 +15,7 @@ import { webhookRoutes } from './webhooks/routes.ts';
 import { keyCredentialRoutes } from './routes/keyCredentials.ts';
 import { pinReadRoutes } from './routes/pinReads.ts';
 import { agentRoutes } from './routes/agents.ts';
+import { syncRoutes } from './routes/sync.ts';
 import { vendorSwitchRoutes } from './routes/vendorSwitches.ts';
 import { lockDeviceRoutes } from './routes/lockDevices.ts';
 import { propertyRoutes } from './routes/properties.ts';
@@ -82,6 +83,8 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
     reply.type(p.metrics.registry.contentType).send(await p.metrics.registry.metrics()),
   );
 
+  // The desk agents' own surface: signed requests, no bearer token.
+  await app.register(syncRoutes(p));
   await app.register(
     webhookRoutes(p.webhookInbox, p.webhookEndpoints, {
       ...o.webhookLimits,

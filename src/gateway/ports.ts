@@ -12,6 +12,8 @@ import type { WebhookInbox } from './webhooks/routes.ts';
 import type { WebhookEndpoints } from '../io/vendors/webhookEndpoints.ts';
 import type { VendorSecretStore } from '../io/vendors/vendorSecrets.ts';
 import type { DesktopAgents } from '../desktop/agents.ts';
+import type { CertificateStore } from '../desktop/certificateStore.ts';
+import type { OfflineSigner } from '../io/crypto/offlineSigner.ts';
 
 export interface GatewayPorts {
   auth: Authenticator;
@@ -37,6 +39,8 @@ export interface GatewayPorts {
   /** The desktop agents enrolled per property, and the subject root they speak on. */
   desktopAgents: DesktopAgents;
   desktopRoot: string;
+  /** The offline-issuance signing key and the certificates it signed. */
+  offline: { signer: OfflineSigner; certificates: CertificateStore };
   /** Refuses (LOCK.VALIDATION) a vendor config a tenant may not store: env references, URLs outside egress. */
   checkVendorConfig(tenantId: string, config: Record<string, unknown>): Promise<void>;
   /**

@@ -14,9 +14,20 @@ export interface OfflineSigner {
   sign(data: Buffer): Promise<Buffer>;
 }
 
-/** A local Ed25519 key (PKCS#8 PEM), or a new one. */
-export function localOfflineSigner(pem?: string): OfflineSigner {
-  const privateKey = pem ? createPrivateKey(pem) : generateKeyPairSync('ed25519').privateKey;
+/** The PKCS#8 form of an Ed25519 private key is a fixed prefix and the 32-byte seed. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * A local Ed25519 key: from a PKCS#8 PEM, from a 32-byte seed (every process of a development deployment
+ * derives the same key from its shared secret), or a new one.
+ */
+export function localOfflineSigner(from?: string | Buffer): OfflineSigner {
+  const privateKey =
+    typeof from === 'string'
+      ? createPrivateKey(from)
+      : from
+        ? createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, from]), format: 'der', type: 'pkcs8' })
+        : generateKeyPairSync('ed25519').privateKey;
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('the offline-issuance key must be Ed25519');
   const publicPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
   return {

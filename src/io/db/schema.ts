@@ -203,7 +203,21 @@ export interface DesktopAgentsTable {
   revoked_reason: ColumnType<string | null, never, string | null>;
 }
 
+export interface OfflineCertificatesTable {
+  serial: string;
+  tenant_id: string;
+  property_id: string;
+  agent_id: string;
+  not_before: Timestamp;
+  not_after: Timestamp;
+  key_id: string;
+  issued_at: ColumnType<Date, Date | string | undefined, never>;
+  revoked_at: ColumnType<Date | null, never, Date | string | null>;
+  revoked_reason: ColumnType<string | null, never, string | null>;
+}
+
 export interface Database {
+  offline_certificates: OfflineCertificatesTable;
   desktop_agents: DesktopAgentsTable;
   credential_pin_reads: CredentialPinReadsTable;
   webhook_endpoints: WebhookEndpointsTable;
