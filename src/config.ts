@@ -46,6 +46,11 @@ export interface Config {
   vendorSecretEnvAllow: Map<string, Set<string>>;
   /** Wraps each tenant's data key: Cloud KMS (`KMS_KEY_NAME`) or a local key file (`KEK_FILE`). */
   kek: { kind: 'kms'; keyName: string } | { kind: 'file'; file: string; create: boolean };
+  /**
+   * Signs desk agents' offline-issuance certificates: a Cloud KMS Ed25519 CryptoKeyVersion
+   * (`OFFLINE_ISSUANCE_SIGNING_KEY`), else a key derived from the service's secret (development).
+   */
+  offlineIssuanceKey: string | null;
   simulatorBasePort: number;
   auth: { mode: 'dev'; secret: Buffer } | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
   dataKeyId: string;
@@ -100,6 +105,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     vendorMode: (env.VENDOR_MODE ?? (production ? 'live' : 'simulated')) === 'live' ? 'live' : 'simulated',
     vendorEgressAllow: parseEgressAllow(env.VENDOR_EGRESS_ALLOW),
     vendorSecretEnvAllow: parseEnvAllow(env.VENDOR_SECRET_ENV_ALLOW),
+    offlineIssuanceKey: env.OFFLINE_ISSUANCE_SIGNING_KEY || null,
     kek: env.KMS_KEY_NAME
       ? { kind: 'kms', keyName: env.KMS_KEY_NAME }
       : {

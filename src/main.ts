@@ -4,6 +4,7 @@ import { buildGateway } from './gateway/app.ts';
 import { createDevAuthenticator, createJwksAuthenticator, signDevToken } from './gateway/auth.ts';
 import { systemClock } from './ids.ts';
 import { cloudKmsKek, createKmsClient, localKek } from './io/crypto/keyEncryption.ts';
+import { cloudKmsOfflineSigner } from './io/crypto/offlineSigner.ts';
 import { createLogger } from './logger.ts';
 import { gatewayPorts, startService } from './service.ts';
 
@@ -49,6 +50,9 @@ try {
       egress: { allow: config.vendorEgressAllow },
       envAllow: config.vendorSecretEnvAllow,
     },
+    ...(config.offlineIssuanceKey
+      ? { offlineSigner: cloudKmsOfflineSigner(await createKmsClient(), config.offlineIssuanceKey) }
+      : {}),
     kek:
       config.kek.kind === 'kms'
         ? cloudKmsKek(await createKmsClient(), config.kek.keyName)
