@@ -87,6 +87,8 @@ export async function ensureSimulators(
         },
       }),
       seam: { endpoint: `http://127.0.0.1:${ports.seam}`, apiKey: SEAM_FAKE_API_KEY },
+      // No cloud to simulate: cards are written by the property's desk agent (its encoder, or a simulator).
+      'generic-wiegand': { format: 'H10301', facilityCode: 1 },
     },
     started,
     close: async () => {
