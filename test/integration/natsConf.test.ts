@@ -13,6 +13,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent } from '../../src/agent/agent.ts';
 import { ensureStreams, topology } from '../../src/io/nats/index.ts';
 import { DESKTOP_LIMITS } from '../../src/io/nats/streams.ts';
 import { eventually, freePort } from '../support/harness.ts';
@@ -114,6 +115,46 @@ describe('nats.conf', () => {
     for await (const m of commands) expect(m.string()).toBe('card please');
     await demo.close();
     await service.close();
+  });
+
+  it('nats.conf: the desk agent itself, as its own NATS user, says hello to the service and answers its command', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lock-nats-agent-'));
+    const service = await connect({ servers: url, user: 'lock-service', pass: passwords.service });
+    const heard = service.subscribe('lock.desktop.demo-property.demo-agent.evt.>');
+    const names: string[] = [];
+    void (async () => {
+      for await (const m of heard) names.push((m.json() as { name: string }).name);
+    })();
+    await service.flush();
+    const desk = await startAgent({
+      agentId: 'demo-agent',
+      propertyId: 'demo-property',
+      nats: { servers: url, user: 'agent-demo-property-demo-agent', pass: passwords.agent },
+      deviceKeyFile: path.join(dir, 'device.pem'),
+      journalFile: path.join(dir, 'journal.jsonl'),
+      encoders: [],
+      heartbeatMs: 60_000,
+    });
+    try {
+      await eventually(async () => (names.includes('hello') ? true : undefined), 5000, 'hello');
+      service.publish(
+        'lock.desktop.demo-property.demo-agent.cmd.encode',
+        JSON.stringify({
+          operationId: 'op-1',
+          data: null,
+          rooms: ['101'],
+          validFrom: '2026-12-01T14:00:00.000Z',
+          validUntil: '2026-12-03T11:00:00.000Z',
+          timeoutMs: 1000,
+        }),
+      );
+      // No encoder at this desk: refused, and the answer crosses back to the service's account.
+      await eventually(async () => (names.includes('encode_failed') ? true : undefined), 5000, 'answer');
+    } finally {
+      await desk.stop();
+      await service.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("nats.conf: an agent cannot subscribe to the service's traffic or another agent's subjects", async () => {
