@@ -152,6 +152,7 @@ export async function startService(s: ServiceSettings) {
     nc,
     root: t.desktopRoot,
     agents: desktopAgents,
+    db: runtimeDb,
     clock: s.clock,
     log: (msg, data) => s.log(msg, data),
   });

@@ -19,7 +19,7 @@ import { type ByteLink, openSerialLink, openTcpLink } from '../io/encoders/link.
 import { onityEncoder } from '../io/encoders/onityEncoder.ts';
 import { type Encoder, EncoderError } from '../io/encoders/port.ts';
 import { wiegandFormatNames } from '../io/encoders/wiegand.ts';
-import { dataDigest, Journal } from './journal.ts';
+import { dataDigest, Journal, type JournalEntry } from './journal.ts';
 import { type AgentStore, createAgentStore } from './state.ts';
 
 const SerialPort = Type.Object({
@@ -76,7 +76,11 @@ const ReadCommand = Type.Object({
   encoderId: Type.Optional(Type.String()),
   timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
 });
-const OperationQuery = Type.Object({ operationId: Type.String({ minLength: 1, maxLength: 300 }) });
+const OperationQuery = Type.Object({
+  operationId: Type.String({ minLength: 1, maxLength: 300 }),
+  /** Echoed, so the answer is tied to the question. */
+  nonce: Type.Optional(Type.String({ maxLength: 64 })),
+});
 const checkOperation = Compile(OperationQuery);
 const checkEncode = Compile(EncodeCommand);
 const checkRead = Compile(ReadCommand);
@@ -169,6 +173,31 @@ export async function startAgent(
   };
 
   const inFlight = new Set<string>();
+  /**
+   * Whether an earlier attempt of the operation may have written a card, as far as the journal says: begun
+   * and never ended (a crash), or ended in a failure that could not say.
+   */
+  const mayHaveWritten = (e: JournalEntry | undefined) =>
+    e?.state === 'started' || (e?.state === 'failed' && !e.nothingWritten);
+
+  /**
+   * Settles an earlier attempt that may have written: the encoder that ran it calls it off and says whether
+   * it wrote a card (a line encoder), or the card in the slot is read back (data cards). The card it wrote,
+   * null for none, or undefined when it cannot be told (the caller must not write again).
+   */
+  async function settle(op: string, digest: string, encoder: Encoder, timeoutMs: number) {
+    if (encoder.cancel) {
+      const r = await encoder.cancel(op, Math.min(timeoutMs, 5000)).catch(() => undefined);
+      if (r) return r.written;
+    }
+    const inSlot = await encoder.read(Math.min(timeoutMs, 5000)).catch(() => null);
+    if (inSlot?.data && dataDigest(inSlot.data.format, inSlot.data.bits) === digest)
+      return { uid: inSlot.uid };
+    // A room-key encoder without cancel (Onity): its new CN voids the room's earlier cards, so writing again
+    // leaves one working card. One that can cancel and did not answer cannot say.
+    return encoder.cancel ? undefined : null;
+  }
+
   async function encode(cmd: Static<typeof EncodeCommand>): Promise<void> {
     const op = cmd.operationId;
     if (inFlight.has(op)) return; // Being encoded now: its answer will come.
@@ -179,25 +208,38 @@ export async function startAgent(
     }
     inFlight.add(op);
     store.trigger.encodeStarted({ op });
-    let encoderId = cmd.encoderId ?? config.encoders[0]?.id ?? '';
+    const at = () => new Date().toISOString();
+    let encoderId =
+      (prior?.state === 'started' ? prior.encoderId : undefined) ??
+      cmd.encoderId ??
+      config.encoders[0]?.id ??
+      '';
+    /** Until this attempt begins a write, nothing it does writes a card (an earlier attempt may have). */
+    let began = false;
+    let unresolved = mayHaveWritten(prior);
     try {
-      const [id, encoder] = await encoderFor(cmd.encoderId);
+      const [id, encoder] = await encoderFor(encoderId || undefined);
       encoderId = id;
       const digest = cmd.data
         ? dataDigest(cmd.data.format, cmd.data.bits)
         : dataDigest('rooms', cmd.rooms.join(','));
-      // Cut short by a crash, or failed without knowing whether it wrote: the card may be in the slot still.
-      const maybeWritten = prior?.state === 'started' || (prior?.state === 'failed' && !prior.nothingWritten);
-      if (maybeWritten && cmd.data) {
-        const inSlot = await encoder.read(Math.min(cmd.timeoutMs, 5000)).catch(() => null);
-        if (inSlot?.data && dataDigest(inSlot.data.format, inSlot.data.bits) === digest) {
-          journal.record({ op, state: 'done', uid: inSlot.uid, at: new Date().toISOString() });
-          emit('card_encoded', { operationId: op, uid: inSlot.uid, encoderId: id, again: true });
+      if (prior && unresolved) {
+        const written = await settle(op, digest, encoder, cmd.timeoutMs);
+        if (written === undefined)
+          throw new EncoderError(
+            'PROTOCOL',
+            'an earlier attempt may have written a card and the encoder cannot say',
+          );
+        if (written) {
+          journal.record({ op, state: 'done', uid: written.uid, at: at() });
+          emit('card_encoded', { operationId: op, uid: written.uid, encoderId: id, again: true });
           store.trigger.encodeEnded({ op, ok: true });
           return;
         }
+        unresolved = false;
       }
-      journal.record({ op, state: 'started', digest, at: new Date().toISOString() });
+      journal.record({ op, state: 'started', digest, encoderId: id, at: at() });
+      began = true;
       const card = await encoder.encode(
         {
           operationId: op,
@@ -208,30 +250,36 @@ export async function startAgent(
         },
         cmd.timeoutMs,
       );
-      journal.record({ op, state: 'done', uid: card.uid, at: new Date().toISOString() });
+      journal.record({ op, state: 'done', uid: card.uid, at: at() });
       store.trigger.encoderSeen({ id, model: null, online: true });
       emit('card_encoded', { operationId: op, uid: card.uid, encoderId: id, again: false });
       store.trigger.encodeEnded({ op, ok: true });
     } catch (e) {
       const err = e instanceof EncoderError ? e : new EncoderError('PROTOCOL', String(e));
-      journal.record({
-        op,
-        state: 'failed',
-        failure: err.failure,
-        reason: err.message,
-        nothingWritten: err.nothingWritten,
-        at: new Date().toISOString(),
-      });
-      if (err.failure === 'OFFLINE')
-        store.trigger.encoderSeen({ id: encoderId, model: null, online: false, error: err.message });
-      emit('encode_failed', {
-        operationId: op,
-        encoderId,
-        failure: err.failure,
-        retryable: err.retryable,
-        nothingWritten: err.nothingWritten,
-        reason: err.message.slice(0, 300),
-      });
+      // Nothing written only if no attempt may have: this one never began, or its encoder said so.
+      const nothingWritten = !unresolved && (!began || err.nothingWritten);
+      try {
+        journal.record({
+          op,
+          state: 'failed',
+          failure: err.failure,
+          reason: err.message,
+          nothingWritten,
+          at: at(),
+        });
+        if (err.failure === 'OFFLINE')
+          store.trigger.encoderSeen({ id: encoderId, model: null, online: false, error: err.message });
+        emit('encode_failed', {
+          operationId: op,
+          encoderId,
+          failure: err.failure,
+          retryable: err.retryable || !nothingWritten,
+          nothingWritten,
+          reason: err.message.slice(0, 300),
+        });
+      } catch (fatal) {
+        log('could not record or answer a failed encode', { err: String(fatal) });
+      }
       store.trigger.encodeEnded({ op, ok: false, problem: `${err.failure}: ${err.message}` });
     } finally {
       inFlight.delete(op);
@@ -258,42 +306,6 @@ export async function startAgent(
     }
   }
 
-  const sub = nc.subscribe(`${prefix}.cmd.>`);
-  const commands = (async () => {
-    for await (const m of sub) {
-      const name = m.subject.slice(`${prefix}.cmd.`.length);
-      let body: unknown;
-      try {
-        body = m.json();
-      } catch {
-        emit('command_refused', { command: name, reason: 'not JSON' });
-        continue;
-      }
-      if (name === 'encode' && checkEncode.Check(body)) void encode(body as Static<typeof EncodeCommand>);
-      else if (name === 'read' && checkRead.Check(body)) void read(body as Static<typeof ReadCommand>);
-      else if (name === 'operation' && checkOperation.Check(body)) {
-        // What this desk did for an operation, from its journal: lets the service close a grant it never saw.
-        const op = (body as Static<typeof OperationQuery>).operationId;
-        const e = inFlight.has(op) ? { state: 'encoding' as const } : journal.get(op);
-        emit('operation_state', {
-          operationId: op,
-          state: e?.state ?? 'none',
-          ...(e?.state === 'done' ? { uid: e.uid } : {}),
-          ...(e?.state === 'failed' ? { nothingWritten: e.nothingWritten === true } : {}),
-        });
-      } else {
-        const check = name === 'encode' ? checkEncode : name === 'read' ? checkRead : null;
-        const why = check ? [...check.Errors(body)][0] : undefined;
-        emit('command_refused', {
-          command: name.slice(0, 40),
-          reason: check
-            ? `${why?.instancePath ?? ''} ${why?.message ?? 'invalid'}`.trim()
-            : 'unknown command',
-        });
-      }
-    }
-  })();
-
   const hello = async () => {
     const seen = [];
     for (const c of config.encoders) {
@@ -317,7 +329,7 @@ export async function startAgent(
   async function settleUnfinished(): Promise<void> {
     for (const e of journal.unfinished()) {
       try {
-        const [, encoder] = await encoderFor(undefined);
+        const [, encoder] = await encoderFor(e.encoderId);
         if (!encoder.cancel) continue;
         const r = await encoder.cancel(e.op, 2000);
         const at = new Date().toISOString();
@@ -339,7 +351,45 @@ export async function startAgent(
   }
 
   await nc.flush();
+  // Earlier writes settled first: a command sent again meanwhile must find the journal as it is now.
   await settleUnfinished();
+  const sub = nc.subscribe(`${prefix}.cmd.>`);
+  const commands = (async () => {
+    for await (const m of sub) {
+      const name = m.subject.slice(`${prefix}.cmd.`.length);
+      let body: unknown;
+      try {
+        body = m.json();
+      } catch {
+        emit('command_refused', { command: name, reason: 'not JSON' });
+        continue;
+      }
+      if (name === 'encode' && checkEncode.Check(body)) void encode(body as Static<typeof EncodeCommand>);
+      else if (name === 'read' && checkRead.Check(body)) void read(body as Static<typeof ReadCommand>);
+      else if (name === 'operation' && checkOperation.Check(body)) {
+        // What this desk did for an operation, from its journal: lets the service close a grant it never saw.
+        const { operationId: op, nonce } = body as Static<typeof OperationQuery>;
+        const e = inFlight.has(op) ? { state: 'encoding' as const } : journal.get(op);
+        emit('operation_state', {
+          operationId: op,
+          ...(nonce ? { nonce } : {}),
+          state: e?.state ?? 'none',
+          ...(e?.state === 'done' ? { uid: e.uid } : {}),
+          ...(e?.state === 'failed' ? { nothingWritten: e.nothingWritten === true } : {}),
+        });
+      } else {
+        const check = name === 'encode' ? checkEncode : name === 'read' ? checkRead : null;
+        const why = check ? [...check.Errors(body)][0] : undefined;
+        emit('command_refused', {
+          command: name.slice(0, 40),
+          reason: check
+            ? `${why?.instancePath ?? ''} ${why?.message ?? 'invalid'}`.trim()
+            : 'unknown command',
+        });
+      }
+    }
+  })();
+
   await hello();
   const beat = setInterval(() => {
     const encs = Object.values(store.getSnapshot().context.encoders).map((e) => ({

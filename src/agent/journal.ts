@@ -9,7 +9,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } f
 
 export type JournalEntry =
   /** An encode began (written before the encoder is asked): a crash after it means "maybe written". */
-  | { op: string; state: 'started'; digest: string; at: string }
+  | { op: string; state: 'started'; digest: string; encoderId?: string; at: string }
   | { op: string; state: 'done'; uid: string; at: string }
   | { op: string; state: 'failed'; failure: string; reason: string; nothingWritten: boolean; at: string };
 
@@ -32,6 +32,11 @@ export class Journal {
         }
       }
     this.fd = openSync(file, 'a', 0o600);
+    // A torn last line gets its end, so the next record starts a line of its own.
+    if (existsSync(file)) {
+      const text = readFileSync(file, 'utf8');
+      if (text.length > 0 && !text.endsWith('\n')) writeSync(this.fd, '\n');
+    }
   }
 
   get(op: string): JournalEntry | undefined {

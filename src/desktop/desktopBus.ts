@@ -8,7 +8,9 @@
  * gets no answer in time (TIMEOUT, retryable) sends the same operation later and the card is written once.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '../ids.ts';
+import { type Db, withTenant } from '../io/db/index.ts';
 import type { AgentIdentity, DesktopAgents } from './agents.ts';
 import { type AgentMessage, type Refusal, verifyMessage } from './envelope.ts';
 
@@ -23,7 +25,7 @@ export interface EncodeCommand {
 
 /** What an agent's journal says of an operation. */
 export interface OperationState {
-  state: 'none' | 'encoding' | 'started' | 'done' | 'failed';
+  state: 'none' | 'encoding' | 'started' | 'done' | 'failed' | 'unknown';
   nothingWritten?: boolean;
 }
 
@@ -42,7 +44,9 @@ export class DesktopBus {
   private readonly presence = new Map<string, Presence>();
   private readonly lastSeq = new Map<string, { boot: string; seq: number }>();
   private readonly identities = new Map<string, { at: number; v: AgentIdentity | null }>();
-  private readonly waiters = new Map<string, (a: EncodeAnswer) => void>();
+  /** By `agent:operation`: an answer counts only from the agent the operation was sent to. */
+  private readonly waiters = new Map<string, { token: symbol; resolve: (a: EncodeAnswer) => void }>();
+  /** By `agent:operation:nonce`: a state answers only the question that asked for it. */
   private readonly stateWaiters = new Map<string, (s: OperationState) => void>();
   readonly refused = new Map<Refusal, number>();
 
@@ -51,6 +55,8 @@ export class DesktopBus {
       nc: NatsConnection;
       root: string;
       agents: DesktopAgents;
+      /** The runtime role's pool: which agent each operation went to (`desktop_operations`). */
+      db: Db;
       clock: Clock;
       /** An agent not heard for this long is not counted as connected. */
       presenceMs?: number;
@@ -120,7 +126,7 @@ export class DesktopBus {
     const op = typeof body.operationId === 'string' ? body.operationId : null;
     if (!op) return;
     if (m.name === 'operation_state') {
-      this.stateWaiters.get(`${m.agentId}:${op}`)?.({
+      this.stateWaiters.get(`${m.agentId}:${op}:${String(body.nonce ?? '')}`)?.({
         state:
           (['none', 'encoding', 'started', 'done', 'failed'] as const).find((s) => s === body.state) ??
           'started',
@@ -128,7 +134,7 @@ export class DesktopBus {
       });
       return;
     }
-    const w = this.waiters.get(op);
+    const w = this.waiters.get(`${m.agentId}:${op}`)?.resolve;
     if (!w) return;
     if (m.name === 'card_encoded' && typeof body.uid === 'string')
       w({ ok: true, uid: body.uid, agentId: m.agentId });
@@ -142,11 +148,20 @@ export class DesktopBus {
       });
   }
 
-  /** The property's active agent heard from most recently (and lately), if any. */
-  async connectedAgent(tenantId: string, propertyId: string): Promise<string | null> {
+  /**
+   * The property's active agent heard from most recently (and lately), if any; with `only`, that agent if it
+   * is one of them.
+   */
+  async connectedAgent(tenantId: string, propertyId: string, only?: string): Promise<string | null> {
     const since = Date.now() - (this.o.presenceMs ?? 60_000);
     const candidates = [...this.presence]
-      .filter(([, p]) => p.tenantId === tenantId && p.propertyId === propertyId && p.lastSeen >= since)
+      .filter(
+        ([agentId, p]) =>
+          (!only || agentId === only) &&
+          p.tenantId === tenantId &&
+          p.propertyId === propertyId &&
+          p.lastSeen >= since,
+      )
       .sort((a, b) => b[1].lastSeen - a[1].lastSeen);
     for (const [agentId] of candidates) {
       // Revoked since it was last heard: never given a command again.
@@ -158,58 +173,87 @@ export class DesktopBus {
   }
 
   /**
-   * What every enrolled agent of the property did for an operation (their journals): null when one of them
-   * is not connected or does not answer in time, since it may be the one that wrote the card.
+   * The agent an encode operation goes to: the one it was first sent to (recorded, so every retry and every
+   * process sends it there), or the property's connected agent, recorded now. Null when none is connected.
    */
-  async operationStates(
-    tenantId: string,
-    propertyId: string,
-    operationId: string,
-    waitMs: number,
-  ): Promise<OperationState[] | null> {
-    const agents = (await this.o.agents.list(tenantId, propertyId)).filter((a) => a.status === 'active');
-    const since = Date.now() - (this.o.presenceMs ?? 60_000);
-    if (agents.some((a) => (this.presence.get(a.id)?.lastSeen ?? 0) < since)) return null;
-    const answers = await Promise.all(
-      agents.map(
-        (a) =>
-          new Promise<OperationState | null>((resolve) => {
-            const key = `${a.id}:${operationId}`;
-            const timer = setTimeout(() => {
-              this.stateWaiters.delete(key);
-              resolve(null);
-            }, waitMs);
-            this.stateWaiters.set(key, (s) => {
-              clearTimeout(timer);
-              this.stateWaiters.delete(key);
-              resolve(s);
-            });
-            this.o.nc.publish(
-              `${this.o.root}.${propertyId}.${a.id}.cmd.operation`,
-              JSON.stringify({ operationId }),
-            );
-          }),
-      ),
+  async agentFor(tenantId: string, propertyId: string, operationId: string): Promise<string | null> {
+    const recorded = await this.recordedAgent(tenantId, operationId);
+    if (recorded) return recorded;
+    const agentId = await this.connectedAgent(tenantId, propertyId);
+    if (!agentId) return null;
+    await withTenant(this.o.db, tenantId, (tx) =>
+      tx
+        .insertInto('desktop_operations')
+        .values({ tenant_id: tenantId, operation_id: operationId, agent_id: agentId })
+        .onConflict((oc) => oc.doNothing())
+        .execute(),
     );
-    return answers.some((x) => x === null) ? null : (answers as OperationState[]);
+    return this.recordedAgent(tenantId, operationId);
   }
 
-  /** Sends an encode to the agent and waits for that operation's answer; null when none came in time. */
+  private async recordedAgent(tenantId: string, operationId: string): Promise<string | null> {
+    const r = await withTenant(this.o.db, tenantId, (tx) =>
+      tx
+        .selectFrom('desktop_operations')
+        .select('agent_id')
+        .where('operation_id', '=', operationId)
+        .executeTakeFirst(),
+    );
+    return r?.agent_id ?? null;
+  }
+
+  /**
+   * What the agent an operation was sent to did for it (its journal): `none` when it was never sent to any;
+   * `unknown` when that agent is revoked (nothing it says is taken); null when it is not connected or does
+   * not answer in time.
+   */
+  async operationState(
+    tenantId: string,
+    operationId: string,
+    waitMs: number,
+  ): Promise<OperationState | null> {
+    const agentId = await this.recordedAgent(tenantId, operationId);
+    if (!agentId) return { state: 'none' };
+    const id = await this.identity(agentId, true);
+    if (id?.status !== 'active' || id.tenantId !== tenantId) return { state: 'unknown' };
+    const p = this.presence.get(agentId);
+    if (!p || p.lastSeen < Date.now() - (this.o.presenceMs ?? 60_000)) return null;
+    const nonce = randomUUID();
+    const key = `${agentId}:${operationId}:${nonce}`;
+    return new Promise<OperationState | null>((resolve) => {
+      const timer = setTimeout(() => {
+        this.stateWaiters.delete(key);
+        resolve(null);
+      }, waitMs);
+      this.stateWaiters.set(key, (s) => {
+        clearTimeout(timer);
+        this.stateWaiters.delete(key);
+        resolve(s);
+      });
+      this.o.nc.publish(
+        `${this.o.root}.${id.propertyId}.${agentId}.cmd.operation`,
+        JSON.stringify({ operationId, nonce }),
+      );
+    });
+  }
+
+  /** Sends an encode to the agent and waits for that operation's answer from it; null when none came in time. */
   async encode(
     target: { propertyId: string; agentId: string },
     cmd: EncodeCommand,
     waitMs: number,
   ): Promise<EncodeAnswer | null> {
+    const key = `${target.agentId}:${cmd.operationId}`;
+    const token = Symbol(key);
     return new Promise<EncodeAnswer | null>((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(cmd.operationId);
-        resolve(null);
-      }, waitMs);
-      this.waiters.set(cmd.operationId, (a) => {
+      const done = (a: EncodeAnswer | null) => {
         clearTimeout(timer);
-        this.waiters.delete(cmd.operationId);
+        // Only this call's waiter: a later call for the same operation keeps its own.
+        if (this.waiters.get(key)?.token === token) this.waiters.delete(key);
         resolve(a);
-      });
+      };
+      const timer = setTimeout(() => done(null), waitMs);
+      this.waiters.set(key, { token, resolve: done });
       this.o.nc.publish(
         `${this.o.root}.${target.propertyId}.${target.agentId}.cmd.encode`,
         JSON.stringify(cmd),

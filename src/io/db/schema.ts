@@ -216,7 +216,15 @@ export interface OfflineCertificatesTable {
   revoked_reason: ColumnType<string | null, never, string | null>;
 }
 
+export interface DesktopOperationsTable {
+  tenant_id: string;
+  operation_id: string;
+  agent_id: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface Database {
+  desktop_operations: DesktopOperationsTable;
   offline_certificates: OfflineCertificatesTable;
   desktop_agents: DesktopAgentsTable;
   credential_pin_reads: CredentialPinReadsTable;

@@ -46,6 +46,16 @@ const FAILURES: Record<string, VendorFailure> = {
   REFUSED: 'INVALID',
 };
 
+/**
+ * The encode operation of a grant's issue: one card per credential (and generation), whichever of its doors
+ * asks: a Wiegand card opens every door whose controller takes its number, so a credential over a room and
+ * its areas is one card, not one per door. (`<credential>:<lock>:issue[@n]` → `<credential>:card:issue[@n]`.)
+ */
+export function cardOperation(issueOperationId: string): string {
+  const [credential, , issue] = issueOperationId.split(':');
+  return credential && issue ? `${credential}:card:${issue}` : issueOperationId;
+}
+
 export function createGenericWiegandAdapter(deps: {
   config: GenericWiegandConfig;
   desktop?: DesktopBus;
@@ -83,13 +93,17 @@ export function createGenericWiegandAdapter(deps: {
       } catch (e) {
         throw new VendorError('INVALID', `generic-wiegand: ${e instanceof Error ? e.message : String(e)}`);
       }
-      const agentId = await desktop.connectedAgent(site.tenantId, site.propertyId);
+      const op = cardOperation(req.operationId);
+      // Every attempt goes to the desk the operation was first sent to: only it knows whether it wrote.
+      const agentId = await desktop.agentFor(site.tenantId, site.propertyId, op);
       if (!agentId)
         throw new VendorError('OFFLINE', 'generic-wiegand: no desk agent of this property is connected');
+      if (!(await desktop.connectedAgent(site.tenantId, site.propertyId, agentId)))
+        throw new VendorError('OFFLINE', 'generic-wiegand: the desk this card was begun at is not connected');
       const answer = await desktop.encode(
         { propertyId: site.propertyId, agentId },
         {
-          operationId: req.operationId,
+          operationId: op,
           data: { format: config.format, bits },
           rooms: [],
           validFrom: req.validFrom.toISOString(),
@@ -124,20 +138,17 @@ export function createGenericWiegandAdapter(deps: {
       const desktop = deps.desktop;
       if (!desktop || !req.site)
         throw new VendorError('OFFLINE', 'generic-wiegand: no desktop bus for this property');
-      const states = await desktop.operationStates(
-        req.site.tenantId,
-        req.site.propertyId,
-        req.issueOperationId,
-        10_000,
-      );
-      if (!states)
-        throw new VendorError('OFFLINE', 'generic-wiegand: a desk of this property is not connected');
-      if (states.some((s) => s.state === 'encoding' || s.state === 'started'))
+      const s = await desktop.operationState(req.site.tenantId, cardOperation(req.issueOperationId), 10_000);
+      if (!s)
+        throw new VendorError('OFFLINE', 'generic-wiegand: the desk this card was begun at is not connected');
+      if (s.state === 'none' || (s.state === 'failed' && s.nothingWritten)) return;
+      if (s.state === 'encoding' || s.state === 'started')
         throw new VendorError('BUSY', 'generic-wiegand: the desk is still writing this card');
-      if (states.some((s) => s.state === 'done' || (s.state === 'failed' && !s.nothingWritten)))
-        return refuse(
-          'a card may have been written at the desk: take it back, or remove its number from the door controller',
-        );
+      return refuse(
+        s.state === 'unknown'
+          ? 'the desk this card was begun at is revoked: a card may exist; take it back, or remove its number from the door controller'
+          : 'a card may have been written at the desk: take it back, or remove its number from the door controller',
+      );
     },
     remoteUnlock: async () => refuse('no remote unlock'),
     getBattery: async () => null,
