@@ -3,7 +3,7 @@
  *
  *   host: PING                         device: PONG <model>
  *   host: ENC <tag> <FORMAT> <HEX>     device: WAIT <tag> (while no card is in the slot; any number), then
- *                                              OK <tag> <UID> | ERR <CODE> <text>
+ *                                              OK <tag> <UID> | ERR <CODE> <tag> <text>
  *   host: READ                         device: CARD <FORMAT> <HEX> <UID> | ERR NO_CARD <text>
  *   host: ERASE                        device: OK <UID> | ERR <CODE> <text>
  *   host: CANCEL <tag>                 device: OK <tag> (the ENC waiting for a card is called off; nothing was
@@ -123,9 +123,17 @@ export function lineEncoder(link: ByteLink, o: { log?: (msg: string) => void } =
     for (const p of queue.splice(0)) p.reject(new EncoderError('OFFLINE', `the encoder went away: ${why}`));
   });
 
-  function command<T>(line: string, timeoutMs: number, answer: (line: string) => Verdict<T>): Promise<T> {
+  /** `first`: ahead of anything queued (a CANCEL must reach the device before another command does). */
+  function command<T>(
+    line: string,
+    timeoutMs: number,
+    answer: (line: string) => Verdict<T>,
+    first = false,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      queue.push({ line, timeoutMs, answer, resolve: resolve as (v: unknown) => void, reject });
+      const p = { line, timeoutMs, answer, resolve: resolve as (v: unknown) => void, reject };
+      if (first) queue.unshift(p);
+      else queue.push(p);
       next();
     });
   }
@@ -144,11 +152,16 @@ export function lineEncoder(link: ByteLink, o: { log?: (msg: string) => void } =
 
   /** `CANCEL <tag>`: `OK <tag>` (nothing written) or `OK <tag> <UID>` (written before). */
   function cancel(tag: string, timeoutMs: number): Promise<{ written: { uid: string } | null }> {
-    return command<{ written: { uid: string } | null }>(`CANCEL ${tag}`, timeoutMs, (line) => {
-      const m = /^OK ([0-9a-f]{12})(?: ([0-9A-Fa-f]{4,32}))?$/.exec(line);
-      if (m && m[1] === tag) return { done: { written: m[2] ? { uid: m[2].toUpperCase() } : null } };
-      return { more: true };
-    });
+    return command<{ written: { uid: string } | null }>(
+      `CANCEL ${tag}`,
+      timeoutMs,
+      (line) => {
+        const m = /^OK ([0-9a-f]{12})(?: ([0-9A-Fa-f]{4,32}))?$/.exec(line);
+        if (m && m[1] === tag) return { done: { written: m[2] ? { uid: m[2].toUpperCase() } : null } };
+        return { more: true };
+      },
+      true,
+    );
   }
 
   function write(
@@ -159,13 +172,16 @@ export function lineEncoder(link: ByteLink, o: { log?: (msg: string) => void } =
   ): Promise<EncodedCard> {
     return command<EncodedCard>(`ENC ${tag} ${data.format} ${hex}`, timeoutMs, (line) => {
       const m = /^(WAIT|OK) ([0-9a-f]{12})(?: ([0-9A-Fa-f]{4,32}))?$/.exec(line);
-      if (m && m[2] !== tag) {
-        o.log?.('encoder answer to an earlier ENC: skipped');
+      const e = /^ERR ([A-Z_]+) ([0-9a-f]{12})(?: (.*))?$/.exec(line);
+      const about = m?.[2] ?? e?.[2];
+      // An answer to an earlier ENC (one that timed out here), or an error of no ENC: not this write's.
+      if ((about && about !== tag) || (!about && line.startsWith('ERR '))) {
+        o.log?.('encoder answer to another command: skipped');
         return { more: true };
       }
       if (m?.[1] === 'WAIT') return { more: true };
       if (m?.[1] === 'OK' && m[3]) return { done: { uid: m[3].toUpperCase(), data } };
-      const err = errorOf(line);
+      const err = e ? errorOf(`ERR ${e[1]} ${e[3] ?? ''}`) : null;
       return err ? { fail: err } : protocol('ENC', line);
     });
   }

@@ -82,7 +82,7 @@ export function startLineEncoderSimulator(
     if (!card) return;
     if (faults.removeMidEncode) {
       slot = null;
-      return say('ERR REMOVED the card left the slot while it was written');
+      return say(`ERR REMOVED ${w.tag} the card left the slot while it was written`);
     }
     card.format = w.format;
     card.bits = w.bits;
@@ -104,19 +104,21 @@ export function startLineEncoderSimulator(
       const done = written.find((w) => w.tag === tag);
       return say(done ? `OK ${tag} ${done.uid}` : `OK ${tag}`);
     }
-    if (faults.busy || waiting) return say('ERR BUSY a task is running');
     const enc = /^ENC ([0-9a-f]{12}) (\S+) ([0-9A-F]+)$/.exec(line);
+    // An ENC's errors name its tag; other commands' do not.
+    const tagged = enc ? ` ${enc[1]}` : '';
+    if (faults.busy || waiting) return say(`ERR BUSY${tagged} a task is running`);
     if (line === 'PING') return say(`PONG ${o.model ?? 'SIM-LINE-1'}`);
     if (enc) {
       const format = enc[2] ?? '';
       if (!(wiegandFormatNames as readonly string[]).includes(format))
-        return say(`ERR FORMAT unknown format ${format}`);
+        return say(`ERR FORMAT${tagged} unknown format ${format}`);
       const f = format as WiegandFormatName;
       let bits: string;
       try {
         bits = hexToBits(enc[3] ?? '', wiegandFormats[f].length);
       } catch {
-        return say('ERR FORMAT the data does not fit the format');
+        return say(`ERR FORMAT${tagged} the data does not fit the format`);
       }
       const w = { tag: enc[1] ?? '', format: f, bits };
       // A card written already sits in the slot: a new one is fed (the old goes to the tray).
