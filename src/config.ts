@@ -48,9 +48,10 @@ export interface Config {
   kek: { kind: 'kms'; keyName: string } | { kind: 'file'; file: string; create: boolean };
   /**
    * Signs desk agents' offline-issuance certificates: a Cloud KMS Ed25519 CryptoKeyVersion
-   * (`OFFLINE_ISSUANCE_SIGNING_KEY`), else a key derived from the service's secret (development).
+   * (`OFFLINE_ISSUANCE_SIGNING_KEY`), or an Ed25519 PKCS#8 PEM file (`OFFLINE_ISSUANCE_KEY_FILE`); outside
+   * production, else a key derived from the service's secret.
    */
-  offlineIssuanceKey: string | null;
+  offlineIssuance: { kind: 'kms'; keyVersion: string } | { kind: 'file'; file: string } | { kind: 'derived' };
   simulatorBasePort: number;
   auth: { mode: 'dev'; secret: Buffer } | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
   dataKeyId: string;
@@ -105,7 +106,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     vendorMode: (env.VENDOR_MODE ?? (production ? 'live' : 'simulated')) === 'live' ? 'live' : 'simulated',
     vendorEgressAllow: parseEgressAllow(env.VENDOR_EGRESS_ALLOW),
     vendorSecretEnvAllow: parseEnvAllow(env.VENDOR_SECRET_ENV_ALLOW),
-    offlineIssuanceKey: env.OFFLINE_ISSUANCE_SIGNING_KEY || null,
+    offlineIssuance: offlineIssuanceOf(env, production),
     kek: env.KMS_KEY_NAME
       ? { kind: 'kms', keyName: env.KMS_KEY_NAME }
       : {
@@ -175,4 +176,18 @@ function authOf(
   throw new Error(
     mode === undefined ? 'AUTH_MODE (jwks) is required in production' : `AUTH_MODE=${mode}: dev or jwks`,
   );
+}
+
+/** Production names its certificate signing key: no silent fallback to a key derived from DATA_KEY. */
+function offlineIssuanceOf(
+  env: Record<string, string | undefined>,
+  production: boolean,
+): Config['offlineIssuance'] {
+  if (env.OFFLINE_ISSUANCE_SIGNING_KEY) return { kind: 'kms', keyVersion: env.OFFLINE_ISSUANCE_SIGNING_KEY };
+  if (env.OFFLINE_ISSUANCE_KEY_FILE) return { kind: 'file', file: env.OFFLINE_ISSUANCE_KEY_FILE };
+  if (production)
+    throw new Error(
+      'OFFLINE_ISSUANCE_SIGNING_KEY (a Cloud KMS Ed25519 key version) or OFFLINE_ISSUANCE_KEY_FILE is required in production',
+    );
+  return { kind: 'derived' };
 }

@@ -1,10 +1,11 @@
 /** The service's entry point and composition root: the only reader of process.env. */
+import { readFileSync } from 'node:fs';
 import { type Config, loadConfig } from './config.ts';
 import { buildGateway } from './gateway/app.ts';
 import { createDevAuthenticator, createJwksAuthenticator, signDevToken } from './gateway/auth.ts';
 import { systemClock } from './ids.ts';
 import { cloudKmsKek, createKmsClient, localKek } from './io/crypto/keyEncryption.ts';
-import { cloudKmsOfflineSigner } from './io/crypto/offlineSigner.ts';
+import { cloudKmsOfflineSigner, localOfflineSigner } from './io/crypto/offlineSigner.ts';
 import { createLogger } from './logger.ts';
 import { gatewayPorts, startService } from './service.ts';
 
@@ -50,9 +51,11 @@ try {
       egress: { allow: config.vendorEgressAllow },
       envAllow: config.vendorSecretEnvAllow,
     },
-    ...(config.offlineIssuanceKey
-      ? { offlineSigner: cloudKmsOfflineSigner(await createKmsClient(), config.offlineIssuanceKey) }
-      : {}),
+    ...(config.offlineIssuance.kind === 'kms'
+      ? { offlineSigner: cloudKmsOfflineSigner(await createKmsClient(), config.offlineIssuance.keyVersion) }
+      : config.offlineIssuance.kind === 'file'
+        ? { offlineSigner: localOfflineSigner(readFileSync(config.offlineIssuance.file, 'utf8')) }
+        : {}),
     kek:
       config.kek.kind === 'kms'
         ? cloudKmsKek(await createKmsClient(), config.kek.keyName)

@@ -5,7 +5,7 @@
  * owner connection: only the runtime roles. SIGTERM stops it cleanly.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,6 +48,13 @@ describe('production build', () => {
     );
     expect(migrated.stdout).toMatch(/applied: .*0011_drop_cross_tenant_lookups/);
 
+    // Production names its certificate-signing key (here a key file; Cloud KMS in a real deployment).
+    const offlineKeyFile = path.join(dir, 'offline-issuance.pem');
+    writeFileSync(
+      offlineKeyFile,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      { mode: 0o600 },
+    );
     const port = await freePort();
     child = spawn(process.execPath, ['--import', './test/support/forbidDevPackages.mjs', 'dist/main.js'], {
       env: {
@@ -63,6 +70,7 @@ describe('production build', () => {
         AUTH_AUDIENCE: 'lock-integration',
         DATA_KEY: randomBytes(32).toString('base64'),
         KEK_FILE: path.join(dir, 'kek.key'),
+        OFFLINE_ISSUANCE_KEY_FILE: offlineKeyFile,
         ACTOR_PARTITIONS: '4',
         // The platform's own stream stands in here (production finds it made by the platform).
         CREATE_PLATFORM_STREAM: 'true',
