@@ -53,6 +53,7 @@ export function syncRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             }),
             401: { $ref: 'Problem#' },
             403: { $ref: 'Problem#' },
+            429: { $ref: 'Problem#' },
           },
         },
       },
@@ -84,7 +85,13 @@ export function syncRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           notBefore: now.toISOString(),
           notAfter: new Date(now.getTime() + CERTIFICATE_LIFETIME_MS).toISOString(),
         });
-        await p.offline.certificates.record(certificate);
+        const recorded = await p.offline.certificates.record(certificate);
+        if (recorded === 'revoked') throw new LockError('LOCK.FORBIDDEN', `agent ${m.agentId} is revoked`);
+        if (recorded === 'too_soon')
+          throw new LockError(
+            'LOCK.RATE_LIMITED',
+            'a certificate was issued to this agent less than 30 s ago',
+          );
         req.log.info(
           { agentId: m.agentId, serial: certificate.serial },
           'offline-issuance certificate issued',
