@@ -46,6 +46,14 @@ export const AgentConfig = Type.Object({
     pass: Type.Optional(Type.String()),
     /** The desktop subject root (`lock.desktop`; a test's own prefix before it). */
     subjectRoot: Type.Optional(Type.String()),
+    /** TLS to the server (production): the CA that signed it, and a client certificate where it asks for one. */
+    tls: Type.Optional(
+      Type.Object({
+        caFile: Type.Optional(Type.String()),
+        certFile: Type.Optional(Type.String()),
+        keyFile: Type.Optional(Type.String()),
+      }),
+    ),
   }),
   /** The device key's file (PKCS#8 PEM, 0600), made on first start. */
   deviceKeyFile: Type.String(),
@@ -150,6 +158,7 @@ export async function startAgent(
     inboxPrefix: `_INBOX_${config.agentId}`,
     maxReconnectAttempts: -1,
     ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass ?? '' } : {}),
+    ...(config.nats.tls ? { tls: config.nats.tls } : {}),
   });
   store.trigger.connection({ connected: true });
   void (async () => {

@@ -1,7 +1,7 @@
 /**
  * The agent's record of what it did for each operation, so a command sent again (the service retried after a
  * lost answer, or the agent restarted) is answered, not done twice. Append-only JSON lines, fsynced before
- * the answer goes out; a torn last line (a crash mid-write) is ignored on load. It holds no card data: only
+ * the answer goes out; a torn last line (a crash mid-write) is ignored on load. It holds no card number: only
  * a digest of what an encode wrote, to recognise that card in the slot after a crash.
  */
 import { createHash } from 'node:crypto';

@@ -3,7 +3,8 @@
  * issued by encoding it at the property's front desk: the desktop agent connected for the property writes
  * the card's number (in the configured format and facility code) and answers with the card's UID. The
  * operation is journaled by the service (the effect intent) and by the agent (its journal), so a retry after
- * a lost answer or a crash never writes a second card.
+ * a lost answer or a crash goes to the desk that began it, which writes again only once its encoder says the
+ * first attempt wrote nothing (`docs/desktop-agent.md`).
  *
  * What it cannot do: the card holds only its number, so the door knows neither the stay nor a revocation —
  * those live in the door's controller, which this service does not reach. A revoke is refused for good
