@@ -8,8 +8,16 @@
  * answered from the journal, and one that was cut short by a crash is first looked for in the slot (the card
  * written then is recognised by the digest of its data) before anything is written again.
  */
-import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Compile } from 'typebox/compile';
 import Type, { type Static } from 'typebox';
@@ -93,6 +101,23 @@ const checkOperation = Compile(OperationQuery);
 const checkEncode = Compile(EncodeCommand);
 const checkRead = Compile(ReadCommand);
 
+/**
+ * This start's number: one more than the last (kept beside the journal, fsynced), so the service can tell a
+ * message of an earlier start, replayed, from a new one.
+ */
+function nextBoot(file: string): number {
+  const last = existsSync(file) ? Number.parseInt(readFileSync(file, 'utf8'), 10) : 0;
+  const next = (Number.isSafeInteger(last) && last > 0 ? last : 0) + 1;
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    writeSync(fd, String(next));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return next;
+}
+
 /** The device key from its file, made (0600) on first start: the private key never leaves this machine. */
 export function loadOrCreateDeviceKey(file: string): DeviceKey {
   if (existsSync(file)) return deviceKeyFromPem(readFileSync(file, 'utf8'));
@@ -118,7 +143,7 @@ export async function startAgent(
   const key = loadOrCreateDeviceKey(config.deviceKeyFile);
   const journal = new Journal(config.journalFile);
   const store = createAgentStore(config.encoders);
-  const boot = randomUUID();
+  const boot = String(nextBoot(`${config.journalFile}.boot`));
   let seq = 0;
   const prefix = `${config.nats.subjectRoot ?? 'lock.desktop'}.${config.propertyId}.${config.agentId}`;
 

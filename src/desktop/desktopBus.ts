@@ -44,8 +44,11 @@ export class DesktopBus {
   private readonly presence = new Map<string, Presence>();
   private readonly lastSeq = new Map<string, { boot: string; seq: number }>();
   private readonly identities = new Map<string, { at: number; v: AgentIdentity | null }>();
-  /** By `agent:operation`: an answer counts only from the agent the operation was sent to. */
-  private readonly waiters = new Map<string, { token: symbol; resolve: (a: EncodeAnswer) => void }>();
+  /**
+   * By `agent:operation`: an answer counts only from the agent the operation was sent to, and reaches every
+   * call waiting for it (two doors of one credential ask for the same card at once).
+   */
+  private readonly waiters = new Map<string, Set<(a: EncodeAnswer) => void>>();
   /** By `agent:operation:nonce`: a state answers only the question that asked for it. */
   private readonly stateWaiters = new Map<string, (s: OperationState) => void>();
   readonly refused = new Map<Refusal, number>();
@@ -99,11 +102,17 @@ export class DesktopBus {
     } catch {
       boot = undefined;
     }
+    // Boots are numbered: a message of an earlier boot than the last heard is a replay (every seq is seen).
+    const earlierBoot = last && boot !== undefined && Number(boot) < Number(last.boot);
     const r = verifyMessage(data, {
       subject,
       agent: id,
       now: this.o.clock.now(),
-      ...(last && last.boot === boot ? { lastSeq: last.seq } : {}),
+      ...(earlierBoot
+        ? { lastSeq: Number.MAX_SAFE_INTEGER }
+        : last && last.boot === boot
+          ? { lastSeq: last.seq }
+          : {}),
     });
     if (!r.ok) {
       this.refused.set(r.refusal, (this.refused.get(r.refusal) ?? 0) + 1);
@@ -134,8 +143,11 @@ export class DesktopBus {
       });
       return;
     }
-    const w = this.waiters.get(`${m.agentId}:${op}`)?.resolve;
-    if (!w) return;
+    const ws = this.waiters.get(`${m.agentId}:${op}`);
+    if (!ws) return;
+    const w = (a: EncodeAnswer) => {
+      for (const f of [...ws]) f(a);
+    };
     if (m.name === 'card_encoded' && typeof body.uid === 'string')
       w({ ok: true, uid: body.uid, agentId: m.agentId });
     else if (m.name === 'encode_failed')
@@ -244,16 +256,18 @@ export class DesktopBus {
     waitMs: number,
   ): Promise<EncodeAnswer | null> {
     const key = `${target.agentId}:${cmd.operationId}`;
-    const token = Symbol(key);
     return new Promise<EncodeAnswer | null>((resolve) => {
+      const set = this.waiters.get(key) ?? new Set<(a: EncodeAnswer) => void>();
+      this.waiters.set(key, set);
       const done = (a: EncodeAnswer | null) => {
         clearTimeout(timer);
-        // Only this call's waiter: a later call for the same operation keeps its own.
-        if (this.waiters.get(key)?.token === token) this.waiters.delete(key);
+        // Only this call's waiter: another call for the same operation keeps its own.
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(key) === set) this.waiters.delete(key);
         resolve(a);
       };
       const timer = setTimeout(() => done(null), waitMs);
-      this.waiters.set(key, { token, resolve: done });
+      set.add(done);
       this.o.nc.publish(
         `${this.o.root}.${target.propertyId}.${target.agentId}.cmd.encode`,
         JSON.stringify(cmd),

@@ -10,7 +10,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOrCreateDeviceKey, type RunningAgent, startAgent } from '../../src/agent/agent.ts';
+import {
+  type AgentConfig,
+  loadOrCreateDeviceKey,
+  type RunningAgent,
+  startAgent,
+} from '../../src/agent/agent.ts';
 import { openSerialLink } from '../../src/io/encoders/link.ts';
 import {
   type LineEncoderSimulator,
@@ -31,6 +36,7 @@ describe('generic-wiegand through the desk agent', () => {
   let auth: Record<string, string>;
   let propertyId: string;
   let agentId: string;
+  let agentConfig: AgentConfig;
   const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
   const dir = mkdtempSync(path.join(tmpdir(), 'lock-desk-'));
 
@@ -87,7 +93,7 @@ describe('generic-wiegand through the desk agent', () => {
     agentId = enrolled.json().id;
     pair = await serialPair();
     sim = startLineEncoderSimulator(await openSerialLink(pair.a), { autoFeed: true });
-    agent = await startAgent({
+    agentConfig = {
       agentId,
       propertyId,
       nats: { servers: NATS_URL, subjectRoot: h.service.topology.desktopRoot },
@@ -95,7 +101,8 @@ describe('generic-wiegand through the desk agent', () => {
       journalFile: path.join(dir, 'journal.jsonl'),
       encoders: [{ id: 'desk-encoder', kind: 'line', serial: { path: pair.b } }],
       heartbeatMs: 200,
-    });
+    };
+    agent = await startAgent(agentConfig);
     await eventually(async () =>
       (await h.service.desktop.connectedAgent(tenantId, propertyId)) ? true : undefined,
     );
@@ -128,6 +135,31 @@ describe('generic-wiegand through the desk agent', () => {
     expect(failed.failure.reason).toMatch(/card number must be 0–65535/);
   });
 
+  it('generic-wiegand: a credential over two doors is one card (its number opens both controllers)', async () => {
+    const door = await api('POST', `/properties/${propertyId}/generic-wiegand/locks`, { roomId: '302' });
+    expect(door.statusCode, door.body).toBe(201);
+    const before = sim.state().written.length;
+    const r = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...auth, 'idempotency-key': randomUUID() },
+      payload: {
+        propertyId,
+        holder: { kind: 'guest', ref: 'guest-2' },
+        kind: 'card',
+        rooms: ['301', '302'],
+        cardNumber: '7777',
+        validFrom: new Date(Date.now() - 3_600_000).toISOString(),
+        validUntil: new Date(Date.now() + 86_400_000).toISOString(),
+      },
+    });
+    expect(r.statusCode, r.body).toBe(201);
+    const grants = r.json().grants as { vendorRef: string; status: string }[];
+    expect(grants.map((g) => g.status)).toEqual(['active', 'active']);
+    expect(new Set(grants.map((g) => g.vendorRef)).size).toBe(1);
+    expect(sim.state().written.length).toBe(before + 1);
+  });
+
   it('generic-wiegand: no card presented at the desk fails the credential with the reason', async () => {
     // The hopper is empty and nobody presents a card.
     sim.setFaults({ noCard: true });
@@ -145,6 +177,21 @@ describe('generic-wiegand through the desk agent', () => {
     // Each attempt was called off at the encoder: nothing was written, so nothing is left to revoke.
     expect(v.grants[0].status).toBe('revoked');
     sim.setFaults({ noCard: false });
+  });
+
+  it('generic-wiegand: a message of an earlier start of the agent, replayed, is refused', async () => {
+    const subject = `${h.service.topology.desktopRoot}.${propertyId}.${agentId}.evt.heartbeat`;
+    const sub = h.service.nc.subscribe(subject, { max: 1 });
+    let captured: Uint8Array | null = null;
+    for await (const m of sub) captured = m.data;
+    await agent.stop();
+    agent = await startAgent(agentConfig);
+    await eventually(async () =>
+      (await h.service.desktop.connectedAgent(tenantId, propertyId)) ? true : undefined,
+    );
+    const before = h.service.desktop.refused.get('REPLAYED') ?? 0;
+    h.service.nc.publish(subject, captured ?? new Uint8Array());
+    await expect.poll(() => h.service.desktop.refused.get('REPLAYED') ?? 0).toBe(before + 1);
   });
 
   it('generic-wiegand: a revoked agent is refused: nothing is encoded for it', async () => {
