@@ -19,6 +19,9 @@ interface Emitter {
   on(event: 'close' | 'error', f: (e?: Error) => void): unknown;
 }
 
+/** How long a write (or a close) may take before the link is taken for gone. */
+const WRITE_TIMEOUT_MS = 3000;
+
 function linkOver(
   e: Emitter,
   write: (b: Uint8Array, done: (err?: Error | null) => void) => void,
@@ -44,12 +47,24 @@ function linkOver(
     write: (bytes) =>
       new Promise((resolve, reject) => {
         if (closed) return reject(new EncoderError('OFFLINE', 'the encoder link is closed'));
-        write(bytes, (err) => (err ? reject(new EncoderError('OFFLINE', err.message)) : resolve()));
+        // A port whose device is gone may never finish a write (a pty whose other end died): after a while
+        // the link is taken for gone, so nothing waits on it for ever.
+        const timer = setTimeout(() => {
+          gone('a write did not finish');
+          reject(new EncoderError('OFFLINE', 'the encoder link stopped taking data'));
+        }, WRITE_TIMEOUT_MS);
+        write(bytes, (err) => {
+          clearTimeout(timer);
+          if (err) reject(new EncoderError('OFFLINE', err.message));
+          else resolve();
+        });
       }),
     onData: (f) => void dataListeners.push(f),
     onClose: (f) => void closeListeners.push(f),
     close: async () => {
-      if (!closed) await end().catch(() => {});
+      // Closing a port whose device is gone may never finish either.
+      if (!closed)
+        await Promise.race([end().catch(() => {}), new Promise((r) => setTimeout(r, WRITE_TIMEOUT_MS))]);
       gone('closed by us');
     },
   };
