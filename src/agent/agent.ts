@@ -27,6 +27,7 @@ import { type ByteLink, openSerialLink, openTcpLink } from '../io/encoders/link.
 import { onityEncoder } from '../io/encoders/onityEncoder.ts';
 import { type Encoder, EncoderError } from '../io/encoders/port.ts';
 import { wiegandFormatNames } from '../io/encoders/wiegand.ts';
+import { loadHeldCertificate, renewCertificate } from './certificateClient.ts';
 import { dataDigest, Journal, type JournalEntry } from './journal.ts';
 import { type AgentStore, createAgentStore } from './state.ts';
 
@@ -68,6 +69,13 @@ export const AgentConfig = Type.Object({
   journalFile: Type.String(),
   encoders: Type.Array(EncoderConfig, { maxItems: 8 }),
   heartbeatMs: Type.Optional(Type.Integer({ minimum: 100 })),
+  /** The service's `/sync/v1` (its base URL): offline-issuance certificates are renewed there while online. */
+  sync: Type.Optional(
+    Type.Object({
+      url: Type.String(),
+      renewEveryMs: Type.Optional(Type.Integer({ minimum: 1000 })),
+    }),
+  ),
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 const checkConfig = Compile(AgentConfig);
@@ -425,6 +433,35 @@ export async function startAgent(
   })();
 
   await hello();
+  // Offline-issuance certificates: one now, then renewed while online (each lives 24 h).
+  const certificateFile = `${config.journalFile}.certificate.json`;
+  const held = loadHeldCertificate(certificateFile);
+  if (held)
+    store.trigger.certificate({ serial: held.certificate.serial, notAfter: held.certificate.notAfter });
+  const renew = async () => {
+    if (!config.sync) return;
+    const r = await renewCertificate({
+      url: config.sync.url,
+      key,
+      agentId: config.agentId,
+      propertyId: config.propertyId,
+      boot,
+      seq: ++seq,
+      file: certificateFile,
+    });
+    if (r.ok)
+      store.trigger.certificate({ serial: r.held.certificate.serial, notAfter: r.held.certificate.notAfter });
+    else store.trigger.problem({ problem: r.reason });
+    log(r.ok ? 'offline-issuance certificate renewed' : 'offline-issuance certificate not renewed', {
+      ...(r.ok ? { notAfter: r.held.certificate.notAfter } : { reason: r.reason }),
+    });
+  };
+  // Not awaited: a desk that starts offline starts all the same (it keeps the certificate it had).
+  const renewing = () => renew().catch((e: unknown) => log('certificate renewal failed', { err: String(e) }));
+  void renewing();
+  const renewal = config.sync
+    ? setInterval(() => void renewing(), config.sync.renewEveryMs ?? 3_600_000)
+    : null;
   const beat = setInterval(() => {
     const encs = Object.values(store.getSnapshot().context.encoders).map((e) => ({
       id: e.id,
@@ -438,6 +475,7 @@ export async function startAgent(
     publicKey: key.publicKey,
     async stop() {
       clearInterval(beat);
+      if (renewal) clearInterval(renewal);
       sub.unsubscribe();
       await commands.catch(() => {});
       await nc.drain().catch(() => {});

@@ -21,6 +21,8 @@ export interface AgentState {
   encoded: number;
   failed: number;
   lastProblem: string | null;
+  /** The offline-issuance certificate held (its serial and end), or none. */
+  certificate: { serial: string; notAfter: string } | null;
 }
 
 export function createAgentStore(encoders: { id: string; kind: string }[]) {
@@ -34,9 +36,15 @@ export function createAgentStore(encoders: { id: string; kind: string }[]) {
       encoded: 0,
       failed: 0,
       lastProblem: null,
+      certificate: null,
     } as AgentState,
     on: {
       connection: (c, e: { connected: boolean }) => ({ ...c, connected: e.connected }),
+      certificate: (c, e: { serial: string; notAfter: string }) => ({
+        ...c,
+        certificate: { serial: e.serial, notAfter: e.notAfter },
+      }),
+      problem: (c, e: { problem: string }) => ({ ...c, lastProblem: e.problem }),
       encoderSeen: (c, e: { id: string; model: string | null; online: boolean; error?: string }) => {
         const before = c.encoders[e.id];
         if (!before) return c;
