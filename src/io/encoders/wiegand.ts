@@ -116,47 +116,35 @@ function format(l: Layout): WiegandFormat {
 const everyThirdOut = (from: number, to: number, skip: number) =>
   range(from, to).filter((p) => p % 3 !== skip);
 
+/**
+ * The HID layouts with a leading even parity bit over bits 2–`evenTo` and a trailing odd one over
+ * `oddFrom`–(last − 1).
+ */
+const halves = (
+  name: WiegandFormatName,
+  length: number,
+  facility: Field | null,
+  card: Field,
+  evenTo: number,
+  oddFrom: number,
+) =>
+  format({
+    name,
+    length,
+    facility,
+    card,
+    parity: [
+      { position: 1, kind: 'even', over: range(2, evenTo) },
+      { position: length, kind: 'odd', over: range(oddFrom, length - 1) },
+    ],
+  });
+
 export const wiegandFormats: Record<WiegandFormatName, WiegandFormat> = {
-  H10301: format({
-    name: 'H10301',
-    length: 26,
-    facility: { start: 2, width: 8 },
-    card: { start: 10, width: 16 },
-    parity: [
-      { position: 1, kind: 'even', over: range(2, 13) },
-      { position: 26, kind: 'odd', over: range(14, 25) },
-    ],
-  }),
-  H10306: format({
-    name: 'H10306',
-    length: 34,
-    facility: { start: 2, width: 16 },
-    card: { start: 18, width: 16 },
-    parity: [
-      { position: 1, kind: 'even', over: range(2, 17) },
-      { position: 34, kind: 'odd', over: range(18, 33) },
-    ],
-  }),
-  H10302: format({
-    name: 'H10302',
-    length: 37,
-    facility: null,
-    card: { start: 2, width: 35 },
-    parity: [
-      { position: 1, kind: 'even', over: range(2, 19) },
-      { position: 37, kind: 'odd', over: range(19, 36) },
-    ],
-  }),
-  H10304: format({
-    name: 'H10304',
-    length: 37,
-    facility: { start: 2, width: 16 },
-    card: { start: 18, width: 19 },
-    parity: [
-      { position: 1, kind: 'even', over: range(2, 19) },
-      { position: 37, kind: 'odd', over: range(19, 36) },
-    ],
-  }),
+  H10301: halves('H10301', 26, { start: 2, width: 8 }, { start: 10, width: 16 }, 13, 14),
+  H10306: halves('H10306', 34, { start: 2, width: 16 }, { start: 18, width: 16 }, 17, 18),
+  // The 37-bit pair: both parity windows take bit 19.
+  H10302: halves('H10302', 37, null, { start: 2, width: 35 }, 19, 19),
+  H10304: halves('H10304', 37, { start: 2, width: 16 }, { start: 18, width: 19 }, 19, 19),
   // HID Corporate 1000 (35 bit): company id 12 bits, card 20 bits; bit 2 and bit 35 over interleaved
   // two-of-three sets, then bit 1 over everything after it.
   C1k35s: format({
