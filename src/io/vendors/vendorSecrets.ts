@@ -58,6 +58,19 @@ const lockSecret = (tx: Tx, a: SecretAddress, name: string) =>
     tx,
   );
 
+/** The names of an adapter's secrets (every version counted once), in order. */
+const secretNames = async (tx: Tx, a: SecretAddress) =>
+  (
+    await tx
+      .selectFrom('vendor_secrets')
+      .select('name')
+      .distinct()
+      .where('property_id', '=', a.propertyId)
+      .where('vendor', '=', a.vendor)
+      .orderBy('name')
+      .execute()
+  ).map((r) => r.name);
+
 const label = (a: SecretAddress, name: string, version: number) =>
   `vendor-secret\n${a.propertyId}\n${a.vendor}\n${name}\n${version}`;
 
@@ -174,35 +187,21 @@ export function createVendorSecretStore(db: Db, keyring: TenantKeyring): VendorS
 
     async inventory(a) {
       return withTenant(db, a.tenantId, async (tx) => {
-        const names = await tx
-          .selectFrom('vendor_secrets')
-          .select('name')
-          .distinct()
-          .where('property_id', '=', a.propertyId)
-          .where('vendor', '=', a.vendor)
-          .orderBy('name')
-          .execute();
+        const names = await secretNames(tx, a);
         const endpoint = await tx
           .selectFrom('webhook_endpoints')
           .select('id')
           .where('property_id', '=', a.propertyId)
           .where('vendor', '=', a.vendor)
           .executeTakeFirst();
-        return { names: names.map((n) => n.name), webhook: endpoint !== undefined };
+        return { names, webhook: endpoint !== undefined };
       });
     },
 
     async destroyAll(a, by) {
       return withTenant(db, a.tenantId, async (tx) => {
-        const names = await tx
-          .selectFrom('vendor_secrets')
-          .select('name')
-          .distinct()
-          .where('property_id', '=', a.propertyId)
-          .where('vendor', '=', a.vendor)
-          .orderBy('name')
-          .execute();
-        for (const { name } of names) await lockSecret(tx, a, name);
+        const names = await secretNames(tx, a);
+        for (const name of names) await lockSecret(tx, a, name);
         const gone = await tx
           .deleteFrom('vendor_secrets')
           .where('property_id', '=', a.propertyId)
