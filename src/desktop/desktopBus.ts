@@ -42,7 +42,7 @@ interface Presence {
 export class DesktopBus {
   private sub: Subscription | null = null;
   private readonly presence = new Map<string, Presence>();
-  private readonly lastSeq = new Map<string, { boot: string; seq: number }>();
+  private readonly lastSeen = new Map<string, { boot: string; seq: number }>();
   private readonly identities = new Map<string, { at: number; v: AgentIdentity | null }>();
   /**
    * By `agent:operation`: an answer counts only from the agent the operation was sent to, and reaches every
@@ -95,24 +95,12 @@ export class DesktopBus {
     const parts = subject.split('.');
     const agentId = parts[parts.lastIndexOf('evt') - 1] ?? '';
     const id = /^[A-Za-z0-9_-]{1,64}$/.test(agentId) ? await this.identity(agentId) : null;
-    const last = this.lastSeq.get(agentId);
-    let boot: string | undefined;
-    try {
-      boot = (JSON.parse(Buffer.from(data).toString('utf8')) as { boot?: string }).boot;
-    } catch {
-      boot = undefined;
-    }
-    // Boots are numbered: a message of an earlier boot than the last heard is a replay (every seq is seen).
-    const earlierBoot = last && boot !== undefined && Number(boot) < Number(last.boot);
+    const last = this.lastSeen.get(agentId);
     const r = verifyMessage(data, {
       subject,
       agent: id,
       now: this.o.clock.now(),
-      ...(earlierBoot
-        ? { lastSeq: Number.MAX_SAFE_INTEGER }
-        : last && last.boot === boot
-          ? { lastSeq: last.seq }
-          : {}),
+      ...(last ? { lastSeen: last } : {}),
     });
     if (!r.ok) {
       this.refused.set(r.refusal, (this.refused.get(r.refusal) ?? 0) + 1);
@@ -124,7 +112,7 @@ export class DesktopBus {
       return;
     }
     const m = r.message;
-    this.lastSeq.set(m.agentId, { boot: m.boot, seq: m.seq });
+    this.lastSeen.set(m.agentId, { boot: m.boot, seq: m.seq });
     if (id)
       this.presence.set(m.agentId, { tenantId: id.tenantId, propertyId: m.propertyId, lastSeen: Date.now() });
     this.answer(m);

@@ -93,8 +93,11 @@ export interface VerifyContext {
   agent: { propertyId: string; publicKey: string; status: string } | null;
   now: Date;
   maxAgeMs?: number;
-  /** The last `seq` seen of this agent's `boot`, if any. */
-  lastSeq?: number;
+  /**
+   * The agent's last message heard: one of an earlier boot (boots are numbered), or of the same boot with a
+   * `seq` no higher, is a replay.
+   */
+  lastSeen?: { boot: string; seq: number };
 }
 
 /** Parses and verifies an agent's message; the message, or the reason it is refused. */
@@ -149,7 +152,8 @@ export function verifyMessage(
   const age = c.now.getTime() - Date.parse(m.at);
   if (Math.abs(age) > (c.maxAgeMs ?? 5 * 60_000))
     return refuse('STALE', `the message is ${Math.round(age / 1000)} s off`);
-  if (c.lastSeq !== undefined && m.seq <= c.lastSeq)
-    return refuse('REPLAYED', `seq ${m.seq} was seen already`);
+  const last = c.lastSeen;
+  if (last && (Number(m.boot) < Number(last.boot) || (m.boot === last.boot && m.seq <= last.seq)))
+    return refuse('REPLAYED', `boot ${m.boot.slice(0, 20)} seq ${m.seq} was seen already`);
   return { ok: true, message: m };
 }

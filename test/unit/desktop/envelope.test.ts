@@ -68,8 +68,12 @@ describe('agent messages', () => {
     expect(refusal(check(message(), { agent: { ...agent, status: 'revoked' } }))).toBe('REVOKED_AGENT');
     expect(refusal(check(message(), { agent: null }))).toBe('UNKNOWN_AGENT');
     expect(refusal(check(message(), { now: new Date(now.getTime() + 10 * 60_000) }))).toBe('STALE');
-    expect(refusal(check(message(), { lastSeq: 7 }))).toBe('REPLAYED');
-    expect(refusal(check(message(), { lastSeq: 6 }))).toBe('accepted');
+    expect(refusal(check(message(), { lastSeen: { boot: 'b1', seq: 7 } }))).toBe('REPLAYED');
+    expect(refusal(check(message(), { lastSeen: { boot: 'b1', seq: 6 } }))).toBe('accepted');
+    // Boots are numbered: any message of an earlier start is a replay, any of a later one is new.
+    const started = (boot: string) => signMessage(key, { ...message(), boot, sig: undefined } as never);
+    expect(refusal(check(started('3'), { lastSeen: { boot: '4', seq: 1 } }))).toBe('REPLAYED');
+    expect(refusal(check(started('5'), { lastSeen: { boot: '4', seq: 99 } }))).toBe('accepted');
   });
 
   it('envelope: arbitrary bytes are refused as malformed, never thrown', () => {
