@@ -174,21 +174,33 @@ export class DesktopBus {
 
   /**
    * The agent an encode operation goes to: the one it was first sent to (recorded, so every retry and every
-   * process sends it there), or the property's connected agent, recorded now. Null when none is connected.
+   * process sends it there), or the property's connected agent, recorded now; and whether it is connected.
+   * Null when the operation went to no agent and none is connected.
    */
-  async agentFor(tenantId: string, propertyId: string, operationId: string): Promise<string | null> {
+  async agentFor(
+    tenantId: string,
+    propertyId: string,
+    operationId: string,
+  ): Promise<{ agentId: string; connected: boolean } | null> {
+    const connected = async (agentId: string) => ({
+      agentId,
+      connected: (await this.connectedAgent(tenantId, propertyId, agentId)) !== null,
+    });
     const recorded = await this.recordedAgent(tenantId, operationId);
-    if (recorded) return recorded;
+    if (recorded) return connected(recorded);
     const agentId = await this.connectedAgent(tenantId, propertyId);
     if (!agentId) return null;
-    await withTenant(this.o.db, tenantId, (tx) =>
+    const inserted = await withTenant(this.o.db, tenantId, (tx) =>
       tx
         .insertInto('desktop_operations')
         .values({ tenant_id: tenantId, operation_id: operationId, agent_id: agentId })
         .onConflict((oc) => oc.doNothing())
-        .execute(),
+        .returning('agent_id')
+        .executeTakeFirst(),
     );
-    return this.recordedAgent(tenantId, operationId);
+    if (inserted) return { agentId, connected: true };
+    // Another process recorded an agent for it at the same moment: that one is the operation's.
+    return connected((await this.recordedAgent(tenantId, operationId)) ?? agentId);
   }
 
   private async recordedAgent(tenantId: string, operationId: string): Promise<string | null> {

@@ -96,11 +96,12 @@ export function createGenericWiegandAdapter(deps: {
       }
       const op = cardOperation(req.operationId);
       // Every attempt goes to the desk the operation was first sent to: only it knows whether it wrote.
-      const agentId = await desktop.agentFor(site.tenantId, site.propertyId, op);
-      if (!agentId)
+      const desk = await desktop.agentFor(site.tenantId, site.propertyId, op);
+      if (!desk)
         throw new VendorError('OFFLINE', 'generic-wiegand: no desk agent of this property is connected');
-      if (!(await desktop.connectedAgent(site.tenantId, site.propertyId, agentId)))
+      if (!desk.connected)
         throw new VendorError('OFFLINE', 'generic-wiegand: the desk this card was begun at is not connected');
+      const { agentId } = desk;
       const answer = await desktop.encode(
         { propertyId: site.propertyId, agentId },
         {
