@@ -18,6 +18,7 @@ import {
 } from '../../src/io/encoders/simulators/lineEncoderSimulator.ts';
 import { wiegandFormats } from '../../src/io/encoders/wiegand.ts';
 import { eventually, NATS_URL, uniqueId } from '../support/harness.ts';
+import { deskConfig, encodeCommand } from '../support/deskAgent.ts';
 import { type SerialPair, serialPair } from '../support/serialPair.ts';
 
 describe('desk agent killed mid-encode', () => {
@@ -48,17 +49,7 @@ describe('desk agent killed mid-encode', () => {
     await exited;
   };
   const encode = (operationId: string, cardNumber: number) =>
-    nc.publish(
-      `${prefix}.cmd.encode`,
-      JSON.stringify({
-        operationId,
-        data: { format: 'H10301', bits: wiegandFormats.H10301.encode({ facilityCode: 3, cardNumber }) },
-        rooms: [],
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
-        timeoutMs: 60_000,
-      }),
-    );
+    nc.publish(`${prefix}.cmd.encode`, encodeCommand(operationId, { facilityCode: 3, cardNumber }, 60_000));
   const answersTo = (op: string) =>
     received.filter((m) => (m.body as { operationId?: string }).operationId === op);
 
@@ -67,15 +58,9 @@ describe('desk agent killed mid-encode', () => {
     sim = startLineEncoderSimulator(await openSerialLink(pair.a), { autoFeed: false });
     writeFileSync(
       configFile,
-      JSON.stringify({
-        agentId: 'desk-9',
-        propertyId: 'p1',
-        nats: { servers: NATS_URL, subjectRoot: root },
-        deviceKeyFile: path.join(dir, 'device.pem'),
-        journalFile: path.join(dir, 'journal.jsonl'),
-        encoders: [{ id: 'desk-encoder', kind: 'line', serial: { path: pair.b } }],
-        heartbeatMs: 60_000,
-      }),
+      JSON.stringify(
+        deskConfig({ agentId: 'desk-9', propertyId: 'p1', dir, subjectRoot: root, serialPath: pair.b }),
+      ),
     );
     nc = await connect({ servers: NATS_URL });
     const sub = nc.subscribe(`${prefix}.evt.>`);

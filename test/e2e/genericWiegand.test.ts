@@ -24,7 +24,8 @@ import {
 import { wiegandFormats } from '../../src/io/encoders/wiegand.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
-import { eventually, type Harness, NATS_URL, startHarness } from '../support/harness.ts';
+import { deskConfig } from '../support/deskAgent.ts';
+import { eventually, type Harness, startHarness } from '../support/harness.ts';
 import { type SerialPair, serialPair } from '../support/serialPair.ts';
 
 describe('generic-wiegand through the desk agent', () => {
@@ -93,15 +94,14 @@ describe('generic-wiegand through the desk agent', () => {
     agentId = enrolled.json().id;
     pair = await serialPair();
     sim = startLineEncoderSimulator(await openSerialLink(pair.a), { autoFeed: true });
-    agentConfig = {
+    agentConfig = deskConfig({
       agentId,
       propertyId,
-      nats: { servers: NATS_URL, subjectRoot: h.service.topology.desktopRoot },
-      deviceKeyFile: keyFile,
-      journalFile: path.join(dir, 'journal.jsonl'),
-      encoders: [{ id: 'desk-encoder', kind: 'line', serial: { path: pair.b } }],
+      dir,
+      subjectRoot: h.service.topology.desktopRoot,
+      serialPath: pair.b,
       heartbeatMs: 200,
-    };
+    });
     agent = await startAgent(agentConfig);
     await eventually(async () =>
       (await h.service.desktop.connectedAgent(tenantId, propertyId)) ? true : undefined,

@@ -12,7 +12,8 @@ import { loadOrCreateDeviceKey, type RunningAgent, startAgent } from '../../src/
 import { checkCertificate } from '../../src/desktop/certificates.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
-import { type Harness, NATS_URL, startHarness } from '../support/harness.ts';
+import { deskConfig } from '../support/deskAgent.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
 
 describe('agent certificate renewal', () => {
   let h: Harness;
@@ -44,16 +45,15 @@ describe('agent certificate renewal', () => {
     });
     const agentId = enrolled.json().id as string;
     const journalFile = path.join(dir, 'journal.jsonl');
-    agent = await startAgent({
-      agentId,
-      propertyId,
-      nats: { servers: NATS_URL, subjectRoot: h.service.topology.desktopRoot },
-      deviceKeyFile: keyFile,
-      journalFile,
-      encoders: [],
-      heartbeatMs: 60_000,
-      sync: { url, renewEveryMs: 1000 },
-    });
+    agent = await startAgent(
+      deskConfig({
+        agentId,
+        propertyId,
+        dir,
+        subjectRoot: h.service.topology.desktopRoot,
+        sync: { url, renewEveryMs: 1000 },
+      }),
+    );
     await expect
       .poll(() => agent?.store.getSnapshot().context.certificate?.serial)
       .toEqual(expect.any(String));

@@ -19,6 +19,7 @@ import {
 } from '../../src/io/encoders/simulators/lineEncoderSimulator.ts';
 import { wiegandFormats } from '../../src/io/encoders/wiegand.ts';
 import { NATS_URL, uniqueId } from '../support/harness.ts';
+import { deskConfig, encodeCommand } from '../support/deskAgent.ts';
 import { type SerialPair, serialPair } from '../support/serialPair.ts';
 
 describe('desktop agent', () => {
@@ -49,15 +50,16 @@ describe('desktop agent', () => {
       }
     })();
     await nc.flush();
-    agent = await startAgent({
-      agentId: 'a1',
-      propertyId: 'p1',
-      nats: { servers: NATS_URL, subjectRoot: root },
-      deviceKeyFile: path.join(dir, 'device.pem'),
-      journalFile: path.join(dir, 'journal.jsonl'),
-      encoders: [{ id: 'desk-1', kind: 'line', serial: { path: pair.b } }],
-      heartbeatMs: 60_000,
-    });
+    agent = await startAgent(
+      deskConfig({
+        agentId: 'a1',
+        propertyId: 'p1',
+        dir,
+        subjectRoot: root,
+        serialPath: pair.b,
+        encoderId: 'desk-1',
+      }),
+    );
   });
   afterAll(async () => {
     await agent?.stop();
@@ -69,14 +71,7 @@ describe('desktop agent', () => {
   const encode = (operationId: string, cardNumber: number, timeoutMs = 5000) =>
     nc.publish(
       `${prefix}.cmd.encode`,
-      JSON.stringify({
-        operationId,
-        data: { format: 'H10301', bits: wiegandFormats.H10301.encode({ facilityCode: 7, cardNumber }) },
-        rooms: ['101'],
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
-        timeoutMs,
-      }),
+      encodeCommand(operationId, { facilityCode: 7, cardNumber }, timeoutMs),
     );
   const answerTo = (op: string, n = 1) =>
     expect

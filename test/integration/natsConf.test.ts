@@ -14,6 +14,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '../../src/agent/agent.ts';
+import { deskConfig } from '../support/deskAgent.ts';
 import { ensureStreams, topology } from '../../src/io/nats/index.ts';
 import { DESKTOP_LIMITS } from '../../src/io/nats/streams.ts';
 import { eventually, freePort } from '../support/harness.ts';
@@ -126,15 +127,14 @@ describe('nats.conf', () => {
       for await (const m of heard) names.push((m.json() as { name: string }).name);
     })();
     await service.flush();
-    const desk = await startAgent({
-      agentId: 'demo-agent',
-      propertyId: 'demo-property',
-      nats: { servers: url, user: 'agent-demo-property-demo-agent', pass: passwords.agent },
-      deviceKeyFile: path.join(dir, 'device.pem'),
-      journalFile: path.join(dir, 'journal.jsonl'),
-      encoders: [],
-      heartbeatMs: 60_000,
-    });
+    const desk = await startAgent(
+      deskConfig({
+        agentId: 'demo-agent',
+        propertyId: 'demo-property',
+        dir,
+        nats: { servers: url, user: 'agent-demo-property-demo-agent', pass: passwords.agent },
+      }),
+    );
     try {
       await eventually(async () => (names.includes('hello') ? true : undefined), 5000, 'hello');
       service.publish(

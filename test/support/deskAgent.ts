@@ -1,0 +1,47 @@
+/** What the desk agent tests share: an agent's config in a directory of its own, and an encode command. */
+import path from 'node:path';
+import type { AgentConfig } from '../../src/agent/agent.ts';
+import { wiegandFormats } from '../../src/io/encoders/wiegand.ts';
+import { NATS_URL } from './harness.ts';
+
+/** An agent with its key and journal in `dir`, a line encoder on `serialPath` (none without one). */
+export function deskConfig(o: {
+  agentId: string;
+  propertyId: string;
+  dir: string;
+  nats?: AgentConfig['nats'];
+  subjectRoot?: string;
+  serialPath?: string;
+  encoderId?: string;
+  heartbeatMs?: number;
+  sync?: AgentConfig['sync'];
+}): AgentConfig {
+  return {
+    agentId: o.agentId,
+    propertyId: o.propertyId,
+    nats: o.nats ?? { servers: NATS_URL, ...(o.subjectRoot ? { subjectRoot: o.subjectRoot } : {}) },
+    deviceKeyFile: path.join(o.dir, 'device.pem'),
+    journalFile: path.join(o.dir, 'journal.jsonl'),
+    encoders: o.serialPath
+      ? [{ id: o.encoderId ?? 'desk-encoder', kind: 'line', serial: { path: o.serialPath } }]
+      : [],
+    heartbeatMs: o.heartbeatMs ?? 60_000,
+    ...(o.sync ? { sync: o.sync } : {}),
+  };
+}
+
+/** A `cmd.encode` body: an H10301 card of `facilityCode` and `cardNumber`. */
+export function encodeCommand(
+  operationId: string,
+  card: { facilityCode: number; cardNumber: number },
+  timeoutMs = 5000,
+): string {
+  return JSON.stringify({
+    operationId,
+    data: { format: 'H10301', bits: wiegandFormats.H10301.encode(card) },
+    rooms: [],
+    validFrom: '2026-12-01T14:00:00.000Z',
+    validUntil: '2026-12-03T11:00:00.000Z',
+    timeoutMs,
+  });
+}
