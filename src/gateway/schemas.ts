@@ -211,3 +211,7 @@ export const pageOf = <T extends ReturnType<typeof Type.Object>>(item: T) =>
   Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
 
 export const IdParams = Type.Object({ id: Id });
+
+/** Response schemas for the problem+json answers a route gives, by status. */
+export const problemResponses = <S extends number>(...statuses: S[]) =>
+  Object.fromEntries(statuses.map((s) => [s, { $ref: 'Problem#' }])) as Record<S, { $ref: 'Problem#' }>;

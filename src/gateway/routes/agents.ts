@@ -14,7 +14,7 @@ import type { DesktopAgent } from '../../desktop/agents.ts';
 import { LockError } from '../../errors.ts';
 import { principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
-import { Id, IdParams, LockDevice } from '../schemas.ts';
+import { Id, IdParams, LockDevice, problemResponses } from '../schemas.ts';
 import { registerDevice } from './lockDevices.ts';
 
 const Agent = Type.Object({
@@ -46,13 +46,7 @@ const RegisterLockBody = Type.Object(
   { roomId: Id, areas: Type.Optional(Type.Array(Id, { maxItems: 20 })) },
   { additionalProperties: false },
 );
-const problems = {
-  400: { $ref: 'Problem#' },
-  401: { $ref: 'Problem#' },
-  403: { $ref: 'Problem#' },
-  404: { $ref: 'Problem#' },
-  409: { $ref: 'Problem#' },
-};
+const problems = problemResponses(400, 401, 403, 404, 409);
 const admin = { scope: 'lock:admin' } as const;
 
 export function agentRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {

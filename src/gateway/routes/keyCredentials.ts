@@ -18,16 +18,12 @@ import {
   pageOf,
   RevokeBody,
   UpdateKeyCredential,
+  problemResponses,
 } from '../schemas.ts';
 
 const SETTLED = new Set(['active', 'failed', 'revoked', 'expired']);
 const CLOSED = new Set(['revoked', 'failed', 'expired']);
-const problems = {
-  400: { $ref: 'Problem#' },
-  401: { $ref: 'Problem#' },
-  403: { $ref: 'Problem#' },
-  404: { $ref: 'Problem#' },
-};
+const problems = problemResponses(400, 401, 403, 404);
 
 export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
   // A stored answer keeps its PINs sealed: the credential's PIN, any vendor-chosen door PINs, and (in a
@@ -75,7 +71,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           tags: ['key credentials'],
           body: CreateKeyCredential,
           headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 200 })) }),
-          response: { 201: KeyCredential, 202: KeyCredential, 422: { $ref: 'Problem#' }, ...problems },
+          response: { 201: KeyCredential, 202: KeyCredential, ...problemResponses(422), ...problems },
         },
       },
       async (req, reply) => {
@@ -254,7 +250,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           tags: ['key credentials'],
           params: IdParams,
           body: UpdateKeyCredential,
-          response: { 200: KeyCredential, 202: KeyCredential, 409: { $ref: 'Problem#' }, ...problems },
+          response: { 200: KeyCredential, 202: KeyCredential, ...problemResponses(409), ...problems },
         },
       },
       async (req, reply) => {

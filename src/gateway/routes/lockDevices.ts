@@ -8,7 +8,16 @@ import { uuidV5 } from '../../ids.ts';
 import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
 import { type Principal, principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
-import { CreateLockDevice, Id, IdParams, ListQuery, LockDevice, pageOf, Vendor } from '../schemas.ts';
+import {
+  CreateLockDevice,
+  Id,
+  IdParams,
+  ListQuery,
+  LockDevice,
+  pageOf,
+  Vendor,
+  problemResponses,
+} from '../schemas.ts';
 
 /**
  * An imported lock's room: the number its vendor name ends with ("Room 101" → "101"), as hotels name
@@ -51,12 +60,7 @@ export function registerDevice(
 }
 
 const plain = { seal: (r: StoredResponse) => r, open: (r: StoredResponse) => r };
-const problems = {
-  400: { $ref: 'Problem#' },
-  401: { $ref: 'Problem#' },
-  404: { $ref: 'Problem#' },
-  409: { $ref: 'Problem#' },
-};
+const problems = problemResponses(400, 401, 404, 409);
 
 export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
   return async (app) => {

@@ -13,7 +13,7 @@ import { claimPinReads } from '../../issuance/pinReads.ts';
 import { pinEntry } from '../../io/vendors/registry.ts';
 import { principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
-import { IdParams, PinRead } from '../schemas.ts';
+import { IdParams, PinRead, problemResponses } from '../schemas.ts';
 
 /** What the read model's grants say of a vendor-chosen PIN (fields outside the REST schema). */
 interface GrantPin {
@@ -40,10 +40,7 @@ export function pinReadRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           }),
           response: {
             201: PinRead,
-            403: { $ref: 'Problem#' },
-            404: { $ref: 'Problem#' },
-            409: { $ref: 'Problem#' },
-            410: { $ref: 'Problem#' },
+            ...problemResponses(403, 404, 409, 410),
           },
         },
       },

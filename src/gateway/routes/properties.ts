@@ -12,7 +12,15 @@ import type { PropertyView } from '../../readModel/index.ts';
 import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
 import { type Principal, principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
-import { CreateProperty, Id, IdParams, KeyKindPolicyBody, Property, VendorAdapterBody } from '../schemas.ts';
+import {
+  CreateProperty,
+  Id,
+  IdParams,
+  KeyKindPolicyBody,
+  Property,
+  VendorAdapterBody,
+  problemResponses,
+} from '../schemas.ts';
 
 const VendorParam = Type.Union(
   ['ttlock', 'salto-ks', 'salto-space', 'vostio', 'seam', 'generic-wiegand'].map((v) => Type.Literal(v)),
@@ -41,7 +49,7 @@ const WebhookEndpointView = Type.Object({
 });
 
 const plain = { seal: (r: StoredResponse) => r, open: (r: StoredResponse) => r };
-const problems = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' } };
+const problems = problemResponses(400, 401, 404);
 
 /** The public view of a property: adapter configs are not echoed (they may name secret references). */
 function publicView(v: PropertyView) {

@@ -14,6 +14,7 @@ import { issueCertificate } from '../../desktop/certificates.ts';
 import { verifyMessage } from '../../desktop/envelope.ts';
 import { LockError } from '../../errors.ts';
 import type { GatewayPorts } from '../ports.ts';
+import { problemResponses } from '../schemas.ts';
 
 const SignedRequest = Type.Object(
   {
@@ -51,9 +52,7 @@ export function syncRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
               serverTime: Type.String(),
               clockSkewMs: Type.Integer(),
             }),
-            401: { $ref: 'Problem#' },
-            403: { $ref: 'Problem#' },
-            429: { $ref: 'Problem#' },
+            ...problemResponses(401, 403, 429),
           },
         },
       },

@@ -21,7 +21,7 @@ import {
 } from '../../machines/index.ts';
 import { type Principal, principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
-import { Id } from '../schemas.ts';
+import { Id, problemResponses } from '../schemas.ts';
 
 const KeyKindSchema = Type.Union([Type.Literal('pin'), Type.Literal('mobile_key'), Type.Literal('card')]);
 const Vendor = Type.String({ minLength: 1, maxLength: 40, pattern: '^[a-z][a-z0-9-]*$' });
@@ -104,14 +104,7 @@ const AdvanceQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-const problems = {
-  400: { $ref: 'Problem#' },
-  401: { $ref: 'Problem#' },
-  403: { $ref: 'Problem#' },
-  404: { $ref: 'Problem#' },
-  409: { $ref: 'Problem#' },
-  422: { $ref: 'Problem#' },
-};
+const problems = problemResponses(400, 401, 403, 404, 409, 422);
 const admin = { scope: 'lock:admin' } as const;
 /** The most credentials one room's cutover moves (its message's limit). */
 const MAX_MOVES_PER_ROOM = 10_000;
