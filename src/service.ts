@@ -31,6 +31,7 @@ import { createWebhookEndpoints } from './io/vendors/webhookEndpoints.ts';
 import { adapterFactories, needsHolderDetail, supportsKind } from './io/vendors/registry.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
 import { IdempotencyPruner } from './jobs/idempotencyPruner.ts';
+import { createReconciler } from './desktop/reconciliation.ts';
 import { type PlatformConsumerDeps, PlatformEventConsumer } from './jobs/platformEvents.ts';
 import { WebhookRouter } from './jobs/webhookRouter.ts';
 import type { RetryPolicy } from './machines/index.ts';
@@ -311,10 +312,11 @@ export function gatewayPorts(
   waitBudgetMs: number,
   clock: Clock,
 ): GatewayPorts {
+  // Every command the gateway sends is journaled first: the sweeper sends it again if JetStream loses it.
+  const mailbox = createJournaledMailbox(service.mailbox, service.runtimeDb, service.effectClaimMs);
   return {
     auth,
-    // Every command the gateway sends is journaled first: the sweeper sends it again if JetStream loses it.
-    mailbox: createJournaledMailbox(service.mailbox, service.runtimeDb, service.effectClaimMs),
+    mailbox,
     readModel: service.readModel,
     issuance: service.issuance,
     secrets: service.secrets,
@@ -335,7 +337,19 @@ export function gatewayPorts(
     webhookInbox: service.webhookInbox,
     vendorSecrets: service.vendorSecrets,
     desktopAgents: service.desktopAgents,
-    offline: service.offline,
+    offline: {
+      ...service.offline,
+      reconciler: createReconciler({
+        db: service.runtimeDb,
+        readModel: service.readModel,
+        issuance: service.issuance,
+        secrets: service.secrets,
+        mailbox,
+        certificates: service.offline.certificates,
+        servicePublicKey: () => service.offline.signer.publicKeyPem(),
+        clock,
+      }),
+    },
     desktopRoot: service.topology.desktopRoot,
     checkVendorConfig: (tenantId, config) => checkVendorConfig(service.vendorPolicy, tenantId, config),
     async vendorLocks(tenantId, propertyId, vendor, opts = {}) {

@@ -83,6 +83,9 @@ const credential = {
     linkTo: Type.Optional(Type.Union([Id, Type.Null()])),
     linkToStaff: Type.Optional(Type.Union([Id, Type.Null()])),
     issuedBy: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 300 }), Type.Null()])),
+    adopted: Type.Optional(
+      Type.Union([Type.Object({ vendorRef: Type.String({ minLength: 1, maxLength: 200 }) }), Type.Null()]),
+    ),
     windowSeq: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
   }),
   'credential.revoke': Type.Object({

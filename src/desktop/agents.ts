@@ -149,7 +149,12 @@ export function createDesktopAgents(db: Db): DesktopAgents {
           // Its offline-issuance certificates go on the revocation list with it.
           await tx
             .updateTable('offline_certificates')
-            .set({ revoked_at: new Date(), revoked_reason: `agent revoked: ${reason}` })
+            .set({
+              revoked_at: new Date(),
+              revoked_reason: `agent revoked: ${reason}`,
+              crl_at: new Date(),
+              crl_reason: 'revoked',
+            })
             .where('agent_id', '=', id)
             .where('revoked_at', 'is', null)
             .execute();

@@ -1,4 +1,5 @@
 /** The certificates issued to desk agents, kept for the revocation list (never the signature's secret). */
+import { sql } from 'kysely';
 import { type Db, withTenant } from '../io/db/index.ts';
 import type { OfflineCertificate } from './certificates.ts';
 
@@ -13,6 +14,22 @@ export interface CertificateStore {
   record(c: OfflineCertificate): Promise<'recorded' | 'revoked' | 'too_soon'>;
   /** Whether the certificate was revoked (with its agent), and when. */
   revokedAt(tenantId: string, serial: string): Promise<Date | null>;
+  /** A certificate issued here, and whether it is on the revocation list (and why); null if never issued. */
+  status(
+    tenantId: string,
+    serial: string,
+  ): Promise<{ agentId: string; crlReason: 'revoked' | 'expired' | null } | null>;
+  /** Puts one certificate on the revocation list (its agent stays enrolled); false if there is none such. */
+  revoke(tenantId: string, serial: string, reason: string): Promise<boolean>;
+  /**
+   * The property's revocation list changed after `since` (serials, newest last), and the agents revoked; what
+   * the desks pull.
+   */
+  crlSince(
+    tenantId: string,
+    propertyId: string,
+    since: string | null,
+  ): Promise<{ serials: { serial: string; agentId: string; reason: string; at: string }[] }>;
   /** The serials of an agent's certificates, newest first. */
   list(tenantId: string, agentId: string): Promise<string[]>;
 }
@@ -60,6 +77,55 @@ export function createCertificateStore(db: Db): CertificateStore {
           .execute(),
       );
       return rows.map((r) => r.serial);
+    },
+    async status(tenantId, serial) {
+      const r = await withTenant(db, tenantId, (tx) =>
+        tx
+          .selectFrom('offline_certificates')
+          .select(['agent_id', 'crl_reason', 'revoked_at'])
+          .where('serial', '=', serial)
+          .executeTakeFirst(),
+      );
+      if (!r) return null;
+      const crlReason = r.revoked_at ? 'revoked' : r.crl_reason === 'expired' ? 'expired' : null;
+      return { agentId: r.agent_id, crlReason };
+    },
+    async revoke(tenantId, serial, reason) {
+      const r = await withTenant(db, tenantId, (tx) =>
+        tx
+          .updateTable('offline_certificates')
+          .set({ revoked_at: new Date(), revoked_reason: reason, crl_at: new Date(), crl_reason: 'revoked' })
+          .where('serial', '=', serial)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst(),
+      );
+      return Number(r.numUpdatedRows) > 0;
+    },
+    async crlSince(tenantId, propertyId, since) {
+      const rows = await withTenant(db, tenantId, (tx) => {
+        let q = tx
+          .selectFrom('offline_certificates')
+          .select([
+            'serial',
+            'agent_id',
+            'crl_reason',
+            // Microseconds kept, so the cursor never falls between two entries.
+            sql<string>`to_char(crl_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('at'),
+          ])
+          .where('property_id', '=', propertyId)
+          .where('crl_at', 'is not', null)
+          .where('archived_at', 'is', null);
+        if (since) q = q.where('crl_at', '>', sql<Date>`${since}::timestamptz`);
+        return q.orderBy('crl_at').limit(5000).execute();
+      });
+      return {
+        serials: rows.map((r) => ({
+          serial: r.serial,
+          agentId: r.agent_id,
+          reason: r.crl_reason ?? 'revoked',
+          at: r.at,
+        })),
+      };
     },
     async revokedAt(tenantId, serial) {
       const r = await withTenant(db, tenantId, (tx) =>

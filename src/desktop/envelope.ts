@@ -98,6 +98,8 @@ export interface VerifyContext {
    * `seq` no higher, is a replay.
    */
   lastSeen?: { boot: string; seq: number };
+  /** Verify a revoked agent's message too (the caller refuses it itself, with what it must be told). */
+  revokedToo?: boolean;
 }
 
 /** Parses and verifies an agent's message; the message, or the reason it is refused. */
@@ -134,7 +136,6 @@ export function verifyMessage(
     return refuse('WRONG_SUBJECT', 'the message names another agent, property or event than its subject');
   if (!c.agent || c.agent.propertyId !== m.propertyId)
     return refuse('UNKNOWN_AGENT', `no agent ${m.agentId}`);
-  if (c.agent.status !== 'active') return refuse('REVOKED_AGENT', `agent ${m.agentId} is ${c.agent.status}`);
   const { sig, ...unsigned } = m;
   const good = (() => {
     try {
@@ -149,6 +150,9 @@ export function verifyMessage(
     }
   })();
   if (!good) return refuse('BAD_SIGNATURE', 'the signature does not match the agent’s device key');
+  // After the signature: only the agent itself learns that it is revoked.
+  if (c.agent.status !== 'active' && !c.revokedToo)
+    return refuse('REVOKED_AGENT', `agent ${m.agentId} is ${c.agent.status}`);
   const age = c.now.getTime() - Date.parse(m.at);
   if (Math.abs(age) > (c.maxAgeMs ?? 5 * 60_000))
     return refuse('STALE', `the message is ${Math.round(age / 1000)} s off`);

@@ -14,6 +14,7 @@ import type { VendorSecretStore } from '../io/vendors/vendorSecrets.ts';
 import type { DesktopAgents } from '../desktop/agents.ts';
 import type { CertificateStore } from '../desktop/certificateStore.ts';
 import type { OfflineSigner } from '../io/crypto/offlineSigner.ts';
+import type { Reconciler } from '../desktop/reconciliation.ts';
 
 export interface GatewayPorts {
   auth: Authenticator;
@@ -40,7 +41,7 @@ export interface GatewayPorts {
   desktopAgents: DesktopAgents;
   desktopRoot: string;
   /** The offline-issuance signing key and the certificates it signed. */
-  offline: { signer: OfflineSigner; certificates: CertificateStore };
+  offline: { signer: OfflineSigner; certificates: CertificateStore; reconciler: Reconciler };
   /** Refuses (LOCK.VALIDATION) a vendor config a tenant may not store: env references, URLs outside egress. */
   checkVendorConfig(tenantId: string, config: Record<string, unknown>): Promise<void>;
   /**

@@ -151,6 +151,11 @@ export interface IssueCredentialEvent {
   linkToStaff?: string | null;
   /** The REST caller who asked for it (`user:<subject>`); absent for credentials the service derives. */
   issuedBy?: string | null;
+  /**
+   * Already written without the service: a desk's provisional card, reconciled (`/sync/v1/push`). Its grants
+   * start issued with this vendor reference; no vendor call is made.
+   */
+  adopted?: { vendorRef: string } | null;
 }
 
 export type CredentialOutcomeEvent = Extract<GrantEvent, { operationId: string }>;
@@ -617,13 +622,17 @@ export const credentialMachine = setup({
         deferredUpdate: null,
         deferredRooms: null,
       };
-      const s = grants.startGrants(c, rooms ? rooms.targets : event.targets, {
+      const want = {
         validFrom: c.validFrom,
         validUntil: c.validUntil,
         secret: c.secret,
         pinIndex: 0,
         open: true,
-      });
+      };
+      const targets = rooms ? rooms.targets : event.targets;
+      const s = event.adopted
+        ? grants.adoptGrants(c, targets, want, event.adopted.vendorRef, event.at)
+        : grants.startGrants(c, targets, want);
       enqueue.assign({ ...c, grants: s.grants });
       enqueue({ type: 'publishEvent', params: { verb: 'requested' } });
       enqueue(expiryTimer(c.validUntil));

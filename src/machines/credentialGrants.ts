@@ -82,6 +82,36 @@ export function startGrants(owner: GrantOwner, targets: GrantTarget[], want: Gra
   return { grants, actions };
 }
 
+/**
+ * Starts one grant per target holding what was already written without the service (a desk's provisional
+ * card, reconciled): each grant starts issuing and takes the issue's success at once, so it is `issued` with
+ * the vendor reference and no vendor call is made. Pure.
+ */
+export function adoptGrants(
+  owner: GrantOwner,
+  targets: GrantTarget[],
+  want: GrantWant,
+  vendorRef: string,
+  at: string,
+): GrantStep {
+  const started = startGrants(owner, targets, want);
+  const grants = started.grants.map((g) => {
+    const op = g.context.op;
+    if (!op) return g;
+    const done: GrantEvent = {
+      type: 'effect.done.issueGrant',
+      at,
+      operationId: op.id,
+      attempt: op.attempt,
+      vendorRef,
+    };
+    const [after] = step(grantMachine, grantMachine.resolveState(g), done);
+    return asGrant(after);
+  });
+  // The issue calls `startGrants` planned are not made: the card exists. (Its timers are the issue's.)
+  return { grants, actions: [] };
+}
+
 /** Applies an event to the grants at `indexes`; null when none of them changes. Pure. */
 export function stepGrants(grants: Grant[], indexes: number[], event: GrantEvent): GrantStep | null {
   let next: Grant[] | null = null;

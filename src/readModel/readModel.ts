@@ -4,7 +4,7 @@
  */
 import { type Selectable, sql } from 'kysely';
 import { LockError } from '../errors.ts';
-import { staffActorId } from '../ids.ts';
+import { reservationActorId, staffActorId } from '../ids.ts';
 import { type Db, type KeyCredentialsTable, type LockDevicesTable, withTenant } from '../io/db/index.ts';
 import { MicroBatcher } from '../io/db/microBatcher.ts';
 import type { KeyKindPolicy, VendorSwitchContext } from '../machines/index.ts';
@@ -21,6 +21,19 @@ export interface PropertyView {
   keyKindPolicy: KeyKindPolicy;
   version: number;
   createdAt: string;
+  updatedAt: string;
+}
+
+/** A credential as a desk's mirror keeps it. */
+export interface MirroredCredential {
+  id: string;
+  status: string;
+  kind: string;
+  rooms: string[];
+  reservationId: string | null;
+  holderRef: string;
+  validFrom: string;
+  validUntil: string;
   updatedAt: string;
 }
 
@@ -139,6 +152,20 @@ export interface ReadModel {
   liveCredentialsOfHolder(tenantId: string, kind: 'guest' | 'staff', ref: string): Promise<string[]>;
   /** Whether the member of staff's account was deactivated (their staff actor says so). */
   staffDeactivated(tenantId: string, staffId: string): Promise<boolean>;
+  /**
+   * A property's credentials changed after `after` (by update time, then id) and before `before`: a desk's
+   * mirror. No secrets: what the desk needs to see which rooms are let, and until when.
+   */
+  credentialChanges(
+    tenantId: string,
+    propertyId: string,
+    q: { after: { at: string; id: string } | null; before: Date; limit: number },
+  ): Promise<MirroredCredential[]>;
+  /** A reservation's stay as its actor last committed it: its check-out and why it ended; null if unknown. */
+  reservationStay(
+    tenantId: string,
+    reservationId: string,
+  ): Promise<{ checkOut: string | null; endReason: string | null } | null>;
   /** The rooms whose active lock devices are in any of the areas (a master key's doors). */
   roomsInAreas(tenantId: string, propertyId: string, areas: string[]): Promise<string[]>;
   /** The property and its rooms' locks in one round trip: what issuing reads on its hot path. */
@@ -256,6 +283,62 @@ export function createReadModel(db: Db): ReadModel {
            where actor_type = 'staff' and actor_id = ${staffActorId(tenantId, staffId)}`.execute(tx),
       );
       return rows[0]?.deactivated === true;
+    },
+
+    async credentialChanges(tenantId, propertyId, q) {
+      const rows = await withTenant(db, tenantId, (tx) => {
+        let s = tx
+          .selectFrom('key_credentials')
+          .select([
+            'id',
+            'status',
+            'kind',
+            'rooms',
+            'reservation_id',
+            'holder_ref',
+            'valid_from',
+            'valid_until',
+            // Microseconds kept: the cursor must not fall between two changes stamped in the same millisecond.
+            sql<string>`to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as(
+              'changed',
+            ),
+          ])
+          .where('property_id', '=', propertyId)
+          .where('updated_at', '<', q.before);
+        const after = q.after;
+        if (after)
+          s = s.where((eb) =>
+            eb.or([
+              eb('updated_at', '>', sql<Date>`${after.at}::timestamptz`),
+              eb.and([eb('updated_at', '=', sql<Date>`${after.at}::timestamptz`), eb('id', '>', after.id)]),
+            ]),
+          );
+        return s.orderBy('updated_at').orderBy('id').limit(q.limit).execute();
+      });
+      return rows.map((r) => ({
+        id: r.id,
+        status: r.status,
+        kind: r.kind,
+        rooms: r.rooms,
+        reservationId: r.reservation_id,
+        holderRef: r.holder_ref,
+        validFrom: new Date(r.valid_from).toISOString(),
+        validUntil: new Date(r.valid_until).toISOString(),
+        updatedAt: r.changed,
+      }));
+    },
+
+    async reservationStay(tenantId, reservationId) {
+      const { rows } = await withTenant(db, tenantId, (tx) =>
+        sql<{ check_out: string | null; end_reason: string | null }>`
+          select snapshot->'context'->>'checkOut' as check_out, snapshot->'context'->>'endReason' as end_reason
+            from actor_snapshots
+           where actor_type = 'reservation' and actor_id = ${reservationActorId(tenantId, reservationId)}`.execute(
+          tx,
+        ),
+      );
+      const r = rows[0];
+      return r ? { checkOut: r.check_out, endReason: r.end_reason } : null;
     },
 
     async roomsInAreas(tenantId, propertyId, areas) {

@@ -214,6 +214,32 @@ export interface OfflineCertificatesTable {
   issued_at: ColumnType<Date, Date | string | undefined, never>;
   revoked_at: ColumnType<Date | null, never, Date | string | null>;
   revoked_reason: ColumnType<string | null, never, string | null>;
+  /** On the revocation list since (revoked, or expired: the cleanup job), and off the pulled list since. */
+  crl_at: ColumnType<Date | null, never, Date | string | null>;
+  crl_reason: ColumnType<string | null, never, string | null>;
+  archived_at: ColumnType<Date | null, never, never>;
+}
+
+export interface ProvisionalIssuancesTable {
+  tenant_id: string;
+  id: string;
+  property_id: string;
+  agent_id: string;
+  certificate_serial: string;
+  digest: string;
+  outcome: 'accepted' | 'accepted_with_changes' | 'rejected';
+  reason: string | null;
+  changes: JSONColumnType<ProvisionalChange[], string, string>;
+  issued_at: Timestamp;
+  received_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+/** What reconciliation changed of a provisional credential it accepted. */
+export interface ProvisionalChange {
+  field: 'validUntil' | 'validFrom' | 'rooms';
+  from: string | string[];
+  to: string | string[];
+  reason: string;
 }
 
 export interface DesktopOperationsTable {
@@ -224,6 +250,7 @@ export interface DesktopOperationsTable {
 }
 
 export interface Database {
+  provisional_issuances: ProvisionalIssuancesTable;
   desktop_operations: DesktopOperationsTable;
   offline_certificates: OfflineCertificatesTable;
   desktop_agents: DesktopAgentsTable;

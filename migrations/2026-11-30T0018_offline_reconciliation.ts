@@ -1,0 +1,68 @@
+import { type Kysely, sql } from 'kysely';
+
+/**
+ * Offline issuance, reconciled (`docs/desktop-agent.md`):
+ * - `provisional_issuances`: each provisional credential a desk pushed, with the decision taken on it the first
+ *   time (accepted, accepted with changes, rejected and why) and the digest of what was signed, so a push sent
+ *   again gets the same answer and a different record under the same id is told apart. Tenant-isolated.
+ * - The certificate revocation list: `offline_certificates.crl_at` is when a certificate went on it (revoked
+ *   with its agent, or expired: `lock_offline_cert_cleanup`), `archived_at` when it left the list agents pull
+ *   (long past its end; kept for late pushes). The cleanup runs across tenants, so it is SECURITY DEFINER.
+ * - An index for the desks' mirror pulls (a property's credentials changed since a cursor).
+ */
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await sql`
+    CREATE TABLE provisional_issuances (
+      tenant_id text NOT NULL,
+      id text NOT NULL,
+      property_id text NOT NULL,
+      agent_id text NOT NULL REFERENCES desktop_agents (id),
+      certificate_serial text NOT NULL,
+      digest text NOT NULL,
+      outcome text NOT NULL CHECK (outcome IN ('accepted', 'accepted_with_changes', 'rejected')),
+      reason text,
+      changes jsonb NOT NULL DEFAULT '[]',
+      issued_at timestamptz NOT NULL,
+      received_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX provisional_issuances_agent ON provisional_issuances (tenant_id, agent_id);
+    ALTER TABLE provisional_issuances ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE provisional_issuances FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON provisional_issuances TO lock_runtime
+      USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
+    GRANT SELECT, INSERT ON provisional_issuances TO lock_runtime;
+
+    ALTER TABLE offline_certificates ADD COLUMN crl_at timestamptz;
+    ALTER TABLE offline_certificates ADD COLUMN crl_reason text;
+    ALTER TABLE offline_certificates ADD COLUMN archived_at timestamptz;
+    UPDATE offline_certificates SET crl_at = revoked_at, crl_reason = 'revoked' WHERE revoked_at IS NOT NULL;
+    CREATE INDEX offline_certificates_crl ON offline_certificates (tenant_id, property_id, crl_at)
+      WHERE crl_at IS NOT NULL AND archived_at IS NULL;
+    CREATE INDEX offline_certificates_open ON offline_certificates (not_after) WHERE crl_at IS NULL;
+    GRANT UPDATE (crl_at, crl_reason) ON offline_certificates TO lock_runtime;
+    CREATE POLICY owner_definer ON offline_certificates TO CURRENT_USER USING (true) WITH CHECK (true);
+
+    -- Expired certificates go on the list; those long past their end leave the list agents pull.
+    CREATE FUNCTION lock_offline_cert_cleanup(p_now timestamptz, p_archive_after interval, p_limit int)
+    RETURNS TABLE (listed int, archived int)
+    LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+      WITH listed AS (
+        UPDATE offline_certificates SET crl_at = p_now, crl_reason = 'expired'
+         WHERE serial IN (SELECT serial FROM offline_certificates
+                           WHERE crl_at IS NULL AND not_after <= p_now LIMIT p_limit)
+        RETURNING 1),
+      archived AS (
+        UPDATE offline_certificates SET archived_at = p_now
+         WHERE serial IN (SELECT serial FROM offline_certificates
+                           WHERE archived_at IS NULL AND crl_at IS NOT NULL
+                             AND not_after <= p_now - p_archive_after LIMIT p_limit)
+        RETURNING 1)
+      SELECT (SELECT count(*)::int FROM listed), (SELECT count(*)::int FROM archived)
+    $$;
+    REVOKE ALL ON FUNCTION lock_offline_cert_cleanup(timestamptz, interval, int) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION lock_offline_cert_cleanup(timestamptz, interval, int) TO lock_dispatcher;
+
+    CREATE INDEX key_credentials_property_changes ON key_credentials (tenant_id, property_id, updated_at, id);
+  `.execute(db);
+}

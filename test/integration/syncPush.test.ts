@@ -1,0 +1,334 @@
+/**
+ * `/sync/v1/push` and `/sync/v1/pull` against a real service: a desk's provisional card, signed under its
+ * certificate, becomes the credential with the same id, active without a vendor call; pushed again it gets
+ * the same answer and changes nothing; every broken link of the chain, a scope overstepped, a room let
+ * meanwhile, a revoked agent or certificate is rejected with its reason and creates nothing. The pull gives
+ * the mirror and the revocation list, a cursor at a time.
+ */
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DeviceKey, generateDeviceKey, signMessage } from '../../src/desktop/envelope.ts';
+import { issueCertificate } from '../../src/desktop/certificates.ts';
+import { type ProvisionalIssuance, signProvisional } from '../../src/desktop/provisional.ts';
+import { localOfflineSigner } from '../../src/io/crypto/offlineSigner.ts';
+import { withTenant } from '../../src/io/db/index.ts';
+import { seedProperty } from '../support/fixtures.ts';
+import { buildTestGateway } from '../support/gateway.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
+
+interface Desk {
+  agentId: string;
+  key: DeviceKey;
+  certificate: Record<string, unknown>;
+  seq: number;
+}
+
+describe('/sync/v1/push and /sync/v1/pull', () => {
+  let h: Harness;
+  let gw: Awaited<ReturnType<typeof buildTestGateway>>;
+  let auth: Record<string, string>;
+  let propertyId: string;
+  let desk: Desk;
+  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
+  const hour = 3_600_000;
+
+  const api = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown) =>
+    gw.app.inject({ method, url: `/api/v1${url}`, headers: auth, ...(payload ? { payload } : {}) });
+
+  async function enroll(name: string): Promise<Desk> {
+    const { key } = generateDeviceKey();
+    const r = await api('POST', `/properties/${propertyId}/agents`, { name, publicKey: key.publicKey });
+    expect(r.statusCode, r.body).toBe(201);
+    const d: Desk = { agentId: r.json().id, key, certificate: {}, seq: 0 };
+    const now = new Date().toISOString();
+    const hs = await gw.app.inject({
+      method: 'POST',
+      url: '/sync/v1/handshake',
+      payload: signMessage(key, {
+        agentId: d.agentId,
+        propertyId,
+        name: 'handshake',
+        boot: '1',
+        seq: ++d.seq,
+        at: now,
+        body: { clock: now },
+      }),
+    });
+    expect(hs.statusCode, hs.body).toBe(200);
+    expect(hs.json().cardFormat).toEqual({ format: 'H10301', facilityCode: 7 });
+    d.certificate = hs.json().certificate;
+    return d;
+  }
+
+  const record = (d: Desk, over: Partial<Omit<ProvisionalIssuance, 'sig'>> = {}): ProvisionalIssuance =>
+    signProvisional(d.key, {
+      v: 1,
+      id: randomUUID(),
+      agentId: d.agentId,
+      propertyId,
+      certificateSerial: String(d.certificate.serial),
+      kind: 'card',
+      rooms: ['301'],
+      validFrom: new Date(Date.now() - hour).toISOString(),
+      validUntil: new Date(Date.now() + 24 * hour).toISOString(),
+      issuedAt: new Date().toISOString(),
+      reservationId: null,
+      holderRef: 'guest-1',
+      cardNumber: '4242',
+      ...over,
+    });
+  const item = (d: Desk, issuance: ProvisionalIssuance, certificate = d.certificate) => ({
+    issuance,
+    certificate,
+    uid: '04A1B2C3',
+  });
+  const push = (d: Desk, items: unknown[], key = d.key) =>
+    gw.app.inject({
+      method: 'POST',
+      url: '/sync/v1/push',
+      payload: signMessage(key, {
+        agentId: d.agentId,
+        propertyId,
+        name: 'push',
+        boot: '1',
+        seq: ++d.seq,
+        at: new Date().toISOString(),
+        body: { items },
+      }),
+    });
+  const pull = (d: Desk, cursor?: string) =>
+    gw.app.inject({
+      method: 'GET',
+      url: `/sync/v1/pull${cursor ? `?cursor=${cursor}` : ''}`,
+      headers: {
+        'x-lock-agent-request': Buffer.from(
+          JSON.stringify(
+            signMessage(d.key, {
+              agentId: d.agentId,
+              propertyId,
+              name: 'pull',
+              boot: '1',
+              seq: ++d.seq,
+              at: new Date().toISOString(),
+              body: { cursor: cursor ?? null },
+            }),
+          ),
+        ).toString('base64url'),
+      },
+    });
+  const credential = async (id: string) => {
+    const r = await api('GET', `/key-credentials/${id}`);
+    return r.statusCode === 404 ? null : r.json();
+  };
+  const recordedCount = async () =>
+    (
+      await withTenant(h.service.runtimeDb, tenantId, (tx) =>
+        tx
+          .selectFrom('provisional_issuances')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+      )
+    ).n;
+
+  beforeAll(async () => {
+    h = await startHarness({}, { 'generic-wiegand': { format: 'H10301', facilityCode: 7 } });
+    gw = await buildTestGateway(h, { waitBudgetMs: 5000 });
+    auth = { authorization: `Bearer ${await gw.token(tenantId)}` };
+    ({ propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' }));
+    expect(
+      (
+        await api('PUT', `/properties/${propertyId}/vendor-adapters/generic-wiegand`, {
+          status: 'active',
+          config: { format: 'H10301', facilityCode: 7 },
+        })
+      ).statusCode,
+    ).toBe(200);
+    await api('PUT', `/properties/${propertyId}/key-kind-policy`, {
+      card: { preferredOrder: ['generic-wiegand'] },
+    });
+    for (const roomId of ['301', '302', '303'])
+      expect(
+        (await api('POST', `/properties/${propertyId}/generic-wiegand/locks`, { roomId })).statusCode,
+      ).toBe(201);
+    desk = await enroll('desk-1');
+  });
+  afterAll(async () => {
+    await gw?.app.close();
+    await h?.close();
+  });
+
+  it('push: a provisional card becomes the credential with the same id, active, and a push sent again changes nothing', async () => {
+    const p = record(desk);
+    const first = await push(desk, [item(desk, p)]);
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.json().results).toEqual([{ id: p.id, outcome: 'accepted', status: 'active' }]);
+    const c = await credential(p.id);
+    expect(c).toMatchObject({
+      id: p.id,
+      status: 'active',
+      kind: 'card',
+      rooms: ['301'],
+      grants: [{ vendor: 'generic-wiegand', vendorRef: 'card-04A1B2C3', status: 'active' }],
+    });
+    // Sent again (a lost answer): the same answer, and the credential is as it was.
+    const again = await push(desk, [item(desk, p)]);
+    expect(again.json().results).toEqual([{ id: p.id, outcome: 'accepted', status: 'active' }]);
+    expect((await credential(p.id)).version).toBe(c.version);
+  });
+
+  it("push: a record changed after signing, a forged certificate and another desk's certificate are rejected, and nothing is created", async () => {
+    const before = await recordedCount();
+    const tampered = { ...record(desk), cardNumber: '9999' };
+    const forger = localOfflineSigner();
+    const forged = await issueCertificate(forger, {
+      ...(desk.certificate as unknown as Parameters<typeof issueCertificate>[1]),
+    });
+    const other = await enroll('desk-2');
+    const r = await push(desk, [
+      item(desk, tampered),
+      item(desk, record(desk), forged as unknown as Record<string, unknown>),
+      item(desk, record(desk, { certificateSerial: String(other.certificate.serial) }), other.certificate),
+    ]);
+    expect(r.statusCode, r.body).toBe(200);
+    expect(
+      r.json().results.map((x: { outcome: string; reason: string }) => [x.outcome, x.reason.split(':')[0]]),
+    ).toEqual([
+      ['rejected', 'BAD_SIGNATURE'],
+      ['rejected', 'CERTIFICATE_BAD_SIGNATURE'],
+      ['rejected', 'CERTIFICATE_NOT_THIS_AGENT'],
+    ]);
+    expect(await credential(tampered.id)).toBeNull();
+    expect(await recordedCount()).toBe(before);
+  });
+
+  it('push: out of scope, a room without a desk lock, a room let meanwhile and a second record under one id are rejected with the reason', async () => {
+    const tooLong = record(desk, { validUntil: new Date(Date.now() + 100 * hour).toISOString() });
+    const ttlockRoom = record(desk, { rooms: ['101'] });
+    const relet = record(desk, { holderRef: 'guest-2' }); // 301 is guest-1's (first test)
+    const partly = record(desk, { holderRef: 'guest-3', rooms: ['301', '302'] });
+    const original = record(desk, { rooms: ['303'], holderRef: 'guest-4' });
+    const r = await push(
+      desk,
+      [tooLong, ttlockRoom, relet, partly, original].map((p) => item(desk, p)),
+    );
+    const results = r.json().results as { outcome: string; reason?: string; changes?: unknown[] }[];
+    expect(results.map((x) => [x.outcome, x.reason?.split(':')[0]])).toEqual([
+      ['rejected', 'OUT_OF_SCOPE'],
+      ['rejected', 'NOT_A_DESK_ROOM'],
+      ['rejected', 'ROOM_RELET'],
+      ['accepted_with_changes', undefined],
+      ['accepted', undefined],
+    ]);
+    expect(results[3]?.changes).toEqual([
+      expect.objectContaining({ field: 'rooms', from: ['301', '302'], to: ['302'] }),
+    ]);
+    expect((await credential(partly.id)).rooms).toEqual(['302']);
+    // Another record under an id already decided: refused, the first decision stands.
+    const conflicting = record(desk, { id: original.id, rooms: ['303'], holderRef: 'guest-5' });
+    const c = await push(desk, [item(desk, conflicting)]);
+    expect(c.json().results[0]).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringMatching(/^REPLAY_CONFLICT/),
+    });
+    expect((await credential(original.id)).holder.ref).toBe('guest-4');
+  });
+
+  it('push: malformed items are rejected one by one; an unsigned or wrongly signed push is refused whole', async () => {
+    const good = record(desk, { rooms: ['302'], holderRef: 'guest-3' });
+    const r = await push(desk, [{ nonsense: true }, { issuance: { id: 'x' } }, item(desk, good)]);
+    expect(r.json().results.map((x: { outcome: string; id: string | null }) => [x.id, x.outcome])).toEqual([
+      [null, 'rejected'],
+      ['x', 'rejected'],
+      [good.id, 'accepted'],
+    ]);
+    const forged = await push(desk, [item(desk, record(desk))], generateDeviceKey().key);
+    expect([forged.statusCode, forged.json().detail]).toEqual([
+      401,
+      expect.stringContaining('BAD_SIGNATURE'),
+    ]);
+    const unsigned = await gw.app.inject({ method: 'POST', url: '/sync/v1/push', payload: { items: [] } });
+    expect(unsigned.statusCode).toBe(400);
+  });
+
+  it('push: a changed record never gets through (property over mutations of a signed item)', async () => {
+    const base = item(desk, record(desk, { rooms: ['303'], holderRef: 'guest-4' }));
+    const fields = [
+      'id',
+      'agentId',
+      'propertyId',
+      'certificateSerial',
+      'rooms',
+      'validFrom',
+      'validUntil',
+      'issuedAt',
+      'holderRef',
+      'cardNumber',
+      'sig',
+    ] as const;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...fields),
+        fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.string())),
+        async (field, value) => {
+          const changed = { ...base, issuance: { ...base.issuance, [field]: value } };
+          const r = await push(desk, [changed]);
+          expect(r.statusCode).toBe(200);
+          expect(r.json().results[0].outcome).toBe('rejected');
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("push: a revoked agent's and a revoked certificate's records are rejected with the reason, and recorded", async () => {
+    const revokedDesk = await enroll('desk-3');
+    const p = record(revokedDesk, { rooms: ['302'], holderRef: 'guest-3' });
+    expect(
+      (await api('POST', `/agents/${revokedDesk.agentId}/revoke`, { reason: 'laptop stolen' })).statusCode,
+    ).toBe(200);
+    const r = await push(revokedDesk, [item(revokedDesk, p)]);
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json().results[0]).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringMatching(/^AGENT_REVOKED/),
+    });
+    expect(await credential(p.id)).toBeNull();
+    // The pull is refused for it: a revoked desk learns it from the answer.
+    expect((await pull(revokedDesk)).statusCode).toBe(403);
+
+    const d4 = await enroll('desk-4');
+    await h.service.offline.certificates.revoke(tenantId, String(d4.certificate.serial), 'test');
+    const q = await push(d4, [item(d4, record(d4, { rooms: ['302'], holderRef: 'guest-3' }))]);
+    expect(q.json().results[0]).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringMatching(/^CERTIFICATE_REVOKED/),
+    });
+  });
+
+  it("pull: the mirror of the property's credentials and the revocation list, a cursor at a time", async () => {
+    // The latest changes wait out the pull's horizon (a commit stamped earlier may still land).
+    let page: { cursor: string; credentials: { rooms: string[] }[]; crl: { reason: string }[] } = {
+      cursor: '',
+      credentials: [],
+      crl: [],
+    };
+    await expect
+      .poll(
+        async () => {
+          page = (await pull(desk)).json();
+          return page.credentials.length;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(4); // the four accepted above
+    expect(page.credentials[0]).not.toHaveProperty('secret');
+    expect(page.credentials.map((c: { rooms: string[] }) => c.rooms).flat()).toContain('301');
+    expect(page.crl.map((c: { reason: string }) => c.reason)).toContain('revoked');
+    // From its cursor, nothing new until something changes.
+    const next = await pull(desk, page.cursor);
+    expect(next.json()).toMatchObject({ credentials: [], crl: [], more: false });
+    const badCursor = await pull(desk, 'not-a-cursor');
+    expect(badCursor.statusCode).toBe(400);
+  });
+});
