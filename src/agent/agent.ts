@@ -15,6 +15,7 @@ import {
   fsyncSync,
   openSync,
   readFileSync,
+  rmSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -26,8 +27,14 @@ import { lineEncoder } from '../io/encoders/lineEncoder.ts';
 import { type ByteLink, openSerialLink, openTcpLink } from '../io/encoders/link.ts';
 import { onityEncoder } from '../io/encoders/onityEncoder.ts';
 import { type Encoder, EncoderError } from '../io/encoders/port.ts';
-import { wiegandFormatNames } from '../io/encoders/wiegand.ts';
+import { type WiegandFormatName, wiegandFormatNames } from '../io/encoders/wiegand.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ProvisionalIssuance } from '../desktop/provisional.ts';
+import { MAX_PUSH_ITEMS } from '../desktop/provisional.ts';
 import { loadHeldCertificate, renewCertificate } from './certificateClient.ts';
+import { LocalMirror, mirrorKey, type ProvisionalView, provisionalView } from './mirror.ts';
+import { type OfflineIssueRequest, OfflineIssueError, prepareOffline } from './offlineIssuer.ts';
+import { pullPage, pushProvisional, type SyncIdentity } from './syncClient.ts';
 import { dataDigest, Journal, type JournalEntry } from './journal.ts';
 import { type AgentStore, createAgentStore } from './state.ts';
 
@@ -55,6 +62,8 @@ export const AgentConfig = Type.Object({
     pass: Type.Optional(Type.String()),
     /** The desktop subject root (`lock.desktop`; a test's own prefix before it). */
     subjectRoot: Type.Optional(Type.String()),
+    /** How long a start waits for NATS before going on without it (it keeps connecting). */
+    startWaitMs: Type.Optional(Type.Integer({ minimum: 0 })),
     /** TLS to the server (production): the CA that signed it, and a client certificate where it asks for one. */
     tls: Type.Optional(
       Type.Object({
@@ -67,6 +76,10 @@ export const AgentConfig = Type.Object({
   /** The device key's file (PKCS#8 PEM, 0600), made on first start. */
   deviceKeyFile: Type.String(),
   journalFile: Type.String(),
+  /** The encrypted local mirror (default: beside the journal). */
+  mirrorFile: Type.Optional(Type.String()),
+  /** How long an offline issue waits for a card at the encoder. */
+  offlineEncodeTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
   encoders: Type.Array(EncoderConfig, { maxItems: 8 }),
   heartbeatMs: Type.Optional(Type.Integer({ minimum: 100 })),
   /** The service's `/sync/v1` (its base URL): offline-issuance certificates are renewed there while online. */
@@ -74,6 +87,8 @@ export const AgentConfig = Type.Object({
     Type.Object({
       url: Type.String(),
       renewEveryMs: Type.Optional(Type.Integer({ minimum: 1000 })),
+      /** How often provisional cards are pushed and the mirror pulled while online (and at every reconnect). */
+      syncEveryMs: Type.Optional(Type.Integer({ minimum: 100 })),
     }),
   ),
 });
@@ -85,7 +100,7 @@ const EncodeCommand = Type.Object({
   encoderId: Type.Optional(Type.String()),
   data: Type.Union([
     Type.Object({
-      format: Type.Union(wiegandFormatNames.map((f) => Type.Literal(f))),
+      format: Type.Unsafe<WiegandFormatName>(Type.Union(wiegandFormatNames.map((f) => Type.Literal(f)))),
       bits: Type.String({ pattern: '^[01]{26,37}$' }),
     }),
     Type.Null(),
@@ -138,6 +153,12 @@ export function loadOrCreateDeviceKey(file: string): DeviceKey {
 export interface RunningAgent {
   store: AgentStore;
   publicKey: string;
+  /** Issues a card with the service out of reach (a provisional credential; `docs/desktop-agent.md`). */
+  issueOffline(req: OfflineIssueRequest): Promise<ProvisionalView>;
+  /** The provisional cards issued here and what reconciliation said of each. */
+  provisional(): ProvisionalView[];
+  /** Pushes the provisional cards and pulls the mirror now. */
+  syncNow(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -184,24 +205,10 @@ export async function startAgent(
     return [c.id, e];
   }
 
-  const nc: NatsConnection = await connect({
-    servers: config.nats.servers,
-    name: `lock-agent-${config.agentId}`,
-    // Replies come only to this agent's own inbox prefix (its NATS permissions allow nothing else).
-    inboxPrefix: `_INBOX_${config.agentId}`,
-    maxReconnectAttempts: -1,
-    ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass ?? '' } : {}),
-    ...(config.nats.tls ? { tls: config.nats.tls } : {}),
-  });
-  store.trigger.connection({ connected: true });
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect') store.trigger.connection({ connected: false });
-      if (s.type === 'reconnect') store.trigger.connection({ connected: true });
-    }
-  })();
-
+  /** The NATS connection once made (a desk may start while the service is out of reach). */
+  let nc: NatsConnection | null = null;
   const emit = (name: string, body: Record<string, unknown>) => {
+    if (!nc) return;
     const m = signMessage(key, {
       agentId: config.agentId,
       propertyId: config.propertyId,
@@ -240,14 +247,23 @@ export async function startAgent(
     return encoder.cancel ? undefined : null;
   }
 
-  async function encode(cmd: Static<typeof EncodeCommand>): Promise<void> {
+  type EncodeResult =
+    | { ok: true; uid: string; encoderId?: string; again: boolean }
+    | {
+        ok: false;
+        encoderId: string;
+        failure: string;
+        retryable: boolean;
+        nothingWritten: boolean;
+        reason: string;
+      };
+
+  /** Encodes at most once per operation; the outcome, or null while an attempt of it runs (its answer will come). */
+  async function encodeOnce(cmd: Static<typeof EncodeCommand>): Promise<EncodeResult | null> {
     const op = cmd.operationId;
-    if (inFlight.has(op)) return; // Being encoded now: its answer will come.
+    if (inFlight.has(op)) return null;
     const prior = journal.get(op);
-    if (prior?.state === 'done') {
-      emit('card_encoded', { operationId: op, uid: prior.uid, again: true });
-      return;
-    }
+    if (prior?.state === 'done') return { ok: true, uid: prior.uid ?? '', again: true };
     inFlight.add(op);
     store.trigger.encodeStarted({ op });
     const at = () => new Date().toISOString();
@@ -274,9 +290,8 @@ export async function startAgent(
           );
         if (written) {
           journal.record({ op, state: 'done', uid: written.uid, at: at() });
-          emit('card_encoded', { operationId: op, uid: written.uid, encoderId: id, again: true });
           store.trigger.encodeEnded({ op, ok: true });
-          return;
+          return { ok: true, uid: written.uid, encoderId: id, again: true };
         }
         unresolved = false;
       }
@@ -294,8 +309,8 @@ export async function startAgent(
       );
       journal.record({ op, state: 'done', uid: card.uid, at: at() });
       store.trigger.encoderSeen({ id, model: null, online: true });
-      emit('card_encoded', { operationId: op, uid: card.uid, encoderId: id, again: false });
       store.trigger.encodeEnded({ op, ok: true });
+      return { ok: true, uid: card.uid, encoderId: id, again: false };
     } catch (e) {
       const err = e instanceof EncoderError ? e : new EncoderError('PROTOCOL', String(e));
       // Nothing written only if no attempt may have: this one never began, or its encoder said so.
@@ -309,22 +324,40 @@ export async function startAgent(
           nothingWritten,
           at: at(),
         });
-        if (err.failure === 'OFFLINE')
-          store.trigger.encoderSeen({ id: encoderId, model: null, online: false, error: err.message });
-        emit('encode_failed', {
-          operationId: op,
-          encoderId,
-          failure: err.failure,
-          retryable: err.retryable || !nothingWritten,
-          nothingWritten,
-          reason: err.message.slice(0, 300),
-        });
       } catch (fatal) {
-        log('could not record or answer a failed encode', { err: String(fatal) });
+        log('could not record a failed encode', { err: String(fatal) });
       }
+      if (err.failure === 'OFFLINE')
+        store.trigger.encoderSeen({ id: encoderId, model: null, online: false, error: err.message });
       store.trigger.encodeEnded({ op, ok: false, problem: `${err.failure}: ${err.message}` });
+      return {
+        ok: false,
+        encoderId,
+        failure: err.failure,
+        retryable: err.retryable || !nothingWritten,
+        nothingWritten,
+        reason: err.message.slice(0, 300),
+      };
     } finally {
       inFlight.delete(op);
+    }
+  }
+
+  /** A `cmd.encode`: encoded at most once, answered `card_encoded` or `encode_failed`. */
+  async function encode(cmd: Static<typeof EncodeCommand>): Promise<void> {
+    const r = await encodeOnce(cmd);
+    if (!r) return;
+    const op = cmd.operationId;
+    if (r.ok)
+      emit('card_encoded', {
+        operationId: op,
+        uid: r.uid,
+        ...(r.encoderId ? { encoderId: r.encoderId } : {}),
+        again: r.again,
+      });
+    else {
+      const { ok: _, ...failed } = r;
+      emit('encode_failed', { operationId: op, ...failed });
     }
   }
 
@@ -392,56 +425,248 @@ export async function startAgent(
     }
   }
 
-  await nc.flush();
-  // Earlier writes settled first: a command sent again meanwhile must find the journal as it is now.
+  // Earlier writes settled first: a command sent again, or a provisional card recovered, must find the
+  // journal as it is now.
   await settleUnfinished();
-  const sub = nc.subscribe(`${prefix}.cmd.>`);
-  const commands = (async () => {
-    for await (const m of sub) {
-      const name = m.subject.slice(`${prefix}.cmd.`.length);
-      let body: unknown;
-      try {
-        body = m.json();
-      } catch {
-        emit('command_refused', { command: name, reason: 'not JSON' });
-        continue;
-      }
-      if (name === 'encode' && checkEncode.Check(body)) void encode(body as Static<typeof EncodeCommand>);
-      else if (name === 'read' && checkRead.Check(body)) void read(body as Static<typeof ReadCommand>);
-      else if (name === 'operation' && checkOperation.Check(body)) {
-        // What this desk did for an operation, from its journal: lets the service close a grant it never saw.
-        const { operationId: op, nonce } = body as Static<typeof OperationQuery>;
-        const e = inFlight.has(op) ? { state: 'encoding' as const } : journal.get(op);
-        emit('operation_state', {
-          operationId: op,
-          ...(nonce ? { nonce } : {}),
-          state: e?.state ?? 'none',
-          ...(e?.state === 'done' ? { uid: e.uid } : {}),
-          ...(e?.state === 'failed' ? { nothingWritten: e.nothingWritten === true } : {}),
-        });
-      } else {
-        const check = name === 'encode' ? checkEncode : name === 'read' ? checkRead : null;
-        const why = check ? [...check.Errors(body)][0] : undefined;
-        emit('command_refused', {
-          command: name.slice(0, 40),
-          reason: check
-            ? `${why?.instancePath ?? ''} ${why?.message ?? 'invalid'}`.trim()
-            : 'unknown command',
-        });
-      }
-    }
-  })();
 
-  await hello();
-  // Offline-issuance certificates: one now, then renewed while online (each lives 24 h).
+  // Offline issuance: the certificate held, the encrypted mirror, and the provisional cards of earlier runs.
   const certificateFile = `${config.journalFile}.certificate.json`;
-  const held = loadHeldCertificate(certificateFile);
+  let held = loadHeldCertificate(certificateFile);
   if (held)
     store.trigger.certificate({ serial: held.certificate.serial, notAfter: held.certificate.notAfter });
+  const mirror = await LocalMirror.open(
+    config.mirrorFile ?? `${config.journalFile}.mirror`,
+    mirrorKey(key, config.agentId),
+  );
+  const offlineStats = () => {
+    const all = mirror.provisional();
+    store.trigger.offline({
+      pending: all.filter((p) => (p.state === 'encoded' || p.state === 'uncertain') && !p.result).length,
+      accepted: all.filter((p) => p.result && p.result.outcome !== 'rejected').length,
+      rejected: all.filter((p) => p.result?.outcome === 'rejected').length,
+      mirrored: mirror.credentialCount(),
+    });
+  };
+  const offlineOp = (id: string) => `prov:${id}`;
+  /** A provisional card whose encode was cut short (a crash): what the journal says of it now. */
+  function recoverProvisional(): void {
+    for (const p of mirror.provisional().filter((x) => x.state === 'signed')) {
+      const e = journal.get(offlineOp(p.record.id));
+      if (e?.state === 'done')
+        mirror.updateProvisional(p.record.id, { state: 'encoded', uid: e.uid ?? null });
+      else if (!e || (e.state === 'failed' && e.nothingWritten))
+        mirror.updateProvisional(p.record.id, {
+          state: 'void',
+          problem: 'the desk stopped before the card was written',
+        });
+      // Begun and not known to have written nothing: pushed all the same, so the service knows of the card.
+      else mirror.updateProvisional(p.record.id, { state: 'uncertain' });
+    }
+  }
+  recoverProvisional();
+  offlineStats();
+
+  const sync: SyncIdentity | null = config.sync
+    ? {
+        url: config.sync.url,
+        key,
+        agentId: config.agentId,
+        propertyId: config.propertyId,
+        boot,
+        nextSeq: () => ++seq,
+      }
+    : null;
+  let pushing: Promise<void> | null = null;
+  /** Sends every written, unanswered provisional card, a page at a time; each answer recorded as it comes. */
+  function pushNow(): Promise<void> {
+    pushing ??= (async () => {
+      try {
+        if (!sync) return;
+        for (;;) {
+          const page = mirror.unpushed().slice(0, MAX_PUSH_ITEMS);
+          if (page.length === 0) return;
+          const r = await pushProvisional(
+            sync,
+            page.map((p) => ({ issuance: p.record, certificate: certificateOf(p.record), uid: p.uid })),
+          );
+          if (!r.ok) {
+            store.trigger.problem({ problem: `provisional cards not pushed: ${r.reason}` });
+            return;
+          }
+          mirror.recordResults(r.results);
+          offlineStats();
+          log('provisional cards reconciled', {
+            items: r.results.length,
+            rejected: r.results.filter((x) => x.outcome === 'rejected').length,
+          });
+        }
+      } finally {
+        pushing = null;
+      }
+    })();
+    return pushing;
+  }
+  /** The certificate a record was issued under (each one held is kept in the mirror by its serial). */
+  const certificateOf = (r: ProvisionalIssuance) => mirror.certificate(r.certificateSerial) ?? {};
+  if (held) mirror.keepCertificate(held.certificate);
+
+  let pulling: Promise<void> | null = null;
+  /** Brings the mirror and the revocation list up to date; a revoked desk drops its certificate. */
+  function pullNow(): Promise<void> {
+    pulling ??= (async () => {
+      try {
+        if (!sync) return;
+        for (;;) {
+          const r = await pullPage(sync, mirror.cursor);
+          if (!r.ok) {
+            if (r.status === 403) revoked('the service refuses this desk (revoked)');
+            else store.trigger.problem({ problem: `mirror not pulled: ${r.reason}` });
+            return;
+          }
+          mirror.applyPull(r);
+          if (held && mirror.certificateRevoked(held.certificate.serial))
+            revoked('this desk’s certificate is on the revocation list');
+          offlineStats();
+          if (!r.more) return;
+        }
+      } finally {
+        pulling = null;
+      }
+    })();
+    return pulling;
+  }
+  function revoked(why: string): void {
+    held = null;
+    rmSync(certificateFile, { force: true });
+    store.trigger.revoked({ reason: why });
+  }
+
+  /**
+   * Issues a card with the service out of reach: checked against the certificate and the mirror, signed and
+   * recorded before the card is written, encoded at most once, then queued for the next push.
+   */
+  async function issueOffline(req: OfflineIssueRequest): Promise<ProvisionalView> {
+    const prepared = prepareOffline({
+      req,
+      held,
+      mirror,
+      key,
+      agentId: config.agentId,
+      propertyId: config.propertyId,
+      now: new Date(),
+    });
+    const { record } = prepared;
+    mirror.addProvisional(record);
+    const r = await encodeOnce({
+      operationId: offlineOp(record.id),
+      ...(req.encoderId ? { encoderId: req.encoderId } : {}),
+      data: prepared.data,
+      rooms: [],
+      validFrom: record.validFrom,
+      validUntil: record.validUntil,
+      timeoutMs: config.offlineEncodeTimeoutMs ?? 60_000,
+    });
+    if (r?.ok) mirror.updateProvisional(record.id, { state: 'encoded', uid: r.uid });
+    else if (r && r.nothingWritten)
+      mirror.updateProvisional(record.id, { state: 'void', problem: `${r.failure}: ${r.reason}` });
+    else
+      mirror.updateProvisional(record.id, {
+        state: 'uncertain',
+        problem: r ? `${r.failure}: ${r.reason}` : 'still encoding',
+      });
+    offlineStats();
+    void pushNow();
+    const now = mirror.provisional().find((p) => p.record.id === record.id);
+    if (!now) throw new OfflineIssueError('ENCODE_FAILED', 'the provisional card was not recorded');
+    if (now.state === 'void')
+      throw new OfflineIssueError('ENCODE_FAILED', now.problem ?? 'nothing was written');
+    return provisionalView(now);
+  }
+
+  const subscribe = (c: NatsConnection) => {
+    const sub = c.subscribe(`${prefix}.cmd.>`);
+    const loop = (async () => {
+      for await (const m of sub) {
+        const name = m.subject.slice(`${prefix}.cmd.`.length);
+        let body: unknown;
+        try {
+          body = m.json();
+        } catch {
+          emit('command_refused', { command: name, reason: 'not JSON' });
+          continue;
+        }
+        if (name === 'encode' && checkEncode.Check(body)) void encode(body as Static<typeof EncodeCommand>);
+        else if (name === 'read' && checkRead.Check(body)) void read(body as Static<typeof ReadCommand>);
+        else if (name === 'operation' && checkOperation.Check(body)) {
+          // What this desk did for an operation, from its journal: lets the service close a grant it never saw.
+          const { operationId: op, nonce } = body as Static<typeof OperationQuery>;
+          const e = inFlight.has(op) ? { state: 'encoding' as const } : journal.get(op);
+          emit('operation_state', {
+            operationId: op,
+            ...(nonce ? { nonce } : {}),
+            state: e?.state ?? 'none',
+            ...(e?.state === 'done' ? { uid: e.uid } : {}),
+            ...(e?.state === 'failed' ? { nothingWritten: e.nothingWritten === true } : {}),
+          });
+        } else {
+          const check = name === 'encode' ? checkEncode : name === 'read' ? checkRead : null;
+          const why = check ? [...check.Errors(body)][0] : undefined;
+          emit('command_refused', {
+            command: name.slice(0, 40),
+            reason: check
+              ? `${why?.instancePath ?? ''} ${why?.message ?? 'invalid'}`.trim()
+              : 'unknown command',
+          });
+        }
+      }
+    })();
+    return { sub, loop };
+  };
+
+  let stopped = false;
+  let commands: ReturnType<typeof subscribe> | null = null;
+  /** Connects to NATS (retrying for as long as it takes), then listens for commands and says hello. */
+  const online = (async () => {
+    const c = await connect({
+      servers: config.nats.servers,
+      name: `lock-agent-${config.agentId}`,
+      // Replies come only to this agent's own inbox prefix (its NATS permissions allow nothing else).
+      inboxPrefix: `_INBOX_${config.agentId}`,
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: true,
+      ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass ?? '' } : {}),
+      ...(config.nats.tls ? { tls: config.nats.tls } : {}),
+    });
+    if (stopped) {
+      await c.close();
+      return;
+    }
+    nc = c;
+    store.trigger.connection({ connected: true });
+    void (async () => {
+      for await (const s of c.status()) {
+        if (s.type === 'disconnect') store.trigger.connection({ connected: false });
+        if (s.type === 'reconnect') {
+          store.trigger.connection({ connected: true });
+          // Back online: what was issued meanwhile goes to the service at once.
+          void syncNow();
+        }
+      }
+    })();
+    await c.flush();
+    commands = subscribe(c);
+    await hello();
+  })();
+  online.catch((e: unknown) => log('NATS connection failed', { err: String(e) }));
+  // A desk that starts with the service out of reach starts all the same (offline issuance works); it joins
+  // NATS when it can.
+  await Promise.race([online.catch(() => {}), delay(config.nats.startWaitMs ?? 10_000)]);
+
+  // Offline-issuance certificates: one now, then renewed while online (each lives 24 h).
   const renew = async () => {
-    if (!config.sync) return;
+    if (!sync) return;
     const r = await renewCertificate({
-      url: config.sync.url,
+      url: sync.url,
       key,
       agentId: config.agentId,
       propertyId: config.propertyId,
@@ -449,37 +674,56 @@ export async function startAgent(
       seq: ++seq,
       file: certificateFile,
     });
-    if (r.ok)
+    if (r.ok) {
+      held = r.held;
+      mirror.keepCertificate(r.held.certificate);
       store.trigger.certificate({ serial: r.held.certificate.serial, notAfter: r.held.certificate.notAfter });
-    else store.trigger.problem({ problem: r.reason });
+    } else {
+      if (r.status === 403) revoked(r.reason);
+      store.trigger.problem({ problem: r.reason });
+    }
     log(r.ok ? 'offline-issuance certificate renewed' : 'offline-issuance certificate not renewed', {
       ...(r.ok ? { notAfter: r.held.certificate.notAfter } : { reason: r.reason }),
     });
   };
-  // Not awaited: a desk that starts offline starts all the same (it keeps the certificate it had).
+  /** Push first (what the desk issued), then pull (what changed), then a fresh certificate. */
+  async function syncNow(): Promise<void> {
+    await pushNow().catch((e: unknown) => log('push failed', { err: String(e) }));
+    await pullNow().catch((e: unknown) => log('pull failed', { err: String(e) }));
+  }
   const renewing = () => renew().catch((e: unknown) => log('certificate renewal failed', { err: String(e) }));
-  void renewing();
-  const renewal = config.sync
-    ? setInterval(() => void renewing(), config.sync.renewEveryMs ?? 3_600_000)
-    : null;
-  const beat = setInterval(() => {
-    const encs = Object.values(store.getSnapshot().context.encoders).map((e) => ({
-      id: e.id,
-      online: e.online,
-    }));
-    emit('heartbeat', { encoders: encs, encoding: store.getSnapshot().context.encoding.length });
-  }, config.heartbeatMs ?? 15_000);
+  // Not awaited: a desk that starts offline starts all the same (it keeps the certificate it had).
+  void renewing().then(() => syncNow());
+  const timers = [
+    config.sync ? setInterval(() => void renewing(), config.sync.renewEveryMs ?? 3_600_000) : null,
+    config.sync ? setInterval(() => void syncNow(), config.sync.syncEveryMs ?? 30_000) : null,
+    setInterval(() => {
+      const encs = Object.values(store.getSnapshot().context.encoders).map((e) => ({
+        id: e.id,
+        online: e.online,
+      }));
+      emit('heartbeat', { encoders: encs, encoding: store.getSnapshot().context.encoding.length });
+    }, config.heartbeatMs ?? 15_000),
+  ];
 
   return {
     store,
     publicKey: key.publicKey,
+    issueOffline,
+    provisional: () => mirror.provisional().map(provisionalView),
+    syncNow,
     async stop() {
-      clearInterval(beat);
-      if (renewal) clearInterval(renewal);
-      sub.unsubscribe();
-      await commands.catch(() => {});
-      await nc.drain().catch(() => {});
+      stopped = true;
+      for (const t of timers) if (t) clearInterval(t);
+      if (commands) {
+        commands.sub.unsubscribe();
+        await commands.loop.catch(() => {});
+      }
+      await nc?.drain().catch(() => {});
+      await pushing?.catch(() => {});
+      await pulling?.catch(() => {});
       await Promise.all([...encoders.values()].map((e) => e.close()));
+      mirror.close();
       journal.close();
     },
   };

@@ -12,6 +12,8 @@ import { type DeviceKey, signMessage } from '../desktop/envelope.ts';
 export interface HeldCertificate {
   certificate: OfflineCertificate;
   servicePublicKey: string;
+  /** How the property's cards are encoded (the generic-wiegand adapter's), for cards issued offline. */
+  cardFormat: { format: string; facilityCode: number } | null;
 }
 
 export function loadHeldCertificate(file: string): HeldCertificate | null {
@@ -32,7 +34,7 @@ export async function renewCertificate(o: {
   boot: string;
   seq: number;
   file: string;
-}): Promise<{ ok: true; held: HeldCertificate } | { ok: false; reason: string }> {
+}): Promise<{ ok: true; held: HeldCertificate } | { ok: false; status: number | null; reason: string }> {
   const now = new Date().toISOString();
   const request = signMessage(o.key, {
     agentId: o.agentId,
@@ -52,21 +54,28 @@ export async function renewCertificate(o: {
       signal: AbortSignal.timeout(10_000),
     });
   } catch (e) {
-    return { ok: false, reason: `the service is out of reach: ${(e as Error).message}` };
+    return { ok: false, status: null, reason: `the service is out of reach: ${(e as Error).message}` };
   }
   const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (!res.ok)
     return {
       ok: false,
+      status: res.status,
       reason:
         `handshake refused: ${res.status} ${String(answer.code ?? '')} ${String(answer.detail ?? '')}`.trim(),
     };
   const servicePublicKey = String(answer.servicePublicKey ?? '');
   const checked = checkCertificate(answer.certificate, servicePublicKey, new Date());
-  if (!checked.ok) return { ok: false, reason: `the certificate does not check: ${checked.problem}` };
+  if (!checked.ok)
+    return { ok: false, status: null, reason: `the certificate does not check: ${checked.problem}` };
   if (checked.cert.agentKey !== o.key.publicKey || checked.cert.agentId !== o.agentId)
-    return { ok: false, reason: 'the certificate is not for this agent' };
-  const held = { certificate: checked.cert, servicePublicKey };
+    return { ok: false, status: null, reason: 'the certificate is not for this agent' };
+  const cf = answer.cardFormat as { format?: unknown; facilityCode?: unknown } | null | undefined;
+  const cardFormat =
+    cf && typeof cf.format === 'string' && Number.isSafeInteger(cf.facilityCode)
+      ? { format: cf.format, facilityCode: cf.facilityCode as number }
+      : null;
+  const held = { certificate: checked.cert, servicePublicKey, cardFormat };
   writeFileSync(o.file, JSON.stringify(held), { mode: 0o600 });
   return { ok: true, held };
 }

@@ -23,6 +23,10 @@ export interface AgentState {
   lastProblem: string | null;
   /** The offline-issuance certificate held (its serial and end), or none. */
   certificate: { serial: string; notAfter: string } | null;
+  /** Provisional cards issued here: waiting for a push, accepted, rejected; credentials mirrored. */
+  offline: { pending: number; accepted: number; rejected: number; mirrored: number };
+  /** Why the service refuses this desk, once it has said so (its certificate is dropped). */
+  revoked: string | null;
 }
 
 export function createAgentStore(encoders: { id: string; kind: string }[]) {
@@ -37,6 +41,8 @@ export function createAgentStore(encoders: { id: string; kind: string }[]) {
       failed: 0,
       lastProblem: null,
       certificate: null,
+      offline: { pending: 0, accepted: 0, rejected: 0, mirrored: 0 },
+      revoked: null,
     } as AgentState,
     on: {
       connection: (c, e: { connected: boolean }) => ({ ...c, connected: e.connected }),
@@ -45,6 +51,11 @@ export function createAgentStore(encoders: { id: string; kind: string }[]) {
         certificate: { serial: e.serial, notAfter: e.notAfter },
       }),
       problem: (c, e: { problem: string }) => ({ ...c, lastProblem: e.problem }),
+      offline: (c, e: AgentState['offline']) => ({
+        ...c,
+        offline: { pending: e.pending, accepted: e.accepted, rejected: e.rejected, mirrored: e.mirrored },
+      }),
+      revoked: (c, e: { reason: string }) => ({ ...c, revoked: e.reason, certificate: null }),
       encoderSeen: (c, e: { id: string; model: string | null; online: boolean; error?: string }) => {
         const before = c.encoders[e.id];
         if (!before) return c;

@@ -36,6 +36,9 @@ export const ProvisionalIssuance = Type.Object(
 export type ProvisionalIssuance = Static<typeof ProvisionalIssuance>;
 export const checkProvisionalIssuance = Compile(ProvisionalIssuance);
 
+/** At most this many provisional credentials per push (the agent sends its queue in pages). */
+export const MAX_PUSH_ITEMS = 50;
+
 /** One item of a push: the signed record, the certificate it was issued under, and the card the desk wrote. */
 export const PushItem = Type.Object(
   {

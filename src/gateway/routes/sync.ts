@@ -17,6 +17,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { issueCertificate } from '../../desktop/certificates.ts';
 import { type AgentMessage, verifyMessage } from '../../desktop/envelope.ts';
+import { MAX_PUSH_ITEMS } from '../../desktop/provisional.ts';
 import type { PushingAgent } from '../../desktop/reconciliation.ts';
 import { LockError } from '../../errors.ts';
 import type { GatewayPorts } from '../ports.ts';
@@ -40,8 +41,6 @@ const signedRequest = <T extends ReturnType<typeof Type.Object>>(body: T) =>
 const HandshakeRequest = signedRequest(
   Type.Object({ clock: Type.String({ format: 'date-time' }) }, { additionalProperties: false }),
 );
-/** At most this many provisional credentials per push (the agent sends its queue in pages). */
-export const MAX_PUSH_ITEMS = 50;
 const PushRequest = signedRequest(
   Type.Object(
     { items: Type.Array(Type.Unknown(), { minItems: 1, maxItems: MAX_PUSH_ITEMS }) },
