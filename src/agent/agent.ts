@@ -478,32 +478,33 @@ export async function startAgent(
     : null;
   let pushing: Promise<void> | null = null;
   /** Sends every written, unanswered provisional card, a page at a time; each answer recorded as it comes. */
-  function pushNow(): Promise<void> {
-    pushing ??= (async () => {
-      try {
-        if (!sync) return;
-        for (;;) {
-          const page = mirror.unpushed().slice(0, MAX_PUSH_ITEMS);
-          if (page.length === 0) return;
-          const r = await pushProvisional(
-            sync,
-            page.map((p) => ({ issuance: p.record, certificate: certificateOf(p.record), uid: p.uid })),
-          );
-          if (!r.ok) {
-            store.trigger.problem({ problem: `provisional cards not pushed: ${r.reason}` });
-            return;
-          }
-          mirror.recordResults(r.results);
-          offlineStats();
-          log('provisional cards reconciled', {
-            items: r.results.length,
-            rejected: r.results.filter((x) => x.outcome === 'rejected').length,
-          });
-        }
-      } finally {
-        pushing = null;
+  async function pushAll(): Promise<void> {
+    if (!sync) return;
+    for (;;) {
+      const page = mirror.unpushed().slice(0, MAX_PUSH_ITEMS);
+      if (page.length === 0) return;
+      const r = await pushProvisional(
+        sync,
+        page.map((p) => ({ issuance: p.record, certificate: certificateOf(p.record), uid: p.uid })),
+      );
+      if (!r.ok) {
+        store.trigger.problem({ problem: `provisional cards not pushed: ${r.reason}` });
+        log('provisional cards not pushed', { reason: r.reason });
+        return;
       }
-    })();
+      mirror.recordResults(r.results);
+      offlineStats();
+      log('provisional cards reconciled', {
+        items: r.results.length,
+        rejected: r.results.filter((x) => x.outcome === 'rejected').length,
+      });
+    }
+  }
+  function pushNow(): Promise<void> {
+    // `.finally` runs after the assignment even when the run ends at once (an empty queue).
+    pushing ??= pushAll().finally(() => {
+      pushing = null;
+    });
     return pushing;
   }
   /** The certificate a record was issued under (each one held is kept in the mirror by its serial). */
@@ -512,27 +513,28 @@ export async function startAgent(
 
   let pulling: Promise<void> | null = null;
   /** Brings the mirror and the revocation list up to date; a revoked desk drops its certificate. */
-  function pullNow(): Promise<void> {
-    pulling ??= (async () => {
-      try {
-        if (!sync) return;
-        for (;;) {
-          const r = await pullPage(sync, mirror.cursor);
-          if (!r.ok) {
-            if (r.status === 403) revoked('the service refuses this desk (revoked)');
-            else store.trigger.problem({ problem: `mirror not pulled: ${r.reason}` });
-            return;
-          }
-          mirror.applyPull(r);
-          if (held && mirror.certificateRevoked(held.certificate.serial))
-            revoked('this desk’s certificate is on the revocation list');
-          offlineStats();
-          if (!r.more) return;
-        }
-      } finally {
-        pulling = null;
+  async function pullAll(): Promise<void> {
+    // Revocation is final: a revoked desk only pushes (to learn what became of its cards).
+    if (!sync || store.getSnapshot().context.revoked) return;
+    for (;;) {
+      const r = await pullPage(sync, mirror.cursor);
+      if (!r.ok) {
+        if (r.status === 403) revoked('the service refuses this desk (revoked)');
+        else store.trigger.problem({ problem: `mirror not pulled: ${r.reason}` });
+        log('mirror not pulled', { reason: r.reason });
+        return;
       }
-    })();
+      mirror.applyPull(r);
+      if (held && mirror.certificateRevoked(held.certificate.serial))
+        revoked('this desk’s certificate is on the revocation list');
+      offlineStats();
+      if (!r.more) return;
+    }
+  }
+  function pullNow(): Promise<void> {
+    pulling ??= pullAll().finally(() => {
+      pulling = null;
+    });
     return pulling;
   }
   function revoked(why: string): void {
@@ -664,7 +666,7 @@ export async function startAgent(
 
   // Offline-issuance certificates: one now, then renewed while online (each lives 24 h).
   const renew = async () => {
-    if (!sync) return;
+    if (!sync || store.getSnapshot().context.revoked) return;
     const r = await renewCertificate({
       url: sync.url,
       key,
