@@ -31,6 +31,7 @@ import { createWebhookEndpoints } from './io/vendors/webhookEndpoints.ts';
 import { adapterFactories, needsHolderDetail, supportsKind } from './io/vendors/registry.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
 import { IdempotencyPruner } from './jobs/idempotencyPruner.ts';
+import { OfflineCertCleanup } from './jobs/offlineCertCleanup.ts';
 import { createReconciler } from './desktop/reconciliation.ts';
 import { type PlatformConsumerDeps, PlatformEventConsumer } from './jobs/platformEvents.ts';
 import { WebhookRouter } from './jobs/webhookRouter.ts';
@@ -250,6 +251,8 @@ export async function startService(s: ServiceSettings) {
     log: s.log,
   });
   pruner.start();
+  const certCleanup = new OfflineCertCleanup({ db: dispatcherDb, clock: s.clock, log: s.log });
+  certCleanup.start();
 
   return {
     nc,
@@ -278,6 +281,7 @@ export async function startService(s: ServiceSettings) {
     pruner,
     async stop() {
       await pruner.stop();
+      await certCleanup.stop();
       await webhookRouter.stop();
       await platform.stop();
       await platformPriority.stop();

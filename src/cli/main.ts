@@ -3,12 +3,15 @@
  * `audit-verify --tenant <id>` checks the tenant's audit hash chain (exit 1 if broken); `lifecycle-docs`
  * regenerates the machines' diagrams and tables in docs/lifecycle.md; `vendor-switch plan|apply|status`
  * drives a property's switch to another lock vendor over REST (src/cli/vendorSwitch.ts, docs/cutover.md);
- * `agent enroll` makes a desk's device key and enrols the desktop agent (src/cli/agentEnroll.ts).
+ * `agent enroll` makes a desk's device key and enrols the desktop agent (src/cli/agentEnroll.ts);
+ * `offline-cert-cleanup` is the `lock-offline-cert-cleanup` job (expired certificates onto the revocation
+ * list, long-expired ones archived; src/jobs/offlineCertCleanup.ts).
  */
 import { databaseSettingsOf, loadConfig } from '../config.ts';
 import { signDevToken } from '../gateway/auth.ts';
 import { parseScopes } from '../gateway/scopes.ts';
 import { verifyAuditChain } from '../audit/verifyChain.ts';
+import { cleanOfflineCertificates } from '../jobs/offlineCertCleanup.ts';
 import { sql } from 'kysely';
 import { connect, ensureDatabase, migrateToLatest, withUser } from '../io/db/index.ts';
 
@@ -48,6 +51,16 @@ switch (command) {
         ...(scopes ? { scopes } : {}),
       }),
     );
+    break;
+  }
+  case 'offline-cert-cleanup': {
+    const db = connect(database.databaseUrl, { max: 1 });
+    try {
+      const r = await cleanOfflineCertificates({ db, clock: { now: () => new Date() } });
+      console.log(`listed as expired: ${r.listed}, archived: ${r.archived}`);
+    } finally {
+      await db.destroy();
+    }
     break;
   }
   case 'migrate': {
@@ -115,7 +128,7 @@ switch (command) {
   default:
     console.error(
       'usage: lock:cli <token --tenant <id> | migrate | audit-verify --tenant <id> | lifecycle-docs | ' +
-        'vendor-switch <plan|apply|status> … | agent enroll --property P --name N>',
+        'vendor-switch <plan|apply|status> … | agent enroll --property P --name N | offline-cert-cleanup>',
     );
     process.exit(2);
 }

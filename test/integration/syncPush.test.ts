@@ -12,7 +12,8 @@ import { type DeviceKey, generateDeviceKey, signMessage } from '../../src/deskto
 import { issueCertificate } from '../../src/desktop/certificates.ts';
 import { type ProvisionalIssuance, signProvisional } from '../../src/desktop/provisional.ts';
 import { localOfflineSigner } from '../../src/io/crypto/offlineSigner.ts';
-import { withTenant } from '../../src/io/db/index.ts';
+import { connect, withTenant } from '../../src/io/db/index.ts';
+import { cleanOfflineCertificates } from '../../src/jobs/offlineCertCleanup.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
@@ -330,5 +331,53 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
     expect(next.json()).toMatchObject({ credentials: [], crl: [], more: false });
     const badCursor = await pull(desk, 'not-a-cursor');
     expect(badCursor.statusCode).toBe(400);
+  });
+
+  it('revocation list: one certificate revoked through REST, and the cleanup job listing expired ones and archiving old ones', async () => {
+    const d5 = await enroll('desk-5');
+    const serial = String(d5.certificate.serial);
+    const wrongAgent = await api('POST', `/agents/${desk.agentId}/certificates/${serial}/revoke`, {
+      reason: 'x',
+    });
+    expect(wrongAgent.statusCode).toBe(404);
+    const revoked = await api('POST', `/agents/${d5.agentId}/certificates/${serial}/revoke`, {
+      reason: 'lost',
+    });
+    expect([revoked.statusCode, revoked.json()]).toEqual([
+      200,
+      { serial, agentId: d5.agentId, revoked: true },
+    ]);
+    expect(await h.service.offline.certificates.status(tenantId, serial)).toEqual({
+      agentId: d5.agentId,
+      crlReason: 'revoked',
+    });
+
+    // A day and a half later every certificate above has ended: the job lists the still-open ones as expired.
+    const owner = connect(h.databaseUrl, { max: 1 });
+    try {
+      const later = new Date(Date.now() + 36 * hour);
+      const listed = await cleanOfflineCertificates({ db: owner, clock: { now: () => later } });
+      expect(listed.listed).toBeGreaterThan(0);
+      expect(listed.archived).toBe(0);
+      expect(
+        await h.service.offline.certificates.status(tenantId, String(desk.certificate.serial)),
+      ).toMatchObject({
+        crlReason: 'expired',
+      });
+      // Run again: nothing more to do.
+      expect(await cleanOfflineCertificates({ db: owner, clock: { now: () => later } })).toEqual({
+        listed: 0,
+        archived: 0,
+      });
+      const crl = (await h.service.offline.certificates.crlSince(tenantId, propertyId, null)).serials;
+      expect(crl.map((c) => c.serial)).toContain(String(desk.certificate.serial));
+      // A month on, they leave the list the desks pull (kept for a late push).
+      const month = new Date(Date.now() + 40 * 24 * hour);
+      const archived = await cleanOfflineCertificates({ db: owner, clock: { now: () => month } });
+      expect(archived.archived).toBe(crl.length);
+      expect((await h.service.offline.certificates.crlSince(tenantId, propertyId, null)).serials).toEqual([]);
+    } finally {
+      await owner.destroy();
+    }
   });
 });

@@ -3,7 +3,9 @@
  * - `POST /properties/:id/agents` `{name, publicKey}` enrols an agent whose Ed25519 key was made on the desk
  *   (`lock:cli agent enroll` does both); `GET /properties/:id/agents`, `GET /agents/:id`;
  * - `POST /agents/:id/revoke` `{reason}`: no command is sent to it from then on, and its messages are refused
- *   (within a second everywhere);
+ *   (within a second everywhere); its offline-issuance certificates go on the revocation list;
+ * - `POST /agents/:id/certificates/:serial/revoke` `{reason}`: one certificate on the revocation list (the
+ *   agent stays enrolled and gets a new one at its next handshake);
  * - `POST /properties/:id/generic-wiegand/locks` `{roomId, areas?}`: the desk's "register lock" flow (the
  *   migration plan §4.1), a generic-wiegand door with a synthetic reference (its reader has no cloud id).
  */
@@ -140,6 +142,36 @@ export function agentRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
         );
         req.log.info({ agentId: a.id }, 'desktop agent revoked');
         return withSubjects(a);
+      },
+    );
+
+    app.post(
+      '/agents/:id/certificates/:serial/revoke',
+      {
+        config: admin,
+        schema: {
+          tags: ['desktop agents'],
+          params: Type.Object({
+            id: Type.String({ maxLength: 64 }),
+            serial: Type.String({ maxLength: 64 }),
+          }),
+          body: RevokeBody,
+          response: {
+            200: Type.Object({ serial: Type.String(), agentId: Type.String(), revoked: Type.Literal(true) }),
+            ...problems,
+          },
+        },
+      },
+      async (req) => {
+        const { tenantId } = req.principal;
+        const { id, serial } = req.params;
+        const c = await p.offline.certificates.status(tenantId, serial);
+        if (!c || c.agentId !== id)
+          throw new LockError('LOCK.NOT_FOUND', `certificate ${serial} of agent ${id}`);
+        // Revoking one already revoked is the same answer (a retry).
+        await p.offline.certificates.revoke(tenantId, serial, req.body.reason);
+        req.log.info({ agentId: id, serial }, 'offline-issuance certificate revoked');
+        return { serial, agentId: id, revoked: true as const };
       },
     );
 
