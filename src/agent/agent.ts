@@ -24,6 +24,7 @@ import { Compile } from 'typebox/compile';
 import Type, { type Static } from 'typebox';
 import { type DeviceKey, deviceKeyFromPem, generateDeviceKey, signMessage } from '../desktop/envelope.ts';
 import { lineEncoder } from '../io/encoders/lineEncoder.ts';
+import { openHidLink } from '../io/encoders/hidLink.ts';
 import { type ByteLink, openSerialLink, openTcpLink } from '../io/encoders/link.ts';
 import { onityEncoder } from '../io/encoders/onityEncoder.ts';
 import { type Encoder, EncoderError } from '../io/encoders/port.ts';
@@ -44,6 +45,17 @@ const SerialPort = Type.Object({
 });
 const EncoderConfig = Type.Union([
   Type.Object({ id: Type.String({ minLength: 1 }), kind: Type.Literal('line'), serial: SerialPort }),
+  // The line protocol through a vendor-defined USB HID interface (node-hid, loaded when opened).
+  Type.Object({
+    id: Type.String({ minLength: 1 }),
+    kind: Type.Literal('hid'),
+    hid: Type.Object({
+      vendorId: Type.Integer({ minimum: 0, maximum: 0xffff }),
+      productId: Type.Integer({ minimum: 0, maximum: 0xffff }),
+      path: Type.Optional(Type.String()),
+      reportSize: Type.Optional(Type.Integer({ minimum: 8, maximum: 1024 })),
+    }),
+  }),
   Type.Object({
     id: Type.String({ minLength: 1 }),
     kind: Type.Literal('onity'),
@@ -185,11 +197,12 @@ export async function startAgent(
     if (open) return [c.id, open];
     let link: ByteLink;
     if (c.kind === 'line') link = await openSerialLink(c.serial.path, c.serial.baudRate);
+    else if (c.kind === 'hid') link = await openHidLink(c.hid);
     else if (c.tcp) link = await openTcpLink(c.tcp.host, c.tcp.port);
     else if (c.serial) link = await openSerialLink(c.serial.path, c.serial.baudRate);
     else throw new EncoderError('REFUSED', `encoder ${c.id}: neither serial nor tcp`);
     const e =
-      c.kind === 'line'
+      c.kind === 'line' || c.kind === 'hid'
         ? lineEncoder(link, { log })
         : onityEncoder(link, {
             log,

@@ -14,7 +14,7 @@ export interface ByteLink {
   readonly closed: boolean;
 }
 
-interface Emitter {
+export interface Emitter {
   on(event: 'data', f: (b: Buffer) => void): unknown;
   on(event: 'close' | 'error', f: (e?: Error) => void): unknown;
 }
@@ -22,7 +22,7 @@ interface Emitter {
 /** How long a write (or a close) may take before the link is taken for gone. */
 const WRITE_TIMEOUT_MS = 3000;
 
-function linkOver(
+export function linkOver(
   e: Emitter,
   write: (b: Uint8Array, done: (err?: Error | null) => void) => void,
   end: () => Promise<void>,
