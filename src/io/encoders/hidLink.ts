@@ -8,6 +8,7 @@
  * the agent and the service start without it — an encoder that cannot be opened is OFFLINE with the reason.
  */
 import { EventEmitter } from 'node:events';
+import type * as NodeHidModule from 'node-hid';
 import { type ByteLink, type Emitter, linkOver } from './link.ts';
 import { EncoderError } from './port.ts';
 
@@ -76,11 +77,9 @@ export function hidLink(device: HidDevice, reportSize = 64): ByteLink {
 /** Opens the first HID device matching the selector. OFFLINE when node-hid cannot load or there is none. */
 export async function openHidLink(sel: HidSelector): Promise<ByteLink> {
   const id = `${hex(sel.vendorId)}:${hex(sel.productId)}`;
-  let hid: typeof import('node-hid');
+  let hid: NodeHid;
   try {
-    const m = (await import('node-hid')) as typeof import('node-hid') & {
-      default?: typeof import('node-hid');
-    };
+    const m = (await import('node-hid')) as NodeHid & { default?: NodeHid };
     hid = m.default ?? m;
   } catch (e) {
     throw new EncoderError('OFFLINE', `USB HID is not available here (node-hid: ${(e as Error).message})`);
@@ -106,4 +105,5 @@ export async function openHidLink(sel: HidSelector): Promise<ByteLink> {
   }
 }
 
+type NodeHid = typeof NodeHidModule;
 const hex = (n: number) => n.toString(16).padStart(4, '0');
