@@ -135,6 +135,16 @@ describe('generic-wiegand through the desk agent', () => {
     expect(failed.failure.reason).toMatch(/card number must be 0–65535/);
   });
 
+  it('generic-wiegand: LOCK_DESKTOP keeps the agents\' messages, never the commands that carry card data', async () => {
+    const root = h.service.topology.desktopRoot;
+    const info = await h.service.jsm.streams.info(h.service.topology.desktopStream, {
+      subjects_filter: `${root}.>`,
+    });
+    const subjects = Object.keys(info.state.subjects ?? {});
+    expect(subjects.some((s) => s.endsWith('.evt.card_encoded'))).toBe(true);
+    expect(subjects.filter((s) => s.includes('.cmd.'))).toEqual([]);
+  });
+
   it('generic-wiegand: a credential over two doors is one card (its number opens both controllers)', async () => {
     const door = await api('POST', `/properties/${propertyId}/generic-wiegand/locks`, { roomId: '302' });
     expect(door.statusCode, door.body).toBe(201);

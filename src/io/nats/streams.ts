@@ -17,7 +17,8 @@ const MINUTE_NS = 60_000_000_000;
  * `LOCK_DESKTOP` is written by front-desk PCs: bounded so that no agent can fill the JetStream store. Per
  * subject (an agent's event name) the newest 1,000 are kept, 64 KiB at most each, 1 GiB in all; past that
  * the oldest go. NATS 2.9 has no per-connection rate: an agent flooding distinct subjects evicts older
- * desktop messages, never anything outside this stream.
+ * desktop messages, never anything outside this stream. Only the agents' own messages (`…evt.>`) are kept:
+ * the service's commands to them (`…cmd.>`) carry card data and go over core NATS, never into a stream.
  */
 export const DESKTOP_LIMITS = {
   max_msgs_per_subject: 1000,
@@ -25,6 +26,8 @@ export const DESKTOP_LIMITS = {
   max_bytes: 1024 * 1024 * 1024,
   discard: DiscardPolicy.Old,
 } as const;
+
+const desktopSubjects = (t: Topology) => [`${t.desktopRoot}.*.*.evt.>`];
 
 export async function ensureStreams(
   jsm: JetStreamManager,
@@ -50,7 +53,7 @@ export async function ensureStreams(
     },
     {
       name: t.desktopStream,
-      subjects: [`${t.desktopRoot}.>`],
+      subjects: desktopSubjects(t),
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       max_age: 7 * 24 * 60 * MINUTE_NS,
@@ -76,10 +79,14 @@ export async function ensureStreams(
     }
     if (
       cfg.name === t.desktopStream &&
-      (Object.keys(DESKTOP_LIMITS) as (keyof typeof DESKTOP_LIMITS)[]).some(
+      ((Object.keys(DESKTOP_LIMITS) as (keyof typeof DESKTOP_LIMITS)[]).some(
         (k) => existing[k] !== DESKTOP_LIMITS[k],
-      )
-    )
-      await jsm.streams.update(cfg.name, { ...existing, ...DESKTOP_LIMITS });
+      ) ||
+        existing.subjects?.join() !== desktopSubjects(t).join())
+    ) {
+      await jsm.streams.update(cfg.name, { ...existing, ...DESKTOP_LIMITS, subjects: desktopSubjects(t) });
+      // Commands a stream of an earlier version kept (card data): gone with it.
+      await jsm.streams.purge(cfg.name, { filter: `${t.desktopRoot}.*.*.cmd.>` });
+    }
   }
 }
