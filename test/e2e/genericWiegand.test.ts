@@ -135,7 +135,7 @@ describe('generic-wiegand through the desk agent', () => {
     expect(failed.failure.reason).toMatch(/card number must be 0–65535/);
   });
 
-  it('generic-wiegand: LOCK_DESKTOP keeps the agents\' messages, never the commands that carry card data', async () => {
+  it("generic-wiegand: LOCK_DESKTOP keeps the agents' messages, never the commands that carry card data", async () => {
     const root = h.service.topology.desktopRoot;
     const info = await h.service.jsm.streams.info(h.service.topology.desktopStream, {
       subjects_filter: `${root}.>`,
