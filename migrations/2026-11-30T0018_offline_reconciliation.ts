@@ -8,7 +8,7 @@ import { type Kysely, sql } from 'kysely';
  * - The certificate revocation list: `offline_certificates.crl_at` is when a certificate went on it (revoked
  *   with its agent, or expired: `lock_offline_cert_cleanup`), `archived_at` when it left the list agents pull
  *   (long past its end; kept for late pushes). The cleanup runs across tenants, so it is SECURITY DEFINER.
- * - An index for the desks' mirror pulls (a property's credentials changed since a cursor).
+ * - `key_credentials.mirror_at`: when a row last changed by the database's clock, the desks' pull cursor.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
@@ -19,6 +19,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       agent_id text NOT NULL REFERENCES desktop_agents (id),
       certificate_serial text NOT NULL,
       digest text NOT NULL,
+      -- What was written at the desk, so a rejected card can be found and its number removed at the door
+      -- controller (the number sealed by the service's secret box, never in plain text).
+      rooms text[] NOT NULL,
+      valid_from timestamptz NOT NULL,
+      valid_until timestamptz NOT NULL,
+      reservation_id text,
+      holder_ref text NOT NULL,
+      uid text,
+      card_number_sealed text NOT NULL,
       outcome text NOT NULL CHECK (outcome IN ('accepted', 'accepted_with_changes', 'rejected')),
       reason text,
       changes jsonb NOT NULL DEFAULT '[]',
@@ -27,6 +36,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       PRIMARY KEY (tenant_id, id)
     );
     CREATE INDEX provisional_issuances_agent ON provisional_issuances (tenant_id, agent_id);
+    CREATE INDEX provisional_issuances_rooms ON provisional_issuances USING gin (rooms);
     ALTER TABLE provisional_issuances ENABLE ROW LEVEL SECURITY;
     ALTER TABLE provisional_issuances FORCE ROW LEVEL SECURITY;
     CREATE POLICY tenant_isolation ON provisional_issuances TO lock_runtime
@@ -43,17 +53,19 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     GRANT UPDATE (crl_at, crl_reason) ON offline_certificates TO lock_runtime;
     CREATE POLICY owner_definer ON offline_certificates TO CURRENT_USER USING (true) WITH CHECK (true);
 
-    -- Expired certificates go on the list; those long past their end leave the list agents pull.
+    -- Expired certificates go on the list; those long past their end leave the list agents pull. \`p_now\` says
+    -- which have ended; when an entry went on the list is the database's clock (the pull cursor's).
     CREATE FUNCTION lock_offline_cert_cleanup(p_now timestamptz, p_archive_after interval, p_limit int)
     RETURNS TABLE (listed int, archived int)
     LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
       WITH listed AS (
-        UPDATE offline_certificates SET crl_at = p_now, crl_reason = 'expired'
+        UPDATE offline_certificates SET crl_at = clock_timestamp(), crl_reason = 'expired'
          WHERE serial IN (SELECT serial FROM offline_certificates
                            WHERE crl_at IS NULL AND not_after <= p_now LIMIT p_limit)
+           AND crl_at IS NULL -- a revocation that committed meanwhile stays a revocation
         RETURNING 1),
       archived AS (
-        UPDATE offline_certificates SET archived_at = p_now
+        UPDATE offline_certificates SET archived_at = clock_timestamp()
          WHERE serial IN (SELECT serial FROM offline_certificates
                            WHERE archived_at IS NULL AND crl_at IS NOT NULL
                              AND not_after <= p_now - p_archive_after LIMIT p_limit)
@@ -63,6 +75,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     REVOKE ALL ON FUNCTION lock_offline_cert_cleanup(timestamptz, interval, int) FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION lock_offline_cert_cleanup(timestamptz, interval, int) TO lock_dispatcher;
 
-    CREATE INDEX key_credentials_property_changes ON key_credentials (tenant_id, property_id, updated_at, id);
+    -- When a credential's row last changed, by the database's clock as the statement ran (the commit follows in
+    -- the same call): the desks' mirror cursor. \`updated_at\` is the event's time, which may be long before the
+    -- commit (a timer's due time, a backlog), so a cursor on it could pass a change committed later.
+    ALTER TABLE key_credentials ADD COLUMN mirror_at timestamptz NOT NULL DEFAULT clock_timestamp();
+    CREATE FUNCTION lock_mirror_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      NEW.mirror_at := clock_timestamp();
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER key_credentials_mirror_stamp BEFORE UPDATE ON key_credentials
+      FOR EACH ROW EXECUTE FUNCTION lock_mirror_stamp();
+    CREATE INDEX key_credentials_mirror ON key_credentials (tenant_id, property_id, mirror_at, id);
   `.execute(db);
 }

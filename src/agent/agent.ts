@@ -505,8 +505,10 @@ export async function startAgent(
         log('provisional cards not pushed', { reason: r.reason });
         return;
       }
-      mirror.recordResults(r.results);
+      const answered = mirror.recordResults(r.results);
       offlineStats();
+      // Answers for none of the page (a service that answered something else): not sent again at once.
+      if (answered === 0 || r.results.every((x) => x.retry)) return;
       log('provisional cards reconciled', {
         items: r.results.length,
         rejected: r.results.filter((x) => x.outcome === 'rejected').length,
@@ -538,8 +540,13 @@ export async function startAgent(
         return;
       }
       mirror.applyPull(r);
-      if (held && mirror.certificateRevoked(held.certificate.serial))
-        revoked('this desk’s certificate is on the revocation list');
+      // One certificate revoked (not the desk): dropped, and a new one asked for.
+      if (held && mirror.certificateRevoked(held.certificate.serial)) {
+        held = null;
+        rmSync(certificateFile, { force: true });
+        store.trigger.problem({ problem: 'this desk’s certificate was revoked; a new one is asked for' });
+        void renewing();
+      }
       offlineStats();
       if (!r.more) return;
     }
@@ -550,6 +557,7 @@ export async function startAgent(
     });
     return pulling;
   }
+  /** The service refuses the desk itself (revoked): final, it issues nothing more and stops asking. */
   function revoked(why: string): void {
     held = null;
     rmSync(certificateFile, { force: true });
@@ -568,7 +576,8 @@ export async function startAgent(
       key,
       agentId: config.agentId,
       propertyId: config.propertyId,
-      now: new Date(),
+      // The service's time, as the last handshake measured the desk's clock against it.
+      now: new Date(Date.now() - (held?.clockSkewMs ?? 0)),
     });
     const { record } = prepared;
     mirror.addProvisional(record);
@@ -590,7 +599,7 @@ export async function startAgent(
         problem: r ? `${r.failure}: ${r.reason}` : 'still encoding',
       });
     offlineStats();
-    void pushNow();
+    void pushNow().catch((e: unknown) => log('push failed', { err: String(e) }));
     const now = mirror.provisional().find((p) => p.record.id === record.id);
     if (!now) throw new OfflineIssueError('ENCODE_FAILED', 'the provisional card was not recorded');
     if (now.state === 'void')
@@ -642,16 +651,25 @@ export async function startAgent(
   let commands: ReturnType<typeof subscribe> | null = null;
   /** Connects to NATS (retrying for as long as it takes), then listens for commands and says hello. */
   const online = (async () => {
-    const c = await connect({
-      servers: config.nats.servers,
-      name: `lock-agent-${config.agentId}`,
-      // Replies come only to this agent's own inbox prefix (its NATS permissions allow nothing else).
-      inboxPrefix: `_INBOX_${config.agentId}`,
-      maxReconnectAttempts: -1,
-      waitOnFirstConnect: true,
-      ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass ?? '' } : {}),
-      ...(config.nats.tls ? { tls: config.nats.tls } : {}),
-    });
+    let c: NatsConnection | undefined;
+    // Tried until it connects or the agent stops (a desk may start with the service out of reach).
+    while (!c && !stopped) {
+      try {
+        c = await connect({
+          servers: config.nats.servers,
+          name: `lock-agent-${config.agentId}`,
+          // Replies come only to this agent's own inbox prefix (its NATS permissions allow nothing else).
+          inboxPrefix: `_INBOX_${config.agentId}`,
+          maxReconnectAttempts: -1,
+          ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass ?? '' } : {}),
+          ...(config.nats.tls ? { tls: config.nats.tls } : {}),
+        });
+      } catch (e) {
+        log('NATS not reachable yet', { err: String(e) });
+        await delay(2000);
+      }
+    }
+    if (!c) return;
     if (stopped) {
       await c.close();
       return;

@@ -14,6 +14,8 @@ export interface HeldCertificate {
   servicePublicKey: string;
   /** How the property's cards are encoded (the generic-wiegand adapter's), for cards issued offline. */
   cardFormat: { format: string; facilityCode: number } | null;
+  /** How far the desk's clock ran ahead of the service's at the handshake (offline issues correct for it). */
+  clockSkewMs?: number;
 }
 
 export function loadHeldCertificate(file: string): HeldCertificate | null {
@@ -75,7 +77,13 @@ export async function renewCertificate(o: {
     cf && typeof cf.format === 'string' && Number.isSafeInteger(cf.facilityCode)
       ? { format: cf.format, facilityCode: cf.facilityCode as number }
       : null;
-  const held = { certificate: checked.cert, servicePublicKey, cardFormat };
+  const skew = Number(answer.clockSkewMs);
+  const held = {
+    certificate: checked.cert,
+    servicePublicKey,
+    cardFormat,
+    clockSkewMs: Number.isSafeInteger(skew) ? skew : 0,
+  };
   writeFileSync(o.file, JSON.stringify(held), { mode: 0o600 });
   return { ok: true, held };
 }

@@ -246,13 +246,18 @@ export class LocalMirror {
     this.persist();
   }
 
-  /** Answers of a push, recorded in one write. */
-  recordResults(results: PushResult[]): void {
+  /** Answers of a push, recorded in one write; how many of them were for cards issued here. */
+  recordResults(results: PushResult[]): number {
+    let recorded = 0;
     this.db.run('BEGIN');
     for (const r of results)
-      if (r.id) this.db.run('UPDATE provisional SET result = ? WHERE id = ?', [JSON.stringify(r), r.id]);
+      if (r.id) {
+        this.db.run('UPDATE provisional SET result = ? WHERE id = ?', [JSON.stringify(r), r.id]);
+        recorded += this.db.getRowsModified();
+      }
     this.db.run('COMMIT');
     this.persist();
+    return recorded;
   }
 
   provisional(): ProvisionalEntry[] {
@@ -273,7 +278,9 @@ export class LocalMirror {
 
   /** Written (or maybe written) and not answered yet: what the next push sends. */
   unpushed(): ProvisionalEntry[] {
-    return this.provisional().filter((p) => (p.state === 'encoded' || p.state === 'uncertain') && !p.result);
+    return this.provisional().filter(
+      (p) => (p.state === 'encoded' || p.state === 'uncertain') && (!p.result || p.result.retry === true),
+    );
   }
 
   close(): void {

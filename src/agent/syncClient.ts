@@ -60,7 +60,7 @@ export async function pushProvisional(
     body: JSON.stringify(signed(o, 'push', { items })),
   });
   if (!r.ok) return r;
-  const results = (r.body as { results?: unknown }).results;
+  const results = (r.body as { results?: unknown } | null)?.results;
   if (!Array.isArray(results)) return { ok: false, status: 200, reason: 'the push answer has no results' };
   return { ok: true, results: results as PushResult[] };
 }
@@ -77,7 +77,7 @@ export async function pullPage(
     headers: { 'x-lock-agent-request': header },
   });
   if (!r.ok) return r;
-  const b = r.body as { cursor?: unknown; more?: unknown; credentials?: unknown; crl?: unknown };
+  const b = (r.body ?? {}) as { cursor?: unknown; more?: unknown; credentials?: unknown; crl?: unknown };
   if (typeof b.cursor !== 'string' || !Array.isArray(b.credentials) || !Array.isArray(b.crl))
     return { ok: false, status: 200, reason: 'the pull answer is not a page' };
   return {

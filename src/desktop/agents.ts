@@ -152,7 +152,7 @@ export function createDesktopAgents(db: Db): DesktopAgents {
             .set({
               revoked_at: new Date(),
               revoked_reason: `agent revoked: ${reason}`,
-              crl_at: new Date(),
+              crl_at: sql<Date>`clock_timestamp()`,
               crl_reason: 'revoked',
             })
             .where('agent_id', '=', id)

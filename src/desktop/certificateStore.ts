@@ -5,6 +5,8 @@ import type { OfflineCertificate } from './certificates.ts';
 
 /** A new certificate a desk asks for at most this often (a replayed handshake gets nothing). */
 export const CERTIFICATE_MIN_INTERVAL_MS = 30_000;
+/** Revocation-list entries per pull (a page; the cursor goes on from its last). */
+export const CRL_PAGE = 1000;
 
 export interface CertificateStore {
   /**
@@ -28,7 +30,7 @@ export interface CertificateStore {
   crlSince(
     tenantId: string,
     propertyId: string,
-    since: string | null,
+    since: { at: string; serial: string } | null,
   ): Promise<{ serials: { serial: string; agentId: string; reason: string; at: string }[] }>;
   /** The serials of an agent's certificates, newest first. */
   list(tenantId: string, agentId: string): Promise<string[]>;
@@ -94,7 +96,12 @@ export function createCertificateStore(db: Db): CertificateStore {
       const r = await withTenant(db, tenantId, (tx) =>
         tx
           .updateTable('offline_certificates')
-          .set({ revoked_at: new Date(), revoked_reason: reason, crl_at: new Date(), crl_reason: 'revoked' })
+          .set({
+            revoked_at: new Date(),
+            revoked_reason: reason,
+            crl_at: sql<Date>`clock_timestamp()`,
+            crl_reason: 'revoked',
+          })
           .where('serial', '=', serial)
           .where('revoked_at', 'is', null)
           .executeTakeFirst(),
@@ -114,9 +121,20 @@ export function createCertificateStore(db: Db): CertificateStore {
           ])
           .where('property_id', '=', propertyId)
           .where('crl_at', 'is not', null)
-          .where('archived_at', 'is', null);
-        if (since) q = q.where('crl_at', '>', sql<Date>`${since}::timestamptz`);
-        return q.orderBy('crl_at').limit(5000).execute();
+          .where('archived_at', 'is', null)
+          // As the credentials' mirror: entries this recent wait for the next pull (their commit may follow).
+          .where('crl_at', '<', sql<Date>`clock_timestamp() - interval '2 seconds'`);
+        if (since)
+          q = q.where((eb) =>
+            eb.or([
+              eb('crl_at', '>', sql<Date>`${since.at}::timestamptz`),
+              eb.and([
+                eb('crl_at', '=', sql<Date>`${since.at}::timestamptz`),
+                eb('serial', '>', since.serial),
+              ]),
+            ]),
+          );
+        return q.orderBy('crl_at').orderBy('serial').limit(CRL_PAGE).execute();
       });
       return {
         serials: rows.map((r) => ({

@@ -72,6 +72,7 @@ export type ProvisionalRejection =
   | 'ID_IN_USE'
   | 'NOT_A_DESK_ROOM'
   | 'RESERVATION_CANCELLED'
+  | 'RESERVATION_MISMATCH'
   | 'ROOM_RELET';
 
 export interface PushResult {
@@ -81,6 +82,8 @@ export interface PushResult {
   changes?: { field: string; from: unknown; to: unknown; reason: string }[];
   /** The credential's status now (accepted ones). */
   status?: string;
+  /** Not final: push it again later (accepted, but its credential could not be started yet). */
+  retry?: boolean;
 }
 
 export function signProvisional(

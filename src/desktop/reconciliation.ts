@@ -19,7 +19,7 @@ import { sql } from 'kysely';
 import type { ActorMailbox } from '../actors/index.ts';
 import type { Clock } from '../ids.ts';
 import { reservationActorId } from '../ids.ts';
-import { type Db, withTenant } from '../io/db/index.ts';
+import { type Db, type Tx, withTenant } from '../io/db/index.ts';
 import type { ProvisionalChange } from '../io/db/schema.ts';
 import { type IssuanceDeps, planRooms } from '../issuance/credentialRequests.ts';
 import type { IssueCredentialEvent } from '../machines/index.ts';
@@ -55,8 +55,9 @@ export interface ReconcilerDeps {
   certificates: CertificateStore;
   servicePublicKey: () => Promise<string>;
   clock: Clock;
-  /** How long a push waits for each accepted credential to settle before answering its status as it is. */
+  /** How long a push waits for its accepted credentials to settle before answering their status as it is. */
   waitMs?: number;
+  log?: (msg: string, data?: Record<string, unknown>) => void;
 }
 
 /** How far a desk's clock may run ahead of the service's. */
@@ -64,15 +65,43 @@ const CLOCK_SLACK_MS = 5 * 60_000;
 const DESK_VENDOR = 'generic-wiegand';
 const LIVE = ['requested', 'issuing', 'active', 'updating'];
 
-type Decision = { outcome: PushResult['outcome']; reason: string | null; changes: ProvisionalChange[] };
+type Decision = {
+  outcome: PushResult['outcome'];
+  reason: string | null;
+  changes: ProvisionalChange[];
+  /** The rooms and end as accepted (a change may drop rooms or shorten it). */
+  rooms?: string[];
+  validUntil?: string;
+};
 const reject = (why: ProvisionalRejection, detail: string): Decision => ({
   outcome: 'rejected',
   reason: `${why}: ${detail}`,
   changes: [],
 });
 
+/** A provisional card as the service recorded it (no card number): what staff see of a desk's cards. */
+export interface ProvisionalRecordView {
+  id: string;
+  agentId: string;
+  rooms: string[];
+  validFrom: string;
+  validUntil: string;
+  reservationId: string | null;
+  uid: string | null;
+  outcome: PushResult['outcome'];
+  reason: string | null;
+  issuedAt: string;
+  receivedAt: string;
+}
+
 export interface Reconciler {
   push(agent: PushingAgent, items: unknown[]): Promise<PushResult[]>;
+  /** A property's provisional cards, newest first (at most 500), optionally of one outcome. */
+  list(
+    tenantId: string,
+    propertyId: string,
+    outcome?: PushResult['outcome'],
+  ): Promise<ProvisionalRecordView[]>;
 }
 
 export function createReconciler(d: ReconcilerDeps): Reconciler {
@@ -108,16 +137,31 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
     return null;
   }
 
-  /** Whether the agent and its certificate still stand, and the record is within the certificate's scope. */
-  async function checkStanding(agent: PushingAgent, item: PushItem): Promise<Decision | null> {
+  /**
+   * Whether the agent and its certificate still stand (read in the deciding transaction, holding their rows
+   * so a revocation committing meanwhile comes before the decision or after it, never between), and the
+   * record is within the certificate's scope.
+   */
+  async function checkStanding(tx: Tx, agent: PushingAgent, item: PushItem): Promise<Decision | null> {
     const p = item.issuance;
     const cert = item.certificate as unknown as OfflineCertificate;
     const issuedAt = new Date(p.issuedAt);
-    const listed = await d.certificates.status(agent.tenantId, cert.serial);
-    if (!listed) return reject('CERTIFICATE_UNKNOWN', `certificate ${cert.serial} was never issued here`);
-    if (agent.status !== 'active') return reject('AGENT_REVOKED', `agent ${agent.agentId} is revoked`);
-    if (listed.crlReason === 'revoked')
-      return reject('CERTIFICATE_REVOKED', `certificate ${cert.serial} is revoked`);
+    const agentRow = await tx
+      .selectFrom('desktop_agents')
+      .select('status')
+      .where('id', '=', agent.agentId)
+      .forShare()
+      .executeTakeFirst();
+    const certRow = await tx
+      .selectFrom('offline_certificates')
+      .select(['agent_id', 'revoked_at'])
+      .where('serial', '=', cert.serial)
+      .forShare()
+      .executeTakeFirst();
+    if (!certRow || certRow.agent_id !== agent.agentId)
+      return reject('CERTIFICATE_UNKNOWN', `certificate ${cert.serial} was never issued here`);
+    if (agentRow?.status !== 'active') return reject('AGENT_REVOKED', `agent ${agent.agentId} is revoked`);
+    if (certRow.revoked_at) return reject('CERTIFICATE_REVOKED', `certificate ${cert.serial} is revoked`);
     if (issuedAt.getTime() > d.clock.now().getTime() + CLOCK_SLACK_MS)
       return reject('ISSUED_IN_FUTURE', `issued at ${p.issuedAt}, ahead of the service's clock`);
     const from = Date.parse(p.validFrom);
@@ -134,8 +178,12 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
     return null;
   }
 
-  /** The checks against the property as it is now. */
-  async function checkProperty(agent: PushingAgent, p: ProvisionalIssuance): Promise<Decision> {
+  /**
+   * The checks against the property as it is now, in the deciding transaction (the property's decisions are
+   * taken one at a time): the id is free, the reservation is this property's and not cancelled, and each room
+   * is not let to another stay — by a live credential, or by a provisional card accepted and not yet one.
+   */
+  async function checkProperty(tx: Tx, agent: PushingAgent, p: ProvisionalIssuance): Promise<Decision> {
     const tenantId = agent.tenantId;
     if (await d.readModel.credential(tenantId, p.id))
       return reject('ID_IN_USE', `a credential ${p.id} exists already`);
@@ -143,6 +191,8 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
     let validUntil = p.validUntil;
     if (p.reservationId) {
       const stay = await d.readModel.reservationStay(tenantId, p.reservationId);
+      if (stay && stay.propertyId !== p.propertyId)
+        return reject('RESERVATION_MISMATCH', `reservation ${p.reservationId} is another property's`);
       if (stay?.endReason === 'cancelled')
         return reject('RESERVATION_CANCELLED', `reservation ${p.reservationId} was cancelled`);
       if (stay?.checkOut && Date.parse(stay.checkOut) < Date.parse(validUntil)) {
@@ -155,21 +205,39 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
         validUntil = stay.checkOut;
       }
     }
-    // Let to someone else meanwhile: a live credential of another stay (or guest) on the room, overlapping.
-    const others = await withTenant(d.db, tenantId, (tx) =>
-      tx
-        .selectFrom('key_credentials')
-        .select(['rooms', 'reservation_id', 'holder_ref'])
-        .where('property_id', '=', p.propertyId)
-        .where('status', 'in', LIVE)
-        .where('holder_kind', '=', 'guest')
-        .where(sql<boolean>`rooms && ${sql.val(p.rooms)}::text[]`)
-        .where('valid_from', '<', new Date(validUntil))
-        .where('valid_until', '>', new Date(p.validFrom))
-        .execute(),
-    );
+    const overlapping = { rooms: p.rooms, from: new Date(p.validFrom), until: new Date(validUntil) };
+    const live = await tx
+      .selectFrom('key_credentials')
+      .select(['rooms', 'reservation_id', 'holder_ref'])
+      .where('property_id', '=', p.propertyId)
+      .where('status', 'in', LIVE)
+      .where('holder_kind', '=', 'guest')
+      .where(sql<boolean>`rooms && ${sql.val(overlapping.rooms)}::text[]`)
+      .where('valid_from', '<', overlapping.until)
+      .where('valid_until', '>', overlapping.from)
+      .execute();
+    const accepted = await tx
+      .selectFrom('provisional_issuances')
+      .select(['rooms', 'reservation_id', 'holder_ref'])
+      .where('property_id', '=', p.propertyId)
+      .where('outcome', '!=', 'rejected')
+      .where('id', '!=', p.id)
+      // Accepted and not a credential yet (once it is, the live credentials above say how it stands).
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('key_credentials as k')
+              .select('k.id')
+              .whereRef('k.id', '=', 'provisional_issuances.id'),
+          ),
+        ),
+      )
+      .where(sql<boolean>`rooms && ${sql.val(overlapping.rooms)}::text[]`)
+      .where('valid_from', '<', overlapping.until)
+      .where('valid_until', '>', overlapping.from)
+      .execute();
     const relet = new Set(
-      others
+      [...live, ...accepted]
         .filter((o) =>
           p.reservationId ? o.reservation_id !== p.reservationId : o.holder_ref !== p.holderRef,
         )
@@ -189,7 +257,13 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
     const planned = await plan(agent, p.propertyId, rooms);
     if (!planned.ok)
       return reject('NOT_A_DESK_ROOM', `room(s) ${planned.notDesk.join(', ')} have no desk-encoded lock`);
-    return { outcome: changes.length ? 'accepted_with_changes' : 'accepted', reason: null, changes };
+    return {
+      outcome: changes.length ? 'accepted_with_changes' : 'accepted',
+      reason: null,
+      changes,
+      rooms,
+      validUntil,
+    };
   }
 
   /** The rooms' desk-encoded locks (every room must have one: the card was written at the desk). */
@@ -205,10 +279,40 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
     return notDesk.length ? { ok: false as const, notDesk } : { ok: true as const, targets: plan.targets };
   }
 
-  /** Records a decision unless one is recorded already; the one that holds. */
-  async function record(agent: PushingAgent, p: ProvisionalIssuance, digest: string, dec: Decision) {
+  const DECIDED = [
+    'agent_id',
+    'digest',
+    'outcome',
+    'reason',
+    'changes',
+    'rooms',
+    'valid_until',
+    'uid',
+  ] as const;
+  const recorded = (agent: PushingAgent, id: string) =>
+    withTenant(d.db, agent.tenantId, (tx) =>
+      tx.selectFrom('provisional_issuances').select(DECIDED).where('id', '=', id).executeTakeFirst(),
+    );
+
+  /**
+   * Decides a record not decided before and records the decision, one decision of a property at a time (a
+   * transaction-scoped advisory lock): two desks pushing cards for one room at once are told apart. The
+   * decision recorded, or the one another push recorded first.
+   */
+  async function decide(agent: PushingAgent, item: PushItem, digest: string) {
+    const p = item.issuance;
     return withTenant(d.db, agent.tenantId, async (tx) => {
-      await tx
+      await sql`select pg_advisory_xact_lock(hashtextextended(${`provisional:${agent.tenantId}:${p.propertyId}`}, 0))`.execute(
+        tx,
+      );
+      const first = await tx
+        .selectFrom('provisional_issuances')
+        .select(DECIDED)
+        .where('id', '=', p.id)
+        .executeTakeFirst();
+      if (first) return first;
+      const dec = (await checkStanding(tx, agent, item)) ?? (await checkProperty(tx, agent, p));
+      return tx
         .insertInto('provisional_issuances')
         .values({
           tenant_id: agent.tenantId,
@@ -217,59 +321,78 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
           agent_id: agent.agentId,
           certificate_serial: p.certificateSerial,
           digest,
+          rooms: dec.rooms ?? p.rooms,
+          valid_from: p.validFrom,
+          valid_until: dec.validUntil ?? p.validUntil,
+          reservation_id: p.reservationId,
+          holder_ref: p.holderRef,
+          uid: item.uid,
+          card_number_sealed: d.secrets.seal(p.cardNumber),
           outcome: dec.outcome,
           reason: dec.reason,
           changes: JSON.stringify(dec.changes),
           issued_at: p.issuedAt,
         })
-        .onConflict((oc) => oc.columns(['tenant_id', 'id']).doNothing())
-        .execute();
-      return tx
-        .selectFrom('provisional_issuances')
-        .select(['agent_id', 'digest', 'outcome', 'reason', 'changes'])
-        .where('id', '=', p.id)
+        .returning(DECIDED)
         .executeTakeFirstOrThrow();
     });
   }
 
-  const recorded = (agent: PushingAgent, id: string) =>
-    withTenant(d.db, agent.tenantId, (tx) =>
-      tx
-        .selectFrom('provisional_issuances')
-        .select(['agent_id', 'digest', 'outcome', 'reason', 'changes'])
-        .where('id', '=', id)
-        .executeTakeFirst(),
-    );
+  type Decided = NonNullable<Awaited<ReturnType<typeof recorded>>>;
 
-  async function one(agent: PushingAgent, raw: unknown): Promise<PushResult> {
+  /** One item's answer, and (accepted ones) the credential's status as it settles. */
+  async function one(
+    agent: PushingAgent,
+    raw: unknown,
+  ): Promise<{ result: PushResult; settling?: Promise<string> }> {
     if (!checkPushItem.Check(raw)) {
       const id = (raw as { issuance?: { id?: unknown } } | null)?.issuance?.id;
       const why = [...checkPushItem.Errors(raw)][0];
       return {
-        id: typeof id === 'string' ? id.slice(0, 64) : null,
-        outcome: 'rejected',
-        reason: `MALFORMED: ${why?.instancePath ?? ''} ${why?.message ?? 'not a push item'}`.trim(),
+        result: {
+          id: typeof id === 'string' ? id.slice(0, 64) : null,
+          outcome: 'rejected',
+          reason: `MALFORMED: ${why?.instancePath ?? ''} ${why?.message ?? 'not a push item'}`.trim(),
+        },
       };
     }
     const item = raw as PushItem;
     const p = item.issuance;
     const digest = provisionalDigest(p);
-    const chain = await checkChain(agent, item);
-    // A record whose chain does not check is answered, never recorded: its id may be another's.
-    if (chain) return { id: p.id, outcome: 'rejected', reason: chain.reason ?? undefined };
     const conflict = {
-      id: p.id,
-      outcome: 'rejected' as const,
-      reason: 'REPLAY_CONFLICT: another record was pushed under this id',
+      result: {
+        id: p.id,
+        outcome: 'rejected' as const,
+        reason: 'REPLAY_CONFLICT: another record was pushed under this id',
+      },
     };
-    // Decided before: the decision stands (a push sent again, or replayed, gets the same answer).
-    let row = await recorded(agent, p.id);
+    // Decided before: the same answer (the record is the one decided on: its digest), whatever has changed
+    // since — a rotated service key, a certificate expired since.
+    let row: Decided | undefined = await recorded(agent, p.id);
     if (row && (row.agent_id !== agent.agentId || row.digest !== digest)) return conflict;
     if (!row) {
-      const decision = (await checkStanding(agent, item)) ?? (await checkProperty(agent, p));
-      row = await record(agent, p, digest, decision);
-      // A concurrent push of the same id decided first: its decision holds, if it is this record.
-      if (row.digest !== digest || row.agent_id !== agent.agentId) return conflict;
+      const chain = await checkChain(agent, item);
+      // A record whose chain does not check is answered, never recorded: its id may be another's.
+      if (chain) {
+        d.log?.('a provisional card was refused: its chain does not check', {
+          agentId: agent.agentId,
+          id: p.id,
+          reason: chain.reason,
+        });
+        return { result: { id: p.id, outcome: 'rejected', reason: chain.reason ?? 'rejected' } };
+      }
+      row = await decide(agent, item, digest);
+      if (row.agent_id !== agent.agentId || row.digest !== digest) return conflict;
+      if (row.outcome === 'rejected' && row.uid)
+        d.log?.(
+          'a card written offline was rejected: take it back, or remove its number from the door controller',
+          {
+            agentId: agent.agentId,
+            id: p.id,
+            uid: row.uid,
+            reason: row.reason,
+          },
+        );
     }
     const result: PushResult = {
       id: p.id,
@@ -277,23 +400,20 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
       ...(row.reason ? { reason: row.reason } : {}),
       ...(row.changes.length ? { changes: row.changes } : {}),
     };
-    if (row.outcome === 'rejected') return result;
-    return { ...result, status: await issue(agent, item, row.changes) };
+    if (row.outcome === 'rejected') return { result };
+    return { result, settling: issue(agent, item, row) };
   }
 
   /**
    * Sends the accepted credential's issue, with its rooms and window as decided — again on every push of it
    * until the credential exists (the decision may have been recorded just before a crash).
    */
-  async function issue(agent: PushingAgent, item: PushItem, changes: ProvisionalChange[]): Promise<string> {
+  async function issue(agent: PushingAgent, item: PushItem, row: Decided): Promise<string> {
     const p = item.issuance;
     const now = await d.readModel.credential(agent.tenantId, p.id);
     if (now && now.status !== 'requested') return now.status;
-    const rooms = (changes.find((c) => c.field === 'rooms')?.to as string[] | undefined) ?? p.rooms;
-    const validUntil =
-      (changes.find((c) => c.field === 'validUntil')?.to as string | undefined) ?? p.validUntil;
-    const planned = await plan(agent, p.propertyId, rooms);
-    // The rooms' locks went away since the decision: the credential waits for the next push.
+    const planned = await plan(agent, p.propertyId, row.rooms);
+    // The rooms' locks went away since the decision: the desk is asked to push it again later.
     if (!planned.ok) return 'requested';
     const event: IssueCredentialEvent = {
       type: 'credential.issue',
@@ -302,16 +422,16 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
       reservationId: p.reservationId,
       holder: { kind: 'guest', ref: p.holderRef },
       kind: 'card',
-      rooms,
+      rooms: row.rooms,
       areas: [],
       validFrom: p.validFrom,
-      validUntil,
+      validUntil: new Date(row.valid_until).toISOString(),
       secret: d.secrets.seal(p.cardNumber),
       targets: planned.targets,
       unresolved: [],
       ...(p.reservationId ? { linkTo: reservationActorId(agent.tenantId, p.reservationId) } : {}),
       issuedBy: `agent:${agent.agentId}`,
-      adopted: { vendorRef: `card-${item.uid ?? 'unconfirmed'}` },
+      adopted: { vendorRef: `card-${row.uid ?? 'unconfirmed'}` },
     };
     const n = await d.mailbox.sendAndWait(
       { type: 'credential', id: p.id },
@@ -325,10 +445,53 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
 
   return {
     async push(agent, items) {
-      const out: PushResult[] = [];
-      // One at a time: two records of one push may compete for a room.
-      for (const item of items) out.push(await one(agent, item));
-      return out;
+      // Decided one at a time (two records of one push may compete for a room); the accepted ones' credentials
+      // are then waited for together, so a full push answers within one wait.
+      const decided = [];
+      for (const item of items) decided.push(await one(agent, item));
+      return Promise.all(
+        decided.map(async ({ result, settling }) => {
+          if (!settling) return result;
+          const status = await settling;
+          // Not sent (its rooms' locks went away): not final, the desk pushes it again.
+          return { ...result, status, ...(status === 'requested' ? { retry: true } : {}) };
+        }),
+      );
+    },
+    async list(tenantId, propertyId, outcome) {
+      const rows = await withTenant(d.db, tenantId, (tx) => {
+        let q = tx
+          .selectFrom('provisional_issuances')
+          .select([
+            'id',
+            'agent_id',
+            'rooms',
+            'valid_from',
+            'valid_until',
+            'reservation_id',
+            'uid',
+            'outcome',
+            'reason',
+            'issued_at',
+            'received_at',
+          ])
+          .where('property_id', '=', propertyId);
+        if (outcome) q = q.where('outcome', '=', outcome);
+        return q.orderBy('received_at', 'desc').limit(500).execute();
+      });
+      return rows.map((r) => ({
+        id: r.id,
+        agentId: r.agent_id,
+        rooms: r.rooms,
+        validFrom: new Date(r.valid_from).toISOString(),
+        validUntil: new Date(r.valid_until).toISOString(),
+        reservationId: r.reservation_id,
+        uid: r.uid,
+        outcome: r.outcome,
+        reason: r.reason,
+        issuedAt: new Date(r.issued_at).toISOString(),
+        receivedAt: r.received_at.toISOString(),
+      }));
     },
   };
 }

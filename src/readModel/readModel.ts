@@ -159,13 +159,13 @@ export interface ReadModel {
   credentialChanges(
     tenantId: string,
     propertyId: string,
-    q: { after: { at: string; id: string } | null; before: Date; limit: number },
+    q: { after: { at: string; id: string } | null; horizonMs: number; limit: number },
   ): Promise<MirroredCredential[]>;
   /** A reservation's stay as its actor last committed it: its check-out and why it ended; null if unknown. */
   reservationStay(
     tenantId: string,
     reservationId: string,
-  ): Promise<{ checkOut: string | null; endReason: string | null } | null>;
+  ): Promise<{ propertyId: string; checkOut: string | null; endReason: string | null } | null>;
   /** The rooms whose active lock devices are in any of the areas (a master key's doors). */
   roomsInAreas(tenantId: string, propertyId: string, areas: string[]): Promise<string[]>;
   /** The property and its rooms' locks in one round trip: what issuing reads on its hot path. */
@@ -299,21 +299,20 @@ export function createReadModel(db: Db): ReadModel {
             'valid_from',
             'valid_until',
             // Microseconds kept: the cursor must not fall between two changes stamped in the same millisecond.
-            sql<string>`to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as(
-              'changed',
-            ),
+            sql<string>`to_char(mirror_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('changed'),
           ])
           .where('property_id', '=', propertyId)
-          .where('updated_at', '<', q.before);
+          // By the database's clock: changes this recent wait for the next pull (their commit may follow).
+          .where('mirror_at', '<', sql<Date>`clock_timestamp() - ${`${q.horizonMs} milliseconds`}::interval`);
         const after = q.after;
         if (after)
           s = s.where((eb) =>
             eb.or([
-              eb('updated_at', '>', sql<Date>`${after.at}::timestamptz`),
-              eb.and([eb('updated_at', '=', sql<Date>`${after.at}::timestamptz`), eb('id', '>', after.id)]),
+              eb('mirror_at', '>', sql<Date>`${after.at}::timestamptz`),
+              eb.and([eb('mirror_at', '=', sql<Date>`${after.at}::timestamptz`), eb('id', '>', after.id)]),
             ]),
           );
-        return s.orderBy('updated_at').orderBy('id').limit(q.limit).execute();
+        return s.orderBy('mirror_at').orderBy('id').limit(q.limit).execute();
       });
       return rows.map((r) => ({
         id: r.id,
@@ -330,15 +329,16 @@ export function createReadModel(db: Db): ReadModel {
 
     async reservationStay(tenantId, reservationId) {
       const { rows } = await withTenant(db, tenantId, (tx) =>
-        sql<{ check_out: string | null; end_reason: string | null }>`
-          select snapshot->'context'->>'checkOut' as check_out, snapshot->'context'->>'endReason' as end_reason
+        sql<{ property_id: string; check_out: string | null; end_reason: string | null }>`
+          select snapshot->'context'->>'propertyId' as property_id,
+                 snapshot->'context'->>'checkOut' as check_out, snapshot->'context'->>'endReason' as end_reason
             from actor_snapshots
            where actor_type = 'reservation' and actor_id = ${reservationActorId(tenantId, reservationId)}`.execute(
           tx,
         ),
       );
       const r = rows[0];
-      return r ? { checkOut: r.check_out, endReason: r.end_reason } : null;
+      return r ? { propertyId: r.property_id, checkOut: r.check_out, endReason: r.end_reason } : null;
     },
 
     async roomsInAreas(tenantId, propertyId, areas) {

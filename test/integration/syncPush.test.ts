@@ -148,7 +148,7 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
     await api('PUT', `/properties/${propertyId}/key-kind-policy`, {
       card: { preferredOrder: ['generic-wiegand'] },
     });
-    for (const roomId of ['301', '302', '303'])
+    for (const roomId of ['301', '302', '303', '304'])
       expect(
         (await api('POST', `/properties/${propertyId}/generic-wiegand/locks`, { roomId })).statusCode,
       ).toBe(201);
@@ -307,6 +307,28 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
     });
   });
 
+  it('push: two desks pushing cards for one room at once: one is accepted, the other rejected as let, and staff see it', async () => {
+    const other = await enroll('desk-6');
+    const a = record(desk, { rooms: ['304'], holderRef: 'guest-a' });
+    const b = record(other, { rooms: ['304'], holderRef: 'guest-b' });
+    const [ra, rb] = await Promise.all([push(desk, [item(desk, a)]), push(other, [item(other, b)])]);
+    const outcomes = [ra.json().results[0], rb.json().results[0]].map(
+      (r: { outcome: string; reason?: string }) => `${r.outcome} ${r.reason?.split(':')[0] ?? ''}`.trim(),
+    );
+    expect(outcomes.sort()).toEqual(['accepted', 'rejected ROOM_RELET']);
+    const loser = ra.json().results[0].outcome === 'accepted' ? b : a;
+    const rejected = (
+      await api('GET', `/properties/${propertyId}/provisional-issuances?outcome=rejected`)
+    ).json().items as Record<string, unknown>[];
+    expect(rejected.find((r) => r.id === loser.id)).toMatchObject({
+      uid: '04A1B2C3',
+      rooms: ['304'],
+      reason: expect.stringMatching(/^ROOM_RELET/),
+    });
+    // What staff read has no card number.
+    expect(rejected.every((r) => !('cardNumber' in r) && !('card_number_sealed' in r))).toBe(true);
+  });
+
   it("pull: the mirror of the property's credentials and the revocation list, a cursor at a time", async () => {
     // The latest changes wait out the pull's horizon (a commit stamped earlier may still land).
     let page: { cursor: string; credentials: { rooms: string[] }[]; crl: { reason: string }[] } = {
@@ -318,14 +340,13 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
       .poll(
         async () => {
           page = (await pull(desk)).json();
-          return page.credentials.length;
+          return [page.credentials.length, page.crl.some((c) => c.reason === 'revoked')];
         },
         { timeout: 10_000 },
       )
-      .toBe(4); // the four accepted above
+      .toEqual([5, true]); // the five accepted above, and the revoked certificates
     expect(page.credentials[0]).not.toHaveProperty('secret');
     expect(page.credentials.map((c: { rooms: string[] }) => c.rooms).flat()).toContain('301');
-    expect(page.crl.map((c: { reason: string }) => c.reason)).toContain('revoked');
     // From its cursor, nothing new until something changes.
     const next = await pull(desk, page.cursor);
     expect(next.json()).toMatchObject({ credentials: [], crl: [], more: false });
@@ -369,8 +390,17 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
         listed: 0,
         archived: 0,
       });
-      const crl = (await h.service.offline.certificates.crlSince(tenantId, propertyId, null)).serials;
-      expect(crl.map((c) => c.serial)).toContain(String(desk.certificate.serial));
+      // Pulled once the list's horizon has passed (an entry's commit may follow its stamp).
+      let crl: { serial: string }[] = [];
+      await expect
+        .poll(
+          async () => {
+            crl = (await h.service.offline.certificates.crlSince(tenantId, propertyId, null)).serials;
+            return crl.map((c) => c.serial);
+          },
+          { timeout: 10_000 },
+        )
+        .toContain(String(desk.certificate.serial));
       // A month on, they leave the list the desks pull (kept for a late push).
       const month = new Date(Date.now() + 40 * 24 * hour);
       const archived = await cleanOfflineCertificates({ db: owner, clock: { now: () => month } });

@@ -4,6 +4,8 @@
  *   (`lock:cli agent enroll` does both); `GET /properties/:id/agents`, `GET /agents/:id`;
  * - `POST /agents/:id/revoke` `{reason}`: no command is sent to it from then on, and its messages are refused
  *   (within a second everywhere); its offline-issuance certificates go on the revocation list;
+ * - `GET /properties/:id/provisional-issuances?outcome=` the cards desks issued offline and what reconciliation
+ *   said of each (rejected ones written at a desk: take the card back, or remove its number at the controller);
  * - `POST /agents/:id/certificates/:serial/revoke` `{reason}`: one certificate on the revocation list (the
  *   agent stays enrolled and gets a new one at its next handshake);
  * - `POST /properties/:id/generic-wiegand/locks` `{roomId, areas?}`: the desk's "register lock" flow (the
@@ -143,6 +145,37 @@ export function agentRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
         req.log.info({ agentId: a.id }, 'desktop agent revoked');
         return withSubjects(a);
       },
+    );
+
+    app.get(
+      '/properties/:id/provisional-issuances',
+      {
+        config: admin,
+        schema: {
+          tags: ['desktop agents'],
+          params: IdParams,
+          querystring: Type.Object({
+            outcome: Type.Optional(
+              Type.Union([
+                Type.Literal('accepted'),
+                Type.Literal('accepted_with_changes'),
+                Type.Literal('rejected'),
+              ]),
+            ),
+          }),
+          response: {
+            200: Type.Object({ items: Type.Array(Type.Record(Type.String(), Type.Unknown())) }),
+            ...problems,
+          },
+        },
+      },
+      async (req) => ({
+        items: (await p.offline.reconciler.list(
+          req.principal.tenantId,
+          req.params.id,
+          req.query.outcome,
+        )) as unknown as Record<string, unknown>[],
+      }),
     );
 
     app.post(

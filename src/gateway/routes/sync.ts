@@ -15,6 +15,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { CRL_PAGE } from '../../desktop/certificateStore.ts';
 import { issueCertificate } from '../../desktop/certificates.ts';
 import { type AgentMessage, verifyMessage } from '../../desktop/envelope.ts';
 import { MAX_PUSH_ITEMS } from '../../desktop/provisional.ts';
@@ -47,9 +48,12 @@ const PushRequest = signedRequest(
     { additionalProperties: false },
   ),
 );
-const PullQuery = Type.Object({ cursor: Type.Optional(Type.String({ maxLength: 200 })) });
+const PullQuery = Type.Object({ cursor: Type.Optional(Type.String({ maxLength: 600 })) });
 const PULL_PAGE = 500;
-/** Credentials changed this recently are left to the next pull: a commit stamped earlier may still land. */
+/**
+ * Credentials changed this recently (by the database's clock, as the change's statement ran) are left to the
+ * next pull: their commit may not have landed yet. A commit is one call after its statement (milliseconds).
+ */
 const PULL_HORIZON_MS = 2_000;
 
 /** How long a certificate lives (renewed while the agent is online), and a provisional credential at most. */
@@ -60,8 +64,9 @@ interface PullCursor {
   /** The last credential change sent: its time and id. */
   c: string | null;
   i: string | null;
-  /** The last revocation-list entry sent. */
+  /** The last revocation-list entry sent: its time and serial. */
   r: string | null;
+  s?: string | null;
 }
 const encodeCursor = (c: PullCursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
 function decodeCursor(raw: string | undefined): PullCursor {
@@ -69,7 +74,8 @@ function decodeCursor(raw: string | undefined): PullCursor {
   try {
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as PullCursor;
     const time = (x: unknown) => x === null || (typeof x === 'string' && !Number.isNaN(Date.parse(x)));
-    if (time(c.c) && time(c.r) && (c.i === null || typeof c.i === 'string')) return c;
+    const text = (x: unknown) => x === null || x === undefined || typeof x === 'string';
+    if (time(c.c) && time(c.r) && text(c.i) && text(c.s)) return c;
   } catch {
     // Falls through to the refusal.
   }
@@ -206,25 +212,31 @@ export function syncRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
         if (signedCursor !== (req.query.cursor ?? null))
           throw new LockError('LOCK.UNAUTHENTICATED', 'the signed request names another cursor');
         const cursor = decodeCursor(req.query.cursor);
-        const horizon = new Date(p.clock.now().getTime() - PULL_HORIZON_MS);
         const rows = await p.readModel.credentialChanges(agent.tenantId, agent.propertyId, {
           after: cursor.c ? { at: cursor.c, id: cursor.i ?? '' } : null,
-          before: horizon,
+          horizonMs: PULL_HORIZON_MS,
           limit: PULL_PAGE + 1,
         });
         const more = rows.length > PULL_PAGE;
         const page = rows.slice(0, PULL_PAGE);
-        const crl = (await p.offline.certificates.crlSince(agent.tenantId, agent.propertyId, cursor.r))
-          .serials;
+        const crl = (
+          await p.offline.certificates.crlSince(
+            agent.tenantId,
+            agent.propertyId,
+            cursor.r ? { at: cursor.r, serial: cursor.s ?? '' } : null,
+          )
+        ).serials;
         const last = page.at(-1);
+        const lastCrl = crl.at(-1);
         const next: PullCursor = {
           c: last ? last.updatedAt : cursor.c,
           i: last ? last.id : cursor.i,
-          r: crl.at(-1)?.at ?? cursor.r,
+          r: lastCrl ? lastCrl.at : cursor.r,
+          s: lastCrl ? lastCrl.serial : (cursor.s ?? null),
         };
         return {
           cursor: encodeCursor(next),
-          more,
+          more: more || crl.length === CRL_PAGE,
           credentials: page as unknown as Record<string, unknown>[],
           crl,
         };

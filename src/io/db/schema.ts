@@ -71,6 +71,8 @@ export interface KeyCredentialsTable {
   version: BigIntCol;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** When the row last changed, by the database's clock (the desks' mirror cursor). */
+  mirror_at: Generated<Date>;
 }
 
 export interface OutboxTable {
@@ -227,6 +229,13 @@ export interface ProvisionalIssuancesTable {
   agent_id: string;
   certificate_serial: string;
   digest: string;
+  rooms: string[];
+  valid_from: Timestamp;
+  valid_until: Timestamp;
+  reservation_id: string | null;
+  holder_ref: string;
+  uid: string | null;
+  card_number_sealed: string;
   outcome: 'accepted' | 'accepted_with_changes' | 'rejected';
   reason: string | null;
   changes: JSONColumnType<ProvisionalChange[], string, string>;

@@ -56,7 +56,11 @@ export function hidLink(device: HidDevice, reportSize = 64): ByteLink {
     const bytes = fromReport(report);
     if (bytes.length) events.emit('data', bytes);
   });
-  device.on('error', (e) => events.emit('error', e));
+  // A device gone (unplugged) is closed here too, so its handle is freed and it can be opened again.
+  device.on('error', (e) => {
+    events.emit('error', e);
+    void device.close().catch(() => {});
+  });
   return linkOver(
     events as Emitter,
     (b, done) => {
