@@ -19,7 +19,8 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection, nkeyAuthenticator } from '@nats-io/transport-node';
+import { natsSeedOf } from '../desktop/natsAccounts.ts';
 import { Compile } from 'typebox/compile';
 import Type, { type Static } from 'typebox';
 import { type DeviceKey, deviceKeyFromPem, generateDeviceKey, signMessage } from '../desktop/envelope.ts';
@@ -74,6 +75,11 @@ export const AgentConfig = Type.Object({
     pass: Type.Optional(Type.String()),
     /** The desktop subject root (`lock.desktop`; a test's own prefix before it). */
     subjectRoot: Type.Optional(Type.String()),
+    /**
+     * Sign in with the device key as a NATS nkey user (the accounts `lock:cli agent nats-accounts` generates);
+     * otherwise `user`/`pass`, or none (a development server).
+     */
+    nkey: Type.Optional(Type.Boolean()),
     /** How long a start waits for NATS before going on without it (it keeps connecting). */
     startWaitMs: Type.Optional(Type.Integer({ minimum: 0 })),
     /** TLS to the server (production): the CA that signed it, and a client certificate where it asks for one. */
@@ -662,6 +668,7 @@ export async function startAgent(
           inboxPrefix: `_INBOX_${config.agentId}`,
           maxReconnectAttempts: -1,
           ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass ?? '' } : {}),
+          ...(config.nats.nkey ? { authenticator: nkeyAuthenticator(natsSeedOf(key)) } : {}),
           ...(config.nats.tls ? { tls: config.nats.tls } : {}),
         });
       } catch (e) {

@@ -1,5 +1,5 @@
 /**
- * `lock:cli agent enroll --property P --name desk-1 [--dir ./lock-agent] [--nats nats://…]` (`--url`, token
+ * `lock:cli agent enroll --property P --name desk-1 [--dir ./lock-agent] [--nats nats://…] [--nkey]` (`--url`, token
  * from LOCK_TOKEN or `--token`, `lock:admin`): makes the desk's Ed25519 device key here (0600; the private key
  * never leaves this machine), enrols its public half (`POST /properties/:id/agents`) and writes the agent's
  * `agent.json` (0600) beside it, its encoders left to fill in. Run on the desk's computer.
@@ -19,7 +19,7 @@ export async function runAgentEnroll(
     return i >= 0 ? args[i + 1] : undefined;
   };
   const usage =
-    'usage: lock:cli agent enroll --property P --name desk-1 [--dir ./lock-agent] [--nats nats://host:4222] ' +
+    'usage: lock:cli agent enroll --property P --name desk-1 [--dir ./lock-agent] [--nats nats://host:4222] [--nkey] ' +
     '(--url, --token or LOCK_TOKEN)';
   const [sub] = args;
   const propertyId = arg('property');
@@ -33,8 +33,9 @@ export async function runAgentEnroll(
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const deviceKeyFile = path.join(dir, 'device.pem');
   const key = loadOrCreateDeviceKey(deviceKeyFile);
-  const call = restClient(arg('url') ?? env.LOCK_URL ?? 'http://127.0.0.1:8080', token);
-  const agent = await call<{ id: string; subjects: { commands: string; events: string } }>(
+  const url = arg('url') ?? env.LOCK_URL ?? 'http://127.0.0.1:8080';
+  const call = restClient(url, token);
+  const agent = await call<{ id: string; natsUser: string; subjects: { commands: string; events: string } }>(
     'POST',
     `/properties/${encodeURIComponent(propertyId)}/agents`,
     { name, publicKey: key.publicKey },
@@ -45,7 +46,13 @@ export async function runAgentEnroll(
       {
         agentId: agent.id,
         propertyId,
-        nats: { servers: arg('nats') ?? 'nats://127.0.0.1:4222' },
+        // The device key signs in to NATS (an nkey user), once the accounts are generated with it.
+        nats: {
+          servers: arg('nats') ?? 'nats://127.0.0.1:4222',
+          ...(args.includes('--nkey') ? { nkey: true } : {}),
+        },
+        // Offline-issuance certificates, pushes and pulls go to the service's /sync/v1.
+        sync: { url },
         deviceKeyFile,
         journalFile: path.join(dir, 'journal.jsonl'),
         encoders: [],
@@ -58,6 +65,7 @@ export async function runAgentEnroll(
   );
   io.out(`agent ${agent.id} enrolled for property ${propertyId}`);
   io.out(`commands on ${agent.subjects.commands}, events on ${agent.subjects.events}`);
+  io.out(`NATS user (nkey, its device key): ${agent.natsUser}`);
   io.out(`next: add the desk's encoders to ${configFile}, then: npm run agent -- --config ${configFile}`);
   return { agentId: agent.id, configFile };
 }

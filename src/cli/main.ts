@@ -3,7 +3,8 @@
  * `audit-verify --tenant <id>` checks the tenant's audit hash chain (exit 1 if broken); `lifecycle-docs`
  * regenerates the machines' diagrams and tables in docs/lifecycle.md; `vendor-switch plan|apply|status`
  * drives a property's switch to another lock vendor over REST (src/cli/vendorSwitch.ts, docs/cutover.md);
- * `agent enroll` makes a desk's device key and enrols the desktop agent (src/cli/agentEnroll.ts);
+ * `agent enroll` makes a desk's device key and enrols the desktop agent (src/cli/agentEnroll.ts); `agent
+ * nats-accounts` writes nats.conf's accounts for the active agents (src/cli/agentNatsAccounts.ts);
  * `offline-cert-cleanup` is the `lock-offline-cert-cleanup` job (expired certificates onto the revocation
  * list, long-expired ones archived; src/jobs/offlineCertCleanup.ts).
  */
@@ -111,6 +112,16 @@ switch (command) {
   case 'agent': {
     const { runAgentEnroll } = await import('./agentEnroll.ts');
     const { CliError, defaultIo } = await import('./restClient.ts');
+    if (rest[0] === 'nats-accounts') {
+      const { runAgentNatsAccounts } = await import('./agentNatsAccounts.ts');
+      const db = connect(database.databaseUrl, { max: 1 });
+      try {
+        await runAgentNatsAccounts(rest, db, defaultIo);
+      } finally {
+        await db.destroy();
+      }
+      break;
+    }
     try {
       await runAgentEnroll(rest, process.env, defaultIo);
     } catch (e) {
@@ -128,7 +139,7 @@ switch (command) {
   default:
     console.error(
       'usage: lock:cli <token --tenant <id> | migrate | audit-verify --tenant <id> | lifecycle-docs | ' +
-        'vendor-switch <plan|apply|status> … | agent enroll --property P --name N | offline-cert-cleanup>',
+        'vendor-switch <plan|apply|status> … | agent enroll --property P --name N | agent nats-accounts [--out F] | offline-cert-cleanup>',
     );
     process.exit(2);
 }

@@ -16,6 +16,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { DesktopAgent } from '../../desktop/agents.ts';
 import { LockError } from '../../errors.ts';
+import { natsUserOf } from '../../desktop/natsAccounts.ts';
 import { principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
 import { Id, IdParams, LockDevice, problemResponses } from '../schemas.ts';
@@ -28,6 +29,8 @@ const Agent = Type.Object({
   publicKey: Type.String(),
   status: Type.String(),
   subjects: Type.Object({ commands: Type.String(), events: Type.String() }),
+  /** Its NATS nkey user: the device key signs in (`lock:cli agent nats-accounts` writes the accounts). */
+  natsUser: Type.String(),
   createdAt: Type.String(),
   revokedAt: Type.Union([Type.String(), Type.Null()]),
   revokedReason: Type.Union([Type.String(), Type.Null()]),
@@ -57,6 +60,7 @@ export function agentRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
   const root = p.desktopRoot;
   const withSubjects = (a: DesktopAgent) => ({
     ...a,
+    natsUser: natsUserOf(a.publicKey),
     subjects: {
       commands: `${root}.${a.propertyId}.${a.id}.cmd.>`,
       events: `${root}.${a.propertyId}.${a.id}.evt.>`,
