@@ -540,7 +540,7 @@ export async function startAgent(
     for (;;) {
       const r = await pullPage(sync, mirror.cursor);
       if (!r.ok) {
-        if (r.status === 403) revoked('the service refuses this desk (revoked)');
+        if (r.status === 403) revoked(`pull refused: ${r.reason}`);
         else store.trigger.problem({ problem: `mirror not pulled: ${r.reason}` });
         log('mirror not pulled', { reason: r.reason });
         return;
@@ -568,6 +568,7 @@ export async function startAgent(
     held = null;
     rmSync(certificateFile, { force: true });
     store.trigger.revoked({ reason: why });
+    store.trigger.problem({ problem: why });
   }
 
   /**

@@ -68,7 +68,12 @@ describe('agent certificate renewal', () => {
     await h.service.desktopAgents.revoke(tenantId, agentId, 'desk replaced', 'test');
     await expect
       .poll(() => agent?.store.getSnapshot().context.lastProblem, { timeout: 10_000 })
-      .toMatch(/handshake refused: 403 LOCK.FORBIDDEN/);
+      .toMatch(/(handshake|pull) refused: 403 LOCK.FORBIDDEN/);
+    // Whichever asked first (a renewal, a pull) learnt it: the desk is refused, and holds no certificate.
+    expect(agent.store.getSnapshot().context).toMatchObject({
+      revoked: expect.any(String),
+      certificate: null,
+    });
     // What it held stays as it was: revoked by the service, it is on the revocation list.
     expect(
       await h.service.offline.certificates.revokedAt(tenantId, state.certificate?.serial ?? ''),
