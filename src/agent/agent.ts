@@ -1,6 +1,7 @@
 /**
  * The desktop agent: a Node process (or the main process of the front desk's Electron app, which embeds it)
- * that owns the property's encoders. It listens for its commands on `<root>.<property>.<agent>.cmd.>`,
+ * that owns the property's encoders. It listens for its commands (`encode`, `read`, `erase`, `operation`) on
+ * `<root>.<property>.<agent>.cmd.>`,
  * answers with signed events on `…evt.<name>`, announces itself (`hello`) and beats (`heartbeat`).
  *
  * An encode is done at most once per operation: the journal records that it began before the encoder is
@@ -168,6 +169,21 @@ export function loadOrCreateDeviceKey(file: string): DeviceKey {
   return key;
 }
 
+/** A host's keychain for the device key (its PKCS#8 PEM): the private key stays there and in memory only. */
+export interface DeviceKeyStore {
+  load(): Promise<string | null>;
+  save(pem: string): Promise<void>;
+}
+
+/** The device key from the host's keychain, made and saved there on first start. */
+export async function loadOrCreateKeyIn(store: DeviceKeyStore): Promise<DeviceKey> {
+  const pem = await store.load();
+  if (pem) return deviceKeyFromPem(pem);
+  const made = generateDeviceKey();
+  await store.save(made.pem);
+  return made.key;
+}
+
 export interface RunningAgent {
   store: AgentStore;
   publicKey: string;
@@ -182,12 +198,19 @@ export interface RunningAgent {
 
 export async function startAgent(
   raw: unknown,
-  o: { log?: (msg: string, data?: Record<string, unknown>) => void } = {},
+  o: {
+    log?: (msg: string, data?: Record<string, unknown>) => void;
+    /**
+     * Where the device key is kept, when the host has better than a 0600 file: the OS keychain (Electron's
+     * `safeStorage`, the macOS Keychain, the Windows Credential Manager). Given, `deviceKeyFile` is not used.
+     */
+    keyStore?: DeviceKeyStore;
+  } = {},
 ): Promise<RunningAgent> {
   if (!checkConfig.Check(raw)) throw new Error(`agent config: ${[...checkConfig.Errors(raw)][0]?.message}`);
   const config = raw as AgentConfig;
   const log = o.log ?? (() => {});
-  const key = loadOrCreateDeviceKey(config.deviceKeyFile);
+  const key = o.keyStore ? await loadOrCreateKeyIn(o.keyStore) : loadOrCreateDeviceKey(config.deviceKeyFile);
   const journal = new Journal(config.journalFile);
   const store = createAgentStore(config.encoders);
   const boot = String(nextBoot(`${config.journalFile}.boot`));
@@ -393,6 +416,22 @@ export async function startAgent(
     } catch (e) {
       const err = e instanceof EncoderError ? e : new EncoderError('PROTOCOL', String(e));
       emit('read_failed', {
+        requestId: cmd.requestId,
+        failure: err.failure,
+        reason: err.message.slice(0, 300),
+      });
+    }
+  }
+
+  /** A `cmd.erase`: the card in the slot wiped (a card handed back, before it goes to the next guest). */
+  async function erase(cmd: Static<typeof ReadCommand>): Promise<void> {
+    try {
+      const [id, encoder] = await encoderFor(cmd.encoderId);
+      await encoder.erase(cmd.timeoutMs);
+      emit('card_erased', { requestId: cmd.requestId, encoderId: id });
+    } catch (e) {
+      const err = e instanceof EncoderError ? e : new EncoderError('PROTOCOL', String(e));
+      emit('erase_failed', {
         requestId: cmd.requestId,
         failure: err.failure,
         reason: err.message.slice(0, 300),
@@ -628,6 +667,7 @@ export async function startAgent(
         }
         if (name === 'encode' && checkEncode.Check(body)) void encode(body as Static<typeof EncodeCommand>);
         else if (name === 'read' && checkRead.Check(body)) void read(body as Static<typeof ReadCommand>);
+        else if (name === 'erase' && checkRead.Check(body)) void erase(body as Static<typeof ReadCommand>);
         else if (name === 'operation' && checkOperation.Check(body)) {
           // What this desk did for an operation, from its journal: lets the service close a grant it never saw.
           const { operationId: op, nonce } = body as Static<typeof OperationQuery>;
@@ -640,7 +680,8 @@ export async function startAgent(
             ...(e?.state === 'failed' ? { nothingWritten: e.nothingWritten === true } : {}),
           });
         } else {
-          const check = name === 'encode' ? checkEncode : name === 'read' ? checkRead : null;
+          const check =
+            name === 'encode' ? checkEncode : name === 'read' || name === 'erase' ? checkRead : null;
           const why = check ? [...check.Errors(body)][0] : undefined;
           emit('command_refused', {
             command: name.slice(0, 40),

@@ -35,6 +35,11 @@ export interface ProvisionalEntry {
 /** What the desk's window shows of one: no card number, no signature. */
 export interface ProvisionalView {
   id: string;
+  /**
+   * The credential's status as the desk knows it: `provisional` until reconciled, then the service's (`active`…)
+   * or `rejected`; `void` when no card was written.
+   */
+  status: string;
   rooms: string[];
   validFrom: string;
   validUntil: string;
@@ -289,8 +294,17 @@ export class LocalMirror {
 }
 
 export function provisionalView(p: ProvisionalEntry): ProvisionalView {
+  const status =
+    p.state === 'void'
+      ? 'void'
+      : p.result?.outcome === 'rejected'
+        ? 'rejected'
+        : p.result && !p.result.retry
+          ? (p.result.status ?? 'active')
+          : 'provisional';
   return {
     id: p.record.id,
+    status,
     rooms: p.record.rooms,
     validFrom: p.record.validFrom,
     validUntil: p.record.validUntil,

@@ -143,7 +143,7 @@ describe('offline issuance at the desk', () => {
     for (let i = 0; i < 50; i++) {
       const r = await ipc['agent:issueOffline'](cardFor(i));
       if (!r.ok) throw new Error(`${r.problem}: ${r.reason}`);
-      expect(r.card).toMatchObject({ state: 'encoded', outcome: 'pending' });
+      expect(r.card).toMatchObject({ status: 'provisional', state: 'encoded', outcome: 'pending' });
       issued.push(r.card.id);
     }
     // Each card written at the desk holds its number; the service knows of none yet.
@@ -180,6 +180,7 @@ describe('offline issuance at the desk', () => {
       accepted: 50,
       rejected: 0,
     });
+    expect(new Set(d.agent.provisional().map((p) => p.status))).toEqual(new Set(['active']));
 
     // Every record pushed again (a lost answer, a replay): the same answers, nothing applied twice.
     await d.agent.stop();

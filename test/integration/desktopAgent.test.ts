@@ -4,7 +4,7 @@
  * answered from its journal and never written twice; an encoder with no card in time and a malformed command
  * are answered with their reason. The renderer's IPC surface sees the same.
  */
-import { mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
@@ -130,5 +130,47 @@ describe('desktop agent', () => {
       failed: 1,
       lastProblem: expect.stringContaining('TIMEOUT'),
     });
+  });
+
+  it('agent: reads and erases the card in the slot on command, answering signed', async () => {
+    const byRequest = (id: string) =>
+      received.find((m) => (m.body as { requestId?: string })?.requestId === id);
+    sim.takeCard();
+    encode('op-9', 4321);
+    await answerTo('op-9');
+    nc.publish(`${prefix}.cmd.read`, JSON.stringify({ requestId: 'r-1', timeoutMs: 2000 }));
+    await expect
+      .poll(() => byRequest('r-1'))
+      .toMatchObject({ name: 'card_read', body: { format: 'H10301', encoderId: 'desk-1' } });
+    nc.publish(`${prefix}.cmd.erase`, JSON.stringify({ requestId: 'e-1', timeoutMs: 2000 }));
+    await expect
+      .poll(() => byRequest('e-1'))
+      .toMatchObject({ name: 'card_erased', body: { encoderId: 'desk-1' } });
+    // Wiped: read again, it is blank.
+    nc.publish(`${prefix}.cmd.read`, JSON.stringify({ requestId: 'r-2', timeoutMs: 2000 }));
+    await expect
+      .poll(() => byRequest('r-2'))
+      .toMatchObject({ name: 'read_failed', body: { reason: expect.stringContaining('blank') } });
+    nc.publish(`${prefix}.cmd.erase`, JSON.stringify({ requestId: 'e-2' }));
+    await expect
+      .poll(() => received.filter((m) => m.name === 'command_refused').map((m) => m.body))
+      .toContainEqual(expect.objectContaining({ command: 'erase' }));
+  });
+
+  it("agent: a host's keychain keeps the device key instead of a file, the same key at every start", async () => {
+    const kept = new Map<string, string>();
+    const keyStore = {
+      load: async () => kept.get('device') ?? null,
+      save: async (pem: string) => void kept.set('device', pem),
+    };
+    const keyDir = mkdtempSync(path.join(tmpdir(), 'lock-agent-keychain-'));
+    const config = deskConfig({ agentId: 'a2', propertyId: 'p1', dir: keyDir, subjectRoot: root });
+    const first = await startAgent(config, { keyStore });
+    await first.stop();
+    const second = await startAgent(config, { keyStore });
+    await second.stop();
+    expect(kept.get('device')).toContain('PRIVATE KEY');
+    expect(second.publicKey).toBe(first.publicKey);
+    expect(existsSync(config.deviceKeyFile)).toBe(false);
   });
 });
