@@ -8,7 +8,8 @@ import { type Kysely, sql } from 'kysely';
  * - The certificate revocation list: `offline_certificates.crl_at` is when a certificate went on it (revoked
  *   with its agent, or expired: `lock_offline_cert_cleanup`), `archived_at` when it left the list agents pull
  *   (long past its end; kept for late pushes). The cleanup runs across tenants, so it is SECURITY DEFINER.
- * - `key_credentials.mirror_at`: when a row last changed by the database's clock, the desks' pull cursor.
+ * - `key_credentials.mirror_xid`, `offline_certificates.crl_xid`: the transaction of the last change, the desks'
+ *   pull cursors (commit-safe: read only below the oldest running transaction).
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
@@ -46,11 +47,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     ALTER TABLE offline_certificates ADD COLUMN crl_at timestamptz;
     ALTER TABLE offline_certificates ADD COLUMN crl_reason text;
     ALTER TABLE offline_certificates ADD COLUMN archived_at timestamptz;
-    UPDATE offline_certificates SET crl_at = revoked_at, crl_reason = 'revoked' WHERE revoked_at IS NOT NULL;
-    CREATE INDEX offline_certificates_crl ON offline_certificates (tenant_id, property_id, crl_at)
+    -- The transaction that put a certificate on the list: the desks' cursor on it (as mirror_xid below).
+    ALTER TABLE offline_certificates ADD COLUMN crl_xid xid8;
+    UPDATE offline_certificates SET crl_at = revoked_at, crl_xid = pg_current_xact_id(), crl_reason = 'revoked'
+     WHERE revoked_at IS NOT NULL;
+    CREATE INDEX offline_certificates_crl ON offline_certificates (tenant_id, property_id, crl_xid, serial)
       WHERE crl_at IS NOT NULL AND archived_at IS NULL;
     CREATE INDEX offline_certificates_open ON offline_certificates (not_after) WHERE crl_at IS NULL;
-    GRANT UPDATE (crl_at, crl_reason) ON offline_certificates TO lock_runtime;
+    GRANT UPDATE (crl_at, crl_xid, crl_reason) ON offline_certificates TO lock_runtime;
     CREATE POLICY owner_definer ON offline_certificates TO CURRENT_USER USING (true) WITH CHECK (true);
 
     -- Expired certificates go on the list; those long past their end leave the list agents pull. \`p_now\` says
@@ -59,7 +63,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     RETURNS TABLE (listed int, archived int)
     LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
       WITH listed AS (
-        UPDATE offline_certificates SET crl_at = clock_timestamp(), crl_reason = 'expired'
+        UPDATE offline_certificates SET crl_at = clock_timestamp(), crl_xid = pg_current_xact_id(), crl_reason = 'expired'
          WHERE serial IN (SELECT serial FROM offline_certificates
                            WHERE crl_at IS NULL AND not_after <= p_now LIMIT p_limit)
            AND crl_at IS NULL -- a revocation that committed meanwhile stays a revocation
@@ -75,17 +79,19 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     REVOKE ALL ON FUNCTION lock_offline_cert_cleanup(timestamptz, interval, int) FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION lock_offline_cert_cleanup(timestamptz, interval, int) TO lock_dispatcher;
 
-    -- When a credential's row last changed, by the database's clock as the statement ran (the commit follows in
-    -- the same call): the desks' mirror cursor. \`updated_at\` is the event's time, which may be long before the
-    -- commit (a timer's due time, a backlog), so a cursor on it could pass a change committed later.
-    ALTER TABLE key_credentials ADD COLUMN mirror_at timestamptz NOT NULL DEFAULT clock_timestamp();
+    -- The transaction that last changed a credential's row: the desks' mirror cursor. A pull reads only rows of
+    -- transactions older than every one still running (pg_snapshot_xmin), so none can commit below a cursor
+    -- once it has passed: a change is never skipped, however late its commit. (\`updated_at\` is the event's
+    -- time, which may be long before the commit.)
+    ALTER TABLE key_credentials ADD COLUMN mirror_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
     CREATE FUNCTION lock_mirror_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      NEW.mirror_at := clock_timestamp();
+      NEW.mirror_xid := pg_current_xact_id();
       RETURN NEW;
     END $$;
     CREATE TRIGGER key_credentials_mirror_stamp BEFORE UPDATE ON key_credentials
       FOR EACH ROW EXECUTE FUNCTION lock_mirror_stamp();
-    CREATE INDEX key_credentials_mirror ON key_credentials (tenant_id, property_id, mirror_at, id);
+    CREATE INDEX key_credentials_mirror ON key_credentials (tenant_id, property_id, mirror_xid, id);
+
   `.execute(db);
 }

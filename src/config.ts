@@ -67,6 +67,8 @@ export interface Config {
   logLevel: string;
   /** TRUST_PROXY: proxy hops in front of the gateway (the client's address for webhook rate limits). */
   trustProxy: number;
+  /** TLS_CERT_FILE and TLS_KEY_FILE: the gateway serves HTTPS itself (else plain HTTP behind TLS termination). */
+  tls: { certFile: string; keyFile: string } | null;
 }
 
 const num = (v: string | undefined, d: number) => (v === undefined || v === '' ? d : Number(v));
@@ -132,7 +134,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     createPlatformStream: env.CREATE_PLATFORM_STREAM ? env.CREATE_PLATFORM_STREAM === 'true' : !production,
     logLevel: env.LOG_LEVEL ?? 'info',
     trustProxy: num(env.TRUST_PROXY, 0),
+    tls: tlsOf(env),
   };
+}
+
+function tlsOf(env: Record<string, string | undefined>): { certFile: string; keyFile: string } | null {
+  const certFile = env.TLS_CERT_FILE;
+  const keyFile = env.TLS_KEY_FILE;
+  if (!certFile && !keyFile) return null;
+  if (!certFile || !keyFile) throw new Error('TLS_CERT_FILE and TLS_KEY_FILE go together');
+  return { certFile, keyFile };
 }
 
 /** Loopback addresses only: a development token is printed on start-up, so dev auth never faces a network. */

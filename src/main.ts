@@ -79,10 +79,18 @@ const auth =
 const app = await buildGateway(gatewayPorts(service, auth, config.waitBudgetMs, systemClock), {
   logger: log,
   trustProxy: config.trustProxy,
+  ...(config.tls
+    ? {
+        https: {
+          cert: readFileSync(config.tls.certFile, 'utf8'),
+          key: readFileSync(config.tls.keyFile, 'utf8'),
+        },
+      }
+    : {}),
 });
 await app.listen({ port: config.port, host: config.host });
 
-const base = `http://${config.host}:${config.port}`;
+const base = `${config.tls ? 'https' : 'http'}://${config.host}:${config.port}`;
 if (config.auth.mode === 'dev') {
   const token = await signDevToken(config.auth.secret, 'dev-tenant');
   console.log(`

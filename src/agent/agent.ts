@@ -20,8 +20,8 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { connect, type NatsConnection, nkeyAuthenticator } from '@nats-io/transport-node';
-import { natsSeedOf } from '../desktop/natsAccounts.ts';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { deviceKeyAuthenticator } from '../desktop/natsAccounts.ts';
 import { Compile } from 'typebox/compile';
 import Type, { type Static } from 'typebox';
 import { type DeviceKey, deviceKeyFromPem, generateDeviceKey, signMessage } from '../desktop/envelope.ts';
@@ -35,6 +35,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ProvisionalIssuance } from '../desktop/provisional.ts';
 import { MAX_PUSH_ITEMS } from '../desktop/provisional.ts';
 import { loadHeldCertificate, renewCertificate } from './certificateClient.ts';
+import { syncFetch } from './httpClient.ts';
 import { LocalMirror, mirrorKey, type ProvisionalView, provisionalView } from './mirror.ts';
 import { type OfflineIssueRequest, OfflineIssueError, prepareOffline } from './offlineIssuer.ts';
 import { pullPage, pushProvisional, type SyncIdentity } from './syncClient.ts';
@@ -106,6 +107,8 @@ export const AgentConfig = Type.Object({
     Type.Object({
       url: Type.String(),
       renewEveryMs: Type.Optional(Type.Integer({ minimum: 1000 })),
+      /** The CA that signed the service's certificate, when it is the deployment's own. */
+      caFile: Type.Optional(Type.String()),
       /** How often provisional cards are pushed and the mirror pulled while online (and at every reconnect). */
       syncEveryMs: Type.Optional(Type.Integer({ minimum: 100 })),
     }),
@@ -532,6 +535,7 @@ export async function startAgent(
         propertyId: config.propertyId,
         boot,
         nextSeq: () => ++seq,
+        fetch: syncFetch({ ...(config.sync.caFile ? { caFile: config.sync.caFile } : {}) }),
       }
     : null;
   let pushing: Promise<void> | null = null;
@@ -710,7 +714,7 @@ export async function startAgent(
           inboxPrefix: `_INBOX_${config.agentId}`,
           maxReconnectAttempts: -1,
           ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass ?? '' } : {}),
-          ...(config.nats.nkey ? { authenticator: nkeyAuthenticator(natsSeedOf(key)) } : {}),
+          ...(config.nats.nkey ? { authenticator: deviceKeyAuthenticator(key) } : {}),
           ...(config.nats.tls ? { tls: config.nats.tls } : {}),
         });
       } catch (e) {
@@ -755,6 +759,7 @@ export async function startAgent(
       boot,
       seq: ++seq,
       file: certificateFile,
+      ...(sync.fetch ? { fetch: sync.fetch } : {}),
     });
     if (r.ok) {
       held = r.held;
@@ -801,7 +806,8 @@ export async function startAgent(
         commands.sub.unsubscribe();
         await commands.loop.catch(() => {});
       }
-      await nc?.drain().catch(() => {});
+      // Draining waits for the server; a desk offline would wait for ever: closed instead after a while.
+      if (nc) await Promise.race([nc.drain(), delay(3000).then(() => nc?.close())]).catch(() => {});
       await pushing?.catch(() => {});
       await pulling?.catch(() => {});
       await Promise.all([...encoders.values()].map((e) => e.close()));

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { checkCertificate, type OfflineCertificate } from '../desktop/certificates.ts';
 import { type DeviceKey, signMessage } from '../desktop/envelope.ts';
+import type { SyncFetch } from './httpClient.ts';
 
 export interface HeldCertificate {
   certificate: OfflineCertificate;
@@ -36,6 +37,7 @@ export async function renewCertificate(o: {
   boot: string;
   seq: number;
   file: string;
+  fetch?: SyncFetch;
 }): Promise<{ ok: true; held: HeldCertificate } | { ok: false; status: number | null; reason: string }> {
   const now = new Date().toISOString();
   const request = signMessage(o.key, {
@@ -49,7 +51,7 @@ export async function renewCertificate(o: {
   });
   let res: Response;
   try {
-    res = await fetch(`${o.url.replace(/\/$/, '')}/sync/v1/handshake`, {
+    res = await (o.fetch ?? fetch)(`${o.url.replace(/\/$/, '')}/sync/v1/handshake`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(request),

@@ -6,6 +6,7 @@
 import { type AgentMessage, signMessage } from '../desktop/envelope.ts';
 import type { PushItem, PushResult } from '../desktop/provisional.ts';
 import type { DeviceKey } from '../desktop/envelope.ts';
+import type { SyncFetch } from './httpClient.ts';
 import type { CrlEntry, MirroredCredential } from './mirror.ts';
 
 export interface SyncIdentity {
@@ -15,6 +16,7 @@ export interface SyncIdentity {
   propertyId: string;
   boot: string;
   nextSeq(): number;
+  fetch?: SyncFetch;
 }
 
 export type SyncFailure = { ok: false; status: number | null; reason: string };
@@ -31,10 +33,14 @@ function signed<B extends Record<string, unknown>>(o: SyncIdentity, name: string
   });
 }
 
-async function call(url: string, init: RequestInit): Promise<{ ok: true; body: unknown } | SyncFailure> {
+async function call(
+  o: SyncIdentity,
+  url: string,
+  init: RequestInit,
+): Promise<{ ok: true; body: unknown } | SyncFailure> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+    res = await (o.fetch ?? fetch)(url, { ...init, signal: AbortSignal.timeout(15_000) });
   } catch (e) {
     return { ok: false, status: null, reason: `the service is out of reach: ${(e as Error).message}` };
   }
@@ -54,7 +60,7 @@ export async function pushProvisional(
   o: SyncIdentity,
   items: PushItem[],
 ): Promise<{ ok: true; results: PushResult[] } | SyncFailure> {
-  const r = await call(`${base(o)}/sync/v1/push`, {
+  const r = await call(o, `${base(o)}/sync/v1/push`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(signed(o, 'push', { items })),
@@ -73,7 +79,7 @@ export async function pullPage(
   | SyncFailure
 > {
   const header = Buffer.from(JSON.stringify(signed(o, 'pull', { cursor }))).toString('base64url');
-  const r = await call(`${base(o)}/sync/v1/pull${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, {
+  const r = await call(o, `${base(o)}/sync/v1/pull${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, {
     headers: { 'x-lock-agent-request': header },
   });
   if (!r.ok) return r;

@@ -153,6 +153,7 @@ export function createDesktopAgents(db: Db): DesktopAgents {
               revoked_at: new Date(),
               revoked_reason: `agent revoked: ${reason}`,
               crl_at: sql<Date>`clock_timestamp()`,
+              crl_xid: sql`pg_current_xact_id()`,
               crl_reason: 'revoked',
             })
             .where('agent_id', '=', id)

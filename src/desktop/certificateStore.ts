@@ -30,8 +30,8 @@ export interface CertificateStore {
   crlSince(
     tenantId: string,
     propertyId: string,
-    since: { at: string; serial: string } | null,
-  ): Promise<{ serials: { serial: string; agentId: string; reason: string; at: string }[] }>;
+    since: { change: string; serial: string } | null,
+  ): Promise<{ serials: { serial: string; agentId: string; reason: string; at: string; change: string }[] }>;
   /** The serials of an agent's certificates, newest first. */
   list(tenantId: string, agentId: string): Promise<string[]>;
 }
@@ -100,6 +100,7 @@ export function createCertificateStore(db: Db): CertificateStore {
             revoked_at: new Date(),
             revoked_reason: reason,
             crl_at: sql<Date>`clock_timestamp()`,
+            crl_xid: sql`pg_current_xact_id()`,
             crl_reason: 'revoked',
           })
           .where('serial', '=', serial)
@@ -112,36 +113,22 @@ export function createCertificateStore(db: Db): CertificateStore {
       const rows = await withTenant(db, tenantId, (tx) => {
         let q = tx
           .selectFrom('offline_certificates')
-          .select([
-            'serial',
-            'agent_id',
-            'crl_reason',
-            // Microseconds kept, so the cursor never falls between two entries.
-            sql<string>`to_char(crl_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('at'),
-          ])
+          .select(['serial', 'agent_id', 'crl_reason', 'crl_at', sql<string>`crl_xid::text`.as('change')])
           .where('property_id', '=', propertyId)
           .where('crl_at', 'is not', null)
           .where('archived_at', 'is', null)
-          // As the credentials' mirror: entries this recent wait for the next pull (their commit may follow).
-          .where('crl_at', '<', sql<Date>`clock_timestamp() - interval '2 seconds'`);
-        if (since)
-          q = q.where((eb) =>
-            eb.or([
-              eb('crl_at', '>', sql<Date>`${since.at}::timestamptz`),
-              eb.and([
-                eb('crl_at', '=', sql<Date>`${since.at}::timestamptz`),
-                eb('serial', '>', since.serial),
-              ]),
-            ]),
-          );
-        return q.orderBy('crl_at').orderBy('serial').limit(CRL_PAGE).execute();
+          // As the credentials' mirror: only entries of transactions older than every one still running.
+          .where(sql<boolean>`crl_xid < pg_snapshot_xmin(pg_current_snapshot())`);
+        if (since) q = q.where(sql<boolean>`(crl_xid, serial) > (${since.change}::xid8, ${since.serial})`);
+        return q.orderBy('crl_xid').orderBy('serial').limit(CRL_PAGE).execute();
       });
       return {
         serials: rows.map((r) => ({
           serial: r.serial,
           agentId: r.agent_id,
           reason: r.crl_reason ?? 'revoked',
-          at: r.at,
+          at: (r.crl_at as Date).toISOString(),
+          change: r.change,
         })),
       };
     },

@@ -6,7 +6,9 @@
  * of `nats.conf` (nats-server 2.9): the service's account LOCK, and one account per property whose users are
  * its active agents, each allowed to publish only its own events and hear only its own commands and inbox.
  */
+import { createHash, sign } from 'node:crypto';
 import { Prefix } from '@nats-io/nkeys';
+import type { Authenticator } from '@nats-io/transport-node';
 import { Codec } from '@nats-io/nkeys/lib/codec.js';
 import type { DeviceKey } from './envelope.ts';
 
@@ -15,11 +17,21 @@ export function natsUserOf(publicKey: string): string {
   return new TextDecoder().decode(Codec.encode(Prefix.User, Buffer.from(publicKey, 'base64')));
 }
 
-/** The nkey seed (`SU…`) of a device key, for the client's nkey authenticator. Kept in memory only. */
-export function natsSeedOf(key: DeviceKey): Uint8Array {
-  const der = key.privateKey.export({ type: 'pkcs8', format: 'der' });
-  // An Ed25519 PKCS#8 key ends with its 32-byte seed.
-  return Codec.encodeSeed(Prefix.User, der.subarray(der.length - 32));
+/** What a NATS server's challenge looks like (its nonce): never JSON, so never one of the agent's messages. */
+const NONCE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Signs NATS's challenge with the device key (nkey authentication). The same key signs the agent's messages
+ * and provisional cards, so only a nonce is signed — a server (or anything in the middle) offering something
+ * else to sign, such as the canonical JSON of a message, is refused.
+ */
+export function deviceKeyAuthenticator(key: DeviceKey): Authenticator {
+  const nkey = natsUserOf(key.publicKey);
+  return (nonce?: string) => {
+    if (nonce === undefined || nonce === '') return { nkey, sig: '' };
+    if (!NONCE.test(nonce)) throw new Error('refusing to sign a NATS challenge that is not a nonce');
+    return { nkey, sig: sign(null, Buffer.from(nonce), key.privateKey).toString('base64') };
+  };
 }
 
 export interface AgentAccountEntry {
@@ -28,7 +40,9 @@ export interface AgentAccountEntry {
   publicKey: string;
 }
 
-const accountOf = (propertyId: string) => `AGENTS_${propertyId.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
+/** One account name per property id: readable, and a digest so two ids never share one. */
+const accountOf = (propertyId: string) =>
+  `AGENTS_${propertyId.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}_${createHash('sha256').update(propertyId).digest('hex').slice(0, 8)}`;
 const quoted = (s: string) => JSON.stringify(s);
 
 /**

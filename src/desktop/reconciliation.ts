@@ -179,11 +179,14 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
   }
 
   /**
-   * The checks against the property as it is now, in the deciding transaction (the property's decisions are
-   * taken one at a time): the id is free, the reservation is this property's and not cancelled, and each room
-   * is not let to another stay — by a live credential, or by a provisional card accepted and not yet one.
+   * The checks against the property that read through the read model (before the deciding transaction, which
+   * must not wait on a second connection of the pool): the id is free, the reservation is this property's and
+   * not cancelled (a shorter stay shortens the credential), and every room has a desk-encoded lock.
    */
-  async function checkProperty(tx: Tx, agent: PushingAgent, p: ProvisionalIssuance): Promise<Decision> {
+  async function checkProperty(
+    agent: PushingAgent,
+    p: ProvisionalIssuance,
+  ): Promise<Decision | { changes: ProvisionalChange[]; validUntil: string }> {
     const tenantId = agent.tenantId;
     if (await d.readModel.credential(tenantId, p.id))
       return reject('ID_IN_USE', `a credential ${p.id} exists already`);
@@ -191,7 +194,8 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
     let validUntil = p.validUntil;
     if (p.reservationId) {
       const stay = await d.readModel.reservationStay(tenantId, p.reservationId);
-      if (stay && stay.propertyId !== p.propertyId)
+      // A reservation known only by a credential linked to it (not confirmed yet) names no property.
+      if (stay?.propertyId && stay.propertyId !== p.propertyId)
         return reject('RESERVATION_MISMATCH', `reservation ${p.reservationId} is another property's`);
       if (stay?.endReason === 'cancelled')
         return reject('RESERVATION_CANCELLED', `reservation ${p.reservationId} was cancelled`);
@@ -205,6 +209,23 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
         validUntil = stay.checkOut;
       }
     }
+    const planned = await plan(agent, p.propertyId, p.rooms);
+    if (!planned.ok)
+      return reject('NOT_A_DESK_ROOM', `room(s) ${planned.notDesk.join(', ')} have no desk-encoded lock`);
+    return { changes, validUntil };
+  }
+
+  /**
+   * In the deciding transaction (a property's decisions one at a time): each room is not let to another stay
+   * over the window — by a live credential, or by a provisional card accepted and not a credential yet.
+   */
+  async function checkRelet(
+    tx: Tx,
+    p: ProvisionalIssuance,
+    checked: { changes: ProvisionalChange[]; validUntil: string },
+  ): Promise<Decision> {
+    const changes = [...checked.changes];
+    const validUntil = checked.validUntil;
     const overlapping = { rooms: p.rooms, from: new Date(p.validFrom), until: new Date(validUntil) };
     const live = await tx
       .selectFrom('key_credentials')
@@ -254,9 +275,6 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
         to: rooms,
         reason: `room(s) ${[...relet].join(', ')} let to another stay meanwhile`,
       });
-    const planned = await plan(agent, p.propertyId, rooms);
-    if (!planned.ok)
-      return reject('NOT_A_DESK_ROOM', `room(s) ${planned.notDesk.join(', ')} have no desk-encoded lock`);
     return {
       outcome: changes.length ? 'accepted_with_changes' : 'accepted',
       reason: null,
@@ -301,7 +319,10 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
    */
   async function decide(agent: PushingAgent, item: PushItem, digest: string) {
     const p = item.issuance;
+    const property = await checkProperty(agent, p);
     return withTenant(d.db, agent.tenantId, async (tx) => {
+      // Bounded: a push never waits for ever behind another (it fails, and the desk pushes again).
+      await sql`set local lock_timeout = '10s'`.execute(tx);
       await sql`select pg_advisory_xact_lock(hashtextextended(${`provisional:${agent.tenantId}:${p.propertyId}`}, 0))`.execute(
         tx,
       );
@@ -311,7 +332,9 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
         .where('id', '=', p.id)
         .executeTakeFirst();
       if (first) return first;
-      const dec = (await checkStanding(tx, agent, item)) ?? (await checkProperty(tx, agent, p));
+      const dec =
+        (await checkStanding(tx, agent, item)) ??
+        ('outcome' in property ? property : await checkRelet(tx, p, property));
       return tx
         .insertInto('provisional_issuances')
         .values({
@@ -374,16 +397,19 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
       const chain = await checkChain(agent, item);
       // A record whose chain does not check is answered, never recorded: its id may be another's.
       if (chain) {
+        // Not recorded, so said here: a card may have been written (its UID and rooms; never its number).
         d.log?.('a provisional card was refused: its chain does not check', {
           agentId: agent.agentId,
           id: p.id,
+          uid: item.uid,
+          rooms: p.rooms,
           reason: chain.reason,
         });
         return { result: { id: p.id, outcome: 'rejected', reason: chain.reason ?? 'rejected' } };
       }
       row = await decide(agent, item, digest);
       if (row.agent_id !== agent.agentId || row.digest !== digest) return conflict;
-      if (row.outcome === 'rejected' && row.uid)
+      if (row.outcome === 'rejected')
         d.log?.(
           'a card written offline was rejected: take it back, or remove its number from the door controller',
           {

@@ -46,6 +46,8 @@ export interface GatewayOptions {
    * that per-address limits see clients, not the balancer. None by default.
    */
   trustProxy?: number;
+  /** Serve HTTPS (PEM certificate chain and key): the desks' `/sync/v1` and the API without a terminating proxy. */
+  https?: { cert: string; key: string };
 }
 
 export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Promise<FastifyInstance> {
@@ -54,6 +56,7 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
     logController: new RequestLog(),
     ...(o.trustProxy ? { trustProxy: (_address: string, hop: number) => hop < (o.trustProxy ?? 0) } : {}),
     bodyLimit: 64 * 1024,
+    ...(o.https ? { https: o.https } : {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);

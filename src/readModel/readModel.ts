@@ -35,6 +35,8 @@ export interface MirroredCredential {
   validFrom: string;
   validUntil: string;
   updatedAt: string;
+  /** Where the change is in commit order (the pull's cursor). */
+  change: string;
 }
 
 export interface LockDeviceView {
@@ -159,7 +161,7 @@ export interface ReadModel {
   credentialChanges(
     tenantId: string,
     propertyId: string,
-    q: { after: { at: string; id: string } | null; horizonMs: number; limit: number },
+    q: { after: { change: string; id: string } | null; limit: number },
   ): Promise<MirroredCredential[]>;
   /** A reservation's stay as its actor last committed it: its check-out and why it ended; null if unknown. */
   reservationStay(
@@ -298,21 +300,15 @@ export function createReadModel(db: Db): ReadModel {
             'holder_ref',
             'valid_from',
             'valid_until',
-            // Microseconds kept: the cursor must not fall between two changes stamped in the same millisecond.
-            sql<string>`to_char(mirror_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('changed'),
+            'updated_at',
+            sql<string>`mirror_xid::text`.as('changed'),
           ])
           .where('property_id', '=', propertyId)
-          // By the database's clock: changes this recent wait for the next pull (their commit may follow).
-          .where('mirror_at', '<', sql<Date>`clock_timestamp() - ${`${q.horizonMs} milliseconds`}::interval`);
+          // Only changes of transactions older than every one still running: none can commit below them later.
+          .where(sql<boolean>`mirror_xid < pg_snapshot_xmin(pg_current_snapshot())`);
         const after = q.after;
-        if (after)
-          s = s.where((eb) =>
-            eb.or([
-              eb('mirror_at', '>', sql<Date>`${after.at}::timestamptz`),
-              eb.and([eb('mirror_at', '=', sql<Date>`${after.at}::timestamptz`), eb('id', '>', after.id)]),
-            ]),
-          );
-        return s.orderBy('mirror_at').orderBy('id').limit(q.limit).execute();
+        if (after) s = s.where(sql<boolean>`(mirror_xid, id) > (${after.change}::xid8, ${after.id})`);
+        return s.orderBy('mirror_xid').orderBy('id').limit(q.limit).execute();
       });
       return rows.map((r) => ({
         id: r.id,
@@ -323,7 +319,8 @@ export function createReadModel(db: Db): ReadModel {
         holderRef: r.holder_ref,
         validFrom: new Date(r.valid_from).toISOString(),
         validUntil: new Date(r.valid_until).toISOString(),
-        updatedAt: r.changed,
+        updatedAt: new Date(r.updated_at).toISOString(),
+        change: r.changed,
       }));
     },
 

@@ -9,11 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { connect, type NatsConnection, nkeyAuthenticator } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateDeviceKey, type RunningAgent, startAgent } from '../../src/agent/agent.ts';
 import { runAgentNatsAccounts } from '../../src/cli/agentNatsAccounts.ts';
-import { natsSeedOf } from '../../src/desktop/natsAccounts.ts';
+import { deviceKeyAuthenticator } from '../../src/desktop/natsAccounts.ts';
 import type { DeviceKey } from '../../src/desktop/envelope.ts';
 import { connect as connectDb } from '../../src/io/db/index.ts';
 import { deskConfig } from '../support/deskAgent.ts';
@@ -50,7 +50,7 @@ describe('generated NATS accounts for desk agents', () => {
   const signIn = (d: { agentId: string; key: DeviceKey }) =>
     connect({
       servers: url,
-      authenticator: nkeyAuthenticator(natsSeedOf(d.key)),
+      authenticator: deviceKeyAuthenticator(d.key),
       inboxPrefix: `_INBOX_${d.agentId}`,
       reconnect: false,
     }).then((nc) => {
@@ -150,5 +150,14 @@ describe('generated NATS accounts for desk agents', () => {
       nats: { servers: url, nkey: true },
     });
     for await (const m of hello) expect(JSON.parse(m.string())).toMatchObject({ agentId: b1.agentId });
+  });
+
+  it('nats accounts: the device key signs a server nonce, never anything shaped like a message', () => {
+    const auth = deviceKeyAuthenticator(desks.a1!.key);
+    expect(auth('Xq3Vf0bZrT9kq1yQe2lWnA')).toMatchObject({
+      nkey: expect.stringMatching(/^U/),
+      sig: expect.any(String),
+    });
+    expect(() => auth('{"agentId":"a1","name":"push"}')).toThrow(/not a nonce/);
   });
 });

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeviceKey, generateDeviceKey, signMessage } from '../../src/desktop/envelope.ts';
 import { issueCertificate } from '../../src/desktop/certificates.ts';
@@ -176,6 +177,12 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
     const again = await push(desk, [item(desk, p)]);
     expect(again.json().results).toEqual([{ id: p.id, outcome: 'accepted', status: 'active' }]);
     expect((await credential(p.id)).version).toBe(c.version);
+    // Every field of an answer is in the route's schema (an undeclared one would be dropped on the way out).
+    const spec = (await gw.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const answer =
+      spec.paths['/sync/v1/push'].post.responses['200'].content['application/json'].schema.properties.results
+        .items.properties;
+    expect(Object.keys(answer).sort()).toEqual(['changes', 'id', 'outcome', 'reason', 'retry', 'status']);
   });
 
   it("push: a record changed after signing, a forged certificate and another desk's certificate are rejected, and nothing is created", async () => {
@@ -330,7 +337,7 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
   });
 
   it("pull: the mirror of the property's credentials and the revocation list, a cursor at a time", async () => {
-    // The latest changes wait out the pull's horizon (a commit stamped earlier may still land).
+    // Changes of transactions still running anywhere wait for the next pull (a commit may land below them).
     let page: { cursor: string; credentials: { rooms: string[] }[]; crl: { reason: string }[] } = {
       cursor: '',
       credentials: [],
@@ -350,6 +357,37 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
     // From its cursor, nothing new until something changes.
     const next = await pull(desk, page.cursor);
     expect(next.json()).toMatchObject({ credentials: [], crl: [], more: false });
+
+    // A change whose transaction began first and commits last is not skipped: while it is open, nothing after
+    // it is sent either; once it commits, both are.
+    const first = (page.credentials[0] as unknown as { id: string }).id;
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let changed = () => {};
+    const updated = new Promise<void>((resolve) => {
+      changed = resolve;
+    });
+    const late = withTenant(h.service.runtimeDb, tenantId, async (tx) => {
+      await sql`update key_credentials set status = status where id = ${first}`.execute(tx);
+      changed();
+      await held;
+    });
+    await updated;
+    const fresh = record(desk, { rooms: ['303'], holderRef: 'guest-4' });
+    expect((await push(desk, [item(desk, fresh)])).json().results[0]).toMatchObject({ outcome: 'accepted' });
+    expect((await pull(desk, page.cursor)).json().credentials).toEqual([]);
+    release();
+    await late;
+    await expect
+      .poll(async () =>
+        (await pull(desk, page.cursor))
+          .json()
+          .credentials.map((c: { id: string }) => c.id)
+          .sort(),
+      )
+      .toEqual([first, fresh.id].sort());
     const badCursor = await pull(desk, 'not-a-cursor');
     expect(badCursor.statusCode).toBe(400);
   });

@@ -50,21 +50,15 @@ const PushRequest = signedRequest(
 );
 const PullQuery = Type.Object({ cursor: Type.Optional(Type.String({ maxLength: 600 })) });
 const PULL_PAGE = 500;
-/**
- * Credentials changed this recently (by the database's clock, as the change's statement ran) are left to the
- * next pull: their commit may not have landed yet. A commit is one call after its statement (milliseconds).
- */
-const PULL_HORIZON_MS = 2_000;
-
 /** How long a certificate lives (renewed while the agent is online), and a provisional credential at most. */
 const CERTIFICATE_LIFETIME_MS = 24 * 3_600_000;
 const MAX_PROVISIONAL_VALIDITY_HOURS = 72;
 
 interface PullCursor {
-  /** The last credential change sent: its time and id. */
+  /** The last credential change sent: its place in commit order (a transaction id) and its id. */
   c: string | null;
   i: string | null;
-  /** The last revocation-list entry sent: its time and serial. */
+  /** The last revocation-list entry sent: its place in commit order and its serial. */
   r: string | null;
   s?: string | null;
 }
@@ -73,9 +67,9 @@ function decodeCursor(raw: string | undefined): PullCursor {
   if (!raw) return { c: null, i: null, r: null };
   try {
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as PullCursor;
-    const time = (x: unknown) => x === null || (typeof x === 'string' && !Number.isNaN(Date.parse(x)));
-    const text = (x: unknown) => x === null || x === undefined || typeof x === 'string';
-    if (time(c.c) && time(c.r) && text(c.i) && text(c.s)) return c;
+    const change = (x: unknown) => x === null || (typeof x === 'string' && /^\d{1,20}$/.test(x));
+    const text = (x: unknown) => x === null || x === undefined || (typeof x === 'string' && x.length <= 200);
+    if (change(c.c) && change(c.r) && text(c.i) && text(c.s)) return c;
   } catch {
     // Falls through to the refusal.
   }
@@ -213,8 +207,7 @@ export function syncRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           throw new LockError('LOCK.UNAUTHENTICATED', 'the signed request names another cursor');
         const cursor = decodeCursor(req.query.cursor);
         const rows = await p.readModel.credentialChanges(agent.tenantId, agent.propertyId, {
-          after: cursor.c ? { at: cursor.c, id: cursor.i ?? '' } : null,
-          horizonMs: PULL_HORIZON_MS,
+          after: cursor.c ? { change: cursor.c, id: cursor.i ?? '' } : null,
           limit: PULL_PAGE + 1,
         });
         const more = rows.length > PULL_PAGE;
@@ -223,22 +216,22 @@ export function syncRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           await p.offline.certificates.crlSince(
             agent.tenantId,
             agent.propertyId,
-            cursor.r ? { at: cursor.r, serial: cursor.s ?? '' } : null,
+            cursor.r ? { change: cursor.r, serial: cursor.s ?? '' } : null,
           )
         ).serials;
         const last = page.at(-1);
         const lastCrl = crl.at(-1);
         const next: PullCursor = {
-          c: last ? last.updatedAt : cursor.c,
+          c: last ? last.change : cursor.c,
           i: last ? last.id : cursor.i,
-          r: lastCrl ? lastCrl.at : cursor.r,
+          r: lastCrl ? lastCrl.change : cursor.r,
           s: lastCrl ? lastCrl.serial : (cursor.s ?? null),
         };
         return {
           cursor: encodeCursor(next),
           more: more || crl.length === CRL_PAGE,
           credentials: page as unknown as Record<string, unknown>[],
-          crl,
+          crl: crl.map(({ change: _, ...entry }) => entry),
         };
       },
     );
@@ -264,6 +257,7 @@ export function syncRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
                   reason: Type.Optional(Type.String()),
                   changes: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()))),
                   status: Type.Optional(Type.String()),
+                  retry: Type.Optional(Type.Boolean()),
                 }),
               ),
             }),

@@ -71,8 +71,8 @@ export interface KeyCredentialsTable {
   version: BigIntCol;
   created_at: Timestamp;
   updated_at: Timestamp;
-  /** When the row last changed, by the database's clock (the desks' mirror cursor). */
-  mirror_at: Generated<Date>;
+  /** The transaction that last changed the row (xid8, as text): the desks' mirror cursor. */
+  mirror_xid: Generated<string>;
 }
 
 export interface OutboxTable {
@@ -219,6 +219,8 @@ export interface OfflineCertificatesTable {
   /** On the revocation list since (revoked, or expired: the cleanup job), and off the pulled list since. */
   crl_at: ColumnType<Date | null, never, Date | string | null>;
   crl_reason: ColumnType<string | null, never, string | null>;
+  /** The transaction that put it on the list (xid8, as text): the desks' cursor on the list. */
+  crl_xid: ColumnType<string | null, never, unknown>;
   archived_at: ColumnType<Date | null, never, never>;
 }
 

@@ -52,6 +52,9 @@ export function fromReport(report: Buffer): Buffer {
 /** A HID device as a byte link. Writes go out report by report (report id 0: the interface numbers none). */
 export function hidLink(device: HidDevice, reportSize = 64): ByteLink {
   const events = new EventEmitter();
+  // Closed once, whichever comes first: an error (the device unplugged) or the link's own close.
+  let closing: Promise<void> | null = null;
+  const closeDevice = () => (closing ??= device.close().catch(() => {}));
   device.on('data', (report) => {
     const bytes = fromReport(report);
     if (bytes.length) events.emit('data', bytes);
@@ -59,7 +62,7 @@ export function hidLink(device: HidDevice, reportSize = 64): ByteLink {
   // A device gone (unplugged) is closed here too, so its handle is freed and it can be opened again.
   device.on('error', (e) => {
     events.emit('error', e);
-    void device.close().catch(() => {});
+    void closeDevice();
   });
   return linkOver(
     events as Emitter,
@@ -72,7 +75,7 @@ export function hidLink(device: HidDevice, reportSize = 64): ByteLink {
       );
     },
     async () => {
-      await device.close();
+      await closeDevice();
       events.emit('close');
     },
   );
