@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { checkCertificate, type OfflineCertificate } from '../desktop/certificates.ts';
 import { type DeviceKey, signMessage } from '../desktop/envelope.ts';
-import type { SyncFetch } from './httpClient.ts';
+import { type SyncFetch, whyUnreachable } from './httpClient.ts';
 
 export interface HeldCertificate {
   certificate: OfflineCertificate;
@@ -58,7 +58,7 @@ export async function renewCertificate(o: {
       signal: AbortSignal.timeout(10_000),
     });
   } catch (e) {
-    return { ok: false, status: null, reason: `the service is out of reach: ${(e as Error).message}` };
+    return { ok: false, status: null, reason: `the service is out of reach: ${whyUnreachable(e)}` };
   }
   const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (!res.ok)

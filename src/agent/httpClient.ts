@@ -17,3 +17,10 @@ export function syncFetch(o: { caFile?: string }): SyncFetch {
       dispatcher,
     }) as unknown as Promise<Response>;
 }
+
+/** Why a request did not reach the service: fetch's own message and its cause (a refused connection, a TLS error). */
+export function whyUnreachable(e: unknown): string {
+  const err = e as Error & { cause?: { message?: string; code?: string } };
+  const cause = err.cause?.code ?? err.cause?.message;
+  return cause ? `${err.message} (${cause})` : String(err.message ?? e);
+}

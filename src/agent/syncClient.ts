@@ -6,7 +6,7 @@
 import { type AgentMessage, signMessage } from '../desktop/envelope.ts';
 import type { PushItem, PushResult } from '../desktop/provisional.ts';
 import type { DeviceKey } from '../desktop/envelope.ts';
-import type { SyncFetch } from './httpClient.ts';
+import { type SyncFetch, whyUnreachable } from './httpClient.ts';
 import type { CrlEntry, MirroredCredential } from './mirror.ts';
 
 export interface SyncIdentity {
@@ -42,7 +42,7 @@ async function call(
   try {
     res = await (o.fetch ?? fetch)(url, { ...init, signal: AbortSignal.timeout(15_000) });
   } catch (e) {
-    return { ok: false, status: null, reason: `the service is out of reach: ${(e as Error).message}` };
+    return { ok: false, status: null, reason: `the service is out of reach: ${whyUnreachable(e)}` };
   }
   const body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
   if (!res.ok)

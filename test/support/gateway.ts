@@ -15,6 +15,7 @@ export async function buildTestGateway(
     waitBudgetMs?: number;
     logger?: FastifyBaseLogger;
     webhookLimits?: GatewayOptions['webhookLimits'];
+    https?: GatewayOptions['https'];
   } = {},
 ) {
   const secret = randomBytes(32);
@@ -23,6 +24,7 @@ export async function buildTestGateway(
     {
       ...(opts.logger ? { logger: opts.logger } : {}),
       ...(opts.webhookLimits ? { webhookLimits: opts.webhookLimits } : {}),
+      ...(opts.https ? { https: opts.https } : {}),
     },
   );
   return {
