@@ -67,6 +67,8 @@ export interface Config {
   logLevel: string;
   /** TRUST_PROXY: proxy hops in front of the gateway (the client's address for webhook rate limits). */
   trustProxy: number;
+  /** INSPECT_WS_URL: a Stately inspector's WebSocket, fed every committed transition (off when unset). */
+  inspectWsUrl: string | null;
   /** TLS_CERT_FILE and TLS_KEY_FILE: the gateway serves HTTPS itself (else plain HTTP behind TLS termination). */
   tls: { certFile: string; keyFile: string } | null;
 }
@@ -135,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     trustProxy: num(env.TRUST_PROXY, 0),
     tls: tlsOf(env),
+    inspectWsUrl: env.INSPECT_WS_URL || null,
   };
 }
 

@@ -61,6 +61,7 @@ try {
         ? cloudKmsKek(await createKmsClient(), config.kek.keyName)
         : localKek(config.kek.file, { create: config.kek.create }),
     createPlatformStream: config.createPlatformStream,
+    ...(config.inspectWsUrl ? { inspectWsUrl: config.inspectWsUrl } : {}),
     idempotencyClaimMs: config.idempotencyClaimMs,
     idempotencyRetentionMs: config.idempotencyRetentionMs,
     clock: systemClock,

@@ -7,7 +7,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
-import { createActorMailbox, type Runtime, StateWatcher, startRuntime } from './actors/index.ts';
+import { actorKinds, createActorMailbox, type Runtime, StateWatcher, startRuntime } from './actors/index.ts';
 import { createJournaledMailbox } from './actors/journaledMailbox.ts';
 import type { Authenticator } from './gateway/auth.ts';
 import type { GatewayPorts } from './gateway/ports.ts';
@@ -33,6 +33,8 @@ import type { IssuanceDeps } from './issuance/credentialRequests.ts';
 import { IdempotencyPruner } from './jobs/idempotencyPruner.ts';
 import { OfflineCertCleanup } from './jobs/offlineCertCleanup.ts';
 import { createReconciler } from './desktop/reconciliation.ts';
+import type { InspectionEvent } from './observability/inspection.ts';
+import { statelyInspectionSink } from './observability/statelyInspector.ts';
 import { type PlatformConsumerDeps, PlatformEventConsumer } from './jobs/platformEvents.ts';
 import { WebhookRouter } from './jobs/webhookRouter.ts';
 import type { RetryPolicy } from './machines/index.ts';
@@ -40,6 +42,8 @@ import { createMetrics } from './metrics.ts';
 import { createReadModel } from './readModel/index.ts';
 
 export interface ServiceSettings {
+  /** A Stately inspector's WebSocket (`INSPECT_WS_URL`): every committed transition's inspection events go there. */
+  inspectWsUrl?: string;
   databaseUrl: string;
   natsUrl: string;
   /** Migrate as the owner (`databaseUrl`'s user) at start: development; production runs `lock:cli migrate`. */
@@ -177,7 +181,14 @@ export async function startService(s: ServiceSettings) {
     breaker: s.breaker,
     onBreakerState: (vendor, state) => metrics.breaker.set({ vendor }, state === 'open' ? 1 : 0),
   });
+  const stately = s.inspectWsUrl
+    ? statelyInspectionSink(
+        s.inspectWsUrl,
+        Object.fromEntries(Object.entries(actorKinds).map(([type, k]) => [type, k.machine])),
+      )
+    : null;
   const runtime: Runtime = await startRuntime({
+    ...(stately ? { onInspection: (events: InspectionEvent[]) => stately.emit(events) } : {}),
     nc,
     js,
     jsm,
@@ -281,6 +292,7 @@ export async function startService(s: ServiceSettings) {
     effectClaimMs: s.effectClaimMs ?? 30_000,
     pruner,
     async stop() {
+      stately?.stop();
       await pruner.stop();
       await certCleanup.stop();
       await webhookRouter.stop();

@@ -26,7 +26,16 @@ export interface Resident {
 }
 
 export type ApplyOutcome =
-  | { kind: 'commit'; commit: ActorCommit; snapshot: AnyMachineSnapshot; status: string }
+  | {
+      kind: 'commit';
+      commit: ActorCommit;
+      snapshot: AnyMachineSnapshot;
+      status: string;
+      /** What the commit applied, for inspection: the event, the intent it answered, the snapshot before. */
+      event: ActorEnvelope['event'];
+      intentId?: string;
+      previous: AnyMachineSnapshot;
+    }
   | { kind: 'duplicate' }
   /** The machine ignores the message; what it carried (an intent's answer, a timer) is released all the same. */
   | { kind: 'unchanged'; consumed: Consumed }
@@ -110,7 +119,15 @@ export class ActorHost {
       eventsRoot: this.opts.eventsRoot,
       now: this.opts.clock.now(),
     });
-    return { kind: 'commit', commit, snapshot: next, status: kind.status(next) };
+    return {
+      kind: 'commit',
+      commit,
+      snapshot: next,
+      status: kind.status(next),
+      event: envelope.event,
+      ...(envelope.intentId ? { intentId: envelope.intentId } : {}),
+      previous: actor.snapshot,
+    };
   }
 
   /** Records a durable commit in the resident copy. */

@@ -18,6 +18,7 @@ import { EffectRunner } from './effectRunner.ts';
 import { PartitionLeases } from './leases.ts';
 import { type ActorMailbox, createActorMailbox } from './mailbox.ts';
 import { publishNotification } from './notifications.ts';
+import { type InspectionEvent, inspectionOf } from '../observability/inspection.ts';
 import { OutboxRelay } from './outboxRelay.ts';
 import { partitionOf } from './partitioning.ts';
 import { PartitionWorker } from './partitionWorker.ts';
@@ -59,6 +60,8 @@ export interface RuntimeDeps {
   metrics: Metrics;
   log: (msg: string, data?: Record<string, unknown>) => void;
   options: RuntimeOptions;
+  /** Told every committed transition's inspection events, after its commit (the inspector's feed). */
+  onInspection?: (events: InspectionEvent[]) => void;
 }
 
 export interface Runtime {
@@ -148,6 +151,30 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
             state: outcome.snapshot.value,
             msgId: c.msgId,
           });
+          if (d.onInspection) {
+            try {
+              d.onInspection(
+                inspectionOf({
+                  tenantId: c.tenantId,
+                  actorType: c.actorType,
+                  actorId: c.actorId,
+                  first: c.expectedVersion === 0,
+                  version: c.version,
+                  event: outcome.event,
+                  ...(outcome.intentId ? { intentId: outcome.intentId } : {}),
+                  snapshot: {
+                    value: outcome.snapshot.value,
+                    context: outcome.snapshot.context,
+                    status: outcome.snapshot.status,
+                  },
+                  before: { value: outcome.previous.value, context: outcome.previous.context },
+                }),
+              );
+            } catch (e) {
+              // Inspection never stands in the way of the work it watches.
+              d.log('inspection failed', { err: String(e) });
+            }
+          }
           if (c.intents.length > 0) {
             effects.submit(
               c.intents.map((i) => ({
