@@ -89,6 +89,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Credentials whose revoke the vendor has not confirmed after its attempts (still retried)',
       registers: [registry],
     }),
+    credentialOutcomes: new Counter({
+      name: 'lock_credential_outcomes_total',
+      help: 'Credentials reaching an outcome: issued, failed (never issued), revoked, expired',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    issueSeconds: new Histogram({
+      name: 'lock_credential_issue_seconds',
+      help: 'From the issue request to the credential active on every lock',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    revokeSeconds: new Histogram({
+      name: 'lock_credential_revoke_seconds',
+      help: 'From the revoke (or expiry) to the credential gone from every lock',
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+      registers: [registry],
+    }),
     residentActors: new Gauge({
       name: 'lock_actors_resident',
       help: 'Actors resident in memory',

@@ -73,6 +73,22 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
+/** A credential's outcome (its domain event) and how long it took: the issuance and revoke SLOs' measures. */
+function observeCredential(metrics: Metrics, subject: string, context: unknown): void {
+  const verb = /\.key_credential\.(issued|failed|revoked|expired)\.v1$/.exec(subject)?.[1];
+  if (!verb) return;
+  metrics.credentialOutcomes.inc({ outcome: verb });
+  const c = context as { createdAt?: string; closeRequestedAt?: string };
+  const since = (at: string | undefined) => (at ? (Date.now() - Date.parse(at)) / 1000 : Number.NaN);
+  if (verb === 'issued') {
+    const s = since(c.createdAt);
+    if (s >= 0) metrics.issueSeconds.observe(s);
+  } else if (verb === 'revoked' || verb === 'expired') {
+    const s = since(c.closeRequestedAt);
+    if (s >= 0) metrics.revokeSeconds.observe(s);
+  }
+}
+
 export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
   const { topology: t, metrics, options } = d;
   const mailbox = createActorMailbox(d.js, t);
@@ -141,7 +157,11 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
         onCommitted(address, outcome) {
           const c = outcome.commit;
           metrics.transitions.inc({ type: c.actorType, status: outcome.status });
-          for (const o of c.outbox) if (o.subject.endsWith('.revoke_stalled.v1')) metrics.revokeStalled.inc();
+          for (const o of c.outbox) {
+            if (o.subject.endsWith('.revoke_stalled.v1')) metrics.revokeStalled.inc();
+            else if (c.actorType === 'credential')
+              observeCredential(metrics, o.subject, outcome.snapshot.context);
+          }
           publishNotification(d.nc, t.stateRoot, {
             tenantId: c.tenantId,
             type: c.actorType,

@@ -96,6 +96,8 @@ export interface CredentialContext extends CredentialWindow {
   deferredRooms?: { rooms: string[]; targets: GrantTarget[]; seq: number } | null;
   /** Who asked for it through REST (`user:<subject>`): the one principal that may read a changed PIN. */
   issuedBy?: string | null;
+  /** When its close (revoke, expiry, failure) was asked for (absent before a close, and in older snapshots). */
+  closeRequestedAt?: string;
   /**
    * Vendor-chosen PINs (`<lock>@<generation>`) the issuing answer gave; any other a lock holds is new (a room
    * moved onto a vendor that chooses PINs), readable once by the issuer. Absent in snapshots from before.
@@ -282,6 +284,8 @@ function beginClose(goal: CloseGoal) {
       failure,
       stallsReported: [],
       revokeReason: event.type === 'credential.revoke' ? event.reason : context.revokeReason,
+      // When the close was asked for: the revoke latency the service's SLO measures ends at `revoked`.
+      closeRequestedAt: event.at,
       updatedAt: event.at,
     });
     if (goal !== 'expired') enqueue({ type: 'cancelTimer', params: { key: EXPIRE_TIMER } });
