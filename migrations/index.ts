@@ -18,6 +18,7 @@ import * as retireVendorAccess from './2026-11-30T0015_retire_vendor_access.ts';
 import * as desktopAgents from './2026-11-30T0016_desktop_agents.ts';
 import * as offlineCertificates from './2026-11-30T0017_offline_certificates.ts';
 import * as offlineReconciliation from './2026-11-30T0018_offline_reconciliation.ts';
+import * as inspectorTimeline from './2026-11-30T0019_inspector_timeline.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0016_desktop_agents': desktopAgents,
   '2026-11-30T0017_offline_certificates': offlineCertificates,
   '2026-11-30T0018_offline_reconciliation': offlineReconciliation,
+  '2026-11-30T0019_inspector_timeline': inspectorTimeline,
 };

@@ -94,10 +94,13 @@ await app.listen({ port: config.port, host: config.host });
 const base = `${config.tls ? 'https' : 'http'}://${config.host}:${config.port}`;
 if (config.auth.mode === 'dev') {
   const token = await signDevToken(config.auth.secret, 'dev-tenant');
+  // The inspector's link carries a read-only token (in the fragment: it never reaches a server log).
+  const readToken = await signDevToken(config.auth.secret, 'dev-tenant', { scopes: ['lock:read'] });
   console.log(`
 lock-integration-service is up on ${base}  (vendors: ${config.vendorMode}${sims.started.length ? `, started ${sims.started.join(', ')} simulators` : ''})
   API docs   ${base}/docs          OpenAPI ${base}/openapi.json
   health     ${base}/health/ready  metrics ${base}/metrics
+  inspector  ${base}/inspect#token=${readToken}
   dev token (tenant dev-tenant; another: npm run -s lock:cli -- token --tenant <id>):
   export TOKEN=${token}
   curl -s -X POST ${base}/api/v1/properties -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"name":"Hotel Demo","timezone":"Europe/Berlin"}'

@@ -8,6 +8,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { actorKinds, createActorMailbox, type Runtime, StateWatcher, startRuntime } from './actors/index.ts';
+import type { StateNotification } from './actors/notifications.ts';
 import { createJournaledMailbox } from './actors/journaledMailbox.ts';
 import type { Authenticator } from './gateway/auth.ts';
 import type { GatewayPorts } from './gateway/ports.ts';
@@ -35,6 +36,9 @@ import { OfflineCertCleanup } from './jobs/offlineCertCleanup.ts';
 import { createReconciler } from './desktop/reconciliation.ts';
 import type { InspectionEvent } from './observability/inspection.ts';
 import { statelyInspectionSink } from './observability/statelyInspector.ts';
+import { createInspectorStore } from './observability/inspectorStore.ts';
+import { toMermaid } from './machines/lifecycleDoc.ts';
+import { grantMachine } from './machines/index.ts';
 import { type PlatformConsumerDeps, PlatformEventConsumer } from './jobs/platformEvents.ts';
 import { WebhookRouter } from './jobs/webhookRouter.ts';
 import type { RetryPolicy } from './machines/index.ts';
@@ -285,6 +289,8 @@ export async function startService(s: ServiceSettings) {
     desktop,
     offline: { signer: offlineSigner, certificates },
     log: s.log,
+    /** The tenant's committed transitions as they are notified (the inspector's live feed). */
+    feed: (tenantId: string, listener: (n: StateNotification) => void) => watcher.feed(tenantId, listener),
     webhookEndpoints: createWebhookEndpoints(runtimeDb, vendorSecrets),
     webhookInbox: countedInbox(createWebhookInboxWriter(inboxDb), metrics),
     webhookRouter,
@@ -320,6 +326,16 @@ function countedInbox(inbox: WebhookInbox, metrics: ReturnType<typeof createMetr
       return stored;
     },
   };
+}
+
+/** Every machine as a Mermaid diagram (the grant's too: the credential composes one per lock), made once. */
+let machineDiagrams: Record<string, string> | undefined;
+function inspectedMachines(): Record<string, string> {
+  machineDiagrams ??= Object.fromEntries([
+    ...Object.entries(actorKinds).map(([type, k]) => [type, toMermaid(k.machine)] as const),
+    ['grant', toMermaid(grantMachine)] as const,
+  ]);
+  return machineDiagrams;
 }
 
 /** The gateway's narrow capabilities over a running service (main, tests and the benchmark share it). */
@@ -369,6 +385,11 @@ export function gatewayPorts(
       }),
     },
     desktopRoot: service.topology.desktopRoot,
+    inspector: {
+      store: createInspectorStore(service.runtimeDb),
+      feed: service.feed,
+      machines: inspectedMachines,
+    },
     checkVendorConfig: (tenantId, config) => checkVendorConfig(service.vendorPolicy, tenantId, config),
     async vendorLocks(tenantId, propertyId, vendor, opts = {}) {
       // An operator's action, rare: the setting and secrets as they are now (a secret just rotated counts).

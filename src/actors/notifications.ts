@@ -15,6 +15,8 @@ export interface StateNotification {
   state: unknown;
   /** The message whose commit this is: a sender waits for its own message to be applied. */
   msgId?: string;
+  /** The event the commit applied (its type): the inspector's "last event". */
+  event?: string;
 }
 
 export function publishNotification(nc: NatsConnection, stateRoot: string, n: StateNotification): void {
@@ -25,6 +27,7 @@ export function publishNotification(nc: NatsConnection, stateRoot: string, n: St
 export class StateWatcher {
   private readonly subjects = new Map<string, { subject: Subject<StateNotification>; waiters: number }>();
   private sub: Subscription | undefined;
+  private readonly feeds = new Map<string, Set<(n: StateNotification) => void>>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -37,12 +40,16 @@ export class StateWatcher {
         if (err) return;
         const tokens = msg.subject.slice(this.stateRoot.length + 1).split('.');
         const entry = this.subjects.get(`${tokens[0]}:${tokens[1]}`);
-        if (!entry) return;
+        // Parsed only when someone listens: a waiter for this actor, or a tenant's feed (the inspector).
+        if (!entry && this.feeds.size === 0) return;
+        let n: StateNotification;
         try {
-          entry.subject.next(JSON.parse(msg.string()) as StateNotification);
+          n = JSON.parse(msg.string()) as StateNotification;
         } catch {
-          // A malformed notification is not ours to act on.
+          return; // A malformed notification is not ours to act on.
         }
+        entry?.subject.next(n);
+        for (const f of this.feeds.get(n.tenantId) ?? []) f(n);
       },
     });
   }
@@ -54,6 +61,20 @@ export class StateWatcher {
 
   stop(): void {
     this.sub?.unsubscribe();
+  }
+
+  /** Every committed transition of a tenant's actors, as it is notified, until the returned function is called. */
+  feed(tenantId: string, listener: (n: StateNotification) => void): () => void {
+    let set = this.feeds.get(tenantId);
+    if (!set) {
+      set = new Set();
+      this.feeds.set(tenantId, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.feeds.delete(tenantId);
+    };
   }
 
   /**

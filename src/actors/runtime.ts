@@ -170,6 +170,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
             status: outcome.status,
             state: outcome.snapshot.value,
             msgId: c.msgId,
+            event: outcome.event.type,
           });
           if (d.onInspection) {
             try {

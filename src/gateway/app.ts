@@ -2,6 +2,7 @@
  * The gateway as a Fastify plugin built from its ports: REST /api/v1 (authenticated), health, metrics,
  * OpenAPI and its docs page. `server.ts` owns listen and close; tests `inject` into the same app.
  */
+import { inspectApiRoutes, inspectPageRoutes } from './routes/inspect.ts';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -86,6 +87,8 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
     reply.type(p.metrics.registry.contentType).send(await p.metrics.registry.metrics()),
   );
 
+  // The inspector's page and scripts (no data in them; the page asks /api/v1/inspect with the caller's token).
+  await app.register(inspectPageRoutes());
   // The desk agents' own surface: signed requests, no bearer token.
   await app.register(syncRoutes(p));
   await app.register(
@@ -116,6 +119,7 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
       await api.register(pinReadRoutes(p));
       await api.register(agentRoutes(p));
       await api.register(vendorSwitchRoutes(p));
+      await api.register(inspectApiRoutes(p));
     },
     { prefix: '/api/v1' },
   );

@@ -15,6 +15,8 @@ import type { DesktopAgents } from '../desktop/agents.ts';
 import type { CertificateStore } from '../desktop/certificateStore.ts';
 import type { OfflineSigner } from '../io/crypto/offlineSigner.ts';
 import type { Reconciler } from '../desktop/reconciliation.ts';
+import type { InspectorStore } from '../observability/inspectorStore.ts';
+import type { StateNotification } from '../actors/notifications.ts';
 
 export interface GatewayPorts {
   auth: Authenticator;
@@ -40,6 +42,12 @@ export interface GatewayPorts {
   /** The desktop agents enrolled per property, and the subject root they speak on. */
   desktopAgents: DesktopAgents;
   desktopRoot: string;
+  /** The inspector's data: actors and timelines, the tenant's live transitions, the machines' diagrams. */
+  inspector: {
+    store: InspectorStore;
+    feed(tenantId: string, listener: (n: StateNotification) => void): () => void;
+    machines(): Record<string, string>;
+  };
   /** The offline-issuance signing key and the certificates it signed. */
   offline: { signer: OfflineSigner; certificates: CertificateStore; reconciler: Reconciler };
   /** Refuses (LOCK.VALIDATION) a vendor config a tenant may not store: env references, URLs outside egress. */
