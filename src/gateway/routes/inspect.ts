@@ -122,6 +122,12 @@ export function inspectApiRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           tags: ['inspector'],
           summary:
             "The tenant's committed transitions as Server-Sent Events (type, id, version, state, event)",
+          response: {
+            200: {
+              description: 'an endless stream of `data: {type, id, version, status, state, event}` events',
+              content: { 'text/event-stream': { schema: Type.String() } },
+            },
+          },
         },
       },
       async (req, reply) => {
