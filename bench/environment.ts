@@ -24,6 +24,9 @@ export async function startBenchEnvironment(opts: {
 }) {
   const id = randomBytes(4).toString('hex');
   const ttlock = await startTtlockSimulator({ lockCount: opts.rooms });
+  // BENCH_INSPECT=1: every committed transition streamed to a WebSocket inspector in this process (as a
+  // developer's Stately inspector would take them), to measure what inspection costs.
+  const inspector = process.env.BENCH_INSPECT === '1' ? await startInspectorSink() : null;
   const settings: ServiceSettings = {
     databaseUrl: `${PG}/lock_bench_${id}`,
     natsUrl: NATS_URL,
@@ -41,6 +44,7 @@ export async function startBenchEnvironment(opts: {
     secrets: {},
     createPlatformStream: true,
     clock: systemClock,
+    ...(inspector ? { inspectWsUrl: inspector.url } : {}),
     // BENCH_LOG=1 shows the runtime's own log lines (lease changes, retries) on stderr.
     log: process.env.BENCH_LOG ? (msg, data) => console.error(msg, JSON.stringify(data ?? {})) : () => {},
   };
@@ -62,13 +66,31 @@ export async function startBenchEnvironment(opts: {
      * benchmark pays for request logging as the service does.
      */
     gatewayLogger: createLogger('info', pino.destination({ dest: '/dev/null', sync: true })),
+    /** Inspection messages received (BENCH_INSPECT=1), or null. */
+    inspected: () => inspector?.received() ?? null,
     async close() {
       await admin.destroy();
       await service.stop();
+      await inspector?.close();
       await ttlock.close();
       await dropNats(settings.prefix);
       await dropDatabase(settings.databaseUrl);
     },
+  };
+}
+
+/** A WebSocket server that takes inspection messages and counts them (what an inspector's socket does). */
+async function startInspectorSink() {
+  const { WebSocketServer } = await import('ws');
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  let received = 0;
+  server.on('connection', (socket) => socket.on('message', () => (received += 1)));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    received: () => received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
 

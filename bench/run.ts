@@ -91,6 +91,9 @@ if (chosen.has('events') || chosen.has('rest') || chosen.has('webhooks')) {
       results.eventIssuance = {
         target: '>= 1000 credentials/s',
         ...r,
+        // BENCH_INSPECT=1: with every transition streamed to a WebSocket inspector (its messages counted).
+        inspection:
+          process.env.BENCH_INSPECT === '1' ? { on: true, messages: env.inspected() } : { on: false },
         profile: await metricsProfile(env.service.metrics),
       };
       env.service.metrics.registry.resetMetrics();
