@@ -1,19 +1,41 @@
 /**
  * Streams the runtime's inspection events to a Stately inspector over WebSocket (`INSPECT_WS_URL`), through
- * `@statelyai/inspect`'s WebSocket inspector: each actor announced with its machine's definition, so the
- * inspector draws it, then its events (with their source actor) and snapshots. Nothing is sent when the URL is
- * unset; a server out of reach only means the events are kept (a bounded queue) until it answers.
+ * `@statelyai/inspect`'s WebSocket adapter (its connection, reconnection and bounded queue until the server
+ * answers). The events are built here in the inspector protocol's shape rather than through the library's
+ * `actor()`/`event()`/`snapshot()`, which would stringify a machine's whole definition for every new actor
+ * and serialize each event three times: each definition is stringified once per machine, and each event once.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { createWebSocketInspector } from '@statelyai/inspect';
 import type { AnyStateMachine } from 'xstate';
 import type { InspectionEvent } from './inspection.ts';
 
-type WebSocketInspector = ReturnType<typeof createWebSocketInspector>;
-type ActorArg = Parameters<WebSocketInspector['actor']>[0];
-
 export interface InspectionSink {
   emit(events: InspectionEvent[]): void;
   stop(): void;
+}
+
+/** The protocol's `_version`: the library's own (its package.json is not exported; read from beside its entry). */
+const version = (
+  JSON.parse(
+    readFileSync(
+      path.join(
+        path.dirname(createRequire(import.meta.url).resolve('@statelyai/inspect')),
+        '..',
+        'package.json',
+      ),
+      'utf8',
+    ),
+  ) as { version: string }
+).version;
+
+/** A machine's definition as the inspector reads it: its config, functions named (as the library does). */
+function definitionOf(machine: AnyStateMachine): string {
+  return JSON.stringify(machine.config, (_k, v: unknown) =>
+    typeof v === 'function' ? { type: (v as { name?: string }).name ?? 'function' } : v,
+  );
 }
 
 export function statelyInspectionSink(
@@ -21,21 +43,48 @@ export function statelyInspectionSink(
   machines: Record<string, AnyStateMachine>,
 ): InspectionSink {
   const inspector = createWebSocketInspector({ url });
+  const definitions = new Map<string, string>();
+  const definition = (type: string) => {
+    let d = definitions.get(type);
+    const m = machines[type];
+    if (d === undefined && m) definitions.set(type, (d = definitionOf(m)));
+    return d;
+  };
+  let n = 0;
+  const send = (e: Record<string, unknown>) =>
+    inspector.adapter.send({
+      ...e,
+      _version: version,
+      createdAt: Date.now().toString(),
+      rootId: 'anonymous',
+    } as never);
   return {
     emit(events) {
       for (const e of events) {
-        if (e.type === '@xstate.actor') {
-          // An actor-like object: the inspector reads its session id and its machine's definition from it.
-          const ref = { sessionId: e.sessionId, logic: { config: machines[e.actorType]?.config } };
-          inspector.actor(
-            ref as unknown as ActorArg,
-            e.snapshot as Parameters<WebSocketInspector['actor']>[1],
-          );
-        } else if (e.type === '@xstate.event')
-          inspector.event(e.sessionId, e.event as { type: string }, e.sourceId ? { source: e.sourceId } : {});
+        if (e.type === '@xstate.actor')
+          send({
+            type: '@xstate.actor',
+            name: machines[e.actorType]?.id ?? e.sessionId,
+            sessionId: e.sessionId,
+            id: null,
+            definition: definition(e.actorType),
+            snapshot: e.snapshot,
+          });
+        else if (e.type === '@xstate.event')
+          send({
+            type: '@xstate.event',
+            sessionId: e.sessionId,
+            ...(e.sourceId ? { sourceId: e.sourceId } : {}),
+            event: e.event,
+            id: String((n += 1)),
+          });
         else
-          inspector.snapshot(e.sessionId, e.snapshot as Parameters<WebSocketInspector['snapshot']>[1], {
-            event: e.event as { type: string },
+          send({
+            type: '@xstate.snapshot',
+            sessionId: e.sessionId,
+            event: e.event,
+            snapshot: e.snapshot,
+            id: null,
           });
       }
     },
