@@ -113,6 +113,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       registers: [registry],
     }),
   };
+  // Every outcome counted from the start, at 0: a service that has only ever failed still has an issued series
+  // for the success ratio to read (a rule over a missing series never alerts).
+  for (const outcome of ['issued', 'failed', 'revoked', 'expired']) m.credentialOutcomes.inc({ outcome }, 0);
   return m;
 }
 

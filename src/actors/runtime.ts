@@ -77,6 +77,9 @@ export interface Runtime {
 function observeCredential(metrics: Metrics, subject: string, context: unknown): void {
   const verb = /\.key_credential\.(issued|failed|revoked|expired)\.v1$/.exec(subject)?.[1];
   if (!verb) return;
+  // A credential that fails after it was issued (a lock lost it for good) is not an issue that failed: an
+  // issued one has recorded the PINs its issue gave (`pinsAtIssue`, an array, empty for other kinds).
+  if (verb === 'failed' && Array.isArray((context as { pinsAtIssue?: unknown }).pinsAtIssue)) return;
   metrics.credentialOutcomes.inc({ outcome: verb });
   const c = context as { createdAt?: string; closeRequestedAt?: string };
   const since = (at: string | undefined) => (at ? (Date.now() - Date.parse(at)) / 1000 : Number.NaN);

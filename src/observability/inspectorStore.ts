@@ -78,7 +78,9 @@ export function createInspectorStore(db: Db): InspectorStore {
       if (q.type) conditions.push(sql`s.actor_type = ${q.type}`);
       if (q.propertyId) conditions.push(sql`s.snapshot->'context'->>'propertyId' = ${q.propertyId}`);
       // A state by its name at any level (`active`, or `closing` inside a grant's `revoking`).
-      if (q.state) conditions.push(sql`position(${JSON.stringify(q.state)} in (s.snapshot->>'value')) > 0`);
+      // The value as JSON text: a name is quoted at any level ("active", {"revoking":"closing"}).
+      if (q.state)
+        conditions.push(sql`position(${JSON.stringify(q.state)} in (s.snapshot->'value')::text) > 0`);
       const { rows } = await withTenant(db, tenantId, (tx) =>
         select(sql.join(conditions, sql` and `), Math.min(q.limit, 500)).execute(tx),
       );

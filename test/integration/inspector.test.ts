@@ -89,6 +89,19 @@ describe('/inspect', () => {
         lastEvent: 'effect.done.issueGrant',
       }),
     ]);
+    // By state name: a plain state, and none for a state it is not in.
+    const byState = async (state: string) =>
+      (
+        await gw.app.inject({
+          method: 'GET',
+          url: `/api/v1/inspect/actors?type=credential&state=${state}`,
+          headers: read,
+        })
+      )
+        .json()
+        .items.map((a: { id: string }) => a.id);
+    expect(await byState('active')).toContain(id);
+    expect(await byState('revoking')).not.toContain(id);
     const one = await gw.app.inject({
       method: 'GET',
       url: `/api/v1/inspect/actors/credential/${id}`,

@@ -46,8 +46,16 @@ const read = { config: { scope: 'lock:read' as const } };
 const problems = problemResponses(400, 401, 403, 404);
 
 /** The data the page reads, under `/api/v1` (bearer token, `lock:read`, the caller's tenant only). */
+/** A stream whose reader lags this far behind is dropped rather than buffered (its page reconnects). */
+const STREAM_BUFFER_LIMIT = 1_000_000;
+
 export function inspectApiRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
   return async (app) => {
+    // Open streams end when the gateway closes: a hijacked answer would otherwise hold the shutdown open.
+    const streams = new Set<() => void>();
+    app.addHook('preClose', async () => {
+      for (const end of streams) end();
+    });
     app.get(
       '/inspect/machines',
       {
@@ -140,16 +148,24 @@ export function inspectApiRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
         });
         out.write(': connected\n\n');
         const stop = p.inspector.feed(req.principal.tenantId, (n) => {
+          if (out.writableLength > STREAM_BUFFER_LIMIT) {
+            out.destroy();
+            return;
+          }
           out.write(
             `data: ${JSON.stringify({ type: n.type, id: n.id, version: n.version, status: n.status, state: n.state, event: n.event ?? null })}\n\n`,
           );
         });
         // A comment now and then keeps proxies from closing a quiet stream.
         const beat = setInterval(() => out.write(': beat\n\n'), 15_000);
-        req.raw.on('close', () => {
+        const end = () => {
           clearInterval(beat);
           stop();
-        });
+          streams.delete(end);
+          out.end();
+        };
+        streams.add(end);
+        req.raw.on('close', end);
       },
     );
   };
