@@ -751,16 +751,7 @@ export async function startAgent(
   // Offline-issuance certificates: one now, then renewed while online (each lives 24 h).
   const renew = async () => {
     if (!sync || store.getSnapshot().context.revoked) return;
-    const r = await renewCertificate({
-      url: sync.url,
-      key,
-      agentId: config.agentId,
-      propertyId: config.propertyId,
-      boot,
-      seq: ++seq,
-      file: certificateFile,
-      ...(sync.fetch ? { fetch: sync.fetch } : {}),
-    });
+    const r = await renewCertificate({ ...sync, file: certificateFile });
     if (r.ok) {
       held = r.held;
       mirror.keepCertificate(r.held.certificate);

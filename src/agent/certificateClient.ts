@@ -7,8 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { checkCertificate, type OfflineCertificate } from '../desktop/certificates.ts';
-import { type DeviceKey, signMessage } from '../desktop/envelope.ts';
-import { type SyncFetch, whyUnreachable } from './httpClient.ts';
+import { handshake, type SyncFailure, type SyncIdentity } from './syncClient.ts';
 
 export interface HeldCertificate {
   certificate: OfflineCertificate;
@@ -29,45 +28,12 @@ export function loadHeldCertificate(file: string): HeldCertificate | null {
 }
 
 /** Asks for a certificate; the certificate kept, or the reason none is. */
-export async function renewCertificate(o: {
-  url: string;
-  key: DeviceKey;
-  agentId: string;
-  propertyId: string;
-  boot: string;
-  seq: number;
-  file: string;
-  fetch?: SyncFetch;
-}): Promise<{ ok: true; held: HeldCertificate } | { ok: false; status: number | null; reason: string }> {
-  const now = new Date().toISOString();
-  const request = signMessage(o.key, {
-    agentId: o.agentId,
-    propertyId: o.propertyId,
-    name: 'handshake',
-    boot: o.boot,
-    seq: o.seq,
-    at: now,
-    body: { clock: now },
-  });
-  let res: Response;
-  try {
-    res = await (o.fetch ?? fetch)(`${o.url.replace(/\/$/, '')}/sync/v1/handshake`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(request),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (e) {
-    return { ok: false, status: null, reason: `the service is out of reach: ${whyUnreachable(e)}` };
-  }
-  const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok)
-    return {
-      ok: false,
-      status: res.status,
-      reason:
-        `handshake refused: ${res.status} ${String(answer.code ?? '')} ${String(answer.detail ?? '')}`.trim(),
-    };
+export async function renewCertificate(
+  o: SyncIdentity & { file: string },
+): Promise<{ ok: true; held: HeldCertificate } | SyncFailure> {
+  const r = await handshake(o);
+  if (!r.ok) return r.status === null ? r : { ...r, reason: `handshake refused: ${r.reason}` };
+  const answer = (r.body ?? {}) as Record<string, unknown>;
   const servicePublicKey = String(answer.servicePublicKey ?? '');
   const checked = checkCertificate(answer.certificate, servicePublicKey, new Date());
   if (!checked.ok)

@@ -16,7 +16,12 @@ import path from 'node:path';
 import initSqlJs, { type Database } from 'sql.js';
 import type { OfflineCertificate } from '../desktop/certificates.ts';
 import type { DeviceKey } from '../desktop/envelope.ts';
-import type { ProvisionalIssuance, PushResult } from '../desktop/provisional.ts';
+import type {
+  CrlEntry,
+  MirroredCredential,
+  ProvisionalIssuance,
+  PushResult,
+} from '../desktop/provisional.ts';
 
 const MAGIC = Buffer.from('LKM1');
 
@@ -49,25 +54,6 @@ export interface ProvisionalView {
   outcome: PushResult['outcome'] | 'pending' | null;
   reason: string | null;
   changes: PushResult['changes'] | null;
-}
-
-export interface MirroredCredential {
-  id: string;
-  status: string;
-  kind: string;
-  rooms: string[];
-  reservationId: string | null;
-  holderRef: string;
-  validFrom: string;
-  validUntil: string;
-  updatedAt: string;
-}
-
-export interface CrlEntry {
-  serial: string;
-  agentId: string;
-  reason: string;
-  at: string;
 }
 
 const LIVE = new Set(['requested', 'issuing', 'active', 'updating']);
@@ -226,28 +212,31 @@ export class LocalMirror {
   }
 
   addProvisional(record: ProvisionalIssuance): void {
-    const seq = (this.all<{ n: number }>('SELECT count(*) AS n FROM provisional')[0]?.n ?? 0) + 1;
-    this.db.run(`INSERT INTO provisional (id, seq, record, state) VALUES (?, ?, ?, 'signed')`, [
-      record.id,
-      seq,
-      JSON.stringify(record),
-    ]);
+    this.db.run(
+      `INSERT INTO provisional (id, seq, record, state)
+       VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM provisional), ?, 'signed')`,
+      [record.id, JSON.stringify(record)],
+    );
     this.persist();
   }
 
+  /** Changes what is given of one card (the rest as it is), in one statement. */
   updateProvisional(
     id: string,
     change: { state?: ProvisionalState; uid?: string | null; problem?: string; result?: PushResult },
   ): void {
-    const now = this.provisional().find((p) => p.record.id === id);
-    if (!now) return;
-    this.db.run('UPDATE provisional SET state = ?, uid = ?, problem = ?, result = ? WHERE id = ?', [
-      change.state ?? now.state,
-      change.uid !== undefined ? change.uid : now.uid,
-      change.problem ?? now.problem,
-      change.result ? JSON.stringify(change.result) : now.result ? JSON.stringify(now.result) : null,
-      id,
-    ]);
+    this.db.run(
+      `UPDATE provisional SET state = coalesce(?, state), uid = CASE WHEN ? THEN ? ELSE uid END,
+         problem = coalesce(?, problem), result = coalesce(?, result) WHERE id = ?`,
+      [
+        change.state ?? null,
+        change.uid !== undefined ? 1 : 0,
+        change.uid ?? null,
+        change.problem ?? null,
+        change.result ? JSON.stringify(change.result) : null,
+        id,
+      ],
+    );
     this.persist();
   }
 

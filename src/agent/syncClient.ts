@@ -4,10 +4,9 @@
  * its queue and tries again later.
  */
 import { type AgentMessage, signMessage } from '../desktop/envelope.ts';
-import type { PushItem, PushResult } from '../desktop/provisional.ts';
+import type { CrlEntry, MirroredCredential, PushItem, PushResult } from '../desktop/provisional.ts';
 import type { DeviceKey } from '../desktop/envelope.ts';
 import { type SyncFetch, whyUnreachable } from './httpClient.ts';
-import type { CrlEntry, MirroredCredential } from './mirror.ts';
 
 export interface SyncIdentity {
   url: string;
@@ -55,6 +54,16 @@ async function call(
 }
 
 const base = (o: SyncIdentity) => o.url.replace(/\/$/, '');
+
+/** `POST /sync/v1/handshake` with the desk's clock: the service's answer (a certificate), or why not. */
+export async function handshake(o: SyncIdentity): Promise<{ ok: true; body: unknown } | SyncFailure> {
+  const clock = new Date().toISOString();
+  return call(o, `${base(o)}/sync/v1/handshake`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(signed(o, 'handshake', { clock })),
+  });
+}
 
 export async function pushProvisional(
   o: SyncIdentity,

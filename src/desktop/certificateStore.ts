@@ -2,6 +2,7 @@
 import { sql } from 'kysely';
 import { type Db, withTenant } from '../io/db/index.ts';
 import type { OfflineCertificate } from './certificates.ts';
+import type { CrlEntry } from './provisional.ts';
 
 /** A new certificate a desk asks for at most this often (a replayed handshake gets nothing). */
 export const CERTIFICATE_MIN_INTERVAL_MS = 30_000;
@@ -31,7 +32,7 @@ export interface CertificateStore {
     tenantId: string,
     propertyId: string,
     since: { change: string; serial: string } | null,
-  ): Promise<{ serials: { serial: string; agentId: string; reason: string; at: string; change: string }[] }>;
+  ): Promise<{ serials: (CrlEntry & { change: string })[] }>;
   /** The serials of an agent's certificates, newest first. */
   list(tenantId: string, agentId: string): Promise<string[]>;
 }

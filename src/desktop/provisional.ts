@@ -3,7 +3,8 @@
  * with its device key before the card is written, under the offline-issuance certificate it holds, and
  * pushes it (with the certificate and the card's UID) once the service is back; reconciliation checks the
  * chain — certificate by the service key, record by the device key the certificate names — and turns it
- * into a credential with the same id, or says why not. Shared by the agent and the service.
+ * into a credential with the same id, or says why not. Shared by the agent and the service, with the shapes
+ * `/sync/v1/pull` answers in.
  */
 import { createHash, sign, verify } from 'node:crypto';
 import { Compile } from 'typebox/compile';
@@ -112,3 +113,26 @@ export function provisionalSignedBy(p: ProvisionalIssuance, agentKey: string): b
 /** A digest of the signed record: a push sent again matches it; a different record under the same id does not. */
 export const provisionalDigest = (p: ProvisionalIssuance) =>
   createHash('sha256').update(canonical(p)).digest('base64url');
+
+/** A credential as `/sync/v1/pull` gives it and a desk's mirror keeps it: no secret. */
+export interface MirroredCredential {
+  id: string;
+  status: string;
+  kind: string;
+  rooms: string[];
+  reservationId: string | null;
+  holderRef: string;
+  validFrom: string;
+  validUntil: string;
+  updatedAt: string;
+  /** Where the change is in commit order (the pull's cursor; the service sets it). */
+  change?: string;
+}
+
+/** An entry of the certificate revocation list, as `/sync/v1/pull` gives it. */
+export interface CrlEntry {
+  serial: string;
+  agentId: string;
+  reason: string;
+  at: string;
+}

@@ -7,6 +7,7 @@ import { LockError } from '../errors.ts';
 import { reservationActorId, staffActorId } from '../ids.ts';
 import { type Db, type KeyCredentialsTable, type LockDevicesTable, withTenant } from '../io/db/index.ts';
 import { MicroBatcher } from '../io/db/microBatcher.ts';
+import type { MirroredCredential } from '../desktop/provisional.ts';
 import type { KeyKindPolicy, VendorSwitchContext } from '../machines/index.ts';
 
 /** A credential that may still open a door: anything not closed (a revoke under way still may). */
@@ -22,21 +23,6 @@ export interface PropertyView {
   version: number;
   createdAt: string;
   updatedAt: string;
-}
-
-/** A credential as a desk's mirror keeps it. */
-export interface MirroredCredential {
-  id: string;
-  status: string;
-  kind: string;
-  rooms: string[];
-  reservationId: string | null;
-  holderRef: string;
-  validFrom: string;
-  validUntil: string;
-  updatedAt: string;
-  /** Where the change is in commit order (the pull's cursor). */
-  change: string;
 }
 
 export interface LockDeviceView {
@@ -162,7 +148,7 @@ export interface ReadModel {
     tenantId: string,
     propertyId: string,
     q: { after: { change: string; id: string } | null; limit: number },
-  ): Promise<MirroredCredential[]>;
+  ): Promise<(MirroredCredential & { change: string })[]>;
   /** A reservation's stay as its actor last committed it: its check-out and why it ended; null if unknown. */
   reservationStay(
     tenantId: string,
