@@ -22,7 +22,7 @@ import { reservationActorId } from '../ids.ts';
 import { type Db, type Tx, withTenant } from '../io/db/index.ts';
 import type { ProvisionalChange } from '../io/db/schema.ts';
 import { type IssuanceDeps, planRooms } from '../issuance/credentialRequests.ts';
-import type { IssueCredentialEvent } from '../machines/index.ts';
+import type { GrantTarget, IssueCredentialEvent } from '../machines/index.ts';
 import type { ReadModel } from '../readModel/index.ts';
 import type { SecretBox } from '../io/crypto/secretBox.ts';
 import type { CertificateStore } from './certificateStore.ts';
@@ -64,6 +64,9 @@ export interface ReconcilerDeps {
 const CLOCK_SLACK_MS = 5 * 60_000;
 const DESK_VENDOR = 'generic-wiegand';
 const LIVE = ['requested', 'issuing', 'active', 'updating'];
+
+/** What the read-model checks found for an acceptable record: its window as accepted and its rooms' locks. */
+type Planned = { changes: ProvisionalChange[]; validUntil: string; targets: GrantTarget[] };
 
 type Decision = {
   outcome: PushResult['outcome'];
@@ -183,10 +186,7 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
    * must not wait on a second connection of the pool): the id is free, the reservation is this property's and
    * not cancelled (a shorter stay shortens the credential), and every room has a desk-encoded lock.
    */
-  async function checkProperty(
-    agent: PushingAgent,
-    p: ProvisionalIssuance,
-  ): Promise<Decision | { changes: ProvisionalChange[]; validUntil: string }> {
+  async function checkProperty(agent: PushingAgent, p: ProvisionalIssuance): Promise<Decision | Planned> {
     const tenantId = agent.tenantId;
     if (await d.readModel.credential(tenantId, p.id))
       return reject('ID_IN_USE', `a credential ${p.id} exists already`);
@@ -212,18 +212,14 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
     const planned = await plan(agent, p.propertyId, p.rooms);
     if (!planned.ok)
       return reject('NOT_A_DESK_ROOM', `room(s) ${planned.notDesk.join(', ')} have no desk-encoded lock`);
-    return { changes, validUntil };
+    return { changes, validUntil, targets: planned.targets };
   }
 
   /**
    * In the deciding transaction (a property's decisions one at a time): each room is not let to another stay
    * over the window — by a live credential, or by a provisional card accepted and not a credential yet.
    */
-  async function checkRelet(
-    tx: Tx,
-    p: ProvisionalIssuance,
-    checked: { changes: ProvisionalChange[]; validUntil: string },
-  ): Promise<Decision> {
+  async function checkRelet(tx: Tx, p: ProvisionalIssuance, checked: Planned): Promise<Decision> {
     const changes = [...checked.changes];
     const validUntil = checked.validUntil;
     const overlapping = { rooms: p.rooms, from: new Date(p.validFrom), until: new Date(validUntil) };
@@ -331,11 +327,11 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
         .select(DECIDED)
         .where('id', '=', p.id)
         .executeTakeFirst();
-      if (first) return first;
+      if (first) return { row: first };
       const dec =
         (await checkStanding(tx, agent, item)) ??
         ('outcome' in property ? property : await checkRelet(tx, p, property));
-      return tx
+      const row = await tx
         .insertInto('provisional_issuances')
         .values({
           tenant_id: agent.tenantId,
@@ -358,6 +354,8 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
         })
         .returning(DECIDED)
         .executeTakeFirstOrThrow();
+      // Decided here: the rooms' locks just planned go with it (the issue needs not plan them again).
+      return { row, ...('targets' in property ? { targets: property.targets } : {}) };
     });
   }
 
@@ -392,6 +390,7 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
     // Decided before: the same answer (the record is the one decided on: its digest), whatever has changed
     // since — a rotated service key, a certificate expired since.
     let row: Decided | undefined = await recorded(agent, p.id);
+    let fresh: GrantTarget[] | undefined;
     if (row && (row.agent_id !== agent.agentId || row.digest !== digest)) return conflict;
     if (!row) {
       const chain = await checkChain(agent, item);
@@ -407,7 +406,9 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
         });
         return { result: { id: p.id, outcome: 'rejected', reason: chain.reason ?? 'rejected' } };
       }
-      row = await decide(agent, item, digest);
+      const decided = await decide(agent, item, digest);
+      row = decided.row;
+      fresh = decided.targets;
       if (row.agent_id !== agent.agentId || row.digest !== digest) return conflict;
       if (row.outcome === 'rejected')
         d.log?.(
@@ -427,20 +428,32 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
       ...(row.changes.length ? { changes: row.changes } : {}),
     };
     if (row.outcome === 'rejected') return { result };
-    return { result, settling: issue(agent, item, row) };
+    return { result, settling: issue(agent, item, row, fresh) };
   }
 
   /**
    * Sends the accepted credential's issue, with its rooms and window as decided — again on every push of it
    * until the credential exists (the decision may have been recorded just before a crash).
    */
-  async function issue(agent: PushingAgent, item: PushItem, row: Decided): Promise<string> {
+  async function issue(
+    agent: PushingAgent,
+    item: PushItem,
+    row: Decided,
+    fresh?: GrantTarget[],
+  ): Promise<string> {
     const p = item.issuance;
-    const now = await d.readModel.credential(agent.tenantId, p.id);
-    if (now && now.status !== 'requested') return now.status;
-    const planned = await plan(agent, p.propertyId, row.rooms);
-    // The rooms' locks went away since the decision: the desk is asked to push it again later.
-    if (!planned.ok) return 'requested';
+    let targets: GrantTarget[];
+    if (fresh) {
+      // Just decided: no credential of this id can exist (the decision checked), and its locks are planned.
+      targets = fresh.filter((t) => row.rooms.includes(t.roomId));
+    } else {
+      const now = await d.readModel.credential(agent.tenantId, p.id);
+      if (now && now.status !== 'requested') return now.status;
+      const planned = await plan(agent, p.propertyId, row.rooms);
+      // The rooms' locks went away since the decision: the desk is asked to push it again later.
+      if (!planned.ok) return 'requested';
+      targets = planned.targets;
+    }
     const event: IssueCredentialEvent = {
       type: 'credential.issue',
       at: d.clock.now().toISOString(),
@@ -453,7 +466,7 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
       validFrom: p.validFrom,
       validUntil: new Date(row.valid_until).toISOString(),
       secret: d.secrets.seal(p.cardNumber),
-      targets: planned.targets,
+      targets,
       unresolved: [],
       ...(p.reservationId ? { linkTo: reservationActorId(agent.tenantId, p.reservationId) } : {}),
       issuedBy: `agent:${agent.agentId}`,
