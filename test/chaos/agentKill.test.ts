@@ -18,6 +18,7 @@ import {
 } from '../../src/io/encoders/simulators/lineEncoderSimulator.ts';
 import { wiegandFormats } from '../../src/io/encoders/wiegand.ts';
 import { eventually, NATS_URL, uniqueId } from '../support/harness.ts';
+import { killNine } from '../support/processes.ts';
 import { deskConfig, encodeCommand } from '../support/deskAgent.ts';
 import { type SerialPair, serialPair } from '../support/serialPair.ts';
 
@@ -41,13 +42,7 @@ describe('desk agent killed mid-encode', () => {
       received.filter((m) => m.name === 'hello').length > hellos ? true : undefined,
     );
   };
-  const killAgent = async () => {
-    const p = agent;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
-    p.kill('SIGKILL');
-    await exited;
-  };
+  const killAgent = () => killNine(agent);
   const encode = (operationId: string, cardNumber: number) =>
     nc.publish(`${prefix}.cmd.encode`, encodeCommand(operationId, { facilityCode: 3, cardNumber }, 60_000));
   const answersTo = (op: string) =>

@@ -22,6 +22,7 @@ import {
   startLineEncoderSimulator,
 } from '../../src/io/encoders/simulators/lineEncoderSimulator.ts';
 import { type CuttableLink, cuttableLink } from '../support/cuttableLink.ts';
+import { killNine } from '../support/processes.ts';
 import { deskConfig } from '../support/deskAgent.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
@@ -72,13 +73,7 @@ describe('desk agent killed mid offline issue', () => {
     });
     await started;
   };
-  const killAgent = async () => {
-    const p = agent;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
-    p.kill('SIGKILL');
-    await exited;
-  };
+  const killAgent = () => killNine(agent);
   const card = (room: string, n: number) => ({
     rooms: [room],
     validFrom: new Date(Date.now() - hour).toISOString(),

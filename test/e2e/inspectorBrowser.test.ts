@@ -50,19 +50,7 @@ describe('the inspector in a browser', () => {
     h.ttlock.setFaults({ latencyMs: 2500 });
     const key = randomUUID();
     const id = idempotentCredentialId(tenantId, key);
-    const issued = gw.app.inject({
-      method: 'POST',
-      url: '/api/v1/key-credentials',
-      headers: { authorization: `Bearer ${await gw.token(tenantId)}`, 'idempotency-key': key },
-      payload: {
-        propertyId,
-        holder: { kind: 'guest', ref: 'guest-1' },
-        kind: 'pin',
-        rooms: ['101'],
-        validFrom: new Date(Date.now() - 3_600_000).toISOString(),
-        validUntil: new Date(Date.now() + 86_400_000).toISOString(),
-      },
-    });
+    const issued = gw.issuePin(tenantId, propertyId, { idempotencyKey: key });
     const row = page.locator(`tr[data-key="credential/${id}"]`);
     await expect.poll(() => row.locator('td.state').textContent(), { timeout: 10_000 }).toBe('issuing');
     await row.click();

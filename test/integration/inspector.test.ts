@@ -18,29 +18,13 @@ describe('/inspect', () => {
   const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
   let read: Record<string, string>;
 
-  const issue = () =>
-    gw.app.inject({
-      method: 'POST',
-      url: '/api/v1/key-credentials',
-      headers: { ...read, authorization: `Bearer ${tokens.issue}`, 'idempotency-key': randomUUID() },
-      payload: {
-        propertyId,
-        holder: { kind: 'guest', ref: 'guest-1' },
-        kind: 'pin',
-        rooms: ['101'],
-        validFrom: new Date(Date.now() - 3_600_000).toISOString(),
-        validUntil: new Date(Date.now() + 86_400_000).toISOString(),
-      },
-    });
-  const tokens = { read: '', issue: '' };
+  const issue = () => gw.issuePin(tenantId, propertyId);
 
   beforeAll(async () => {
     h = await startHarness();
     gw = await buildTestGateway(h, { waitBudgetMs: 5000 });
     url = await gw.app.listen({ port: 0, host: '127.0.0.1' });
-    tokens.read = await gw.token(tenantId, undefined, ['lock:read']);
-    tokens.issue = await gw.token(tenantId);
-    read = { authorization: `Bearer ${tokens.read}` };
+    read = { authorization: `Bearer ${await gw.token(tenantId, undefined, ['lock:read'])}` };
     ({ propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' }));
   });
   afterAll(async () => {

@@ -36,19 +36,7 @@ describe('SLO metrics', () => {
   it('slo: an issue and a revoke are counted and timed', async () => {
     const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' });
     const auth = { authorization: `Bearer ${await gw.token(tenantId)}` };
-    const issued = await gw.app.inject({
-      method: 'POST',
-      url: '/api/v1/key-credentials',
-      headers: { ...auth, 'idempotency-key': randomUUID() },
-      payload: {
-        propertyId,
-        holder: { kind: 'guest', ref: 'guest-1' },
-        kind: 'pin',
-        rooms: ['101'],
-        validFrom: new Date(Date.now() - 3_600_000).toISOString(),
-        validUntil: new Date(Date.now() + 86_400_000).toISOString(),
-      },
-    });
+    const issued = await gw.issuePin(tenantId, propertyId);
     expect(issued.statusCode, issued.body).toBe(201);
     expect(await value('lock_credential_outcomes_total', { outcome: 'issued' })).toBe(1);
     expect(await value('lock_credential_issue_seconds_count')).toBe(1);

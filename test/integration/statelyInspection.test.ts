@@ -43,19 +43,7 @@ describe('inspection events to a Stately inspector', () => {
 
   it('stately: one issuance, decoded in order from the inspector protocol, with nothing secret in it', async () => {
     const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' });
-    const r = await gw.app.inject({
-      method: 'POST',
-      url: '/api/v1/key-credentials',
-      headers: { authorization: `Bearer ${await gw.token(tenantId)}`, 'idempotency-key': randomUUID() },
-      payload: {
-        propertyId,
-        holder: { kind: 'guest', ref: 'guest-1' },
-        kind: 'pin',
-        rooms: ['101'],
-        validFrom: new Date(Date.now() - 3_600_000).toISOString(),
-        validUntil: new Date(Date.now() + 86_400_000).toISOString(),
-      },
-    });
+    const r = await gw.issuePin(tenantId, propertyId);
     expect(r.statusCode, r.body).toBe(201);
     const { id, pin } = r.json() as { id: string; pin: string };
     const session = `credential/${id}`;

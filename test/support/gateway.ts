@@ -1,5 +1,5 @@
 /** Builds the production gateway plugin over a harness's service, with development auth. */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildGateway } from '../../src/gateway/app.ts';
 import { createDevAuthenticator, signDevToken } from '../../src/gateway/auth.ts';
@@ -27,13 +27,36 @@ export async function buildTestGateway(
       ...(opts.https ? { https: opts.https } : {}),
     },
   );
+  const token = (tenantId: string, ttlSeconds?: number, scopes?: readonly Scope[], subject?: string) =>
+    signDevToken(secret, tenantId, {
+      ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
+      ...(scopes ? { scopes } : {}),
+      ...(subject ? { subject } : {}),
+    });
   return {
     app,
-    token: (tenantId: string, ttlSeconds?: number, scopes?: readonly Scope[], subject?: string) =>
-      signDevToken(secret, tenantId, {
-        ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
-        ...(scopes ? { scopes } : {}),
-        ...(subject ? { subject } : {}),
+    token,
+    /** A guest's PIN for room 101 (or `rooms`), valid from an hour ago for a day, through REST. */
+    issuePin: async (
+      tenantId: string,
+      propertyId: string,
+      o: { idempotencyKey?: string; rooms?: string[] } = {},
+    ) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/v1/key-credentials',
+        headers: {
+          authorization: `Bearer ${await token(tenantId)}`,
+          'idempotency-key': o.idempotencyKey ?? randomUUID(),
+        },
+        payload: {
+          propertyId,
+          holder: { kind: 'guest', ref: 'guest-1' },
+          kind: 'pin',
+          rooms: o.rooms ?? ['101'],
+          validFrom: new Date(Date.now() - 3_600_000).toISOString(),
+          validUntil: new Date(Date.now() + 86_400_000).toISOString(),
+        },
       }),
   };
 }

@@ -2,6 +2,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { ServiceSettings } from '../../src/service.ts';
 
+/** SIGKILL to a child (none, or one already gone: nothing), resolved once it has exited. */
+export async function killNine(child: ChildProcess | null): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  await exited;
+}
+
 export interface RuntimeProcess {
   child: ChildProcess;
   owner: string;
