@@ -23,7 +23,7 @@ import {
 } from '../../src/io/encoders/simulators/lineEncoderSimulator.ts';
 import { type CuttableLink, cuttableLink } from '../support/cuttableLink.ts';
 import { killNine } from '../support/processes.ts';
-import { deskConfig } from '../support/deskAgent.ts';
+import { deskConfig, deskDoors } from '../support/deskAgent.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
@@ -92,17 +92,7 @@ describe('desk agent killed mid offline issue', () => {
     const url = new URL(await gw.app.listen({ port: 0, host: '127.0.0.1' }));
     auth = { authorization: `Bearer ${await gw.token(tenantId)}` };
     ({ propertyId } = await seedProperty(h.service, tenantId, {}));
-    await api('PUT', `/properties/${propertyId}/vendor-adapters/generic-wiegand`, {
-      status: 'active',
-      config: { format: 'H10301', facilityCode: 4 },
-    });
-    await api('PUT', `/properties/${propertyId}/key-kind-policy`, {
-      card: { preferredOrder: ['generic-wiegand'] },
-    });
-    for (const roomId of ['601', '602'])
-      expect(
-        (await api('POST', `/properties/${propertyId}/generic-wiegand/locks`, { roomId })).statusCode,
-      ).toBe(201);
+    await deskDoors(gw.app, auth, propertyId, { facilityCode: 4, rooms: ['601', '602'] });
     const key = loadOrCreateDeviceKey(path.join(dir, 'device.pem'));
     const enrolled = await api('POST', `/properties/${propertyId}/agents`, {
       name: 'desk-k',

@@ -21,7 +21,7 @@ import {
 } from '../../src/io/encoders/simulators/lineEncoderSimulator.ts';
 import { wiegandFormats } from '../../src/io/encoders/wiegand.ts';
 import { type CuttableLink, cuttableLink } from '../support/cuttableLink.ts';
-import { deskConfig } from '../support/deskAgent.ts';
+import { deskConfig, deskDoors } from '../support/deskAgent.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
@@ -110,17 +110,7 @@ describe('offline issuance at the desk', () => {
     serviceUrl = new URL(await gw.app.listen({ port: 0, host: '127.0.0.1' }));
     auth = { authorization: `Bearer ${await gw.token(tenantId)}` };
     ({ propertyId } = await seedProperty(h.service, tenantId, {}));
-    await api('PUT', `/properties/${propertyId}/vendor-adapters/generic-wiegand`, {
-      status: 'active',
-      config: { format: 'H10301', facilityCode: 12 },
-    });
-    await api('PUT', `/properties/${propertyId}/key-kind-policy`, {
-      card: { preferredOrder: ['generic-wiegand'] },
-    });
-    for (const roomId of rooms)
-      expect(
-        (await api('POST', `/properties/${propertyId}/generic-wiegand/locks`, { roomId })).statusCode,
-      ).toBe(201);
+    await deskDoors(gw.app, auth, propertyId, { facilityCode: 12, rooms });
   });
   afterAll(async () => {
     for (const d of desks) {

@@ -15,6 +15,7 @@ import { type ProvisionalIssuance, signProvisional } from '../../src/desktop/pro
 import { localOfflineSigner } from '../../src/io/crypto/offlineSigner.ts';
 import { connect, withTenant } from '../../src/io/db/index.ts';
 import { cleanOfflineCertificates } from '../../src/jobs/offlineCertCleanup.ts';
+import { deskDoors } from '../support/deskAgent.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
@@ -138,21 +139,7 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
     gw = await buildTestGateway(h, { waitBudgetMs: 5000 });
     auth = { authorization: `Bearer ${await gw.token(tenantId)}` };
     ({ propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' }));
-    expect(
-      (
-        await api('PUT', `/properties/${propertyId}/vendor-adapters/generic-wiegand`, {
-          status: 'active',
-          config: { format: 'H10301', facilityCode: 7 },
-        })
-      ).statusCode,
-    ).toBe(200);
-    await api('PUT', `/properties/${propertyId}/key-kind-policy`, {
-      card: { preferredOrder: ['generic-wiegand'] },
-    });
-    for (const roomId of ['301', '302', '303', '304'])
-      expect(
-        (await api('POST', `/properties/${propertyId}/generic-wiegand/locks`, { roomId })).statusCode,
-      ).toBe(201);
+    await deskDoors(gw.app, auth, propertyId, { facilityCode: 7, rooms: ['301', '302', '303', '304'] });
     desk = await enroll('desk-1');
   });
   afterAll(async () => {

@@ -1,5 +1,6 @@
 /** What the desk agent tests share: an agent's config in a directory of its own, and an encode command. */
 import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { AgentConfig } from '../../src/agent/agent.ts';
 import { wiegandFormats } from '../../src/io/encoders/wiegand.ts';
 import { NATS_URL } from './harness.ts';
@@ -44,4 +45,29 @@ export function encodeCommand(
     validUntil: '2026-12-03T11:00:00.000Z',
     timeoutMs,
   });
+}
+
+/**
+ * A property's doors as a desk's: the generic-wiegand adapter active (H10301, `facilityCode`), preferred for
+ * cards, and a door registered for each room by the register-lock flow. Fails on any refusal.
+ */
+export async function deskDoors(
+  app: { inject: FastifyInstance['inject'] },
+  auth: Record<string, string>,
+  propertyId: string,
+  o: { facilityCode: number; rooms: string[] },
+): Promise<void> {
+  const call = async (method: 'PUT' | 'POST', url: string, payload: unknown) => {
+    const r = await app.inject({ method, url: `/api/v1${url}`, headers: auth, payload: payload as object });
+    if (r.statusCode >= 300) throw new Error(`${method} ${url}: ${r.statusCode} ${r.body}`);
+  };
+  await call('PUT', `/properties/${propertyId}/vendor-adapters/generic-wiegand`, {
+    status: 'active',
+    config: { format: 'H10301', facilityCode: o.facilityCode },
+  });
+  await call('PUT', `/properties/${propertyId}/key-kind-policy`, {
+    card: { preferredOrder: ['generic-wiegand'] },
+  });
+  for (const roomId of o.rooms)
+    await call('POST', `/properties/${propertyId}/generic-wiegand/locks`, { roomId });
 }
