@@ -20,6 +20,9 @@ import { eventIssuance } from './eventIssuance.ts';
 import { metricsProfile } from './profile.ts';
 import { restIssuance } from './restIssuance.ts';
 import { webhookIngest } from './webhookIngest.ts';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { startTracing } from '../src/observability/tracing.ts';
 
 const run = promisify(execFile);
 const chosen = new Set(
@@ -28,6 +31,19 @@ const chosen = new Set(
     : ['events', 'rest', 'webhooks', 'resident', 'deactivation'],
 );
 const size = (name: string, d: number) => Number(process.env[name] ?? d);
+
+/**
+ * BENCH_TRACE: `ids` (default, as `npm start` without a collector: trace ids made, propagated and logged, no
+ * span recorded), `off` (no tracing installed at all), `export` (every span recorded and handed, in batches,
+ * to an exporter that drops it: what a collector costs this process, short of the network).
+ */
+const traceMode = process.env.BENCH_TRACE ?? 'ids';
+const droppingExporter: SpanExporter = {
+  export: (_spans, done) => done({ code: ExportResultCode.SUCCESS }),
+  shutdown: async () => {},
+};
+if (traceMode !== 'off')
+  await startTracing(traceMode === 'export' ? { exporter: droppingExporter, batch: true } : {});
 
 async function machine() {
   const nc = await natsConnect({ servers: NATS_URL });
@@ -94,6 +110,7 @@ if (chosen.has('events') || chosen.has('rest') || chosen.has('webhooks')) {
         // BENCH_INSPECT=1: with every transition streamed to a WebSocket inspector (its messages counted).
         inspection:
           process.env.BENCH_INSPECT === '1' ? { on: true, messages: env.inspected() } : { on: false },
+        tracing: traceMode,
         profile: await metricsProfile(env.service.metrics),
       };
       env.service.metrics.registry.resetMetrics();

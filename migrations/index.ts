@@ -19,6 +19,8 @@ import * as desktopAgents from './2026-11-30T0016_desktop_agents.ts';
 import * as offlineCertificates from './2026-11-30T0017_offline_certificates.ts';
 import * as offlineReconciliation from './2026-11-30T0018_offline_reconciliation.ts';
 import * as inspectorTimeline from './2026-11-30T0019_inspector_timeline.ts';
+import * as traceContext from './2026-11-30T0020_trace_context.ts';
+import * as vendorProbe from './2026-11-30T0021_vendor_probe.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -40,4 +42,6 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0017_offline_certificates': offlineCertificates,
   '2026-11-30T0018_offline_reconciliation': offlineReconciliation,
   '2026-11-30T0019_inspector_timeline': inspectorTimeline,
+  '2026-11-30T0020_trace_context': traceContext,
+  '2026-11-30T0021_vendor_probe': vendorProbe,
 };

@@ -69,6 +69,13 @@ export interface Config {
   trustProxy: number;
   /** INSPECT_WS_URL: a Stately inspector's WebSocket, fed every committed transition (off when unset). */
   inspectWsUrl: string | null;
+  /**
+   * OpenTelemetry: OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP; spans exported when set, none otherwise),
+   * OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER_ARG (share of new traces recorded, 0..1).
+   */
+  tracing: { otlpEndpoint: string | null; serviceName: string; sampleRatio: number };
+  /** VENDOR_PROBE_SECONDS: how often the read-only vendor check runs (300; 0: never). */
+  vendorProbeEveryMs: number;
   /** TLS_CERT_FILE and TLS_KEY_FILE: the gateway serves HTTPS itself (else plain HTTP behind TLS termination). */
   tls: { certFile: string; keyFile: string } | null;
 }
@@ -138,7 +145,21 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     trustProxy: num(env.TRUST_PROXY, 0),
     tls: tlsOf(env),
     inspectWsUrl: env.INSPECT_WS_URL || null,
+    vendorProbeEveryMs: num(env.VENDOR_PROBE_SECONDS, 300) * 1000,
+    tracing: {
+      otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT || null,
+      serviceName: env.OTEL_SERVICE_NAME || 'lock-integration-service',
+      sampleRatio: ratioOf(env.OTEL_TRACES_SAMPLER_ARG),
+    },
   };
+}
+
+/** A share 0..1 (default 1); a value that is no number is refused at start. */
+function ratioOf(v: string | undefined): number {
+  const r = num(v, 1);
+  if (!Number.isFinite(r) || r < 0 || r > 1)
+    throw new Error(`OTEL_TRACES_SAMPLER_ARG must be 0..1, not ${v}`);
+  return r;
 }
 
 function tlsOf(env: Record<string, string | undefined>): { certFile: string; keyFile: string } | null {

@@ -1,5 +1,6 @@
 /** pino with redaction: PINs, secrets, card numbers, guest names and tokens never reach the logs. */
 import pino from 'pino';
+import { activeTraceIds } from './observability/tracing.ts';
 
 export const redactPaths = [
   'pin',
@@ -25,8 +26,15 @@ export const redactPaths = [
   '*.authorization',
 ];
 
-/** Writes to stdout unless given a destination (tests read what would have been logged). */
+/**
+ * Writes to stdout unless given a destination (tests read what would have been logged). A line written inside
+ * a span names its trace (`trace_id`, `span_id`): the log of one operation, across processes, is one search.
+ */
 export function createLogger(level: string, destination?: pino.DestinationStream) {
-  const options = { level, redact: { paths: redactPaths, censor: '[redacted]' } };
+  const options = {
+    level,
+    redact: { paths: redactPaths, censor: '[redacted]' },
+    mixin: () => activeTraceIds() ?? {},
+  };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -7,6 +7,7 @@ import { systemClock } from './ids.ts';
 import { cloudKmsKek, createKmsClient, localKek } from './io/crypto/keyEncryption.ts';
 import { cloudKmsOfflineSigner, localOfflineSigner } from './io/crypto/offlineSigner.ts';
 import { createLogger } from './logger.ts';
+import { startTracing } from './observability/tracing.ts';
 import { gatewayPorts, startService } from './service.ts';
 
 let config: Config;
@@ -17,6 +18,8 @@ try {
   console.error(`lock-integration-service: not started: ${(e as Error).message}`);
   process.exit(1);
 }
+// First, so every span and log line after it carries trace ids (exported only with a collector).
+const tracing = await startTracing(config.tracing);
 const log = createLogger(config.logLevel);
 // The simulators (and what they need: the Seam fake, certificate generation) are development packages:
 // loaded only in simulated mode, so a production install without them starts.
@@ -64,6 +67,7 @@ try {
     ...(config.inspectWsUrl ? { inspectWsUrl: config.inspectWsUrl } : {}),
     idempotencyClaimMs: config.idempotencyClaimMs,
     idempotencyRetentionMs: config.idempotencyRetentionMs,
+    vendorProbeEveryMs: config.vendorProbeEveryMs,
     clock: systemClock,
     log: (msg, data) => log.info(data ?? {}, msg),
   });
@@ -115,6 +119,7 @@ async function shutdown(signal: string) {
   await app.close();
   await service.stop();
   await sims.close();
+  await tracing.shutdown();
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,11 +1,31 @@
 /** The service's Prometheus metrics, in one registry the gateway serves at /metrics. */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+/**
+ * Per-property labels, bounded: the first `max` (tenant, property) pairs seen keep their own series, every
+ * later one counts under `other`, so a platform of thousands of properties cannot blow up the series count.
+ * A property keeps its label for the process's life (a pair is never evicted: its series would jump).
+ */
+export function boundedPropertyLabels(max: number) {
+  const kept = new Set<string>();
+  return (tenant: string, property: string): { tenant: string; property: string } => {
+    const key = `${tenant}\u0000${property}`;
+    if (kept.has(key)) return { tenant, property };
+    if (kept.size < max) {
+      kept.add(key);
+      return { tenant, property };
+    }
+    return { tenant: 'other', property: 'other' };
+  };
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean; propertySeries?: number } = {}) {
   const registry = new Registry();
+  const propertyLabels = boundedPropertyLabels(options.propertySeries ?? 200);
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const m = {
     registry,
+    propertyLabels,
     transitions: new Counter({
       name: 'lock_actor_transitions_total',
       help: 'Committed actor transitions',
@@ -110,6 +130,36 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     residentActors: new Gauge({
       name: 'lock_actors_resident',
       help: 'Actors resident in memory',
+      registers: [registry],
+    }),
+    propertyOutcomes: new Counter({
+      name: 'lock_property_credential_outcomes_total',
+      help: 'Credentials reaching an outcome, per tenant and property (the first properties seen; the rest as "other")',
+      labelNames: ['tenant', 'property', 'outcome'],
+      registers: [registry],
+    }),
+    probeUp: new Gauge({
+      name: 'lock_vendor_probe_up',
+      help: "Share of a vendor's configured adapters that passed a read-only check in the last probe run",
+      labelNames: ['vendor', 'check'],
+      registers: [registry],
+    }),
+    probeSeconds: new Histogram({
+      name: 'lock_vendor_probe_seconds',
+      help: 'How long a read-only vendor check took',
+      labelNames: ['vendor', 'check'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    probeFailures: new Counter({
+      name: 'lock_vendor_probe_failures_total',
+      help: 'Read-only vendor checks that failed, by normalized failure',
+      labelNames: ['vendor', 'check', 'failure'],
+      registers: [registry],
+    }),
+    probeLastRun: new Gauge({
+      name: 'lock_vendor_probe_last_run_timestamp_seconds',
+      help: 'When this process last completed a vendor probe run (it runs where partition 0 is owned)',
       registers: [registry],
     }),
   };

@@ -32,6 +32,7 @@ import { createWebhookEndpoints } from './io/vendors/webhookEndpoints.ts';
 import { adapterFactories, needsHolderDetail, supportsKind } from './io/vendors/registry.ts';
 import type { IssuanceDeps } from './issuance/credentialRequests.ts';
 import { IdempotencyPruner } from './jobs/idempotencyPruner.ts';
+import { VendorProbe } from './jobs/vendorProbe.ts';
 import { OfflineCertCleanup } from './jobs/offlineCertCleanup.ts';
 import { createReconciler } from './desktop/reconciliation.ts';
 import type { InspectionEvent } from './observability/inspection.ts';
@@ -92,6 +93,8 @@ export interface ServiceSettings {
   platformCommitWaitMs?: number;
   /** How long Idempotency-Keys are kept (24 h). */
   idempotencyRetentionMs?: number;
+  /** How often the synthetic vendor check runs (5 min; 0: never). */
+  vendorProbeEveryMs?: number;
   clock: Clock;
   log: (msg: string, data?: Record<string, unknown>) => void;
 }
@@ -268,6 +271,22 @@ export async function startService(s: ServiceSettings) {
   pruner.start();
   const certCleanup = new OfflineCertCleanup({ db: dispatcherDb, clock: s.clock, log: s.log });
   certCleanup.start();
+  const probe = new VendorProbe({
+    dispatcherDb,
+    adapters,
+    elected: () => runtime.ownedPartitions().includes(0),
+    metrics: {
+      up: (vendor, check, share) => metrics.probeUp.set({ vendor, check }, share),
+      seconds: (vendor, check, sec) => metrics.probeSeconds.observe({ vendor, check }, sec),
+      failed: (vendor, check, failure) => metrics.probeFailures.inc({ vendor, check, failure }),
+      ran: (at) => metrics.probeLastRun.set(at.getTime() / 1000),
+    },
+    everyMs: s.vendorProbeEveryMs ?? 300_000,
+    timeoutMs: s.effectTimeoutMs,
+    now: () => s.clock.now(),
+    log: s.log,
+  });
+  if ((s.vendorProbeEveryMs ?? 300_000) > 0) probe.start();
 
   return {
     nc,
@@ -297,8 +316,10 @@ export async function startService(s: ServiceSettings) {
     idempotencyClaimMs: s.idempotencyClaimMs,
     effectClaimMs: s.effectClaimMs ?? 30_000,
     pruner,
+    probe,
     async stop() {
       stately?.stop();
+      await probe.stop();
       await pruner.stop();
       await certCleanup.stop();
       await webhookRouter.stop();

@@ -51,6 +51,11 @@ export interface ActorCommit {
   /** Net timer changes, in order: null cancels the key. */
   timers: Map<string, TimerIntent | null>;
   intents: IntentRow[];
+  /**
+   * The W3C `traceparent` of the span that applied the message, kept with the commit's outbox rows and
+   * effect intents so the hops after the commit (the relay, the effect runner, a sweeper) join its trace.
+   */
+  trace?: string;
 }
 
 export interface TransitionAction {

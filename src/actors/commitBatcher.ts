@@ -134,6 +134,7 @@ function batchJson(batch: Pending[], claimMs: number): string {
       timers,
       intents: c.intents,
       claimMs,
+      ...(c.trace ? { trace: c.trace } : {}),
     });
     return `${member.slice(0, -1)},"snapshot":${c.snapshot}}`;
   });

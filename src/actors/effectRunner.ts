@@ -17,6 +17,7 @@
  *   renewal finds the count moved on, another process took the intent over and this one drops it if it has
  *   not started.
  */
+import { SpanKind } from '@opentelemetry/api';
 import { sql } from 'kysely';
 import { ensureError, isLockError } from '../errors.ts';
 import type { Clock } from '../ids.ts';
@@ -24,6 +25,7 @@ import type { SecretBox } from '../io/crypto/secretBox.ts';
 import type { Db } from '../io/db/index.ts';
 import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
 import { VendorError } from '../io/vendors/port.ts';
+import { contextFromTraceparent, inSpan } from '../observability/tracing.ts';
 import {
   type EffectError,
   type EffectIntent,
@@ -50,6 +52,8 @@ export interface EffectJob {
   claim: number;
   /** An outcome kept from an earlier run: sent again, the vendor is not called. */
   outcome?: EffectOutcomeEvent;
+  /** The `traceparent` of the commit that journaled it: its run continues that trace. */
+  trace?: string;
 }
 
 /** A claim this process holds, when it was last confirmed, and when it renews it (half its life before it lapses). */
@@ -157,11 +161,12 @@ export class EffectRunner {
       intent: EffectIntent;
       runs: number;
       outcome: EffectOutcomeEvent | null;
+      trace: string | null;
     }>`
       update effect_intents set claimed_until = now() + ${`${this.claimMs} milliseconds`}::interval, runs = runs + 1
        where id in (select id from effect_intents where claimed_until < now()
                      order by claimed_until limit 200 for update skip locked)
-      returning id, tenant_id, actor_type, actor_id, intent, runs, outcome
+      returning id, tenant_id, actor_type, actor_id, intent, runs, outcome, trace
     `.execute(this.o.dispatcherDb);
     for (const r of rows.rows) {
       // Ours, and lapsed all the same (this process stalled past its claim): it is the sweep's claim now.
@@ -185,6 +190,7 @@ export class EffectRunner {
           rerun: true,
           claim: r.runs,
           ...(r.outcome ? { outcome: r.outcome } : {}),
+          ...(r.trace ? { trace: r.trace } : {}),
         })),
     );
     return rows.rows.length;
@@ -250,7 +256,25 @@ export class EffectRunner {
     }
   }
 
-  private async run(job: EffectJob): Promise<void> {
+  /** One intent in a span of its own, continuing the trace of the commit that journaled it. */
+  private run(job: EffectJob): Promise<void> {
+    const i = job.intent;
+    return inSpan(
+      `effect ${i.intent}`,
+      {
+        attributes: {
+          'lock.actor': `${job.actorType}/${job.actorId}`,
+          'lock.intent': job.id,
+          'lock.rerun': job.rerun,
+          ...(i.intent !== 'sendMessage' ? { 'lock.vendor': i.vendor } : {}),
+        },
+      },
+      () => this.runJob(job),
+      contextFromTraceparent(job.trace),
+    );
+  }
+
+  private async runJob(job: EffectJob): Promise<void> {
     if (this.held.get(job.id)?.renewAt === Number.POSITIVE_INFINITY) {
       // Its claim was not renewed before the call began: another process runs it, or it is done.
       this.o.log?.('effect intent given up: its claim was taken over', { intentId: job.id });
@@ -281,7 +305,11 @@ export class EffectRunner {
     const started = performance.now();
     let outcome: EffectOutcomeEvent;
     try {
-      const r = await this.execute(job, intent);
+      const r = await inSpan(
+        `vendor ${intent.vendor} ${intent.intent}`,
+        { kind: SpanKind.CLIENT, attributes: { 'lock.vendor': intent.vendor } },
+        () => this.execute(job, intent),
+      );
       // A vendor-chosen PIN is sealed here, before it reaches the actor's journal.
       outcome = effectDone(
         intent,

@@ -3,8 +3,11 @@
  * the actor to reach a state. The gateway, platform consumer, effect runner and timers all send this way.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
+import { SpanKind } from '@opentelemetry/api';
 import { LockError } from '../errors.ts';
 import type { Topology } from '../io/nats/index.ts';
+import { injectInto, inSpan } from '../observability/tracing.ts';
 import { type ActorEnvelope, encodeEnvelope } from './envelope.ts';
 import type { StateNotification, StateWatcher } from './notifications.ts';
 import { type ActorAddress, actorSubject } from './partitioning.ts';
@@ -28,15 +31,24 @@ export interface ActorMailbox {
 }
 
 export function createActorMailbox(js: JetStreamClient, t: Topology, watcher?: StateWatcher): ActorMailbox {
-  const send = async (address: ActorAddress, envelope: ActorEnvelope, msgId: string) => {
-    try {
-      await js.publish(actorSubject(t.actorRoot, t.partitions, address), encodeEnvelope(envelope), {
-        msgID: msgId,
-      });
-    } catch (e) {
-      throw new LockError('LOCK.UNAVAILABLE', 'could not publish to the actor inbox', { cause: e });
-    }
-  };
+  const send = (address: ActorAddress, envelope: ActorEnvelope, msgId: string) =>
+    inSpan(
+      `send ${address.type}`,
+      { kind: SpanKind.PRODUCER, attributes: { 'lock.actor': `${address.type}/${address.id}` } },
+      async () => {
+        // The receiving actor's span continues this trace (W3C `traceparent` header).
+        const h = headers();
+        const traced = injectInto(h);
+        try {
+          await js.publish(actorSubject(t.actorRoot, t.partitions, address), encodeEnvelope(envelope), {
+            msgID: msgId,
+            ...(traced ? { headers: h } : {}),
+          });
+        } catch (e) {
+          throw new LockError('LOCK.UNAVAILABLE', 'could not publish to the actor inbox', { cause: e });
+        }
+      },
+    );
   return {
     send,
     watch(address, match) {

@@ -5,7 +5,10 @@
  * duplicate window turns the republish into a no-op.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
+import { SpanKind } from '@opentelemetry/api';
 import { sql } from 'kysely';
+import { contextFromTraceparent, injectInto, inSpan } from '../observability/tracing.ts';
 import { DrainLoop } from './drainLoop.ts';
 import type { Db } from '../io/db/index.ts';
 
@@ -49,17 +52,38 @@ export class OutboxRelay {
         tx,
       );
       if (!lock.rows[0]?.ok) return 0;
-      const rows = await sql<{ id: string; event_id: string; subject: string; payload: unknown }>`
-        select id, event_id, subject, payload from outbox order by id limit ${this.o.batch ?? 500}
+      const rows = await sql<{
+        id: string;
+        event_id: string;
+        subject: string;
+        payload: unknown;
+        trace: string | null;
+      }>`
+        select id, event_id, subject, payload, trace from outbox order by id limit ${this.o.batch ?? 500}
       `.execute(tx);
       if (rows.rows.length === 0) return 0;
       // Publishes leave in order on one connection; their acks are awaited together.
-      await Promise.all(
-        rows.rows.map((r) => this.o.js.publish(r.subject, JSON.stringify(r.payload), { msgID: r.event_id })),
-      );
+      await Promise.all(rows.rows.map((r) => this.publish(r)));
       await sql`delete from outbox where id = any(${rows.rows.map((r) => r.id)}::bigint[])`.execute(tx);
       this.o.onPublished?.(rows.rows.length);
       return rows.rows.length;
     });
+  }
+
+  /** One event, in a span continuing the trace of the commit that wrote it; its subscribers' too (header). */
+  private publish(r: { event_id: string; subject: string; payload: unknown; trace: string | null }) {
+    return inSpan(
+      `publish ${r.subject}`,
+      { kind: SpanKind.PRODUCER, attributes: { 'messaging.message.id': r.event_id } },
+      () => {
+        const h = headers();
+        const traced = injectInto(h);
+        return this.o.js.publish(r.subject, JSON.stringify(r.payload), {
+          msgID: r.event_id,
+          ...(traced ? { headers: h } : {}),
+        });
+      },
+      contextFromTraceparent(r.trace),
+    );
   }
 }

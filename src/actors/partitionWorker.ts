@@ -27,10 +27,12 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
+import { SpanKind } from '@opentelemetry/api';
 import type { ExpressionBuilder } from 'kysely';
 import { ensureError, isLockError, LockError } from '../errors.ts';
 import { type Database, type Db, withTenant } from '../io/db/index.ts';
 import type { Topology } from '../io/nats/index.ts';
+import { contextFromHeaders, inSpan, traceparentOf } from '../observability/tracing.ts';
 import type { ActorHost, ApplyOutcome } from './actorHost.ts';
 import type { Consumed } from './commit.ts';
 import type { CommitBatcher } from './commitBatcher.ts';
@@ -234,13 +236,22 @@ export class PartitionWorker {
     }
   }
 
-  private async handle(
-    m: JsMsg,
-    address: ActorAddress & { partition: number },
-    epoch: string,
-  ): Promise<void> {
+  /** One message in a span of its own, continuing the trace its sender put in the headers. */
+  private handle(m: JsMsg, address: ActorAddress & { partition: number }, epoch: string): Promise<void> {
     // Once stopping, later messages of this actor stay unacknowledged: the next term delivers them in order.
-    if (this.stopping) return;
+    if (this.stopping) return Promise.resolve();
+    return inSpan(
+      `process ${address.type}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: { 'lock.actor': `${address.type}/${address.id}`, 'messaging.message.id': m.seq },
+      },
+      () => this.apply(m, address, epoch),
+      contextFromHeaders(m.headers),
+    );
+  }
+
+  private async apply(m: JsMsg, address: ActorAddress & { partition: number }, epoch: string): Promise<void> {
     const envelope = parseEnvelope(m.data);
     const msgId = m.headers?.get('Nats-Msg-Id') || `seq:${m.seq}`;
     if (typeof envelope === 'string') {
@@ -269,7 +280,12 @@ export class PartitionWorker {
       }
       let outcome: ApplyOutcome;
       try {
-        outcome = await this.d.host.decide(address, envelope, m.seq, msgId, this.fence, epoch);
+        outcome = await inSpan('transition', {}, async (span) => {
+          const o = await this.d.host.decide(address, envelope, m.seq, msgId, this.fence, epoch);
+          span.setAttribute('lock.event', envelope.event.type);
+          span.setAttribute('lock.outcome', o.kind);
+          return o;
+        });
       } catch (e) {
         this.d.host.evict(address);
         if (!isOutage(e)) tries++;
@@ -291,7 +307,12 @@ export class PartitionWorker {
         return;
       }
       try {
-        await this.d.batcher.commit(outcome.commit);
+        // The hops after the commit (the relay, the effect runner, a sweeper) continue from this message.
+        outcome.commit.trace = traceparentOf();
+        const commit = outcome.commit;
+        await inSpan('commit', { attributes: { 'lock.version': commit.version } }, () =>
+          this.d.batcher.commit(commit),
+        );
       } catch (e) {
         this.d.host.evict(address);
         if (isLockError(e, 'LOCK.FENCED')) {

@@ -74,13 +74,20 @@ export interface Runtime {
 }
 
 /** A credential's outcome (its domain event) and how long it took: the issuance and revoke SLOs' measures. */
-function observeCredential(metrics: Metrics, subject: string, context: unknown): void {
+function observeCredential(
+  metrics: Metrics,
+  subject: string,
+  context: unknown,
+  where: { tenantId: string; propertyId: unknown },
+): void {
   const verb = /\.key_credential\.(issued|failed|revoked|expired)\.v1$/.exec(subject)?.[1];
   if (!verb) return;
   // A credential that fails after it was issued (a lock lost it for good) is not an issue that failed: an
   // issued one has recorded the PINs its issue gave (`pinsAtIssue`, an array, empty for other kinds).
   if (verb === 'failed' && Array.isArray((context as { pinsAtIssue?: unknown }).pinsAtIssue)) return;
   metrics.credentialOutcomes.inc({ outcome: verb });
+  if (typeof where.propertyId === 'string')
+    metrics.propertyOutcomes.inc({ ...metrics.propertyLabels(where.tenantId, where.propertyId), outcome: verb });
   const c = context as { createdAt?: string; closeRequestedAt?: string };
   const since = (at: string | undefined) => (at ? (Date.now() - Date.parse(at)) / 1000 : Number.NaN);
   if (verb === 'issued') {
@@ -163,7 +170,10 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
           for (const o of c.outbox) {
             if (o.subject.endsWith('.revoke_stalled.v1')) metrics.revokeStalled.inc();
             else if (c.actorType === 'credential')
-              observeCredential(metrics, o.subject, outcome.snapshot.context);
+              observeCredential(metrics, o.subject, outcome.snapshot.context, {
+                tenantId: c.tenantId,
+                propertyId: o.payload.propertyId,
+              });
           }
           publishNotification(d.nc, t.stateRoot, {
             tenantId: c.tenantId,
@@ -209,6 +219,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
                 intent: i.intent,
                 rerun: false,
                 claim: 0,
+                ...(c.trace ? { trace: c.trace } : {}),
               })),
             );
           }

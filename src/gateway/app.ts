@@ -12,6 +12,7 @@ import type { Principal } from './auth.ts';
 import type { GatewayPorts } from './ports.ts';
 import { installErrorHandling } from './problem.ts';
 import { RequestLog } from './requestLog.ts';
+import { installRequestTracing } from './tracing.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
 import { keyCredentialRoutes } from './routes/keyCredentials.ts';
 import { pinReadRoutes } from './routes/pinReads.ts';
@@ -61,6 +62,7 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
+  installRequestTracing(app);
   app.addSchema(Problem);
   await app.register(swagger, {
     openapi: {

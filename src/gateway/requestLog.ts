@@ -4,7 +4,9 @@
  * in the query: this line names the path only. Webhooks that were accepted are logged at debug: vendors
  * send thousands per second, and `lock_webhooks_total` counts them; a refused webhook is logged at info.
  */
+import { context } from '@opentelemetry/api';
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { traceContextOf } from './tracing.ts';
 
 /** The path without the query string: queries may carry secrets (TTLock's `?token=`). */
 export function pathOf(req: FastifyRequest): string {
@@ -32,7 +34,10 @@ export class RequestLog extends LogController {
       status,
       ms: Math.round(reply.elapsedTime * 10) / 10,
     };
-    if (error) req.log.error({ ...line, err: error }, 'request failed');
-    else req.log[webhookAccepted ? 'debug' : 'info'](line, 'request');
+    // Written once the response has gone, outside the handler's context: the request's trace is named again.
+    context.with(traceContextOf(req) ?? context.active(), () => {
+      if (error) req.log.error({ ...line, err: error }, 'request failed');
+      else req.log[webhookAccepted ? 'debug' : 'info'](line, 'request');
+    });
   }
 }

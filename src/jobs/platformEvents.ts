@@ -11,6 +11,7 @@
  * A confirmation is forwarded with its credentials prepared (rooms resolved to locks, PINs sealed), one per
  * key kind, with ids derived from (tenant, reservation, kind): a redelivered event can never make a second.
  */
+import { SpanKind } from '@opentelemetry/api';
 import {
   AckPolicy,
   type ConsumerMessages,
@@ -27,6 +28,7 @@ import { ensureError, isLockError } from '../errors.ts';
 import type { Clock } from '../ids.ts';
 import { reservationActorId, reservationCredentialId, shiftCredentialId, staffActorId } from '../ids.ts';
 import { type Db, withTenant } from '../io/db/index.ts';
+import { contextFromHeaders, inSpan } from '../observability/tracing.ts';
 import type { Topology } from '../io/nats/index.ts';
 import {
   type CredentialRequest,
@@ -167,7 +169,13 @@ export class PlatformEventConsumer {
         try {
           for await (const m of messages) {
             if (this.stopping) break;
-            const p = this.handle(m, this.epoch).finally(() => this.inFlight.delete(p));
+            // A platform event continues its publisher's trace, if it names one (`traceparent` header).
+            const p = inSpan(
+              `process ${m.subject}`,
+              { kind: SpanKind.CONSUMER, attributes: { 'messaging.message.id': m.seq } },
+              () => this.handle(m, this.epoch),
+              contextFromHeaders(m.headers),
+            ).finally(() => this.inFlight.delete(p));
             this.inFlight.add(p);
           }
         } catch (e) {

@@ -40,6 +40,14 @@ describe('SLO metrics', () => {
     expect(issued.statusCode, issued.body).toBe(201);
     expect(await value('lock_credential_outcomes_total', { outcome: 'issued' })).toBe(1);
     expect(await value('lock_credential_issue_seconds_count')).toBe(1);
+    // The same outcome under the property's own labels (the per-property dashboard row).
+    expect(
+      await value('lock_property_credential_outcomes_total', {
+        tenant: tenantId,
+        property: propertyId,
+        outcome: 'issued',
+      }),
+    ).toBe(1);
     const revoked = await gw.app.inject({
       method: 'POST',
       url: `/api/v1/key-credentials/${issued.json().id}/revoke`,

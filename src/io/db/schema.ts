@@ -81,6 +81,8 @@ export interface OutboxTable {
   event_id: string;
   subject: string;
   payload: JSONColumnType<Record<string, unknown>, string, string>;
+  /** The W3C `traceparent` of the commit that wrote it: the relay's publish continues that trace. */
+  trace: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
@@ -95,6 +97,8 @@ export interface EffectIntentsTable {
   claimed_until: Timestamp;
   /** The outcome delivered to the actor and not applied yet (a sweeper sends it again). */
   outcome: JSONColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  /** The W3C `traceparent` of the commit that journaled it: its run continues that trace. */
+  trace: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 

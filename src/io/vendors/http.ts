@@ -4,7 +4,9 @@
  * outbound path and `fetch` cost ~3× the CPU per call in the benchmark profile; mTLS options (Vostio)
  * go into the dispatcher's `connect` settings.
  */
+import { SpanKind } from '@opentelemetry/api';
 import { Agent, type Dispatcher, errors, request } from 'undici';
+import { inSpan } from '../../observability/tracing.ts';
 import { type EgressPolicy, guardedLookup, VENDOR_RESPONSE_LIMIT } from './egress.ts';
 import { VendorError, type VendorFailure } from './port.ts';
 
@@ -12,6 +14,14 @@ export interface VendorResponse {
   status: number;
   body: unknown;
   headers: Record<string, string | string[] | undefined>;
+}
+
+export interface VendorRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** How the answer's text is decoded (default UTF-8; SHIP speaks ISO-8859-1). */
+  encoding?: BufferEncoding;
 }
 
 export function createVendorHttp(opts: {
@@ -30,62 +40,71 @@ export function createVendorHttp(opts: {
     keepAliveTimeout: 30_000,
     connect,
   });
+  async function call(what: string, url: string, init: VendorRequest): Promise<VendorResponse> {
+    let res: Dispatcher.ResponseData;
+    const deadline = AbortSignal.timeout(opts.timeoutMs * 2);
+    try {
+      const { encoding: _, ...sent } = init;
+      res = await request(url, {
+        ...sent,
+        dispatcher,
+        headersTimeout: opts.timeoutMs,
+        bodyTimeout: opts.timeoutMs,
+        // The two timeouts above measure idleness: a server trickling bytes would never trip them.
+        signal: deadline,
+      });
+    } catch (e) {
+      if (e instanceof errors.HeadersTimeoutError || e instanceof errors.BodyTimeoutError || deadline.aborted)
+        throw new VendorError('TIMEOUT', `${what} timed out`);
+      // The vendor's certificate failed verification (or a TLS alert arrived in the handshake): retrying
+      // will not help. A client certificate refused under TLS 1.3 shows only as a closed socket (OFFLINE).
+      if (isTlsTrustFailure(e)) throw new VendorError('AUTH', `${what} TLS refused`, { cause: e });
+      // The egress policy refused the address: configuration, not an outage.
+      if (isEgressRefusal(e)) throw new VendorError('PERMISSION', `${what} egress refused`, { cause: e });
+      throw new VendorError('OFFLINE', `${what} unreachable`, { cause: e });
+    }
+    let text: string;
+    try {
+      text = (await readCapped(res.body, VENDOR_RESPONSE_LIMIT)).toString(init.encoding ?? 'utf8');
+    } catch (e) {
+      if (e instanceof VendorError) throw e;
+      if (deadline.aborted) throw new VendorError('TIMEOUT', `${what} timed out`);
+      text = '';
+    }
+    let body: unknown = null;
+    if (text !== '') {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+    }
+    return { status: res.statusCode, body, headers: res.headers };
+  }
+
   return {
     /** Sends and parses JSON; a timeout or connection failure is a retryable VendorError. */
-    async send(
-      what: string,
-      url: string,
-      init: {
-        method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-        headers?: Record<string, string>;
-        body?: string | Buffer;
-        /** How the answer's text is decoded (default UTF-8; SHIP speaks ISO-8859-1). */
-        encoding?: BufferEncoding;
-      },
-    ): Promise<VendorResponse> {
-      let res: Dispatcher.ResponseData;
-      const deadline = AbortSignal.timeout(opts.timeoutMs * 2);
-      try {
-        const { encoding: _, ...sent } = init;
-        res = await request(url, {
-          ...sent,
-          dispatcher,
-          headersTimeout: opts.timeoutMs,
-          bodyTimeout: opts.timeoutMs,
-          // The two timeouts above measure idleness: a server trickling bytes would never trip them.
-          signal: deadline,
-        });
-      } catch (e) {
-        if (
-          e instanceof errors.HeadersTimeoutError ||
-          e instanceof errors.BodyTimeoutError ||
-          deadline.aborted
-        )
-          throw new VendorError('TIMEOUT', `${what} timed out`);
-        // The vendor's certificate failed verification (or a TLS alert arrived in the handshake): retrying
-        // will not help. A client certificate refused under TLS 1.3 shows only as a closed socket (OFFLINE).
-        if (isTlsTrustFailure(e)) throw new VendorError('AUTH', `${what} TLS refused`, { cause: e });
-        // The egress policy refused the address: configuration, not an outage.
-        if (isEgressRefusal(e)) throw new VendorError('PERMISSION', `${what} egress refused`, { cause: e });
-        throw new VendorError('OFFLINE', `${what} unreachable`, { cause: e });
-      }
-      let text: string;
-      try {
-        text = (await readCapped(res.body, VENDOR_RESPONSE_LIMIT)).toString(init.encoding ?? 'utf8');
-      } catch (e) {
-        if (e instanceof VendorError) throw e;
-        if (deadline.aborted) throw new VendorError('TIMEOUT', `${what} timed out`);
-        text = '';
-      }
-      let body: unknown = null;
-      if (text !== '') {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = text;
-        }
-      }
-      return { status: res.statusCode, body, headers: res.headers };
+    async send(what: string, url: string, init: VendorRequest): Promise<VendorResponse> {
+      // A client span per call: host and path only (a query may carry a vendor's token). No trace header is
+      // sent: vendor clouds are not part of the trace, and need not learn its ids.
+      const u = new URL(url);
+      return inSpan(
+        `HTTP ${init.method}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            'http.request.method': init.method,
+            'server.address': u.hostname,
+            'url.path': u.pathname,
+            'lock.vendor.call': what,
+          },
+        },
+        async (span) => {
+          const r = await call(what, url, init);
+          span.setAttribute('http.response.status_code', r.status);
+          return r;
+        },
+      );
     },
     close: () => dispatcher.close(),
   };
