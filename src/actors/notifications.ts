@@ -17,6 +17,8 @@ export interface StateNotification {
   msgId?: string;
   /** The event the commit applied (its type): the inspector's "last event". */
   event?: string;
+  /** The actor's property, where it has one: the inspector filters live rows by it. */
+  propertyId?: string;
 }
 
 export function publishNotification(nc: NatsConnection, stateRoot: string, n: StateNotification): void {

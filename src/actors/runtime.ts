@@ -87,7 +87,10 @@ function observeCredential(
   if (verb === 'failed' && Array.isArray((context as { pinsAtIssue?: unknown }).pinsAtIssue)) return;
   metrics.credentialOutcomes.inc({ outcome: verb });
   if (typeof where.propertyId === 'string')
-    metrics.propertyOutcomes.inc({ ...metrics.propertyLabels(where.tenantId, where.propertyId), outcome: verb });
+    metrics.propertyOutcomes.inc({
+      ...metrics.propertyLabels(where.tenantId, where.propertyId),
+      outcome: verb,
+    });
   const c = context as { createdAt?: string; closeRequestedAt?: string };
   const since = (at: string | undefined) => (at ? (Date.now() - Date.parse(at)) / 1000 : Number.NaN);
   if (verb === 'issued') {
@@ -97,6 +100,12 @@ function observeCredential(
     const s = since(c.closeRequestedAt);
     if (s >= 0) metrics.revokeSeconds.observe(s);
   }
+}
+
+/** The actor's property as its context names it (the inspector's filter reads the same field). */
+function propertyOf(context: unknown): { propertyId?: string } {
+  const p = (context as { propertyId?: unknown } | null)?.propertyId;
+  return typeof p === 'string' ? { propertyId: p } : {};
 }
 
 export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
@@ -184,6 +193,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
             state: outcome.snapshot.value,
             msgId: c.msgId,
             event: outcome.event.type,
+            ...propertyOf(outcome.snapshot.context),
           });
           if (d.onInspection) {
             try {

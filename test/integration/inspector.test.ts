@@ -121,7 +121,7 @@ describe('/inspect', () => {
     const res = await fetch(`${url}/api/v1/inspect/stream`, { headers: read, signal: controller.signal });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-    const seen: { type: string; id: string; state: unknown; event: string }[] = [];
+    const seen: { type: string; id: string; state: unknown; event: string; propertyId?: string }[] = [];
     let buffer = '';
     const issued = issue();
     const { id } = (await issued).json() as { id: string };
@@ -138,5 +138,7 @@ describe('/inspect', () => {
       ['issuing', 'credential.issue'],
       ['active', 'effect.done.issueGrant'],
     ]);
+    // Each names its property: the page's property filter applies to live rows too.
+    expect(seen.filter((n) => n.id === id).map((n) => n.propertyId)).toEqual([propertyId, propertyId]);
   });
 });

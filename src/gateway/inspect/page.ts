@@ -162,6 +162,7 @@ export const INSPECT_JS = String.raw`
     api('actors?' + params.toString()).then(function (r) { body.replaceChildren.apply(body, r.items.map(row)); }, show);
     stopStream = stream(function (n) {
       if (q.get('type') && n.type !== q.get('type')) return;
+      if (q.get('propertyId') && n.propertyId !== q.get('propertyId')) return;
       if (q.get('state') && stateText(n.state).indexOf(q.get('state')) < 0) return;
       var key = n.type + '/' + n.id;
       var existing = body.querySelector('tr[data-key="' + CSS.escape(key) + '"]');

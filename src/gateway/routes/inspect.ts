@@ -132,7 +132,8 @@ export function inspectApiRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             "The tenant's committed transitions as Server-Sent Events (type, id, version, state, event)",
           response: {
             200: {
-              description: 'an endless stream of `data: {type, id, version, status, state, event}` events',
+              description:
+                'an endless stream of `data: {type, id, version, status, state, event, propertyId}` events',
               content: { 'text/event-stream': { schema: Type.String() } },
             },
           },
@@ -153,7 +154,7 @@ export function inspectApiRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             return;
           }
           out.write(
-            `data: ${JSON.stringify({ type: n.type, id: n.id, version: n.version, status: n.status, state: n.state, event: n.event ?? null })}\n\n`,
+            `data: ${JSON.stringify({ type: n.type, id: n.id, version: n.version, status: n.status, state: n.state, event: n.event ?? null, propertyId: n.propertyId ?? null })}\n\n`,
           );
         });
         // A comment now and then keeps proxies from closing a quiet stream.
