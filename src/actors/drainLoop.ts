@@ -3,6 +3,8 @@
  * finds nothing; nudges while a run is queued coalesce. The outbox relay, the timer dispatcher, the
  * webhook router and the effect sweeper (one pass per interval) all work this way.
  */
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
+
 export class DrainLoop {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
@@ -28,7 +30,9 @@ export class DrainLoop {
     this.running = this.running
       .then(async () => {
         this.pending = false;
-        while (!this.stopped && (await this.pass()) > 0);
+        // Background work of its own: a pass nudged from inside a request or a message does not join that
+        // operation's trace (it handles whatever is pending, from many operations).
+        while (!this.stopped && (await context.with(ROOT_CONTEXT, () => this.pass())) > 0);
       })
       .catch(this.o.onError);
   }
