@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Every event a test publishes is checked against its schema (src/contracts/strictEvents.ts).
+    env: { LOCK_STRICT_EVENTS: '1' },
   },
 });

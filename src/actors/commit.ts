@@ -3,6 +3,7 @@
  * from (actor, version, index), so recomputing the same transition after a crash gives the same rows.
  */
 import type { AnyMachineSnapshot } from 'xstate';
+import { assertPublishedEvent } from '../contracts/strictEvents.ts';
 import { uuidV5 } from '../ids.ts';
 import type { DomainEventIntent, EffectIntent, TimerIntent } from '../machines/index.ts';
 import type { ActorKind, ReadModelRow } from './actorKinds.ts';
@@ -98,7 +99,7 @@ export function buildCommit(i: CommitInput): ActorCommit {
       case 'publishEvent': {
         const p = a.params as DomainEventIntent;
         const eventId = uuidV5(`event:${i.kind.type}:${i.actorId}:${version}:${n}`);
-        outbox.push({
+        const row: OutboxRow = {
           eventId,
           subject: `${i.eventsRoot}.${p.aggregate ?? i.kind.aggregate}.${p.verb}.v1`,
           payload: {
@@ -110,7 +111,10 @@ export function buildCommit(i: CommitInput): ActorCommit {
             version,
             data: { status: i.kind.status(i.next), ...(p.data ?? {}) },
           },
-        });
+        };
+        // Under LOCK_STRICT_EVENTS=1 (the tests) an event off its schema (src/contracts) throws; else a no-op.
+        assertPublishedEvent(row.subject, row.payload);
+        outbox.push(row);
         break;
       }
       case 'scheduleTimer': {

@@ -357,6 +357,9 @@ const byKind: Record<ActorType, Record<string, TSchema>> = {
   staff,
   vendorSwitch,
 };
+/** Each actor kind's message schemas by event type: what `eventProblem` checks, and what AsyncAPI documents. */
+export const actorEventSchemas: Readonly<Record<ActorType, Readonly<Record<string, TSchema>>>> = byKind;
+
 const compiled = new Map<string, ReturnType<typeof Compile>>();
 
 /** Why an actor of `type` cannot take this event (unknown type, or the field that is wrong); null when it can. */

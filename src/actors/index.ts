@@ -1,6 +1,7 @@
 export { type ActorKind, actorKinds } from './actorKinds.ts';
 export { ActorHost } from './actorHost.ts';
 export type { ActorEnvelope } from './envelope.ts';
+export { actorEventSchemas } from './eventSchemas.ts';
 export { type ActorMailbox, createActorMailbox } from './mailbox.ts';
 export { type StateNotification, StateWatcher } from './notifications.ts';
 export {

@@ -30,7 +30,7 @@ import { openHidLink } from '../io/encoders/hidLink.ts';
 import { type ByteLink, openSerialLink, openTcpLink } from '../io/encoders/link.ts';
 import { onityEncoder } from '../io/encoders/onityEncoder.ts';
 import { type Encoder, EncoderError } from '../io/encoders/port.ts';
-import { type WiegandFormatName, wiegandFormatNames } from '../io/encoders/wiegand.ts';
+import { EncodeCommand, OperationQuery, ReadCommand } from '../desktop/messageSchemas.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ProvisionalIssuance } from '../desktop/provisional.ts';
 import { MAX_PUSH_ITEMS } from '../desktop/provisional.ts';
@@ -117,31 +117,7 @@ export const AgentConfig = Type.Object({
 export type AgentConfig = Static<typeof AgentConfig>;
 const checkConfig = Compile(AgentConfig);
 
-const EncodeCommand = Type.Object({
-  operationId: Type.String({ minLength: 1, maxLength: 300 }),
-  encoderId: Type.Optional(Type.String()),
-  data: Type.Union([
-    Type.Object({
-      format: Type.Unsafe<WiegandFormatName>(Type.Union(wiegandFormatNames.map((f) => Type.Literal(f)))),
-      bits: Type.String({ pattern: '^[01]{26,37}$' }),
-    }),
-    Type.Null(),
-  ]),
-  rooms: Type.Array(Type.String({ maxLength: 32 }), { maxItems: 4 }),
-  validFrom: Type.String({ format: 'date-time' }),
-  validUntil: Type.String({ format: 'date-time' }),
-  timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
-});
-const ReadCommand = Type.Object({
-  requestId: Type.String({ minLength: 1, maxLength: 200 }),
-  encoderId: Type.Optional(Type.String()),
-  timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
-});
-const OperationQuery = Type.Object({
-  operationId: Type.String({ minLength: 1, maxLength: 300 }),
-  /** Echoed, so the answer is tied to the question. */
-  nonce: Type.Optional(Type.String({ maxLength: 64 })),
-});
+// The commands' schemas are the service's NATS contract too (the AsyncAPI document is generated from them).
 const checkOperation = Compile(OperationQuery);
 const checkEncode = Compile(EncodeCommand);
 const checkRead = Compile(ReadCommand);

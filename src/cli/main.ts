@@ -6,7 +6,8 @@
  * `agent enroll` makes a desk's device key and enrols the desktop agent (src/cli/agentEnroll.ts); `agent
  * nats-accounts` writes nats.conf's accounts for the active agents (src/cli/agentNatsAccounts.ts);
  * `offline-cert-cleanup` is the `lock-offline-cert-cleanup` job (expired certificates onto the revocation
- * list, long-expired ones archived; src/jobs/offlineCertCleanup.ts).
+ * list, long-expired ones archived; src/jobs/offlineCertCleanup.ts); `asyncapi [--write]` prints the AsyncAPI
+ * document, or rewrites its committed baseline contracts/asyncapi.v1.json (src/cli/asyncapi.ts).
  */
 import { databaseSettingsOf, loadConfig } from '../config.ts';
 import { signDevToken } from '../gateway/auth.ts';
@@ -131,6 +132,17 @@ switch (command) {
     }
     break;
   }
+  case 'asyncapi': {
+    const { asyncapiText, writeAsyncApiBaseline, ASYNCAPI_BASELINE } = await import('./asyncapi.ts');
+    if (!rest.includes('--write')) {
+      process.stdout.write(asyncapiText());
+      break;
+    }
+    const { changed, breaking } = writeAsyncApiBaseline();
+    for (const b of breaking) console.error(`breaking: ${b}`);
+    console.log(changed ? `${ASYNCAPI_BASELINE} regenerated` : `${ASYNCAPI_BASELINE} up to date`);
+    break;
+  }
   case 'lifecycle-docs': {
     const { writeLifecycleDoc, LIFECYCLE_DOC } = await import('./lifecycleDocs.ts');
     console.log(writeLifecycleDoc() ? `${LIFECYCLE_DOC} regenerated` : `${LIFECYCLE_DOC} up to date`);
@@ -138,7 +150,7 @@ switch (command) {
   }
   default:
     console.error(
-      'usage: lock:cli <token --tenant <id> | migrate | audit-verify --tenant <id> | lifecycle-docs | ' +
+      'usage: lock:cli <token --tenant <id> | migrate | audit-verify --tenant <id> | lifecycle-docs | asyncapi [--write] | ' +
         'vendor-switch <plan|apply|status> … | agent enroll --property P --name N | agent nats-accounts [--out F] | offline-cert-cleanup>',
     );
     process.exit(2);

@@ -3,6 +3,7 @@
  * OpenAPI and its docs page. `server.ts` owns listen and close; tests `inject` into the same app.
  */
 import { inspectApiRoutes, inspectPageRoutes } from './routes/inspect.ts';
+import { asyncapiRoutes } from './routes/asyncapi.ts';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -78,6 +79,7 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(asyncapiRoutes());
 
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/health/ready', { schema: { hide: true } }, async (_req, reply) => {

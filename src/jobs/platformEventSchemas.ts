@@ -62,3 +62,20 @@ export const ReservationRoomsChanged = Type.Object({
   reservationId: Id,
   rooms: Type.Array(Id, { minItems: 1, maxItems: 20 }),
 });
+
+/**
+ * The schema each consumed subject is checked with (`src/jobs/platformEvents.ts`), by the subject after the
+ * platform root: what the AsyncAPI document says of each.
+ */
+export const platformEventSchemas = {
+  'reservation.confirmed.v1': ReservationConfirmed,
+  // A reservation moved in from another PMS: as a confirmation (never issued for a check-in in the past).
+  'reservation.imported.v1': ReservationConfirmed,
+  'reservation.dates_changed.v1': ReservationDatesChanged,
+  'reservation.rooms_changed.v1': ReservationRoomsChanged,
+  'reservation.checked_out.v1': ReservationEnded,
+  'reservation.cancelled.v1': ReservationEnded,
+  'staff.shift.started.v1': StaffShift,
+  'staff.shift.ended.v1': StaffShift,
+  'iam.user.deactivated.v1': UserDeactivated,
+} as const;

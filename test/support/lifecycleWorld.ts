@@ -11,6 +11,7 @@
  */
 import { type AnyMachineSnapshot, initialTransition, transition } from 'xstate';
 import { actorKinds } from '../../src/actors/actorKinds.ts';
+import { buildCommit, type OutboxRow } from '../../src/actors/commit.ts';
 import {
   type CredentialSnapshot,
   credentialMachine,
@@ -105,9 +106,13 @@ export class LifecycleWorld {
   pending: VendorIntent[] = [];
   readonly timers = new Map<string, TimerIntent>();
   readonly published: { verb: string; data?: Record<string, unknown> }[] = [];
+  /** The published events as the runtime's commits write them (subject and payload). */
+  readonly outbox: OutboxRow[] = [];
   /** The last event applied (the property test replays outcomes as a redelivering stream would). */
   lastSent: { type: string; [k: string]: unknown } | undefined;
   private clock = Date.UTC(2026, 0, 1, 10, 0, 0);
+  /** The actor's version: each step's commit is built as the runtime builds it. */
+  private version = 0;
 
   constructor(id = 'c1') {
     [this.snapshot] = initialTransition(credentialMachine, { id, tenantId: 't1' });
@@ -135,6 +140,28 @@ export class LifecycleWorld {
       >[0],
     );
     const [next, actions] = transition(credentialMachine, restored, event as never);
+    // The commit the runtime would write: under LOCK_STRICT_EVENTS=1 (every test) its published events are
+    // checked against their schemas here, on every path the property tests walk.
+    const commit = buildCommit({
+      kind: actorKinds.credential,
+      tenantId: 't1',
+      actorId: this.context.id,
+      partition: 0,
+      fence: 1n,
+      previous: restored,
+      next,
+      previousVersion: this.version,
+      seq: this.version + 1,
+      epoch: 'model',
+      consumed: {},
+      msgId: `model-${this.version + 1}`,
+      event: event as { type: string; at?: string },
+      actions,
+      eventsRoot: 'melmastoon.lock',
+      now: new Date(this.clock),
+    });
+    this.outbox.push(...commit.outbox);
+    this.version++;
     this.snapshot = next;
     for (const a of actions) {
       const params = a.params as unknown;
