@@ -454,7 +454,7 @@ const moveDone = (c: CredentialContext, m: RoomMove): boolean => {
 const isMasterKey = (c: CredentialContext) => c.holder.kind === 'staff' && c.areas.length > 0;
 
 /** `master_key.<verb>` beside the credential's own event, for a master key; nothing otherwise. */
-function masterKeyEvent(verb: 'issued' | 'revoked') {
+function masterKeyEvent(verb: 'issued' | 'revoked', reason?: string) {
   return ({ context, enqueue }: Pick<EnqueueArgs, 'context' | 'enqueue'>): void => {
     if (!isMasterKey(context)) return;
     enqueue({
@@ -469,7 +469,7 @@ function masterKeyEvent(verb: 'issued' | 'revoked') {
           validFrom: context.validFrom,
           validUntil: context.validUntil,
           ...(verb === 'revoked'
-            ? { reason: context.revokeReason ?? 'expired' }
+            ? { reason: reason ?? context.revokeReason ?? 'expired' }
             : { locks: context.grants.length }),
         },
       },
@@ -607,6 +607,14 @@ export const credentialMachine = setup({
       announceNewPins(context, context.grants, enqueue, true),
     ),
     masterKeyRevoked: enqueueActions(masterKeyEvent('revoked')),
+    /**
+     * A master key that fails after it was announced issued (a lock lost it for good) no longer opens its
+     * doors: announced revoked too, or staff systems would count it live. One that never became active was
+     * never announced (`pinsAtIssue` is recorded on becoming active).
+     */
+    masterKeyFailed: enqueueActions(({ context, enqueue }) => {
+      if (context.pinsAtIssue) masterKeyEvent('revoked', 'failed')({ context, enqueue });
+    }),
     routeToGrant: enqueueActions(({ context, event, enqueue }) => {
       const s = routedStep(context, event);
       applyStep(s, event.at, enqueue);
@@ -1092,10 +1100,13 @@ export const credentialMachine = setup({
       on: closedTo('expired'),
     },
     failed: {
-      entry: {
-        type: 'publishEvent',
-        params: ({ context }) => ({ verb: 'failed', data: { failure: context.failure } }),
-      },
+      entry: [
+        {
+          type: 'publishEvent',
+          params: ({ context }) => ({ verb: 'failed', data: { failure: context.failure } }),
+        },
+        'masterKeyFailed',
+      ],
       on: closedTo('failed'),
     },
     tombstoned: { on: closedTo('revoked before it was issued') },
