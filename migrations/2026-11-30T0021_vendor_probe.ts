@@ -7,7 +7,10 @@ import { type Kysely, sql } from 'kysely';
  * never its configuration or secrets.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
+  // The function runs as its owner, the migrating role: without a policy of its own, row-level security
+  // (forced on properties) would show it no rows once that role is not a superuser, as in 0010.
   await sql`
+    CREATE POLICY owner_definer ON properties FOR SELECT TO CURRENT_USER USING (true);
     CREATE FUNCTION lock_configured_adapters()
     RETURNS TABLE (tenant_id text, property_id text, vendor text)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$

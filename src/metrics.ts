@@ -157,6 +157,11 @@ export function createMetrics(options: { defaultMetrics?: boolean; propertySerie
       labelNames: ['vendor', 'check', 'failure'],
       registers: [registry],
     }),
+    probeAdapters: new Gauge({
+      name: 'lock_vendor_probe_adapters',
+      help: 'Distinct vendor adapters the last completed probe run checked (0: none configured, or none visible)',
+      registers: [registry],
+    }),
     probeLastRun: new Gauge({
       name: 'lock_vendor_probe_last_run_timestamp_seconds',
       help: 'When this process last completed a vendor probe run (it runs where partition 0 is owned)',

@@ -276,10 +276,14 @@ export async function startService(s: ServiceSettings) {
     adapters,
     elected: () => runtime.ownedPartitions().includes(0),
     metrics: {
+      reset: () => metrics.probeUp.reset(),
       up: (vendor, check, share) => metrics.probeUp.set({ vendor, check }, share),
       seconds: (vendor, check, sec) => metrics.probeSeconds.observe({ vendor, check }, sec),
       failed: (vendor, check, failure) => metrics.probeFailures.inc({ vendor, check, failure }),
-      ran: (at) => metrics.probeLastRun.set(at.getTime() / 1000),
+      ran: (at, n) => {
+        metrics.probeLastRun.set(at.getTime() / 1000);
+        metrics.probeAdapters.set(n);
+      },
     },
     everyMs: s.vendorProbeEveryMs ?? 300_000,
     timeoutMs: s.effectTimeoutMs,

@@ -25,10 +25,13 @@ export type ProbeCheck = (typeof probeChecks)[number];
 export type CheckResult = { check: ProbeCheck; ok: boolean; ms: number; failure?: string } | null;
 
 export interface ProbeMetrics {
+  /** A run is complete: the last run's values are replaced (a vendor no longer configured drops out). */
+  reset(): void;
   up(vendor: string, check: ProbeCheck, share: number): void;
   seconds(vendor: string, check: ProbeCheck, s: number): void;
   failed(vendor: string, check: ProbeCheck, failure: string): void;
-  ran(at: Date): void;
+  /** A run completed at `at`, having probed `adapters` distinct adapters (0: nothing configured, or unlisted). */
+  ran(at: Date, adapters: number): void;
 }
 
 export interface VendorProbeOptions {
@@ -38,8 +41,10 @@ export interface VendorProbeOptions {
   elected: () => boolean;
   metrics: ProbeMetrics;
   everyMs: number;
-  /** A check slower than this failed (TIMEOUT). */
+  /** A check slower than this failed (TIMEOUT); the vendor call itself is left to its own timeout. */
   timeoutMs: number;
+  /** Adapters probed at once (8): a run over hundreds of properties fits in its interval. */
+  concurrency?: number;
   now: () => Date;
   log?: (msg: string, data?: Record<string, unknown>) => void;
 }
@@ -66,6 +71,8 @@ export async function probeAdapter(adapter: LockAdapter, timeoutMs: number): Pro
     }
   };
   const [health] = await timed('health', () => adapter.health());
+  // No vendor cloud lists these doors (written at the desk): nothing to list or read back.
+  if (adapter.capabilities().listsLocks === false) return [health];
   const [list, locks] = await timed('list_locks', async () => {
     const l = await adapter.listLocks();
     // A configured vendor that lists no lock at all has lost the property's locks (or our access to them).
@@ -89,6 +96,7 @@ export async function probeAdapter(adapter: LockAdapter, timeoutMs: number): Pro
 
 export class VendorProbe {
   private readonly loop: DrainLoop;
+  private stopped = false;
 
   constructor(private readonly o: VendorProbeOptions) {
     // One run per interval, not repeated until a run finds nothing.
@@ -99,41 +107,64 @@ export class VendorProbe {
   }
 
   start(): void {
+    this.stopped = false;
     this.loop.start();
   }
 
+  /** Stops between adapters: a run in progress does not hold a shutdown for its remaining vendors. */
   stop(): Promise<void> {
+    this.stopped = true;
     return this.loop.stop();
   }
 
-  /** One run over every configured adapter (when elected); the number of adapters probed. */
+  /**
+   * One run over every configured adapter (when elected); the number of distinct adapters probed. A run cut
+   * short (stopped, or partition 0 moved to another process) records nothing: the new prober's run will.
+   */
   async runOnce(): Promise<number> {
     if (!this.o.elected()) return 0;
     const { rows } = await sql<{ tenant_id: string; property_id: string; vendor: string }>`
       select tenant_id, property_id, vendor from lock_configured_adapters()`.execute(this.o.dispatcherDb);
     const seen = new Set<string>();
-    const results = new Map<string, CheckResult[][]>();
-    for (const r of rows) {
-      let adapter: LockAdapter;
-      let key: string;
-      try {
-        ({ adapter, key } = await this.o.adapters.resolve(r.tenant_id, r.property_id, r.vendor));
-      } catch (e) {
-        // A configuration that cannot even be built (a secret missing, egress refused) fails every check.
-        const failure = e instanceof VendorError ? e.failure : 'CONFIG';
-        const failed = probeChecks.map((check) => ({ check, ok: false, ms: 0, failure }));
-        results.set(r.vendor, [...(results.get(r.vendor) ?? []), failed]);
-        continue;
+    const results: { vendor: string; checks: CheckResult[] }[] = [];
+    let next = 0;
+    let cut = false;
+    const worker = async () => {
+      while (next < rows.length) {
+        if (this.stopped || !this.o.elected()) {
+          cut = true;
+          return;
+        }
+        const r = rows[next++] as (typeof rows)[number];
+        try {
+          const { adapter, key } = await this.o.adapters.resolve(r.tenant_id, r.property_id, r.vendor);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          results.push({ vendor: r.vendor, checks: await probeAdapter(adapter, this.o.timeoutMs) });
+        } catch (e) {
+          // A configuration that cannot even be built (a secret missing, egress refused) fails every check.
+          const failure = e instanceof VendorError ? e.failure : 'CONFIG';
+          results.push({
+            vendor: r.vendor,
+            checks: probeChecks.map((check) => ({ check, ok: false, ms: 0, failure })),
+          });
+        }
       }
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const checks = await probeAdapter(adapter, this.o.timeoutMs);
-      results.set(r.vendor, [...(results.get(r.vendor) ?? []), checks]);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 8, rows.length) }, worker));
+    if (cut) return 0;
+    const byVendor = new Map<string, CheckResult[][]>();
+    for (const { vendor, checks } of results) {
+      const list = byVendor.get(vendor);
+      if (list) list.push(checks);
+      else byVendor.set(vendor, [checks]);
     }
-    for (const [vendor, perAdapter] of results) {
+    this.o.metrics.reset();
+    for (const [vendor, perAdapter] of byVendor) {
       for (const check of probeChecks) {
-        const done = perAdapter.map((c) => c.find((x) => x?.check === check)).filter((x) => x !== undefined);
-        const ran = done.filter((x): x is NonNullable<CheckResult> => x !== null);
+        const ran = perAdapter
+          .map((c) => c.find((x) => x?.check === check))
+          .filter((x): x is NonNullable<CheckResult> => x !== undefined && x !== null);
         if (ran.length === 0) continue;
         this.o.metrics.up(vendor, check, ran.filter((x) => x.ok).length / ran.length);
         for (const x of ran) {
@@ -142,7 +173,7 @@ export class VendorProbe {
         }
       }
     }
-    this.o.metrics.ran(this.o.now());
+    this.o.metrics.ran(this.o.now(), seen.size);
     return seen.size;
   }
 }

@@ -7,16 +7,17 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VendorProbe } from '../../src/jobs/vendorProbe.ts';
 import { seedProperty } from '../support/fixtures.ts';
+import { buildTestGateway } from '../support/gateway.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
 describe('vendor probe', () => {
   let h: Harness;
   const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
-  const up = async (check: string) => {
+  const up = async (check: string, vendor = 'ttlock') => {
     const m = (await h.service.metrics.registry.getMetricsAsJSON()).find(
       (x) => x.name === 'lock_vendor_probe_up',
     );
-    return m?.values.find((v) => v.labels.vendor === 'ttlock' && v.labels.check === check)?.value;
+    return m?.values.find((v) => v.labels.vendor === vendor && v.labels.check === check)?.value;
   };
   const failures = async (check: string, failure: string) => {
     const m = (await h.service.metrics.registry.getMetricsAsJSON()).find(
@@ -31,7 +32,10 @@ describe('vendor probe', () => {
 
   beforeAll(async () => {
     // Probed by hand (runOnce) below: the schedule's own runs would interleave with the outage switch.
-    h = await startHarness({ vendorProbeEveryMs: 0 });
+    h = await startHarness(
+      { vendorProbeEveryMs: 0 },
+      { 'generic-wiegand': { format: 'H10301', facilityCode: 12 } },
+    );
     await seedProperty(h.service, tenantId, { '101': '7001', '102': '7002' });
     await eventually(async () => h.service.runtime.ownedPartitions().includes(0) || undefined, 10_000);
   });
@@ -65,6 +69,32 @@ describe('vendor probe', () => {
     expect(await up('list_locks')).toBe(1);
   });
 
+  it('probe: doors written at the desk are only health-checked; a vendor no longer configured drops out', async () => {
+    const gw = await buildTestGateway(h);
+    try {
+      const { propertyId } = await seedProperty(h.service, tenantId, { '201': '7101' });
+      const adapter = async (status: string) =>
+        gw.app.inject({
+          method: 'PUT',
+          url: `/api/v1/properties/${propertyId}/vendor-adapters/generic-wiegand`,
+          headers: { authorization: `Bearer ${await gw.token(tenantId)}` },
+          payload: { status, config: { format: 'H10301', facilityCode: 12 } },
+        });
+      expect((await adapter('active')).statusCode).toBeLessThan(300);
+      await h.service.probe.runOnce();
+      // No vendor cloud lists these doors: a missing list is not a failure there.
+      expect(await up('health', 'generic-wiegand')).toBe(1);
+      expect(await up('list_locks', 'generic-wiegand')).toBeUndefined();
+      expect(await up('list_locks')).toBe(1);
+      expect((await adapter('disabled')).statusCode).toBeLessThan(300);
+      await h.service.probe.runOnce();
+      expect(await up('health', 'generic-wiegand')).toBeUndefined();
+      expect(await up('health')).toBe(1);
+    } finally {
+      await gw.app.close();
+    }
+  });
+
   it('probe: a process that is not elected (does not own partition 0) probes nothing', async () => {
     const seen: string[] = [];
     const idle = new VendorProbe({
@@ -72,6 +102,7 @@ describe('vendor probe', () => {
       adapters: h.service.adapters,
       elected: () => false,
       metrics: {
+        reset: () => seen.push('reset'),
         up: (vendor, check) => seen.push(`${vendor}/${check}`),
         seconds: () => {},
         failed: () => {},

@@ -73,6 +73,11 @@ export interface VendorCapabilities {
   mobileKeyRecipients: boolean;
   /** How a guest enters a PIN at its keypads, where it is more than the digits (said in the issuing answer). */
   pinEntry?: string;
+  /**
+   * False where no vendor cloud lists the locks (offline doors, written at the desk: generic-wiegand): the
+   * synthetic check has no lock to list or read there. Absent: true.
+   */
+  listsLocks?: false;
 }
 
 /** One entry of a lock's access log, as the vendor's API reports it (no PINs, no card numbers). */

@@ -25,6 +25,7 @@ export const capabilities: VendorCapabilities = {
   accessRecords: false,
   cardNumbers: true,
   mobileKeyRecipients: false,
+  listsLocks: false,
 };
 
 export interface GenericWiegandConfig {
