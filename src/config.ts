@@ -71,9 +71,10 @@ export interface Config {
   inspectWsUrl: string | null;
   /**
    * OpenTelemetry: OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP; spans exported when set, none otherwise),
-   * OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER_ARG (share of new traces recorded, 0..1).
+   * OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER_ARG (share of new traces recorded, 0..1), OTEL_SDK_DISABLED=true
+   * (no tracing installed at all: no trace ids in logs or headers).
    */
-  tracing: { otlpEndpoint: string | null; serviceName: string; sampleRatio: number };
+  tracing: { disabled: boolean; otlpEndpoint: string | null; serviceName: string; sampleRatio: number };
   /** VENDOR_PROBE_SECONDS: how often the read-only vendor check runs (300; 0: never). */
   vendorProbeEveryMs: number;
   /** TLS_CERT_FILE and TLS_KEY_FILE: the gateway serves HTTPS itself (else plain HTTP behind TLS termination). */
@@ -147,6 +148,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     inspectWsUrl: env.INSPECT_WS_URL || null,
     vendorProbeEveryMs: num(env.VENDOR_PROBE_SECONDS, 300) * 1000,
     tracing: {
+      disabled: env.OTEL_SDK_DISABLED === 'true',
       otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT || null,
       serviceName: env.OTEL_SERVICE_NAME || 'lock-integration-service',
       sampleRatio: ratioOf(env.OTEL_TRACES_SAMPLER_ARG),

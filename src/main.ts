@@ -19,7 +19,7 @@ try {
   process.exit(1);
 }
 // First, so every span and log line after it carries trace ids (exported only with a collector).
-const tracing = await startTracing(config.tracing);
+const tracing = config.tracing.disabled ? null : await startTracing(config.tracing);
 const log = createLogger(config.logLevel);
 // The simulators (and what they need: the Seam fake, certificate generation) are development packages:
 // loaded only in simulated mode, so a production install without them starts.
@@ -119,7 +119,7 @@ async function shutdown(signal: string) {
   await app.close();
   await service.stop();
   await sims.close();
-  await tracing.shutdown();
+  await tracing?.shutdown();
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -76,6 +76,8 @@ export async function startTracing(o: TracingOptions = {}): Promise<Tracing> {
     sampler: exporter
       ? new ParentBasedSampler({
           root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio),
+          // A caller's sampled flag is a request, not an order: the same share of its traces is kept.
+          ...(ratio < 1 ? { remoteParentSampled: new TraceIdRatioBasedSampler(ratio) } : {}),
         })
       : new AlwaysOffSampler(),
     spanProcessors: exporter
@@ -168,12 +170,18 @@ export async function inSpan<T>(
   }
 }
 
-/** Marks a span failed with the error's name and message (never its data: it may name a guest). */
-export function failSpan(span: Span, e: unknown, message?: string): void {
+/**
+ * Marks a span failed with the error's class and code only: an error's message may carry a vendor's free text
+ * (or worse), and spans may leave for an outside collector.
+ */
+export function failSpan(span: Span, e: unknown): void {
   if (!span.isRecording()) return;
-  const err = e instanceof Error ? e : new Error(String(e));
-  span.recordException({ name: err.name, message: err.message });
-  span.setStatus({ code: SpanStatusCode.ERROR, message: message ?? err.message });
+  const name = e instanceof Error ? e.name : typeof e;
+  const code =
+    (e as { failure?: unknown; code?: unknown } | null)?.failure ?? (e as { code?: unknown })?.code;
+  const label = typeof code === 'string' ? `${name} ${code}` : name;
+  span.recordException({ name, message: label });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: label });
 }
 
 /** The active span's ids, for a log line (none outside a span). */

@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.ts';
@@ -19,6 +20,7 @@ describe('tracing', () => {
   let tracing: Tracing;
   let h: Harness;
   let gw: Awaited<ReturnType<typeof buildTestGateway>>;
+  let url: string;
   const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -33,6 +35,7 @@ describe('tracing', () => {
     tracing = await startTracing({ exporter });
     h = await startHarness();
     gw = await buildTestGateway(h, { waitBudgetMs: 5000, logger: createLogger('info', sink) });
+    url = await gw.app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(async () => {
     await gw?.app.close();
@@ -46,25 +49,28 @@ describe('tracing', () => {
     const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' });
     const traceId = randomBytes(16).toString('hex');
     const callerSpan = randomBytes(8).toString('hex');
-    const res = await gw.app.inject({
+    // Over a real socket: the body arrives on socket events, outside the request's context (inject would not
+    // show a handler that lost its trace).
+    const res = await fetch(`${url}/api/v1/key-credentials`, {
       method: 'POST',
-      url: '/api/v1/key-credentials',
       headers: {
         authorization: `Bearer ${await gw.token(tenantId)}`,
         'idempotency-key': randomUUID(),
+        'content-type': 'application/json',
         traceparent: `00-${traceId}-${callerSpan}-01`,
       },
-      payload: {
+      body: JSON.stringify({
         propertyId,
         holder: { kind: 'guest', ref: 'guest-1' },
         kind: 'pin',
         rooms: ['101'],
         validFrom: new Date(Date.now() - 3_600_000).toISOString(),
         validUntil: new Date(Date.now() + 86_400_000).toISOString(),
-      },
+      }),
     });
-    expect(res.statusCode, res.body).toBe(201);
-    const pin = (res.json() as { pin?: string }).pin ?? '';
+    const body = await res.text();
+    expect(res.status, body).toBe(201);
+    const pin = (JSON.parse(body) as { pin?: string }).pin ?? '';
     expect(pin).toMatch(/^\d{4,}$/);
 
     const inTrace = () => exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
@@ -122,11 +128,60 @@ describe('tracing', () => {
     const res = await gw.issuePin(tenantId, propertyId, { rooms: ['102'] });
     expect(res.statusCode, res.body).toBe(201);
     await expect
-      .poll(() => exporter.getFinishedSpans().find((s) => s.name.endsWith('.key_credential.issued.v1')))
+      .poll(() => exporter.getFinishedSpans().find((s) => s.name.endsWith('.key_credential.issued.v1')), {
+        timeout: 10_000,
+      })
       .toBeDefined();
     const server = exporter.getFinishedSpans().find((s) => s.name === 'POST /api/v1/key-credentials');
     const published = exporter.getFinishedSpans().find((s) => s.name.endsWith('.key_credential.issued.v1'));
     expect(server?.parentSpanContext).toBeUndefined();
     expect(published?.spanContext().traceId).toBe(server?.spanContext().traceId);
+  });
+
+  it('tracing: a failed vendor call marks its span with the failure code only, never the vendor text', async () => {
+    const { propertyId } = await seedProperty(h.service, tenantId, { '103': '7003' });
+    exporter.reset();
+    // TTLock's "request too frequently" (errcode 30006): retried, then issued once the limit lifts.
+    h.ttlock.setFaults({ rateLimited: true });
+    let failed: ReadableSpan | undefined;
+    let answered: ReturnType<typeof gw.issuePin> | undefined;
+    try {
+      answered = gw.issuePin(tenantId, propertyId, { rooms: ['103'] });
+      await expect
+        .poll(
+          () =>
+            (failed = exporter
+              .getFinishedSpans()
+              .find((s) => s.name === 'vendor ttlock issueGrant' && s.status.code === SpanStatusCode.ERROR)),
+          { timeout: 10_000 },
+        )
+        .toBeDefined();
+    } finally {
+      h.ttlock.setFaults({ rateLimited: false });
+    }
+    expect((await answered)?.statusCode).toBeLessThan(300);
+    expect(failed?.status.message).toMatch(/^\w+ RATE_LIMITED$/);
+    const text = JSON.stringify(
+      exporter.getFinishedSpans().map((s) => [s.name, s.attributes, s.events, s.status]),
+    );
+    expect(text).not.toMatch(/frequently/i);
+  });
+
+  it("tracing: a vendor's webhook starts a trace of its own, whatever traceparent it sends", async () => {
+    exporter.reset();
+    const traceId = randomBytes(16).toString('hex');
+    const res = await gw.app.inject({
+      method: 'POST',
+      url: '/webhooks/v1/ttlock/not-an-endpoint',
+      headers: { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
+      payload: {},
+    });
+    expect(res.statusCode).toBeGreaterThanOrEqual(400);
+    const server = exporter.getFinishedSpans().find((s) => s.name === 'POST /webhooks/v1/:vendor/:webhookId');
+    expect(server).toBeDefined();
+    expect(server?.spanContext().traceId).not.toBe(traceId);
+    expect(server?.parentSpanContext).toBeUndefined();
+    // A refusal is the caller's mistake: not a failed span.
+    expect(server?.status.code).not.toBe(SpanStatusCode.ERROR);
   });
 });

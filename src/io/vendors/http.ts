@@ -87,15 +87,15 @@ export function createVendorHttp(opts: {
     async send(what: string, url: string, init: VendorRequest): Promise<VendorResponse> {
       // A client span per call: host and path only (a query may carry a vendor's token). No trace header is
       // sent: vendor clouds are not part of the trace, and need not learn its ids.
-      const u = new URL(url);
+      const u = URL.canParse(url) ? new URL(url) : null;
       return inSpan(
         `HTTP ${init.method}`,
         {
           kind: SpanKind.CLIENT,
           attributes: {
             'http.request.method': init.method,
-            'server.address': u.hostname,
-            'url.path': u.pathname,
+            // An unparsable URL fails in the call, as before (OFFLINE); the span just names no host.
+            ...(u ? { 'server.address': u.hostname, 'url.path': u.pathname } : {}),
             'lock.vendor.call': what,
           },
         },
