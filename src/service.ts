@@ -238,7 +238,8 @@ export async function startService(s: ServiceSettings) {
     js,
     jsm,
     topology: t,
-    mailbox,
+    // An event is acknowledged only once its actor applied it: delivered in process where this one owns it.
+    mailbox: runtime.localFirst(mailbox),
     runtimeDb,
     issuance,
     clock: s.clock,
@@ -370,8 +371,13 @@ export function gatewayPorts(
   waitBudgetMs: number,
   clock: Clock,
 ): GatewayPorts {
-  // Every command the gateway sends is journaled first: the sweeper sends it again if JetStream loses it.
-  const mailbox = createJournaledMailbox(service.mailbox, service.runtimeDb, service.effectClaimMs);
+  // Every command the gateway sends is journaled first: the sweeper sends it again if it is lost (in JetStream,
+  // or with a process it was handed to), so it may be delivered in process.
+  const mailbox = createJournaledMailbox(
+    service.runtime.localFirst(service.mailbox),
+    service.runtimeDb,
+    service.effectClaimMs,
+  );
   return {
     auth,
     mailbox,

@@ -71,11 +71,16 @@ export class ActorHost {
    * type or shape the actor's kind does not take is rejected before anything is loaded. A message is a
    * duplicate when the actor has applied its sequence number in the same inbox stream (`epoch`): a
    * recreated stream numbers from 1 again.
+   *
+   * `seq` null: the message was handed over in this process, not read from the inbox stream (its sender keeps
+   * it in PostgreSQL until this actor's commit releases it). It has no place in the stream to compare, and
+   * the commit keeps the actor's stream position as it was; a repeat of it is recognized by the actor's state,
+   * as for any message sent again.
    */
   async decide(
     address: ActorAddress & { partition: number },
     envelope: ActorEnvelope,
-    seq: number,
+    seq: number | null,
     msgId: string,
     fence: bigint,
     epoch: string,
@@ -87,7 +92,8 @@ export class ActorHost {
     if (actor.tenantId !== envelope.tenantId) {
       return { kind: 'rejected', code: 'LOCK.FORBIDDEN', reason: 'message tenant does not own this actor' };
     }
-    if ((actor.epoch ?? epoch) === epoch && seq <= actor.lastSeq) return { kind: 'duplicate' };
+    if (seq !== null && (actor.epoch ?? epoch) === epoch && seq <= actor.lastSeq)
+      return { kind: 'duplicate' };
     const consumed: Consumed = {
       ...(envelope.intentId ? { intentId: envelope.intentId } : {}),
       ...(envelope.timer ? { timer: envelope.timer } : {}),
@@ -109,8 +115,9 @@ export class ActorHost {
       previous: actor.snapshot,
       next,
       previousVersion: actor.version,
-      seq,
-      epoch,
+      seq: seq ?? actor.lastSeq,
+      // In process: the stream position stays the one the actor last read (its stream's, whatever that was).
+      epoch: seq === null ? (actor.epoch ?? epoch) : epoch,
       consumed,
       msgId,
       ...(envelope.by !== undefined ? { by: envelope.by } : {}),

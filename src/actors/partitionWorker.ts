@@ -25,9 +25,8 @@ import {
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
-  type JsMsg,
 } from '@nats-io/jetstream';
-import { SpanKind } from '@opentelemetry/api';
+import { type Context, SpanKind } from '@opentelemetry/api';
 import type { ExpressionBuilder } from 'kysely';
 import { ensureError, isLockError, LockError } from '../errors.ts';
 import { type Database, type Db, withTenant } from '../io/db/index.ts';
@@ -54,6 +53,19 @@ export interface PartitionWorkerDeps {
   onCommitted(address: ActorAddress, outcome: Extract<ApplyOutcome, { kind: 'commit' }>): void;
   onRejected?(code: string): void;
   log?: (msg: string, data?: Record<string, unknown>) => void;
+}
+
+/**
+ * One message to apply: read from the inbox stream, or handed over in this process (`seq` null; its sender
+ * holds it in PostgreSQL until the commit releases it). `ack` and `term` say it is done with.
+ */
+interface Delivery {
+  data: Uint8Array | ActorEnvelope;
+  seq: number | null;
+  msgId: string;
+  subject?: string;
+  ack(): void;
+  term(): void;
 }
 
 const MAX_DB_BACKOFF_MS = 5000;
@@ -218,46 +230,101 @@ export class PartitionWorker {
         m.term();
         continue;
       }
-      const epoch = this.epoch;
-      const key = `${address.type}:${address.id}`;
-      const tail = (this.actorTails.get(key) ?? Promise.resolve())
-        .then(() => this.handle(m, address, epoch))
-        .catch((e: unknown) => {
-          this.d.log?.('partition worker failed on a message; it will be redelivered', {
-            partition: this.partition,
-            seq: m.seq,
-            err: ensureError(e).message,
-          });
-        });
-      this.actorTails.set(key, tail);
-      void tail.then(() => {
-        if (this.actorTails.get(key) === tail) this.actorTails.delete(key);
-      });
+      const delivery: Delivery = {
+        data: m.data,
+        seq: m.seq,
+        msgId: m.headers?.get('Nats-Msg-Id') || `seq:${m.seq}`,
+        subject: m.subject,
+        ack: () => m.ack(),
+        term: () => m.term(),
+      };
+      void this.enqueue(address, delivery, this.epoch, contextFromHeaders(m.headers));
     }
   }
 
+  /**
+   * Applies a message handed over in this process (its sender keeps it in PostgreSQL until the actor's commit
+   * releases it): in the actor's order with the inbox's messages, without the JetStream round trip. True once
+   * it is done with (applied, ignored or rejected, and recorded); false when this term could not apply it
+   * (stopping, fenced, or failing for now): the caller then sends it through the inbox stream.
+   */
+  offer(
+    address: ActorAddress & { partition: number },
+    envelope: ActorEnvelope,
+    msgId: string,
+    parent: Context,
+  ): Promise<boolean> {
+    if (this.stopping || address.partition !== this.partition) return Promise.resolve(false);
+    let done = false;
+    const delivery: Delivery = {
+      data: envelope,
+      seq: null,
+      msgId,
+      ack: () => (done = true),
+      term: () => (done = true),
+    };
+    return this.enqueue(address, delivery, this.epoch, parent).then(() => done);
+  }
+
+  /** Queues a message behind the actor's earlier ones; resolves once it has been handled (or failed). */
+  private enqueue(
+    address: ActorAddress & { partition: number },
+    delivery: Delivery,
+    epoch: string,
+    parent: Context,
+  ): Promise<void> {
+    const key = `${address.type}:${address.id}`;
+    const tail = (this.actorTails.get(key) ?? Promise.resolve())
+      .then(() => this.handle(delivery, address, epoch, parent))
+      .catch((e: unknown) => {
+        this.d.log?.('partition worker failed on a message; it will be redelivered', {
+          partition: this.partition,
+          seq: delivery.seq,
+          err: ensureError(e).message,
+        });
+      });
+    this.actorTails.set(key, tail);
+    void tail.then(() => {
+      if (this.actorTails.get(key) === tail) this.actorTails.delete(key);
+    });
+    return tail;
+  }
+
   /** One message in a span of its own, continuing the trace its sender put in the headers. */
-  private handle(m: JsMsg, address: ActorAddress & { partition: number }, epoch: string): Promise<void> {
+  private handle(
+    m: Delivery,
+    address: ActorAddress & { partition: number },
+    epoch: string,
+    parent: Context,
+  ): Promise<void> {
     // Once stopping, later messages of this actor stay unacknowledged: the next term delivers them in order.
     if (this.stopping) return Promise.resolve();
     return inSpan(
       `process ${address.type}`,
       {
         kind: SpanKind.CONSUMER,
-        attributes: { 'lock.actor': `${address.type}/${address.id}`, 'messaging.message.id': m.seq },
+        attributes: {
+          'lock.actor': `${address.type}/${address.id}`,
+          ...(m.seq !== null ? { 'messaging.message.id': m.seq } : { 'lock.in_process': true }),
+        },
       },
       () => this.apply(m, address, epoch),
-      contextFromHeaders(m.headers),
+      parent,
     );
   }
 
-  private async apply(m: JsMsg, address: ActorAddress & { partition: number }, epoch: string): Promise<void> {
-    const envelope = parseEnvelope(m.data);
-    const msgId = m.headers?.get('Nats-Msg-Id') || `seq:${m.seq}`;
+  private async apply(
+    m: Delivery,
+    address: ActorAddress & { partition: number },
+    epoch: string,
+  ): Promise<void> {
+    const envelope = m.data instanceof Uint8Array ? parseEnvelope(m.data) : m.data;
+    const msgId = m.msgId;
+    const seq = m.seq ?? 0;
     if (typeof envelope === 'string') {
-      const tenant = tenantOf(m.data);
+      const tenant = m.data instanceof Uint8Array ? tenantOf(m.data) : undefined;
       if (tenant) {
-        if (await this.reject(address, tenant, msgId, m.seq, 'LOCK.VALIDATION', envelope)) m.term();
+        if (await this.reject(address, tenant, msgId, seq, 'LOCK.VALIDATION', envelope)) m.term();
         return;
       }
       // No tenant to record it under (row-level security): logged and counted only.
@@ -274,7 +341,7 @@ export class PartitionWorker {
     for (let attempt = 0, tries = 0; !this.stopping; attempt++) {
       if (tries >= maxTries) {
         const reason = `failed ${tries} times: ${lastError}`;
-        if (await this.reject(address, envelope.tenantId, msgId, m.seq, 'LOCK.MESSAGE_FAILED', reason))
+        if (await this.reject(address, envelope.tenantId, msgId, seq, 'LOCK.MESSAGE_FAILED', reason))
           await this.releaseThenAck(m, envelope, address);
         return;
       }
@@ -302,7 +369,7 @@ export class PartitionWorker {
         return;
       }
       if (outcome.kind === 'rejected') {
-        if (await this.reject(address, envelope.tenantId, msgId, m.seq, outcome.code, outcome.reason))
+        if (await this.reject(address, envelope.tenantId, msgId, seq, outcome.code, outcome.reason))
           await this.releaseThenAck(m, envelope, address);
         return;
       }
@@ -322,7 +389,7 @@ export class PartitionWorker {
         }
         if (isConstraintViolation(e)) {
           const r = ensureError(e).message;
-          if (await this.reject(address, envelope.tenantId, msgId, m.seq, 'LOCK.CONFLICT', r))
+          if (await this.reject(address, envelope.tenantId, msgId, seq, 'LOCK.CONFLICT', r))
             await this.releaseThenAck(m, envelope, address);
           return;
         }
@@ -351,7 +418,7 @@ export class PartitionWorker {
    * A rejected message releases what it carried too: kept, the sweepers would send it again and again (the
    * rejection is recorded, and counted).
    */
-  private async releaseThenAck(m: JsMsg, envelope: ActorEnvelope, address: ActorAddress): Promise<void> {
+  private async releaseThenAck(m: Delivery, envelope: ActorEnvelope, address: ActorAddress): Promise<void> {
     const consumed: Consumed = {
       ...(envelope.intentId ? { intentId: envelope.intentId } : {}),
       ...(envelope.timer ? { timer: envelope.timer } : {}),

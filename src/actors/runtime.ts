@@ -16,6 +16,7 @@ import { createCommitBatcher } from './commitBatcher.ts';
 import { DrainLoop } from './drainLoop.ts';
 import { EffectRunner } from './effectRunner.ts';
 import { PartitionLeases } from './leases.ts';
+import { createLocalFirstMailbox, type LocalFirstMailbox } from './localMailbox.ts';
 import { type ActorMailbox, createActorMailbox } from './mailbox.ts';
 import { publishNotification } from './notifications.ts';
 import { type InspectionEvent, inspectionOf } from '../observability/inspection.ts';
@@ -66,6 +67,11 @@ export interface RuntimeDeps {
 
 export interface Runtime {
   mailbox: ActorMailbox;
+  /**
+   * `inner`, delivering in process to the actors whose partitions this process owns (`localMailbox.ts`): for
+   * senders that keep their message in PostgreSQL until the actor's commit releases it.
+   */
+  localFirst(inner: ActorMailbox): ActorMailbox;
   ownedPartitions(): number[];
   residentActors(): number;
   /** Resolves when no commit or effect is in flight (tests, graceful stop). */
@@ -111,6 +117,23 @@ function propertyOf(context: unknown): { propertyId?: string } {
 export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
   const { topology: t, metrics, options } = d;
   const mailbox = createActorMailbox(d.js, t);
+  const workers = new Map<number, PartitionWorker>();
+  const localMailboxes: LocalFirstMailbox[] = [];
+  const localFirst = (inner: ActorMailbox): LocalFirstMailbox => {
+    const m = createLocalFirstMailbox(inner, {
+      ownerOf(address) {
+        const partition = partitionOf(address.type, address.id, t.partitions);
+        const worker = workers.get(partition);
+        return worker ? { worker, partition } : undefined;
+      },
+      log: d.log,
+    });
+    localMailboxes.push(m);
+    return m;
+  };
+  // Effects and timers keep their rows until the receiving actor's commit releases them.
+  const delivery = localFirst(mailbox);
+  const localIdle = () => Promise.all(localMailboxes.map((m) => m.idle()));
   const host = new ActorHost({
     runtimeDb: d.runtimeDb,
     clock: d.clock,
@@ -128,7 +151,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
   });
   const effects = new EffectRunner({
     dispatcherDb: d.dispatcherDb,
-    mailbox,
+    mailbox: delivery,
     adapters: d.adapters,
     secrets: d.secrets,
     clock: d.clock,
@@ -141,7 +164,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
   });
   const timers = new TimerDispatcher({
     dispatcherDb: d.dispatcherDb,
-    mailbox,
+    mailbox: delivery,
     pollMs: options.timerPollMs,
     ...(options.timerRedeliverMs !== undefined ? { redeliverMs: options.timerRedeliverMs } : {}),
     log: d.log,
@@ -152,8 +175,6 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
     onPublished: (n) => metrics.outboxPublished.inc(n),
     log: d.log,
   });
-  const workers = new Map<number, PartitionWorker>();
-
   const leases = new PartitionLeases({
     openBucket: d.openLeaseBucket,
     runtimeDb: d.runtimeDb,
@@ -267,16 +288,24 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
 
   return {
     mailbox,
+    localFirst,
     ownedPartitions: () => leases.owned(),
     residentActors: () => host.residentCount,
     async settle() {
-      await batcher.idle();
-      await effects.idle();
+      // Each step can start the next (an effect's answer handed over, its commit's effects): until all rest.
+      for (;;) {
+        await batcher.idle();
+        await effects.idle();
+        if (localMailboxes.every((m) => m.inFlight() === 0)) return;
+        await localIdle();
+      }
     },
     async stop() {
       clearInterval(idleSweep);
       await topologyKeeper.stop();
       await leases.stop();
+      // What the stopped workers did not apply has been sent on through the inbox stream by now.
+      await localIdle();
       await batcher.idle();
       await effects.stop();
       await timers.stop();

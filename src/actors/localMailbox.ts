@@ -1,0 +1,81 @@
+/**
+ * Delivery in process: a message for an actor whose partition this process owns is handed to the partition's
+ * worker, in the actor's order with the inbox's messages, without the JetStream round trip (a publish, its
+ * ack, a delivery and its ack). Any other message, or one the worker could not apply (it is stopping, its
+ * term was fenced, or the message fails for now), goes through the inbox stream as before.
+ *
+ * Only for senders that keep their message in PostgreSQL until the receiving actor's commit releases it — an
+ * effect intent, a timer, a journaled gateway command, a platform event acknowledged only once applied — so
+ * a message lost with a crashed process is sent again by its sweeper, as one JetStream lost would be. `send`
+ * returns once the message is handed over, not once it is applied. The webhook router, which marks its row
+ * done once its message is sent, keeps the inbox stream's mailbox.
+ */
+import { context, SpanKind } from '@opentelemetry/api';
+import { inSpan } from '../observability/tracing.ts';
+import type { ActorEnvelope } from './envelope.ts';
+import type { ActorMailbox } from './mailbox.ts';
+import type { ActorAddress } from './partitioning.ts';
+import type { PartitionWorker } from './partitionWorker.ts';
+
+export interface LocalDelivery {
+  /** The worker of `address`'s partition when this process owns it. */
+  ownerOf(address: ActorAddress): { worker: PartitionWorker; partition: number } | undefined;
+  log(msg: string, data?: Record<string, unknown>): void;
+}
+
+export interface LocalFirstMailbox extends ActorMailbox {
+  /** Resolves when every message handed over so far has been applied or sent on (tests, graceful stop). */
+  idle(): Promise<void>;
+  /** Messages handed over and not yet applied or sent on. */
+  inFlight(): number;
+}
+
+export function createLocalFirstMailbox(inner: ActorMailbox, local: LocalDelivery): LocalFirstMailbox {
+  const pending = new Set<Promise<void>>();
+  const send = (address: ActorAddress, envelope: ActorEnvelope, msgId: string): Promise<void> => {
+    const owner = local.ownerOf(address);
+    if (!owner) return inner.send(address, envelope, msgId);
+    return inSpan(
+      `send ${address.type}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: { 'lock.actor': `${address.type}/${address.id}`, 'lock.in_process': true },
+      },
+      async () => {
+        const parent = context.active();
+        const handed: Promise<void> = owner.worker
+          .offer({ ...address, partition: owner.partition }, envelope, msgId, parent)
+          .then(async (applied) => {
+            if (!applied) await inner.send(address, envelope, msgId);
+          })
+          .catch((e: unknown) => {
+            // Still in its sender's record (see above): its sweeper sends it again.
+            local.log('a message handed over in process could not be applied or sent on', {
+              actor: `${address.type}/${address.id}`,
+              err: String(e),
+            });
+          })
+          .finally(() => pending.delete(handed));
+        pending.add(handed);
+      },
+    );
+  };
+  return {
+    send,
+    watch: (address, match) => inner.watch(address, match),
+    async sendAndWait(address, envelope, msgId, match, timeoutMs) {
+      const w = inner.watch(address, match);
+      try {
+        await send(address, envelope, msgId);
+      } catch (e) {
+        w.release();
+        throw e;
+      }
+      return w.wait(timeoutMs);
+    },
+    inFlight: () => pending.size,
+    async idle() {
+      while (pending.size > 0) await Promise.all(pending);
+    },
+  };
+}
