@@ -5,7 +5,12 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import { assertPublishedEvent } from '../contracts/strictEvents.ts';
 import { uuidV5 } from '../ids.ts';
-import type { DomainEventIntent, EffectIntent, TimerIntent } from '../machines/index.ts';
+import {
+  type DomainEventIntent,
+  type EffectIntent,
+  persistedSnapshot,
+  type TimerIntent,
+} from '../machines/index.ts';
 import type { ActorKind, ReadModelRow } from './actorKinds.ts';
 import type { ActorType } from './partitioning.ts';
 
@@ -166,7 +171,7 @@ export function buildCommit(i: CommitInput): ActorCommit {
     consumedIntents: i.consumed.intentId ? [i.consumed.intentId] : [],
     consumedTimer: i.consumed.timer ?? null,
     machineVersion: i.kind.machineVersion,
-    snapshot: JSON.stringify(i.kind.machine.getPersistedSnapshot(i.next)),
+    snapshot: JSON.stringify(persistedSnapshot(i.kind.machine, i.next)),
     readModel: i.kind.project(i.next, version),
     outbox,
     audit,

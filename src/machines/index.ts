@@ -52,7 +52,7 @@ export {
   propertyMachine,
   type VendorAdapterSetting,
 } from './property.ts';
-export { initialStep, step } from './pureTransition.ts';
+export { initialStep, persistedSnapshot, step } from './pureTransition.ts';
 export { defaultRetryPolicy, type RetryPolicy } from './retryPolicy.ts';
 export {
   isLater,

@@ -14,7 +14,13 @@ import {
   transition,
 } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
-import { credentialMachine, grantMachine, reservationMachine, step } from '../../../src/machines/index.ts';
+import {
+  credentialMachine,
+  grantMachine,
+  persistedSnapshot,
+  reservationMachine,
+  step,
+} from '../../../src/machines/index.ts';
 import type { MessageIntent } from '../../../src/machines/index.ts';
 import { isIgnore } from '../../../src/machines/totality.ts';
 import { issueEvent } from '../../support/credentialEvents.ts';
@@ -452,6 +458,12 @@ function explore(model: Model) {
           JSON.stringify(actions.map((a) => [a.type, a.params]))
       )
         problems.add(`${JSON.stringify(s.value)} --${e.type}-->: step() differs from xstate's transition()`);
+      // The commit stores the runtime's persisted form: the very JSON xstate's would be.
+      if (
+        JSON.stringify(persistedSnapshot(machine, next)) !==
+        JSON.stringify(machine.getPersistedSnapshot(next))
+      )
+        problems.add(`${JSON.stringify(next.value)}: persistedSnapshot() differs from xstate's`);
       reached.add(stateId(machine, next));
       for (const problem of model.invariants(next, actions as { type: string }[], s))
         problems.add(`${JSON.stringify(s.value)} --${e.type}--> ${JSON.stringify(next.value)}: ${problem}`);
