@@ -84,7 +84,8 @@ export class EffectRunner {
   /** The intents this process holds, queued or running, by id. */
   private readonly held = new Map<string, HeldClaim>();
   private active = 0;
-  private outcomes: { id: string; outcome: EffectOutcomeEvent }[] = [];
+  /** Delivered outcomes to keep in their rows, by intent id, until the next flush. */
+  private outcomes = new Map<string, EffectOutcomeEvent>();
   private flushing: Promise<void> | null = null;
   /** One sweep at a time (a slow one is not overlapped by the next); one pass per interval. */
   private readonly sweeping: DrainLoop;
@@ -338,8 +339,12 @@ export class EffectRunner {
     if (
       await this.deliver(job, { type: job.actorType, id: job.actorId }, outcome, `${job.id}:outcome${again}`)
     ) {
-      this.outcomes.push({ id: job.id, outcome });
-      this.flushing ??= Promise.resolve().then(() => this.flushOutcomes());
+      this.outcomes.set(job.id, outcome);
+      // Kept a moment later, not at once: an answer delivered in process is usually applied by then (its
+      // commit releases the row, and `released` drops it here), and keeping it would be a write for nothing.
+      this.flushing ??= new Promise<void>((r) => setTimeout(r, KEEP_OUTCOME_AFTER_MS)).then(() =>
+        this.flushOutcomes(),
+      );
     }
   }
 
@@ -444,10 +449,15 @@ export class EffectRunner {
    * Keeps delivered outcomes in their rows, in batches: one statement for many. A row already gone (the
    * actor applied the outcome first) is simply not there to update.
    */
+  /** Intents whose outcome a commit in this process has applied (and released): nothing left to keep. */
+  released(ids: readonly string[]): void {
+    for (const id of ids) this.outcomes.delete(id);
+  }
+
   private async flushOutcomes(): Promise<void> {
-    while (this.outcomes.length > 0) {
-      const batch = this.outcomes;
-      this.outcomes = [];
+    while (this.outcomes.size > 0) {
+      const batch = [...this.outcomes].map(([id, outcome]) => ({ id, outcome }));
+      this.outcomes = new Map();
       try {
         // Rows a commit holds are being deleted by it (their outcome applied): skipped, never waited for (a
         // commit waiting on this statement's rows the while would be a deadlock).
@@ -467,6 +477,12 @@ export class EffectRunner {
     this.flushing = null;
   }
 }
+
+/**
+ * How long a delivered outcome waits before it is kept in its row. A crash in between loses nothing: without
+ * a kept outcome, a sweeper runs the call again, and adapters are idempotent under the operation id.
+ */
+const KEEP_OUTCOME_AFTER_MS = 500;
 
 /** Vendors' error texts can be long; what an actor keeps of one is bounded (the mailbox refuses more). */
 const MAX_ERROR_TEXT = 500;

@@ -240,6 +240,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
               d.log('inspection failed', { err: String(e) });
             }
           }
+          if (c.consumedIntents.length > 0) effects.released(c.consumedIntents);
           if (c.intents.length > 0) {
             effects.submit(
               c.intents.map((i) => ({
