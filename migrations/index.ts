@@ -22,6 +22,7 @@ import * as inspectorTimeline from './2026-11-30T0019_inspector_timeline.ts';
 import * as traceContext from './2026-11-30T0020_trace_context.ts';
 import * as vendorProbe from './2026-11-30T0021_vendor_probe.ts';
 import * as inspectorActorList from './2026-11-30T0022_inspector_actor_list.ts';
+import * as batchedRequestCalls from './2026-11-30T0023_batched_request_calls.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -46,4 +47,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0020_trace_context': traceContext,
   '2026-11-30T0021_vendor_probe': vendorProbe,
   '2026-11-30T0022_inspector_actor_list': inspectorActorList,
+  '2026-11-30T0023_batched_request_calls': batchedRequestCalls,
 };

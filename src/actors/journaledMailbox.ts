@@ -5,7 +5,8 @@
  * not fsync first), the effect sweeper sends it again. So a 202 ("accepted, still in progress") is backed by
  * the record, not by JetStream alone.
  */
-import { sql } from 'kysely';
+import { journalMessage } from '../io/db/batchedCalls.ts';
+import { traceparentOf } from '../observability/tracing.ts';
 import type { Db } from '../io/db/index.ts';
 import type { MessageIntent } from '../machines/index.ts';
 import type { ActorEnvelope } from './envelope.ts';
@@ -26,8 +27,17 @@ export function createJournaledMailbox(inner: ActorMailbox, db: Db, claimMs: num
       event: envelope.event,
       ...(envelope.by !== undefined ? { by: envelope.by } : {}),
     };
-    await sql`select lock_journal_message(${envelope.tenantId}, ${id}, ${address.type}, ${address.id},
-      ${JSON.stringify(intent)}::jsonb, ${claimMs}::int)`.execute(db);
+    const trace = traceparentOf();
+    await journalMessage(db, {
+      tenant: envelope.tenantId,
+      id,
+      type: address.type,
+      actor: address.id,
+      intent,
+      claimMs,
+      // A sweeper's resend of this command continues the sender's trace.
+      ...(trace ? { trace } : {}),
+    });
     return { ...envelope, intentId: id };
   };
   return {

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { sql } from 'kysely';
+import { claimIdempotencyKey, storeIdempotentAnswer } from '../io/db/batchedCalls.ts';
 import { LockError } from '../errors.ts';
 import type { Db } from '../io/db/index.ts';
 
@@ -57,23 +58,21 @@ export async function withIdempotency<P = undefined>(
     throw new LockError('LOCK.VALIDATION', 'Idempotency-Key is longer than 200 characters');
   const hash = requestHash(body);
   const mine = o.prepare?.make();
-  // One round trip (migration 0006): claim, take over a lapsed claim, or what the key already holds.
-  const { rows } = await sql<{
-    claimed: boolean;
-    taken_over: boolean;
-    request_hash: string;
-    status_code: number | null;
-    response: StoredResponse | null;
-    prepared: Record<string, unknown> | null;
-  }>`select * from lock_idempotency_claim(${tenantId}, ${scope}, ${key}, ${hash},
-        ${mine !== undefined && o.prepare ? JSON.stringify(o.prepare.seal(mine)) : null}::jsonb,
-        ${o.claimMs ?? 10_000}::int)`.execute(db);
-  const row = rows[0];
+  // Claim, take over a lapsed claim, or what the key already holds: one statement, shared with the requests
+  // in flight (migration 0023).
+  const row = await claimIdempotencyKey(db, {
+    tenant: tenantId,
+    scope,
+    key,
+    hash,
+    prepared: mine !== undefined && o.prepare ? o.prepare.seal(mine) : null,
+    claimMs: o.claimMs ?? 10_000,
+  });
   if (!row) throw new LockError('LOCK.CONFLICT', 'the Idempotency-Key changed concurrently');
   if (!row.claimed) {
     if (row.request_hash !== hash) throw new LockError('LOCK.IDEMPOTENCY_KEY_REUSED');
     if (row.status_code === null || !row.response) throw new LockError('LOCK.IDEMPOTENCY_IN_PROGRESS');
-    const stored = o.seal.open(row.response);
+    const stored = o.seal.open(row.response as unknown as StoredResponse);
     const newer = o.refresh ? await o.refresh(stored) : null;
     if (!newer) return stored;
     await store(newer);
@@ -98,9 +97,13 @@ export async function withIdempotency<P = undefined>(
   return response;
 
   async function store(r: StoredResponse): Promise<void> {
-    await sql`select lock_idempotency_store(${tenantId}, ${scope}, ${key}, ${r.status}::int, ${JSON.stringify(o.seal.seal(r))}::jsonb)`.execute(
-      db,
-    );
+    await storeIdempotentAnswer(db, {
+      tenant: tenantId,
+      scope,
+      key: key as string,
+      status: r.status,
+      response: o.seal.seal(r),
+    });
   }
 }
 

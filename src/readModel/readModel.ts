@@ -6,6 +6,7 @@ import { type Selectable, sql } from 'kysely';
 import { LockError } from '../errors.ts';
 import { reservationActorId, staffActorId } from '../ids.ts';
 import { type Db, type KeyCredentialsTable, type LockDevicesTable, withTenant } from '../io/db/index.ts';
+import { readCredentialRow } from '../io/db/batchedCalls.ts';
 import { MicroBatcher } from '../io/db/microBatcher.ts';
 import type { MirroredCredential } from '../desktop/provisional.ts';
 import type { KeyKindPolicy, VendorSwitchContext } from '../machines/index.ts';
@@ -384,10 +385,10 @@ export function createReadModel(db: Db): ReadModel {
     },
 
     async credential(tenantId, id) {
-      // One round trip (migration 0002): REST answers and waits read this on every request.
-      const { rows } = await sql<CredentialRow>`
-        select * from lock_read_credential(${tenantId}, ${id})`.execute(db);
-      return rows[0] ? toCredential(rows[0]) : null;
+      // REST answers and waits read this on every request: one statement shared with the requests in
+      // flight (migration 0023), dates as ISO text.
+      const row = await readCredentialRow(db, tenantId, id);
+      return row ? toCredential(row as unknown as CredentialRow) : null;
     },
 
     async credentials(tenantId, q) {

@@ -1,0 +1,73 @@
+/**
+ * The REST path's per-request calls, batched across requests in flight (migration 0023): requests that arrive
+ * while a statement runs share the next one, and an item that fails is its own caller's error alone — the
+ * others of its batch are applied.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { journalMessage, readCredentialRow } from '../../src/io/db/batchedCalls.ts';
+import { withTenant } from '../../src/io/db/index.ts';
+import { seedProperty } from '../support/fixtures.ts';
+import { buildTestGateway } from '../support/gateway.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
+
+describe('batched request calls', () => {
+  let h: Harness;
+  const tenant = `tenant-${randomUUID().slice(0, 8)}`;
+  const message = (id: string, operationId: string | undefined) => ({
+    tenant,
+    id,
+    type: 'credential',
+    actor: randomUUID(),
+    intent: { intent: 'sendMessage', ...(operationId ? { operationId } : {}), event: { type: 'x' } },
+    claimMs: 60_000,
+  });
+
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('batched: one failing item fails alone; the others in its statement are applied', async () => {
+    const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    // The first goes at once; the rest arrive while it runs and share the next statement. The third has no
+    // operation id: its row breaks a NOT NULL constraint.
+    const results = await Promise.allSettled([
+      journalMessage(h.service.runtimeDb, message(ids[0] as string, 'op-0')),
+      journalMessage(h.service.runtimeDb, message(ids[1] as string, 'op-1')),
+      journalMessage(h.service.runtimeDb, message(ids[2] as string, undefined)),
+      journalMessage(h.service.runtimeDb, message(ids[3] as string, 'op-3')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: '23502' });
+    const { rows } = await withTenant(h.service.runtimeDb, tenant, (tx) =>
+      sql<{ id: string }>`select id from effect_intents where id = any(${ids}::text[]) order by id`.execute(
+        tx,
+      ),
+    );
+    expect(rows.map((r) => r.id).sort()).toEqual([ids[0], ids[1], ids[3]].sort());
+  });
+
+  it('batched: reads in one statement each answer under their own tenant', async () => {
+    const gw = await buildTestGateway(h);
+    try {
+      const { propertyId } = await seedProperty(h.service, tenant, { '101': '7001' });
+      const issued = await gw.issuePin(tenant, propertyId);
+      expect(issued.statusCode, issued.body).toBe(201);
+      const id = (issued.json() as { id: string }).id;
+      const [first, mine, stranger] = await Promise.all([
+        readCredentialRow(h.service.runtimeDb, tenant, randomUUID()),
+        readCredentialRow(h.service.runtimeDb, tenant, id),
+        readCredentialRow(h.service.runtimeDb, 'another-tenant', id),
+      ]);
+      expect(first).toBeNull();
+      expect(mine).toMatchObject({ id, status: 'active', property_id: propertyId });
+      expect(stranger).toBeNull();
+    } finally {
+      await gw.app.close();
+    }
+  });
+});
