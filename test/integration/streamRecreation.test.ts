@@ -51,7 +51,8 @@ describe('streams recreated under a running service', () => {
     await jsm.streams.delete(t.actorsStream);
     await jsm.streams.delete(`KV_${t.leaseBucket}`);
 
-    // The revoke is accepted once the inbox exists again (until then: 503, try again).
+    // The revoke is accepted at once where this process still owns the credential's partition (delivered in
+    // process), else once the inbox exists again (until then: 503, try again).
     const revoke = await eventually(
       async () => {
         const r = await gw.app.inject({
@@ -75,9 +76,18 @@ describe('streams recreated under a running service', () => {
       'revoked',
     );
     expect(h.ttlock.state().credentials).toEqual([]);
-    // Every partition is owned again, under fences newer than before.
+    // Every partition is owned again, under fences newer than before, and the inbox stream is back.
     await eventually(async () =>
       h.service.runtime.ownedPartitions().length === h.settings.partitions ? true : undefined,
+    );
+    await eventually(
+      () =>
+        jsm.streams.info(t.actorsStream).then(
+          () => true,
+          () => undefined,
+        ),
+      20_000,
+      'inbox back',
     );
   });
 
