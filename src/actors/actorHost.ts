@@ -84,11 +84,18 @@ export class ActorHost {
     msgId: string,
     fence: bigint,
     epoch: string,
+    /** Decided again after a failure (a version conflict, say): the actor is read, never assumed new. */
+    again = false,
   ): Promise<ApplyOutcome> {
     const kind = actorKinds[address.type];
     const problem = eventProblem(address.type, envelope.event);
     if (problem) return { kind: 'rejected', code: 'LOCK.REJECTED_MESSAGE', reason: problem };
-    const actor = await this.activate(kind, address, envelope.tenantId);
+    const actor = await this.activate(
+      kind,
+      address,
+      envelope.tenantId,
+      !again && kind.createdBy?.includes(envelope.event.type) === true,
+    );
     if (actor.tenantId !== envelope.tenantId) {
       return { kind: 'rejected', code: 'LOCK.FORBIDDEN', reason: 'message tenant does not own this actor' };
     }
@@ -176,8 +183,17 @@ export class ActorHost {
     return n;
   }
 
-  /** Makes an actor resident (from its snapshot, or initial); `decide` calls it, the benchmark measures it. */
-  async activate(kind: ActorKind, address: ActorAddress, tenantId: string): Promise<Resident> {
+  /**
+   * Makes an actor resident (from its snapshot, or initial); `decide` calls it, the benchmark measures it.
+   * `assumeNew`: not read, initial (its kind's creating event; a wrong guess is a version conflict at commit,
+   * after which the actor is evicted and read).
+   */
+  async activate(
+    kind: ActorKind,
+    address: ActorAddress,
+    tenantId: string,
+    assumeNew = false,
+  ): Promise<Resident> {
     const key = `${address.type}:${address.id}`;
     const found = this.resident.get(key);
     if (found) {
@@ -188,7 +204,7 @@ export class ActorHost {
       return found;
     }
     const started = performance.now();
-    const row = await this.loader.load(tenantId, address.type, address.id);
+    const row = assumeNew ? undefined : await this.loader.load(tenantId, address.type, address.id);
     let r: Resident;
     if (row) {
       r = {
@@ -205,7 +221,7 @@ export class ActorHost {
       const [initial] = initialStep(kind.machine, { id: address.id, tenantId });
       r = { tenantId, snapshot: initial, version: 0, lastSeq: 0, epoch: null, lastUsed: Date.now() };
     }
-    this.opts.onActivation?.(performance.now() - started, row !== undefined);
+    if (!assumeNew) this.opts.onActivation?.(performance.now() - started, row !== undefined);
     this.resident.set(key, r);
     while (this.resident.size > this.maxResident) {
       const oldest = this.resident.keys().next().value;

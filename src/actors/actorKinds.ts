@@ -95,11 +95,18 @@ export interface ActorKind {
   auditDetail?(event: { type: string }): Record<string, unknown> | undefined;
   /** Passivated right after each commit: an actor that hears rarely (a reservation) need not stay in memory. */
   passivateAfterCommit?: boolean;
+  /**
+   * The event types that create an actor of this kind (its first message, nearly always). On one, an actor not
+   * resident is assumed new rather than read: if it exists after all (a message sent again), its commit is
+   * refused as a version conflict and the message is decided again from the stored snapshot.
+   */
+  createdBy?: readonly string[];
 }
 
 const credential: ActorKind = {
   type: 'credential',
   machine: credentialMachine,
+  createdBy: ['credential.issue'],
   // 2: grants are grant-machine snapshots (machines/grant.ts); 3: the vendor-chosen PINs of the issue
   // are recorded (`pinsAtIssue`), so a later one is announced and read once.
   machineVersion: 3,
@@ -225,6 +232,7 @@ const lockDevice: ActorKind = {
 const reservation: ActorKind = {
   type: 'reservation',
   machine: reservationMachine,
+  createdBy: ['reservation.confirmed'],
   machineVersion: 1,
   aggregate: 'reservation',
   status: (s) => String(s.value),

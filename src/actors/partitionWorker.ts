@@ -348,7 +348,7 @@ export class PartitionWorker {
       let outcome: ApplyOutcome;
       try {
         outcome = await inSpan('transition', {}, async (span) => {
-          const o = await this.d.host.decide(address, envelope, m.seq, msgId, this.fence, epoch);
+          const o = await this.d.host.decide(address, envelope, m.seq, msgId, this.fence, epoch, attempt > 0);
           span.setAttribute('lock.event', envelope.event.type);
           span.setAttribute('lock.outcome', o.kind);
           return o;
