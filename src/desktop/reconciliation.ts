@@ -223,16 +223,10 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
     const changes = [...checked.changes];
     const validUntil = checked.validUntil;
     const overlapping = { rooms: p.rooms, from: new Date(p.validFrom), until: new Date(validUntil) };
-    const live = await tx
-      .selectFrom('key_credentials')
-      .select(['rooms', 'reservation_id', 'holder_ref'])
-      .where('property_id', '=', p.propertyId)
-      .where('status', 'in', LIVE)
-      .where('holder_kind', '=', 'guest')
-      .where(sql<boolean>`rooms && ${sql.val(overlapping.rooms)}::text[]`)
-      .where('valid_from', '<', overlapping.until)
-      .where('valid_until', '>', overlapping.from)
-      .execute();
+    // Accepted cards not credentials yet first, then live credentials: each statement sees its own snapshot,
+    // and a card becomes a credential in between (another desk's adoption commits any moment). In this order
+    // it is seen by one of the two; the other way round it could fall between them, and two desks' cards for
+    // one room were both accepted (once deliveries in process made adoption fast enough to hit the gap).
     const accepted = await tx
       .selectFrom('provisional_issuances')
       .select(['rooms', 'reservation_id', 'holder_ref'])
@@ -249,6 +243,16 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
           ),
         ),
       )
+      .where(sql<boolean>`rooms && ${sql.val(overlapping.rooms)}::text[]`)
+      .where('valid_from', '<', overlapping.until)
+      .where('valid_until', '>', overlapping.from)
+      .execute();
+    const live = await tx
+      .selectFrom('key_credentials')
+      .select(['rooms', 'reservation_id', 'holder_ref'])
+      .where('property_id', '=', p.propertyId)
+      .where('status', 'in', LIVE)
+      .where('holder_kind', '=', 'guest')
       .where(sql<boolean>`rooms && ${sql.val(overlapping.rooms)}::text[]`)
       .where('valid_from', '<', overlapping.until)
       .where('valid_until', '>', overlapping.from)
