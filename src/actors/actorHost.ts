@@ -90,12 +90,8 @@ export class ActorHost {
     const kind = actorKinds[address.type];
     const problem = eventProblem(address.type, envelope.event);
     if (problem) return { kind: 'rejected', code: 'LOCK.REJECTED_MESSAGE', reason: problem };
-    const actor = await this.activate(
-      kind,
-      address,
-      envelope.tenantId,
-      !again && kind.createdBy?.includes(envelope.event.type) === true,
-    );
+    const assumed = !again && kind.createdBy?.includes(envelope.event.type) === true;
+    const actor = await this.activate(kind, address, envelope.tenantId, assumed);
     if (actor.tenantId !== envelope.tenantId) {
       return { kind: 'rejected', code: 'LOCK.FORBIDDEN', reason: 'message tenant does not own this actor' };
     }
@@ -110,9 +106,14 @@ export class ActorHost {
     try {
       [next, actions] = step(kind.machine, actor.snapshot, envelope.event);
     } catch (e) {
+      if (assumed) return this.redecide(address, envelope, seq, msgId, fence, epoch);
       return { kind: 'rejected', code: 'LOCK.REJECTED_MESSAGE', reason: ensureError(e).message };
     }
-    if (next === actor.snapshot && actions.length === 0) return { kind: 'unchanged', consumed };
+    if (next === actor.snapshot && actions.length === 0) {
+      // A guess that decides nothing is not trusted: the actor is read and the message decided on what it is.
+      if (assumed) return this.redecide(address, envelope, seq, msgId, fence, epoch);
+      return { kind: 'unchanged', consumed };
+    }
     const commit = buildCommit({
       kind,
       tenantId: actor.tenantId,
@@ -142,6 +143,19 @@ export class ActorHost {
       ...(envelope.intentId ? { intentId: envelope.intentId } : {}),
       previous: actor.snapshot,
     };
+  }
+
+  /** After a guess that did not lead to a commit: the guessed actor is dropped and the message decided again. */
+  private redecide(
+    address: ActorAddress & { partition: number },
+    envelope: ActorEnvelope,
+    seq: number | null,
+    msgId: string,
+    fence: bigint,
+    epoch: string,
+  ): Promise<ApplyOutcome> {
+    this.evict(address);
+    return this.decide(address, envelope, seq, msgId, fence, epoch, true);
   }
 
   /** Records a durable commit in the resident copy. */

@@ -340,11 +340,17 @@ export class EffectRunner {
       await this.deliver(job, { type: job.actorType, id: job.actorId }, outcome, `${job.id}:outcome${again}`)
     ) {
       this.outcomes.set(job.id, outcome);
-      // Kept a moment later, not at once: an answer delivered in process is usually applied by then (its
-      // commit releases the row, and `released` drops it here), and keeping it would be a write for nothing.
-      this.flushing ??= new Promise<void>((r) => setTimeout(r, KEEP_OUTCOME_AFTER_MS)).then(() =>
-        this.flushOutcomes(),
-      );
+      if ('vendorSecret' in outcome && outcome.vendorSecret) {
+        // A PIN the vendor chose: kept at once, so a crash never makes a second run ask the vendor again (a
+        // vendor may choose another).
+        void this.flushOutcomes();
+      } else {
+        // Kept a moment later, not at once: an answer delivered in process is usually applied by then (its
+        // commit releases the row, and `released` drops it here), and keeping it would be a write for nothing.
+        this.flushing ??= new Promise<void>((r) => setTimeout(r, KEEP_OUTCOME_AFTER_MS)).then(() =>
+          this.flushOutcomes(),
+        );
+      }
     }
   }
 

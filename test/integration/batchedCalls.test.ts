@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { journalMessage, readCredentialRow } from '../../src/io/db/batchedCalls.ts';
+import { claimIdempotencyKey, journalMessage, readCredentialRow } from '../../src/io/db/batchedCalls.ts';
 import { withTenant } from '../../src/io/db/index.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
@@ -69,5 +69,22 @@ describe('batched request calls', () => {
     } finally {
       await gw.app.close();
     }
+  });
+  it('batched: claims sent in one statement in key order each get their own answer', async () => {
+    const keys = ['k-d', 'k-c', 'k-b', 'k-a'].map((k) => `${k}-${randomUUID()}`);
+    const claim = (key: string, hash: string) =>
+      claimIdempotencyKey(h.service.runtimeDb, {
+        tenant,
+        scope: 'test',
+        key,
+        hash,
+        prepared: null,
+        claimMs: 60_000,
+      });
+    // The first goes alone; the other three share the next statement, sorted by key inside it.
+    const first = await Promise.all(keys.map((k) => claim(k, `hash-${k}`)));
+    expect(first.map((r) => r?.claimed)).toEqual([true, true, true, true]);
+    const again = await Promise.all(keys.map((k) => claim(k, `hash-${k}`)));
+    expect(again.map((r) => [r?.claimed, r?.request_hash])).toEqual(keys.map((k) => [false, `hash-${k}`]));
   });
 });

@@ -44,6 +44,8 @@ export interface JournaledMessage {
   trace?: string;
 }
 
+const keyOf = (c: IdempotencyClaim) => `${c.tenant}\u0000${c.scope}\u0000${c.key}`;
+
 /** Per statement: batches of up to 128 items, two in flight (one writing while the next gathers). */
 const MAX_BATCH = 128;
 const IN_FLIGHT = 1;
@@ -80,11 +82,22 @@ function batchersOf(db: Db): Batchers {
     new MicroBatcher<I, R | Error>(run, MAX_BATCH, IN_FLIGHT);
   b = {
     claims: settle<IdempotencyClaim, ClaimedKey | null>(async (items) => {
+      // Claimed in key order: two processes' batches lock their keys in the same order, never in a cycle.
+      const order = items
+        .map((item, i) => ({ item, i }))
+        .sort((a, b) => keyOf(a.item).localeCompare(keyOf(b.item)));
       const { rows } = await sql<ClaimedKey & { i: number; error: string | null }>`
-        select * from lock_idempotency_claims(${JSON.stringify(items)}::jsonb)`.execute(db);
-      return answers(rows, items.length, (r: ClaimedKey & { claimed: boolean | null }) =>
+        select * from lock_idempotency_claims(${JSON.stringify(order.map((o) => o.item))}::jsonb)`.execute(
+        db,
+      );
+      const sorted = answers(rows, items.length, (r: ClaimedKey & { claimed: boolean | null }) =>
         r.claimed === null ? null : r,
       );
+      const out = new Array<ClaimedKey | null | Error>(items.length);
+      order.forEach((o, at) => {
+        out[o.i] = sorted[at] as ClaimedKey | null | Error;
+      });
+      return out;
     }),
     stores: settle<StoredAnswer, undefined>(async (items) => {
       const { rows } = await sql<{ i: number; error: string | null }>`
