@@ -62,6 +62,11 @@ export interface ActorCommit {
    * effect intents so the hops after the commit (the relay, the effect runner, a sweeper) join its trace.
    */
   trace?: string;
+  /**
+   * Delivered in process (no stream sequence to tell a repeat): refused, writing nothing, when the intent or
+   * timer it releases is gone — the message was applied already.
+   */
+  once?: true;
 }
 
 export interface TransitionAction {

@@ -98,7 +98,11 @@ async function writeBatch(db: Db, batch: Pending[], claimMs: number): Promise<vo
   });
 }
 
-function refusal(reason: string, c: ActorCommit): LockError {
+/** A commit refused because the message it applies was applied already (its intent or timer row is gone). */
+export class AlreadyApplied extends Error {}
+
+function refusal(reason: string, c: ActorCommit): Error {
+  if (reason === 'LOCK.ALREADY_APPLIED') return new AlreadyApplied(`${keyOf(c)} applied ${c.msgId} already`);
   return reason === 'LOCK.FENCED'
     ? new LockError('LOCK.FENCED', `partition ${c.partition} is no longer fenced at ${c.fence}`)
     : new LockError('LOCK.VERSION_CONFLICT', `${keyOf(c)} is not at version ${c.expectedVersion}`);
@@ -135,6 +139,7 @@ function batchJson(batch: Pending[], claimMs: number): string {
       intents: c.intents,
       claimMs,
       ...(c.trace ? { trace: c.trace } : {}),
+      ...(c.once ? { once: true } : {}),
     });
     return `${member.slice(0, -1)},"snapshot":${c.snapshot}}`;
   });

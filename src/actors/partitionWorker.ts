@@ -34,7 +34,7 @@ import type { Topology } from '../io/nats/index.ts';
 import { contextFromHeaders, inSpan, traceparentOf } from '../observability/tracing.ts';
 import type { ActorHost, ApplyOutcome } from './actorHost.ts';
 import type { Consumed } from './commit.ts';
-import type { CommitBatcher } from './commitBatcher.ts';
+import { AlreadyApplied, type CommitBatcher } from './commitBatcher.ts';
 import { type ActorEnvelope, parseEnvelope } from './envelope.ts';
 import { type ActorAddress, parseActorSubject } from './partitioning.ts';
 
@@ -376,12 +376,20 @@ export class PartitionWorker {
       try {
         // The hops after the commit (the relay, the effect runner, a sweeper) continue from this message.
         outcome.commit.trace = traceparentOf();
+        // In process: what it releases is its at-most-once token (see migration 0024).
+        if (m.seq === null && (outcome.commit.consumedIntents.length > 0 || outcome.commit.consumedTimer))
+          outcome.commit.once = true;
         const commit = outcome.commit;
         await inSpan('commit', { attributes: { 'lock.version': commit.version } }, () =>
           this.d.batcher.commit(commit),
         );
       } catch (e) {
         this.d.host.evict(address);
+        if (e instanceof AlreadyApplied) {
+          // Applied before (a commit whose answer was lost): done with, nothing more to write.
+          m.ack();
+          return;
+        }
         if (isLockError(e, 'LOCK.FENCED')) {
           // Another process owns this partition now; it will get the message.
           this.stopping = true;

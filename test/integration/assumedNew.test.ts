@@ -7,9 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ActorEnvelope, ActorHost } from '../../src/actors/index.ts';
-import { createCommitBatcher } from '../../src/actors/commitBatcher.ts';
+import { AlreadyApplied, createCommitBatcher } from '../../src/actors/commitBatcher.ts';
 import { partitionOf } from '../../src/actors/partitioning.ts';
 import { systemClock } from '../../src/ids.ts';
+import { journalMessage } from '../../src/io/db/batchedCalls.ts';
 import { connect, type Db } from '../../src/io/db/index.ts';
 import { issueEvent } from '../support/credentialEvents.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
@@ -70,5 +71,54 @@ describe('actors assumed new on their creating event', () => {
     const again = await host.decide(address, envelope, null, 'issue-1-again', fence, 'epoch-1', true);
     expect(again.kind).not.toBe('commit');
     expect(['unchanged', 'duplicate']).toContain(again.kind);
+  });
+  it('in process: a message whose intent its commit released before is refused as applied, writing nothing', async () => {
+    const id = randomUUID();
+    const partition = partitionOf('credential', id, h.settings.partitions);
+    const fence = await eventually(async () => {
+      const r = await admin
+        .selectFrom('partition_fences')
+        .select('fence')
+        .where('partition', '=', partition)
+        .executeTakeFirst();
+      return r ? BigInt(r.fence) : undefined;
+    });
+    const intentId = `cmd:credential:${id}:issue`;
+    const event = issueEvent([1]) as unknown as ActorEnvelope['event'];
+    await journalMessage(h.service.runtimeDb, {
+      tenant: tenantId,
+      id: intentId,
+      type: 'credential',
+      actor: id,
+      intent: { intent: 'sendMessage', operationId: `${id}:issue`, to: { type: 'credential', id }, event },
+      claimMs: 60_000,
+    });
+    const envelope = { tenantId, event, intentId };
+    const address = { type: 'credential' as const, id, partition };
+    const batcher = createCommitBatcher(h.service.runtimeDb);
+    const decideOnce = async (host: ActorHost, again = false) => {
+      const o = await host.decide(address, envelope, null, `${id}:issue`, fence, 'epoch-1', again);
+      if (o.kind !== 'commit') throw new Error(`expected a commit, got ${o.kind}`);
+      // As the partition worker marks a commit of a message handed over in process.
+      o.commit.once = true;
+      return o.commit;
+    };
+    const freshHost = () =>
+      new ActorHost({ runtimeDb: h.service.runtimeDb, clock: systemClock, eventsRoot: 'x' });
+
+    await batcher.commit(await decideOnce(freshHost()));
+    const intents = () =>
+      admin.selectFrom('effect_intents').select('id').where('id', '=', intentId).execute();
+    expect(await intents()).toEqual([]);
+
+    // Decided again as if its first commit's answer had been lost: refused as applied, nothing written.
+    const repeat = await decideOnce(freshHost());
+    await expect(batcher.commit(repeat)).rejects.toBeInstanceOf(AlreadyApplied);
+    const versions = await admin
+      .selectFrom('actor_snapshots')
+      .select('version')
+      .where('actor_id', '=', id)
+      .execute();
+    expect(versions.map((v) => Number(v.version))).toEqual([1]);
   });
 });
