@@ -13,7 +13,7 @@
 import { context, SpanKind } from '@opentelemetry/api';
 import { inSpan } from '../observability/tracing.ts';
 import type { ActorEnvelope } from './envelope.ts';
-import type { ActorMailbox } from './mailbox.ts';
+import { type ActorMailbox, watchThenSend } from './mailbox.ts';
 import type { ActorAddress } from './partitioning.ts';
 import type { PartitionWorker } from './partitionWorker.ts';
 
@@ -63,16 +63,8 @@ export function createLocalFirstMailbox(inner: ActorMailbox, local: LocalDeliver
   return {
     send,
     watch: (address, match) => inner.watch(address, match),
-    async sendAndWait(address, envelope, msgId, match, timeoutMs) {
-      const w = inner.watch(address, match);
-      try {
-        await send(address, envelope, msgId);
-      } catch (e) {
-        w.release();
-        throw e;
-      }
-      return w.wait(timeoutMs);
-    },
+    sendAndWait: (address, envelope, msgId, match, timeoutMs) =>
+      watchThenSend(inner.watch(address, match), () => send(address, envelope, msgId), timeoutMs),
     inFlight: () => pending.size,
     async idle() {
       while (pending.size > 0) await Promise.all(pending);

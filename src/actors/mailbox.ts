@@ -55,16 +55,24 @@ export function createActorMailbox(js: JetStreamClient, t: Topology, watcher?: S
       if (!watcher) throw new Error('this mailbox has no state watcher');
       return watcher.watch(address, match);
     },
-    async sendAndWait(address, envelope, msgId, match, timeoutMs) {
+    sendAndWait(address, envelope, msgId, match, timeoutMs) {
       if (!watcher) throw new Error('this mailbox has no state watcher');
-      const w = watcher.watch(address, match);
-      try {
-        await send(address, envelope, msgId);
-      } catch (e) {
-        w.release();
-        throw e;
-      }
-      return w.wait(timeoutMs);
+      return watchThenSend(watcher.watch(address, match), () => send(address, envelope, msgId), timeoutMs);
     },
   };
+}
+
+/** Sends with a watch already in place (none missed in between); the watch is released if the send fails. */
+export async function watchThenSend(
+  w: { wait(timeoutMs: number): Promise<StateNotification | null>; release(): void },
+  send: () => Promise<void>,
+  timeoutMs: number,
+): Promise<StateNotification | null> {
+  try {
+    await send();
+  } catch (e) {
+    w.release();
+    throw e;
+  }
+  return w.wait(timeoutMs);
 }

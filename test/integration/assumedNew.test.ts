@@ -29,10 +29,8 @@ describe('actors assumed new on their creating event', () => {
     await h?.close();
   });
 
-  it('assumed new: a creating event sent again is refused once, then read and recognized as a repeat', async () => {
-    const id = randomUUID();
-    const partition = partitionOf('credential', id, h.settings.partitions);
-    const fence = await eventually(async () => {
+  const currentFence = (partition: number) =>
+    eventually(async () => {
       const r = await admin
         .selectFrom('partition_fences')
         .select('fence')
@@ -40,6 +38,11 @@ describe('actors assumed new on their creating event', () => {
         .executeTakeFirst();
       return r ? BigInt(r.fence) : undefined;
     });
+
+  it('assumed new: a creating event sent again is refused once, then read and recognized as a repeat', async () => {
+    const id = randomUUID();
+    const partition = partitionOf('credential', id, h.settings.partitions);
+    const fence = await currentFence(partition);
     const envelope = { tenantId, event: issueEvent([1]) as unknown as ActorEnvelope['event'] };
     const address = { type: 'credential' as const, id, partition };
     const batcher = createCommitBatcher(h.service.runtimeDb);
@@ -75,14 +78,7 @@ describe('actors assumed new on their creating event', () => {
   it('in process: a message whose intent its commit released before is refused as applied, writing nothing', async () => {
     const id = randomUUID();
     const partition = partitionOf('credential', id, h.settings.partitions);
-    const fence = await eventually(async () => {
-      const r = await admin
-        .selectFrom('partition_fences')
-        .select('fence')
-        .where('partition', '=', partition)
-        .executeTakeFirst();
-      return r ? BigInt(r.fence) : undefined;
-    });
+    const fence = await currentFence(partition);
     const intentId = `cmd:credential:${id}:issue`;
     const event = issueEvent([1]) as unknown as ActorEnvelope['event'];
     await journalMessage(h.service.runtimeDb, {
