@@ -9,6 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { LockError } from '../errors.ts';
+import { jsonbRefuses } from '../io/db/jsonbText.ts';
 import type { Principal } from './auth.ts';
 import type { GatewayPorts } from './ports.ts';
 import { installErrorHandling } from './problem.ts';
@@ -53,6 +54,24 @@ export interface GatewayOptions {
   https?: { cert: string; key: string };
 }
 
+/**
+ * JSON bodies are parsed as Fastify does by default, after one check: text jsonb cannot hold (a NUL, an
+ * unpaired surrogate escape) is a 400 here, not a failed statement later (which, batched, would fail other
+ * tenants' requests with it).
+ */
+function refuseUnstorableJson(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body.toString(); // a string: parseAs 'string'
+    if (jsonbRefuses(text)) {
+      done(new LockError('LOCK.VALIDATION', 'the body holds a NUL or an unpaired surrogate'), undefined);
+      return;
+    }
+    void parse(req, text, done);
+  });
+}
+
 export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(o.logger ? { loggerInstance: o.logger } : { logger: false }),
@@ -64,6 +83,7 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
   installRequestTracing(app);
+  refuseUnstorableJson(app);
   app.addSchema(Problem);
   await app.register(swagger, {
     openapi: {

@@ -51,6 +51,29 @@ describe('batched request calls', () => {
     expect(rows.map((r) => r.id).sort()).toEqual([ids[0], ids[1], ids[3]].sort());
   });
 
+  it('batched: an item PostgreSQL cannot take as jsonb (a NUL, a lone surrogate) fails alone', async () => {
+    const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const poisoned = (id: string, text: string) => ({
+      ...message(id, `op-${id}`),
+      intent: { intent: 'sendMessage', operationId: `op-${id}`, event: { type: 'x', reason: text } },
+    });
+    const results = await Promise.allSettled([
+      journalMessage(h.service.runtimeDb, message(ids[0] as string, 'op-0')),
+      journalMessage(h.service.runtimeDb, poisoned(ids[1] as string, 'a\u0000b')),
+      journalMessage(h.service.runtimeDb, poisoned(ids[2] as string, 'x\ud800y')),
+      journalMessage(h.service.runtimeDb, message(ids[3] as string, 'op-3')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: '22P05' });
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: '22P05' });
+    const { rows } = await withTenant(h.service.runtimeDb, tenant, (tx) =>
+      sql<{ id: string }>`select id from effect_intents where id = any(${ids}::text[]) order by id`.execute(
+        tx,
+      ),
+    );
+    expect(rows.map((r) => r.id).sort()).toEqual([ids[0], ids[3]].sort());
+  });
+
   it('batched: reads in one statement each answer under their own tenant', async () => {
     const gw = await buildTestGateway(h);
     try {

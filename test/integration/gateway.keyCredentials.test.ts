@@ -253,6 +253,18 @@ describe('gateway: key credentials over REST', () => {
     });
     expect(noLock.statusCode).toBe(422);
     expect(noLock.json().code).toBe('LOCK.NO_LOCK_FOR_ROOM');
+    // Text PostgreSQL cannot keep (a NUL; an unpaired surrogate, as JSON escapes) is refused at the door.
+    for (const ref of ['guest\u0000x', 'guest\ud800x']) {
+      const poisoned = await gw.app.inject({
+        method: 'POST',
+        url: '/api/v1/key-credentials',
+        headers: { ...auth, 'idempotency-key': randomUUID(), 'content-type': 'application/json' },
+        payload: JSON.stringify({ ...body(), holder: { kind: 'guest', ref } }),
+      });
+      expect(poisoned.statusCode, poisoned.body).toBe(400);
+      expect(poisoned.headers['content-type']).toContain('application/problem+json');
+      expect(poisoned.json().code).toBe('LOCK.VALIDATION');
+    }
     const after = (
       await gw.app.inject({ method: 'GET', url: '/api/v1/key-credentials', headers: auth })
     ).json().items.length;

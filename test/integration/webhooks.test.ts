@@ -319,15 +319,19 @@ describe('webhook ingress', () => {
     );
   });
 
-  it('webhooks: a body PostgreSQL cannot store (a NUL) is 400, and webhooks sent beside it are stored', async () => {
+  it('webhooks: a body PostgreSQL cannot store (a NUL, an unpaired surrogate) is 400, and webhooks sent beside it are stored', async () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const nul = `notifyType=1&lockId=%00&n=${randomUUID()}`;
+    // Signed by the vendor, so it is stored: an escape JSON allows and jsonb does not.
+    const surrogate = seamEvent().replace('august_device_1', 'august\\ud800');
     const bodies = Array.from({ length: 5 }, () => seamEvent());
-    const [bad, ...good] = await Promise.all([
+    const [bad, badToo, ...good] = await Promise.all([
       post(`${ttlockPath}?token=${ttlockToken}`, nul, form),
+      post(seamPath, surrogate, svixHeaders(surrogate)),
       ...bodies.map((b) => post(seamPath, b, svixHeaders(b))),
     ]);
     expect(bad?.statusCode).toBe(400);
+    expect(badToo?.statusCode).toBe(400);
     expect(good.map((r) => r.statusCode)).toEqual([202, 202, 202, 202, 202]);
   });
 

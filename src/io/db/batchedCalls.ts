@@ -6,6 +6,7 @@
  */
 import { sql } from 'kysely';
 import type { Db } from './index.ts';
+import { jsonbRefusal, jsonbRefuses } from './jsonbText.ts';
 import { MicroBatcher } from './microBatcher.ts';
 
 export interface IdempotencyClaim {
@@ -75,11 +76,24 @@ function answers<R>(rows: { i: number; error?: string | null }[], n: number, val
   return out;
 }
 
+/**
+ * An item whose JSON jsonb cannot take (a NUL, an unpaired surrogate) gets its own error here: sent, it would
+ * fail the statement, and with it every other tenant's request in the batch.
+ */
+async function sparing<I, R>(items: I[], run: (kept: I[]) => Promise<(R | Error)[]>): Promise<(R | Error)[]> {
+  const refused = items.map((item) => jsonbRefuses(JSON.stringify(item)));
+  if (!refused.includes(true)) return run(items);
+  const kept = items.filter((_, i) => !refused[i]);
+  const results = kept.length > 0 ? await run(kept) : [];
+  let k = 0;
+  return items.map((_, i) => (refused[i] ? jsonbRefusal() : (results[k++] as R | Error)));
+}
+
 function batchersOf(db: Db): Batchers {
   let b = byDb.get(db);
   if (b) return b;
   const settle = <I, R>(run: (items: I[]) => Promise<(R | Error)[]>): Batched<I, R> =>
-    new MicroBatcher<I, R | Error>(run, MAX_BATCH, IN_FLIGHT);
+    new MicroBatcher<I, R | Error>((items) => sparing(items, run), MAX_BATCH, IN_FLIGHT);
   b = {
     claims: settle<IdempotencyClaim, ClaimedKey | null>(async (items) => {
       // Claimed in key order: two processes' batches lock their keys in the same order, never in a cycle.

@@ -12,13 +12,14 @@ import { sql } from 'kysely';
 import { LockError } from '../../errors.ts';
 import type { Db } from './connect.ts';
 import { MicroBatcher } from './microBatcher.ts';
+import { jsonbRefuses } from './jsonbText.ts';
 
 import type { StoredWebhook } from '../../gateway/webhooks/routes.ts';
 
 /**
  * One statement per batch with one parameter, the batch as a JSON array that PostgreSQL unpacks: far
  * cheaper for Node than several bound parameters per row at thousands of webhooks per second. Each row is
- * serialized once; one holding a NUL character (which jsonb refuses) is answered as invalid here instead of
+ * serialized once; one holding a NUL or an unpaired surrogate (which jsonb refuses) is answered as invalid here instead of
  * failing the statement for the whole batch.
  */
 async function insert(db: Db, batch: StoredWebhook[]): Promise<(boolean | Error)[]> {
@@ -32,7 +33,7 @@ async function insert(db: Db, batch: StoredWebhook[]): Promise<(boolean | Error)
       body: w.body,
     }),
   );
-  const storable = json.map((j) => !j.includes('\\u0000'));
+  const storable = json.map((j) => !jsonbRefuses(j));
   const rowsJson = `[${json.filter((_, i) => storable[i]).join(',')}]`;
   const { rows } = await sql<{ webhook_id: string; event_id: string }>`
     insert into webhook_inbox (vendor, webhook_id, tenant_id, property_id, event_id, body)
@@ -46,7 +47,7 @@ async function insert(db: Db, batch: StoredWebhook[]): Promise<(boolean | Error)
   return batch.map((p, i) =>
     storable[i]
       ? inserted.delete(`${p.webhookId}\u0000${p.eventId}`)
-      : new LockError('LOCK.VALIDATION', 'the webhook body holds a NUL character'),
+      : new LockError('LOCK.VALIDATION', 'the webhook body holds a NUL or an unpaired surrogate'),
   );
 }
 
