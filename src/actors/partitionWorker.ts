@@ -376,8 +376,10 @@ export class PartitionWorker {
       try {
         // The hops after the commit (the relay, the effect runner, a sweeper) continue from this message.
         outcome.commit.trace = traceparentOf();
-        // In process: what it releases is its at-most-once token (see migration 0024).
-        if (m.seq === null && (outcome.commit.consumedIntents.length > 0 || outcome.commit.consumedTimer))
+        // What a message releases is its at-most-once token (migration 0024), whichever way it came: a copy
+        // through the stream of one applied in process (a sweeper's resend, a stopping worker's hand-over)
+        // has a stream sequence the actor has not seen, and only its gone row says it was applied.
+        if (outcome.commit.consumedIntents.length > 0 || outcome.commit.consumedTimer)
           outcome.commit.once = true;
         const commit = outcome.commit;
         await inSpan('commit', { attributes: { 'lock.version': commit.version } }, () =>

@@ -72,6 +72,12 @@ export interface CredentialContext extends CredentialWindow {
   updates: number;
   /** The reservation's sequence number of the window applied last (null: none from a reservation). */
   windowSeq: number | null;
+  /**
+   * When the REST window applied last was asked for (its `at`); absent in snapshots from before it was kept.
+   * A REST window asked earlier that arrives later (it took a longer way: a partition's term ending, a
+   * sweeper's resend) is older than the one applied and changes nothing.
+   */
+  restWindowAt?: string | null;
   /** An update that arrived before the issue (the reservation's messages may overtake each other). */
   deferredUpdate: (CredentialWindow & { seq: number | null }) | null;
   /**
@@ -335,6 +341,7 @@ function applyWindow({ context, event, enqueue }: EnqueueArgs): void {
     ...window,
     updates: context.updates + 1,
     windowSeq: event.seq ?? context.windowSeq,
+    ...(event.seq == null ? { restWindowAt: event.at } : {}),
     updatedAt: event.at,
   });
   enqueue(expiryTimer(window.validUntil));
@@ -832,10 +839,15 @@ export const credentialMachine = setup({
       event.type === 'credential.issue' && (event.unresolved.length > 0 || event.targets.length === 0),
     /** An outcome, timer or notice that changes a grant (duplicates and stale ones change nothing). */
     changesAGrant: ({ context, event }) => routedStep(context, event) !== null,
-    /** A window from the reservation older than one applied is stale; REST windows carry no number. */
+    /**
+     * A window from the reservation older (by its number) than one applied is stale; a REST window (no number)
+     * asked for before the REST window applied last is too.
+     */
     newerUpdate: ({ context, event }) =>
       event.type === 'credential.update' &&
-      (event.seq == null || context.windowSeq === null || event.seq > context.windowSeq),
+      (event.seq == null
+        ? !context.restWindowAt || event.at >= context.restWindowAt
+        : context.windowSeq === null || event.seq > context.windowSeq),
     /** The reservation's number moved on with the window it already has: only the number is kept. */
     newerNumberOnly: ({ context, event }) => {
       if (event.type !== 'credential.update' || event.seq == null) return false;

@@ -161,4 +161,22 @@ describe('credential: update', () => {
       .then({ state: 'revoking' });
     expect(after.intents[0]?.params).toMatchObject({ intent: 'revokeGrant', operationId: 'c1:d1:revoke' });
   });
+
+  it('credential: a REST window older than the one applied (it took a longer way: a term ending, a resend) changes nothing', () => {
+    const later = { ...update('2026-01-04T11:00:00.000Z'), at: at(9) };
+    const earlier = { ...update('2026-01-06T11:00:00.000Z'), at: at(8) };
+    const o = spec
+      .given(...active, later, modified(1), modified(2))
+      .when(earlier)
+      .then({ state: 'active' });
+    expect(o.context.validUntil).toBe('2026-01-04T11:00:00.000Z');
+    expect(o.intents).toEqual([]);
+    // The same instant is not older: two windows asked at one instant apply in arrival order.
+    const same = { ...update('2026-01-06T11:00:00.000Z'), at: at(9) };
+    const p = spec
+      .given(...active, later, modified(1), modified(2))
+      .when(same)
+      .then({ state: 'updating' });
+    expect(p.context.validUntil).toBe('2026-01-06T11:00:00.000Z');
+  });
 });
