@@ -24,6 +24,7 @@ import * as vendorProbe from './2026-11-30T0021_vendor_probe.ts';
 import * as inspectorActorList from './2026-11-30T0022_inspector_actor_list.ts';
 import * as batchedRequestCalls from './2026-11-30T0023_batched_request_calls.ts';
 import * as inProcessOnce from './2026-11-30T0024_in_process_once.ts';
+import * as outboxRelayPass from './2026-11-30T0025_outbox_relay_pass.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -50,4 +51,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0022_inspector_actor_list': inspectorActorList,
   '2026-11-30T0023_batched_request_calls': batchedRequestCalls,
   '2026-11-30T0024_in_process_once': inProcessOnce,
+  '2026-11-30T0025_outbox_relay_pass': outboxRelayPass,
 };

@@ -116,6 +116,11 @@ export async function startService(s: ServiceSettings) {
     max: 8,
     applicationName: 'lock-dispatcher',
   });
+  // The outbox relay's own connection: its lock is the session's (migration 0025).
+  const relayDb = connect(dispatcherUrl, {
+    max: 1,
+    applicationName: 'lock-outbox-relay',
+  });
   // The webhook inbox's own connection: one batch in flight, never queued behind the router's queries.
   const inboxDb = connect(dispatcherUrl, {
     max: 1,
@@ -204,6 +209,7 @@ export async function startService(s: ServiceSettings) {
     topology: t,
     runtimeDb,
     dispatcherDb,
+    relayDb,
     adapters,
     secrets,
     clock: s.clock,
@@ -336,6 +342,7 @@ export async function startService(s: ServiceSettings) {
       await nc.drain().catch(() => {});
       await runtimeDb.destroy();
       await dispatcherDb.destroy();
+      await relayDb.destroy();
       await inboxDb.destroy();
     },
   };

@@ -1,8 +1,9 @@
 /**
  * Publishes committed domain events to LOCK_EVENTS with `Nats-Msg-Id` = eventId, in commit order. One
- * relay at a time across all processes (a transaction-scoped advisory lock), so per-aggregate order holds;
- * rows are deleted in the transaction that published them, so a crash republishes, and JetStream's
- * duplicate window turns the republish into a no-op.
+ * relay at a time across all processes (a session-level advisory lock on the relay's own connection,
+ * migration 0025), so per-aggregate order holds; each pass is one statement that deletes what the previous
+ * pass published and reads what is next, so a crash republishes, and JetStream's duplicate window turns the
+ * republish into a no-op.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
@@ -12,10 +13,12 @@ import { contextFromTraceparent, injectInto, inSpan } from '../observability/tra
 import { DrainLoop } from './drainLoop.ts';
 import type { Db } from '../io/db/index.ts';
 
-const RELAY_LOCK = 0x10c4_0001;
-
 export interface OutboxRelayOptions {
-  dispatcherDb: Db;
+  /**
+   * The relay's own connection (a pool of one, as the dispatcher role): the relay's lock is its session's,
+   * held from pass to pass and let go when the connection closes (a process that dies hands over at once).
+   */
+  relayDb: Db;
   js: JetStreamClient;
   pollMs?: number;
   batch?: number;
@@ -25,10 +28,13 @@ export interface OutboxRelayOptions {
 
 export class OutboxRelay {
   private readonly loop: DrainLoop;
+  /** Ids the previous pass published: the next pass deletes them. */
+  private published: string[] = [];
 
   constructor(private readonly o: OutboxRelayOptions) {
     this.loop = new DrainLoop(() => this.relayOnce(), {
-      everyMs: o.pollMs ?? 500,
+      // Rows another process committed are published by the lock's holder: at its next pass at the latest.
+      everyMs: o.pollMs ?? 200,
       onError: (e) => o.log?.('outbox relay failed', { err: String(e) }),
     });
   }
@@ -42,32 +48,36 @@ export class OutboxRelay {
     this.loop.nudge();
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
+  /** Stops passing; what the last pass published is deleted now rather than published again later. */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    if (this.published.length > 0) await this.pass(0).catch(() => {});
   }
 
   async relayOnce(): Promise<number> {
-    return this.o.dispatcherDb.transaction().execute(async (tx) => {
-      const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${RELAY_LOCK}) as ok`.execute(
-        tx,
-      );
-      if (!lock.rows[0]?.ok) return 0;
-      const rows = await sql<{
-        id: string;
-        event_id: string;
-        subject: string;
-        payload: unknown;
-        trace: string | null;
-      }>`
-        select id, event_id, subject, payload, trace from outbox order by id limit ${this.o.batch ?? 500}
-      `.execute(tx);
-      if (rows.rows.length === 0) return 0;
-      // Publishes leave in order on one connection; their acks are awaited together.
-      await Promise.all(rows.rows.map((r) => this.publish(r)));
-      await sql`delete from outbox where id = any(${rows.rows.map((r) => r.id)}::bigint[])`.execute(tx);
-      this.o.onPublished?.(rows.rows.length);
-      return rows.rows.length;
-    });
+    const rows = await this.pass(this.o.batch ?? 500);
+    if (rows.length === 0) return 0;
+    // Publishes leave in order on one connection; their acks are awaited together. One that fails leaves
+    // all of this pass's rows in place: the next pass publishes them again, in order.
+    await Promise.all(rows.map((r) => this.publish(r)));
+    this.published = rows.map((r) => r.id);
+    this.o.onPublished?.(rows.length);
+    return rows.length;
+  }
+
+  /** Deletes what was published, then reads what is next (nothing while another process is the relay). */
+  private async pass(limit: number) {
+    const done = this.published;
+    const { rows } = await sql<{
+      id: string;
+      event_id: string;
+      subject: string;
+      payload: unknown;
+      trace: string | null;
+    }>`select * from lock_outbox_pass(${done}::bigint[], ${limit})`.execute(this.o.relayDb);
+    // Only once the statement has run: a failed one deleted nothing, and the ids wait for the next.
+    if (this.published === done) this.published = [];
+    return rows;
   }
 
   /** One event, in a span continuing the trace of the commit that wrote it; its subscribers' too (header). */

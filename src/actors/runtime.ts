@@ -55,6 +55,8 @@ export interface RuntimeDeps {
   topology: Topology;
   runtimeDb: Db;
   dispatcherDb: Db;
+  /** The outbox relay's own connection (a pool of one, as the dispatcher role): see OutboxRelay. */
+  relayDb: Db;
   adapters: AdapterResolver;
   secrets: SecretBox;
   clock: Clock;
@@ -170,7 +172,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
     log: d.log,
   });
   const relay = new OutboxRelay({
-    dispatcherDb: d.dispatcherDb,
+    relayDb: d.relayDb,
     js: d.js,
     onPublished: (n) => metrics.outboxPublished.inc(n),
     log: d.log,
