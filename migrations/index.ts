@@ -25,6 +25,7 @@ import * as inspectorActorList from './2026-11-30T0022_inspector_actor_list.ts';
 import * as batchedRequestCalls from './2026-11-30T0023_batched_request_calls.ts';
 import * as inProcessOnce from './2026-11-30T0024_in_process_once.ts';
 import * as outboxRelayPass from './2026-11-30T0025_outbox_relay_pass.ts';
+import * as auditAtBatchEnd from './2026-11-30T0026_audit_at_batch_end.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -52,4 +53,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0023_batched_request_calls': batchedRequestCalls,
   '2026-11-30T0024_in_process_once': inProcessOnce,
   '2026-11-30T0025_outbox_relay_pass': outboxRelayPass,
+  '2026-11-30T0026_audit_at_batch_end': auditAtBatchEnd,
 };

@@ -20,6 +20,8 @@ export interface CommitBatcherOptions {
   /** How long the committing process holds a new effect intent before the sweeper may run it (30 s). */
   effectClaimMs?: number;
   onBatch?: (size: number, ms: number) => void;
+  /** Batches written at once (2). */
+  inFlight?: number;
 }
 
 export interface CommitBatcher {
@@ -33,26 +35,36 @@ const keyOf = (c: ActorCommit) => `${c.actorType}:${c.actorId}`;
 
 export function createCommitBatcher(db: Db, opts: CommitBatcherOptions = {}): CommitBatcher {
   const maxBatch = opts.maxBatch ?? 256;
+  // Two batches in flight: the second writes while the first commits (and flushes the WAL), and waits only
+  // for the audit chain's head, which the batch takes last (migration 0026). One actor is never in both: a
+  // partition worker sends an actor's next commit only once its last one is durable.
+  const maxInFlight = opts.inFlight ?? 2;
   let queue: Pending[] = [];
-  let running = false;
+  let inFlight = 0;
   let idleWaiters: (() => void)[] = [];
 
-  async function pump(): Promise<void> {
-    if (running) return;
-    running = true;
-    try {
-      while (queue.length > 0) {
-        const batch = queue.slice(0, maxBatch);
-        queue = queue.slice(batch.length);
-        const started = performance.now();
-        await writeBatch(db, batch, opts.effectClaimMs ?? 30_000);
-        opts.onBatch?.(batch.length, performance.now() - started);
-      }
-    } finally {
-      running = false;
-      const w = idleWaiters;
-      idleWaiters = [];
-      for (const f of w) f();
+  function pump(): void {
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const batch = queue.slice(0, maxBatch);
+      queue = queue.slice(batch.length);
+      inFlight++;
+      const started = performance.now();
+      void writeBatch(db, batch, opts.effectClaimMs ?? 30_000)
+        .then(() => opts.onBatch?.(batch.length, performance.now() - started))
+        // Not a refusal or a database error (writeBatch answers those member by member): the batch could not
+        // even be put together. Its members are told; settled ones are not changed by this.
+        .catch((e: unknown) => {
+          for (const m of batch) m.reject(e);
+        })
+        .finally(() => {
+          inFlight--;
+          pump();
+          if (inFlight === 0 && queue.length === 0) {
+            const w = idleWaiters;
+            idleWaiters = [];
+            for (const f of w) f();
+          }
+        });
     }
   }
 
@@ -60,11 +72,11 @@ export function createCommitBatcher(db: Db, opts: CommitBatcherOptions = {}): Co
     commit(commit) {
       return new Promise<void>((resolve, reject) => {
         queue.push({ commit, resolve, reject });
-        void pump();
+        pump();
       });
     },
     idle() {
-      if (!running && queue.length === 0) return Promise.resolve();
+      if (inFlight === 0 && queue.length === 0) return Promise.resolve();
       return new Promise((r) => idleWaiters.push(r));
     },
   };
