@@ -7,7 +7,14 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
-import { actorKinds, createActorMailbox, type Runtime, StateWatcher, startRuntime } from './actors/index.ts';
+import {
+  actorKinds,
+  createActorMailbox,
+  publishNotification,
+  type Runtime,
+  StateWatcher,
+  startRuntime,
+} from './actors/index.ts';
 import type { StateNotification } from './actors/notifications.ts';
 import { createJournaledMailbox } from './actors/journaledMailbox.ts';
 import type { Authenticator } from './gateway/auth.ts';
@@ -133,6 +140,14 @@ export async function startService(s: ServiceSettings) {
     // Each JetStream publish is a request; an Error per request (for its async stack) cost ~3% of CPU.
     noAsyncTraces: true,
   });
+  // Committed-transition notifications on a connection of their own that does not hear its own publishes:
+  // this process's gateway is told in process (no round trip through the server), other processes' over NATS.
+  const notifyNc = await natsConnect({
+    servers: s.natsUrl,
+    name: `lock-integration-${s.owner}-notify`,
+    maxReconnectAttempts: -1,
+    noEcho: true,
+  });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const t = topology(s.prefix, s.partitions);
@@ -199,7 +214,14 @@ export async function startService(s: ServiceSettings) {
         Object.fromEntries(Object.entries(actorKinds).map(([type, k]) => [type, k.machine])),
       )
     : null;
+  const watcher = new StateWatcher(notifyNc, t.stateRoot);
+  watcher.start();
+  await watcher.ready();
   const runtime: Runtime = await startRuntime({
+    notify: (n) => {
+      publishNotification(notifyNc, t.stateRoot, n);
+      watcher.deliver(n);
+    },
     ...(stately ? { onInspection: (events: InspectionEvent[]) => stately.emit(events) } : {}),
     nc,
     js,
@@ -227,9 +249,6 @@ export async function startService(s: ServiceSettings) {
       ...(s.timerRedeliverMs !== undefined ? { timerRedeliverMs: s.timerRedeliverMs } : {}),
     },
   });
-  const watcher = new StateWatcher(nc, t.stateRoot);
-  watcher.start();
-  await watcher.ready();
   const mailbox = createActorMailbox(js, t, watcher);
   const readModel = createReadModel(runtimeDb);
   const issuance: IssuanceDeps = {
@@ -340,6 +359,7 @@ export async function startService(s: ServiceSettings) {
       await desktop.stop();
       watcher.stop();
       await nc.drain().catch(() => {});
+      await notifyNc.drain().catch(() => {});
       await runtimeDb.destroy();
       await dispatcherDb.destroy();
       await relayDb.destroy();

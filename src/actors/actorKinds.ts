@@ -37,6 +37,7 @@ export interface KeyCredentialRow {
   reservation_id: string | null;
   holder_kind: string;
   holder_ref: string;
+  issued_by?: string | null;
   kind: string;
   rooms: string[];
   areas: string[];

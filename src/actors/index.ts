@@ -3,7 +3,7 @@ export { ActorHost } from './actorHost.ts';
 export type { ActorEnvelope } from './envelope.ts';
 export { actorEventSchemas } from './eventSchemas.ts';
 export { type ActorMailbox, createActorMailbox } from './mailbox.ts';
-export { type StateNotification, StateWatcher } from './notifications.ts';
+export { publishNotification, type StateNotification, StateWatcher } from './notifications.ts';
 export {
   type ActorAddress,
   type ActorType,

@@ -4,6 +4,7 @@
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { filter, Subject, take } from 'rxjs';
+import type { ReadModelRow } from './actorKinds.ts';
 import type { ActorAddress } from './partitioning.ts';
 
 export interface StateNotification {
@@ -19,10 +20,16 @@ export interface StateNotification {
   event?: string;
   /** The actor's property, where it has one: the inspector filters live rows by it. */
   propertyId?: string;
+  /**
+   * In process only, never published: the read-model row the commit wrote, so a waiter in the committing
+   * process answers from it instead of reading it back.
+   */
+  readModel?: ReadModelRow | null;
 }
 
 export function publishNotification(nc: NatsConnection, stateRoot: string, n: StateNotification): void {
-  nc.publish(`${stateRoot}.${n.type}.${n.id}`, JSON.stringify(n));
+  const { readModel: _inProcessOnly, ...published } = n;
+  nc.publish(`${stateRoot}.${n.type}.${n.id}`, JSON.stringify(published));
 }
 
 /** One subscription for the whole gateway; waiters register per actor. */
@@ -50,10 +57,26 @@ export class StateWatcher {
         } catch {
           return; // A malformed notification is not ours to act on.
         }
-        entry?.subject.next(n);
-        for (const f of this.feeds.get(n.tenantId) ?? []) f(n);
+        this.tell(n);
       },
     });
+  }
+
+  /**
+   * A notification of this process's own runtime, told in process: its connection does not hear its own
+   * publishes (noEcho), so each is told once, here, without the round trip through the server.
+   */
+  deliver(n: StateNotification): void {
+    try {
+      this.tell(n);
+    } catch {
+      // A listener's failure is its own; the commit that notified is done.
+    }
+  }
+
+  private tell(n: StateNotification): void {
+    this.subjects.get(`${n.type}:${n.id}`)?.subject.next(n);
+    for (const f of this.feeds.get(n.tenantId) ?? []) f(n);
   }
 
   /** Flushes the subscription to the server: after this, no notification published later is missed. */

@@ -18,7 +18,7 @@ import { EffectRunner } from './effectRunner.ts';
 import { PartitionLeases } from './leases.ts';
 import { createLocalFirstMailbox, type LocalFirstMailbox } from './localMailbox.ts';
 import { type ActorMailbox, createActorMailbox } from './mailbox.ts';
-import { publishNotification } from './notifications.ts';
+import { publishNotification, type StateNotification } from './notifications.ts';
 import { type InspectionEvent, inspectionOf } from '../observability/inspection.ts';
 import { OutboxRelay } from './outboxRelay.ts';
 import { partitionOf } from './partitioning.ts';
@@ -63,6 +63,11 @@ export interface RuntimeDeps {
   metrics: Metrics;
   log: (msg: string, data?: Record<string, unknown>) => void;
   options: RuntimeOptions;
+  /**
+   * Tells waiters of a committed transition (default: published on core NATS with `nc`). The service
+   * publishes on a connection that does not hear itself and tells its own gateway in process.
+   */
+  notify?: (n: StateNotification) => void;
   /** Told every committed transition's inspection events, after its commit (the inspector's feed). */
   onInspection?: (events: InspectionEvent[]) => void;
 }
@@ -207,7 +212,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
                 propertyId: o.payload.propertyId,
               });
           }
-          publishNotification(d.nc, t.stateRoot, {
+          (d.notify ?? ((n: StateNotification) => publishNotification(d.nc, t.stateRoot, n)))({
             tenantId: c.tenantId,
             type: c.actorType,
             id: c.actorId,
@@ -217,6 +222,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
             msgId: c.msgId,
             event: outcome.event.type,
             ...propertyOf(outcome.snapshot.context),
+            readModel: c.readModel,
           });
           if (d.onInspection) {
             try {

@@ -64,17 +64,24 @@ export function newPins(d: Pick<IssuanceDeps, 'generatePin' | 'pinDigits'>, kind
  * Prepares the issue event; throws LOCK.PROPERTY_NOT_FOUND for an unknown (or other tenant's) property.
  * `pins` are the PIN and spares to use (a REST retry reuses the first attempt's); new ones otherwise.
  */
+/** Which lock each of the request's rooms goes to (planRooms for this request). */
+export function planIssue(d: IssuanceDeps, r: CredentialRequest) {
+  return planRooms(d, r.tenantId, r.propertyId, r.rooms, r.kind, {
+    hasHolderDetail: !!holderDetail(r),
+    ...(r.provisionalVendors ? { provisionalVendors: r.provisionalVendors } : {}),
+  });
+}
+
 export async function prepareIssue(
   d: IssuanceDeps,
   r: CredentialRequest,
   at: string,
   pins: string[] = newPins(d, r.kind),
+  /** The plan, when the caller started it earlier (beside its idempotency claim). */
+  planned: ReturnType<typeof planIssue> = planIssue(d, r),
 ): Promise<PreparedIssue> {
   const detail = holderDetail(r);
-  const { plan } = await planRooms(d, r.tenantId, r.propertyId, r.rooms, r.kind, {
-    hasHolderDetail: !!detail,
-    ...(r.provisionalVendors ? { provisionalVendors: r.provisionalVendors } : {}),
-  });
+  const { plan } = await planned;
   const [pin, ...spares] = pins;
   return {
     pins,

@@ -8,6 +8,7 @@ import { reservationActorId, staffActorId } from '../ids.ts';
 import { type Db, type KeyCredentialsTable, type LockDevicesTable, withTenant } from '../io/db/index.ts';
 import { readCredentialRow } from '../io/db/batchedCalls.ts';
 import { MicroBatcher } from '../io/db/microBatcher.ts';
+import type { KeyCredentialRow } from '../actors/actorKinds.ts';
 import type { MirroredCredential } from '../desktop/provisional.ts';
 import type { KeyKindPolicy, VendorSwitchContext } from '../machines/index.ts';
 
@@ -428,8 +429,26 @@ function toDevice(r: DeviceRow): LockDeviceView {
   };
 }
 
-/** A key credential as selected (the tenant is the transaction's). */
-type CredentialRow = Omit<Selectable<KeyCredentialsTable>, 'tenant_id'>;
+/** A key credential as selected (the tenant is the transaction's), or as its commit wrote it (dates as text). */
+type CredentialRow = Omit<
+  Selectable<KeyCredentialsTable>,
+  'tenant_id' | 'mirror_xid' | 'valid_from' | 'valid_until' | 'created_at' | 'updated_at'
+> &
+  Record<'valid_from' | 'valid_until' | 'created_at' | 'updated_at', Date | string>;
+
+/**
+ * A credential as the commit that wrote its row has it (in process, told with the commit's notification):
+ * what a read right after that commit returns, without the read.
+ */
+export function credentialViewOf(row: KeyCredentialRow): CredentialView {
+  return toCredential({
+    ...row,
+    issued_by: row.issued_by ?? null,
+    grants: JSON.parse(row.grants) as unknown[],
+    failure: row.failure === null ? null : (JSON.parse(row.failure) as Record<string, unknown>),
+    version: String(row.version),
+  });
+}
 
 function toCredential(r: CredentialRow): CredentialView {
   return {

@@ -131,6 +131,10 @@ describe('gateway: key credentials over REST', () => {
 
     const got = await gw.app.inject({ method: 'GET', url: `/api/v1/key-credentials/${c.id}`, headers: auth });
     expect(got.json().pin).toBeUndefined();
+    // The 201 was built from the settling commit's own row (in process): it is what a read returns, field
+    // for field (dates normalized, grants as stored), with the PIN besides.
+    const { pin: _pin, ...issued } = c;
+    expect(got.json()).toEqual(issued);
 
     const rv = await gw.app.inject({
       method: 'POST',

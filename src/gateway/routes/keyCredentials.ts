@@ -4,8 +4,10 @@ import Type from 'typebox';
 import { type ErrorCode, LockError } from '../../errors.ts';
 import { randomUUID } from 'node:crypto';
 import { idempotentCredentialId, reservationActorId, staffActorId } from '../../ids.ts';
-import { newPins, prepareIssue } from '../../issuance/credentialRequests.ts';
+import { newPins, planIssue, prepareIssue } from '../../issuance/credentialRequests.ts';
+import type { StateNotification } from '../../actors/index.ts';
 import type { UnresolvedRoom } from '../../readModel/planTargets.ts';
+import { type CredentialView, credentialViewOf } from '../../readModel/readModel.ts';
 import { pinEntry } from '../../io/vendors/registry.ts';
 import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
 import { principalRef } from '../auth.ts';
@@ -86,6 +88,24 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           throw new LockError('LOCK.VALIDATION', 'cardNumber is only for kind card');
         if (b.recipient !== undefined && b.kind !== 'mobile_key')
           throw new LockError('LOCK.VALIDATION', 'recipient is only for kind mobile_key');
+        const request = {
+          tenantId,
+          propertyId: b.propertyId,
+          reservationId: b.reservationId ?? null,
+          holder: b.holder,
+          kind: b.kind,
+          rooms: b.rooms,
+          areas: b.areas ?? [],
+          validFrom: b.validFrom,
+          validUntil: b.validUntil,
+          ...(b.cardNumber ? { cardNumber: b.cardNumber } : {}),
+          ...(b.recipient ? { recipient: b.recipient } : {}),
+          ...(b.provisionalVendors ? { provisionalVendors: b.provisionalVendors } : {}),
+        };
+        // The plan reads the property and its rooms' locks, which nothing the claim says changes: it is read
+        // beside the claim instead of after it. Its error (an unknown property) is the handler's, once claimed.
+        const planned = planIssue(p.issuance, request);
+        planned.catch(() => {});
         const r = await withIdempotency(
           p.runtimeDb,
           tenantId,
@@ -111,22 +131,10 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               };
             const prepared = await prepareIssue(
               p.issuance,
-              {
-                tenantId,
-                propertyId: b.propertyId,
-                reservationId: b.reservationId ?? null,
-                holder: b.holder,
-                kind: b.kind,
-                rooms: b.rooms,
-                areas: b.areas ?? [],
-                validFrom: b.validFrom,
-                validUntil: b.validUntil,
-                ...(b.cardNumber ? { cardNumber: b.cardNumber } : {}),
-                ...(b.recipient ? { recipient: b.recipient } : {}),
-                ...(b.provisionalVendors ? { provisionalVendors: b.provisionalVendors } : {}),
-              },
+              request,
               p.clock.now().toISOString(),
               pins,
+              planned,
             );
             const missing = prepared.event.unresolved[0];
             if (missing) {
@@ -158,7 +166,9 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               (x) => SETTLED.has(x.status),
               p.waitBudgetMs,
             );
-            const view = await p.readModel.credential(tenantId, id);
+            // Settled in this process: the row its commit wrote is the credential as a read would find it.
+            const view =
+              (n ? settledView(n, tenantId) : null) ?? (await p.readModel.credential(tenantId, id));
             const body = {
               ...(view ?? pendingView(id, prepared.event)),
               ...issuedPins(prepared.pins, view, (x) => p.secrets.open(x)),
@@ -431,4 +441,11 @@ function issuedPins(
     return pin ? [{ lockDeviceId: g.lockDeviceId, pin }] : [];
   });
   return withEntry({ ...(doorPins[0] ? { pin: doorPins[0].pin } : {}), doorPins });
+}
+
+/** The credential as the commit that settled it wrote its row, when that commit was this process's. */
+function settledView(n: StateNotification, tenantId: string): CredentialView | null {
+  const rm = n.readModel;
+  if (!rm || rm.table !== 'key_credentials' || rm.row.tenant_id !== tenantId) return null;
+  return credentialViewOf(rm.row);
 }
