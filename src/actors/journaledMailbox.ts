@@ -10,10 +10,15 @@ import { traceparentOf } from '../observability/tracing.ts';
 import type { Db } from '../io/db/index.ts';
 import type { MessageIntent } from '../machines/index.ts';
 import type { ActorEnvelope } from './envelope.ts';
+import type { LocalFirstMailbox } from './localMailbox.ts';
 import type { ActorMailbox } from './mailbox.ts';
 import type { ActorAddress } from './partitioning.ts';
 
-export function createJournaledMailbox(inner: ActorMailbox, db: Db, claimMs: number): ActorMailbox {
+export function createJournaledMailbox(
+  inner: ActorMailbox | LocalFirstMailbox,
+  db: Db,
+  claimMs: number,
+): ActorMailbox {
   const journal = async (
     address: ActorAddress,
     envelope: ActorEnvelope,
@@ -47,6 +52,15 @@ export function createJournaledMailbox(inner: ActorMailbox, db: Db, claimMs: num
     },
     async sendAndWait(address, envelope, msgId, match, timeoutMs) {
       return inner.sendAndWait(address, await journal(address, envelope, msgId), msgId, match, timeoutMs);
+    },
+    // Journaled only when it must be: applied in process first, the command needs no journal entry (its
+    // sender makes it again on a retry); through the stream, or answered as accepted, it does.
+    async sendAndWaitRetryable(address, envelope, msgId, match, timeoutMs) {
+      if (!('sendAndWaitRecordingLate' in inner))
+        return inner.sendAndWait(address, await journal(address, envelope, msgId), msgId, match, timeoutMs);
+      return inner.sendAndWaitRecordingLate(address, envelope, msgId, match, timeoutMs, () =>
+        journal(address, envelope, msgId),
+      );
     },
   };
 }

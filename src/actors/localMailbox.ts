@@ -13,6 +13,7 @@
 import { context, SpanKind } from '@opentelemetry/api';
 import { inSpan } from '../observability/tracing.ts';
 import type { ActorEnvelope } from './envelope.ts';
+import type { StateNotification } from './notifications.ts';
 import { type ActorMailbox, watchThenSend } from './mailbox.ts';
 import type { ActorAddress } from './partitioning.ts';
 import type { PartitionWorker } from './partitionWorker.ts';
@@ -28,13 +29,33 @@ export interface LocalFirstMailbox extends ActorMailbox {
   idle(): Promise<void>;
   /** Messages handed over and not yet applied or sent on. */
   inFlight(): number;
+  /**
+   * A message whose sender makes it again on a retry: handed over without a record when this process owns
+   * the actor; `record` is made (once) before it goes through the stream — not owned here, or not applied —
+   * and before a wait that gives up returns (its caller is told "accepted"). The record's envelope is the one
+   * sent through the stream (it names what releases the record).
+   */
+  sendAndWaitRecordingLate(
+    address: ActorAddress,
+    envelope: ActorEnvelope,
+    msgId: string,
+    match: (n: StateNotification) => boolean,
+    timeoutMs: number,
+    record: () => Promise<ActorEnvelope>,
+  ): Promise<StateNotification | null>;
 }
 
 export function createLocalFirstMailbox(inner: ActorMailbox, local: LocalDelivery): LocalFirstMailbox {
   const pending = new Set<Promise<void>>();
-  const send = (address: ActorAddress, envelope: ActorEnvelope, msgId: string): Promise<void> => {
+  const send = (
+    address: ActorAddress,
+    envelope: ActorEnvelope,
+    msgId: string,
+    /** What goes through the stream when the worker cannot apply it: the message as it is, by default. */
+    sendOn: () => Promise<void> = () => inner.send(address, envelope, msgId),
+  ): Promise<void> => {
     const owner = local.ownerOf(address);
-    if (!owner) return inner.send(address, envelope, msgId);
+    if (!owner) return sendOn();
     return inSpan(
       `send ${address.type}`,
       {
@@ -46,7 +67,7 @@ export function createLocalFirstMailbox(inner: ActorMailbox, local: LocalDeliver
         const handed: Promise<void> = owner.worker
           .offer({ ...address, partition: owner.partition }, envelope, msgId, parent)
           .then(async (applied) => {
-            if (!applied) await inner.send(address, envelope, msgId);
+            if (!applied) await sendOn();
           })
           .catch((e: unknown) => {
             // Still in its sender's record (see above): its sweeper sends it again.
@@ -65,6 +86,19 @@ export function createLocalFirstMailbox(inner: ActorMailbox, local: LocalDeliver
     watch: (address, match) => inner.watch(address, match),
     sendAndWait: (address, envelope, msgId, match, timeoutMs) =>
       watchThenSend(inner.watch(address, match), () => send(address, envelope, msgId), timeoutMs),
+    async sendAndWaitRecordingLate(address, envelope, msgId, match, timeoutMs, record) {
+      let recorded: Promise<ActorEnvelope> | undefined;
+      const recordOnce = () => (recorded ??= record());
+      const n = await watchThenSend(
+        inner.watch(address, match),
+        () => send(address, envelope, msgId, async () => inner.send(address, await recordOnce(), msgId)),
+        timeoutMs,
+      );
+      // Not applied yet, and its caller is about to be told it was accepted: recorded first. Applied later in
+      // process, it does not release the record; the record's own delivery then finds it applied (a repeat).
+      if (!n) await recordOnce();
+      return n;
+    },
     inFlight: () => pending.size,
     async idle() {
       while (pending.size > 0) await Promise.all(pending);

@@ -23,6 +23,19 @@ export interface ActorMailbox {
     match: (n: StateNotification) => boolean,
     timeoutMs: number,
   ): Promise<StateNotification | null>;
+  /**
+   * For a message its sender makes again on a retry (a REST issue under its Idempotency-Key: a retry sends
+   * the same, to the same actor): as `sendAndWait`, but a journaled mailbox leaves it unrecorded while it is
+   * applied in process, and records it only before it goes through the stream, or before the wait gives up
+   * (a caller told "accepted" is backed by the record). Absent: `sendAndWait`.
+   */
+  sendAndWaitRetryable?(
+    address: ActorAddress,
+    envelope: ActorEnvelope,
+    msgId: string,
+    match: (n: StateNotification) => boolean,
+    timeoutMs: number,
+  ): Promise<StateNotification | null>;
   /** Watches for a committed state of an actor; `wait` resolves with it, or null at the timeout. */
   watch(
     address: ActorAddress,

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, withTenant, withUser } from '../../src/io/db/index.ts';
 import { buildTestGateway } from '../support/gateway.ts';
-import { type Harness, startHarness } from '../support/harness.ts';
+import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
 describe('gateway: key credentials over REST', () => {
   let h: Harness;
@@ -74,6 +74,14 @@ describe('gateway: key credentials over REST', () => {
       const location = String(r.headers.location);
       expect(location).toBe(`/api/v1/key-credentials/${r.json().id}`);
       expect(r.json().status).not.toBe('active');
+      // Issued in process without a journal entry first, it is journaled before the 202 says "accepted".
+      const id = r.json().id as string;
+      const journaled = () =>
+        withTenant(h.service.runtimeDb, tenant, (tx) =>
+          sql<{ n: number }>`select count(*)::int as n from effect_intents
+            where id = ${`cmd:credential:${id}:${id}:issue`}`.execute(tx),
+        ).then((x) => x.rows[0]?.n);
+      expect(await journaled()).toBe(1);
       const settled = await impatient.app.inject({
         method: 'GET',
         url: `${location}?waitFor=settled&timeoutMs=10000`,
@@ -88,6 +96,18 @@ describe('gateway: key credentials over REST', () => {
       const held = h.ttlock.state().credentials.find((c) => c.ref === replay.json().grants[0].vendorRef);
       expect(replay.json().pin).toBe(held?.pin);
       expect((await post()).json()).toEqual(replay.json());
+      // The journal entry's own delivery finds the issue applied and releases it: issued once.
+      await eventually(async () => ((await journaled()) === 0 ? true : undefined));
+      const issues = await withTenant(h.service.runtimeDb, tenant, (tx) =>
+        sql<{ n: number }>`select count(*)::int as n from audit_log
+          where (entry::jsonb)->>'actor' = ${`credential/${id}`} and (entry::jsonb)->>'event' = 'credential.issue'`.execute(
+          tx,
+        ),
+      );
+      expect(issues.rows[0]?.n).toBe(1);
+      expect(
+        h.ttlock.state().credentials.filter((c) => c.ref === replay.json().grants[0].vendorRef),
+      ).toHaveLength(1);
     } finally {
       h.ttlock.setFaults({ latencyMs: 0 });
       await impatient.app.close();

@@ -31,18 +31,24 @@ describe('idempotency keys through failures', () => {
     admin = connect(h.databaseUrl, { max: 1 });
     const ports = gatewayPorts(h.service, createDevAuthenticator(secret), 5000, systemClock);
     const mailbox = ports.mailbox;
+    const losingTheAnswer =
+      (send: typeof mailbox.sendAndWait) =>
+      async (...args: Parameters<typeof mailbox.sendAndWait>) => {
+        const n = await send(...args);
+        if (failAfterSend) {
+          failAfterSend = false;
+          throw new LockError('LOCK.UNAVAILABLE', 'the acknowledgement was lost');
+        }
+        return n;
+      };
+    const retryable = mailbox.sendAndWaitRetryable?.bind(mailbox);
     app = await buildGateway({
       ...ports,
       mailbox: {
         ...mailbox,
-        async sendAndWait(...args: Parameters<typeof mailbox.sendAndWait>) {
-          const n = await mailbox.sendAndWait(...args);
-          if (failAfterSend) {
-            failAfterSend = false;
-            throw new LockError('LOCK.UNAVAILABLE', 'the acknowledgement was lost');
-          }
-          return n;
-        },
+        // Both ways a command is sent and waited for (a REST issue is retryable).
+        sendAndWait: losingTheAnswer(mailbox.sendAndWait.bind(mailbox)),
+        ...(retryable ? { sendAndWaitRetryable: losingTheAnswer(retryable) } : {}),
       },
     });
     token = await signDevToken(secret, tenantId);

@@ -159,7 +159,10 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               ...(b.reservationId ? { linkTo: reservationActorId(tenantId, b.reservationId) } : {}),
               ...(b.holder.kind === 'staff' ? { linkToStaff: staffActorId(tenantId, b.holder.ref) } : {}),
             };
-            const n = await p.mailbox.sendAndWait(
+            // Retryable: a retry under the key sends this same issue to this same credential.
+            const sendIssue =
+              p.mailbox.sendAndWaitRetryable?.bind(p.mailbox) ?? p.mailbox.sendAndWait.bind(p.mailbox);
+            const n = await sendIssue(
               { type: 'credential', id },
               { tenantId, event, by: principalRef(req.principal) },
               `${id}:issue`,
