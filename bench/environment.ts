@@ -11,6 +11,7 @@ import { createLogger } from '../src/logger.ts';
 import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS } from '../src/io/vendors/ttlock/index.ts';
 import { type ServiceSettings, startService } from '../src/service.ts';
 import { seedProperty } from '../test/support/fixtures.ts';
+import { memoryVendor } from './memoryVendor.ts';
 import { dropDatabase, dropNats } from '../test/support/harness.ts';
 
 export const PG = 'postgres://postgres@127.0.0.1:5432';
@@ -24,6 +25,10 @@ export async function startBenchEnvironment(opts: {
 }) {
   const id = randomBytes(4).toString('hex');
   const ttlock = await startTtlockSimulator({ lockCount: opts.rooms });
+  const memory =
+    process.env.BENCH_VENDOR === 'memory'
+      ? memoryVendor(Array.from({ length: opts.rooms }, (_, i) => String(7001 + i)))
+      : null;
   // BENCH_INSPECT=1: every committed transition streamed to a WebSocket inspector in this process (as a
   // developer's Stately inspector would take them), to measure what inspection costs.
   const inspector = process.env.BENCH_INSPECT === '1' ? await startInspectorSink() : null;
@@ -45,6 +50,9 @@ export async function startBenchEnvironment(opts: {
     createPlatformStream: true,
     clock: systemClock,
     ...(inspector ? { inspectWsUrl: inspector.url } : {}),
+    // BENCH_VENDOR=memory: a vendor with no latency and no cost in place of the TTLock simulator (the peers'
+    // benchmarks have one: a Map write); the simulator still runs, unused.
+    ...(memory ? { adapterFactories: { ttlock: () => memory.adapter } } : {}),
     // BENCH_LOG=1 shows the runtime's own log lines (lease changes, retries) on stderr.
     log: process.env.BENCH_LOG ? (msg, data) => console.error(msg, JSON.stringify(data ?? {})) : () => {},
   };

@@ -78,7 +78,13 @@ async function quiesce(env: BenchEnvironment): Promise<number> {
   return Math.round((performance.now() - t0) / 100) / 10;
 }
 
-const results: Record<string, unknown> = { at: new Date().toISOString(), machine: await machine() };
+const results: Record<string, unknown> = {
+  at: new Date().toISOString(),
+  machine: await machine(),
+  // The vendor behind the service: the TTLock simulator over HTTP in this process, or (BENCH_VENDOR=memory)
+  // a zero-cost one, as the peers' vendor step is.
+  vendor: process.env.BENCH_VENDOR === 'memory' ? 'memory' : 'ttlock-simulator',
+};
 const log = (what: string, r: unknown) => console.log(`${what}: ${JSON.stringify(r)}`);
 
 if (chosen.has('deactivation')) {

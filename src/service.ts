@@ -28,7 +28,7 @@ import { createTenantKeyring } from './io/crypto/tenantKeys.ts';
 import { connect, ensureDatabase, migrateToLatest, withUser } from './io/db/index.ts';
 import { createWebhookInboxWriter } from './io/db/webhookInbox.ts';
 import { ensureStreams, topology } from './io/nats/index.ts';
-import { createAdapterResolver } from './io/vendors/adapterResolver.ts';
+import { type AdapterFactory, createAdapterResolver } from './io/vendors/adapterResolver.ts';
 import { allowedEnv, checkVendorConfig, type VendorConfigPolicy } from './io/vendors/vendorConfigPolicy.ts';
 import { createVendorSecretStore } from './io/vendors/vendorSecrets.ts';
 import { createDesktopAgents } from './desktop/agents.ts';
@@ -87,6 +87,11 @@ export interface ServiceSettings {
   createPlatformStream: boolean;
   passivateEachMessage?: boolean;
   retry?: RetryPolicy;
+  /**
+   * Adapters made otherwise than the registry makes them, by vendor (the benchmark's zero-cost vendor, as
+   * the peers' benchmarks have one). Not read from the environment: only code that starts the service sets it.
+   */
+  adapterFactories?: Record<string, AdapterFactory>;
   /** PIN source for issuance (tests make it predictable); random digits otherwise. */
   generatePin?: (digits: number) => string;
   timerPollMs?: number;
@@ -193,13 +198,16 @@ export async function startService(s: ServiceSettings) {
   const adapters = createAdapterResolver({
     runtimeDb,
     clock: s.clock,
-    factories: adapterFactories({
-      clock: s.clock,
-      timeoutMs: s.effectTimeoutMs,
-      desktop,
-      // The simulators of simulated mode are on loopback by design; live calls go through the egress guard.
-      ...(vendorPolicy.mode === 'live' ? { egress: vendorPolicy.egress } : {}),
-    }),
+    factories: {
+      ...adapterFactories({
+        clock: s.clock,
+        timeoutMs: s.effectTimeoutMs,
+        desktop,
+        // The simulators of simulated mode are on loopback by design; live calls go through the egress guard.
+        ...(vendorPolicy.mode === 'live' ? { egress: vendorPolicy.egress } : {}),
+      }),
+      ...s.adapterFactories,
+    },
     mode: vendorPolicy.mode,
     defaults: s.vendorDefaults,
     secretStore: vendorSecrets,
