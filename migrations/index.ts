@@ -26,6 +26,7 @@ import * as batchedRequestCalls from './2026-11-30T0023_batched_request_calls.ts
 import * as inProcessOnce from './2026-11-30T0024_in_process_once.ts';
 import * as outboxRelayPass from './2026-11-30T0025_outbox_relay_pass.ts';
 import * as auditAtBatchEnd from './2026-11-30T0026_audit_at_batch_end.ts';
+import * as timersToTheMillisecond from './2026-11-30T0027_timers_to_the_millisecond.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -54,4 +55,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0024_in_process_once': inProcessOnce,
   '2026-11-30T0025_outbox_relay_pass': outboxRelayPass,
   '2026-11-30T0026_audit_at_batch_end': auditAtBatchEnd,
+  '2026-11-30T0027_timers_to_the_millisecond': timersToTheMillisecond,
 };
