@@ -128,10 +128,13 @@ export async function startService(s: ServiceSettings) {
     max: 8,
     applicationName: 'lock-dispatcher',
   });
-  // The outbox relay's own connection: its lock is the session's (migration 0025).
+  // The outbox relay's own connection: its lock is the session's (migration 0025). A process that stops
+  // passing (frozen, cut off) has its session ended by the server after 15 s, and the lock with it; passing,
+  // it uses the connection five times a second.
   const relayDb = connect(dispatcherUrl, {
     max: 1,
     applicationName: 'lock-outbox-relay',
+    idleSessionTimeoutMs: 15_000,
   });
   // The webhook inbox's own connection: one batch in flight, never queued behind the router's queries.
   const inboxDb = connect(dispatcherUrl, {
@@ -227,8 +230,14 @@ export async function startService(s: ServiceSettings) {
   await watcher.ready();
   const runtime: Runtime = await startRuntime({
     notify: (n) => {
-      publishNotification(notifyNc, t.stateRoot, n);
       watcher.deliver(n);
+      try {
+        publishNotification(notifyNc, t.stateRoot, n);
+      } catch (e) {
+        // Hints for other processes' waiters (they read the record after their wait); the commit is done,
+        // and what follows it (its effects, the relay) must not wait for NATS.
+        s.log('state notification not published', { err: String(e) });
+      }
     },
     ...(stately ? { onInspection: (events: InspectionEvent[]) => stately.emit(events) } : {}),
     nc,
@@ -364,13 +373,14 @@ export async function startService(s: ServiceSettings) {
       await platform.stop();
       await platformPriority.stop();
       await runtime.stop();
+      // The relay has stopped (and let go of its lock): its connection goes now, not after NATS drains.
+      await relayDb.destroy();
       await desktop.stop();
       watcher.stop();
       await nc.drain().catch(() => {});
       await notifyNc.drain().catch(() => {});
       await runtimeDb.destroy();
       await dispatcherDb.destroy();
-      await relayDb.destroy();
       await inboxDb.destroy();
     },
   };

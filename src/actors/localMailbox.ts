@@ -70,7 +70,8 @@ export function createLocalFirstMailbox(inner: ActorMailbox, local: LocalDeliver
             if (!applied) await sendOn();
           })
           .catch((e: unknown) => {
-            // Still in its sender's record (see above): its sweeper sends it again.
+            // Still in its sender's record (see above), or recorded late by a sender that answers only once it
+            // is (sendAndWaitRecordingLate): its sweeper sends it again.
             local.log('a message handed over in process could not be applied or sent on', {
               actor: `${address.type}/${address.id}`,
               err: String(e),
@@ -88,7 +89,12 @@ export function createLocalFirstMailbox(inner: ActorMailbox, local: LocalDeliver
       watchThenSend(inner.watch(address, match), () => send(address, envelope, msgId), timeoutMs),
     async sendAndWaitRecordingLate(address, envelope, msgId, match, timeoutMs, record) {
       let recorded: Promise<ActorEnvelope> | undefined;
-      const recordOnce = () => (recorded ??= record());
+      // Made once; a record that could not be made is tried again by the next that needs it.
+      const recordOnce = () =>
+        (recorded ??= record().catch((e: unknown) => {
+          recorded = undefined;
+          throw e;
+        }));
       const n = await watchThenSend(
         inner.watch(address, match),
         () => send(address, envelope, msgId, async () => inner.send(address, await recordOnce(), msgId)),

@@ -48,21 +48,36 @@ export class OutboxRelay {
     this.loop.nudge();
   }
 
-  /** Stops passing; what the last pass published is deleted now rather than published again later. */
+  /**
+   * Stops passing; what the last pass published is deleted now rather than published again later, and the
+   * lock is let go: another process's relay takes over at its next pass.
+   */
   async stop(): Promise<void> {
     await this.loop.stop();
     if (this.published.length > 0) await this.pass(0).catch(() => {});
+    await this.letGo();
   }
 
   async relayOnce(): Promise<number> {
     const rows = await this.pass(this.o.batch ?? 500);
     if (rows.length === 0) return 0;
     // Publishes leave in order on one connection; their acks are awaited together. One that fails leaves
-    // all of this pass's rows in place: the next pass publishes them again, in order.
-    await Promise.all(rows.map((r) => this.publish(r)));
+    // all of this pass's rows in place: the next pass publishes them again, in order — this process's or
+    // another's: a relay that cannot publish (its NATS is gone) does not keep the lock from one that can.
+    try {
+      await Promise.all(rows.map((r) => this.publish(r)));
+    } catch (e) {
+      await this.letGo();
+      throw e;
+    }
     this.published = rows.map((r) => r.id);
     this.o.onPublished?.(rows.length);
     return rows.length;
+  }
+
+  /** Lets go of the relay lock (each pass counts it once more: all of it). */
+  private async letGo(): Promise<void> {
+    await sql`select pg_advisory_unlock_all()`.execute(this.o.relayDb).catch(() => {});
   }
 
   /** Deletes what was published, then reads what is next (nothing while another process is the relay). */

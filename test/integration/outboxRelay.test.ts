@@ -48,10 +48,10 @@ describe('outbox relay', () => {
   const t = () => topology(h.prefix, h.settings.partitions);
   const pools: Db[] = [];
   /** Another process's relay: its own connection, as the service gives its relay. */
-  const relay = () => {
+  const relay = (natsConnection = nc) => {
     const relayDb = connect(withUser(h.databaseUrl, 'lock_dispatcher'), { max: 1 });
     pools.push(relayDb);
-    return { relay: new OutboxRelay({ relayDb, js: jetstream(nc) }), relayDb };
+    return { relay: new OutboxRelay({ relayDb, js: jetstream(natsConnection) }), relayDb };
   };
   const insert = async (n: number) => {
     const ids = Array.from({ length: n }, () => randomUUID());
@@ -108,5 +108,23 @@ describe('outbox relay', () => {
     expect(await inOutbox()).toBe(0);
     expect(await published()).toEqual([...first, ...second, ...third]);
     await next.relay.stop();
+  });
+
+  it('relay: one that cannot publish (its NATS is gone) lets go of the lock at once; stopped, too', async () => {
+    // Runs after the first case: the service is stopped and its last relay let go.
+    const dead = await natsConnect({ servers: NATS_URL });
+    await dead.close();
+    const broken = relay(dead);
+    const rows = await insert(2);
+    await expect(broken.relay.relayOnce()).rejects.toThrow();
+    const other = relay();
+    expect(await other.relay.relayOnce()).toBe(2);
+    await other.relay.stop();
+    const more = await insert(1);
+    const third = relay();
+    expect(await third.relay.relayOnce()).toBe(1);
+    await third.relay.stop();
+    expect(await inOutbox()).toBe(0);
+    expect((await published()).slice(-3)).toEqual([...rows, ...more]);
   });
 });

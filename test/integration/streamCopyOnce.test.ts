@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestHash } from '../../src/gateway/idempotency.ts';
 import { withTenant } from '../../src/io/db/index.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
@@ -51,7 +52,8 @@ describe('a stream copy of a message applied in process', () => {
     await patch(second.key, second.validUntil);
 
     // The first PATCH's journaled message as a sweeper sends it: its journal id, through the stream.
-    const msgId = `${id}:update:${first.key}`;
+    // As the route names it: the key and a digest of what it changes.
+    const msgId = `${id}:update:${first.key}:${requestHash({ validUntil: first.validUntil }).slice(0, 16)}`;
     const address = { type: 'credential' as const, id };
     await h.service.mailbox.send(
       address,

@@ -9,7 +9,7 @@ import type { StateNotification } from '../../actors/index.ts';
 import type { UnresolvedRoom } from '../../readModel/planTargets.ts';
 import { type CredentialView, credentialViewOf } from '../../readModel/readModel.ts';
 import { pinEntry } from '../../io/vendors/registry.ts';
-import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
+import { requestHash, type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
 import { principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
 import {
@@ -297,7 +297,8 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               at: string;
             },
           },
-          `${view.id}:update:${requestId}`,
+          // The body is in the id too: a key reused with another window is another message, not a repeat.
+          `${view.id}:update:${requestId}:${requestHash(changes).slice(0, 16)}`,
           (x) => x.version > view.version && SETTLED.has(x.status),
           p.waitBudgetMs,
         );

@@ -15,12 +15,23 @@ export function withUser(url: string, user: string, password = ''): string {
   return u.toString();
 }
 
-export function connect(url: string, options: { max?: number; applicationName?: string } = {}): Db {
+export function connect(
+  url: string,
+  options: {
+    max?: number;
+    applicationName?: string;
+    /** The server ends a session idle this long (what it holds, its advisory locks, goes with it). */
+    idleSessionTimeoutMs?: number;
+  } = {},
+): Db {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'lock-integration',
     idleTimeoutMillis: 30_000,
+    ...(options.idleSessionTimeoutMs
+      ? { options: `-c idle_session_timeout=${Math.round(options.idleSessionTimeoutMs)}` }
+      : {}),
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
