@@ -216,6 +216,39 @@ describe('gateway: key credentials over REST', () => {
     expect(closed.json().code).toBe('LOCK.INVALID_STATE');
   });
 
+  it('gateway: a PATCH through a gateway whose clock runs behind still applies after the window it saw', async () => {
+    const issued = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/key-credentials',
+      headers: { ...auth, 'idempotency-key': randomUUID() },
+      payload: body(),
+    });
+    const c = issued.json();
+    const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString();
+    const first = await gw.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/key-credentials/${c.id}`,
+      headers: auth,
+      payload: { validUntil: day(3) },
+    });
+    expect(first.statusCode, first.body).toBe(200);
+    // Another process whose clock is a minute behind: the caller read the first window, then shortens it.
+    const behind = await buildTestGateway(h, { clock: { now: () => new Date(Date.now() - 60_000) } });
+    try {
+      const shorter = day(2);
+      const second = await behind.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/key-credentials/${c.id}`,
+        headers: { authorization: `Bearer ${await behind.token(tenant)}` },
+        payload: { validUntil: shorter },
+      });
+      expect(second.statusCode, second.body).toBe(200);
+      expect(second.json().validUntil).toBe(shorter);
+    } finally {
+      await behind.app.close();
+    }
+  });
+
   it('gateway: lists page with a cursor, each row once', async () => {
     for (const roomId of ['102', '103']) {
       const d = await gw.app.inject({

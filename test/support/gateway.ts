@@ -5,7 +5,7 @@ import { buildGateway } from '../../src/gateway/app.ts';
 import { createDevAuthenticator, signDevToken } from '../../src/gateway/auth.ts';
 import type { GatewayOptions } from '../../src/gateway/app.ts';
 import type { Scope } from '../../src/gateway/scopes.ts';
-import { systemClock } from '../../src/ids.ts';
+import { type Clock, systemClock } from '../../src/ids.ts';
 import { gatewayPorts } from '../../src/service.ts';
 import type { Harness } from './harness.ts';
 
@@ -16,11 +16,18 @@ export async function buildTestGateway(
     logger?: FastifyBaseLogger;
     webhookLimits?: GatewayOptions['webhookLimits'];
     https?: GatewayOptions['https'];
+    /** The gateway's clock (another process's, running behind, say). */
+    clock?: Clock;
   } = {},
 ) {
   const secret = randomBytes(32);
   const app = await buildGateway(
-    gatewayPorts(h.service, createDevAuthenticator(secret), opts.waitBudgetMs ?? 5000, systemClock),
+    gatewayPorts(
+      h.service,
+      createDevAuthenticator(secret),
+      opts.waitBudgetMs ?? 5000,
+      opts.clock ?? systemClock,
+    ),
     {
       ...(opts.logger ? { logger: opts.logger } : {}),
       ...(opts.webhookLimits ? { webhookLimits: opts.webhookLimits } : {}),

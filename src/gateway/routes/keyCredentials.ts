@@ -292,7 +292,13 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           {
             tenantId,
             by: principalRef(req.principal),
-            event: { type: 'credential.update', at: p.clock.now().toISOString(), ...changes } as {
+            // Never before what the caller saw: a window is ordered by its `at` (the credential ignores an
+            // older one), and this process's clock may run behind the one that applied the last.
+            event: {
+              type: 'credential.update',
+              at: notBefore(p.clock.now(), view.updatedAt),
+              ...changes,
+            } as {
               type: string;
               at: string;
             },
@@ -452,4 +458,10 @@ function settledView(n: StateNotification, tenantId: string): CredentialView | n
   const rm = n.readModel;
   if (!rm || rm.table !== 'key_credentials' || rm.row.tenant_id !== tenantId) return null;
   return credentialViewOf(rm.row);
+}
+
+/** `now`, or just after `seen` if this process's clock runs behind it (ISO text). */
+function notBefore(now: Date, seen: string): string {
+  const after = Date.parse(seen) + 1;
+  return new Date(Number.isNaN(after) ? now.getTime() : Math.max(now.getTime(), after)).toISOString();
 }
