@@ -3,9 +3,9 @@ import { type Kysely, sql } from 'kysely';
 /**
  * The group commit's audit entries are appended at the end of the batch, one INSERT per tenant, tenants in
  * order, instead of one per member where it stands:
- * - The tenant's audit-chain head row (locked by the chain's trigger until commit) is taken last: a second
- *   batch in flight (the commit batcher now keeps two) does all its other writes while the first commits,
- *   and waits only there.
+ * - The tenant's audit-chain head row (locked by the chain's trigger until commit) is taken last: another
+ *   process's batch for the tenant does all its other writes while this one commits, and waits only there.
+ * - One INSERT per tenant instead of one per member (the chain's trigger still runs per row).
  * - Batches lock the heads of their tenants in one order (sorted), so two batches (of one process or two)
  *   never wait on each other in a cycle; in member order, a batch with tenants A then B and another with B
  *   then A could deadlock.

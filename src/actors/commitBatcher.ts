@@ -20,8 +20,6 @@ export interface CommitBatcherOptions {
   /** How long the committing process holds a new effect intent before the sweeper may run it (30 s). */
   effectClaimMs?: number;
   onBatch?: (size: number, ms: number) => void;
-  /** Batches written at once (1). */
-  inFlight?: number;
 }
 
 export interface CommitBatcher {
@@ -35,37 +33,26 @@ const keyOf = (c: ActorCommit) => `${c.actorType}:${c.actorId}`;
 
 export function createCommitBatcher(db: Db, opts: CommitBatcherOptions = {}): CommitBatcher {
   const maxBatch = opts.maxBatch ?? 256;
-  // One batch in flight by default. Two were measured (the second writing while the first commits, waiting
-  // only for the audit chain's head, which a batch takes last since migration 0026): the same throughput
-  // for more, smaller statements (PostgreSQL's CPU +5–8%), so the option stays and the default does not.
-  // One actor is never in two: a partition worker sends an actor's next commit once its last is durable.
-  const maxInFlight = opts.inFlight ?? 1;
   let queue: Pending[] = [];
-  let inFlight = 0;
+  let running = false;
   let idleWaiters: (() => void)[] = [];
 
-  function pump(): void {
-    while (inFlight < maxInFlight && queue.length > 0) {
-      const batch = queue.slice(0, maxBatch);
-      queue = queue.slice(batch.length);
-      inFlight++;
-      const started = performance.now();
-      void writeBatch(db, batch, opts.effectClaimMs ?? 30_000)
-        .then(() => opts.onBatch?.(batch.length, performance.now() - started))
-        // Not a refusal or a database error (writeBatch answers those member by member): the batch could not
-        // even be put together. Its members are told; settled ones are not changed by this.
-        .catch((e: unknown) => {
-          for (const m of batch) m.reject(e);
-        })
-        .finally(() => {
-          inFlight--;
-          pump();
-          if (inFlight === 0 && queue.length === 0) {
-            const w = idleWaiters;
-            idleWaiters = [];
-            for (const f of w) f();
-          }
-        });
+  async function pump(): Promise<void> {
+    if (running) return;
+    running = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.slice(0, maxBatch);
+        queue = queue.slice(batch.length);
+        const started = performance.now();
+        await writeBatch(db, batch, opts.effectClaimMs ?? 30_000);
+        opts.onBatch?.(batch.length, performance.now() - started);
+      }
+    } finally {
+      running = false;
+      const w = idleWaiters;
+      idleWaiters = [];
+      for (const f of w) f();
     }
   }
 
@@ -73,11 +60,11 @@ export function createCommitBatcher(db: Db, opts: CommitBatcherOptions = {}): Co
     commit(commit) {
       return new Promise<void>((resolve, reject) => {
         queue.push({ commit, resolve, reject });
-        pump();
+        void pump();
       });
     },
     idle() {
-      if (inFlight === 0 && queue.length === 0) return Promise.resolve();
+      if (!running && queue.length === 0) return Promise.resolve();
       return new Promise((r) => idleWaiters.push(r));
     },
   };
