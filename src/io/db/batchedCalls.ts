@@ -76,14 +76,26 @@ function answers<R>(rows: { i: number; error?: string | null }[], n: number, val
   return out;
 }
 
+/** An item and its JSON, serialized once: checked, then sent as part of the batch's array. */
+interface Serialized<I> {
+  item: I;
+  json: string;
+}
+
+const jsonArray = (xs: readonly Serialized<unknown>[]) => `[${xs.map((x) => x.json).join(',')}]`;
+
 /**
  * An item whose JSON jsonb cannot take (a NUL, an unpaired surrogate) gets its own error here: sent, it would
  * fail the statement, and with it every other tenant's request in the batch.
  */
-async function sparing<I, R>(items: I[], run: (kept: I[]) => Promise<(R | Error)[]>): Promise<(R | Error)[]> {
-  const refused = items.map((item) => jsonbRefuses(JSON.stringify(item)));
-  if (!refused.includes(true)) return run(items);
-  const kept = items.filter((_, i) => !refused[i]);
+async function sparing<I, R>(
+  items: I[],
+  run: (kept: Serialized<I>[]) => Promise<(R | Error)[]>,
+): Promise<(R | Error)[]> {
+  const all = items.map((item) => ({ item, json: JSON.stringify(item) }));
+  const refused = all.map((x) => jsonbRefuses(x.json));
+  if (!refused.includes(true)) return run(all);
+  const kept = all.filter((_, i) => !refused[i]);
   const results = kept.length > 0 ? await run(kept) : [];
   let k = 0;
   return items.map((_, i) => (refused[i] ? jsonbRefusal() : (results[k++] as R | Error)));
@@ -92,18 +104,16 @@ async function sparing<I, R>(items: I[], run: (kept: I[]) => Promise<(R | Error)
 function batchersOf(db: Db): Batchers {
   let b = byDb.get(db);
   if (b) return b;
-  const settle = <I, R>(run: (items: I[]) => Promise<(R | Error)[]>): Batched<I, R> =>
+  const settle = <I, R>(run: (items: Serialized<I>[]) => Promise<(R | Error)[]>): Batched<I, R> =>
     new MicroBatcher<I, R | Error>((items) => sparing(items, run), MAX_BATCH, IN_FLIGHT);
   b = {
     claims: settle<IdempotencyClaim, ClaimedKey | null>(async (items) => {
       // Claimed in key order: two processes' batches lock their keys in the same order, never in a cycle.
       const order = items
-        .map((item, i) => ({ item, i }))
+        .map((x, i) => ({ ...x, i }))
         .sort((a, b) => keyOf(a.item).localeCompare(keyOf(b.item)));
       const { rows } = await sql<ClaimedKey & { i: number; error: string | null }>`
-        select * from lock_idempotency_claims(${JSON.stringify(order.map((o) => o.item))}::jsonb)`.execute(
-        db,
-      );
+        select * from lock_idempotency_claims(${jsonArray(order)}::jsonb)`.execute(db);
       const sorted = answers(rows, items.length, (r: ClaimedKey & { claimed: boolean | null }) =>
         r.claimed === null ? null : r,
       );
@@ -115,17 +125,17 @@ function batchersOf(db: Db): Batchers {
     }),
     stores: settle<StoredAnswer, undefined>(async (items) => {
       const { rows } = await sql<{ i: number; error: string | null }>`
-        select * from lock_idempotency_stores(${JSON.stringify(items)}::jsonb)`.execute(db);
+        select * from lock_idempotency_stores(${jsonArray(items)}::jsonb)`.execute(db);
       return answers(rows, items.length, () => undefined);
     }),
     journal: settle<JournaledMessage, undefined>(async (items) => {
       const { rows } = await sql<{ i: number; error: string | null }>`
-        select * from lock_journal_messages(${JSON.stringify(items)}::jsonb)`.execute(db);
+        select * from lock_journal_messages(${jsonArray(items)}::jsonb)`.execute(db);
       return answers(rows, items.length, () => undefined);
     }),
     credentials: settle<{ tenant: string; id: string }, Record<string, unknown> | null>(async (items) => {
       const { rows } = await sql<{ i: number; credential: Record<string, unknown> | null }>`
-        select * from lock_read_credentials(${JSON.stringify(items)}::jsonb)`.execute(db);
+        select * from lock_read_credentials(${jsonArray(items)}::jsonb)`.execute(db);
       return answers(rows, items.length, (r: { credential: Record<string, unknown> | null }) => r.credential);
     }),
   };
