@@ -176,6 +176,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
     ...(options.timerRedeliverMs !== undefined ? { redeliverMs: options.timerRedeliverMs } : {}),
     log: d.log,
   });
+  const notify = d.notify ?? ((n: StateNotification) => publishNotification(d.nc, t.stateRoot, n));
   const relay = new OutboxRelay({
     relayDb: d.relayDb,
     js: d.js,
@@ -212,7 +213,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
                 propertyId: o.payload.propertyId,
               });
           }
-          (d.notify ?? ((n: StateNotification) => publishNotification(d.nc, t.stateRoot, n)))({
+          notify({
             tenantId: c.tenantId,
             type: c.actorType,
             id: c.actorId,

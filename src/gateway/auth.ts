@@ -108,8 +108,17 @@ export function rememberVerified(
   };
 }
 
+/** Bearer authentication with `verify` for the token, verified tokens remembered. */
+function bearerAuthenticator(
+  verify: (token: string) => Promise<Verified>,
+  o?: RememberOptions,
+): Authenticator {
+  const remembered = rememberVerified(verify, o);
+  return { verify: async (authorization) => remembered(bearer(authorization)) };
+}
+
 export function createDevAuthenticator(secret: Uint8Array, remember: RememberOptions = {}): Authenticator {
-  const verify = rememberVerified(
+  return bearerAuthenticator(
     (token) =>
       verifyWith(() =>
         jwtVerify(token, secret, {
@@ -121,7 +130,6 @@ export function createDevAuthenticator(secret: Uint8Array, remember: RememberOpt
       ),
     remember,
   );
-  return { verify: async (authorization) => verify(bearer(authorization)) };
 }
 
 export interface JwksSettings {
@@ -135,7 +143,7 @@ export function createJwksAuthenticator(s: JwksSettings): Authenticator {
   if (!s.jwksUrl || !s.issuer || !s.audience)
     throw new Error('JWKS authentication needs AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE');
   const jwks = createRemoteJWKSet(new URL(s.jwksUrl));
-  const verify = rememberVerified((token) =>
+  return bearerAuthenticator((token) =>
     verifyWith(() =>
       jwtVerify(token, jwks, {
         issuer: s.issuer,
@@ -145,7 +153,6 @@ export function createJwksAuthenticator(s: JwksSettings): Authenticator {
       }),
     ),
   );
-  return { verify: async (authorization) => verify(bearer(authorization)) };
 }
 
 export interface DevTokenOptions {
