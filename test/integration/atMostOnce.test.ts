@@ -1,10 +1,13 @@
 /**
- * A message applied in process has no place in the inbox stream, so the stream's sequence cannot tell a
- * copy of it sent through the stream later: a sweeper of another process resending a journaled command
- * whose in-process delivery sat in a queue past its claim (or a worker stopping at a term's end that sends
- * what it had on through the stream). What the message carries can: its journal row is gone once applied.
- * Here a PATCH is applied, a second PATCH after it, then the first one's copy arrives through the stream:
- * it must change nothing (the stay's end stays the second PATCH's, the first is in the audit log once).
+ * What a message releases (its intent's or its timer's row) is its at-most-once token (migration 0024):
+ * - A message applied in process has no place in the inbox stream, so the stream's sequence cannot tell a
+ *   copy of it sent through the stream later (another process's sweeper resending a journaled command whose
+ *   in-process delivery sat queued past its claim, or a stopping worker handing what it had to the stream);
+ *   its journal row, gone once applied, can. A PATCH is applied, a second PATCH after it, then the first's
+ *   copy arrives through the stream: it changes nothing.
+ * - A stay's end sent with more than millisecond precision (Java's Instant, Python's isoformat) is kept to
+ *   the microsecond, while the timer's delivery names it to the millisecond: the check must still find the
+ *   timer it releases, and the credential expires.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
@@ -15,7 +18,7 @@ import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
-describe('a stream copy of a message applied in process', () => {
+describe('applied at most once', () => {
   let h: Harness;
   let gw: Awaited<ReturnType<typeof buildTestGateway>>;
   const tenant = `t-${randomUUID().slice(0, 8)}`;
@@ -94,5 +97,21 @@ describe('a stream copy of a message applied in process', () => {
         select count(*)::int as n from audit_log where (entry::jsonb)->>'msgId' = ${msgId}`.execute(tx),
     );
     expect(applied.rows[0]?.n).toBe(1);
+  });
+
+  it('timer: a validUntil with microseconds expires the credential at the vendor', async () => {
+    const { propertyId } = await seedProperty(h.service, tenant, { '102': '7002' });
+    const auth = { authorization: `Bearer ${await gw.token(tenant)}` };
+    const soon = new Date(Date.now() + 1500).toISOString().replace(/\.(\d{3})Z$/, '.$1456Z');
+    const r = await gw.issuePin(tenant, propertyId, { rooms: ['102'], validUntil: soon });
+    expect(r.statusCode, r.body).toBe(201);
+    const { id, grants } = r.json() as { id: string; grants: { vendorRef: string }[] };
+    const status = await eventually(async () => {
+      const got = await gw.app.inject({ method: 'GET', url: `/api/v1/key-credentials/${id}`, headers: auth });
+      const s = got.json().status as string;
+      return s === 'expired' ? s : undefined;
+    });
+    expect(status).toBe('expired');
+    expect(h.ttlock.state().credentials.map((c) => c.ref)).not.toContain(grants[0]?.vendorRef);
   });
 });

@@ -43,11 +43,11 @@ export async function buildTestGateway(
   return {
     app,
     token,
-    /** A guest's PIN for room 101 (or `rooms`), valid from an hour ago for a day, through REST. */
+    /** A guest's PIN for room 101 (or `rooms`), valid from an hour ago for a day (or `validUntil`), through REST. */
     issuePin: async (
       tenantId: string,
       propertyId: string,
-      o: { idempotencyKey?: string; rooms?: string[] } = {},
+      o: { idempotencyKey?: string; rooms?: string[]; validUntil?: string } = {},
     ) =>
       app.inject({
         method: 'POST',
@@ -62,7 +62,7 @@ export async function buildTestGateway(
           kind: 'pin',
           rooms: o.rooms ?? ['101'],
           validFrom: new Date(Date.now() - 3_600_000).toISOString(),
-          validUntil: new Date(Date.now() + 86_400_000).toISOString(),
+          validUntil: o.validUntil ?? new Date(Date.now() + 86_400_000).toISOString(),
         },
       }),
   };
