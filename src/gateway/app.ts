@@ -11,6 +11,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { LockError } from '../errors.ts';
 import { jsonbRefuses } from '../io/db/jsonbText.ts';
 import type { Principal } from './auth.ts';
+import { answersStored } from './idempotency.ts';
 import type { GatewayPorts } from './ports.ts';
 import { installErrorHandling } from './problem.ts';
 import { RequestLog } from './requestLog.ts';
@@ -85,6 +86,8 @@ export async function buildGateway(p: GatewayPorts, o: GatewayOptions = {}): Pro
   installRequestTracing(app);
   refuseUnstorableJson(app);
   app.addSchema(Problem);
+  // Answers already sent are stored before the gateway reports itself closed (and its pool may end).
+  app.addHook('onClose', async () => answersStored(p.runtimeDb));
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

@@ -9,9 +9,13 @@
  *   answers the same PINs, so the answer always names what the locks hold.
  * - An error worth retrying releases the claim (the key and its prepared PINs stay); a final one is the
  *   key's answer.
+ * - The answer is stored after it is sent, not before: a request waits for one database round trip less.
+ *   An answer whose store is lost (the process died in between) is no loss: the claim lapses and the same
+ *   request re-runs its handler with the same prepared secrets, which answers from what was applied. A
+ *   replay reaching this process while the store is in flight waits for it, so it finds the answer.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { sql } from 'kysely';
 import { claimIdempotencyKey, storeIdempotentAnswer } from '../io/db/batchedCalls.ts';
 import { LockError } from '../errors.ts';
@@ -41,6 +45,36 @@ export interface IdempotencyOptions<P> {
   prepare?: { make(): P; seal(p: P): Record<string, unknown>; open(stored: Record<string, unknown>): P };
   /** How long a claim holds before another request with the key may take it over (default 10 s). */
   claimMs?: number;
+  /** Told when an answer, already sent, could not be stored (the claim lapses; a retry re-runs). */
+  onStoreFailed?: (e: unknown) => void;
+}
+
+/** Logs an answer that was sent but not stored: what failed, never the answer (it may hold a PIN). */
+export const logStoreFailure =
+  (log: Pick<FastifyBaseLogger, 'warn'>) =>
+  (e: unknown): void => {
+    const code = (e as { code?: unknown } | null)?.code;
+    log.warn(
+      {
+        code: typeof code === 'string' ? code : undefined,
+        reason: e instanceof Error ? e.message : String(e),
+      },
+      'an answer already sent was not stored under its Idempotency-Key; a retry once the claim lapses re-runs it',
+    );
+  };
+
+/** Answers sent and still being stored, per database and key: a replay here waits for its answer. */
+const storing = new WeakMap<Db, Map<string, Promise<void>>>();
+
+function storingOn(db: Db): Map<string, Promise<void>> {
+  let m = storing.get(db);
+  if (!m) storing.set(db, (m = new Map()));
+  return m;
+}
+
+/** Waits until every answer sent through `db` is stored (or has failed to be): before the pool closes. */
+export async function answersStored(db: Db): Promise<void> {
+  await Promise.all(storing.get(db)?.values() ?? []);
 }
 
 export async function withIdempotency<P = undefined>(
@@ -56,6 +90,9 @@ export async function withIdempotency<P = undefined>(
   if (!key) return handler(o.prepare?.make(), false);
   if (key.length > 200)
     throw new LockError('LOCK.VALIDATION', 'Idempotency-Key is longer than 200 characters');
+  const storeKey = `${tenantId}\u0000${scope}\u0000${key}`;
+  const inFlight = storingOn(db);
+  await inFlight.get(storeKey);
   const hash = requestHash(body);
   const mine = o.prepare?.make();
   // Claim, take over a lapsed claim, or what the key already holds: one statement, shared with the requests
@@ -75,7 +112,7 @@ export async function withIdempotency<P = undefined>(
     const stored = o.seal.open(row.response as unknown as StoredResponse);
     const newer = o.refresh ? await o.refresh(stored) : null;
     if (!newer) return stored;
-    await store(newer);
+    storeAfter(newer);
     return newer;
   }
   const retry = row.taken_over;
@@ -93,17 +130,26 @@ export async function withIdempotency<P = undefined>(
       throw e;
     }
   }
-  await store(response);
+  storeAfter(response);
   return response;
 
-  async function store(r: StoredResponse): Promise<void> {
-    await storeIdempotentAnswer(db, {
-      tenant: tenantId,
-      scope,
-      key: key as string,
-      status: r.status,
-      response: o.seal.seal(r),
-    });
+  /** Stores the answer while the caller sends it (see the module's comment for why that is safe). */
+  function storeAfter(r: StoredResponse): void {
+    const done = Promise.resolve()
+      .then(() =>
+        storeIdempotentAnswer(db, {
+          tenant: tenantId,
+          scope,
+          key: key as string,
+          status: r.status,
+          response: o.seal.seal(r),
+        }),
+      )
+      .catch((e: unknown) => o.onStoreFailed?.(e))
+      .finally(() => {
+        if (inFlight.get(storeKey) === done) inFlight.delete(storeKey);
+      });
+    inFlight.set(storeKey, done);
   }
 }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LockError } from '../../src/errors.ts';
 import { buildGateway } from '../../src/gateway/app.ts';
 import { createDevAuthenticator, signDevToken } from '../../src/gateway/auth.ts';
-import { requestHash } from '../../src/gateway/idempotency.ts';
+import { answersStored, requestHash } from '../../src/gateway/idempotency.ts';
 import { systemClock } from '../../src/ids.ts';
 import { connect, type Db } from '../../src/io/db/index.ts';
 import { gatewayPorts } from '../../src/service.ts';
@@ -21,6 +21,7 @@ describe('idempotency keys through failures', () => {
   let admin: Db;
   let app: Awaited<ReturnType<typeof buildGateway>>;
   let token: string;
+  let runtimeDb: Db;
   /** The next `sendAndWait` sends its message, then fails as a lost acknowledgement would. */
   let failAfterSend = false;
   const tenantId = `t-${randomUUID().slice(0, 8)}`;
@@ -30,6 +31,7 @@ describe('idempotency keys through failures', () => {
     h = await startHarness({ idempotencyClaimMs: 500 });
     admin = connect(h.databaseUrl, { max: 1 });
     const ports = gatewayPorts(h.service, createDevAuthenticator(secret), 5000, systemClock);
+    runtimeDb = ports.runtimeDb;
     const mailbox = ports.mailbox;
     const losingTheAnswer =
       (send: typeof mailbox.sendAndWait) =>
@@ -102,6 +104,41 @@ describe('idempotency keys through failures', () => {
     const held = h.ttlock.state().credentials.filter((c) => c.lockRef === '7003');
     expect(held).toHaveLength(1);
     expect(retry.json<{ pin: string }>().pin).toBe((held[0] as { pin?: string }).pin);
+  });
+
+  it('idempotency: an answer sent but never stored (its process died in between) is given again once the claim lapses, and nothing is issued twice', async () => {
+    const { propertyId } = await seedProperty(h.service, tenantId, { '104': '7004' });
+    const key = randomUUID();
+    const first = await post(key, body(propertyId, '104'));
+    expect(first.statusCode).toBe(201);
+    await answersStored(runtimeDb);
+    // What a process that sent the answer and died before storing it leaves behind: the claim, lapsed.
+    const lost = await sql`
+      update idempotency_keys set status_code = null, response = null, claimed_until = now() - interval '1 second'
+      where tenant_id = ${tenantId} and key = ${key}`.execute(admin);
+    expect(lost.numAffectedRows).toBe(1n);
+    const retry = await post(key, body(propertyId, '104'));
+    expect(retry.statusCode).toBe(201);
+    const [a, b] = [first.json<{ id: string; pin: string }>(), retry.json<{ id: string; pin: string }>()];
+    expect(b.id).toBe(a.id);
+    expect(b.pin).toBe(a.pin);
+    expect(h.ttlock.state().credentials.filter((c) => c.lockRef === '7004')).toHaveLength(1);
+  });
+
+  it('idempotency: a replay arriving while the answer is still being stored gets the answer, not 409', async () => {
+    const { propertyId } = await seedProperty(h.service, tenantId, { '105': '7005' });
+    // A slow store: the answer's write is held for two seconds, long after the answer was sent.
+    await sql`
+      create or replace function slow_store() returns trigger language plpgsql as $$
+      begin perform pg_sleep(2); return new; end $$;
+      create trigger slow_store before update on idempotency_keys for each row
+        when (new.key like 'slow-store-%' and old.status_code is null and new.status_code is not null)
+        execute function slow_store()`.execute(admin);
+    const key = `slow-store-${randomUUID()}`;
+    const first = await post(key, body(propertyId, '105'));
+    const replay = await post(key, body(propertyId, '105'));
+    expect([first.statusCode, replay.statusCode]).toEqual([201, 201]);
+    expect(replay.json()).toEqual(first.json());
   });
 
   it('idempotency: keys older than the retention are pruned, newer ones kept', async () => {

@@ -9,7 +9,13 @@ import type { StateNotification } from '../../actors/index.ts';
 import type { UnresolvedRoom } from '../../readModel/planTargets.ts';
 import { type CredentialView, credentialViewOf } from '../../readModel/readModel.ts';
 import { pinEntry } from '../../io/vendors/registry.ts';
-import { requestHash, type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
+import {
+  requestHash,
+  type StoredResponse,
+  logStoreFailure,
+  sendStored,
+  withIdempotency,
+} from '../idempotency.ts';
 import { principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
 import {
@@ -187,6 +193,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           },
           {
             seal: sealPin,
+            onStoreFailed: logStoreFailure(req.log),
             refresh: refreshPending(tenantId),
             claimMs: p.idempotencyClaimMs,
             // The PINs are chosen before anything is sent and kept with the claim: a retry sends the same.
@@ -360,7 +367,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
                   headers: { location: `/api/v1/key-credentials/${view.id}` },
                 };
           },
-          { seal: { seal: (x) => x, open: (x) => x } },
+          { seal: { seal: (x) => x, open: (x) => x }, onStoreFailed: logStoreFailure(req.log) },
         );
         return sendStored(reply, r);
       },

@@ -5,7 +5,7 @@ import Type from 'typebox';
 import { adapterStatus } from '../../machines/index.ts';
 import { LockError } from '../../errors.ts';
 import { uuidV5 } from '../../ids.ts';
-import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
+import { type StoredResponse, logStoreFailure, sendStored, withIdempotency } from '../idempotency.ts';
 import { type Principal, principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
 import {
@@ -123,7 +123,7 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
               );
             return { status: 201, body: view as unknown as Record<string, unknown> };
           },
-          { seal: plain },
+          { seal: plain, onStoreFailed: logStoreFailure(req.log) },
         );
         return sendStored(reply, r);
       },

@@ -9,7 +9,7 @@ import { LockError } from '../../errors.ts';
 import { adapterStatus } from '../../machines/index.ts';
 import { uuidV5 } from '../../ids.ts';
 import type { PropertyView } from '../../readModel/index.ts';
-import { type StoredResponse, sendStored, withIdempotency } from '../idempotency.ts';
+import { type StoredResponse, logStoreFailure, sendStored, withIdempotency } from '../idempotency.ts';
 import { type Principal, principalRef } from '../auth.ts';
 import type { GatewayPorts } from '../ports.ts';
 import {
@@ -122,7 +122,7 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
               );
             return { status: 201, body: publicView(view) as unknown as Record<string, unknown> };
           },
-          { seal: plain },
+          { seal: plain, onStoreFailed: logStoreFailure(req.log) },
         );
         return sendStored(reply, r);
       },
