@@ -74,7 +74,7 @@ function storingOn(db: Db): Map<string, Promise<void>> {
 
 /** Waits until every answer sent through `db` is stored (or has failed to be): before the pool closes. */
 export async function answersStored(db: Db): Promise<void> {
-  await Promise.all(storing.get(db)?.values() ?? []);
+  await Promise.all([...(storing.get(db)?.values() ?? [])]);
 }
 
 export async function withIdempotency<P = undefined>(
