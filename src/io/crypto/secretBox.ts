@@ -3,7 +3,8 @@
  * key into a local file; production passes it from Secret Manager (or unwraps it with Cloud KMS).
  * Format: `v1.<keyId>.<iv>.<ciphertext>.<tag>` in base64url.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { freshNonce } from './nonces.ts';
 import { LockError } from '../../errors.ts';
 
 export interface SecretBox {
@@ -22,7 +23,7 @@ export function createSecretBox(keyId: string, key: Buffer): SecretBox {
       return createHmac('sha256', macKey).update(plaintext).digest('base64url');
     },
     seal(plaintext) {
-      const iv = randomBytes(12);
+      const iv = freshNonce();
       const c = createCipheriv('aes-256-gcm', key, iv);
       c.setAAD(Buffer.from(keyId));
       const ct = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);

@@ -5,6 +5,7 @@
  * so a sealed value moved to another row, another tenant or another name does not open.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { freshNonce } from './nonces.ts';
 import { LockError } from '../../errors.ts';
 import { type Db, withTenant } from '../db/index.ts';
 import type { KeyEncryptionKey } from './keyEncryption.ts';
@@ -65,7 +66,7 @@ export function createTenantKeyring(db: Db, kek: KeyEncryptionKey): TenantKeyrin
   return {
     async seal(tenantId, label, plaintext) {
       const key = await keyOf(tenantId);
-      const iv = randomBytes(12);
+      const iv = freshNonce();
       const c = createCipheriv('aes-256-gcm', key, iv);
       c.setAAD(aad(tenantId, label));
       const ct = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);
