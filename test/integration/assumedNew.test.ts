@@ -19,6 +19,12 @@ describe('actors assumed new on their creating event', () => {
   let h: Harness;
   let admin: Db;
   const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
+  // A stay still ahead: one already over would be expired by the service's timer dispatcher mid-test (a commit
+  // of its own, which the version checks below would take for the repeat's).
+  const stayAhead = {
+    validFrom: new Date(Date.now() + 86_400_000).toISOString(),
+    validUntil: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+  };
 
   beforeAll(async () => {
     h = await startHarness();
@@ -43,7 +49,7 @@ describe('actors assumed new on their creating event', () => {
     const id = randomUUID();
     const partition = partitionOf('credential', id, h.settings.partitions);
     const fence = await currentFence(partition);
-    const envelope = { tenantId, event: issueEvent([1]) as unknown as ActorEnvelope['event'] };
+    const envelope = { tenantId, event: issueEvent([1], stayAhead) as unknown as ActorEnvelope['event'] };
     const address = { type: 'credential' as const, id, partition };
     const batcher = createCommitBatcher(h.service.runtimeDb);
     const freshHost = () =>
@@ -80,7 +86,7 @@ describe('actors assumed new on their creating event', () => {
     const partition = partitionOf('credential', id, h.settings.partitions);
     const fence = await currentFence(partition);
     const intentId = `cmd:credential:${id}:issue`;
-    const event = issueEvent([1]) as unknown as ActorEnvelope['event'];
+    const event = issueEvent([1], stayAhead) as unknown as ActorEnvelope['event'];
     await journalMessage(h.service.runtimeDb, {
       tenant: tenantId,
       id: intentId,
