@@ -63,18 +63,38 @@ export const logStoreFailure =
     );
   };
 
-/** Answers sent and still being stored, per database and key: a replay here waits for its answer. */
-const storing = new WeakMap<Db, Map<string, Promise<void>>>();
+/** Answers sent and still being stored through one database: by key (a replay here waits for its answer), and all. */
+interface Storing {
+  byKey: Map<string, Promise<void>>;
+  all: Set<Promise<void>>;
+}
+const storing = new WeakMap<Db, Storing>();
 
-function storingOn(db: Db): Map<string, Promise<void>> {
-  let m = storing.get(db);
-  if (!m) storing.set(db, (m = new Map()));
-  return m;
+function storingOn(db: Db): Storing {
+  let s = storing.get(db);
+  if (!s) storing.set(db, (s = { byKey: new Map(), all: new Set() }));
+  return s;
 }
 
-/** Waits until every answer sent through `db` is stored (or has failed to be): before the pool closes. */
-export async function answersStored(db: Db): Promise<void> {
-  await Promise.all([...(storing.get(db)?.values() ?? [])]);
+/** `p`, or nothing more after `ms`: a store that hangs (a lost connection) holds nobody up for ever. */
+function within(p: Promise<unknown> | undefined, ms: number): Promise<unknown> {
+  if (!p) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Waits until every answer sent through `db` is stored (or has failed to be), at most `ms`: before the pool
+ * closes. Stores that start meanwhile (a handler still finishing) are waited for too.
+ */
+export async function answersStored(db: Db, ms = 5_000): Promise<void> {
+  const s = storing.get(db);
+  const until = Date.now() + ms;
+  while (s && s.all.size > 0 && Date.now() < until) await within(Promise.all([...s.all]), until - Date.now());
 }
 
 export async function withIdempotency<P = undefined>(
@@ -92,7 +112,8 @@ export async function withIdempotency<P = undefined>(
     throw new LockError('LOCK.VALIDATION', 'Idempotency-Key is longer than 200 characters');
   const storeKey = `${tenantId}\u0000${scope}\u0000${key}`;
   const inFlight = storingOn(db);
-  await inFlight.get(storeKey);
+  // A replay of an answer sent a moment ago finds it stored; a store that hangs is waited for a claim's time.
+  await within(inFlight.byKey.get(storeKey), o.claimMs ?? 10_000);
   const hash = requestHash(body);
   const mine = o.prepare?.make();
   // Claim, take over a lapsed claim, or what the key already holds: one statement, shared with the requests
@@ -145,11 +166,19 @@ export async function withIdempotency<P = undefined>(
           response: o.seal.seal(r),
         }),
       )
-      .catch((e: unknown) => o.onStoreFailed?.(e))
+      .catch((e: unknown) => {
+        try {
+          o.onStoreFailed?.(e);
+        } catch {
+          // Telling about a failed store must not fail anything else (the answer went out already).
+        }
+      })
       .finally(() => {
-        if (inFlight.get(storeKey) === done) inFlight.delete(storeKey);
+        if (inFlight.byKey.get(storeKey) === done) inFlight.byKey.delete(storeKey);
+        inFlight.all.delete(done);
       });
-    inFlight.set(storeKey, done);
+    inFlight.byKey.set(storeKey, done);
+    inFlight.all.add(done);
   }
 }
 

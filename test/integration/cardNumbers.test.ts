@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answersStored } from '../../src/gateway/idempotency.ts';
 import { connect, type Db } from '../../src/io/db/index.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
@@ -84,6 +85,8 @@ describe('card numbers', () => {
     expect(r.statusCode).toBe(201);
     expect(r.body).not.toContain('998877665544');
     expect(h.ttlock.state().credentials.find((c) => c.kind === 'card')?.cardNumber).toBe('998877665544');
+    // The key's answer is stored after it is sent: looked for once it is there.
+    await answersStored(h.service.runtimeDb);
     for (const table of ['actor_snapshots', 'key_credentials', 'idempotency_keys', 'outbox', 'audit_log']) {
       const hit = await sql<{ n: string }>`
         select count(*) as n from ${sql.table(table)} t where t::text like '%998877665544%'`.execute(admin);

@@ -22,6 +22,7 @@ describe('idempotency keys through failures', () => {
   let app: Awaited<ReturnType<typeof buildGateway>>;
   let token: string;
   let runtimeDb: Db;
+  let ports: ReturnType<typeof gatewayPorts>;
   /** The next `sendAndWait` sends its message, then fails as a lost acknowledgement would. */
   let failAfterSend = false;
   const tenantId = `t-${randomUUID().slice(0, 8)}`;
@@ -30,7 +31,7 @@ describe('idempotency keys through failures', () => {
   beforeAll(async () => {
     h = await startHarness({ idempotencyClaimMs: 500 });
     admin = connect(h.databaseUrl, { max: 1 });
-    const ports = gatewayPorts(h.service, createDevAuthenticator(secret), 5000, systemClock);
+    ports = gatewayPorts(h.service, createDevAuthenticator(secret), 5000, systemClock);
     runtimeDb = ports.runtimeDb;
     const mailbox = ports.mailbox;
     const losingTheAnswer =
@@ -111,12 +112,7 @@ describe('idempotency keys through failures', () => {
     const key = randomUUID();
     const first = await post(key, body(propertyId, '104'));
     expect(first.statusCode).toBe(201);
-    await answersStored(runtimeDb);
-    // What a process that sent the answer and died before storing it leaves behind: the claim, lapsed.
-    const lost = await sql`
-      update idempotency_keys set status_code = null, response = null, claimed_until = now() - interval '1 second'
-      where tenant_id = ${tenantId} and key = ${key}`.execute(admin);
-    expect(lost.numAffectedRows).toBe(1n);
+    await loseTheAnswer(key);
     const retry = await post(key, body(propertyId, '104'));
     expect(retry.statusCode).toBe(201);
     const [a, b] = [first.json<{ id: string; pin: string }>(), retry.json<{ id: string; pin: string }>()];
@@ -125,8 +121,58 @@ describe('idempotency keys through failures', () => {
     expect(h.ttlock.state().credentials.filter((c) => c.lockRef === '7004')).toHaveLength(1);
   });
 
+  /** What a process that sent the key's answer and died before storing it leaves behind: the claim, lapsed. */
+  async function loseTheAnswer(key: string) {
+    await answersStored(runtimeDb);
+    const lost = await sql`
+      update idempotency_keys set status_code = null, response = null, claimed_until = now() - interval '1 second'
+      where tenant_id = ${tenantId} and key = ${key}`.execute(admin);
+    expect(lost.numAffectedRows).toBe(1n);
+  }
+
+  it('idempotency: a device registration whose answer was lost answers 201 with the same device, not "already registered"', async () => {
+    const { propertyId } = await seedProperty(h.service, tenantId, { '106': '7006' });
+    const key = randomUUID();
+    const register = () =>
+      app.inject({
+        method: 'POST',
+        url: '/api/v1/lock-devices',
+        headers: { authorization: `Bearer ${token}`, 'idempotency-key': key },
+        payload: { propertyId, roomId: '106', vendor: 'ttlock', vendorDeviceRef: '8006' },
+      });
+    const first = await register();
+    expect(first.statusCode).toBe(201);
+    await loseTheAnswer(key);
+    const retry = await register();
+    expect(retry.statusCode).toBe(201);
+    expect(retry.json<{ id: string }>().id).toBe(first.json<{ id: string }>().id);
+  });
+
+  it('idempotency: a revoke whose answer was lost answers 200 from the revoked credential', async () => {
+    const { propertyId } = await seedProperty(h.service, tenantId, { '107': '7007' });
+    const issued = await post(randomUUID(), body(propertyId, '107'));
+    expect(issued.statusCode).toBe(201);
+    const id = issued.json<{ id: string }>().id;
+    const key = randomUUID();
+    const revoke = () =>
+      app.inject({
+        method: 'POST',
+        url: `/api/v1/key-credentials/${id}/revoke`,
+        headers: { authorization: `Bearer ${token}`, 'idempotency-key': key },
+        payload: { reason: 'guest left' },
+      });
+    const first = await revoke();
+    expect(first.statusCode).toBe(200);
+    await loseTheAnswer(key);
+    const retry = await revoke();
+    expect(retry.statusCode).toBe(200);
+    expect(retry.json()).toMatchObject({ id, status: 'revoked' });
+  });
+
   it('idempotency: a replay arriving while the answer is still being stored gets the answer, not 409', async () => {
     const { propertyId } = await seedProperty(h.service, tenantId, { '105': '7005' });
+    // A claim that holds long past the slow store below: the replay cannot take it over, only wait for the answer.
+    const holding = await buildGateway({ ...ports, idempotencyClaimMs: 60_000 });
     // A slow store: the answer's write is held for two seconds, long after the answer was sent.
     await sql`
       create or replace function slow_store() returns trigger language plpgsql as $$
@@ -134,11 +180,23 @@ describe('idempotency keys through failures', () => {
       create trigger slow_store before update on idempotency_keys for each row
         when (new.key like 'slow-store-%' and old.status_code is null and new.status_code is not null)
         execute function slow_store()`.execute(admin);
-    const key = `slow-store-${randomUUID()}`;
-    const first = await post(key, body(propertyId, '105'));
-    const replay = await post(key, body(propertyId, '105'));
-    expect([first.statusCode, replay.statusCode]).toEqual([201, 201]);
-    expect(replay.json()).toEqual(first.json());
+    try {
+      const key = `slow-store-${randomUUID()}`;
+      const send = () =>
+        holding.inject({
+          method: 'POST',
+          url: '/api/v1/key-credentials',
+          headers: { authorization: `Bearer ${token}`, 'idempotency-key': key },
+          payload: body(propertyId, '105'),
+        });
+      const first = await send();
+      const replay = await send();
+      expect([first.statusCode, replay.statusCode]).toEqual([201, 201]);
+      expect(replay.json()).toEqual(first.json());
+    } finally {
+      await holding.close();
+      await sql`drop trigger slow_store on idempotency_keys`.execute(admin);
+    }
   });
 
   it('idempotency: keys older than the retention are pruned, newer ones kept', async () => {

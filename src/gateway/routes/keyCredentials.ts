@@ -343,6 +343,10 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           async () => {
             const view = await p.readModel.credential(tenantId, req.params.id);
             if (!view) throw new LockError('LOCK.NOT_FOUND', `key credential ${req.params.id}`);
+            // Closed already (a retry whose first answer was lost, or a second revoke): nothing to send, and
+            // nothing would answer a message the credential ignores.
+            if (CLOSED.has(view.status))
+              return { status: 200, body: view as unknown as Record<string, unknown> };
             const at = p.clock.now().toISOString();
             const n = await p.mailbox.sendAndWait(
               { type: 'credential', id: view.id },

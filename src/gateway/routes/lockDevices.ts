@@ -87,21 +87,22 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           async () => {
             const property = await p.readModel.property(tenantId, b.propertyId);
             if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${b.propertyId}`);
+            const id = key ? uuidV5(`lockDevice:${tenantId}:${key}`) : randomUUID();
             const existing = await p.readModel.devices(tenantId, { propertyId: b.propertyId, limit: 1000 });
-            if (
-              existing.items.some(
-                (d) =>
-                  d.vendor === b.vendor &&
-                  d.vendorDeviceRef === b.vendorDeviceRef &&
-                  d.status !== 'decommissioned',
-              )
-            ) {
+            const registered = existing.items.find(
+              (d) =>
+                d.vendor === b.vendor &&
+                d.vendorDeviceRef === b.vendorDeviceRef &&
+                d.status !== 'decommissioned',
+            );
+            // Registered under this key: a retry whose first answer was lost (its process died before storing it).
+            if (registered?.id === id)
+              return { status: 201, body: registered as unknown as Record<string, unknown> };
+            if (registered)
               throw new LockError(
                 'LOCK.CONFLICT',
                 `${b.vendor} device ${b.vendorDeviceRef} is already registered`,
               );
-            }
-            const id = key ? uuidV5(`lockDevice:${tenantId}:${key}`) : randomUUID();
             await registerDevice(
               p,
               req.principal,

@@ -99,6 +99,11 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           req.body,
           async () => {
             const id = key ? uuidV5(`property:${tenantId}:${key}`) : randomUUID();
+            // Created under this key already (a retry whose first answer was lost): its create is not sent again,
+            // since nothing would answer a message the property ignores.
+            const created = key ? await p.readModel.property(tenantId, id) : null;
+            if (created)
+              return { status: 201, body: publicView(created) as unknown as Record<string, unknown> };
             const at = p.clock.now().toISOString();
             await p.mailbox.sendAndWait(
               { type: 'property', id },
