@@ -82,6 +82,32 @@ const reject = (why: ProvisionalRejection, detail: string): Decision => ({
   changes: [],
 });
 
+type Stay = { propertyId: string | null; checkOut: string | null; endReason: string | null } | null;
+
+/**
+ * What a reservation's stay says of a card for it: another property's or cancelled, rejected; a stay ending
+ * before the card, the card shortened to it.
+ */
+function checkStay(
+  p: ProvisionalIssuance,
+  stay: Stay,
+  validUntil: string,
+): Decision | { changes: ProvisionalChange[]; validUntil: string } {
+  // A reservation known only by a credential linked to it (not confirmed yet) names no property.
+  if (stay?.propertyId && stay.propertyId !== p.propertyId)
+    return reject('RESERVATION_MISMATCH', `reservation ${p.reservationId} is another property's`);
+  if (stay?.endReason === 'cancelled')
+    return reject('RESERVATION_CANCELLED', `reservation ${p.reservationId} was cancelled`);
+  if (stay?.checkOut && Date.parse(stay.checkOut) < Date.parse(validUntil))
+    return {
+      changes: [
+        { field: 'validUntil', from: validUntil, to: stay.checkOut, reason: 'the stay ends earlier' },
+      ],
+      validUntil: stay.checkOut,
+    };
+  return { changes: [], validUntil };
+}
+
 /** A provisional card as the service recorded it (no card number): what staff see of a desk's cards. */
 export interface ProvisionalRecordView {
   id: string;
@@ -190,29 +216,46 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
     const tenantId = agent.tenantId;
     if (await d.readModel.credential(tenantId, p.id))
       return reject('ID_IN_USE', `a credential ${p.id} exists already`);
-    const changes: ProvisionalChange[] = [];
-    let validUntil = p.validUntil;
-    if (p.reservationId) {
-      const stay = await d.readModel.reservationStay(tenantId, p.reservationId);
-      // A reservation known only by a credential linked to it (not confirmed yet) names no property.
-      if (stay?.propertyId && stay.propertyId !== p.propertyId)
-        return reject('RESERVATION_MISMATCH', `reservation ${p.reservationId} is another property's`);
-      if (stay?.endReason === 'cancelled')
-        return reject('RESERVATION_CANCELLED', `reservation ${p.reservationId} was cancelled`);
-      if (stay?.checkOut && Date.parse(stay.checkOut) < Date.parse(validUntil)) {
-        changes.push({
-          field: 'validUntil',
-          from: validUntil,
-          to: stay.checkOut,
-          reason: 'the stay ends earlier',
-        });
-        validUntil = stay.checkOut;
-      }
-    }
+    // Read here to reject early; read again, locked, in the deciding transaction (`checkStayLocked`).
+    const stayed = p.reservationId
+      ? checkStay(p, await d.readModel.reservationStay(tenantId, p.reservationId), p.validUntil)
+      : { changes: [], validUntil: p.validUntil };
+    if ('outcome' in stayed) return stayed;
     const planned = await plan(agent, p.propertyId, p.rooms);
     if (!planned.ok)
       return reject('NOT_A_DESK_ROOM', `room(s) ${planned.notDesk.join(', ')} have no desk-encoded lock`);
-    return { changes, validUntil, targets: planned.targets };
+    return { ...stayed, targets: planned.targets };
+  }
+
+  /**
+   * In the deciding transaction: the reservation's stay read again and held (`FOR SHARE`) until the decision
+   * commits. A cancellation that committed since the early read is seen here, and one that commits after waits
+   * for the decision: the desk is never told "accepted" for a stay already cancelled.
+   */
+  async function checkStayLocked(
+    tx: Tx,
+    tenantId: string,
+    p: ProvisionalIssuance,
+    checked: Planned,
+  ): Promise<Decision | Planned> {
+    if (!p.reservationId) return checked;
+    const { rows } = await sql<{
+      property_id: string | null;
+      check_out: string | null;
+      end_reason: string | null;
+    }>`
+      select snapshot->'context'->>'propertyId' as property_id, snapshot->'context'->>'checkOut' as check_out,
+             snapshot->'context'->>'endReason' as end_reason
+        from actor_snapshots
+       where actor_type = 'reservation' and actor_id = ${reservationActorId(tenantId, p.reservationId)}
+       for share`.execute(tx);
+    const r = rows[0];
+    const stayed = checkStay(
+      p,
+      r ? { propertyId: r.property_id, checkOut: r.check_out, endReason: r.end_reason } : null,
+      p.validUntil,
+    );
+    return 'outcome' in stayed ? stayed : { ...stayed, targets: checked.targets };
   }
 
   /**
@@ -320,6 +363,12 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
   async function decide(agent: PushingAgent, item: PushItem, digest: string) {
     const p = item.issuance;
     const property = await checkProperty(agent, p);
+    /** The property's checks, the stay's again (held), and the rooms' lets: in the deciding transaction. */
+    const checkHeld = async (tx: Tx): Promise<Decision> => {
+      if ('outcome' in property) return property;
+      const stayed = await checkStayLocked(tx, agent.tenantId, p, property);
+      return 'outcome' in stayed ? stayed : checkRelet(tx, p, stayed);
+    };
     return withTenant(d.db, agent.tenantId, async (tx) => {
       // Bounded: a push never waits for ever behind another (it fails, and the desk pushes again).
       await sql`set local lock_timeout = '10s'`.execute(tx);
@@ -332,9 +381,7 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
         .where('id', '=', p.id)
         .executeTakeFirst();
       if (first) return { row: first };
-      const dec =
-        (await checkStanding(tx, agent, item)) ??
-        ('outcome' in property ? property : await checkRelet(tx, p, property));
+      const dec = (await checkStanding(tx, agent, item)) ?? (await checkHeld(tx));
       const row = await tx
         .insertInto('provisional_issuances')
         .values({

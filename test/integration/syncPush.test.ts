@@ -5,20 +5,27 @@
  * meanwhile, a revoked agent or certificate is rejected with its reason and creates nothing. The pull gives
  * the mirror and the revocation list, a cursor at a time.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeviceKey, generateDeviceKey, signMessage } from '../../src/desktop/envelope.ts';
 import { issueCertificate } from '../../src/desktop/certificates.ts';
 import { type ProvisionalIssuance, signProvisional } from '../../src/desktop/provisional.ts';
+import { createReconciler } from '../../src/desktop/reconciliation.ts';
+import { buildGateway } from '../../src/gateway/app.ts';
+import { createDevAuthenticator } from '../../src/gateway/auth.ts';
+import { systemClock } from '../../src/ids.ts';
 import { localOfflineSigner } from '../../src/io/crypto/offlineSigner.ts';
+import { gatewayPorts } from '../../src/service.ts';
 import { connect, withTenant } from '../../src/io/db/index.ts';
 import { cleanOfflineCertificates } from '../../src/jobs/offlineCertCleanup.ts';
 import { deskDoors } from '../support/deskAgent.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
-import { type Harness, startHarness } from '../support/harness.ts';
+import { eventually, type Harness, NATS_URL, startHarness } from '../support/harness.ts';
 
 interface Desk {
   agentId: string;
@@ -433,6 +440,84 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
       expect((await h.service.offline.certificates.crlSince(tenantId, propertyId, null)).serials).toEqual([]);
     } finally {
       await owner.destroy();
+    }
+  });
+
+  // Last: its reservation's PIN credential would join the mirror the pull test counts.
+  it('push: a reservation cancelled while its card is decided is rejected as cancelled, not accepted', async () => {
+    const reservationId = `res-${randomUUID().slice(0, 8)}`;
+    const nc = await natsConnect({ servers: NATS_URL });
+    const platform = (name: string, body: Record<string, unknown>) => {
+      const eventId = randomUUID();
+      return jetstream(nc).publish(
+        `${h.service.topology.platformRoot}.reservation.${name}.v1`,
+        JSON.stringify({ eventId, tenantId, propertyId, reservationId, ...body }),
+        { msgID: eventId },
+      );
+    };
+    const stay = () => h.service.readModel.reservationStay(tenantId, reservationId);
+    try {
+      await platform('confirmed', {
+        guestRef: 'guest-9',
+        rooms: ['101'],
+        checkIn: new Date(Date.now() - hour).toISOString(),
+        checkOut: new Date(Date.now() + 48 * hour).toISOString(),
+      });
+      await eventually(async () => ((await stay())?.propertyId ? true : undefined));
+      // The reconciler reads the stay, and the reservation is cancelled right after: before the decision.
+      const ports = gatewayPorts(h.service, createDevAuthenticator(randomBytes(32)), 5000, systemClock);
+      const readModel = {
+        ...h.service.readModel,
+        async reservationStay(tenant: string, reservation: string) {
+          const before = await h.service.readModel.reservationStay(tenant, reservation);
+          if (reservation === reservationId) {
+            await platform('cancelled', {});
+            await eventually(async () => ((await stay())?.endReason === 'cancelled' ? true : undefined));
+          }
+          return before;
+        },
+      };
+      const racing = await buildGateway({
+        ...ports,
+        offline: {
+          ...ports.offline,
+          reconciler: createReconciler({
+            db: h.service.runtimeDb,
+            readModel,
+            issuance: h.service.issuance,
+            secrets: h.service.secrets,
+            mailbox: ports.mailbox,
+            certificates: ports.offline.certificates,
+            servicePublicKey: () => h.service.offline.signer.publicKeyPem(),
+            clock: systemClock,
+          }),
+        },
+      });
+      try {
+        const r = await racing.inject({
+          method: 'POST',
+          url: '/sync/v1/push',
+          payload: signMessage(desk.key, {
+            agentId: desk.agentId,
+            propertyId,
+            name: 'push',
+            boot: '1',
+            seq: ++desk.seq,
+            at: new Date().toISOString(),
+            body: { items: [item(desk, record(desk, { rooms: ['304'], reservationId }))] },
+          }),
+        });
+        expect(r.statusCode, r.body).toBe(200);
+        const [result] = r.json().results as { outcome: string; reason?: string }[];
+        expect([result?.outcome, result?.reason?.split(':')[0]]).toEqual([
+          'rejected',
+          'RESERVATION_CANCELLED',
+        ]);
+      } finally {
+        await racing.close();
+      }
+    } finally {
+      await nc.close();
     }
   });
 });
