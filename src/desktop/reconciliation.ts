@@ -230,7 +230,8 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
   /**
    * In the deciding transaction: the reservation's stay read again and held (`FOR SHARE`) until the decision
    * commits. A cancellation that committed since the early read is seen here, and one that commits after waits
-   * for the decision: the desk is never told "accepted" for a stay already cancelled.
+   * for the decision. A reservation with no row yet (its first event a cancellation, committing meanwhile) is
+   * not held: such a card is accepted, and revoked as soon as it links to the ended reservation.
    */
   async function checkStayLocked(
     tx: Tx,

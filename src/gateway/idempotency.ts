@@ -11,8 +11,10 @@
  *   key's answer.
  * - The answer is stored after it is sent, not before: a request waits for one database round trip less.
  *   An answer whose store is lost (the process died in between) is no loss: the claim lapses and the same
- *   request re-runs its handler with the same prepared secrets, which answers from what was applied. A
- *   replay reaching this process while the store is in flight waits for it, so it finds the answer.
+ *   request re-runs its handler with the same prepared secrets, and every handler answers a re-run from what
+ *   its first run did (the same credential and PINs, the device or property made under the key, a revoke
+ *   already closed). A replay reaching this process while the store is in flight waits for it (a claim's
+ *   time at most), so it finds the answer.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';

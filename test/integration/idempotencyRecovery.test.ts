@@ -148,6 +148,27 @@ describe('idempotency keys through failures', () => {
     expect(retry.json<{ id: string }>().id).toBe(first.json<{ id: string }>().id);
   });
 
+  it('idempotency: a key pruned and used again for another device is refused (422), not answered with the first device', async () => {
+    const { propertyId } = await seedProperty(h.service, tenantId, { '108': '7008', '109': '7009' });
+    const key = randomUUID();
+    const register = (roomId: string, vendorDeviceRef: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/v1/lock-devices',
+        headers: { authorization: `Bearer ${token}`, 'idempotency-key': key },
+        payload: { propertyId, roomId, vendor: 'ttlock', vendorDeviceRef },
+      });
+    expect((await register('108', '8008')).statusCode).toBe(201);
+    await answersStored(runtimeDb);
+    // What the pruner does to a key past its retention.
+    await sql`delete from idempotency_keys where tenant_id = ${tenantId} and key = ${key}`.execute(admin);
+    const reused = await register('109', '8009');
+    expect([reused.statusCode, reused.json<{ code: string }>().code]).toEqual([
+      422,
+      'LOCK.IDEMPOTENCY_KEY_REUSED',
+    ]);
+  });
+
   it('idempotency: a revoke whose answer was lost answers 200 from the revoked credential', async () => {
     const { propertyId } = await seedProperty(h.service, tenantId, { '107': '7007' });
     const issued = await post(randomUUID(), body(propertyId, '107'));

@@ -93,8 +93,8 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
     certificate,
     uid: '04A1B2C3',
   });
-  const push = (d: Desk, items: unknown[], key = d.key) =>
-    gw.app.inject({
+  const push = (d: Desk, items: unknown[], key = d.key, app = gw.app) =>
+    app.inject({
       method: 'POST',
       url: '/sync/v1/push',
       payload: signMessage(key, {
@@ -461,7 +461,7 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
         guestRef: 'guest-9',
         rooms: ['101'],
         checkIn: new Date(Date.now() - hour).toISOString(),
-        checkOut: new Date(Date.now() + 48 * hour).toISOString(),
+        checkOut: new Date(Date.now() + 60 * 24 * hour).toISOString(),
       });
       await eventually(async () => ((await stay())?.propertyId ? true : undefined));
       // The reconciler reads the stay, and the reservation is cancelled right after: before the decision.
@@ -494,25 +494,21 @@ describe('/sync/v1/push and /sync/v1/pull', () => {
         },
       });
       try {
-        const r = await racing.inject({
-          method: 'POST',
-          url: '/sync/v1/push',
-          payload: signMessage(desk.key, {
-            agentId: desk.agentId,
-            propertyId,
-            name: 'push',
-            boot: '1',
-            seq: ++desk.seq,
-            at: new Date().toISOString(),
-            body: { items: [item(desk, record(desk, { rooms: ['304'], reservationId }))] },
-          }),
+        // After every earlier card on the room ends: only the stay can reject it.
+        const card = record(desk, {
+          rooms: ['304'],
+          reservationId,
+          validFrom: new Date(Date.now() + 25 * hour).toISOString(),
+          validUntil: new Date(Date.now() + 47 * hour).toISOString(),
         });
+        const r = await push(desk, [item(desk, card)], desk.key, racing);
         expect(r.statusCode, r.body).toBe(200);
         const [result] = r.json().results as { outcome: string; reason?: string }[];
         expect([result?.outcome, result?.reason?.split(':')[0]]).toEqual([
           'rejected',
           'RESERVATION_CANCELLED',
         ]);
+        expect(await credential(card.id)).toBeNull();
       } finally {
         await racing.close();
       }

@@ -88,17 +88,27 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
             const property = await p.readModel.property(tenantId, b.propertyId);
             if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${b.propertyId}`);
             const id = key ? uuidV5(`lockDevice:${tenantId}:${key}`) : randomUUID();
+            // Registered under this key already: a retry whose first answer was lost (its process died before
+            // storing it) gets that device, as it is; a key pruned and used again for another device, 422.
+            const mine = key ? await p.readModel.device(tenantId, id) : null;
+            if (mine) {
+              const same =
+                mine.propertyId === b.propertyId &&
+                mine.roomId === b.roomId &&
+                mine.vendor === b.vendor &&
+                mine.vendorDeviceRef === b.vendorDeviceRef;
+              if (!same) throw new LockError('LOCK.IDEMPOTENCY_KEY_REUSED');
+              return { status: 201, body: mine as unknown as Record<string, unknown> };
+            }
             const existing = await p.readModel.devices(tenantId, { propertyId: b.propertyId, limit: 1000 });
-            const registered = existing.items.find(
-              (d) =>
-                d.vendor === b.vendor &&
-                d.vendorDeviceRef === b.vendorDeviceRef &&
-                d.status !== 'decommissioned',
-            );
-            // Registered under this key: a retry whose first answer was lost (its process died before storing it).
-            if (registered?.id === id)
-              return { status: 201, body: registered as unknown as Record<string, unknown> };
-            if (registered)
+            if (
+              existing.items.some(
+                (d) =>
+                  d.vendor === b.vendor &&
+                  d.vendorDeviceRef === b.vendorDeviceRef &&
+                  d.status !== 'decommissioned',
+              )
+            )
               throw new LockError(
                 'LOCK.CONFLICT',
                 `${b.vendor} device ${b.vendorDeviceRef} is already registered`,

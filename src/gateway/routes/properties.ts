@@ -100,8 +100,10 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
           async () => {
             const id = key ? uuidV5(`property:${tenantId}:${key}`) : randomUUID();
             // Created under this key already (a retry whose first answer was lost): its create is not sent again,
-            // since nothing would answer a message the property ignores.
+            // since nothing would answer a message the property ignores; a key pruned and used again, 422.
             const created = key ? await p.readModel.property(tenantId, id) : null;
+            if (created && (created.name !== req.body.name || created.timezone !== req.body.timezone))
+              throw new LockError('LOCK.IDEMPOTENCY_KEY_REUSED');
             if (created)
               return { status: 201, body: publicView(created) as unknown as Record<string, unknown> };
             const at = p.clock.now().toISOString();
