@@ -371,7 +371,11 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
                   headers: { location: `/api/v1/key-credentials/${view.id}` },
                 };
           },
-          { seal: { seal: (x) => x, open: (x) => x }, onStoreFailed: logStoreFailure(req.log) },
+          {
+            seal: { seal: (x) => x, open: (x) => x },
+            claimMs: p.idempotencyClaimMs,
+            onStoreFailed: logStoreFailure(req.log),
+          },
         );
         return sendStored(reply, r);
       },

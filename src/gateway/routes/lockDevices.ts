@@ -134,7 +134,7 @@ export function lockDeviceRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
               );
             return { status: 201, body: view as unknown as Record<string, unknown> };
           },
-          { seal: plain, onStoreFailed: logStoreFailure(req.log) },
+          { seal: plain, claimMs: p.idempotencyClaimMs, onStoreFailed: logStoreFailure(req.log) },
         );
         return sendStored(reply, r);
       },

@@ -129,7 +129,7 @@ export function propertyRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox {
               );
             return { status: 201, body: publicView(view) as unknown as Record<string, unknown> };
           },
-          { seal: plain, onStoreFailed: logStoreFailure(req.log) },
+          { seal: plain, claimMs: p.idempotencyClaimMs, onStoreFailed: logStoreFailure(req.log) },
         );
         return sendStored(reply, r);
       },
