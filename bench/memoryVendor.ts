@@ -7,7 +7,7 @@
 import { capabilities as ttlock } from '../src/io/vendors/ttlock/adapter.ts';
 import type { LockAdapter, VendorLock } from '../src/io/vendors/port.ts';
 
-export function memoryVendor(lockRefs: readonly string[]): { adapter: LockAdapter; issued: () => number } {
+export function memoryVendor(lockRefs: readonly string[]): { adapter: LockAdapter } {
   const locks: VendorLock[] = lockRefs.map((ref) => ({
     ref,
     name: `lock ${ref}`,
@@ -47,5 +47,5 @@ export function memoryVendor(lockRefs: readonly string[]): { adapter: LockAdapte
     listAccessRecords: async () => [],
     health: async () => {},
   };
-  return { adapter, issued: () => credentials.size };
+  return { adapter };
 }

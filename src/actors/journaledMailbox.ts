@@ -45,19 +45,19 @@ export function createJournaledMailbox(
     });
     return { ...envelope, intentId: id };
   };
+  const sendAndWait: ActorMailbox['sendAndWait'] = async (address, envelope, msgId, match, timeoutMs) =>
+    inner.sendAndWait(address, await journal(address, envelope, msgId), msgId, match, timeoutMs);
   return {
     watch: (address, match) => inner.watch(address, match),
     async send(address, envelope, msgId) {
       await inner.send(address, await journal(address, envelope, msgId), msgId);
     },
-    async sendAndWait(address, envelope, msgId, match, timeoutMs) {
-      return inner.sendAndWait(address, await journal(address, envelope, msgId), msgId, match, timeoutMs);
-    },
+    sendAndWait,
     // Journaled only when it must be: applied in process first, the command needs no journal entry (its
     // sender makes it again on a retry); through the stream, or answered as accepted, it does.
     async sendAndWaitRetryable(address, envelope, msgId, match, timeoutMs) {
       if (!('sendAndWaitRecordingLate' in inner))
-        return inner.sendAndWait(address, await journal(address, envelope, msgId), msgId, match, timeoutMs);
+        return sendAndWait(address, envelope, msgId, match, timeoutMs);
       return inner.sendAndWaitRecordingLate(address, envelope, msgId, match, timeoutMs, () =>
         journal(address, envelope, msgId),
       );

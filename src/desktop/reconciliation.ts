@@ -23,7 +23,7 @@ import { type Db, type Tx, withTenant } from '../io/db/index.ts';
 import type { ProvisionalChange } from '../io/db/schema.ts';
 import { type IssuanceDeps, planRooms } from '../issuance/credentialRequests.ts';
 import type { GrantTarget, IssueCredentialEvent } from '../machines/index.ts';
-import type { ReadModel } from '../readModel/index.ts';
+import { type ReadModel, type ReservationStay, reservationStayIn } from '../readModel/index.ts';
 import type { SecretBox } from '../io/crypto/secretBox.ts';
 import type { CertificateStore } from './certificateStore.ts';
 import { checkCertificate, type OfflineCertificate } from './certificates.ts';
@@ -82,15 +82,13 @@ const reject = (why: ProvisionalRejection, detail: string): Decision => ({
   changes: [],
 });
 
-type Stay = { propertyId: string | null; checkOut: string | null; endReason: string | null } | null;
-
 /**
  * What a reservation's stay says of a card for it: another property's or cancelled, rejected; a stay ending
  * before the card, the card shortened to it.
  */
 function checkStay(
   p: ProvisionalIssuance,
-  stay: Stay,
+  stay: ReservationStay | null,
   validUntil: string,
 ): Decision | { changes: ProvisionalChange[]; validUntil: string } {
   // A reservation known only by a credential linked to it (not confirmed yet) names no property.
@@ -240,22 +238,7 @@ export function createReconciler(d: ReconcilerDeps): Reconciler {
     checked: Planned,
   ): Promise<Decision | Planned> {
     if (!p.reservationId) return checked;
-    const { rows } = await sql<{
-      property_id: string | null;
-      check_out: string | null;
-      end_reason: string | null;
-    }>`
-      select snapshot->'context'->>'propertyId' as property_id, snapshot->'context'->>'checkOut' as check_out,
-             snapshot->'context'->>'endReason' as end_reason
-        from actor_snapshots
-       where actor_type = 'reservation' and actor_id = ${reservationActorId(tenantId, p.reservationId)}
-       for share`.execute(tx);
-    const r = rows[0];
-    const stayed = checkStay(
-      p,
-      r ? { propertyId: r.property_id, checkOut: r.check_out, endReason: r.end_reason } : null,
-      p.validUntil,
-    );
+    const stayed = checkStay(p, await reservationStayIn(tx, tenantId, p.reservationId, true), p.validUntil);
     return 'outcome' in stayed ? stayed : { ...stayed, targets: checked.targets };
   }
 

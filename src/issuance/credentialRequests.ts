@@ -60,10 +60,6 @@ export function newPins(d: Pick<IssuanceDeps, 'generatePin' | 'pinDigits'>, kind
   return pins;
 }
 
-/**
- * Prepares the issue event; throws LOCK.PROPERTY_NOT_FOUND for an unknown (or other tenant's) property.
- * `pins` are the PIN and spares to use (a REST retry reuses the first attempt's); new ones otherwise.
- */
 /** Which lock each of the request's rooms goes to (planRooms for this request). */
 export function planIssue(d: IssuanceDeps, r: CredentialRequest) {
   return planRooms(d, r.tenantId, r.propertyId, r.rooms, r.kind, {
@@ -71,6 +67,11 @@ export function planIssue(d: IssuanceDeps, r: CredentialRequest) {
     ...(r.provisionalVendors ? { provisionalVendors: r.provisionalVendors } : {}),
   });
 }
+
+/**
+ * Prepares the issue event; throws LOCK.PROPERTY_NOT_FOUND for an unknown (or other tenant's) property.
+ * `pins` are the PIN and spares to use (a REST retry reuses the first attempt's); new ones otherwise.
+ */
 
 export async function prepareIssue(
   d: IssuanceDeps,

@@ -6,4 +6,6 @@ export {
   type Page,
   type PropertyView,
   type ReadModel,
+  type ReservationStay,
+  reservationStayIn,
 } from './readModel.ts';

@@ -5,7 +5,13 @@
 import { type Selectable, sql } from 'kysely';
 import { LockError } from '../errors.ts';
 import { reservationActorId, staffActorId } from '../ids.ts';
-import { type Db, type KeyCredentialsTable, type LockDevicesTable, withTenant } from '../io/db/index.ts';
+import {
+  type Db,
+  type KeyCredentialsTable,
+  type LockDevicesTable,
+  type Tx,
+  withTenant,
+} from '../io/db/index.ts';
 import { readCredentialRow } from '../io/db/batchedCalls.ts';
 import { MicroBatcher } from '../io/db/microBatcher.ts';
 import type { KeyCredentialRow } from '../actors/actorKinds.ts';
@@ -152,10 +158,7 @@ export interface ReadModel {
     q: { after: { change: string; id: string } | null; limit: number },
   ): Promise<(MirroredCredential & { change: string })[]>;
   /** A reservation's stay as its actor last committed it: its check-out and why it ended; null if unknown. */
-  reservationStay(
-    tenantId: string,
-    reservationId: string,
-  ): Promise<{ propertyId: string; checkOut: string | null; endReason: string | null } | null>;
+  reservationStay(tenantId: string, reservationId: string): Promise<ReservationStay | null>;
   /** The rooms whose active lock devices are in any of the areas (a master key's doors). */
   roomsInAreas(tenantId: string, propertyId: string, areas: string[]): Promise<string[]>;
   /** The property and its rooms' locks in one round trip: what issuing reads on its hot path. */
@@ -313,17 +316,7 @@ export function createReadModel(db: Db): ReadModel {
     },
 
     async reservationStay(tenantId, reservationId) {
-      const { rows } = await withTenant(db, tenantId, (tx) =>
-        sql<{ property_id: string; check_out: string | null; end_reason: string | null }>`
-          select snapshot->'context'->>'propertyId' as property_id,
-                 snapshot->'context'->>'checkOut' as check_out, snapshot->'context'->>'endReason' as end_reason
-            from actor_snapshots
-           where actor_type = 'reservation' and actor_id = ${reservationActorId(tenantId, reservationId)}`.execute(
-          tx,
-        ),
-      );
-      const r = rows[0];
-      return r ? { propertyId: r.property_id, checkOut: r.check_out, endReason: r.end_reason } : null;
+      return withTenant(db, tenantId, (tx) => reservationStayIn(tx, tenantId, reservationId));
     },
 
     async roomsInAreas(tenantId, propertyId, areas) {
@@ -427,6 +420,33 @@ function toDevice(r: DeviceRow): LockDeviceView {
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
+}
+
+/** A reservation's stay as its actor last committed it. */
+export interface ReservationStay {
+  propertyId: string;
+  checkOut: string | null;
+  endReason: string | null;
+}
+
+/**
+ * A reservation's stay, read in `tx` (under its tenant); `hold`: share-locked until `tx` ends, so a commit of
+ * the reservation waits for it.
+ */
+export async function reservationStayIn(
+  tx: Tx,
+  tenantId: string,
+  reservationId: string,
+  hold = false,
+): Promise<ReservationStay | null> {
+  const { rows } = await sql<{ property_id: string; check_out: string | null; end_reason: string | null }>`
+    select snapshot->'context'->>'propertyId' as property_id,
+           snapshot->'context'->>'checkOut' as check_out, snapshot->'context'->>'endReason' as end_reason
+      from actor_snapshots
+     where actor_type = 'reservation' and actor_id = ${reservationActorId(tenantId, reservationId)}
+     ${hold ? sql`for share` : sql``}`.execute(tx);
+  const r = rows[0];
+  return r ? { propertyId: r.property_id, checkOut: r.check_out, endReason: r.end_reason } : null;
 }
 
 /** A key credential as selected (the tenant is the transaction's), or as its commit wrote it (dates as text). */
