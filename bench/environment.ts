@@ -12,7 +12,8 @@ import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS } from '../src/io/vendors/ttl
 import { type ServiceSettings, startService } from '../src/service.ts';
 import { seedProperty } from '../test/support/fixtures.ts';
 import { memoryVendor } from './memoryVendor.ts';
-import { dropDatabase, dropNats } from '../test/support/harness.ts';
+import { dropDatabase, dropNats, eventually } from '../test/support/harness.ts';
+import { type RuntimeProcess, spawnRuntime } from '../test/support/processes.ts';
 
 export const PG = 'postgres://postgres@127.0.0.1:5432';
 export const NATS_URL = 'nats://127.0.0.1:4222';
@@ -57,6 +58,19 @@ export async function startBenchEnvironment(opts: {
     log: process.env.BENCH_LOG ? (msg, data) => console.error(msg, JSON.stringify(data ?? {})) : () => {},
   };
   const service = await startService(settings);
+  // BENCH_PROCESSES=n: n − 1 more runtime processes share the partitions through the lease bucket (issue 15's
+  // "both cores"), each with its own group commit; measured once every process holds its fair share.
+  const processes = Math.max(1, Number(process.env.BENCH_PROCESSES ?? 1));
+  const others: RuntimeProcess[] = [];
+  for (let k = 1; k < processes; k++) others.push(await spawnRuntime(settings, `bench-${id}-${k}`));
+  if (others.length > 0) {
+    const fair = Math.ceil(settings.partitions / processes);
+    await eventually(
+      async () => service.runtime.ownedPartitions().length <= fair || undefined,
+      120_000,
+      'the partitions shared between the processes',
+    );
+  }
   // The owner role, to count across RLS without touching the service's pools.
   const admin = connect(settings.databaseUrl, { max: 1, applicationName: 'bench' });
   const rooms: Record<string, string> = {};
@@ -78,6 +92,7 @@ export async function startBenchEnvironment(opts: {
     inspected: () => inspector?.received() ?? null,
     async close() {
       await admin.destroy();
+      for (const o of others) await o.stop();
       await service.stop();
       await inspector?.close();
       await ttlock.close();

@@ -84,6 +84,8 @@ const results: Record<string, unknown> = {
   // The vendor behind the service: the TTLock simulator over HTTP in this process, or (BENCH_VENDOR=memory)
   // a zero-cost one, as the peers' vendor step is.
   vendor: process.env.BENCH_VENDOR === 'memory' ? 'memory' : 'ttlock-simulator',
+  // Runtime processes sharing the partitions (BENCH_PROCESSES; the first is this one).
+  processes: Math.max(1, Number(process.env.BENCH_PROCESSES ?? 1)),
 };
 const log = (what: string, r: unknown) => console.log(`${what}: ${JSON.stringify(r)}`);
 
