@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { parseEgressAllow } from './io/vendors/egress.ts';
+import { isSimLockCount, MAX_SIM_LOCKS } from './io/vendors/simServer.ts';
 import { parseEnvAllow } from './io/vendors/vendorConfigPolicy.ts';
 
 export interface DevKeys {
@@ -53,6 +54,8 @@ export interface Config {
    */
   offlineIssuance: { kind: 'kms'; keyVersion: string } | { kind: 'file'; file: string } | { kind: 'derived' };
   simulatorBasePort: number;
+  /** SIM_LOCKS: locks (doors) of each simulator simulated mode starts; each simulator's default when unset. */
+  simulatorLocks?: number;
   auth: { mode: 'dev'; secret: Buffer } | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
   dataKeyId: string;
   dataKey: Buffer;
@@ -94,6 +97,14 @@ export function databaseSettingsOf(env: Record<string, string | undefined>) {
   };
 }
 
+/** Where simulated mode's simulators listen and how many locks each starts with (also `npm run simulators`). */
+export function simulatorSettingsOf(env: Record<string, string | undefined>) {
+  const locks = env.SIM_LOCKS ? Number(env.SIM_LOCKS) : undefined;
+  if (locks !== undefined && !isSimLockCount(locks))
+    throw new Error(`SIM_LOCKS must be an integer 1..${MAX_SIM_LOCKS}, not ${env.SIM_LOCKS}`);
+  return { simulatorBasePort: num(env.SIMULATOR_BASE_PORT, 18080), simulatorLocks: locks };
+}
+
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const production = env.NODE_ENV === 'production';
   const dev = production ? null : loadDevKeys(env.DEV_KEYS_DIR ?? '.data');
@@ -127,7 +138,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           // Outside production the file is made on first start; production must be given one.
           create: !production,
         },
-    simulatorBasePort: num(env.SIMULATOR_BASE_PORT, 18080),
+    ...simulatorSettingsOf(env),
     auth,
     dataKeyId: env.DATA_KEY_ID ?? 'dev',
     dataKey,

@@ -29,6 +29,7 @@ const sims =
         await import('./io/vendors/simulators.ts')
       ).ensureSimulators(config.simulatorBasePort, {
         startMissing: true,
+        locks: config.simulatorLocks,
       })
     : { defaults: {}, started: [] as string[], close: async () => {} };
 let service: Awaited<ReturnType<typeof startService>>;

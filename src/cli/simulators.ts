@@ -1,8 +1,9 @@
 /** `npm run simulators`: the vendor simulators standalone at their fixed ports, until Ctrl-C. */
+import { simulatorSettingsOf } from '../config.ts';
 import { ensureSimulators, simulatorPorts } from '../io/vendors/simulators.ts';
 
-const base = Number(process.env.SIMULATOR_BASE_PORT ?? 18080);
-const sims = await ensureSimulators(base, { startMissing: true });
+const { simulatorBasePort: base, simulatorLocks } = simulatorSettingsOf(process.env);
+const sims = await ensureSimulators(base, { startMissing: true, locks: simulatorLocks });
 console.log(
   `simulators: ${sims.started.join(', ') || 'already running'}; ports ${JSON.stringify(simulatorPorts(base))}`,
 );

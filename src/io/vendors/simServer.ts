@@ -1,6 +1,6 @@
 /**
- * The HTTP(S) server under every vendor simulator: the control routes (`/_sim/state|faults|reset`), the
- * outage and latency faults, body reading and a clean close. A simulator supplies only its vendor's API.
+ * The HTTP(S) server under every vendor simulator: the control routes (`/_sim/state|faults|reset|locks`),
+ * the outage and latency faults, body reading and a clean close. A simulator supplies only its vendor's API.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as TlsServerOptions } from 'node:https';
@@ -45,6 +45,12 @@ export interface SimServerOptions<S, F extends BaseFaults> {
   /** Restores the vendor's seeded state (faults are restored by the server). */
   reset(): void;
   state(): S;
+  /**
+   * `POST /_sim/locks {"count": n}`: the simulator has at least `n` locks from now on, numbered as its seed
+   * numbers them, and keeps that many through `reset()`; none is removed. Answers what the route answers.
+   * Without it the route is not served.
+   */
+  setLocks?(count: number): unknown;
   handle(req: SimRequest, faults: F): SimReply | Promise<SimReply>;
 }
 
@@ -62,6 +68,27 @@ export interface VendorSimulator<S, F extends BaseFaults> {
 export type SimServer<S, F extends BaseFaults> = VendorSimulator<S, F>;
 
 const MAX_BODY = 1_000_000;
+
+/** The most locks `/_sim/locks` and `SIM_LOCKS` ask a simulator for. */
+export const MAX_SIM_LOCKS = 100_000;
+
+/** Whether a value is a lock count a simulator takes: an integer 1..MAX_SIM_LOCKS. */
+export function isSimLockCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_SIM_LOCKS;
+}
+
+/** The count a `/_sim/locks` body asks for, or the 400 that says what is wrong with the body. */
+export function requestedLockCount(body: string): number | SimReply {
+  let count: unknown;
+  try {
+    count = (JSON.parse(body) as { count?: unknown } | null)?.count;
+  } catch {
+    count = undefined;
+  }
+  return isSimLockCount(count)
+    ? count
+    : { status: 400, body: { error: `body must be {"count": n}, n an integer 1..${MAX_SIM_LOCKS}` } };
+}
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -108,6 +135,11 @@ export async function startSimServer<S, F extends BaseFaults>(
         if (url.pathname === '/_sim/faults' && req.method === 'POST') {
           faults = { ...faults, ...(JSON.parse(body || '{}') as Partial<F>) };
           return send(res, { status: 200, body: faults });
+        }
+        if (url.pathname === '/_sim/locks' && req.method === 'POST' && o.setLocks) {
+          const count = requestedLockCount(body);
+          if (typeof count !== 'number') return send(res, count);
+          return send(res, { status: 200, body: o.setLocks(count) });
         }
         return send(res, { status: 404, body: { error: 'not found' } });
       }

@@ -1,7 +1,7 @@
 /**
  * Simulated mode: every simulator at its fixed port from SIMULATOR_BASE_PORT. A simulator already
  * listening there (started by `npm run simulators`) is used instead of a new one, so vendor state outlives
- * a restart of the service.
+ * a restart of the service. Each simulator started here has SIM_LOCKS locks (doors) when that is set.
  */
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -42,9 +42,16 @@ export interface RunningSimulators {
   close(): Promise<void>;
 }
 
+export interface EnsureSimulatorsOptions {
+  /** Start the simulators not yet listening (otherwise only those running elsewhere are used). */
+  startMissing: boolean;
+  /** Locks (doors) of each simulator started here (SIM_LOCKS); each simulator's own default when unset. */
+  locks?: number;
+}
+
 export async function ensureSimulators(
   base: number,
-  opts: { startMissing: boolean },
+  opts: EnsureSimulatorsOptions,
 ): Promise<RunningSimulators> {
   const ports = simulatorPorts(base);
   const owned: { close(): Promise<void> }[] = [];
@@ -61,17 +68,21 @@ export async function ensureSimulators(
     started.push(name);
     return sim;
   };
-  await ensure('ttlock', (port) => startTtlockSimulator({ port }));
-  await ensure('salto-ks', (port) => startSaltoKsSimulator({ port }));
-  await ensure('salto-space', (port) => startSaltoSpaceSimulator({ port }));
+  const { locks } = opts;
+  await ensure('ttlock', (port) => startTtlockSimulator({ port, lockCount: locks }));
+  await ensure('salto-ks', (port) => startSaltoKsSimulator({ port, lockCount: locks }));
+  await ensure('salto-space', (port) => startSaltoSpaceSimulator({ port, doorCount: locks }));
   // Vostio's mTLS material is kept on disk beside its port, so a service started later reads the same;
   // it is read only for a simulator another process runs, and made only with a simulator.
   const vostioCerts = join(tmpdir(), 'lock-integration-simulators', `vostio-${ports.vostio}`);
-  const vostio = await ensure('vostio', (port) => startVostioSimulator({ port, certDir: vostioCerts }));
+  const vostio = await ensure('vostio', (port) =>
+    startVostioSimulator({ port, certDir: vostioCerts, doorCount: locks }),
+  );
   const vostioTls: VostioClientTls | undefined =
     vostio === 'elsewhere' ? vostioClientTls(vostioCerts) : vostio?.clientTls;
-  // Seam simulated is Seam's own fake, seeded (devices august_device_1, august_device_2, schlage_device_id).
-  await ensure('seam', (port) => startSeamFake({ port }));
+  // Seam simulated is Seam's own fake, seeded (devices august_device_1, august_device_2, schlage_device_id;
+  // with SIM_LOCKS, more August locks).
+  await ensure('seam', (port) => startSeamFake({ port, lockCount: locks }));
   return {
     defaults: {
       ttlock: { baseUrl: `http://127.0.0.1:${ports.ttlock}`, ...TTLOCK_SIM_DEFAULTS },

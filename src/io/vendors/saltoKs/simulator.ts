@@ -160,6 +160,8 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
   const spentTokens = new Set<string>();
   const revokedFamilies = new Set<string>();
   let refreshUses = 0;
+  /** Locks a reset seeds: the option's, or more once `/_sim/locks` asked for more. */
+  let lockCount = opts.lockCount ?? 10;
 
   function reset() {
     locks = new Map();
@@ -182,16 +184,31 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     seed('site-admin', 'Site', 'Administrator', '9170352');
     for (let i = 0; i < (opts.staffUsers ?? 3); i++)
       seed(`staff-${i + 1}`, 'Staff', `Member ${i + 1}`, String(5_000_000 + i * 7919));
-    for (let i = 0; i < (opts.lockCount ?? 10); i++) {
-      const id = `0e5a17a0-0000-4000-8000-${String(1001 + i).padStart(12, '0')}`;
-      locks.set(id, {
-        id,
-        name: `Room ${201 + i}`,
-        customer_reference: `room-${201 + i}`,
-        online: true,
-        keypad: true,
-      });
-    }
+    seedLocks(lockCount);
+  }
+
+  /** Lock `i` of the seed (0-based): "Room 201 + i", its id ending in 1001 + i. */
+  function seedLock(i: number) {
+    const id = `0e5a17a0-0000-4000-8000-${String(1001 + i).padStart(12, '0')}`;
+    locks.set(id, {
+      id,
+      name: `Room ${201 + i}`,
+      customer_reference: `room-${201 + i}`,
+      online: true,
+      keypad: true,
+    });
+  }
+
+  /** Seeds the locks missing up to `count` (locks are only ever added, in seed order). */
+  function seedLocks(count: number) {
+    for (let i = locks.size; i < count; i++) seedLock(i);
+  }
+
+  /** `/_sim/locks`: at least `count` locks, now and after a reset. */
+  function setLocks(count: number) {
+    lockCount = Math.max(lockCount, count);
+    seedLocks(lockCount);
+    return { locks: [...locks.keys()] };
   }
 
   /** Either client authentication IdentityServer takes: Basic, or the form's client_id/client_secret. */
@@ -435,6 +452,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     initialFaults: { latencyMs: 0, outage: false, rateLimited: false, errorRate: 0 },
     reset,
     state,
+    setLocks,
     handle(req, f) {
       if (req.path === '/connect/token' && req.method === 'POST') return token(req);
       if (req.path === '/connect/revocation' && req.method === 'POST') return revocation(req);

@@ -154,17 +154,34 @@ export async function startSaltoSpaceSimulator(
   let cards = new Map<string, { validFrom: string; validUntil: string; doors: string[] }>();
   /** Encodes waiting for a card, by encoder. */
   const waiting = new Map<string, (presented: boolean) => void>();
+  /** Doors a reset seeds: the option's, or more once `/_sim/locks` asked for more. */
+  let doorCount = opts.doorCount ?? 10;
 
   function reset() {
     doors = new Map();
     users = new Map();
     blacklist = new Map();
     cards = new Map();
-    for (let i = 0; i < (opts.doorCount ?? 10); i++) {
-      const id = `R${401 + i}`;
-      const online = i % 2 === 0;
-      doors.set(id, { id, name: `Room ${401 + i}`, online, comm: online, knownBlacklist: new Set() });
-    }
+    seedDoors(doorCount);
+  }
+
+  /** Door `i` of the seed (0-based): `R401 + i`, every other one online. */
+  function seedDoor(i: number) {
+    const id = `R${401 + i}`;
+    const online = i % 2 === 0;
+    doors.set(id, { id, name: `Room ${401 + i}`, online, comm: online, knownBlacklist: new Set() });
+  }
+
+  /** Seeds the doors missing up to `count` (doors are only ever added, in seed order). */
+  function seedDoors(count: number) {
+    for (let i = doors.size; i < count; i++) seedDoor(i);
+  }
+
+  /** `/_sim/locks`: at least `count` doors, now and after a reset. */
+  function setLocks(count: number) {
+    doorCount = Math.max(doorCount, count);
+    seedDoors(doorCount);
+    return { locks: [...doors.keys()] };
   }
 
   /** A new key for the user, replacing its previous one (one key per user). */
@@ -384,6 +401,7 @@ export async function startSaltoSpaceSimulator(
     },
     reset,
     state,
+    setLocks,
     handle,
   });
   const door = (id: string) => {

@@ -11,10 +11,13 @@
  *   not as an HTTP error;
  * - remote unlocking is an action attempt: `pending`, then `success`, or `error` for a jammed lock, or
  *   `pending` for ever for a lock that does not answer; a device may not allow it (`can_remotely_unlock`).
+ * Its one control route of its own is `POST /_sim/locks` (the fake's are `/_fake/*`; it has no reset).
  * Loaded lazily, so the service does not load it unless it simulates Seam.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Database } from '@seamapi/fake-seam-connect';
+import { requestedLockCount } from '../simServer.ts';
 
 export const SEAM_FAKE_API_KEY = 'seam_apikey1_token';
 const WORKSPACE = 'seed_workspace_1';
@@ -39,6 +42,8 @@ export interface SeamFake {
 
 export interface SeamFakeOptions {
   port?: number;
+  /** Locks the workspace has: the seed's three, and more numbered on from them (as `/_sim/locks`). */
+  lockCount?: number;
   /** Items per page of a list (3). */
   pageSize?: number;
   /** Reads of a new access code that still say `setting` (1). */
@@ -51,12 +56,69 @@ interface AccessCode extends Json {
   device_id?: string;
   code?: string;
 }
+type Device = Database['devices'][number];
+interface Answer {
+  status: number;
+  type: string;
+  text: string;
+}
+
+/** A lock as the adapter counts one: a device of the seeded workspace that takes access codes. */
+const isLock = (d: Device) => d.workspace_id === WORKSPACE && d.can_program_online_access_codes === true;
+/** The fake's `addDevice` copies the whole device list on each call: locks are made this many at a time. */
+const LOCK_BATCH = 500;
+
+/** August lock `n`, made as the seed makes `august_device_1` and `_2` (John's August account). */
+const augustLock = (n: number): Parameters<Database['addDevice']>[0] => ({
+  device_id: `august_device_${n}`,
+  connected_account_id: 'john_connected_account_id',
+  device_type: 'august_lock',
+  name: `Door ${n}`,
+  workspace_id: WORKSPACE,
+  can_remotely_lock: true,
+  can_remotely_unlock: true,
+  can_program_online_access_codes: true,
+  properties: { name: `Fake August Lock ${n}`, manufacturer: 'august', locked: true },
+});
 
 export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFake> {
-  const { createFake } = await import('@seamapi/fake-seam-connect');
+  const { createDatabase, createFake } = await import('@seamapi/fake-seam-connect');
   const fake = await createFake();
   await fake.seed();
   await fake.startServer();
+
+  /**
+   * The workspace has at least `count` locks: the seed's, then August locks numbered on from the seed's
+   * (`august_device_3`…), made by the fake's own `addDevice`. As that copies every device on each call (tens
+   * of thousands of locks would take minutes), they are made in batches on a scratch database and added to
+   * the fake's in one step. Answers every lock's device id, in order.
+   */
+  async function addLocks(count: number): Promise<string[]> {
+    const state = await fake.toJSON();
+    const locks = state.devices.filter(isLock);
+    const next = state.devices.filter((d) => /^august_device_\d+$/.test(d.device_id)).length + 1;
+    const missing = count - locks.length;
+    const made: Device[] = [];
+    const scratch = createDatabase();
+    for (let from = 0; from < missing; from += LOCK_BATCH) {
+      scratch.setState({ devices: [] });
+      for (let k = from; k < Math.min(missing, from + LOCK_BATCH); k++)
+        scratch.addDevice(augustLock(next + k));
+      made.push(...scratch.devices);
+    }
+    if (made.length > 0) await fake.loadJSON({ ...state, devices: [...state.devices, ...made] });
+    return [...locks, ...made].map((d) => d.device_id);
+  }
+
+  /** `POST /_sim/locks {"count": n}`, as every simulator takes it. */
+  async function simLocks(raw: string): Promise<Answer> {
+    const count = requestedLockCount(raw);
+    return typeof count === 'number'
+      ? { status: 200, type: 'application/json', text: JSON.stringify({ locks: await addLocks(count) }) }
+      : { status: count.status, type: 'application/json', text: JSON.stringify(count.body) };
+  }
+
+  if (opts.lockCount) await addLocks(opts.lockCount);
   const upstream = String(fake.serverUrl).replace('localhost', '127.0.0.1');
   const pageSize = opts.pageSize ?? 3;
   const settingReads = opts.settingReads ?? 1;
@@ -240,6 +302,17 @@ export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFak
     return r;
   }
 
+  const passThrough = (req: IncomingMessage, raw: string, auth: string): Promise<Answer> =>
+    fetch(`${upstream}${req.url ?? '/'}`, {
+      method: req.method ?? 'GET',
+      headers: { 'content-type': 'application/json', authorization: auth },
+      ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body: raw }),
+    }).then(async (r) => ({
+      status: r.status,
+      type: r.headers.get('content-type') ?? 'application/json',
+      text: await r.text(),
+    }));
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let raw = '';
     req.on('data', (d: Buffer) => {
@@ -254,19 +327,13 @@ export async function startSeamFake(opts: SeamFakeOptions = {}): Promise<SeamFak
       } catch {
         body = {};
       }
-      // Control routes and anything not a POST pass straight through to the fake.
+      // The fake's control routes and anything not a POST pass straight through to the fake.
       const answer =
-        req.method === 'POST' && !path.startsWith('/_fake')
-          ? handle(path, body, auth)
-          : fetch(`${upstream}${req.url ?? '/'}`, {
-              method: req.method ?? 'GET',
-              headers: { 'content-type': 'application/json', authorization: auth },
-              ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body: raw }),
-            }).then(async (r) => ({
-              status: r.status,
-              type: r.headers.get('content-type') ?? 'application/json',
-              text: await r.text(),
-            }));
+        req.method !== 'POST' || path.startsWith('/_fake')
+          ? passThrough(req, raw, auth)
+          : path === '/_sim/locks'
+            ? simLocks(raw)
+            : handle(path, body, auth);
       answer.then(
         (a) => {
           res.writeHead(a.status, { 'content-type': a.type });

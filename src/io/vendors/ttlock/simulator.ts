@@ -1,7 +1,7 @@
 /**
  * A TTLock Open API v3 simulator: a real HTTP server with the vendor's awkward parts — HTTP 200 with
  * `errcode` on failure, the ±5 min `date` check, md5 passwords, 250 custom passcodes per lock, and a
- * repeated `keyboardPwd/add` creating a second passcode. Control routes: `/_sim/state|faults|reset`.
+ * repeated `keyboardPwd/add` creating a second passcode. Control routes: `/_sim/state|faults|reset|locks`.
  */
 import { createHash } from 'node:crypto';
 import { type BaseFaults, startSimServer, type VendorSimulator } from '../simServer.ts';
@@ -151,6 +151,8 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   let clockDrift = new Map<number, number>();
   let addTypes = new Map<number, string>();
   let remoteUnlockOff = new Set<number>();
+  /** Locks a reset seeds: the option's, or more once `/_sim/locks` asked for more. */
+  let lockCount = opts.lockCount ?? 10;
 
   function reset() {
     wifi = new Map();
@@ -164,21 +166,36 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     ekeys = new Map();
     appAccounts = new Set(['guest.one@example.com', 'guest.two@example.com']);
     busyUntil.clear();
-    for (let i = 0; i < (opts.lockCount ?? 10); i++) {
-      const lockId = 7001 + i;
-      const room = 101 + i;
-      locks.set(lockId, {
-        lockId,
-        lockName: `Room ${room}`,
-        lockAlias: `Room ${room}`,
-        lockMac:
-          `AA:BB:CC:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`.toUpperCase(),
-        electricQuantity: 90 - (i % 50),
-        hasGateway: 1,
-        featureValue: 'F44354CD5F3',
-      });
-      passcodes.set(lockId, []);
-    }
+    seedLocks(lockCount);
+  }
+
+  /** Lock `i` of the seed (0-based): lock id 7001 + i, "Room 101 + i". */
+  function seedLock(i: number) {
+    const lockId = 7001 + i;
+    const room = 101 + i;
+    const octet = (n: number) => (n & 255).toString(16).padStart(2, '0');
+    locks.set(lockId, {
+      lockId,
+      lockName: `Room ${room}`,
+      lockAlias: `Room ${room}`,
+      lockMac: `AA:BB:CC:${octet(i >> 16)}:${octet(i >> 8)}:${octet(i)}`.toUpperCase(),
+      electricQuantity: 90 - (i % 50),
+      hasGateway: 1,
+      featureValue: 'F44354CD5F3',
+    });
+    passcodes.set(lockId, []);
+  }
+
+  /** Seeds the locks missing up to `count` (locks are only ever added, in seed order). */
+  function seedLocks(count: number) {
+    for (let i = locks.size; i < count; i++) seedLock(i);
+  }
+
+  /** `/_sim/locks`: at least `count` locks, now and after a reset. */
+  function setLocks(count: number) {
+    lockCount = Math.max(lockCount, count);
+    seedLocks(lockCount);
+    return { locks: [...locks.keys()].map(String) };
   }
 
   const fail = (errcode: number, errmsg: string) => ({ errcode, errmsg, description: errmsg });
@@ -630,6 +647,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     },
     reset,
     state,
+    setLocks,
     handle(req, faults) {
       const params = new URLSearchParams(req.query);
       if (req.method === 'POST' && req.body)
