@@ -1,0 +1,100 @@
+/**
+ * `npm run bench:clients`: REST issuance (`POST /key-credentials`, closed loop) with the zero-cost vendor the
+ * peers have (BENCH_VENDOR=memory), at 32, 1, 8 and 128 clients, each count followed at once by the Restate
+ * and DBOS peers (../shared/bench) at the same count, so every ratio comes from the same minutes of this
+ * shared VM. Writes `bench/results/<time>-<commit>-clients.json`. Sizes: BENCH_REST (5000; 500 at one
+ * client), BENCH_CLIENT_COUNTS (`32,1,8,128`). A peer whose script is absent is left out.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+interface Figure {
+  n: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+const counts = (process.env.BENCH_CLIENT_COUNTS ?? '32,1,8,128').split(',').map(Number);
+const size = Number(process.env.BENCH_REST ?? 5000);
+const peers = {
+  restatePeer: '../shared/bench/peer-restate/run.sh',
+  // DBOS at one client is not run: its figure there was never part of the comparison (issue 15's targets).
+  dbosPeer: '../shared/bench/peer-dbos/run.sh',
+} as const;
+
+/** This service's REST run at `c` clients, through `npm run bench -- rest` (its own database and streams). */
+async function ours(c: number, n: number): Promise<Figure & { eventLoopDelayMs: unknown }> {
+  const { stdout } = await run('npm', ['run', '-s', 'bench', '--', 'rest'], {
+    env: { ...process.env, BENCH_VENDOR: 'memory', BENCH_CLIENTS: String(c), BENCH_REST: String(n) },
+    maxBuffer: 1 << 24,
+  });
+  const file = /results in (\S+)/.exec(stdout)?.[1];
+  if (!file) throw new Error(`no result file in: ${stdout.slice(-2000)}`);
+  const r = (JSON.parse(readFileSync(file, 'utf8')) as { restIssuance: Record<string, number> }).restIssuance;
+  return {
+    n,
+    perSecond: r.settledPerSecond ?? Number.NaN,
+    p50: r.p50 ?? Number.NaN,
+    p99: r.p99 ?? Number.NaN,
+    eventLoopDelayMs: r.eventLoopDelayMs,
+  };
+}
+
+/** A peer's run (its script prints one JSON line last: `{n, c, seconds, perSecond, p50, p99, errors}`). */
+async function peer(script: string, c: number, n: number): Promise<Figure> {
+  const { stdout } = await run('bash', [script], {
+    env: { ...process.env, N: String(n), C: String(c) },
+    maxBuffer: 1 << 24,
+  });
+  const r = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, number | string>;
+  return { n, perSecond: Number(r.perSecond), p50: Number(r.p50), p99: Number(r.p99) };
+}
+
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+
+const results: Record<string, Record<string, Figure>> = { ours: {}, restatePeer: {}, dbosPeer: {} };
+const ratios: Record<string, Record<string, { throughput: number; p50: number; p99: number }>> = {
+  restate: {},
+  dbos: {},
+};
+for (const c of counts) {
+  const n = c === 1 ? Math.min(size, 500) : size;
+  const key = `c${c}`;
+  const mine = await ours(c, n);
+  results.ours![key] = mine;
+  console.log(`${key} here: ${JSON.stringify(mine)}`);
+  for (const [name, script] of Object.entries(peers)) {
+    if (!existsSync(script) || (name === 'dbosPeer' && c === 1)) continue;
+    const p = await peer(script, c, n);
+    results[name]![key] = p;
+    ratios[name === 'restatePeer' ? 'restate' : 'dbos']![key] = {
+      throughput: ratio(mine.perSecond, p.perSecond),
+      p50: ratio(mine.p50, p.p50),
+      p99: ratio(mine.p99, p.p99),
+    };
+    console.log(`${key} ${name}: ${JSON.stringify(p)}`);
+  }
+}
+
+const { stdout: commit } = await run('git', ['rev-parse', '--short=7', 'HEAD']);
+const at = new Date().toISOString();
+mkdirSync('bench/results', { recursive: true });
+const file = `bench/results/${at.slice(0, 19).replace(/:/g, '')}-${commit.trim()}-clients.json`;
+writeFileSync(
+  file,
+  `${JSON.stringify(
+    {
+      at,
+      note: 'REST POST /key-credentials closed loop per client count (BENCH_VENDOR=memory), each count followed at once by the Restate and DBOS peers at the same count (bench/clients.ts).',
+      ...results,
+      ratios,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`results in ${file}`);
