@@ -1,6 +1,6 @@
 /**
  * Finds the adapter for a property's vendor: reads the property's adapter setting from the read model
- * (cached briefly), and keeps one adapter and one circuit breaker per tenant, property and configuration.
+ * (cached at most `cacheMs`, read again ahead of expiry and once for all callers: `refreshingCache.ts`), and keeps one adapter and one circuit breaker per tenant, property and configuration.
  *
  * Simulated mode uses the vendor's simulator whatever a tenant stored (tenant URLs are ignored). Live mode
  * uses the tenant's config: `secret:NAME` references are the property's own vendor secrets (sealed, per
@@ -21,6 +21,7 @@ import { CircuitBreaker } from './circuitBreaker.ts';
 import { wrapAdapterCalls } from './guardedAdapter.ts';
 import { configUrlProblem, type EgressPolicy, egressForTenant } from './egress.ts';
 import { type LockAdapter, VendorError } from './port.ts';
+import { createRefreshingCache } from './refreshingCache.ts';
 import type { CurrentSecrets, VendorSecretStore } from './vendorSecrets.ts';
 
 export interface ResolvedAdapter {
@@ -121,8 +122,8 @@ function confirmingSuccess(adapter: LockAdapter, onSuccess: () => Promise<boolea
 
 export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolver {
   const cacheMs = o.cacheMs ?? 2000;
-  const settings = new Map<string, { at: number; value: Settings }>();
-  const secretCache = new Map<string, { at: number; value: CurrentSecrets }>();
+  const settings = createRefreshingCache<Settings>({ clock: o.clock, ttlMs: cacheMs });
+  const secretCache = createRefreshingCache<CurrentSecrets>({ clock: o.clock, ttlMs: cacheMs });
   const adapters = new Map<string, ResolvedAdapter>();
   /** The adapter key each tenant/property/vendor uses now: a rotated secret replaces the old adapter. */
   const latest = new Map<string, string>();
@@ -169,13 +170,11 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
     if (names.length === 0) return { values: new Map<string, string>(), versions: {}, hasOlder: false };
     if (!o.secretStore) throw new LockError('LOCK.VENDOR_NOT_ENABLED', 'vendor secrets are not available');
     // The names are part of the key: a config that starts naming another secret must not skip its check.
+    const store = o.secretStore;
     const cacheKey = `${tenantId}:${propertyId}:${vendor}:${[...names].sort().join(',')}`;
-    const cached = secretCache.get(cacheKey);
-    const now = o.clock.now().getTime();
-    if (cached && !fresh && now - cached.at <= cacheMs) return cached.value;
-    const value = await o.secretStore.current({ tenantId, propertyId, vendor }, names);
-    secretCache.set(cacheKey, { at: now, value });
-    return value;
+    return secretCache.get(cacheKey, () => store.current({ tenantId, propertyId, vendor }, names), {
+      fresh,
+    });
   }
 
   async function live(
@@ -239,7 +238,7 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
                 .health()
                 .then(() => o.secretStore?.destroyOlder(address, versions))
                 .then(() => {
-                  for (const k of secretCache.keys()) if (k.startsWith(`${scope}:`)) secretCache.delete(k);
+                  secretCache.invalidate((k) => k.startsWith(`${scope}:`));
                   return true;
                 })
                 .catch(() => false),
@@ -251,21 +250,22 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
 
   return {
     async resolve(tenantId, propertyId, vendor, options = {}) {
-      const cacheKey = `${tenantId}:${propertyId}`;
-      let s = settings.get(cacheKey);
-      if (!s || options.fresh || o.clock.now().getTime() - s.at > cacheMs) {
-        const row = await withTenant(o.runtimeDb, tenantId, (tx) =>
-          tx
-            .selectFrom('properties')
-            .select('vendor_adapters')
-            .where('id', '=', propertyId)
-            .executeTakeFirst(),
-        );
-        if (!row) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${propertyId}`);
-        s = { at: o.clock.now().getTime(), value: row.vendor_adapters as Settings };
-        settings.set(cacheKey, s);
-      }
-      const setting = Object.hasOwn(s.value, vendor) ? s.value[vendor] : undefined;
+      const configured = await settings.get(
+        `${tenantId}:${propertyId}`,
+        async () => {
+          const row = await withTenant(o.runtimeDb, tenantId, (tx) =>
+            tx
+              .selectFrom('properties')
+              .select('vendor_adapters')
+              .where('id', '=', propertyId)
+              .executeTakeFirst(),
+          );
+          if (!row) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${propertyId}`);
+          return row.vendor_adapters as Settings;
+        },
+        { fresh: options.fresh === true },
+      );
+      const setting = Object.hasOwn(configured, vendor) ? configured[vendor] : undefined;
       if (!setting)
         throw new LockError(
           'LOCK.VENDOR_NOT_ENABLED',

@@ -1,0 +1,85 @@
+/**
+ * A short-lived cache of reads (a property's adapter settings, its vendor secrets) that never makes a hot
+ * path wait for a read it can avoid, and never serves a value older than `ttlMs`:
+ * - One read per key at a time: callers that find the value missing or expired share the read in flight.
+ *   Without it, every vendor call in flight when the value expired read it again (one transaction each);
+ *   under load those reads queued behind the group commit, and were the slowest 2% of REST issuances.
+ * - Read again ahead of expiry: a value older than `refreshAfterMs` is answered at once while one read
+ *   replaces it, so under steady use nobody waits for the read at all.
+ * - A value's age is counted from when its read started (what it says may have changed since then).
+ * - `fresh` reads now, without joining a read that started earlier, for callers a stale value must not decide.
+ * - `invalidate` forgets values, and a read in flight at that moment does not store what it read.
+ */
+import type { Clock } from '../../ids.ts';
+
+export interface RefreshingCacheOptions {
+  clock: Clock;
+  /** No value older than this is answered. */
+  ttlMs: number;
+  /** A value older than this is read again in the background (default three quarters of `ttlMs`). */
+  refreshAfterMs?: number;
+}
+
+export interface RefreshingCache<V> {
+  get(key: string, read: () => Promise<V>, options?: { fresh?: boolean }): Promise<V>;
+  /** Forgets the values whose key matches; reads in flight for them store nothing. */
+  invalidate(matches: (key: string) => boolean): void;
+}
+
+interface Entry<V> {
+  value: V;
+  /** When the read that gave it started. */
+  at: number;
+}
+
+export function createRefreshingCache<V>(o: RefreshingCacheOptions): RefreshingCache<V> {
+  const refreshAfterMs = o.refreshAfterMs ?? Math.floor(o.ttlMs * 0.75);
+  const values = new Map<string, Entry<V>>();
+  const reading = new Map<string, Promise<V>>();
+  /** Bumped by `invalidate`: a read started under an older generation does not store its value. */
+  const generations = new Map<string, number>();
+  const now = () => o.clock.now().getTime();
+
+  async function readAndStore(key: string, read: () => Promise<V>): Promise<V> {
+    const at = now();
+    const generation = generations.get(key) ?? 0;
+    const value = await read();
+    const stored = values.get(key);
+    if ((generations.get(key) ?? 0) === generation && (!stored || stored.at <= at))
+      values.set(key, { value, at });
+    return value;
+  }
+
+  /** The read in flight for a key, or a new one. */
+  function shared(key: string, read: () => Promise<V>): Promise<V> {
+    const inFlight = reading.get(key);
+    if (inFlight) return inFlight;
+    const p = readAndStore(key, read).finally(() => {
+      if (reading.get(key) === p) reading.delete(key);
+    });
+    reading.set(key, p);
+    return p;
+  }
+
+  return {
+    get(key, read, options = {}) {
+      if (options.fresh) return readAndStore(key, read);
+      const entry = values.get(key);
+      const age = entry ? now() - entry.at : Number.POSITIVE_INFINITY;
+      if (entry && age <= o.ttlMs) {
+        // A failed refresh is left for the first caller that must wait for a read to see.
+        if (age > refreshAfterMs) shared(key, read).catch(() => undefined);
+        return Promise.resolve(entry.value);
+      }
+      return shared(key, read);
+    },
+    invalidate(matches) {
+      for (const key of new Set([...values.keys(), ...reading.keys()])) {
+        if (!matches(key)) continue;
+        values.delete(key);
+        reading.delete(key);
+        generations.set(key, (generations.get(key) ?? 0) + 1);
+      }
+    },
+  };
+}
