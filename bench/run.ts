@@ -23,6 +23,7 @@ import { webhookIngest } from './webhookIngest.ts';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { startTracing } from '../src/observability/tracing.ts';
+import { timelineRecorder } from './timeline.ts';
 
 const run = promisify(execFile);
 const chosen = new Set(
@@ -35,15 +36,23 @@ const size = (name: string, d: number) => Number(process.env[name] ?? d);
 /**
  * BENCH_TRACE: `ids` (default, as `npm start` without a collector: trace ids made, propagated and logged, no
  * span recorded), `off` (no tracing installed at all), `export` (every span recorded and handed, in batches,
- * to an exporter that drops it: what a collector costs this process, short of the network).
+ * to an exporter that drops it: what a collector costs this process, short of the network), `timeline` (every
+ * span kept in process; the REST result gets its requests' step-by-step timeline: `timeline.ts`).
  */
 const traceMode = process.env.BENCH_TRACE ?? 'ids';
 const droppingExporter: SpanExporter = {
   export: (_spans, done) => done({ code: ExportResultCode.SUCCESS }),
   shutdown: async () => {},
 };
+const timeline = traceMode === 'timeline' ? timelineRecorder() : null;
 if (traceMode !== 'off')
-  await startTracing(traceMode === 'export' ? { exporter: droppingExporter, batch: true } : {});
+  await startTracing(
+    traceMode === 'export'
+      ? { exporter: droppingExporter, batch: true }
+      : timeline
+        ? { exporter: timeline.exporter }
+        : {},
+  );
 
 async function machine() {
   const nc = await natsConnect({ servers: NATS_URL });
@@ -129,7 +138,11 @@ if (chosen.has('events') || chosen.has('rest') || chosen.has('webhooks')) {
       results.restIssuance = {
         target: '>= 800 settled/s, p99 <= 100 ms',
         ...r,
+        tracing: traceMode,
         profile: await metricsProfile(env.service.metrics),
+        ...(timeline
+          ? { timeline: timeline.report('POST /api/v1/key-credentials', size('BENCH_REST', 5000)) }
+          : {}),
       };
       log('REST closed loop', r);
     }
