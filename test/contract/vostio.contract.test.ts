@@ -79,6 +79,14 @@ describe('vostio: mutual TLS and Vostio Online', () => {
     return e as VendorError;
   };
 
+  /**
+   * Under TLS 1.3 the client sends its request before the server has judged its certificate; the server's
+   * alert (AUTH) reaches the client only if the server's close does not overtake it: a close with the
+   * request unread is a reset, which discards the alert (OFFLINE). Which comes first is the machine's timing
+   * (this test saw both under load); either way nothing went through.
+   */
+  const REFUSED_CLIENT_CERTIFICATE = ['AUTH', 'OFFLINE'];
+
   it('vostio: a client certificate from another CA is refused, even with the right name', async () => {
     const stranger = issueCertificate(
       createCertificateAuthority('not the integration CA'),
@@ -86,14 +94,14 @@ describe('vostio: mutual TLS and Vostio Online', () => {
       'client',
     );
     const e = await refusal(adapterFor(sim, { cert: stranger.certPem, key: stranger.keyPem }).listLocks());
-    expect(e.failure).toBe('OFFLINE');
+    expect(REFUSED_CLIENT_CERTIFICATE).toContain(e.failure);
     // The same call with the integration's certificate goes through: the certificate made the difference.
     expect(await adapterFor(sim).listLocks()).toHaveLength(2);
   });
 
   it('vostio: a client without a certificate is refused', async () => {
     const e = await refusal(adapterFor(sim, { cert: '', key: '' }).listLocks());
-    expect(e.failure).toBe('OFFLINE');
+    expect(REFUSED_CLIENT_CERTIFICATE).toContain(e.failure);
   });
 
   it('vostio: a server certificate the adapter does not trust is AUTH, not retried as an outage', async () => {

@@ -57,7 +57,8 @@ export function createVendorHttp(opts: {
       if (e instanceof errors.HeadersTimeoutError || e instanceof errors.BodyTimeoutError || deadline.aborted)
         throw new VendorError('TIMEOUT', `${what} timed out`);
       // The vendor's certificate failed verification (or a TLS alert arrived in the handshake): retrying
-      // will not help. A client certificate refused under TLS 1.3 shows only as a closed socket (OFFLINE).
+      // will not help. A client certificate refused under TLS 1.3 shows as the server's alert (AUTH), or,
+      // when the server's reset overtakes the alert, only as a closed socket (OFFLINE).
       if (isTlsTrustFailure(e)) throw new VendorError('AUTH', `${what} TLS refused`, { cause: e });
       // The egress policy refused the address: configuration, not an outage.
       if (isEgressRefusal(e)) throw new VendorError('PERMISSION', `${what} egress refused`, { cause: e });
