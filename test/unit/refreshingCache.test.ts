@@ -142,4 +142,30 @@ describe('refreshing cache', () => {
     expect(await cache.get('t1:p2:ttlock', reads.read)).toBe('p2 secrets');
     expect(reads.count).toBe(3);
   });
+
+  it('a value not worth keeping is answered, not kept, and forgets what was kept', async () => {
+    const clock = manualClock();
+    const cache = createRefreshingCache<string | null>({ clock, ttlMs: 5000, keep: (v) => v !== null });
+    const reads = manualReads<string | null>();
+    const unknown = cache.get('made-up', reads.read);
+    reads.answer(0, null);
+    expect(await unknown).toBeNull();
+    const again = cache.get('made-up', reads.read);
+    expect(reads.count).toBe(2);
+    reads.answer(1, null);
+    await again;
+
+    const known = cache.get('endpoint', reads.read);
+    reads.answer(2, 'endpoint v1');
+    await known;
+    clock.advance(4000);
+    expect(await cache.get('endpoint', reads.read)).toBe('endpoint v1');
+    reads.answer(3, null);
+    await settled();
+    // Gone since: the next caller reads again rather than being answered the endpoint.
+    const gone = cache.get('endpoint', reads.read);
+    expect(reads.count).toBe(5);
+    reads.answer(4, null);
+    expect(await gone).toBeNull();
+  });
 });

@@ -9,15 +9,19 @@
  * - A value's age is counted from when its read started (what it says may have changed since then).
  * - `fresh` reads now, without joining a read that started earlier, for callers a stale value must not decide.
  * - `invalidate` forgets values, and a read in flight at that moment does not store what it read.
+ * - `keep` says which values are worth keeping (a webhook id that matches no endpoint is not): another is
+ *   answered to the callers of its read and forgets what was kept for its key.
  */
 import type { Clock } from '../../ids.ts';
 
-export interface RefreshingCacheOptions {
+export interface RefreshingCacheOptions<V> {
   clock: Clock;
   /** No value older than this is answered. */
   ttlMs: number;
   /** A value older than this is read again in the background (default three quarters of `ttlMs`). */
   refreshAfterMs?: number;
+  /** Whether a value read is kept (all by default). */
+  keep?: (value: V) => boolean;
 }
 
 export interface RefreshingCache<V> {
@@ -32,22 +36,28 @@ interface Entry<V> {
   at: number;
 }
 
-export function createRefreshingCache<V>(o: RefreshingCacheOptions): RefreshingCache<V> {
+export function createRefreshingCache<V>(o: RefreshingCacheOptions<V>): RefreshingCache<V> {
   const refreshAfterMs = o.refreshAfterMs ?? Math.floor(o.ttlMs * 0.75);
   const values = new Map<string, Entry<V>>();
   const reading = new Map<string, Promise<V>>();
-  /** Bumped by `invalidate`: a read started under an older generation does not store its value. */
-  const generations = new Map<string, number>();
+  /** The latest read started for a key, until it ends: only it stores, and `invalidate` takes it away. */
+  const latest = new Map<string, object>();
   const now = () => o.clock.now().getTime();
 
   async function readAndStore(key: string, read: () => Promise<V>): Promise<V> {
     const at = now();
-    const generation = generations.get(key) ?? 0;
-    const value = await read();
-    const stored = values.get(key);
-    if ((generations.get(key) ?? 0) === generation && (!stored || stored.at <= at))
-      values.set(key, { value, at });
-    return value;
+    const token = {};
+    latest.set(key, token);
+    try {
+      const value = await read();
+      if (latest.get(key) === token) {
+        if (o.keep && !o.keep(value)) values.delete(key);
+        else values.set(key, { value, at });
+      }
+      return value;
+    } finally {
+      if (latest.get(key) === token) latest.delete(key);
+    }
   }
 
   /** The read in flight for a key, or a new one. */
@@ -74,11 +84,11 @@ export function createRefreshingCache<V>(o: RefreshingCacheOptions): RefreshingC
       return shared(key, read);
     },
     invalidate(matches) {
-      for (const key of new Set([...values.keys(), ...reading.keys()])) {
+      for (const key of new Set([...values.keys(), ...latest.keys()])) {
         if (!matches(key)) continue;
         values.delete(key);
         reading.delete(key);
-        generations.set(key, (generations.get(key) ?? 0) + 1);
+        latest.delete(key);
       }
     },
   };

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { type Db, withTenant } from '../db/index.ts';
+import { createRefreshingCache } from './refreshingCache.ts';
 import type { SecretAddress, VendorSecretStore } from './vendorSecrets.ts';
 
 export const WEBHOOK_SECRET_NAME = 'webhook';
@@ -24,7 +25,12 @@ export interface WebhookEndpoint {
 export interface WebhookEndpoints {
   /** Creates the adapter's endpoint if it has none and makes `secret` its only secret; the endpoint's id. */
   set(a: SecretAddress, secret: string, by: string): Promise<string>;
-  /** The endpoint of a webhook id, or null (cached briefly: the ingress asks for every webhook). */
+  /**
+   * The endpoint of a webhook id, or null. Endpoints found are cached for `cacheMs` and read again ahead of
+   * expiry, once for all the webhooks arriving meanwhile (`refreshingCache.ts`): the ingress asks for every
+   * webhook. Ids that match none are not kept: made-up ids cannot fill the cache (the ingress's budget for
+   * refused requests bounds how often one reaches the database).
+   */
   find(webhookId: string): Promise<WebhookEndpoint | null>;
 }
 
@@ -35,7 +41,11 @@ export function createWebhookEndpoints(
 ): WebhookEndpoints {
   const cacheMs = o.cacheMs ?? 5000;
   const now = o.now ?? (() => Date.now());
-  const cache = new Map<string, { at: number; value: Promise<WebhookEndpoint | null> }>();
+  const cache = createRefreshingCache<WebhookEndpoint | null>({
+    clock: { now: () => new Date(now()) },
+    ttlMs: cacheMs,
+    keep: (e) => e !== null,
+  });
 
   async function load(webhookId: string): Promise<WebhookEndpoint | null> {
     const { rows } = await sql<{
@@ -75,25 +85,11 @@ export function createWebhookEndpoints(
       const { version } = await secrets.put(a, WEBHOOK_SECRET_NAME, secret, by);
       // The vendor is told the new secret at the same moment: the old one is of no further use.
       await secrets.destroyOlder(a, { [WEBHOOK_SECRET_NAME]: version });
-      cache.delete(webhookId);
+      cache.invalidate((k) => k === webhookId);
       return webhookId;
     },
     find(webhookId) {
-      const t = now();
-      const hit = cache.get(webhookId);
-      if (hit && t - hit.at <= cacheMs) return hit.value;
-      const value = load(webhookId);
-      cache.set(webhookId, { at: t, value });
-      // Only endpoints that exist stay cached: ids made up by a flood must not push real ones out (the
-      // ingress's budget for refused requests bounds how often a made-up id reaches the database).
-      value.then(
-        (e) => {
-          if (!e) cache.delete(webhookId);
-        },
-        () => cache.delete(webhookId),
-      );
-      if (cache.size > 10_000) cache.delete(cache.keys().next().value as string);
-      return value;
+      return cache.get(webhookId, () => load(webhookId));
     },
   };
 }
