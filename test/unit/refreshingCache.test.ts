@@ -168,4 +168,41 @@ describe('refreshing cache', () => {
     reads.answer(4, null);
     expect(await gone).toBeNull();
   });
+
+  it('a read that hangs, or started more than the lifetime ago, is not joined: a new one starts', async () => {
+    const clock = manualClock();
+    const cache = createRefreshingCache<string>({ clock, ttlMs: 2000 });
+    const reads = manualReads<string>();
+    const stuck = cache.get('p1', reads.read);
+    clock.advance(1999);
+    void cache.get('p1', reads.read);
+    expect(reads.count).toBe(1);
+    clock.advance(2);
+    const late = cache.get('p1', reads.read);
+    expect(reads.count).toBe(2);
+    reads.answer(1, 'read after the change');
+    expect(await late).toBe('read after the change');
+    // The hung read ends at last: it neither replaces the newer value nor is answered to later callers.
+    reads.answer(0, 'read before the change');
+    expect(await stuck).toBe('read before the change');
+    expect(await cache.get('p1', reads.read)).toBe('read after the change');
+    expect(reads.count).toBe(2);
+  });
+
+  it('invalidate also drops a read in flight that a failed fresh read left without a token', async () => {
+    const clock = manualClock();
+    const cache = createRefreshingCache<string>({ clock, ttlMs: 2000 });
+    const reads = manualReads<string>();
+    const shared = cache.get('t1:p1:ttlock', reads.read);
+    const fresh = cache.get('t1:p1:ttlock', reads.read, { fresh: true });
+    reads.fail(1, new Error('database down'));
+    await expect(fresh).rejects.toThrow('database down');
+    cache.invalidate((k) => k.startsWith('t1:p1:'));
+    const afterRotation = cache.get('t1:p1:ttlock', reads.read);
+    expect(reads.count).toBe(3);
+    reads.answer(0, 'secret before rotation');
+    reads.answer(2, 'secret after rotation');
+    expect(await shared).toBe('secret before rotation');
+    expect(await afterRotation).toBe('secret after rotation');
+  });
 });

@@ -251,7 +251,8 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
   return {
     async resolve(tenantId, propertyId, vendor, options = {}) {
       const configured = await settings.get(
-        `${tenantId}:${propertyId}`,
+        // JSON, not a joined string: ids may contain any separator.
+        JSON.stringify([tenantId, propertyId]),
         async () => {
           const row = await withTenant(o.runtimeDb, tenantId, (tx) =>
             tx

@@ -1,7 +1,9 @@
 /**
- * A short-lived cache of reads (a property's adapter settings, its vendor secrets) that never makes a hot
- * path wait for a read it can avoid, and never serves a value older than `ttlMs`:
- * - One read per key at a time: callers that find the value missing or expired share the read in flight.
+ * A short-lived cache of reads (a property's adapter settings, its vendor secrets, webhook endpoints) that
+ * never makes a hot path wait for a read it can avoid, and never answers a value whose read started more
+ * than `ttlMs` before the caller asked:
+ * - One read per key at a time: callers that find the value missing or expired share the read in flight,
+ *   if it started within `ttlMs` (a read that hangs, or is slower than that, is not joined: a new one starts).
  *   Without it, every vendor call in flight when the value expired read it again (one transaction each);
  *   under load those reads queued behind the group commit, and were the slowest 2% of REST issuances.
  * - Read again ahead of expiry: a value older than `refreshAfterMs` is answered at once while one read
@@ -39,7 +41,7 @@ interface Entry<V> {
 export function createRefreshingCache<V>(o: RefreshingCacheOptions<V>): RefreshingCache<V> {
   const refreshAfterMs = o.refreshAfterMs ?? Math.floor(o.ttlMs * 0.75);
   const values = new Map<string, Entry<V>>();
-  const reading = new Map<string, Promise<V>>();
+  const reading = new Map<string, { read: Promise<V>; at: number }>();
   /** The latest read started for a key, until it ends: only it stores, and `invalidate` takes it away. */
   const latest = new Map<string, object>();
   const now = () => o.clock.now().getTime();
@@ -60,15 +62,18 @@ export function createRefreshingCache<V>(o: RefreshingCacheOptions<V>): Refreshi
     }
   }
 
-  /** The read in flight for a key, or a new one. */
+  /** The read in flight for a key if it started within `ttlMs`, or a new one. */
   function shared(key: string, read: () => Promise<V>): Promise<V> {
     const inFlight = reading.get(key);
-    if (inFlight) return inFlight;
-    const p = readAndStore(key, read).finally(() => {
-      if (reading.get(key) === p) reading.delete(key);
-    });
-    reading.set(key, p);
-    return p;
+    if (inFlight && now() - inFlight.at <= o.ttlMs) return inFlight.read;
+    const entry = { read: readAndStore(key, read), at: now() };
+    void entry.read
+      .finally(() => {
+        if (reading.get(key) === entry) reading.delete(key);
+      })
+      .catch(() => undefined);
+    reading.set(key, entry);
+    return entry.read;
   }
 
   return {
@@ -84,7 +89,7 @@ export function createRefreshingCache<V>(o: RefreshingCacheOptions<V>): Refreshi
       return shared(key, read);
     },
     invalidate(matches) {
-      for (const key of new Set([...values.keys(), ...latest.keys()])) {
+      for (const key of new Set([...values.keys(), ...reading.keys(), ...latest.keys()])) {
         if (!matches(key)) continue;
         values.delete(key);
         reading.delete(key);

@@ -1,0 +1,65 @@
+/**
+ * The ingress's cache of webhook endpoints (`webhookEndpoints.ts` over `refreshingCache.ts`), against real
+ * PostgreSQL, counting the endpoint lookups its database runs: ids that match no endpoint are not kept (a
+ * flood of made-up ids cannot fill it), an endpoint found is, and setting a new secret is seen at once by
+ * the process that set it.
+ */
+import { randomUUID } from 'node:crypto';
+import type {
+  KyselyPlugin,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  RootOperationNode,
+} from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWebhookEndpoints } from '../../src/io/vendors/webhookEndpoints.ts';
+import { seedProperty } from '../support/fixtures.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
+
+function endpointLookups(): KyselyPlugin & { count: number } {
+  const plugin = {
+    count: 0,
+    transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
+      if (JSON.stringify(node).includes('lock_webhook_endpoint')) plugin.count += 1;
+      return node;
+    },
+    transformResult: async ({ result }: PluginTransformResultArgs) => result,
+  };
+  return plugin;
+}
+
+describe('webhook endpoint cache', () => {
+  let h: Harness;
+  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
+  let propertyId: string;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    ({ propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' }));
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('keeps endpoints found, not made-up ids, and sees a new secret at once', async () => {
+    const lookups = endpointLookups();
+    const endpoints = createWebhookEndpoints(
+      h.service.runtimeDb.withPlugin(lookups),
+      h.service.vendorSecrets,
+    );
+
+    expect(await endpoints.find('made-up-id')).toBeNull();
+    expect(await endpoints.find('made-up-id')).toBeNull();
+    expect(lookups.count).toBe(2);
+
+    const address = { tenantId, propertyId, vendor: 'ttlock' };
+    const webhookId = await endpoints.set(address, 'first secret', 'user:test');
+    expect(await endpoints.find(webhookId)).toMatchObject({ ...address, webhookId, secret: 'first secret' });
+    expect(await endpoints.find(webhookId)).toMatchObject({ secret: 'first secret' });
+    expect(lookups.count).toBe(3);
+
+    expect(await endpoints.set(address, 'second secret', 'user:test')).toBe(webhookId);
+    expect(await endpoints.find(webhookId)).toMatchObject({ secret: 'second secret' });
+    expect(lookups.count).toBe(4);
+  });
+});
