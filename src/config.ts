@@ -99,10 +99,17 @@ export function databaseSettingsOf(env: Record<string, string | undefined>) {
 
 /** Where simulated mode's simulators listen and how many locks each starts with (also `npm run simulators`). */
 export function simulatorSettingsOf(env: Record<string, string | undefined>) {
-  const locks = env.SIM_LOCKS ? Number(env.SIM_LOCKS) : undefined;
+  const text = env.SIM_LOCKS?.trim() ?? '';
+  // Digits only: Number() would take '1e3', '0x10' or '+7' for counts nobody meant.
+  const locks = text === '' ? undefined : /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (locks !== undefined && !isSimLockCount(locks))
     throw new Error(`SIM_LOCKS must be an integer 1..${MAX_SIM_LOCKS}, not ${env.SIM_LOCKS}`);
   return { simulatorBasePort: num(env.SIMULATOR_BASE_PORT, 18080), simulatorLocks: locks };
+}
+
+/** Production talks to the vendors unless told otherwise; development to the simulators. */
+function vendorModeOf(env: Record<string, string | undefined>, production: boolean): 'simulated' | 'live' {
+  return (env.VENDOR_MODE ?? (production ? 'live' : 'simulated')) === 'live' ? 'live' : 'simulated';
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -125,8 +132,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     prefix: env.NATS_PREFIX ?? '',
     partitions: num(env.ACTOR_PARTITIONS, 32),
     owner: env.RUNTIME_OWNER ?? `${hostname()}-${process.pid}`,
-    // Production talks to the vendors unless told otherwise; development to the simulators.
-    vendorMode: (env.VENDOR_MODE ?? (production ? 'live' : 'simulated')) === 'live' ? 'live' : 'simulated',
+    vendorMode: vendorModeOf(env, production),
     vendorEgressAllow: parseEgressAllow(env.VENDOR_EGRESS_ALLOW),
     vendorSecretEnvAllow: parseEnvAllow(env.VENDOR_SECRET_ENV_ALLOW),
     offlineIssuance: offlineIssuanceOf(env, production),
@@ -138,7 +144,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           // Outside production the file is made on first start; production must be given one.
           create: !production,
         },
-    ...simulatorSettingsOf(env),
+    // Read (and checked) only where there are simulators to start.
+    ...(vendorModeOf(env, production) === 'simulated'
+      ? simulatorSettingsOf(env)
+      : { simulatorBasePort: num(env.SIMULATOR_BASE_PORT, 18080) }),
     auth,
     dataKeyId: env.DATA_KEY_ID ?? 'dev',
     dataKey,

@@ -2,7 +2,15 @@
 import { simulatorSettingsOf } from '../config.ts';
 import { ensureSimulators, simulatorPorts } from '../io/vendors/simulators.ts';
 
-const { simulatorBasePort: base, simulatorLocks } = simulatorSettingsOf(process.env);
+let settings: ReturnType<typeof simulatorSettingsOf>;
+try {
+  settings = simulatorSettingsOf(process.env);
+} catch (e) {
+  // As `npm start` says it: which setting, without a stack trace.
+  console.error(`simulators: not started: ${(e as Error).message}`);
+  process.exit(1);
+}
+const { simulatorBasePort: base, simulatorLocks } = settings;
 const sims = await ensureSimulators(base, { startMissing: true, locks: simulatorLocks });
 console.log(
   `simulators: ${sims.started.join(', ') || 'already running'}; ports ${JSON.stringify(simulatorPorts(base))}`,

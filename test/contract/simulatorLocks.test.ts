@@ -316,7 +316,8 @@ describe('simulator locks: the server and SIM_LOCKS', () => {
     expect(simulatorSettingsOf({ SIM_LOCKS: '40' }).simulatorLocks).toBe(40);
     expect(simulatorSettingsOf({}).simulatorLocks).toBeUndefined();
     expect(simulatorSettingsOf({ SIM_LOCKS: '' }).simulatorLocks).toBeUndefined();
-    for (const v of ['0', 'x', '2.5', '100001'])
+    expect(simulatorSettingsOf({ SIM_LOCKS: ' 5 ' }).simulatorLocks).toBe(5);
+    for (const v of ['0', 'x', '2.5', '100001', '1e3', '0x10', '+7', '-3'])
       expect(() => simulatorSettingsOf({ SIM_LOCKS: v }), v).toThrow(/SIM_LOCKS/);
   });
 
@@ -332,6 +333,14 @@ describe('simulator locks: the server and SIM_LOCKS', () => {
         const url = `${vendor === 'vostio' ? 'https' : 'http'}://127.0.0.1:${port}/_sim/locks`;
         const r = await post(url, '{"count":1}', vendor === 'vostio' ? tls : undefined);
         expect([vendor, listed(r).length]).toEqual([vendor, 12]);
+      }
+      // Started again with a larger SIM_LOCKS while these run: each running simulator is grown to it.
+      const again = await ensureSimulators(base, { startMissing: true, locks: 20 });
+      expect(again.started).toEqual([]);
+      for (const [vendor, port] of Object.entries(simulatorPorts(base))) {
+        const url = `${vendor === 'vostio' ? 'https' : 'http'}://127.0.0.1:${port}/_sim/locks`;
+        const r = await post(url, '{"count":1}', vendor === 'vostio' ? tls : undefined);
+        expect([vendor, listed(r).length]).toEqual([vendor, 20]);
       }
     } finally {
       await sims.close();

@@ -17,6 +17,7 @@ import {
 } from './vostio/index.ts';
 import { SEAM_FAKE_API_KEY } from './seam/simulator.ts';
 import { startTtlockSimulator, TTLOCK_SIM_DEFAULTS } from './ttlock/index.ts';
+import { Agent, request } from 'undici';
 
 export const simulatorPorts = (base: number) => ({
   ttlock: base + 1,
@@ -34,6 +35,24 @@ function listening(port: number): Promise<boolean> {
     });
     s.on('error', () => resolve(false));
   });
+}
+
+/** Asks a simulator another process runs for at least `count` locks; one that cannot is named. */
+async function growTo(name: string, port: number, count: number, tls?: VostioClientTls): Promise<void> {
+  const dispatcher = tls ? new Agent({ connect: { ca: tls.ca, cert: tls.cert, key: tls.key } }) : undefined;
+  try {
+    const r = await request(`${tls ? 'https' : 'http'}://127.0.0.1:${port}/_sim/locks`, {
+      method: 'POST',
+      body: JSON.stringify({ count }),
+      headers: { 'content-type': 'application/json' },
+      ...(dispatcher ? { dispatcher } : {}),
+    });
+    await r.body.dump();
+    if (r.statusCode !== 200)
+      throw new Error(`the ${name} simulator on port ${port} did not take SIM_LOCKS (${r.statusCode})`);
+  } finally {
+    await dispatcher?.close();
+  }
 }
 
 export interface RunningSimulators {
@@ -69,9 +88,11 @@ export async function ensureSimulators(
     return sim;
   };
   const { locks } = opts;
-  await ensure('ttlock', (port) => startTtlockSimulator({ port, lockCount: locks }));
-  await ensure('salto-ks', (port) => startSaltoKsSimulator({ port, lockCount: locks }));
-  await ensure('salto-space', (port) => startSaltoSpaceSimulator({ port, doorCount: locks }));
+  const ttlock = await ensure('ttlock', (port) => startTtlockSimulator({ port, lockCount: locks }));
+  const saltoKs = await ensure('salto-ks', (port) => startSaltoKsSimulator({ port, lockCount: locks }));
+  const saltoSpace = await ensure('salto-space', (port) =>
+    startSaltoSpaceSimulator({ port, doorCount: locks }),
+  );
   // Vostio's mTLS material is kept on disk beside its port, so a service started later reads the same;
   // it is read only for a simulator another process runs, and made only with a simulator.
   const vostioCerts = join(tmpdir(), 'lock-integration-simulators', `vostio-${ports.vostio}`);
@@ -82,7 +103,14 @@ export async function ensureSimulators(
     vostio === 'elsewhere' ? vostioClientTls(vostioCerts) : vostio?.clientTls;
   // Seam simulated is Seam's own fake, seeded (devices august_device_1, august_device_2, schlage_device_id;
   // with SIM_LOCKS, more August locks).
-  await ensure('seam', (port) => startSeamFake({ port, lockCount: locks }));
+  const seam = await ensure('seam', (port) => startSeamFake({ port, lockCount: locks }));
+  // SIM_LOCKS holds for simulators another process runs too: they are grown to it (none shrinks).
+  if (locks !== undefined) {
+    const elsewhere = { ttlock, 'salto-ks': saltoKs, 'salto-space': saltoSpace, vostio, seam };
+    for (const [name, sim] of Object.entries(elsewhere) as [keyof typeof ports, unknown][])
+      if (sim === 'elsewhere')
+        await growTo(name, ports[name], locks, name === 'vostio' ? vostioTls : undefined);
+  }
   return {
     defaults: {
       ttlock: { baseUrl: `http://127.0.0.1:${ports.ttlock}`, ...TTLOCK_SIM_DEFAULTS },
