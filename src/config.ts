@@ -114,6 +114,7 @@ function vendorModeOf(env: Record<string, string | undefined>, production: boole
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const production = env.NODE_ENV === 'production';
+  const vendorMode = vendorModeOf(env, production);
   const dev = production ? null : loadDevKeys(env.DEV_KEYS_DIR ?? '.data');
   const dataKey = env.DATA_KEY
     ? Buffer.from(env.DATA_KEY, 'base64')
@@ -132,7 +133,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     prefix: env.NATS_PREFIX ?? '',
     partitions: num(env.ACTOR_PARTITIONS, 32),
     owner: env.RUNTIME_OWNER ?? `${hostname()}-${process.pid}`,
-    vendorMode: vendorModeOf(env, production),
+    vendorMode,
     vendorEgressAllow: parseEgressAllow(env.VENDOR_EGRESS_ALLOW),
     vendorSecretEnvAllow: parseEnvAllow(env.VENDOR_SECRET_ENV_ALLOW),
     offlineIssuance: offlineIssuanceOf(env, production),
@@ -145,7 +146,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           create: !production,
         },
     // Read (and checked) only where there are simulators to start.
-    ...(vendorModeOf(env, production) === 'simulated'
+    ...(vendorMode === 'simulated'
       ? simulatorSettingsOf(env)
       : { simulatorBasePort: num(env.SIMULATOR_BASE_PORT, 18080) }),
     auth,

@@ -1,6 +1,7 @@
 /**
  * Finds the adapter for a property's vendor: reads the property's adapter setting from the read model
- * (cached at most `cacheMs`, read again ahead of expiry and once for all callers: `refreshingCache.ts`), and keeps one adapter and one circuit breaker per tenant, property and configuration.
+ * (cached at most `cacheMs`, read again ahead of expiry and once for all callers: `refreshingCache.ts`),
+ * and keeps one adapter and one circuit breaker per tenant, property and configuration.
  *
  * Simulated mode uses the vendor's simulator whatever a tenant stored (tenant URLs are ignored). Live mode
  * uses the tenant's config: `secret:NAME` references are the property's own vendor secrets (sealed, per
@@ -251,8 +252,7 @@ export function createAdapterResolver(o: AdapterResolverOptions): AdapterResolve
   return {
     async resolve(tenantId, propertyId, vendor, options = {}) {
       const configured = await settings.get(
-        // JSON, not a joined string: ids may contain any separator.
-        JSON.stringify([tenantId, propertyId]),
+        `${tenantId}:${propertyId}`,
         async () => {
           const row = await withTenant(o.runtimeDb, tenantId, (tx) =>
             tx

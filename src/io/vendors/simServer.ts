@@ -90,6 +90,31 @@ export function requestedLockCount(body: string): number | SimReply {
     : { status: 400, body: { error: `body must be {"count": n}, n an integer 1..${MAX_SIM_LOCKS}` } };
 }
 
+/**
+ * A simulator's seeded locks, for `reset()` and `setLocks`: lock `i` (0-based) is made by `seedOne(i)`, the
+ * first `count` at each reset; `/_sim/locks` raises the count (never lowers it) and seeds the missing ones
+ * at once, numbered on from those there (`existing()` locks). Answers the locks' references, in order.
+ */
+export function seededLocks(o: {
+  count: number;
+  existing: () => number;
+  seedOne: (i: number) => void;
+  refs: () => string[];
+}) {
+  let count = o.count;
+  const seed = () => {
+    for (let i = o.existing(); i < count; i++) o.seedOne(i);
+  };
+  return {
+    seed,
+    setLocks(n: number) {
+      count = Math.max(count, n);
+      seed();
+      return { locks: o.refs() };
+    },
+  };
+}
+
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;

@@ -13,6 +13,7 @@ import {
   type BaseFaults,
   type SimReply,
   type SimRequest,
+  seededLocks,
   startSimServer,
   type VendorSimulator,
 } from '../simServer.ts';
@@ -160,8 +161,14 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
   const spentTokens = new Set<string>();
   const revokedFamilies = new Set<string>();
   let refreshUses = 0;
-  /** Locks a reset seeds: the option's, or more once `/_sim/locks` asked for more. */
-  let lockCount = opts.lockCount ?? 10;
+
+  /** The seed's locks (`seedLock`), as many as the option says or `/_sim/locks` asked for since. */
+  const seeding = seededLocks({
+    count: opts.lockCount ?? 10,
+    existing: () => locks.size,
+    seedOne: seedLock,
+    refs: () => [...locks.keys()],
+  });
 
   function reset() {
     locks = new Map();
@@ -184,7 +191,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     seed('site-admin', 'Site', 'Administrator', '9170352');
     for (let i = 0; i < (opts.staffUsers ?? 3); i++)
       seed(`staff-${i + 1}`, 'Staff', `Member ${i + 1}`, String(5_000_000 + i * 7919));
-    seedLocks(lockCount);
+    seeding.seed();
   }
 
   /** Lock `i` of the seed (0-based): "Room 201 + i", its id ending in 1001 + i. */
@@ -197,18 +204,6 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
       online: true,
       keypad: true,
     });
-  }
-
-  /** Seeds the locks missing up to `count` (locks are only ever added, in seed order). */
-  function seedLocks(count: number) {
-    for (let i = locks.size; i < count; i++) seedLock(i);
-  }
-
-  /** `/_sim/locks`: at least `count` locks, now and after a reset. */
-  function setLocks(count: number) {
-    lockCount = Math.max(lockCount, count);
-    seedLocks(lockCount);
-    return { locks: [...locks.keys()] };
   }
 
   /** Either client authentication IdentityServer takes: Basic, or the form's client_id/client_secret. */
@@ -452,7 +447,7 @@ export async function startSaltoKsSimulator(opts: SaltoKsSimulatorOptions = {}):
     initialFaults: { latencyMs: 0, outage: false, rateLimited: false, errorRate: 0 },
     reset,
     state,
-    setLocks,
+    setLocks: seeding.setLocks,
     handle(req, f) {
       if (req.path === '/connect/token' && req.method === 'POST') return token(req);
       if (req.path === '/connect/revocation' && req.method === 'POST') return revocation(req);

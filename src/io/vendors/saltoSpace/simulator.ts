@@ -9,6 +9,7 @@ import {
   type BaseFaults,
   type SimReply,
   type SimRequest,
+  seededLocks,
   startSimServer,
   type VendorSimulator,
 } from '../simServer.ts';
@@ -154,15 +155,21 @@ export async function startSaltoSpaceSimulator(
   let cards = new Map<string, { validFrom: string; validUntil: string; doors: string[] }>();
   /** Encodes waiting for a card, by encoder. */
   const waiting = new Map<string, (presented: boolean) => void>();
-  /** Doors a reset seeds: the option's, or more once `/_sim/locks` asked for more. */
-  let doorCount = opts.doorCount ?? 10;
+
+  /** The seed's doors (`seedDoor`), as many as the option says or `/_sim/locks` asked for since. */
+  const seeding = seededLocks({
+    count: opts.doorCount ?? 10,
+    existing: () => doors.size,
+    seedOne: seedDoor,
+    refs: () => [...doors.keys()],
+  });
 
   function reset() {
     doors = new Map();
     users = new Map();
     blacklist = new Map();
     cards = new Map();
-    seedDoors(doorCount);
+    seeding.seed();
   }
 
   /** Door `i` of the seed (0-based): `R401 + i`, every other one online. */
@@ -170,18 +177,6 @@ export async function startSaltoSpaceSimulator(
     const id = `R${401 + i}`;
     const online = i % 2 === 0;
     doors.set(id, { id, name: `Room ${401 + i}`, online, comm: online, knownBlacklist: new Set() });
-  }
-
-  /** Seeds the doors missing up to `count` (doors are only ever added, in seed order). */
-  function seedDoors(count: number) {
-    for (let i = doors.size; i < count; i++) seedDoor(i);
-  }
-
-  /** `/_sim/locks`: at least `count` doors, now and after a reset. */
-  function setLocks(count: number) {
-    doorCount = Math.max(doorCount, count);
-    seedDoors(doorCount);
-    return { locks: [...doors.keys()] };
   }
 
   /** A new key for the user, replacing its previous one (one key per user). */
@@ -401,7 +396,7 @@ export async function startSaltoSpaceSimulator(
     },
     reset,
     state,
-    setLocks,
+    setLocks: seeding.setLocks,
     handle,
   });
   const door = (id: string) => {

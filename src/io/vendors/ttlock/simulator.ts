@@ -4,7 +4,7 @@
  * repeated `keyboardPwd/add` creating a second passcode. Control routes: `/_sim/state|faults|reset|locks`.
  */
 import { createHash } from 'node:crypto';
-import { type BaseFaults, startSimServer, type VendorSimulator } from '../simServer.ts';
+import { type BaseFaults, seededLocks, startSimServer, type VendorSimulator } from '../simServer.ts';
 import type { TtlockCard, TtlockEkey, TtlockLock, TtlockPasscode, TtlockRecord } from './wire.ts';
 
 export interface TtlockSimulatorOptions {
@@ -151,8 +151,14 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
   let clockDrift = new Map<number, number>();
   let addTypes = new Map<number, string>();
   let remoteUnlockOff = new Set<number>();
-  /** Locks a reset seeds: the option's, or more once `/_sim/locks` asked for more. */
-  let lockCount = opts.lockCount ?? 10;
+
+  /** The seed's locks (`seedLock`), as many as the option says or `/_sim/locks` asked for since. */
+  const seeding = seededLocks({
+    count: opts.lockCount ?? 10,
+    existing: () => locks.size,
+    seedOne: seedLock,
+    refs: () => [...locks.keys()].map(String),
+  });
 
   function reset() {
     wifi = new Map();
@@ -166,7 +172,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     ekeys = new Map();
     appAccounts = new Set(['guest.one@example.com', 'guest.two@example.com']);
     busyUntil.clear();
-    seedLocks(lockCount);
+    seeding.seed();
   }
 
   /** Lock `i` of the seed (0-based): lock id 7001 + i, "Room 101 + i". */
@@ -184,18 +190,6 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
       featureValue: 'F44354CD5F3',
     });
     passcodes.set(lockId, []);
-  }
-
-  /** Seeds the locks missing up to `count` (locks are only ever added, in seed order). */
-  function seedLocks(count: number) {
-    for (let i = locks.size; i < count; i++) seedLock(i);
-  }
-
-  /** `/_sim/locks`: at least `count` locks, now and after a reset. */
-  function setLocks(count: number) {
-    lockCount = Math.max(lockCount, count);
-    seedLocks(lockCount);
-    return { locks: [...locks.keys()].map(String) };
   }
 
   const fail = (errcode: number, errmsg: string) => ({ errcode, errmsg, description: errmsg });
@@ -647,7 +641,7 @@ export async function startTtlockSimulator(opts: TtlockSimulatorOptions = {}): P
     },
     reset,
     state,
-    setLocks,
+    setLocks: seeding.setLocks,
     handle(req, faults) {
       const params = new URLSearchParams(req.query);
       if (req.method === 'POST' && req.body)

@@ -12,6 +12,7 @@ import {
   type BaseFaults,
   type SimReply,
   type SimRequest,
+  seededLocks,
   startSimServer,
   type VendorSimulator,
 } from '../simServer.ts';
@@ -146,31 +147,25 @@ export async function startVostioSimulator(opts: VostioSimulatorOptions = {}): P
   const material = loadOrCreateMaterial(opts.certDir);
   let doors = new Map<string, VostioDoor>();
   let keys = new Map<string, VostioKey>();
-  /** Doors a reset seeds: the option's, or more once `/_sim/locks` asked for more. */
-  let doorCount = opts.doorCount ?? 10;
+
+  /** The seed's doors (`seedDoor`), as many as the option says or `/_sim/locks` asked for since. */
+  const seeding = seededLocks({
+    count: opts.doorCount ?? 10,
+    existing: () => doors.size,
+    seedOne: seedDoor,
+    refs: () => [...doors.keys()],
+  });
 
   function reset() {
     doors = new Map();
     keys = new Map();
-    seedDoors(doorCount);
+    seeding.seed();
   }
 
   /** Door `i` of the seed (0-based): `door-501 + i`; batteries 95…32 %, repeating past the tenth door. */
   function seedDoor(i: number) {
     const id = `door-${501 + i}`;
     doors.set(id, { id, name: `Room ${501 + i}`, online: true, batteryLevel: 95 - (i % 10) * 7 });
-  }
-
-  /** Seeds the doors missing up to `count` (doors are only ever added, in seed order). */
-  function seedDoors(count: number) {
-    for (let i = doors.size; i < count; i++) seedDoor(i);
-  }
-
-  /** `/_sim/locks`: at least `count` doors, now and after a reset. */
-  function setLocks(count: number) {
-    doorCount = Math.max(doorCount, count);
-    seedDoors(doorCount);
-    return { locks: [...doors.keys()] };
   }
 
   function handle(req: SimRequest, f: VostioFaults): SimReply {
@@ -288,7 +283,7 @@ export async function startVostioSimulator(opts: VostioSimulatorOptions = {}): P
     },
     reset,
     state,
-    setLocks,
+    setLocks: seeding.setLocks,
     handle,
   });
   return {
