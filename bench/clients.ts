@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { PEER_SCRIPTS, ratio, runPeer } from './peers.ts';
 
 const run = promisify(execFile);
 
@@ -20,11 +21,8 @@ interface Figure {
 
 const counts = (process.env.BENCH_CLIENT_COUNTS ?? '32,1,8,128').split(',').map(Number);
 const size = Number(process.env.BENCH_REST ?? 5000);
-const peers = {
-  restatePeer: '../shared/bench/peer-restate/run.sh',
-  // DBOS at one client is not run: its figure there was never part of the comparison (issue 15's targets).
-  dbosPeer: '../shared/bench/peer-dbos/run.sh',
-} as const;
+// DBOS at one client is not run: its figure there was never part of the comparison (issue 15's targets).
+const peers = { restatePeer: PEER_SCRIPTS.restate, dbosPeer: PEER_SCRIPTS.dbos } as const;
 
 /** This service's REST run at `c` clients, through `npm run bench -- rest` (its own database and streams). */
 async function ours(c: number, n: number): Promise<Figure & { eventLoopDelayMs: unknown }> {
@@ -44,17 +42,11 @@ async function ours(c: number, n: number): Promise<Figure & { eventLoopDelayMs: 
   };
 }
 
-/** A peer's run (its script prints one JSON line last: `{n, c, seconds, perSecond, p50, p99, errors}`). */
+/** A peer's figures at `c` clients. */
 async function peer(script: string, c: number, n: number): Promise<Figure> {
-  const { stdout } = await run('bash', [script], {
-    env: { ...process.env, N: String(n), C: String(c) },
-    maxBuffer: 1 << 24,
-  });
-  const r = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, number | string>;
+  const r = await runPeer(script, n, c);
   return { n, perSecond: Number(r.perSecond), p50: Number(r.p50), p99: Number(r.p99) };
 }
-
-const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
 const results: Record<string, Record<string, Figure>> = { ours: {}, restatePeer: {}, dbosPeer: {} };
 const ratios: Record<string, Record<string, { throughput: number; p50: number; p99: number }>> = {

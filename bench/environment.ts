@@ -17,6 +17,8 @@ import { type RuntimeProcess, spawnRuntime } from '../test/support/processes.ts'
 
 export const PG = 'postgres://postgres@127.0.0.1:5432';
 export const NATS_URL = 'nats://127.0.0.1:4222';
+/** BENCH_PROCESSES: runtime processes sharing the partitions, this one included (issue 15's "both cores"). */
+export const benchProcesses = Math.max(1, Number(process.env.BENCH_PROCESSES ?? 1));
 
 export async function startBenchEnvironment(opts: {
   rooms: number;
@@ -58,13 +60,12 @@ export async function startBenchEnvironment(opts: {
     log: process.env.BENCH_LOG ? (msg, data) => console.error(msg, JSON.stringify(data ?? {})) : () => {},
   };
   const service = await startService(settings);
-  // BENCH_PROCESSES=n: n − 1 more runtime processes share the partitions through the lease bucket (issue 15's
-  // "both cores"), each with its own group commit; measured once every process holds its fair share.
-  const processes = Math.max(1, Number(process.env.BENCH_PROCESSES ?? 1));
+  // The other runtime processes share the partitions through the lease bucket, each with its own group
+  // commit; measured once every process holds its fair share.
   const others: RuntimeProcess[] = [];
-  for (let k = 1; k < processes; k++) others.push(await spawnRuntime(settings, `bench-${id}-${k}`));
+  for (let k = 1; k < benchProcesses; k++) others.push(await spawnRuntime(settings, `bench-${id}-${k}`));
   if (others.length > 0) {
-    const fair = Math.ceil(settings.partitions / processes);
+    const fair = Math.ceil(settings.partitions / benchProcesses);
     await eventually(
       async () => service.runtime.ownedPartitions().length <= fair || undefined,
       120_000,

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { dropDatabase } from '../test/support/harness.ts';
-import { type BenchEnvironment, NATS_URL, PG, startBenchEnvironment } from './environment.ts';
+import { type BenchEnvironment, benchProcesses, NATS_URL, PG, startBenchEnvironment } from './environment.ts';
 import { deactivation } from './deactivation.ts';
 import { eventIssuance } from './eventIssuance.ts';
 import { metricsProfile } from './profile.ts';
@@ -23,6 +23,7 @@ import { webhookIngest } from './webhookIngest.ts';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { startTracing } from '../src/observability/tracing.ts';
+import { PEER_SCRIPTS, ratio, runPeer } from './peers.ts';
 import { timelineRecorder } from './timeline.ts';
 
 const run = promisify(execFile);
@@ -94,7 +95,7 @@ const results: Record<string, unknown> = {
   // a zero-cost one, as the peers' vendor step is.
   vendor: process.env.BENCH_VENDOR === 'memory' ? 'memory' : 'ttlock-simulator',
   // Runtime processes sharing the partitions (BENCH_PROCESSES; the first is this one).
-  processes: Math.max(1, Number(process.env.BENCH_PROCESSES ?? 1)),
+  processes: benchProcesses,
 };
 const log = (what: string, r: unknown) => console.log(`${what}: ${JSON.stringify(r)}`);
 
@@ -189,27 +190,16 @@ if (chosen.has('resident')) {
 }
 
 // The Restate peer (../shared/bench), right after on the same machine state, for the ratio (BENCH_PEER=1).
-const peerScript = '../shared/bench/peer-restate/run.sh';
-if (process.env.BENCH_PEER && existsSync(peerScript)) {
-  const n = size('BENCH_REST', 5000);
-  const c = size('BENCH_CLIENTS', 32);
-  const { stdout } = await run('bash', [peerScript], {
-    env: { ...process.env, N: String(n), C: String(c) },
-    maxBuffer: 1 << 20,
-  });
-  const peer = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
-    perSecond: number;
-    p50: string;
-    p99: string;
-  };
+if (process.env.BENCH_PEER && existsSync(PEER_SCRIPTS.restate)) {
+  const peer = await runPeer(PEER_SCRIPTS.restate, size('BENCH_REST', 5000), size('BENCH_CLIENTS', 32));
   const rest = results.restIssuance as { settledPerSecond?: number; p50?: number; p99?: number } | undefined;
   results.restatePeer = {
     ...peer,
     ...(rest?.settledPerSecond
       ? {
-          throughputRatio: Math.round((rest.settledPerSecond / peer.perSecond) * 100) / 100,
-          p50Ratio: Math.round(((rest.p50 ?? 0) / Number(peer.p50)) * 100) / 100,
-          p99Ratio: Math.round(((rest.p99 ?? 0) / Number(peer.p99)) * 100) / 100,
+          throughputRatio: ratio(rest.settledPerSecond, peer.perSecond),
+          p50Ratio: ratio(rest.p50 ?? 0, peer.p50),
+          p99Ratio: ratio(rest.p99 ?? 0, peer.p99),
         }
       : {}),
   };
