@@ -89,6 +89,28 @@ interface SimulatorCase {
 const numbered = (count: number, ref: (i: number) => string) =>
   Array.from({ length: count }, (_, i) => ref(i));
 
+/** A simulator on the shared sim server (its state lists credentials by lock) with the adapter over it. */
+function overSimServer(
+  sim: {
+    url: string;
+    state(): { credentials: { lockRef: string; ref: string }[] };
+    close(): Promise<void>;
+  },
+  adapter: LockAdapter,
+  tls?: VostioClientTls,
+): RunningSimulator {
+  return {
+    adapter,
+    control: (path, body = '') => post(`${sim.url}${path}`, body, tls),
+    heldOn: async (lockRef) =>
+      sim
+        .state()
+        .credentials.filter((c) => c.lockRef === lockRef)
+        .map((c) => c.ref),
+    close: () => sim.close(),
+  };
+}
+
 const simulators: SimulatorCase[] = [
   {
     vendor: 'ttlock',
@@ -97,20 +119,14 @@ const simulators: SimulatorCase[] = [
     resets: true,
     async start() {
       const sim = await startTtlockSimulator();
-      return {
-        adapter: createTtlockAdapter({
+      return overSimServer(
+        sim,
+        createTtlockAdapter({
           config: { baseUrl: sim.url, ...TTLOCK_SIM_DEFAULTS },
           clock: systemClock,
           timeoutMs: 2000,
         }),
-        control: (path, body = '') => post(`${sim.url}${path}`, body),
-        heldOn: async (lockRef) =>
-          sim
-            .state()
-            .credentials.filter((c) => c.lockRef === lockRef)
-            .map((c) => c.ref),
-        close: () => sim.close(),
-      };
+      );
     },
   },
   {
@@ -120,20 +136,14 @@ const simulators: SimulatorCase[] = [
     resets: true,
     async start() {
       const sim = await startSaltoKsSimulator();
-      return {
-        adapter: createSaltoKsAdapter({
+      return overSimServer(
+        sim,
+        createSaltoKsAdapter({
           config: { baseUrl: sim.url, ...SALTO_KS_SIM_DEFAULTS },
           clock: systemClock,
           timeoutMs: 2000,
         }),
-        control: (path, body = '') => post(`${sim.url}${path}`, body),
-        heldOn: async (lockRef) =>
-          sim
-            .state()
-            .credentials.filter((c) => c.lockRef === lockRef)
-            .map((c) => c.ref),
-        close: () => sim.close(),
-      };
+      );
     },
   },
   {
@@ -143,19 +153,13 @@ const simulators: SimulatorCase[] = [
     resets: true,
     async start() {
       const sim = await startSaltoSpaceSimulator();
-      return {
-        adapter: createSaltoSpaceAdapter({
+      return overSimServer(
+        sim,
+        createSaltoSpaceAdapter({
           config: { baseUrl: sim.url, ...SALTO_SPACE_SIM_DEFAULTS },
           timeoutMs: 2000,
         }),
-        control: (path, body = '') => post(`${sim.url}${path}`, body),
-        heldOn: async (lockRef) =>
-          sim
-            .state()
-            .credentials.filter((c) => c.lockRef === lockRef)
-            .map((c) => c.ref),
-        close: () => sim.close(),
-      };
+      );
     },
   },
   {
@@ -165,8 +169,10 @@ const simulators: SimulatorCase[] = [
     resets: true,
     async start() {
       const sim = await startVostioSimulator();
-      return {
-        adapter: createVostioAdapter({
+      // The control routes are behind the same mutual TLS as the API.
+      return overSimServer(
+        sim,
+        createVostioAdapter({
           config: {
             baseUrl: sim.url,
             ...VOSTIO_SIM_DEFAULTS,
@@ -177,15 +183,8 @@ const simulators: SimulatorCase[] = [
           clock: systemClock,
           timeoutMs: 2000,
         }),
-        // The control routes are behind the same mutual TLS as the API.
-        control: (path, body = '') => post(`${sim.url}${path}`, body, sim.clientTls),
-        heldOn: async (lockRef) =>
-          sim
-            .state()
-            .credentials.filter((c) => c.lockRef === lockRef)
-            .map((c) => c.ref),
-        close: () => sim.close(),
-      };
+        sim.clientTls,
+      );
     },
   },
   {
@@ -328,20 +327,23 @@ describe('simulator locks: the server and SIM_LOCKS', () => {
       expect(sims.started.sort()).toEqual(Object.keys(simulatorPorts(base)).sort());
       const vostio = sims.defaults.vostio as { ca: string; clientCert: string; clientKey: string };
       const tls = { ca: vostio.ca, cert: vostio.clientCert, key: vostio.clientKey };
-      // A count of 1 adds nothing: the answer is the locks each simulator started with.
-      for (const [vendor, port] of Object.entries(simulatorPorts(base))) {
-        const url = `${vendor === 'vostio' ? 'https' : 'http'}://127.0.0.1:${port}/_sim/locks`;
-        const r = await post(url, '{"count":1}', vendor === 'vostio' ? tls : undefined);
-        expect([vendor, listed(r).length]).toEqual([vendor, 12]);
-      }
+      // A count of 1 adds nothing: the answer is the locks each simulator has.
+      const locksOfEach = async () => {
+        const counts: Record<string, number> = {};
+        for (const [vendor, port] of Object.entries(simulatorPorts(base))) {
+          const url = `${vendor === 'vostio' ? 'https' : 'http'}://127.0.0.1:${port}/_sim/locks`;
+          counts[vendor] = listed(
+            await post(url, '{"count":1}', vendor === 'vostio' ? tls : undefined),
+          ).length;
+        }
+        return counts;
+      };
+      const each = (n: number) => Object.fromEntries(Object.keys(simulatorPorts(base)).map((v) => [v, n]));
+      expect(await locksOfEach()).toEqual(each(12));
       // Started again with a larger SIM_LOCKS while these run: each running simulator is grown to it.
       const again = await ensureSimulators(base, { startMissing: true, locks: 20 });
       expect(again.started).toEqual([]);
-      for (const [vendor, port] of Object.entries(simulatorPorts(base))) {
-        const url = `${vendor === 'vostio' ? 'https' : 'http'}://127.0.0.1:${port}/_sim/locks`;
-        const r = await post(url, '{"count":1}', vendor === 'vostio' ? tls : undefined);
-        expect([vendor, listed(r).length]).toEqual([vendor, 20]);
-      }
+      expect(await locksOfEach()).toEqual(each(20));
     } finally {
       await sims.close();
       rmSync(join(tmpdir(), 'lock-integration-simulators', `vostio-${simulatorPorts(base).vostio}`), {

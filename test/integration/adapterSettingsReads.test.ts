@@ -5,39 +5,17 @@
  * PostgreSQL: every SELECT of `properties` the resolver's database runs.
  */
 import { randomUUID } from 'node:crypto';
-import type {
-  KyselyPlugin,
-  PluginTransformQueryArgs,
-  PluginTransformResultArgs,
-  RootOperationNode,
-} from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdapterResolver } from '../../src/io/vendors/adapterResolver.ts';
 import type { LockAdapter } from '../../src/io/vendors/port.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
+import { queryCounter } from '../support/queryCounter.ts';
 
-/** Counts the queries that read from `properties`: started (compiled) and finished (answered). */
-function propertyReads(): KyselyPlugin & { started: number; finished: number } {
-  const mine = new WeakSet<object>();
-  const plugin = {
-    started: 0,
-    finished: 0,
-    transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
-      if (node.kind === 'SelectQueryNode' && JSON.stringify(node.from).includes('"properties"')) {
-        plugin.started += 1;
-        mine.add(queryId);
-      }
-      return node;
-    },
-    transformResult: async ({ result, queryId }: PluginTransformResultArgs) => {
-      if (mine.has(queryId)) plugin.finished += 1;
-      return result;
-    },
-  };
-  return plugin;
-}
+/** The reads of `properties`, started and finished. */
+const propertyReads = () =>
+  queryCounter((node) => node.kind === 'SelectQueryNode' && JSON.stringify(node).includes('"properties"'));
 
 describe('adapter settings reads', () => {
   let h: Harness;

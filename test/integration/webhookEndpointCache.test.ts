@@ -5,28 +5,14 @@
  * the process that set it.
  */
 import { randomUUID } from 'node:crypto';
-import type {
-  KyselyPlugin,
-  PluginTransformQueryArgs,
-  PluginTransformResultArgs,
-  RootOperationNode,
-} from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebhookEndpoints } from '../../src/io/vendors/webhookEndpoints.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
+import { queryCounter } from '../support/queryCounter.ts';
 
-function endpointLookups(): KyselyPlugin & { count: number } {
-  const plugin = {
-    count: 0,
-    transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
-      if (JSON.stringify(node).includes('lock_webhook_endpoint')) plugin.count += 1;
-      return node;
-    },
-    transformResult: async ({ result }: PluginTransformResultArgs) => result,
-  };
-  return plugin;
-}
+/** The endpoint lookups (`lock_webhook_endpoint`), started and finished. */
+const endpointLookups = () => queryCounter((node) => JSON.stringify(node).includes('lock_webhook_endpoint'));
 
 describe('webhook endpoint cache', () => {
   let h: Harness;
@@ -50,16 +36,16 @@ describe('webhook endpoint cache', () => {
 
     expect(await endpoints.find('made-up-id')).toBeNull();
     expect(await endpoints.find('made-up-id')).toBeNull();
-    expect(lookups.count).toBe(2);
+    expect(lookups.started).toBe(2);
 
     const address = { tenantId, propertyId, vendor: 'ttlock' };
     const webhookId = await endpoints.set(address, 'first secret', 'user:test');
     expect(await endpoints.find(webhookId)).toMatchObject({ ...address, webhookId, secret: 'first secret' });
     expect(await endpoints.find(webhookId)).toMatchObject({ secret: 'first secret' });
-    expect(lookups.count).toBe(3);
+    expect(lookups.started).toBe(3);
 
     expect(await endpoints.set(address, 'second secret', 'user:test')).toBe(webhookId);
     expect(await endpoints.find(webhookId)).toMatchObject({ secret: 'second secret' });
-    expect(lookups.count).toBe(4);
+    expect(lookups.started).toBe(4);
   });
 });

@@ -3,7 +3,7 @@
  * anyone wait, never a value older than its lifetime, and invalidation that a read in flight cannot undo.
  */
 import { describe, expect, it } from 'vitest';
-import { createRefreshingCache } from '../../src/io/vendors/refreshingCache.ts';
+import { createRefreshingCache, type RefreshingCacheOptions } from '../../src/io/vendors/refreshingCache.ts';
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_000_000) {
@@ -30,11 +30,27 @@ function manualReads<V>() {
 
 const settled = () => new Promise((r) => setImmediate(r));
 
+/** A cache over hand-answered reads, on a hand-moved clock (a 2 s lifetime unless told otherwise). */
+function cacheWorld<V = string>(options: Partial<RefreshingCacheOptions<V>> = {}) {
+  const clock = manualClock();
+  const reads = manualReads<V>();
+  const cache = createRefreshingCache<V>({ clock, ttlMs: 2000, ...options });
+  return {
+    clock,
+    reads,
+    cache,
+    /** The key read once, answered `value`. */
+    async cached(key: string, value: V) {
+      const p = cache.get(key, reads.read);
+      reads.answer(reads.count - 1, value);
+      return p;
+    },
+  };
+}
+
 describe('refreshing cache', () => {
   it('callers that find the value missing share one read', async () => {
-    const clock = manualClock();
-    const cache = createRefreshingCache<string>({ clock, ttlMs: 2000 });
-    const reads = manualReads<string>();
+    const { cache, reads } = cacheWorld();
     const callers = Array.from({ length: 32 }, () => cache.get('p1', reads.read));
     expect(reads.count).toBe(1);
     reads.answer(0, 'v1');
@@ -42,12 +58,8 @@ describe('refreshing cache', () => {
   });
 
   it('callers that find the value expired share one read, and wait for it', async () => {
-    const clock = manualClock();
-    const cache = createRefreshingCache<string>({ clock, ttlMs: 2000 });
-    const reads = manualReads<string>();
-    const first = cache.get('p1', reads.read);
-    reads.answer(0, 'v1');
-    await first;
+    const { clock, cache, reads, cached } = cacheWorld();
+    await cached('p1', 'v1');
     clock.advance(2001);
     let answered = 0;
     const callers = Array.from({ length: 8 }, () => cache.get('p1', reads.read).then((v) => (answered++, v)));
@@ -59,12 +71,8 @@ describe('refreshing cache', () => {
   });
 
   it('a value near expiry is answered at once while one read replaces it', async () => {
-    const clock = manualClock();
-    const cache = createRefreshingCache<string>({ clock, ttlMs: 2000, refreshAfterMs: 1500 });
-    const reads = manualReads<string>();
-    const first = cache.get('p1', reads.read);
-    reads.answer(0, 'v1');
-    await first;
+    const { clock, cache, reads, cached } = cacheWorld({ refreshAfterMs: 1500 });
+    await cached('p1', 'v1');
 
     clock.advance(1000);
     expect(await cache.get('p1', reads.read)).toBe('v1');
@@ -89,12 +97,8 @@ describe('refreshing cache', () => {
   });
 
   it('never answers a value older than its lifetime, even when reading it again failed', async () => {
-    const clock = manualClock();
-    const cache = createRefreshingCache<string>({ clock, ttlMs: 2000, refreshAfterMs: 1500 });
-    const reads = manualReads<string>();
-    const first = cache.get('p1', reads.read);
-    reads.answer(0, 'v1');
-    await first;
+    const { clock, cache, reads, cached } = cacheWorld({ refreshAfterMs: 1500 });
+    await cached('p1', 'v1');
     clock.advance(1600);
     expect(await cache.get('p1', reads.read)).toBe('v1');
     reads.fail(1, new Error('database down'));
@@ -107,9 +111,7 @@ describe('refreshing cache', () => {
   });
 
   it('fresh reads now, even with a read already in flight, and what it read is kept', async () => {
-    const clock = manualClock();
-    const cache = createRefreshingCache<string>({ clock, ttlMs: 2000 });
-    const reads = manualReads<string>();
+    const { clock, cache, reads } = cacheWorld();
     const shared = cache.get('p1', reads.read);
     clock.advance(10);
     const fresh = cache.get('p1', reads.read, { fresh: true });
@@ -124,9 +126,7 @@ describe('refreshing cache', () => {
   });
 
   it('invalidate forgets the matching values, and a read in flight then stores nothing', async () => {
-    const clock = manualClock();
-    const cache = createRefreshingCache<string>({ clock, ttlMs: 2000 });
-    const reads = manualReads<string>();
+    const { cache, reads } = cacheWorld();
     const a = cache.get('t1:p1:ttlock', reads.read);
     const b = cache.get('t1:p2:ttlock', reads.read);
     reads.answer(1, 'p2 secrets');
@@ -144,9 +144,7 @@ describe('refreshing cache', () => {
   });
 
   it('a value not worth keeping is answered, not kept, and forgets what was kept', async () => {
-    const clock = manualClock();
-    const cache = createRefreshingCache<string | null>({ clock, ttlMs: 5000, keep: (v) => v !== null });
-    const reads = manualReads<string | null>();
+    const { clock, cache, reads } = cacheWorld<string | null>({ ttlMs: 5000, keep: (v) => v !== null });
     const unknown = cache.get('made-up', reads.read);
     reads.answer(0, null);
     expect(await unknown).toBeNull();
@@ -170,9 +168,7 @@ describe('refreshing cache', () => {
   });
 
   it('a read that hangs, or started more than the lifetime ago, is not joined: a new one starts', async () => {
-    const clock = manualClock();
-    const cache = createRefreshingCache<string>({ clock, ttlMs: 2000 });
-    const reads = manualReads<string>();
+    const { clock, cache, reads } = cacheWorld();
     const stuck = cache.get('p1', reads.read);
     clock.advance(1999);
     void cache.get('p1', reads.read);
@@ -190,9 +186,7 @@ describe('refreshing cache', () => {
   });
 
   it('invalidate also drops a read in flight that a failed fresh read left without a token', async () => {
-    const clock = manualClock();
-    const cache = createRefreshingCache<string>({ clock, ttlMs: 2000 });
-    const reads = manualReads<string>();
+    const { cache, reads } = cacheWorld();
     const shared = cache.get('t1:p1:ttlock', reads.read);
     const fresh = cache.get('t1:p1:ttlock', reads.read, { fresh: true });
     reads.fail(1, new Error('database down'));
