@@ -35,11 +35,21 @@ export type ApplyOutcome =
       event: ActorEnvelope['event'];
       intentId?: string;
       previous: AnyMachineSnapshot;
+      /**
+       * The transitions merged into `commit`, in order, when the vendor calls the first asked for ran in the
+       * actor's turn and the others applied their answers (each as it was decided, for inspection).
+       */
+      steps?: readonly CommitDecision[];
+      /** The vendor calls left for after the commit may have run before: they look up before they create. */
+      again?: boolean;
     }
   | { kind: 'duplicate' }
   /** The machine ignores the message; what it carried (an intent's answer, a timer) is released all the same. */
   | { kind: 'unchanged'; consumed: Consumed }
   | { kind: 'rejected'; code: string; reason: string };
+
+/** A decided transition: what its commit writes and what the actor is after it. */
+export type CommitDecision = Extract<ApplyOutcome, { kind: 'commit' }>;
 
 export interface ActorHostOptions {
   runtimeDb: Db;
@@ -97,6 +107,51 @@ export class ActorHost {
     }
     if (seq !== null && (actor.epoch ?? epoch) === epoch && seq <= actor.lastSeq)
       return { kind: 'duplicate' };
+    const decided = this.transit(kind, address, actor, envelope, seq, msgId, fence, epoch);
+    // A guess that decides nothing (or cannot be decided) is not trusted: the actor is read and the message
+    // decided on what it is.
+    if (assumed && (decided.kind === 'unchanged' || decided.kind === 'rejected'))
+      return this.redecide(address, envelope, seq, msgId, fence, epoch);
+    return decided;
+  }
+
+  /**
+   * Decides a message on top of a transition decided and not committed yet: the answer of a vendor call that
+   * transition ran in the actor's turn. Never writes, never reads: the commits are merged and written together.
+   */
+  decideNext(
+    address: ActorAddress & { partition: number },
+    after: CommitDecision,
+    envelope: ActorEnvelope,
+    msgId: string,
+    fence: bigint,
+  ): ApplyOutcome {
+    const kind = actorKinds[address.type];
+    const problem = eventProblem(address.type, envelope.event);
+    if (problem) return { kind: 'rejected', code: 'LOCK.REJECTED_MESSAGE', reason: problem };
+    const c = after.commit;
+    const actor: Resident = {
+      tenantId: c.tenantId,
+      snapshot: after.snapshot,
+      version: c.version,
+      lastSeq: c.lastSeq,
+      epoch: c.epoch,
+      lastUsed: 0,
+    };
+    return this.transit(kind, address, actor, envelope, null, msgId, fence, c.epoch);
+  }
+
+  /** The pure part of deciding: the transition of `actor` on the message, as a commit or why there is none. */
+  private transit(
+    kind: ActorKind,
+    address: ActorAddress & { partition: number },
+    actor: Resident,
+    envelope: ActorEnvelope,
+    seq: number | null,
+    msgId: string,
+    fence: bigint,
+    epoch: string,
+  ): ApplyOutcome {
     const consumed: Consumed = {
       ...(envelope.intentId ? { intentId: envelope.intentId } : {}),
       ...(envelope.timer ? { timer: envelope.timer } : {}),
@@ -106,14 +161,9 @@ export class ActorHost {
     try {
       [next, actions] = step(kind.machine, actor.snapshot, envelope.event);
     } catch (e) {
-      if (assumed) return this.redecide(address, envelope, seq, msgId, fence, epoch);
       return { kind: 'rejected', code: 'LOCK.REJECTED_MESSAGE', reason: ensureError(e).message };
     }
-    if (next === actor.snapshot && actions.length === 0) {
-      // A guess that decides nothing is not trusted: the actor is read and the message decided on what it is.
-      if (assumed) return this.redecide(address, envelope, seq, msgId, fence, epoch);
-      return { kind: 'unchanged', consumed };
-    }
+    if (next === actor.snapshot && actions.length === 0) return { kind: 'unchanged', consumed };
     const commit = buildCommit({
       kind,
       tenantId: actor.tenantId,

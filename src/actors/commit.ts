@@ -53,7 +53,8 @@ export interface ActorCommit {
   snapshot: string;
   readModel: ReadModelRow | null;
   outbox: OutboxRow[];
-  audit: string;
+  /** The transition's audit entry; several, in order, for transitions merged into one commit. */
+  audit: string | string[];
   /** Net timer changes, in order: null cancels the key. */
   timers: Map<string, TimerIntent | null>;
   intents: IntentRow[];
@@ -182,5 +183,30 @@ export function buildCommit(i: CommitInput): ActorCommit {
     audit,
     timers,
     intents,
+  };
+}
+
+/**
+ * One commit for a transition and those that applied the answers of the vendor calls it ran in the actor's
+ * turn (`inTurn`: those intents' ids), in order: the first's expected version, message and releases, the
+ * last's snapshot and read model, every transition's events, audit entries and timers. The intents run in
+ * the turn are neither written nor released: they never had a row.
+ */
+export function mergeTransitions(steps: readonly ActorCommit[], inTurn: ReadonlySet<string>): ActorCommit {
+  const first = steps[0];
+  const last = steps.at(-1);
+  if (!first || !last) throw new Error('no transition to merge');
+  const timers = new Map<string, TimerIntent | null>();
+  for (const s of steps) for (const [k, t] of s.timers) timers.set(k, t);
+  return {
+    ...first,
+    version: last.version,
+    machineVersion: last.machineVersion,
+    snapshot: last.snapshot,
+    readModel: last.readModel,
+    outbox: steps.flatMap((s) => s.outbox),
+    audit: steps.flatMap((s) => s.audit),
+    timers,
+    intents: steps.flatMap((s) => s.intents).filter((i) => !inTurn.has(i.id)),
   };
 }

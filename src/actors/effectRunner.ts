@@ -25,6 +25,7 @@ import type { SecretBox } from '../io/crypto/secretBox.ts';
 import type { Db } from '../io/db/index.ts';
 import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
 import { VendorError } from '../io/vendors/port.ts';
+import { vendorCapabilities, vendorNames } from '../io/vendors/registry.ts';
 import { contextFromTraceparent, inSpan } from '../observability/tracing.ts';
 import {
   type EffectError,
@@ -54,6 +55,13 @@ export interface EffectJob {
   outcome?: EffectOutcomeEvent;
   /** The `traceparent` of the commit that journaled it: its run continues that trace. */
   trace?: string;
+  /**
+   * Run in its actor's turn (`runInTurn`): it has no row, no claim and no message; its answer is handed back
+   * here, and the actor's commit applies it with the transition that asked for it.
+   */
+  answer?: (outcome: EffectOutcomeEvent) => void;
+  /** When a job run in its actor's turn was queued (`performance.now()`). */
+  queuedAt?: number;
 }
 
 /** A claim this process holds, when it was last confirmed, and when it renews it (half its life before it lapses). */
@@ -138,6 +146,39 @@ export class EffectRunner {
       });
     }
     this.pump();
+  }
+
+  /**
+   * Whether an intent may run in its actor's turn, before the transition that asked for it is committed
+   * (`partitionWorker.ts`): a new credential's issue, unless the vendor chooses the PIN (a second run could get
+   * another, so the first must be kept at once) or the issue can wait on a person (a card at a desk encoder).
+   */
+  static runsInTurn(intent: EffectIntent): intent is VendorIntent {
+    if (intent.intent !== 'issueGrant' || !vendorNames.includes(intent.vendor)) return false;
+    const c = vendorCapabilities(intent.vendor);
+    return c.issuesPromptly !== false && (intent.kind !== 'pin' || c.callerChosenPin);
+  }
+
+  /**
+   * Runs a vendor call for its actor's turn: through the same bulkhead as every other call (one at a time per
+   * lock, in arrival order), answered here instead of through the actor's inbox. `rerun`: the message that
+   * asked for it may have been applied before, in a turn that ended without a commit (the adapter looks up
+   * before it creates).
+   */
+  runInTurn(job: Omit<EffectJob, 'claim' | 'answer' | 'queuedAt'>): Promise<EffectOutcomeEvent> {
+    return new Promise((answer) => {
+      const i = job.intent as VendorIntent;
+      this.queue.push({
+        ...job,
+        claim: 0,
+        answer,
+        queuedAt: performance.now(),
+        vendor: i.vendor,
+        lockKey: `${job.tenantId}:${i.vendor}:${i.vendorDeviceRef}`,
+        priority: i.priority === true,
+      });
+      this.pump();
+    });
   }
 
   /** Resolves when nothing is queued, running or waiting to be recorded. */
@@ -276,6 +317,23 @@ export class EffectRunner {
   }
 
   private async runJob(job: EffectJob): Promise<void> {
+    if (job.answer && job.intent.intent !== 'sendMessage') {
+      // Queued behind a busy lock for longer than half a claim: its message's sender may send it again soon (its
+      // claim lapsing), to whichever process owns the actor then, whose call could run beside this one. Not
+      // run: answered as a failure the grant retries after its commit, with a row, a claim and a lookup.
+      if (performance.now() - (job.queuedAt ?? 0) > this.claimMs / 2) {
+        job.answer(
+          effectFailed(job.intent, this.o.clock.now().toISOString(), {
+            code: 'BUSY',
+            message: 'queued too long to run in its turn',
+            retryable: true,
+          }),
+        );
+        return;
+      }
+      job.answer(await this.callVendor(job, job.intent));
+      return;
+    }
     if (this.held.get(job.id)?.renewAt === Number.POSITIVE_INFINITY) {
       // Its claim was not renewed before the call began: another process runs it, or it is done.
       this.o.log?.('effect intent given up: its claim was taken over', { intentId: job.id });
@@ -303,6 +361,27 @@ export class EffectRunner {
     const held = this.held.get(job.id);
     const unsure = !held || performance.now() - held.confirmedAt > this.claimMs * 0.75;
     if ((job.rerun || unsure) && !(await this.confirm(job))) return;
+    const outcome = await this.callVendor(job, intent);
+    if (
+      await this.deliver(job, { type: job.actorType, id: job.actorId }, outcome, `${job.id}:outcome${again}`)
+    ) {
+      this.outcomes.set(job.id, outcome);
+      if ('vendorSecret' in outcome && outcome.vendorSecret) {
+        // A PIN the vendor chose: kept at once, so a crash never makes a second run ask the vendor again (a
+        // vendor may choose another).
+        void this.flushOutcomes();
+      } else {
+        // Kept a moment later, not at once: an answer delivered in process is usually applied by then (its
+        // commit releases the row, and `released` drops it here), and keeping it would be a write for nothing.
+        this.flushing ??= new Promise<void>((r) => setTimeout(r, KEEP_OUTCOME_AFTER_MS)).then(() =>
+          this.flushOutcomes(),
+        );
+      }
+    }
+  }
+
+  /** Calls the vendor for an intent; its answer as the message the actor applies (a failure too: never throws). */
+  private async callVendor(job: EffectJob, intent: VendorIntent): Promise<EffectOutcomeEvent> {
     const started = performance.now();
     let outcome: EffectOutcomeEvent;
     try {
@@ -336,22 +415,7 @@ export class EffectRunner {
       outcome.type.startsWith('effect.done') ? 'done' : 'failed',
       performance.now() - started,
     );
-    if (
-      await this.deliver(job, { type: job.actorType, id: job.actorId }, outcome, `${job.id}:outcome${again}`)
-    ) {
-      this.outcomes.set(job.id, outcome);
-      if ('vendorSecret' in outcome && outcome.vendorSecret) {
-        // A PIN the vendor chose: kept at once, so a crash never makes a second run ask the vendor again (a
-        // vendor may choose another).
-        void this.flushOutcomes();
-      } else {
-        // Kept a moment later, not at once: an answer delivered in process is usually applied by then (its
-        // commit releases the row, and `released` drops it here), and keeping it would be a write for nothing.
-        this.flushing ??= new Promise<void>((r) => setTimeout(r, KEEP_OUTCOME_AFTER_MS)).then(() =>
-          this.flushOutcomes(),
-        );
-      }
-    }
+    return outcome;
   }
 
   /** Sends to an actor's inbox, naming the intent its commit releases; false if it could not be sent. */
@@ -372,7 +436,14 @@ export class EffectRunner {
     try {
       await this.o.mailbox.send(
         { type: to.type as ActorType, id: to.id },
-        { tenantId: job.tenantId, event, intentId: job.id, ...(by !== undefined ? { by } : {}) },
+        {
+          tenantId: job.tenantId,
+          event,
+          intentId: job.id,
+          ...(by !== undefined ? { by } : {}),
+          // Sent again by a sweeper: it may have been applied, in part, in a turn that ended without a commit.
+          ...(job.rerun ? { again: true as const } : {}),
+        },
         msgId,
       );
       return true;

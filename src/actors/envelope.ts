@@ -9,6 +9,12 @@ export interface ActorEnvelope {
   by?: string;
   /** The durable timer this message delivers: its row is released by the commit applying it. */
   timer?: { key: string; dueAt: string };
+  /**
+   * Sent again (a sweeper, a redelivered timer, a message a stopping worker passed on): it may have been
+   * applied in part before, in a turn whose vendor calls ran and whose commit never came. The vendor calls its
+   * transition asks for look up before they create, and none runs in the turn.
+   */
+  again?: true;
 }
 
 /** Parses and checks the envelope's shape; the actor kind's schema checks the event itself. */
@@ -26,6 +32,7 @@ export function parseEnvelope(data: Uint8Array): ActorEnvelope | string {
     intentId?: unknown;
     by?: unknown;
     timer?: { key?: unknown; dueAt?: unknown } | null;
+    again?: unknown;
   };
   if (typeof o.tenantId !== 'string' || o.tenantId.length === 0) return 'tenantId missing';
   if (typeof o.event !== 'object' || o.event === null) return 'event missing';
@@ -43,6 +50,7 @@ export function parseEnvelope(data: Uint8Array): ActorEnvelope | string {
       Number.isNaN(Date.parse(o.timer.dueAt)))
   )
     return 'timer not {key, dueAt}';
+  if (o.again !== undefined && o.again !== true) return 'again not true';
   return v as ActorEnvelope;
 }
 

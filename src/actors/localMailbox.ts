@@ -51,11 +51,15 @@ export function createLocalFirstMailbox(inner: ActorMailbox, local: LocalDeliver
     address: ActorAddress,
     envelope: ActorEnvelope,
     msgId: string,
-    /** What goes through the stream when the worker cannot apply it: the message as it is, by default. */
-    sendOn: () => Promise<void> = () => inner.send(address, envelope, msgId),
+    /**
+     * What goes through the stream when the worker cannot apply it: the message as it is, by default, saying
+     * `again` when vendor calls ran in a turn of it that ended without a commit.
+     */
+    sendOn: (again: boolean) => Promise<void> = (again) =>
+      inner.send(address, again ? { ...envelope, again: true } : envelope, msgId),
   ): Promise<void> => {
     const owner = local.ownerOf(address);
-    if (!owner) return sendOn();
+    if (!owner) return sendOn(false);
     return inSpan(
       `send ${address.type}`,
       {
@@ -66,8 +70,8 @@ export function createLocalFirstMailbox(inner: ActorMailbox, local: LocalDeliver
         const parent = context.active();
         const handed: Promise<void> = owner.worker
           .offer({ ...address, partition: owner.partition }, envelope, msgId, parent)
-          .then(async (applied) => {
-            if (!applied) await sendOn();
+          .then(async ({ done, again }) => {
+            if (!done) await sendOn(again);
           })
           .catch((e: unknown) => {
             // Still in its sender's record (see above), or recorded late by a sender that answers only once it
@@ -97,7 +101,11 @@ export function createLocalFirstMailbox(inner: ActorMailbox, local: LocalDeliver
         }));
       const n = await watchThenSend(
         inner.watch(address, match),
-        () => send(address, envelope, msgId, async () => inner.send(address, await recordOnce(), msgId)),
+        () =>
+          send(address, envelope, msgId, async (again) => {
+            const recorded = await recordOnce();
+            await inner.send(address, again ? { ...recorded, again: true } : recorded, msgId);
+          }),
         timeoutMs,
       );
       // Not applied yet, and its caller is about to be told it was accepted: recorded first. Applied later in

@@ -32,11 +32,13 @@ import { ensureError, isLockError, LockError } from '../errors.ts';
 import { type Database, type Db, withTenant } from '../io/db/index.ts';
 import type { Topology } from '../io/nats/index.ts';
 import { contextFromHeaders, inSpan, traceparentOf } from '../observability/tracing.ts';
-import type { ActorHost, ApplyOutcome } from './actorHost.ts';
+import type { EffectIntent, EffectOutcomeEvent } from '../machines/index.ts';
+import type { ActorHost, ApplyOutcome, CommitDecision } from './actorHost.ts';
+import { mergeTransitions } from './commit.ts';
 import type { Consumed } from './commit.ts';
 import { AlreadyApplied, type CommitBatcher } from './commitBatcher.ts';
 import { type ActorEnvelope, parseEnvelope } from './envelope.ts';
-import { type ActorAddress, parseActorSubject } from './partitioning.ts';
+import { type ActorAddress, type ActorType, parseActorSubject } from './partitioning.ts';
 
 export interface PartitionWorkerDeps {
   js: JetStreamClient;
@@ -50,9 +52,27 @@ export interface PartitionWorkerDeps {
   maxInFlight?: number;
   /** Tries of a message failing for a reason of its own before it is rejected (default 6). */
   maxTries?: number;
-  onCommitted(address: ActorAddress, outcome: Extract<ApplyOutcome, { kind: 'commit' }>): void;
+  onCommitted(address: ActorAddress, outcome: CommitDecision): void;
+  /** Runs vendor calls in the actor's turn (the effect runner); absent: every call runs after its commit. */
+  callsInTurn?: CallsInTurn;
   onRejected?(code: string): void;
   log?: (msg: string, data?: Record<string, unknown>) => void;
+}
+
+/** Vendor calls run in an actor's turn, before the transition that asked for them is committed. */
+export interface CallsInTurn {
+  /** Whether the intent may run in the turn at all (its kind and vendor). */
+  eligible(intent: EffectIntent): boolean;
+  /** Runs it; its answer as the message the actor applies (a failure too: never rejects). */
+  run(job: {
+    id: string;
+    tenantId: string;
+    actorType: ActorType;
+    actorId: string;
+    intent: EffectIntent;
+    rerun: boolean;
+    trace?: string;
+  }): Promise<EffectOutcomeEvent>;
 }
 
 /**
@@ -66,6 +86,8 @@ interface Delivery {
   subject?: string;
   ack(): void;
   term(): void;
+  /** Vendor calls ran in a turn of this message that ended without a commit: a resend must say `again`. */
+  ranInTurn?: boolean;
 }
 
 const MAX_DB_BACKOFF_MS = 5000;
@@ -244,17 +266,19 @@ export class PartitionWorker {
 
   /**
    * Applies a message handed over in this process (its sender keeps it in PostgreSQL until the actor's commit
-   * releases it): in the actor's order with the inbox's messages, without the JetStream round trip. True once
-   * it is done with (applied, ignored or rejected, and recorded); false when this term could not apply it
-   * (stopping, fenced, or failing for now): the caller then sends it through the inbox stream.
+   * releases it): in the actor's order with the inbox's messages, without the JetStream round trip. `done` once
+   * it is done with (applied, ignored or rejected, and recorded); not when this term could not apply it
+   * (stopping, fenced, or failing for now): the caller then sends it through the inbox stream, saying `again`
+   * when vendor calls ran in a turn of it that ended without a commit.
    */
   offer(
     address: ActorAddress & { partition: number },
     envelope: ActorEnvelope,
     msgId: string,
     parent: Context,
-  ): Promise<boolean> {
-    if (this.stopping || address.partition !== this.partition) return Promise.resolve(false);
+  ): Promise<{ done: boolean; again: boolean }> {
+    if (this.stopping || address.partition !== this.partition)
+      return Promise.resolve({ done: false, again: false });
     let done = false;
     const delivery: Delivery = {
       data: envelope,
@@ -263,7 +287,10 @@ export class PartitionWorker {
       ack: () => (done = true),
       term: () => (done = true),
     };
-    return this.enqueue(address, delivery, this.epoch, parent).then(() => done);
+    return this.enqueue(address, delivery, this.epoch, parent).then(() => ({
+      done,
+      again: delivery.ranInTurn === true,
+    }));
   }
 
   /** Queues a message behind the actor's earlier ones; resolves once it has been handled (or failed). */
@@ -345,10 +372,23 @@ export class PartitionWorker {
           await this.releaseThenAck(m, envelope, address);
         return;
       }
+      // Vendor calls may run in this turn only on a message its sender keeps in PostgreSQL until this actor's
+      // commit releases it, handed over in process, on its first send and first try: any later delivery of it
+      // says `again` (sweepers, redelivered timers, a stopping worker passing it on), and so does every call
+      // left for after the commit of a message whose turn ran calls (`ranInTurn`).
+      const inTurn =
+        this.d.callsInTurn !== undefined &&
+        attempt === 0 &&
+        m.seq === null &&
+        envelope.again !== true &&
+        (envelope.intentId !== undefined || envelope.timer !== undefined);
       let outcome: ApplyOutcome;
       try {
         outcome = await inSpan('transition', {}, async (span) => {
-          const o = await this.d.host.decide(address, envelope, m.seq, msgId, this.fence, epoch, attempt > 0);
+          // A turn that may call a vendor reads the actor rather than assume it new: a guess is checked only at
+          // commit, after the call.
+          const read = attempt > 0 || inTurn;
+          const o = await this.d.host.decide(address, envelope, m.seq, msgId, this.fence, epoch, read);
           span.setAttribute('lock.event', envelope.event.type);
           span.setAttribute('lock.outcome', o.kind);
           return o;
@@ -373,6 +413,14 @@ export class PartitionWorker {
           await this.releaseThenAck(m, envelope, address);
         return;
       }
+      if (inTurn) {
+        const calls = outcome.commit.intents.filter((i) => this.d.callsInTurn?.eligible(i.intent));
+        if (calls.length > 0) {
+          m.ranInTurn = true;
+          outcome = await this.runInTurn(address, envelope, outcome, calls);
+        }
+      }
+      if (m.ranInTurn === true || envelope.again === true) outcome.again = true;
       try {
         // The hops after the commit (the relay, the effect runner, a sweeper) continue from this message.
         outcome.commit.trace = traceparentOf();
@@ -413,6 +461,70 @@ export class PartitionWorker {
       this.d.onCommitted(address, outcome);
       return;
     }
+  }
+
+  /**
+   * Runs a transition's vendor calls in the actor's turn and applies their answers on top of it, in the order
+   * the transition asked for them: one commit then records the transition and its answers (one group commit
+   * instead of two, and no intent row, claim or answer message). The calls ran before anything of them was
+   * recorded: if this turn ends without its commit, the message is still its sender's (see `inTurn`), and
+   * every later delivery of it looks up before it creates. An answer the machine refuses leaves the calls to
+   * run again after the commit, as they would have without the turn.
+   */
+  private async runInTurn(
+    address: ActorAddress & { partition: number },
+    envelope: ActorEnvelope,
+    first: CommitDecision,
+    calls: readonly { id: string; intent: EffectIntent }[],
+  ): Promise<CommitDecision> {
+    const trace = traceparentOf();
+    const answers = await Promise.all(
+      calls.map((c) =>
+        this.d.callsInTurn!.run({
+          id: c.id,
+          tenantId: envelope.tenantId,
+          actorType: address.type,
+          actorId: address.id,
+          intent: c.intent,
+          rerun: false,
+          ...(trace ? { trace } : {}),
+        }),
+      ),
+    );
+    const steps: CommitDecision[] = [first];
+    for (const [k, c] of calls.entries()) {
+      const answer = answers[k]!;
+      const o = this.d.host.decideNext(
+        address,
+        steps.at(-1)!,
+        { tenantId: envelope.tenantId, event: answer, intentId: c.id },
+        `${c.id}:outcome`,
+        this.fence,
+      );
+      if (o.kind === 'commit') steps.push(o);
+      else if (o.kind !== 'unchanged') {
+        this.d.log?.('an answer of a vendor call run in the turn was refused; the call runs again', {
+          actor: `${address.type}/${address.id}`,
+          intentId: c.id,
+          reason: o.kind === 'rejected' ? o.reason : o.kind,
+        });
+        return first;
+      }
+    }
+    const last = steps.at(-1)!;
+    return {
+      kind: 'commit',
+      commit: mergeTransitions(
+        steps.map((x) => x.commit),
+        new Set(calls.map((c) => c.id)),
+      ),
+      snapshot: last.snapshot,
+      status: last.status,
+      event: first.event,
+      ...(first.intentId !== undefined ? { intentId: first.intentId } : {}),
+      previous: first.previous,
+      steps,
+    };
   }
 
   private async backoff(attempt: number, e: unknown): Promise<void> {

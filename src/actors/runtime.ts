@@ -202,9 +202,14 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
         maxInFlight: options.maxInFlightPerPartition,
         log: d.log,
         onRejected: (code) => metrics.rejected.inc({ code }),
+        callsInTurn: {
+          eligible: (intent) => EffectRunner.runsInTurn(intent),
+          run: (job) => effects.runInTurn(job),
+        },
         onCommitted(address, outcome) {
           const c = outcome.commit;
-          metrics.transitions.inc({ type: c.actorType, status: outcome.status });
+          const steps = outcome.steps ?? [outcome];
+          for (const s of steps) metrics.transitions.inc({ type: c.actorType, status: s.status });
           for (const o of c.outbox) {
             if (o.subject.endsWith('.revoke_stalled.v1')) metrics.revokeStalled.inc();
             else if (c.actorType === 'credential')
@@ -227,23 +232,24 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
           });
           if (d.onInspection) {
             try {
-              d.onInspection(
-                inspectionOf({
-                  tenantId: c.tenantId,
-                  actorType: c.actorType,
-                  actorId: c.actorId,
-                  first: c.expectedVersion === 0,
-                  version: c.version,
-                  event: outcome.event,
-                  ...(outcome.intentId ? { intentId: outcome.intentId } : {}),
-                  snapshot: {
-                    value: outcome.snapshot.value,
-                    context: outcome.snapshot.context,
-                    status: outcome.snapshot.status,
-                  },
-                  before: { value: outcome.previous.value, context: outcome.previous.context },
-                }),
-              );
+              for (const s of steps)
+                d.onInspection(
+                  inspectionOf({
+                    tenantId: c.tenantId,
+                    actorType: c.actorType,
+                    actorId: c.actorId,
+                    first: s.commit.expectedVersion === 0,
+                    version: s.commit.version,
+                    event: s.event,
+                    ...(s.intentId ? { intentId: s.intentId } : {}),
+                    snapshot: {
+                      value: s.snapshot.value,
+                      context: s.snapshot.context,
+                      status: s.snapshot.status,
+                    },
+                    before: { value: s.previous.value, context: s.previous.context },
+                  }),
+                );
             } catch (e) {
               // Inspection never stands in the way of the work it watches.
               d.log('inspection failed', { err: String(e) });
@@ -258,7 +264,8 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
                 actorType: address.type,
                 actorId: address.id,
                 intent: i.intent,
-                rerun: false,
+                // Its message's turn ran vendor calls and did not commit, once: an earlier run may have made it.
+                rerun: outcome.again === true,
                 claim: 0,
                 ...(c.trace ? { trace: c.trace } : {}),
               })),

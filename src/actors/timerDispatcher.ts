@@ -79,6 +79,7 @@ export class TimerDispatcher {
             tenantId: t.tenant_id,
             event: { ...t.event, type: String(t.event.type), at: dueAt },
             timer: { key: t.key, dueAt },
+            ...(t.redeliver_at ? { again: true as const } : {}),
           },
           `timer:${t.actor_type}:${t.actor_id}:${t.key}:${t.due_at.getTime()}${t.redeliver_at ? `:r${t.redeliver_at.getTime()}` : ''}`,
         );

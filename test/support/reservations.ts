@@ -22,17 +22,19 @@ export async function seedRooms(client: Client, tenantId: string, count: number)
   return (await seedProperty(client, tenantId, rooms)).propertyId;
 }
 
-/** Publishes `count` confirmed reservations, one room each, round-robin over `rooms` rooms. */
+/** Publishes `count` confirmed reservations, one room each, round-robin over `rooms` rooms; `res-<from>`… */
 export async function confirmReservations(
   client: Client,
   tenantId: string,
   propertyId: string,
   count: number,
   rooms: number,
+  from = 0,
 ): Promise<void> {
   const subject = `${client.topology.platformRoot}.reservation.confirmed.v1`;
   await Promise.all(
-    Array.from({ length: count }, (_, i) => {
+    Array.from({ length: count }, (_, k) => {
+      const i = from + k;
       const eventId = randomUUID();
       return client.js.publish(
         subject,

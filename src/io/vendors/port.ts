@@ -78,6 +78,13 @@ export interface VendorCapabilities {
    * synthetic check has no lock to list or read there. Absent: true.
    */
   listsLocks?: false;
+  /**
+   * False where an issue can wait on a person (a card presented at a desk encoder: salto-space, vostio,
+   * generic-wiegand): such an issue never runs in its credential's turn, which would hold the credential's other
+   * messages meanwhile.
+   * Absent: true (a vendor's answer comes within its timeout).
+   */
+  issuesPromptly?: false;
 }
 
 /** One entry of a lock's access log, as the vendor's API reports it (no PINs, no card numbers). */

@@ -26,6 +26,8 @@ export const capabilities: VendorCapabilities = {
   cardNumbers: true,
   mobileKeyRecipients: false,
   listsLocks: false,
+  // An encode waits for a card presented at the desk's encoder.
+  issuesPromptly: false,
 };
 
 export interface GenericWiegandConfig {

@@ -58,6 +58,8 @@ export const capabilities: VendorCapabilities = {
   accessRecords: false,
   cardNumbers: false,
   mobileKeyRecipients: false,
+  // An encode waits for a card presented at the desk's encoder.
+  issuesPromptly: false,
 };
 
 const PAGE = 100;

@@ -1,0 +1,180 @@
+/**
+ * Vendor calls in the actor's turn: a new credential's issue, handed over in process by a sender that keeps it
+ * in PostgreSQL, calls the vendor before its transition is committed, and one commit records the issue and the
+ * vendor's answer. No effect intent row is ever written for that call. A message sent again (here by the
+ * effect sweeper) may have been applied in part by a turn that ended without its commit, so it runs no call in
+ * its turn, and its calls look up before they create.
+ *
+ * The vendor here is strict the way Salto KS users are: a create without a lookup makes another credential,
+ * so a call that should have looked up first shows as a second credential.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ActorEnvelope } from '../../src/actors/index.ts';
+import { createJournaledMailbox } from '../../src/actors/journaledMailbox.ts';
+import { journalMessage } from '../../src/io/db/batchedCalls.ts';
+import { connect, type Db } from '../../src/io/db/index.ts';
+import { prepareIssue } from '../../src/issuance/credentialRequests.ts';
+import type { LockAdapter } from '../../src/io/vendors/port.ts';
+import { capabilities as ttlock } from '../../src/io/vendors/ttlock/adapter.ts';
+import { seedProperty } from '../support/fixtures.ts';
+import { eventually, type Harness, startHarness } from '../support/harness.ts';
+
+interface IssueCall {
+  operationId: string;
+  lookupFirst: boolean;
+}
+
+/** TTLock's capabilities, a create that is not idempotent, and a record of every issue call. */
+function strictVendor() {
+  const calls: IssueCall[] = [];
+  const made: { operationId: string; ref: string }[] = [];
+  const adapter: LockAdapter = {
+    vendor: 'ttlock',
+    capabilities: () => ttlock,
+    listLocks: async () => [],
+    getLock: async (ref) => ({ ref, name: ref }),
+    async issueCredential(req) {
+      calls.push({ operationId: req.operationId, lookupFirst: req.lookupFirst });
+      const found = req.lookupFirst ? made.find((m) => m.operationId === req.operationId) : undefined;
+      if (found) return { vendorRef: found.ref };
+      const ref = `strict-${made.length + 1}`;
+      made.push({ operationId: req.operationId, ref });
+      return { vendorRef: ref };
+    },
+    modifyValidity: async (req) => ({ outcome: 'modified', vendorRef: req.vendorRef ?? 'x' }),
+    revokeCredential: async () => {},
+    remoteUnlock: async () => {},
+    getBattery: async () => 100,
+    listAccessRecords: async () => [],
+    health: async () => {},
+  };
+  return { adapter, calls, made };
+}
+
+describe('vendor calls in the actor turn', () => {
+  const vendor = strictVendor();
+  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
+  let h: Harness;
+  let admin: Db;
+  let propertyId: string;
+  const stay = {
+    validFrom: new Date(Date.now() + 86_400_000).toISOString(),
+    validUntil: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+  };
+
+  beforeAll(async () => {
+    h = await startHarness({ adapterFactories: { ttlock: () => vendor.adapter } });
+    admin = connect(h.databaseUrl, { max: 1 });
+    // Every effect intent row ever written, kept aside (rows are deleted by the commit that applies them).
+    await sql`create table written_intents (id text, actor_id text)`.execute(admin);
+    await sql`create function keep_written_intent() returns trigger language plpgsql security definer as $$
+      begin insert into written_intents values (new.id, new.actor_id); return new; end $$`.execute(admin);
+    await sql`create trigger keep_written_intent after insert on effect_intents
+      for each row execute function keep_written_intent()`.execute(admin);
+    ({ propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' }));
+  });
+  afterAll(async () => {
+    await admin?.destroy();
+    await h?.close();
+  });
+
+  const issueOf = async (): Promise<ActorEnvelope['event']> => {
+    const { event } = await prepareIssue(
+      h.service.issuance,
+      {
+        tenantId,
+        propertyId,
+        reservationId: null,
+        holder: { kind: 'guest', ref: 'g1' },
+        kind: 'pin',
+        rooms: ['101'],
+        areas: [],
+        ...stay,
+      },
+      new Date().toISOString(),
+    );
+    return event as unknown as ActorEnvelope['event'];
+  };
+  const activeCredential = (id: string) =>
+    eventually(async () => {
+      const r = await admin
+        .selectFrom('key_credentials')
+        .select(['status', 'grants'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return r?.status === 'active' ? r : undefined;
+    }, 10_000);
+  const auditOf = async (id: string) => {
+    const { rows } = await sql<{ entry: string }>`
+      select entry from audit_log where tenant_id = ${tenantId} order by seq`.execute(admin);
+    return rows
+      .map((r) => JSON.parse(r.entry) as { actor: string; event: string; version: number })
+      .filter((e) => e.actor === `credential/${id}`)
+      .map((e) => [e.event, e.version]);
+  };
+  const writtenIntents = async (id: string) =>
+    (
+      await sql<{ id: string }>`select id from written_intents where actor_id = ${id}`.execute(admin)
+    ).rows.map((r) => r.id);
+
+  it('in turn: a new credential sent in process calls its vendor once, without a lookup, and commits issue and answer together', async () => {
+    const id = randomUUID();
+    const mailbox = createJournaledMailbox(
+      h.service.runtime.localFirst(h.service.mailbox),
+      h.service.runtimeDb,
+      60_000,
+    );
+    await mailbox.send({ type: 'credential', id }, { tenantId, event: await issueOf() }, `${id}:issue`);
+    const row = await activeCredential(id);
+    const [operationId] = vendor.calls.filter((c) => c.operationId.startsWith(id)).map((c) => c.operationId);
+    expect(vendor.calls.filter((c) => c.operationId.startsWith(id))).toEqual([
+      { operationId, lookupFirst: false },
+    ]);
+    expect((row.grants as { vendorRef: string }[]).map((g) => g.vendorRef)).toEqual([
+      vendor.made.find((m) => m.operationId === operationId)?.ref,
+    ]);
+    // One commit, two transitions: both audited, in order, versions 1 and 2.
+    expect(await auditOf(id)).toEqual([
+      ['credential.issue', 1],
+      ['effect.done.issueGrant', 2],
+    ]);
+    const snapshot = await admin
+      .selectFrom('actor_snapshots')
+      .select('version')
+      .where('actor_id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(Number(snapshot.version)).toBe(2);
+    // The only intent row was the sender's journaled command; the vendor call never had one.
+    expect(await writtenIntents(id)).toEqual([`cmd:credential:${id}:${id}:issue`]);
+  });
+
+  it('sent again: a message a sweeper sends again runs no call in its turn, and its call looks up first', async () => {
+    const id = randomUUID();
+    const intentId = `cmd:credential:${id}:${id}:issue`;
+    const event = await issueOf();
+    // Journaled, never sent, and its claim already lapsed: as after a crash, the sweeper sends it again.
+    await journalMessage(h.service.runtimeDb, {
+      tenant: tenantId,
+      id: intentId,
+      type: 'credential',
+      actor: id,
+      intent: { intent: 'sendMessage', operationId: `${id}:issue`, to: { type: 'credential', id }, event },
+      claimMs: 1,
+    });
+    await activeCredential(id);
+    const calls = vendor.calls.filter((c) => c.operationId.startsWith(id));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ lookupFirst: true });
+    expect(vendor.made.filter((m) => m.operationId.startsWith(id))).toHaveLength(1);
+    // Issue and answer committed one after the other; the call had its intent row.
+    expect(await auditOf(id)).toEqual([
+      ['credential.issue', 1],
+      ['effect.done.issueGrant', 2],
+    ]);
+    const written = await writtenIntents(id);
+    expect(written).toContain(intentId);
+    expect(written.filter((w) => w !== intentId)).toHaveLength(1);
+  });
+});
