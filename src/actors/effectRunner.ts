@@ -60,8 +60,8 @@ export interface EffectJob {
    * here, and the actor's commit applies it with the transition that asked for it.
    */
   answer?: (outcome: EffectOutcomeEvent) => void;
-  /** When a job run in its actor's turn was queued (`performance.now()`). */
-  queuedAt?: number;
+  /** For a job run in its actor's turn: true once it must not start (too late, or its worker is stopping). */
+  notAfter?: () => boolean;
 }
 
 /** A claim this process holds, when it was last confirmed, and when it renews it (half its life before it lapses). */
@@ -95,6 +95,11 @@ export class EffectRunner {
   /** Delivered outcomes to keep in their rows, by intent id, until the next flush. */
   private outcomes = new Map<string, EffectOutcomeEvent>();
   private flushing: Promise<void> | null = null;
+  /**
+   * Messages this runner sent (first sends), by intent id: when their claim lapses (`performance.now()`). The
+   * actor's commit releases them (`released`); lapsed ones are dropped by the sweep.
+   */
+  private readonly handedOver = new Map<string, number>();
   /** One sweep at a time (a slow one is not overlapped by the next); one pass per interval. */
   private readonly sweeping: DrainLoop;
   /** Stopping: claims are renewed until the drain ends, nothing new is claimed. */
@@ -150,8 +155,8 @@ export class EffectRunner {
 
   /**
    * Whether an intent may run in its actor's turn, before the transition that asked for it is committed
-   * (`partitionWorker.ts`): a new credential's issue, unless the vendor chooses the PIN (a second run could get
-   * another, so the first must be kept at once) or the issue can wait on a person (a card at a desk encoder).
+   * (`partitionWorker.ts`): an issue, unless the vendor chooses the PIN (a second run could get another, so
+   * the first must be kept at once) or the issue can wait on a person (a card at a desk encoder).
    */
   static runsInTurn(intent: EffectIntent): intent is VendorIntent {
     if (intent.intent !== 'issueGrant' || !vendorNames.includes(intent.vendor)) return false;
@@ -160,19 +165,45 @@ export class EffectRunner {
   }
 
   /**
-   * Runs a vendor call for its actor's turn: through the same bulkhead as every other call (one at a time per
-   * lock, in arrival order), answered here instead of through the actor's inbox. `rerun`: the message that
-   * asked for it may have been applied before, in a turn that ended without a commit (the adapter looks up
-   * before it creates).
+   * How long a call in a turn may take at most: an adapter's call is a few requests (a token, a lookup, the
+   * create), each bounded by the vendor timeout.
    */
-  runInTurn(job: Omit<EffectJob, 'claim' | 'answer' | 'queuedAt'>): Promise<EffectOutcomeEvent> {
+  private get callBudgetMs(): number {
+    return 3 * this.o.timeoutMs;
+  }
+
+  /**
+   * Whether `intent` may run in the turn of the message this runner handed over as `sender`: only while the
+   * claim on that message (the sender's record) outlasts the call. Until it lapses, the message reaches no
+   * other process (a sweeper resends only a lapsed claim), so the call cannot run beside another run of it.
+   */
+  runsInTurnOf(intent: EffectIntent, sender: string): boolean {
+    const lapses = this.handedOver.get(sender);
+    return (
+      EffectRunner.runsInTurn(intent) &&
+      lapses !== undefined &&
+      lapses - performance.now() > this.callBudgetMs
+    );
+  }
+
+  /**
+   * Runs a vendor call for its actor's turn: through the same bulkhead as every other call (one at a time per
+   * lock, in arrival order), answered here instead of through the actor's inbox. Not made, and answered BUSY
+   * (the grant retries it after its commit), if it would start too late to end before its message's claim
+   * lapses (it waited behind a busy lock), or once its worker is stopping.
+   */
+  runInTurn(
+    job: Omit<EffectJob, 'claim' | 'answer' | 'notAfter'> & { sender: string; cancelled: () => boolean },
+  ): Promise<EffectOutcomeEvent> {
+    const { sender, cancelled, ...rest } = job;
+    const notAfter = (this.handedOver.get(sender) ?? 0) - this.callBudgetMs;
     return new Promise((answer) => {
-      const i = job.intent as VendorIntent;
+      const i = rest.intent as VendorIntent;
       this.queue.push({
-        ...job,
+        ...rest,
         claim: 0,
         answer,
-        queuedAt: performance.now(),
+        notAfter: () => cancelled() || performance.now() > notAfter,
         vendor: i.vendor,
         lockKey: `${job.tenantId}:${i.vendor}:${i.vendorDeviceRef}`,
         priority: i.priority === true,
@@ -193,6 +224,8 @@ export class EffectRunner {
    * and sends them again.
    */
   async sweep(): Promise<number> {
+    const now = performance.now();
+    for (const [id, lapses] of this.handedOver) if (lapses < now) this.handedOver.delete(id);
     await this.renewClaims();
     if (this.draining) return 0;
     const rows = await sql<{
@@ -318,14 +351,13 @@ export class EffectRunner {
 
   private async runJob(job: EffectJob): Promise<void> {
     if (job.answer && job.intent.intent !== 'sendMessage') {
-      // Queued behind a busy lock for longer than half a claim: its message's sender may send it again soon (its
-      // claim lapsing), to whichever process owns the actor then, whose call could run beside this one. Not
-      // run: answered as a failure the grant retries after its commit, with a row, a claim and a lookup.
-      if (performance.now() - (job.queuedAt ?? 0) > this.claimMs / 2) {
+      // Too late to end before its message's claim lapses (and another process may be sent the message), or its
+      // worker is stopping: not made, answered as a failure the grant retries after its commit (a row, a claim).
+      if (job.notAfter?.()) {
         job.answer(
           effectFailed(job.intent, this.o.clock.now().toISOString(), {
             code: 'BUSY',
-            message: 'queued too long to run in its turn',
+            message: 'not started in its turn: too late for its message claim, or stopping',
             retryable: true,
           }),
         );
@@ -344,7 +376,11 @@ export class EffectRunner {
     // and would drop it as a duplicate; the receiving actor recognizes a repeat by its state.
     const again = job.rerun ? `:r${job.claim}` : '';
     if (intent.intent === 'sendMessage') {
-      await this.deliver(job, intent.to, intent.event, `${intent.operationId}${again}`, intent.by);
+      const held = this.held.get(job.id);
+      // The claim was taken a little before it was confirmed here (the commit's own start): a tenth to spare.
+      if (!job.rerun && held) this.handedOver.set(job.id, held.confirmedAt + this.claimMs * 0.9);
+      if (!(await this.deliver(job, intent.to, intent.event, `${intent.operationId}${again}`, intent.by)))
+        this.handedOver.delete(job.id);
       return;
     }
     if (job.outcome) {
@@ -528,7 +564,10 @@ export class EffectRunner {
    */
   /** Intents whose outcome a commit in this process has applied (and released): nothing left to keep. */
   released(ids: readonly string[]): void {
-    for (const id of ids) this.outcomes.delete(id);
+    for (const id of ids) {
+      this.outcomes.delete(id);
+      this.handedOver.delete(id);
+    }
   }
 
   private async flushOutcomes(): Promise<void> {

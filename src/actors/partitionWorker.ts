@@ -34,6 +34,7 @@ import type { Topology } from '../io/nats/index.ts';
 import { contextFromHeaders, inSpan, traceparentOf } from '../observability/tracing.ts';
 import type { EffectIntent, EffectOutcomeEvent } from '../machines/index.ts';
 import type { ActorHost, ApplyOutcome, CommitDecision } from './actorHost.ts';
+import { actorKinds } from './actorKinds.ts';
 import { mergeTransitions } from './commit.ts';
 import type { Consumed } from './commit.ts';
 import { AlreadyApplied, type CommitBatcher } from './commitBatcher.ts';
@@ -61,8 +62,11 @@ export interface PartitionWorkerDeps {
 
 /** Vendor calls run in an actor's turn, before the transition that asked for them is committed. */
 export interface CallsInTurn {
-  /** Whether the intent may run in the turn at all (its kind and vendor). */
-  eligible(intent: EffectIntent): boolean;
+  /**
+   * Whether the intent may run in the turn of the message `sender` (its intent id) handed over: its kind and
+   * vendor, and the sender's claim on the message leaving the call time to finish before it lapses.
+   */
+  eligible(intent: EffectIntent, sender: string): boolean;
   /** Runs it; its answer as the message the actor applies (a failure too: never rejects). */
   run(job: {
     id: string;
@@ -72,6 +76,10 @@ export interface CallsInTurn {
     intent: EffectIntent;
     rerun: boolean;
     trace?: string;
+    /** The intent id of the message whose turn this is. */
+    sender: string;
+    /** True once the call must not start any more (the worker is stopping): answered BUSY, not made. */
+    cancelled: () => boolean;
   }): Promise<EffectOutcomeEvent>;
 }
 
@@ -86,8 +94,25 @@ interface Delivery {
   subject?: string;
   ack(): void;
   term(): void;
-  /** Vendor calls ran in a turn of this message that ended without a commit: a resend must say `again`. */
+  /** Vendor calls ran in a turn of this message: if it ends without a commit, a resend must say `again`. */
   ranInTurn?: boolean;
+  /** What those calls made, named in a rejection's reason: what is then at the vendor and nowhere else. */
+  turnCalls?: readonly TurnCall[];
+}
+
+/** A vendor call run in a turn, as a rejection names it (no secret: operation, vendor, lock, vendor's id). */
+interface TurnCall {
+  operationId: string;
+  vendor: string;
+  lock: string;
+  answer: string;
+}
+
+/** A rejection's reason, naming the vendor calls the message's turn ran: an operator's to revoke or adopt. */
+function withTurnCalls(reason: string, m: Delivery): string {
+  if (!m.turnCalls?.length) return reason;
+  const calls = m.turnCalls.map((c) => `${c.operationId} at ${c.vendor} lock ${c.lock}: ${c.answer}`);
+  return `${reason}; vendor calls ran in its turn: ${calls.join('; ')}`;
 }
 
 const MAX_DB_BACKOFF_MS = 5000;
@@ -367,21 +392,25 @@ export class PartitionWorker {
     let lastError = '';
     for (let attempt = 0, tries = 0; !this.stopping; attempt++) {
       if (tries >= maxTries) {
-        const reason = `failed ${tries} times: ${lastError}`;
+        const reason = withTurnCalls(`failed ${tries} times: ${lastError}`, m);
         if (await this.reject(address, envelope.tenantId, msgId, seq, 'LOCK.MESSAGE_FAILED', reason))
           await this.releaseThenAck(m, envelope, address);
         return;
       }
-      // Vendor calls may run in this turn only on a message its sender keeps in PostgreSQL until this actor's
-      // commit releases it, handed over in process, on its first send and first try: any later delivery of it
-      // says `again` (sweepers, redelivered timers, a stopping worker passing it on), and so does every call
-      // left for after the commit of a message whose turn ran calls (`ranInTurn`).
+      // Vendor calls may run in this turn only for the message that creates the actor (a new credential's issue:
+      // no other message can have asked for the same operation before), handed over in process by a sender that
+      // keeps it in PostgreSQL until this actor's commit releases it (the effect runner, which says whether its
+      // claim leaves the call time), on its first send and first try, and not while stopping. Any later delivery
+      // of it says `again` (sweepers, a stopping worker passing it on), and so does every call left for after the
+      // commit of a message whose turn ran calls and did not commit them.
       const inTurn =
         this.d.callsInTurn !== undefined &&
         attempt === 0 &&
+        !this.stopping &&
         m.seq === null &&
         envelope.again !== true &&
-        (envelope.intentId !== undefined || envelope.timer !== undefined);
+        envelope.intentId !== undefined &&
+        actorKinds[address.type].createdBy?.includes(envelope.event.type) === true;
       let outcome: ApplyOutcome;
       try {
         outcome = await inSpan('transition', {}, async (span) => {
@@ -409,18 +438,27 @@ export class PartitionWorker {
         return;
       }
       if (outcome.kind === 'rejected') {
-        if (await this.reject(address, envelope.tenantId, msgId, seq, outcome.code, outcome.reason))
+        const reason = withTurnCalls(outcome.reason, m);
+        if (await this.reject(address, envelope.tenantId, msgId, seq, outcome.code, reason))
           await this.releaseThenAck(m, envelope, address);
         return;
       }
-      if (inTurn) {
-        const calls = outcome.commit.intents.filter((i) => this.d.callsInTurn?.eligible(i.intent));
+      let fellBack = false;
+      const sender = envelope.intentId;
+      if (inTurn && sender !== undefined && outcome.commit.expectedVersion === 0) {
+        const calls = outcome.commit.intents.filter((i) => this.d.callsInTurn?.eligible(i.intent, sender));
         if (calls.length > 0) {
           m.ranInTurn = true;
-          outcome = await this.runInTurn(address, envelope, outcome, calls);
+          const turn = await this.runInTurn(address, envelope, outcome, calls);
+          outcome = turn.decision;
+          fellBack = !turn.merged;
+          m.turnCalls = turn.calls;
         }
       }
-      if (m.ranInTurn === true || envelope.again === true) outcome.again = true;
+      // Calls left for after the commit look up first when an earlier run of them may have made something: the
+      // message said so, or this message's turn ran them and their answers are not in this commit.
+      if (envelope.again === true || (m.ranInTurn === true && (attempt > 0 || fellBack)))
+        outcome.again = true;
       try {
         // The hops after the commit (the relay, the effect runner, a sweeper) continue from this message.
         outcome.commit.trace = traceparentOf();
@@ -446,7 +484,7 @@ export class PartitionWorker {
           return;
         }
         if (isConstraintViolation(e)) {
-          const r = ensureError(e).message;
+          const r = withTurnCalls(ensureError(e).message, m);
           if (await this.reject(address, envelope.tenantId, msgId, seq, 'LOCK.CONFLICT', r))
             await this.releaseThenAck(m, envelope, address);
           return;
@@ -476,8 +514,9 @@ export class PartitionWorker {
     envelope: ActorEnvelope,
     first: CommitDecision,
     calls: readonly { id: string; intent: EffectIntent }[],
-  ): Promise<CommitDecision> {
+  ): Promise<{ decision: CommitDecision; merged: boolean; calls: TurnCall[] }> {
     const trace = traceparentOf();
+    const sender = envelope.intentId ?? '';
     const answers = await Promise.all(
       calls.map((c) =>
         this.d.callsInTurn!.run({
@@ -488,9 +527,21 @@ export class PartitionWorker {
           intent: c.intent,
           rerun: false,
           ...(trace ? { trace } : {}),
+          sender,
+          cancelled: () => this.stopping,
         }),
       ),
     );
+    const made = calls.map((c, k): TurnCall => {
+      const i = c.intent as { vendor?: string; vendorDeviceRef?: string };
+      const a = answers[k] as { type: string; vendorRef?: string | null };
+      return {
+        operationId: c.intent.operationId,
+        vendor: i.vendor ?? '?',
+        lock: i.vendorDeviceRef ?? '?',
+        answer: a.type.startsWith('effect.done') ? `made ${a.vendorRef ?? '(no id)'}` : 'failed',
+      };
+    });
     const steps: CommitDecision[] = [first];
     for (const [k, c] of calls.entries()) {
       const answer = answers[k]!;
@@ -508,11 +559,11 @@ export class PartitionWorker {
           intentId: c.id,
           reason: o.kind === 'rejected' ? o.reason : o.kind,
         });
-        return first;
+        return { decision: first, merged: false, calls: made };
       }
     }
     const last = steps.at(-1)!;
-    return {
+    const decision: CommitDecision = {
       kind: 'commit',
       commit: mergeTransitions(
         steps.map((x) => x.commit),
@@ -520,11 +571,13 @@ export class PartitionWorker {
       ),
       snapshot: last.snapshot,
       status: last.status,
-      event: first.event,
+      // What the actor last applied, as its notification says (its message id is the first's: what it applied).
+      event: last.event,
       ...(first.intentId !== undefined ? { intentId: first.intentId } : {}),
       previous: first.previous,
       steps,
     };
+    return { decision, merged: true, calls: made };
   }
 
   private async backoff(attempt: number, e: unknown): Promise<void> {

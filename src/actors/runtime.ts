@@ -203,7 +203,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
         log: d.log,
         onRejected: (code) => metrics.rejected.inc({ code }),
         callsInTurn: {
-          eligible: (intent) => EffectRunner.runsInTurn(intent),
+          eligible: (intent, sender) => effects.runsInTurnOf(intent, sender),
           run: (job) => effects.runInTurn(job),
         },
         onCommitted(address, outcome) {
@@ -264,7 +264,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
                 actorType: address.type,
                 actorId: address.id,
                 intent: i.intent,
-                // Its message's turn ran vendor calls and did not commit, once: an earlier run may have made it.
+                // An earlier run may have made it (its message said `again`, or its turn ran it uncommitted).
                 rerun: outcome.again === true,
                 claim: 0,
                 ...(c.trace ? { trace: c.trace } : {}),

@@ -25,8 +25,9 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
 
   beforeAll(async () => {
     ttlock = await startTtlockSimulator({ lockCount: 1 });
-    // A vendor call may take its time: the kill, not a timeout, ends the one under test.
-    settings = { ...takeoverSettings(uniqueId(), ttlock.url), effectTimeoutMs: 120_000 };
+    // A claim on the reservation's message that leaves a call time in the turn (three vendor timeouts); the
+    // kill comes well within the timeout of the call under test.
+    settings = { ...takeoverSettings(uniqueId(), ttlock.url), effectClaimMs: 15_000, effectTimeoutMs: 3000 };
     runtime = await spawnRuntime(settings, 'in-turn-0');
     client = await connectClient(settings);
   });

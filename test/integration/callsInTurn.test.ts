@@ -1,7 +1,7 @@
 /**
- * Vendor calls in the actor's turn: a new credential's issue, handed over in process by a sender that keeps it
- * in PostgreSQL, calls the vendor before its transition is committed, and one commit records the issue and the
- * vendor's answer. No effect intent row is ever written for that call. A message sent again (here by the
+ * Vendor calls in the actor's turn: a new credential's issue, handed over in process by the effect runner (the
+ * reservation's message, kept in PostgreSQL until the credential's commit releases it), calls the vendor before
+ * its transition is committed, and one commit records the issue and the vendor's answer. No effect intent row is ever written for that call. A message sent again (here by the
  * effect sweeper) may have been applied in part by a turn that ended without its commit, so it runs no call in
  * its turn, and its calls look up before they create.
  *
@@ -12,14 +12,15 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActorEnvelope } from '../../src/actors/index.ts';
-import { createJournaledMailbox } from '../../src/actors/journaledMailbox.ts';
 import { journalMessage } from '../../src/io/db/batchedCalls.ts';
 import { connect, type Db } from '../../src/io/db/index.ts';
 import { prepareIssue } from '../../src/issuance/credentialRequests.ts';
 import type { LockAdapter } from '../../src/io/vendors/port.ts';
 import { capabilities as ttlock } from '../../src/io/vendors/ttlock/adapter.ts';
+import { type Client, connectClient } from '../support/client.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
+import { confirmReservations } from '../support/reservations.ts';
 
 interface IssueCall {
   operationId: string;
@@ -53,11 +54,26 @@ function strictVendor() {
   return { adapter, calls, made };
 }
 
+/** Every effect intent row ever written, kept aside (rows are deleted by the commit that applies them). */
+async function keepWrittenIntents(admin: Db): Promise<void> {
+  await sql`create table written_intents (id text, actor_id text)`.execute(admin);
+  await sql`create function keep_written_intent() returns trigger language plpgsql security definer as $$
+    begin insert into written_intents values (new.id, new.actor_id); return new; end $$`.execute(admin);
+  await sql`create trigger keep_written_intent after insert on effect_intents
+    for each row execute function keep_written_intent()`.execute(admin);
+}
+
+const writtenIntents = async (admin: Db, actorId: string) =>
+  (
+    await sql<{ id: string }>`select id from written_intents where actor_id = ${actorId}`.execute(admin)
+  ).rows.map((r) => r.id);
+
 describe('vendor calls in the actor turn', () => {
   const vendor = strictVendor();
   const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
   let h: Harness;
   let admin: Db;
+  let client: Client;
   let propertyId: string;
   const stay = {
     validFrom: new Date(Date.now() + 86_400_000).toISOString(),
@@ -65,17 +81,15 @@ describe('vendor calls in the actor turn', () => {
   };
 
   beforeAll(async () => {
-    h = await startHarness({ adapterFactories: { ttlock: () => vendor.adapter } });
+    // A claim on a message long enough for a call in its turn (the harness's 2 s would not leave one).
+    h = await startHarness({ adapterFactories: { ttlock: () => vendor.adapter }, effectClaimMs: 30_000 });
     admin = connect(h.databaseUrl, { max: 1 });
-    // Every effect intent row ever written, kept aside (rows are deleted by the commit that applies them).
-    await sql`create table written_intents (id text, actor_id text)`.execute(admin);
-    await sql`create function keep_written_intent() returns trigger language plpgsql security definer as $$
-      begin insert into written_intents values (new.id, new.actor_id); return new; end $$`.execute(admin);
-    await sql`create trigger keep_written_intent after insert on effect_intents
-      for each row execute function keep_written_intent()`.execute(admin);
+    await keepWrittenIntents(admin);
     ({ propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' }));
+    client = await connectClient(h.settings);
   });
   afterAll(async () => {
+    await client?.close();
     await admin?.destroy();
     await h?.close();
   });
@@ -114,26 +128,24 @@ describe('vendor calls in the actor turn', () => {
       .filter((e) => e.actor === `credential/${id}`)
       .map((e) => [e.event, e.version]);
   };
-  const writtenIntents = async (id: string) =>
-    (
-      await sql<{ id: string }>`select id from written_intents where actor_id = ${id}`.execute(admin)
-    ).rows.map((r) => r.id);
 
-  it('in turn: a new credential sent in process calls its vendor once, without a lookup, and commits issue and answer together', async () => {
-    const id = randomUUID();
-    const mailbox = createJournaledMailbox(
-      h.service.runtime.localFirst(h.service.mailbox),
-      h.service.runtimeDb,
-      60_000,
+  it("in turn: a reservation's new credential calls its vendor once, without a lookup, and commits issue and answer together", async () => {
+    await confirmReservations(client, tenantId, propertyId, 1, 1);
+    const { id } = await eventually(
+      () =>
+        admin
+          .selectFrom('key_credentials')
+          .select(['id', 'status'])
+          .where('reservation_id', '=', 'res-0')
+          .executeTakeFirst()
+          .then((r) => (r?.status === 'active' ? r : undefined)),
+      10_000,
     );
-    await mailbox.send({ type: 'credential', id }, { tenantId, event: await issueOf() }, `${id}:issue`);
     const row = await activeCredential(id);
-    const [operationId] = vendor.calls.filter((c) => c.operationId.startsWith(id)).map((c) => c.operationId);
-    expect(vendor.calls.filter((c) => c.operationId.startsWith(id))).toEqual([
-      { operationId, lookupFirst: false },
-    ]);
+    const mine = vendor.calls.filter((c) => c.operationId.startsWith(id));
+    expect(mine).toEqual([{ operationId: mine[0]?.operationId, lookupFirst: false }]);
     expect((row.grants as { vendorRef: string }[]).map((g) => g.vendorRef)).toEqual([
-      vendor.made.find((m) => m.operationId === operationId)?.ref,
+      vendor.made.find((m) => m.operationId === mine[0]?.operationId)?.ref,
     ]);
     // One commit, two transitions: both audited, in order, versions 1 and 2.
     expect(await auditOf(id)).toEqual([
@@ -146,8 +158,9 @@ describe('vendor calls in the actor turn', () => {
       .where('actor_id', '=', id)
       .executeTakeFirstOrThrow();
     expect(Number(snapshot.version)).toBe(2);
-    // The only intent row was the sender's journaled command; the vendor call never had one.
-    expect(await writtenIntents(id)).toEqual([`cmd:credential:${id}:${id}:issue`]);
+    // The vendor call never had an intent row (the only rows for this credential were none: its message's row is
+    // the reservation's).
+    expect(await writtenIntents(admin, id)).toEqual([]);
   });
 
   it('sent again: a message a sweeper sends again runs no call in its turn, and its call looks up first', async () => {
@@ -173,8 +186,63 @@ describe('vendor calls in the actor turn', () => {
       ['credential.issue', 1],
       ['effect.done.issueGrant', 2],
     ]);
-    const written = await writtenIntents(id);
+    const written = await writtenIntents(admin, id);
     expect(written).toContain(intentId);
     expect(written.filter((w) => w !== intentId)).toHaveLength(1);
+  });
+});
+
+describe('vendor calls in the actor turn: only while the message claim outlasts the call', () => {
+  const vendor = strictVendor();
+  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
+  let h: Harness;
+  let admin: Db;
+  let client: Client;
+
+  beforeAll(async () => {
+    // A 2 s claim on the reservation's message, a 2 s vendor timeout: a call (up to three requests) could
+    // outlast the claim, and a sweeper's resend could then reach another process while it runs.
+    h = await startHarness({
+      adapterFactories: { ttlock: () => vendor.adapter },
+      effectClaimMs: 2000,
+      effectTimeoutMs: 2000,
+    });
+    admin = connect(h.databaseUrl, { max: 1 });
+    await keepWrittenIntents(admin);
+    client = await connectClient(h.settings);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await admin?.destroy();
+    await h?.close();
+  });
+
+  it('too short a claim: the issue commits first, and its call runs after with a row of its own', async () => {
+    const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' });
+    await confirmReservations(client, tenantId, propertyId, 1, 1);
+    const { id } = await eventually(
+      () =>
+        admin
+          .selectFrom('key_credentials')
+          .select(['id', 'status'])
+          .where('reservation_id', '=', 'res-0')
+          .executeTakeFirst()
+          .then((r) => (r?.status === 'active' ? r : undefined)),
+      10_000,
+    );
+    const { rows } = await sql<{ entry: string }>`
+      select entry from audit_log where tenant_id = ${tenantId} order by seq`.execute(admin);
+    const versions = rows
+      .map((r) => JSON.parse(r.entry) as { actor: string; version: number })
+      .filter((e) => e.actor === `credential/${id}`)
+      .map((e) => e.version);
+    expect(versions).toEqual([1, 2]);
+    // The issue's call had a row of its own (the credential's, version 1), and was a first run (no lookup), once.
+    expect(await writtenIntents(admin, id)).toEqual([
+      expect.stringMatching(new RegExp(`^credential:${id}:1:`)),
+    ]);
+    expect(vendor.calls.filter((c) => c.operationId.startsWith(id))).toEqual([
+      { operationId: expect.stringContaining(id), lookupFirst: false },
+    ]);
   });
 });
