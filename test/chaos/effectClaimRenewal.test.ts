@@ -13,8 +13,11 @@ import { systemClock } from '../../src/ids.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 const CLAIM_MS = 1000;
+// A stay ahead of now: fixed dates would have the service expire the credential at issue once passed.
+const stay = stayDates();
 
 describe('effect claims', () => {
   let h: Harness;
@@ -60,8 +63,8 @@ describe('effect claims', () => {
         holder: { kind: 'guest', ref: 'g-1' },
         kind: 'pin',
         rooms: ['101'],
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
       },
     });
     expect([201, 202]).toContain(r.statusCode);
@@ -93,8 +96,8 @@ describe('effect claims', () => {
         holder: { kind: 'guest', ref: 'g-2' },
         kind: 'pin',
         rooms: ['102'],
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
       },
     });
     // The issue is committed and its call under way; then the process is asked to stop.

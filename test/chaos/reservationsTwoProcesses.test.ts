@@ -19,12 +19,15 @@ import { type Client, connectClient } from '../support/client.ts';
 import { dropDatabase, dropNats, eventually, uniqueId, freePort } from '../support/harness.ts';
 import { type RuntimeProcess, spawnRuntime } from '../support/processes.ts';
 import { seedRooms, takeoverSettings } from '../support/reservations.ts';
+import { stayDates } from '../support/stay.ts';
 
 const ROOMS = 30;
 const RESERVATIONS = 300;
 const WITH_REST = (i: number) => i % 10 === 0;
-const CHECK_IN = '2026-12-01T14:00:00.000Z';
-const windows = ['2026-12-03T11:00:00.000Z', '2026-12-04T11:00:00.000Z', '2026-12-05T11:00:00.000Z'];
+// A stay ahead of now (fixed dates would expire at issue once passed), then extended twice by a night.
+const stay = stayDates();
+const CHECK_IN = stay.checkIn;
+const windows = [stay.checkOut, stay.nights(3), stay.nights(4)];
 
 function scenario(checkOut: boolean) {
   const tenantId = `tenant-${uniqueId()}`;

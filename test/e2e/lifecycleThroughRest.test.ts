@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 describe('lifecycle through REST', () => {
   let h: Harness;
@@ -19,6 +20,11 @@ describe('lifecycle through REST', () => {
   // The service's clock, which a test moves on (an adapter setting read a while ago must not decide).
   let offsetMs = 0;
   const clock = { now: () => new Date(Date.now() + offsetMs) };
+  // A stay ahead of now (fixed dates would have the service expire each credential at issue once passed);
+  // the check-outs after it extend it by one night and by two.
+  const stay = stayDates();
+  const oneMore = stay.nights(3);
+  const twoMore = stay.nights(4);
 
   beforeAll(async () => {
     h = await startHarness({ clock });
@@ -38,8 +44,8 @@ describe('lifecycle through REST', () => {
       payload: {
         holder: { kind: 'guest', ref: 'g-1' },
         kind: 'pin',
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
         ...payload,
       },
     });
@@ -70,17 +76,15 @@ describe('lifecycle through REST', () => {
     await publish('dates_changed', {
       propertyId,
       reservationId,
-      checkIn: '2026-12-01T14:00:00.000Z',
-      checkOut: '2026-12-05T11:00:00.000Z',
+      checkIn: stay.checkIn,
+      checkOut: twoMore,
     });
     await eventually(
-      async () => ((await credential(id)).validUntil === '2026-12-05T11:00:00.000Z' ? true : undefined),
+      async () => ((await credential(id)).validUntil === twoMore ? true : undefined),
       15_000,
       'the new check-out on the REST credential',
     );
-    await eventually(async () =>
-      heldAt('7001')[0]?.validUntil === '2026-12-05T11:00:00.000Z' ? true : undefined,
-    );
+    await eventually(async () => (heldAt('7001')[0]?.validUntil === twoMore ? true : undefined));
 
     await publish('checked_out', { propertyId, reservationId });
     await eventually(
@@ -102,12 +106,12 @@ describe('lifecycle through REST', () => {
         headers: auth,
         payload: { validUntil },
       });
-    expect((await patch('2026-12-04T11:00:00.000Z')).statusCode).toBe(200);
-    expect((await patch('2026-12-05T11:00:00.000Z')).statusCode).toBe(200);
-    const back = await patch('2026-12-04T11:00:00.000Z');
+    expect((await patch(oneMore)).statusCode).toBe(200);
+    expect((await patch(twoMore)).statusCode).toBe(200);
+    const back = await patch(oneMore);
     expect(back.statusCode).toBe(200);
-    expect(back.json()).toMatchObject({ validUntil: '2026-12-04T11:00:00.000Z' });
-    expect(heldAt('7002').map((c) => c.validUntil)).toEqual(['2026-12-04T11:00:00.000Z']);
+    expect(back.json()).toMatchObject({ validUntil: oneMore });
+    expect(heldAt('7002').map((c) => c.validUntil)).toEqual([oneMore]);
   });
 
   it('lifecycle: disabling an adapter stops new issuance at once and still revokes what it issued', async () => {

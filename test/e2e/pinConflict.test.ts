@@ -8,6 +8,7 @@ import { systemClock } from '../../src/ids.ts';
 import { createTtlockAdapter, TTLOCK_SIM_DEFAULTS } from '../../src/io/vendors/ttlock/index.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 describe('PIN already on a lock', () => {
   let h: Harness;
@@ -29,7 +30,9 @@ describe('PIN already on a lock', () => {
   });
 
   it('pin conflict: the credential moves to its next PIN on every lock and returns that PIN', async () => {
-    // Another system already put 483917 on room 102's lock.
+    // A stay ahead of now (fixed dates would have the service expire the credential at issue once passed).
+    const stay = stayDates();
+    // Another system already put 483917 on room 102's lock, for a month either side of the stay.
     const foreign = createTtlockAdapter({
       config: { baseUrl: h.ttlock.url, ...TTLOCK_SIM_DEFAULTS },
       clock: systemClock,
@@ -39,8 +42,8 @@ describe('PIN already on a lock', () => {
       operationId: 'front-desk-app',
       lockRef: '7002',
       kind: 'pin',
-      validFrom: new Date('2026-11-01T00:00:00Z'),
-      validUntil: new Date('2027-01-01T00:00:00Z'),
+      validFrom: new Date(stay.day(-30, 0)),
+      validUntil: new Date(stay.day(31, 0)),
       pin: '483917',
       lookupFirst: false,
     });
@@ -74,8 +77,8 @@ describe('PIN already on a lock', () => {
         holder: { kind: 'guest', ref: 'g-1' },
         kind: 'pin',
         rooms: ['101', '102'],
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
       },
       { 'idempotency-key': randomUUID() },
     );

@@ -9,6 +9,7 @@ import { reservationActorId, reservationCredentialId } from '../../src/ids.ts';
 import { withTenant } from '../../src/io/db/index.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 // Run once with resident actors and once passivating after every message: activation must be lossless.
 describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])(
@@ -16,6 +17,10 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
   ({ passivateEachMessage }) => {
     let h: Harness;
     const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
+    // Stays ahead of now: fixed dates would have the service expire each credential at issue once passed.
+    // The later stay checks in nine days after the first, for two nights, then extended to four.
+    const stay = stayDates();
+    const later = { checkIn: stay.day(9, 14), checkOut: stay.day(11, 11), extended: stay.day(13, 11) };
 
     beforeAll(async () => {
       h = await startHarness({ passivateEachMessage });
@@ -39,8 +44,7 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
     it('reservation: confirmed issues one passcode per room lock, checked_out revokes them', async () => {
       const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001', '102': '7002' });
       const reservationId = `res-${randomUUID().slice(0, 8)}`;
-      const checkIn = '2026-12-01T14:00:00.000Z';
-      const checkOut = '2026-12-03T11:00:00.000Z';
+      const { checkIn, checkOut } = stay;
       const confirmed = {
         eventId: randomUUID(),
         tenantId,
@@ -108,8 +112,8 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
         eventId: randomUUID(),
         guestRef: 'guest-3',
         rooms: ['401'],
-        checkIn: '2026-12-10T14:00:00.000Z',
-        checkOut: '2026-12-12T11:00:00.000Z',
+        checkIn: later.checkIn,
+        checkOut: later.checkOut,
       });
       const id = reservationCredentialId(tenantId, reservationId, 'pin');
       await eventually(async () =>
@@ -118,18 +122,18 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
       await publishPlatform('reservation.dates_changed.v1', {
         ...base,
         eventId: randomUUID(),
-        checkIn: '2026-12-10T14:00:00.000Z',
-        checkOut: '2026-12-14T11:00:00.000Z',
+        checkIn: later.checkIn,
+        checkOut: later.extended,
       });
       const updated = await eventually(async () => {
         const c = await h.service.readModel.credential(tenantId, id);
-        return c?.status === 'active' && c.validUntil === '2026-12-14T11:00:00.000Z' ? c : undefined;
+        return c?.status === 'active' && c.validUntil === later.extended ? c : undefined;
       });
       const atVendor = h.ttlock.state().credentials.filter((c) => c.lockRef === '7009');
       expect(atVendor).toHaveLength(1);
       expect(atVendor[0]).toMatchObject({
         ref: (updated.grants[0] as { vendorRef?: string } | undefined)?.vendorRef,
-        validUntil: '2026-12-14T11:00:00.000Z',
+        validUntil: later.extended,
       });
       const updatedSubject = `${h.service.topology.eventsRoot}.key_credential.updated.v1`;
       await eventually(
@@ -148,8 +152,8 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
         eventId: randomUUID(),
         guestRef: 'guest-moving',
         rooms: ['701'],
-        checkIn: '2026-12-10T14:00:00.000Z',
-        checkOut: '2026-12-12T11:00:00.000Z',
+        checkIn: later.checkIn,
+        checkOut: later.checkOut,
       });
       const id = reservationCredentialId(tenantId, reservationId, 'pin');
       await eventually(async () =>
@@ -221,8 +225,8 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
         reservationId,
         guestRef: 'guest-2',
         rooms: ['299'],
-        checkIn: '2026-12-01T14:00:00.000Z',
-        checkOut: '2026-12-02T11:00:00.000Z',
+        checkIn: stay.checkIn,
+        checkOut: stay.nights(1),
       });
       const id = reservationCredentialId(tenantId, reservationId, 'pin');
       const failed = await eventually(async () => {

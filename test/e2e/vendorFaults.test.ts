@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reservationCredentialId } from '../../src/ids.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 // Run once with resident actors and once passivating after every message: activation must be lossless.
 describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])(
@@ -14,6 +15,8 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
   ({ passivateEachMessage }) => {
     let h: Harness;
     const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
+    // A one-night stay ahead of now: fixed dates would have the service expire the credential once passed.
+    const stay = stayDates();
 
     beforeAll(async () => {
       h = await startHarness({
@@ -35,8 +38,8 @@ describe.each([{ passivateEachMessage: false }, { passivateEachMessage: true }])
           reservationId,
           guestRef: 'g',
           rooms,
-          checkIn: '2026-12-01T14:00:00.000Z',
-          checkOut: '2026-12-02T11:00:00.000Z',
+          checkIn: stay.checkIn,
+          checkOut: stay.nights(1),
         }),
       );
 

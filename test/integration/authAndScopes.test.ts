@@ -20,6 +20,7 @@ import { createJwksAuthenticator } from '../../src/gateway/auth.ts';
 import { connect, withTenant, withUser } from '../../src/io/db/index.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 describe('auth modes', () => {
   it('auth: development auth on a non-loopback HOST refuses to start, and says why', async () => {
@@ -208,6 +209,8 @@ describe('scopes', () => {
       url: '/api/v1/properties',
       payload: { name: 'X', timezone: 'UTC' },
     };
+    // A stay ahead of now, as a real request's (it reaches the running service).
+    const stay = stayDates();
     const credential = {
       method: 'POST' as const,
       url: '/api/v1/key-credentials',
@@ -216,8 +219,8 @@ describe('scopes', () => {
         holder: { kind: 'guest', ref: 'g-1' },
         kind: 'pin',
         rooms: ['101'],
-        validFrom: '2026-12-01T14:00:00Z',
-        validUntil: '2026-12-03T11:00:00Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
       },
     };
     expect((await gw.app.inject({ ...get, headers: read })).statusCode).toBe(200);

@@ -10,6 +10,7 @@ import { connect, type Db } from '../../src/io/db/index.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 describe('card numbers', () => {
   let h: Harness;
@@ -17,6 +18,8 @@ describe('card numbers', () => {
   let admin: Db;
   let auth: { authorization: string };
   let propertyId: string;
+  // A stay ahead of now: fixed dates would have the service expire the credential at issue once passed.
+  const stay = stayDates();
 
   beforeAll(async () => {
     h = await startHarness();
@@ -41,8 +44,8 @@ describe('card numbers', () => {
         propertyId,
         holder: { kind: 'guest', ref: 'g-1' },
         rooms: ['101'],
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
         ...body,
       },
     });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, withTenant, withUser } from '../../src/io/db/index.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 describe('gateway: key credentials over REST', () => {
   let h: Harness;
@@ -11,6 +12,10 @@ describe('gateway: key credentials over REST', () => {
   const tenant = `t-${randomUUID().slice(0, 8)}`;
   let auth: { authorization: string };
   let propertyId: string;
+  // A one-night stay ahead of now: fixed dates would have the service expire each credential at issue once
+  // passed. Later check-outs extend it.
+  const stay = stayDates();
+  const extended = stay.nights(3);
 
   beforeAll(async () => {
     h = await startHarness();
@@ -49,8 +54,8 @@ describe('gateway: key credentials over REST', () => {
     holder: { kind: 'guest', ref: 'g-1' },
     kind: 'pin',
     rooms: ['101'],
-    validFrom: '2026-12-01T14:00:00.000Z',
-    validUntil: '2026-12-02T11:00:00.000Z',
+    validFrom: stay.checkIn,
+    validUntil: stay.nights(1),
   });
 
   it('gateway: 202 with Location when the vendor is slower than the wait budget; GET waitFor=settled waits for active', async () => {
@@ -181,22 +186,23 @@ describe('gateway: key credentials over REST', () => {
       method: 'PATCH',
       url: `/api/v1/key-credentials/${c.id}`,
       headers: auth,
-      payload: { validUntil: '2026-12-04T11:00:00.000Z' },
+      payload: { validUntil: extended },
     });
     expect(patched.statusCode).toBe(200);
-    expect(patched.json()).toMatchObject({ status: 'active', validUntil: '2026-12-04T11:00:00.000Z' });
+    expect(patched.json()).toMatchObject({ status: 'active', validUntil: extended });
     expect(patched.json().pin).toBeUndefined();
     const atVendor = h.ttlock.state().credentials.find((x) => x.ref === c.grants[0].vendorRef);
     expect(atVendor).toMatchObject({
-      validFrom: '2026-12-01T14:00:00.000Z',
-      validUntil: '2026-12-04T11:00:00.000Z',
+      validFrom: stay.checkIn,
+      validUntil: extended,
     });
 
     const backwards = await gw.app.inject({
       method: 'PATCH',
       url: `/api/v1/key-credentials/${c.id}`,
       headers: auth,
-      payload: { validUntil: '2026-11-30T11:00:00.000Z' },
+      // Ends before the stay's check-in: a window backwards.
+      payload: { validUntil: stay.day(-1, 11) },
     });
     expect(backwards.statusCode).toBe(400);
 
@@ -210,7 +216,7 @@ describe('gateway: key credentials over REST', () => {
       method: 'PATCH',
       url: `/api/v1/key-credentials/${c.id}`,
       headers: auth,
-      payload: { validUntil: '2026-12-05T11:00:00.000Z' },
+      payload: { validUntil: stay.nights(4) },
     });
     expect(closed.statusCode).toBe(409);
     expect(closed.json().code).toBe('LOCK.INVALID_STATE');

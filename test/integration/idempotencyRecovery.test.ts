@@ -15,6 +15,7 @@ import { connect, type Db } from '../../src/io/db/index.ts';
 import { gatewayPorts } from '../../src/service.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 describe('idempotency keys through failures', () => {
   let h: Harness;
@@ -27,6 +28,8 @@ describe('idempotency keys through failures', () => {
   let failAfterSend = false;
   const tenantId = `t-${randomUUID().slice(0, 8)}`;
   const secret = Buffer.alloc(32, 7);
+  // A stay ahead of now: fixed dates would have the service expire the credential at issue once passed.
+  const stay = stayDates();
 
   beforeAll(async () => {
     h = await startHarness({ idempotencyClaimMs: 500 });
@@ -67,8 +70,8 @@ describe('idempotency keys through failures', () => {
     holder: { kind: 'guest', ref: 'g-1' },
     kind: 'pin',
     rooms: [room],
-    validFrom: '2026-12-01T14:00:00.000Z',
-    validUntil: '2026-12-03T11:00:00.000Z',
+    validFrom: stay.checkIn,
+    validUntil: stay.checkOut,
   });
   const post = (key: string, payload: Record<string, unknown>) =>
     app.inject({

@@ -18,6 +18,7 @@ import { deskConfig } from '../support/deskAgent.ts';
 import { ensureStreams, topology } from '../../src/io/nats/index.ts';
 import { DESKTOP_LIMITS } from '../../src/io/nats/streams.ts';
 import { eventually, freePort } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 describe('nats.conf', () => {
   let server: ChildProcess;
@@ -137,14 +138,16 @@ describe('nats.conf', () => {
     );
     try {
       await eventually(async () => (names.includes('hello') ? true : undefined), 5000, 'hello');
+      // A stay ahead of now, as a desk is sent (the running agent reads it: fixed dates would pass).
+      const stay = stayDates();
       service.publish(
         'lock.desktop.demo-property.demo-agent.cmd.encode',
         JSON.stringify({
           operationId: 'op-1',
           data: null,
           rooms: ['101'],
-          validFrom: '2026-12-01T14:00:00.000Z',
-          validUntil: '2026-12-03T11:00:00.000Z',
+          validFrom: stay.checkIn,
+          validUntil: stay.checkOut,
           timeoutMs: 1000,
         }),
       );

@@ -31,9 +31,12 @@ import {
   testSettings,
   uniqueId,
 } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 describe('the record is PostgreSQL', () => {
   const cleanups: (() => Promise<void>)[] = [];
+  // A stay ahead of now: fixed dates would have the service expire the credentials at issue once passed.
+  const stay = stayDates();
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
   });
@@ -64,8 +67,8 @@ describe('the record is PostgreSQL', () => {
         holder: { kind: 'guest', ref: 'g-1' },
         kind: 'pin',
         rooms: ['101'],
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
       },
     });
     expect(issued.statusCode).toBe(201);
@@ -212,8 +215,8 @@ describe('the record is PostgreSQL', () => {
         reservationId: 'res-lost',
         guestRef: 'g-1',
         rooms: ['101'],
-        checkIn: '2026-12-01T14:00:00.000Z',
-        checkOut: '2026-12-03T11:00:00.000Z',
+        checkIn: stay.checkIn,
+        checkOut: stay.checkOut,
       }),
       { msgID: eventId },
     );
@@ -260,8 +263,8 @@ describe('the record is PostgreSQL', () => {
         kind: 'pin',
         rooms: ['101'],
         areas: [],
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
       },
       new Date().toISOString(),
     );

@@ -10,11 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
+import { stayDates } from '../support/stay.ts';
 
 describe('streams recreated under a running service', () => {
   let h: Harness;
   let gw: Awaited<ReturnType<typeof buildTestGateway>>;
   const tenantId = `t-${randomUUID().slice(0, 8)}`;
+  // A stay ahead of now: fixed dates would have the service expire the credential at issue once passed.
+  const stay = stayDates();
 
   beforeAll(async () => {
     h = await startHarness();
@@ -38,8 +41,8 @@ describe('streams recreated under a running service', () => {
         holder: { kind: 'guest', ref: 'g-1' },
         kind: 'pin',
         rooms: ['101'],
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
       },
     });
     expect(issued.statusCode).toBe(201);
@@ -105,8 +108,8 @@ describe('streams recreated under a running service', () => {
         holder: { kind: 'guest', ref: 'g-2' },
         kind: 'pin',
         rooms: ['102'],
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
       },
     });
     const id = issued.json<{ id: string }>().id;

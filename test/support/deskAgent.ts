@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AgentConfig } from '../../src/agent/agent.ts';
 import { wiegandFormats } from '../../src/io/encoders/wiegand.ts';
 import { NATS_URL } from './harness.ts';
+import { stayDates } from './stay.ts';
 
 /** An agent with its key and journal in `dir`, a line encoder on `serialPath` (none without one). */
 export function deskConfig(o: {
@@ -37,12 +38,14 @@ export function encodeCommand(
   card: { facilityCode: number; cardNumber: number },
   timeoutMs = 5000,
 ): string {
+  // A stay still ahead, as a desk encodes for (a running agent reads it: fixed dates would pass).
+  const stay = stayDates();
   return JSON.stringify({
     operationId,
     data: { format: 'H10301', bits: wiegandFormats.H10301.encode(card) },
     rooms: [],
-    validFrom: '2026-12-01T14:00:00.000Z',
-    validUntil: '2026-12-03T11:00:00.000Z',
+    validFrom: stay.checkIn,
+    validUntil: stay.checkOut,
     timeoutMs,
   });
 }

@@ -4,6 +4,7 @@ import type { ServiceSettings } from '../../src/service.ts';
 import type { Client } from './client.ts';
 import { seedProperty } from './fixtures.ts';
 import { testSettings } from './harness.ts';
+import { stayDates } from './stay.ts';
 
 /** Short lease, ack wait and effect claim, so a dead process's work is taken over within seconds. */
 export function takeoverSettings(id: string, ttlockUrl: string): ServiceSettings {
@@ -32,6 +33,8 @@ export async function confirmReservations(
   from = 0,
 ): Promise<void> {
   const subject = `${client.topology.platformRoot}.reservation.confirmed.v1`;
+  // A stay still ahead: fixed dates would have the service expire each credential at issue once passed.
+  const stay = stayDates();
   await Promise.all(
     Array.from({ length: count }, (_, k) => {
       const i = from + k;
@@ -45,8 +48,8 @@ export async function confirmReservations(
           reservationId: `res-${i}`,
           guestRef: `guest-${i}`,
           rooms: [String(101 + (i % rooms))],
-          checkIn: '2026-12-01T14:00:00.000Z',
-          checkOut: '2026-12-03T11:00:00.000Z',
+          checkIn: stay.checkIn,
+          checkOut: stay.checkOut,
         }),
         { msgID: eventId },
       );

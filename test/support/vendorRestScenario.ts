@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyKind } from '../../src/machines/index.ts';
 import { buildTestGateway } from './gateway.ts';
 import { type Harness, startHarness } from './harness.ts';
+import { stayDates } from './stay.ts';
 
 export interface HeldByVendor {
   ref: string;
@@ -64,6 +65,9 @@ export function vendorRestScenario(vendor: string, start: () => Promise<RestVend
       gw.app.inject({ method, url, headers: { ...auth, ...headers }, payload });
 
     it(`${vendor}: issue, extend and revoke a room's credential; the vendor holds what REST says at each step`, async () => {
+      // A stay ahead of now (fixed dates would expire at issue once passed), and its extension by a night.
+      const stay = stayDates();
+      const extended = stay.nights(3);
       const property = await send('POST', '/api/v1/properties', { name: `${vendor} hotel`, timezone: 'UTC' });
       const propertyId = property.json().id as string;
       const enabled = await send('PUT', `/api/v1/properties/${propertyId}/vendor-adapters/${vendor}`, {
@@ -85,8 +89,8 @@ export function vendorRestScenario(vendor: string, start: () => Promise<RestVend
         holder: { kind: 'guest', ref: 'g-1' },
         kind: v.kind,
         rooms: ['301'],
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
         ...(v.cardNumber ? { cardNumber: v.cardNumber } : {}),
         ...(v.recipient ? { recipient: v.recipient } : {}),
       };
@@ -100,8 +104,8 @@ export function vendorRestScenario(vendor: string, start: () => Promise<RestVend
       expect(afterIssue).toHaveLength(before.length + 1);
       const held = afterIssue.find((x) => x.ref === ref);
       expect(held).toMatchObject({
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-03T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
       });
       if (v.kind === 'pin') {
         expect(c.pin).toMatch(/^\d{4,10}$/);
@@ -124,7 +128,7 @@ export function vendorRestScenario(vendor: string, start: () => Promise<RestVend
       ]);
 
       const patched = await send('PATCH', `/api/v1/key-credentials/${c.id}`, {
-        validUntil: '2026-12-04T11:00:00.000Z',
+        validUntil: extended,
       });
       expect(patched.statusCode).toBe(200);
       expect(patched.json().status).toBe('active');
@@ -134,8 +138,8 @@ export function vendorRestScenario(vendor: string, start: () => Promise<RestVend
       const afterUpdate = await v.held(v.lockRef);
       expect(afterUpdate).toHaveLength(before.length + 1);
       expect(afterUpdate.find((x) => x.ref === newRef)).toMatchObject({
-        validFrom: '2026-12-01T14:00:00.000Z',
-        validUntil: '2026-12-04T11:00:00.000Z',
+        validFrom: stay.checkIn,
+        validUntil: extended,
       });
 
       const revoked = await send('POST', `/api/v1/key-credentials/${c.id}/revoke`, { reason: 'checked_out' });
