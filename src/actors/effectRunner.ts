@@ -60,8 +60,8 @@ export interface EffectJob {
    * here, and the actor's commit applies it with the transition that asked for it.
    */
   answer?: (outcome: EffectOutcomeEvent) => void;
-  /** For a job run in its actor's turn: true once it must not start (too late, or its worker is stopping). */
-  notAfter?: () => boolean;
+  /** For a job run in its actor's turn: whether it may start now (false: it has been answered, not made). */
+  start?: () => boolean;
 }
 
 /** A claim this process holds, when it was last confirmed, and when it renews it (half its life before it lapses). */
@@ -96,10 +96,13 @@ export class EffectRunner {
   private outcomes = new Map<string, EffectOutcomeEvent>();
   private flushing: Promise<void> | null = null;
   /**
-   * Messages this runner sent (first sends), by intent id: when their claim lapses (`performance.now()`). The
-   * actor's commit releases them (`released`); lapsed ones are dropped by the sweep.
+   * Messages this runner sent (first sends), by intent id: the claim count it held them at, and when that claim
+   * lapses (`performance.now()`). The actor's commit releases them (`released`); lapsed ones are dropped by the
+   * sweep.
    */
-  private readonly handedOver = new Map<string, number>();
+  private readonly handedOver = new Map<string, { runs: number; lapses: number }>();
+  /** Calls queued or running in the turn of a message, by the message's intent id: its claim is held meanwhile. */
+  private readonly turnsOf = new Map<string, number>();
   /** One sweep at a time (a slow one is not overlapped by the next); one pass per interval. */
   private readonly sweeping: DrainLoop;
   /** Stopping: claims are renewed until the drain ends, nothing new is claimed. */
@@ -165,51 +168,99 @@ export class EffectRunner {
   }
 
   /**
-   * How long a call in a turn may take at most: an adapter's call is a few requests (a token, a lookup, the
-   * create), each bounded by the vendor timeout.
-   */
-  private get callBudgetMs(): number {
-    return 3 * this.o.timeoutMs;
-  }
-
-  /**
-   * Whether `intent` may run in the turn of the message this runner handed over as `sender`: only while the
-   * claim on that message (the sender's record) outlasts the call. Until it lapses, the message reaches no
-   * other process (a sweeper resends only a lapsed claim), so the call cannot run beside another run of it.
+   * Whether `intent` may run in the turn of the message this runner handed over as `sender` (a first send):
+   * only while this runner holds the claim on that message (the sender's record) with time to renew it. From
+   * when the call is queued until it has answered, the runner renews that claim as it renews its own (`held`),
+   * so no sweeper resends the message meanwhile, and it reaches no other process: the call cannot run beside
+   * another run of it while this process lives.
    */
   runsInTurnOf(intent: EffectIntent, sender: string): boolean {
-    const lapses = this.handedOver.get(sender);
+    const h = this.handedOver.get(sender);
     return (
       EffectRunner.runsInTurn(intent) &&
-      lapses !== undefined &&
-      lapses - performance.now() > this.callBudgetMs
+      h !== undefined &&
+      h.lapses - performance.now() > 2 * (this.o.sweepEveryMs ?? 2000)
     );
   }
 
   /**
    * Runs a vendor call for its actor's turn: through the same bulkhead as every other call (one at a time per
    * lock, in arrival order), answered here instead of through the actor's inbox. Not made, and answered BUSY
-   * (the grant retries it after its commit), if it would start too late to end before its message's claim
-   * lapses (it waited behind a busy lock), or once its worker is stopping.
+   * (the grant retries it after its commit), if its message's claim could not be kept, or once its worker
+   * stops (`signal`: a queued call is answered at once, so a stopping worker waits for calls already made only).
    */
   runInTurn(
-    job: Omit<EffectJob, 'claim' | 'answer' | 'notAfter'> & { sender: string; cancelled: () => boolean },
+    job: Omit<EffectJob, 'claim' | 'answer' | 'start'> & { sender: string; signal: AbortSignal },
   ): Promise<EffectOutcomeEvent> {
-    const { sender, cancelled, ...rest } = job;
-    const notAfter = (this.handedOver.get(sender) ?? 0) - this.callBudgetMs;
-    return new Promise((answer) => {
-      const i = rest.intent as VendorIntent;
+    const { sender, signal, ...rest } = job;
+    const i = rest.intent as VendorIntent;
+    this.holdForTurn(sender);
+    return new Promise((resolve) => {
+      let settled = false;
+      let started = false;
+      const answer = (o: EffectOutcomeEvent) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        this.releaseTurn(sender);
+        resolve(o);
+      };
+      const busy = (why: string) =>
+        answer(
+          effectFailed(i, this.o.clock.now().toISOString(), { code: 'BUSY', message: why, retryable: true }),
+        );
+      const onAbort = () => {
+        if (!started) busy('not made in its turn: its worker stopped');
+      };
+      signal.addEventListener('abort', onAbort);
+      if (signal.aborted) onAbort();
       this.queue.push({
         ...rest,
         claim: 0,
         answer,
-        notAfter: () => cancelled() || performance.now() > notAfter,
+        start: () => {
+          if (settled) return false;
+          const held = this.held.get(sender);
+          // The message's claim was lost (taken over, or this process stalled past it): not made.
+          if (
+            !held ||
+            held.renewAt === Number.POSITIVE_INFINITY ||
+            performance.now() > held.confirmedAt + this.claimMs * 0.9
+          ) {
+            busy('not made in its turn: its message claim could not be kept');
+            return false;
+          }
+          started = true;
+          return true;
+        },
         vendor: i.vendor,
         lockKey: `${job.tenantId}:${i.vendor}:${i.vendorDeviceRef}`,
         priority: i.priority === true,
       });
       this.pump();
     });
+  }
+
+  /** A call in the turn of `sender` is queued: that message's claim is held (renewed) until the last one answers. */
+  private holdForTurn(sender: string): void {
+    const n = this.turnsOf.get(sender) ?? 0;
+    this.turnsOf.set(sender, n + 1);
+    if (n > 0 || this.held.has(sender)) return;
+    const h = this.handedOver.get(sender);
+    if (!h) return;
+    // Renewed, as this runner's own claims are, from half its life (at the next sweep if that has passed).
+    const confirmedAt = h.lapses - this.claimMs * 0.9;
+    this.held.set(sender, { runs: h.runs, renewAt: confirmedAt + this.claimMs / 2, confirmedAt });
+  }
+
+  private releaseTurn(sender: string): void {
+    const n = (this.turnsOf.get(sender) ?? 1) - 1;
+    if (n > 0) {
+      this.turnsOf.set(sender, n);
+      return;
+    }
+    this.turnsOf.delete(sender);
+    this.held.delete(sender);
   }
 
   /** Resolves when nothing is queued, running or waiting to be recorded. */
@@ -225,7 +276,8 @@ export class EffectRunner {
    */
   async sweep(): Promise<number> {
     const now = performance.now();
-    for (const [id, lapses] of this.handedOver) if (lapses < now) this.handedOver.delete(id);
+    for (const [id, h] of this.handedOver)
+      if (h.lapses < now && !this.turnsOf.has(id)) this.handedOver.delete(id);
     await this.renewClaims();
     if (this.draining) return 0;
     const rows = await sql<{
@@ -320,7 +372,8 @@ export class EffectRunner {
       void this.run(started).finally(() => {
         this.active--;
         this.queue.done(started);
-        this.held.delete(started.id);
+        // A message handed over in process whose turn is calling holds its claim until the calls answer.
+        if (!this.turnsOf.has(started.id)) this.held.delete(started.id);
         this.pump();
         if (this.active === 0 && this.queue.size === 0) {
           const w = this.idleWaiters;
@@ -351,18 +404,7 @@ export class EffectRunner {
 
   private async runJob(job: EffectJob): Promise<void> {
     if (job.answer && job.intent.intent !== 'sendMessage') {
-      // Too late to end before its message's claim lapses (and another process may be sent the message), or its
-      // worker is stopping: not made, answered as a failure the grant retries after its commit (a row, a claim).
-      if (job.notAfter?.()) {
-        job.answer(
-          effectFailed(job.intent, this.o.clock.now().toISOString(), {
-            code: 'BUSY',
-            message: 'not started in its turn: too late for its message claim, or stopping',
-            retryable: true,
-          }),
-        );
-        return;
-      }
+      if (job.start?.() === false) return;
       job.answer(await this.callVendor(job, job.intent));
       return;
     }
@@ -378,7 +420,8 @@ export class EffectRunner {
     if (intent.intent === 'sendMessage') {
       const held = this.held.get(job.id);
       // The claim was taken a little before it was confirmed here (the commit's own start): a tenth to spare.
-      if (!job.rerun && held) this.handedOver.set(job.id, held.confirmedAt + this.claimMs * 0.9);
+      if (!job.rerun && held)
+        this.handedOver.set(job.id, { runs: held.runs, lapses: held.confirmedAt + this.claimMs * 0.9 });
       if (!(await this.deliver(job, intent.to, intent.event, `${intent.operationId}${again}`, intent.by)))
         this.handedOver.delete(job.id);
       return;

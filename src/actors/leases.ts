@@ -39,6 +39,12 @@ export function fenceOf(bucketCreated: string, revision: number): bigint {
 
 export class PartitionLeases {
   private readonly held = new Map<number, Held>();
+  /**
+   * Surplus partitions being given up: their workers stop (waiting for vendor calls made in their actors'
+   * turns) while the ticks go on renewing every lease, these too, so a slow stop costs no other lease; each
+   * key is deleted, in the tick chain, once its worker has stopped.
+   */
+  private readonly releasing = new Map<number, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -81,6 +87,8 @@ export class PartitionLeases {
     this.stopped = true;
     clearInterval(this.timer);
     await this.ticking.catch(() => {});
+    await Promise.all(this.releasing.values());
+    await this.ticking.catch(() => {});
     for (const p of this.owned()) await this.release(p);
     await this.kv?.delete(this.memberKey()).catch(() => {});
   }
@@ -116,9 +124,11 @@ export class PartitionLeases {
     }
     const members = await this.memberCount(kv);
     const fair = Math.ceil(this.o.partitions / Math.max(1, members));
-    if (this.held.size > fair) {
-      const extra = this.owned().at(-1);
-      if (extra !== undefined) await this.release(extra);
+    if (this.held.size - this.releasing.size > fair) {
+      const extra = this.owned()
+        .filter((p) => !this.releasing.has(p))
+        .at(-1);
+      if (extra !== undefined) this.releaseApart(extra);
       return;
     }
     for (const p of this.candidates()) {
@@ -176,6 +186,26 @@ export class PartitionLeases {
       this.o.log?.('could not start partition', { partition: p, err: String(e) });
       await this.release(p);
     }
+  }
+
+  /** Gives a surplus partition up without holding the ticks: see `releasing`. */
+  private releaseApart(p: number): void {
+    const done = this.o
+      .onLost(p)
+      .catch((e: unknown) =>
+        this.o.log?.('could not stop a released partition', { partition: p, err: String(e) }),
+      )
+      .then(() => {
+        // In the tick chain: no renewal of this key runs beside its deletion.
+        this.ticking = this.ticking.then(async () => {
+          const h = this.held.get(p);
+          this.held.delete(p);
+          this.releasing.delete(p);
+          if (h) await this.kv?.delete(`p.${p}`, { previousSeq: h.revision }).catch(() => {});
+        });
+        return this.ticking;
+      });
+    this.releasing.set(p, done);
   }
 
   private async release(p: number): Promise<void> {

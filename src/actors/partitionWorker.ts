@@ -78,8 +78,8 @@ export interface CallsInTurn {
     trace?: string;
     /** The intent id of the message whose turn this is. */
     sender: string;
-    /** True once the call must not start any more (the worker is stopping): answered BUSY, not made. */
-    cancelled: () => boolean;
+    /** Aborted when the worker stops: a call not started yet is answered BUSY, not made. */
+    signal: AbortSignal;
   }): Promise<EffectOutcomeEvent>;
 }
 
@@ -108,11 +108,14 @@ interface TurnCall {
   answer: string;
 }
 
-/** A rejection's reason, naming the vendor calls the message's turn ran: an operator's to revoke or adopt. */
+/**
+ * A rejection's reason, naming first (the reason is cut to a length) the vendor calls the message's turn ran:
+ * what may be at the vendor and nowhere else, an operator's to revoke or adopt.
+ */
 function withTurnCalls(reason: string, m: Delivery): string {
   if (!m.turnCalls?.length) return reason;
   const calls = m.turnCalls.map((c) => `${c.operationId} at ${c.vendor} lock ${c.lock}: ${c.answer}`);
-  return `${reason}; vendor calls ran in its turn: ${calls.join('; ')}`;
+  return `vendor calls ran in its turn: ${calls.join('; ')}; ${reason}`;
 }
 
 const MAX_DB_BACKOFF_MS = 5000;
@@ -126,6 +129,8 @@ export class PartitionWorker {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** Aborted by `stop`: calls queued in this worker's turns are answered without being made. */
+  private readonly stopped = new AbortController();
   private epoch = '';
   /** The tail of each busy actor's queue: the next message for it runs after this settles. */
   private readonly actorTails = new Map<string, Promise<void>>();
@@ -150,6 +155,7 @@ export class PartitionWorker {
   /** Stops taking messages; those in hand finish (commit + ack) or are left for redelivery. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
     this.wake?.();
     await this.messages?.close().catch(() => {});
     await this.loop.catch(() => {});
@@ -481,6 +487,7 @@ export class PartitionWorker {
         if (isLockError(e, 'LOCK.FENCED')) {
           // Another process owns this partition now; it will get the message.
           this.stopping = true;
+          this.stopped.abort();
           return;
         }
         if (isConstraintViolation(e)) {
@@ -528,18 +535,21 @@ export class PartitionWorker {
           rerun: false,
           ...(trace ? { trace } : {}),
           sender,
-          cancelled: () => this.stopping,
+          signal: this.stopped.signal,
         }),
       ),
     );
     const made = calls.map((c, k): TurnCall => {
       const i = c.intent as { vendor?: string; vendorDeviceRef?: string };
-      const a = answers[k] as { type: string; vendorRef?: string | null };
+      const a = answers[k] as { type: string; vendorRef?: string | null; error?: { code?: string } };
       return {
         operationId: c.intent.operationId,
         vendor: i.vendor ?? '?',
         lock: i.vendorDeviceRef ?? '?',
-        answer: a.type.startsWith('effect.done') ? `made ${a.vendorRef ?? '(no id)'}` : 'failed',
+        // A failed call may still have made it (a timeout): unknown, not "none".
+        answer: a.type.startsWith('effect.done')
+          ? `made ${a.vendorRef ?? '(no id)'}`
+          : `unknown (${a.error?.code ?? 'failed'})`,
       };
     });
     const steps: CommitDecision[] = [first];

@@ -25,9 +25,13 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
 
   beforeAll(async () => {
     ttlock = await startTtlockSimulator({ lockCount: 1 });
-    // A claim on the reservation's message that leaves a call time in the turn (three vendor timeouts); the
-    // kill comes well within the timeout of the call under test.
-    settings = { ...takeoverSettings(uniqueId(), ttlock.url), effectClaimMs: 15_000, effectTimeoutMs: 3000 };
+    // The kill, not a vendor timeout, ends the call under test; the claim on its message (renewed while the call
+    // runs) lapses soon after the kill.
+    settings = {
+      ...takeoverSettings(uniqueId(), ttlock.url),
+      effectTimeoutMs: 120_000,
+      effectClaimMs: 5000,
+    };
     runtime = await spawnRuntime(settings, 'in-turn-0');
     client = await connectClient(settings);
   });

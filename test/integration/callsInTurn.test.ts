@@ -28,7 +28,7 @@ interface IssueCall {
 }
 
 /** TTLock's capabilities, a create that is not idempotent, and a record of every issue call. */
-function strictVendor() {
+function strictVendor(issueDelayMs = 0) {
   const calls: IssueCall[] = [];
   const made: { operationId: string; ref: string }[] = [];
   const adapter: LockAdapter = {
@@ -38,6 +38,7 @@ function strictVendor() {
     getLock: async (ref) => ({ ref, name: ref }),
     async issueCredential(req) {
       calls.push({ operationId: req.operationId, lookupFirst: req.lookupFirst });
+      if (issueDelayMs > 0) await new Promise((r) => setTimeout(r, issueDelayMs));
       const found = req.lookupFirst ? made.find((m) => m.operationId === req.operationId) : undefined;
       if (found) return { vendorRef: found.ref };
       const ref = `strict-${made.length + 1}`;
@@ -192,7 +193,7 @@ describe('vendor calls in the actor turn', () => {
   });
 });
 
-describe('vendor calls in the actor turn: only while the message claim outlasts the call', () => {
+describe('vendor calls in the actor turn: only while the message claim can be kept', () => {
   const vendor = strictVendor();
   const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
   let h: Harness;
@@ -200,12 +201,12 @@ describe('vendor calls in the actor turn: only while the message claim outlasts 
   let client: Client;
 
   beforeAll(async () => {
-    // A 2 s claim on the reservation's message, a 2 s vendor timeout: a call (up to three requests) could
-    // outlast the claim, and a sweeper's resend could then reach another process while it runs.
+    // A 1 s claim on the reservation's message, swept every 0.5 s: it could lapse before a sweep renews it, and
+    // a sweeper's resend then reach another process while the call runs.
     h = await startHarness({
       adapterFactories: { ttlock: () => vendor.adapter },
-      effectClaimMs: 2000,
-      effectTimeoutMs: 2000,
+      effectClaimMs: 1000,
+      sweepEveryMs: 500,
     });
     admin = connect(h.databaseUrl, { max: 1 });
     await keepWrittenIntents(admin);
@@ -217,7 +218,7 @@ describe('vendor calls in the actor turn: only while the message claim outlasts 
     await h?.close();
   });
 
-  it('too short a claim: the issue commits first, and its call runs after with a row of its own', async () => {
+  it('a claim that could lapse unrenewed: the issue commits first, and its call runs after with a row of its own', async () => {
     const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' });
     await confirmReservations(client, tenantId, propertyId, 1, 1);
     const { id } = await eventually(
@@ -244,5 +245,63 @@ describe('vendor calls in the actor turn: only while the message claim outlasts 
     expect(vendor.calls.filter((c) => c.operationId.startsWith(id))).toEqual([
       { operationId: expect.stringContaining(id), lookupFirst: false },
     ]);
+  });
+});
+
+describe('vendor calls in the actor turn: the message claim is kept while the call runs', () => {
+  // A call four claims long: without the claim kept, the sweeper would claim the message again and send it.
+  const vendor = strictVendor(4000);
+  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
+  let h: Harness;
+  let admin: Db;
+  let client: Client;
+
+  beforeAll(async () => {
+    h = await startHarness({
+      adapterFactories: { ttlock: () => vendor.adapter },
+      effectClaimMs: 1000,
+      sweepEveryMs: 200,
+    });
+    admin = connect(h.databaseUrl, { max: 1 });
+    // Every claim of an effect intent row, kept aside: a sweeper's claim counts `runs` up.
+    await sql`create table intent_claims (id text, runs int)`.execute(admin);
+    await sql`create function keep_intent_claim() returns trigger language plpgsql security definer as $$
+      begin insert into intent_claims values (new.id, new.runs); return new; end $$`.execute(admin);
+    await sql`create trigger keep_intent_claim after update of runs on effect_intents
+      for each row execute function keep_intent_claim()`.execute(admin);
+    client = await connectClient(h.settings);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await admin?.destroy();
+    await h?.close();
+  });
+
+  it('kept: the message is not claimed again during the call, and the call runs once, in the turn', async () => {
+    const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' });
+    await confirmReservations(client, tenantId, propertyId, 1, 1);
+    const { id } = await eventually(
+      () =>
+        admin
+          .selectFrom('key_credentials')
+          .select(['id', 'status'])
+          .where('reservation_id', '=', 'res-0')
+          .executeTakeFirst()
+          .then((r) => (r?.status === 'active' ? r : undefined)),
+      15_000,
+    );
+    const claims = await sql<{ id: string }>`select id from intent_claims`.execute(admin);
+    expect(claims.rows).toEqual([]);
+    expect(vendor.calls.filter((c) => c.operationId.startsWith(id))).toEqual([
+      { operationId: expect.stringContaining(id), lookupFirst: false },
+    ]);
+    const versions = await sql<{ entry: string }>`
+      select entry from audit_log where tenant_id = ${tenantId} order by seq`.execute(admin);
+    expect(
+      versions.rows
+        .map((r) => JSON.parse(r.entry) as { actor: string; event: string })
+        .filter((e) => e.actor === `credential/${id}`)
+        .map((e) => e.event),
+    ).toEqual(['credential.issue', 'effect.done.issueGrant']);
   });
 });
