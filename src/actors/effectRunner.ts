@@ -210,7 +210,7 @@ export class EffectRunner {
           effectFailed(i, this.o.clock.now().toISOString(), { code: 'BUSY', message: why, retryable: true }),
         );
       const onAbort = () => {
-        if (!started) busy('not made in its turn: its worker stopped');
+        if (!started) busy(`${NOT_MADE}: its worker stopped`);
       };
       signal.addEventListener('abort', onAbort);
       if (signal.aborted) onAbort();
@@ -227,7 +227,7 @@ export class EffectRunner {
             held.renewAt === Number.POSITIVE_INFINITY ||
             performance.now() > held.confirmedAt + this.claimMs * 0.9
           ) {
-            busy('not made in its turn: its message claim could not be kept');
+            busy(`${NOT_MADE}: its message claim could not be kept`);
             return false;
           }
           started = true;
@@ -373,7 +373,8 @@ export class EffectRunner {
         this.active--;
         this.queue.done(started);
         // A message handed over in process whose turn is calling holds its claim until the calls answer.
-        if (!this.turnsOf.has(started.id)) this.held.delete(started.id);
+        // A job run in a turn has no claim of its own: it never drops one (a row of the same id may be held).
+        if (!started.answer && !this.turnsOf.has(started.id)) this.held.delete(started.id);
         this.pump();
         if (this.active === 0 && this.queue.size === 0) {
           const w = this.idleWaiters;
@@ -642,6 +643,9 @@ export class EffectRunner {
  * a kept outcome, a sweeper runs the call again, and adapters are idempotent under the operation id.
  */
 const KEEP_OUTCOME_AFTER_MS = 500;
+
+/** How a call in a turn that was answered without being made says so (a rejection's note tells it apart). */
+export const NOT_MADE = 'not made in its turn';
 
 /** Vendors' error texts can be long; what an actor keeps of one is bounded (the mailbox refuses more). */
 const MAX_ERROR_TEXT = 500;

@@ -109,7 +109,8 @@ export class PartitionLeases {
       this.kv = undefined;
       for (const p of this.owned()) {
         this.held.delete(p);
-        await this.o.onLost(p);
+        // One being released is stopping already.
+        if (!this.releasing.has(p)) await this.o.onLost(p);
       }
       return;
     }
@@ -119,15 +120,14 @@ export class PartitionLeases {
       } catch (e) {
         this.o.log?.('lease lost', { partition: p, err: String(e) });
         this.held.delete(p);
-        await this.o.onLost(p);
+        if (!this.releasing.has(p)) await this.o.onLost(p);
       }
     }
     const members = await this.memberCount(kv);
     const fair = Math.ceil(this.o.partitions / Math.max(1, members));
-    if (this.held.size - this.releasing.size > fair) {
-      const extra = this.owned()
-        .filter((p) => !this.releasing.has(p))
-        .at(-1);
+    const keeping = this.owned().filter((p) => !this.releasing.has(p));
+    if (keeping.length > fair) {
+      const extra = keeping.at(-1);
       if (extra !== undefined) this.releaseApart(extra);
       return;
     }
@@ -145,7 +145,8 @@ export class PartitionLeases {
     const out: number[] = [];
     for (let i = 0; i < n; i++) {
       const p = (h + i) % n;
-      if (!this.held.has(p)) out.push(p);
+      // One still being released is not taken again until its old worker has stopped.
+      if (!this.held.has(p) && !this.releasing.has(p)) out.push(p);
     }
     return out;
   }
@@ -190,6 +191,7 @@ export class PartitionLeases {
 
   /** Gives a surplus partition up without holding the ticks: see `releasing`. */
   private releaseApart(p: number): void {
+    const mine = this.held.get(p);
     const done = this.o
       .onLost(p)
       .catch((e: unknown) =>
@@ -198,10 +200,12 @@ export class PartitionLeases {
       .then(() => {
         // In the tick chain: no renewal of this key runs beside its deletion.
         this.ticking = this.ticking.then(async () => {
-          const h = this.held.get(p);
-          this.held.delete(p);
           this.releasing.delete(p);
-          if (h) await this.kv?.delete(`p.${p}`, { previousSeq: h.revision }).catch(() => {});
+          // Only the lease this release began with (lost meanwhile, it is not ours to delete).
+          const h = this.held.get(p);
+          if (!h || h !== mine) return;
+          this.held.delete(p);
+          await this.kv?.delete(`p.${p}`, { previousSeq: h.revision }).catch(() => {});
         });
         return this.ticking;
       });

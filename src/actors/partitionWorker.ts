@@ -19,6 +19,7 @@
  * so it stops holding up its actor and dragging group commits into one-by-one writes. An outage of
  * PostgreSQL or NATS is not the message's fault: those are retried until they pass.
  */
+import { setMaxListeners } from 'node:events';
 import {
   AckPolicy,
   type ConsumerMessages,
@@ -35,6 +36,7 @@ import { contextFromHeaders, inSpan, traceparentOf } from '../observability/trac
 import type { EffectIntent, EffectOutcomeEvent } from '../machines/index.ts';
 import type { ActorHost, ApplyOutcome, CommitDecision } from './actorHost.ts';
 import { actorKinds } from './actorKinds.ts';
+import { NOT_MADE } from './effectRunner.ts';
 import { mergeTransitions } from './commit.ts';
 import type { Consumed } from './commit.ts';
 import { AlreadyApplied, type CommitBatcher } from './commitBatcher.ts';
@@ -108,6 +110,13 @@ interface TurnCall {
   answer: string;
 }
 
+/** An abort controller any number of calls in turns may listen to (Node warns past ten listeners otherwise). */
+function abortController(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
+}
+
 /**
  * A rejection's reason, naming first (the reason is cut to a length) the vendor calls the message's turn ran:
  * what may be at the vendor and nowhere else, an operator's to revoke or adopt.
@@ -130,7 +139,7 @@ export class PartitionWorker {
   private loop: Promise<void> = Promise.resolve();
   private stopping = false;
   /** Aborted by `stop`: calls queued in this worker's turns are answered without being made. */
-  private readonly stopped = new AbortController();
+  private readonly stopped = abortController();
   private epoch = '';
   /** The tail of each busy actor's queue: the next message for it runs after this settles. */
   private readonly actorTails = new Map<string, Promise<void>>();
@@ -541,15 +550,21 @@ export class PartitionWorker {
     );
     const made = calls.map((c, k): TurnCall => {
       const i = c.intent as { vendor?: string; vendorDeviceRef?: string };
-      const a = answers[k] as { type: string; vendorRef?: string | null; error?: { code?: string } };
+      const a = answers[k] as {
+        type: string;
+        vendorRef?: string | null;
+        error?: { code?: string; message?: string };
+      };
       return {
         operationId: c.intent.operationId,
         vendor: i.vendor ?? '?',
         lock: i.vendorDeviceRef ?? '?',
-        // A failed call may still have made it (a timeout): unknown, not "none".
+        // A failed call may still have made it (a timeout): unknown, not "none"; one the runner did not start is not.
         answer: a.type.startsWith('effect.done')
           ? `made ${a.vendorRef ?? '(no id)'}`
-          : `unknown (${a.error?.code ?? 'failed'})`,
+          : a.error?.message?.startsWith(NOT_MADE) === true
+            ? 'not made'
+            : `unknown (${a.error?.code ?? 'failed'})`,
       };
     });
     const steps: CommitDecision[] = [first];

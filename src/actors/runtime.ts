@@ -10,6 +10,7 @@ import type { SecretBox } from '../io/crypto/secretBox.ts';
 import type { Db } from '../io/db/index.ts';
 import type { Topology } from '../io/nats/index.ts';
 import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
+import type { EffectIntent } from '../machines/index.ts';
 import type { Metrics } from '../metrics.ts';
 import { ActorHost } from './actorHost.ts';
 import { createCommitBatcher } from './commitBatcher.ts';
@@ -42,6 +43,8 @@ export interface RuntimeOptions {
   timerRedeliverMs?: number;
   sweepEveryMs?: number;
   effectClaimMs?: number;
+  /** Vendor calls of a new credential's issue in its turn (off by default: see ServiceSettings). */
+  callsInTurn?: boolean;
 }
 
 export interface RuntimeDeps {
@@ -202,10 +205,14 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
         maxInFlight: options.maxInFlightPerPartition,
         log: d.log,
         onRejected: (code) => metrics.rejected.inc({ code }),
-        callsInTurn: {
-          eligible: (intent, sender) => effects.runsInTurnOf(intent, sender),
-          run: (job) => effects.runInTurn(job),
-        },
+        ...(options.callsInTurn
+          ? {
+              callsInTurn: {
+                eligible: (intent: EffectIntent, sender: string) => effects.runsInTurnOf(intent, sender),
+                run: (job: Parameters<EffectRunner['runInTurn']>[0]) => effects.runInTurn(job),
+              },
+            }
+          : {}),
         onCommitted(address, outcome) {
           const c = outcome.commit;
           const steps = outcome.steps ?? [outcome];

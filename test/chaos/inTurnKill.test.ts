@@ -31,6 +31,7 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
       ...takeoverSettings(uniqueId(), ttlock.url),
       effectTimeoutMs: 120_000,
       effectClaimMs: 5000,
+      callsInTurn: true,
     };
     runtime = await spawnRuntime(settings, 'in-turn-0');
     client = await connectClient(settings);

@@ -83,7 +83,11 @@ describe('vendor calls in the actor turn', () => {
 
   beforeAll(async () => {
     // A claim on a message long enough for a call in its turn (the harness's 2 s would not leave one).
-    h = await startHarness({ adapterFactories: { ttlock: () => vendor.adapter }, effectClaimMs: 30_000 });
+    h = await startHarness({
+      adapterFactories: { ttlock: () => vendor.adapter },
+      callsInTurn: true,
+      effectClaimMs: 30_000,
+    });
     admin = connect(h.databaseUrl, { max: 1 });
     await keepWrittenIntents(admin);
     ({ propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' }));
@@ -205,6 +209,7 @@ describe('vendor calls in the actor turn: only while the message claim can be ke
     // a sweeper's resend then reach another process while the call runs.
     h = await startHarness({
       adapterFactories: { ttlock: () => vendor.adapter },
+      callsInTurn: true,
       effectClaimMs: 1000,
       sweepEveryMs: 500,
     });
@@ -249,8 +254,8 @@ describe('vendor calls in the actor turn: only while the message claim can be ke
 });
 
 describe('vendor calls in the actor turn: the message claim is kept while the call runs', () => {
-  // A call four claims long: without the claim kept, the sweeper would claim the message again and send it.
-  const vendor = strictVendor(4000);
+  // A call over two claims long: without the claim kept, the sweeper would claim the message again and send it.
+  const vendor = strictVendor(7000);
   const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
   let h: Harness;
   let admin: Db;
@@ -259,10 +264,12 @@ describe('vendor calls in the actor turn: the message claim is kept while the ca
   beforeAll(async () => {
     h = await startHarness({
       adapterFactories: { ttlock: () => vendor.adapter },
-      effectClaimMs: 1000,
-      sweepEveryMs: 200,
+      callsInTurn: true,
+      effectClaimMs: 3000,
+      sweepEveryMs: 300,
     });
     admin = connect(h.databaseUrl, { max: 1 });
+    await keepWrittenIntents(admin);
     // Every claim of an effect intent row, kept aside: a sweeper's claim counts `runs` up.
     await sql`create table intent_claims (id text, runs int)`.execute(admin);
     await sql`create function keep_intent_claim() returns trigger language plpgsql security definer as $$
@@ -277,7 +284,7 @@ describe('vendor calls in the actor turn: the message claim is kept while the ca
     await h?.close();
   });
 
-  it('kept: the message is not claimed again during the call, and the call runs once, in the turn', async () => {
+  it('kept: the message is not claimed again during a call over two claims long, made once, in the turn', async () => {
     const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' });
     await confirmReservations(client, tenantId, propertyId, 1, 1);
     const { id } = await eventually(
@@ -288,10 +295,15 @@ describe('vendor calls in the actor turn: the message claim is kept while the ca
           .where('reservation_id', '=', 'res-0')
           .executeTakeFirst()
           .then((r) => (r?.status === 'active' ? r : undefined)),
-      15_000,
+      20_000,
     );
-    const claims = await sql<{ id: string }>`select id from intent_claims`.execute(admin);
+    // The reservation's message to this credential was never claimed again.
+    const claims = await sql<{ id: string }>`
+      select c.id from intent_claims c join written_intents w on w.id = c.id
+       where w.id like 'reservation:%'`.execute(admin);
     expect(claims.rows).toEqual([]);
+    // In the turn: the call never had a row.
+    expect(await writtenIntents(admin, id)).toEqual([]);
     expect(vendor.calls.filter((c) => c.operationId.startsWith(id))).toEqual([
       { operationId: expect.stringContaining(id), lookupFirst: false },
     ]);
