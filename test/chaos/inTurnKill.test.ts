@@ -7,11 +7,14 @@
  * exactly one passcode and it is the one the credential records, the `issued` event is in the stream once, and
  * the audit chain verifies.
  */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../../src/audit/verifyChain.ts';
 import { startTtlockSimulator, type TtlockSimulator } from '../../src/io/vendors/ttlock/index.ts';
 import type { ServiceSettings } from '../../src/service.ts';
 import { type Client, connectClient } from '../support/client.ts';
+import { seedProperty } from '../support/fixtures.ts';
 import { dropDatabase, dropNats, eventually, uniqueId } from '../support/harness.ts';
 import { type RuntimeProcess, spawnRuntime } from '../support/processes.ts';
 import { confirmReservations, seedRooms, takeoverSettings } from '../support/reservations.ts';
@@ -24,7 +27,7 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
   let runtime: RuntimeProcess | undefined;
 
   beforeAll(async () => {
-    ttlock = await startTtlockSimulator({ lockCount: 1 });
+    ttlock = await startTtlockSimulator({ lockCount: 2 });
     // The kill, not a vendor timeout, ends the call under test; the claim on its message (renewed while the call
     // runs) lapses soon after the kill.
     settings = {
@@ -59,8 +62,10 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
   const vendorRefs = (c: { grants: unknown }) =>
     (c.grants as { vendorRef: string }[]).map((g) => g.vendorRef);
 
+  let propertyId = '';
+
   it('crash: the passcode made before the kill is the credential the new process records, once', async () => {
-    const propertyId = await seedRooms(client, tenantId, 1);
+    propertyId = await seedRooms(client, tenantId, 1);
     // A first stay on the lock, so this process has checked the lock's clock (a gateway call of its own).
     await confirmReservations(client, tenantId, propertyId, 1, 1, 0);
     const first = await activeOf('res-0');
@@ -89,4 +94,52 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
     expect(new Set(issued.map((e) => e.aggregateId)).size).toBe(2);
     expect(await verifyAuditChain(client.admin, tenantId)).toMatchObject({ ok: true });
   });
+
+  // The known defect that keeps calls in the turn off by default (docs/architecture.md, "Vendor calls in the
+  // turn"): a cancellation overtaking the issue after the crash tombstones the credential, the late issue is
+  // ignored, and the passcode the crashed turn made stays on the lock. Marked as failing until the credential
+  // machine revokes, by operation id, what a late issue may have made; then `it.fails` becomes `it`.
+  it.fails(
+    'known defect: a cancellation overtaking the resent issue leaves no passcode on the lock',
+    async () => {
+      // A second property on the other lock (the first is busy for a while after its held answer). A stay issued by
+      // this process first (its clock check of the lock done), then one whose answer is held.
+      const other = (await seedProperty(client, tenantId, { '101': '7002' })).propertyId;
+      await confirmReservations(client, tenantId, other, 1, 1, 2);
+      await activeOf('res-2');
+      ttlock.setFaults({ gatewayMs: 15_000 });
+      await confirmReservations(client, tenantId, other, 1, 1, 3);
+      await eventually(
+        async () => ttlock.state().credentials.length === 4 || undefined,
+        10_000,
+        'the passcode',
+      );
+      expect((await credentials()).map((c) => c.reservation_id).sort()).toEqual(['res-0', 'res-1', 'res-2']);
+      await runtime?.kill9();
+      ttlock.setFaults({ gatewayMs: 0 });
+      runtime = await spawnRuntime(settings, 'in-turn-2');
+      // Cancelled at once: the reservation's revoke reaches the credential before its issue is sent again.
+      const eventId = randomUUID();
+      await client.js.publish(
+        `${client.topology.platformRoot}.reservation.cancelled.v1`,
+        JSON.stringify({ eventId, tenantId, propertyId: other, reservationId: 'res-3' }),
+        { msgID: eventId },
+      );
+      // The reservation ended, and every message applied (past the issue's claim, 5 s: the resent issue too).
+      await eventually(
+        async () => {
+          const ended = await sql<{ n: number }>`
+          select count(*)::int as n from actor_snapshots
+           where actor_type = 'reservation' and snapshot->>'value' = 'ended'`.execute(client.admin);
+          const pending = await client.admin.selectFrom('effect_intents').select('id').execute();
+          return (ended.rows[0]?.n ?? 0) === 1 && pending.length === 0 ? true : undefined;
+        },
+        30_000,
+        'the cancellation and the resent issue applied',
+      );
+      expect((await credentials()).find((c) => c.reservation_id === 'res-3')?.status).not.toBe('active');
+      // The three stays still on keep their passcodes; the cancelled one has none.
+      expect(ttlock.state().credentials).toHaveLength(3);
+    },
+  );
 });
