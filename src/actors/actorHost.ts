@@ -8,7 +8,7 @@ import { ensureError, LockError } from '../errors.ts';
 import type { Clock } from '../ids.ts';
 import { type Db } from '../io/db/index.ts';
 import { initialStep, step } from '../machines/index.ts';
-import { type ActorKind, actorKinds } from './actorKinds.ts';
+import { type ActorKind, actorKinds, createsActor } from './actorKinds.ts';
 import { type ActorCommit, buildCommit, type Consumed, type TransitionAction } from './commit.ts';
 import type { ActorEnvelope } from './envelope.ts';
 import { eventProblem } from './eventSchemas.ts';
@@ -100,7 +100,7 @@ export class ActorHost {
     const kind = actorKinds[address.type];
     const problem = eventProblem(address.type, envelope.event);
     if (problem) return { kind: 'rejected', code: 'LOCK.REJECTED_MESSAGE', reason: problem };
-    const assumed = !again && kind.createdBy?.includes(envelope.event.type) === true;
+    const assumed = !again && createsActor(address.type, envelope.event.type);
     const actor = await this.activate(kind, address, envelope.tenantId, assumed);
     if (actor.tenantId !== envelope.tenantId) {
       return { kind: 'rejected', code: 'LOCK.FORBIDDEN', reason: 'message tenant does not own this actor' };

@@ -104,6 +104,11 @@ export interface ActorKind {
   createdBy?: readonly string[];
 }
 
+/** Whether an event of `eventType` creates an actor of `type` (its kind's `createdBy`). */
+export function createsActor(type: ActorType, eventType: string): boolean {
+  return actorKinds[type].createdBy?.includes(eventType) === true;
+}
+
 const credential: ActorKind = {
   type: 'credential',
   machine: credentialMachine,

@@ -64,6 +64,14 @@ export interface EffectJob {
   start?: () => boolean;
 }
 
+/** A vendor call to run in its actor's turn (`runInTurn`). */
+export type TurnJob = Omit<EffectJob, 'claim' | 'answer' | 'start' | 'outcome'> & {
+  /** The intent id of the message whose turn this is. */
+  sender: string;
+  /** Aborted when the worker stops: a call not started yet is answered BUSY, not made. */
+  signal: AbortSignal;
+};
+
 /** A claim this process holds, when it was last confirmed, and when it renews it (half its life before it lapses). */
 interface HeldClaim {
   runs: number;
@@ -85,6 +93,8 @@ export interface EffectRunnerOptions {
   claimMs?: number;
   onOutcome?: (vendor: string, intent: string, outcome: string, ms: number) => void;
   log?: (msg: string, data?: Record<string, unknown>) => void;
+  /** Vendor calls may run in actors' turns: the claims of the messages handed over are noted for them. */
+  callsInTurn?: boolean;
 }
 
 export class EffectRunner {
@@ -189,9 +199,7 @@ export class EffectRunner {
    * (the grant retries it after its commit), if its message's claim could not be kept, or once its worker
    * stops (`signal`: a queued call is answered at once, so a stopping worker waits for calls already made only).
    */
-  runInTurn(
-    job: Omit<EffectJob, 'claim' | 'answer' | 'start'> & { sender: string; signal: AbortSignal },
-  ): Promise<EffectOutcomeEvent> {
+  runInTurn(job: TurnJob): Promise<EffectOutcomeEvent> {
     const { sender, signal, ...rest } = job;
     const i = rest.intent as VendorIntent;
     this.holdForTurn(sender);
@@ -421,7 +429,7 @@ export class EffectRunner {
     if (intent.intent === 'sendMessage') {
       const held = this.held.get(job.id);
       // The claim was taken a little before it was confirmed here (the commit's own start): a tenth to spare.
-      if (!job.rerun && held)
+      if (this.o.callsInTurn && !job.rerun && held)
         this.handedOver.set(job.id, { runs: held.runs, lapses: held.confirmedAt + this.claimMs * 0.9 });
       if (!(await this.deliver(job, intent.to, intent.event, `${intent.operationId}${again}`, intent.by)))
         this.handedOver.delete(job.id);

@@ -33,15 +33,15 @@ import { ensureError, isLockError, LockError } from '../errors.ts';
 import { type Database, type Db, withTenant } from '../io/db/index.ts';
 import type { Topology } from '../io/nats/index.ts';
 import { contextFromHeaders, inSpan, traceparentOf } from '../observability/tracing.ts';
-import type { EffectIntent, EffectOutcomeEvent } from '../machines/index.ts';
+import type { EffectIntent, EffectOutcomeEvent, VendorIntent } from '../machines/index.ts';
 import type { ActorHost, ApplyOutcome, CommitDecision } from './actorHost.ts';
-import { actorKinds } from './actorKinds.ts';
-import { NOT_MADE } from './effectRunner.ts';
+import { createsActor } from './actorKinds.ts';
+import { NOT_MADE, type TurnJob } from './effectRunner.ts';
 import { mergeTransitions } from './commit.ts';
 import type { Consumed } from './commit.ts';
 import { AlreadyApplied, type CommitBatcher } from './commitBatcher.ts';
 import { type ActorEnvelope, parseEnvelope } from './envelope.ts';
-import { type ActorAddress, type ActorType, parseActorSubject } from './partitioning.ts';
+import { type ActorAddress, parseActorSubject } from './partitioning.ts';
 
 export interface PartitionWorkerDeps {
   js: JetStreamClient;
@@ -70,19 +70,7 @@ export interface CallsInTurn {
    */
   eligible(intent: EffectIntent, sender: string): boolean;
   /** Runs it; its answer as the message the actor applies (a failure too: never rejects). */
-  run(job: {
-    id: string;
-    tenantId: string;
-    actorType: ActorType;
-    actorId: string;
-    intent: EffectIntent;
-    rerun: boolean;
-    trace?: string;
-    /** The intent id of the message whose turn this is. */
-    sender: string;
-    /** Aborted when the worker stops: a call not started yet is answered BUSY, not made. */
-    signal: AbortSignal;
-  }): Promise<EffectOutcomeEvent>;
+  run(job: TurnJob): Promise<EffectOutcomeEvent>;
 }
 
 /**
@@ -425,7 +413,7 @@ export class PartitionWorker {
         m.seq === null &&
         envelope.again !== true &&
         envelope.intentId !== undefined &&
-        actorKinds[address.type].createdBy?.includes(envelope.event.type) === true;
+        createsActor(address.type, envelope.event.type);
       let outcome: ApplyOutcome;
       try {
         outcome = await inSpan('transition', {}, async (span) => {
@@ -549,22 +537,19 @@ export class PartitionWorker {
       ),
     );
     const made = calls.map((c, k): TurnCall => {
-      const i = c.intent as { vendor?: string; vendorDeviceRef?: string };
-      const a = answers[k] as {
-        type: string;
-        vendorRef?: string | null;
-        error?: { code?: string; message?: string };
-      };
+      const i = c.intent as VendorIntent;
+      const a = answers[k]!;
       return {
-        operationId: c.intent.operationId,
-        vendor: i.vendor ?? '?',
-        lock: i.vendorDeviceRef ?? '?',
+        operationId: i.operationId,
+        vendor: i.vendor,
+        lock: i.vendorDeviceRef,
         // A failed call may still have made it (a timeout): unknown, not "none"; one the runner did not start is not.
-        answer: a.type.startsWith('effect.done')
-          ? `made ${a.vendorRef ?? '(no id)'}`
-          : a.error?.message?.startsWith(NOT_MADE) === true
-            ? 'not made'
-            : `unknown (${a.error?.code ?? 'failed'})`,
+        answer:
+          'error' in a
+            ? a.error.message.startsWith(NOT_MADE)
+              ? 'not made'
+              : `unknown (${a.error.code})`
+            : `made ${a.vendorRef ?? '(no id)'}`,
       };
     });
     const steps: CommitDecision[] = [first];

@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics.ts';
 import { ActorHost } from './actorHost.ts';
 import { createCommitBatcher } from './commitBatcher.ts';
 import { DrainLoop } from './drainLoop.ts';
-import { EffectRunner } from './effectRunner.ts';
+import { EffectRunner, type TurnJob } from './effectRunner.ts';
 import { PartitionLeases } from './leases.ts';
 import { createLocalFirstMailbox, type LocalFirstMailbox } from './localMailbox.ts';
 import { type ActorMailbox, createActorMailbox } from './mailbox.ts';
@@ -171,6 +171,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
     onOutcome: (vendor, intent, outcome, ms) =>
       metrics.effects.observe({ vendor, intent, outcome }, ms / 1000),
     log: d.log,
+    callsInTurn: options.callsInTurn === true,
   });
   const timers = new TimerDispatcher({
     dispatcherDb: d.dispatcherDb,
@@ -209,7 +210,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
           ? {
               callsInTurn: {
                 eligible: (intent: EffectIntent, sender: string) => effects.runsInTurnOf(intent, sender),
-                run: (job: Parameters<EffectRunner['runInTurn']>[0]) => effects.runInTurn(job),
+                run: (job: TurnJob) => effects.runInTurn(job),
               },
             }
           : {}),
