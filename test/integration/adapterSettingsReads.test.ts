@@ -4,13 +4,12 @@
  * (the slowest 2% of REST issuances spent ~20 ms of their vendor step there). Counted against real
  * PostgreSQL: every SELECT of `properties` the resolver's database runs.
  */
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAdapterResolver } from '../../src/io/vendors/adapterResolver.ts';
 import type { LockAdapter } from '../../src/io/vendors/port.ts';
-import { seedProperty } from '../support/fixtures.ts';
-import { eventually, type Harness, startHarness } from '../support/harness.ts';
+import { eventually } from '../support/harness.ts';
+import { harnessWithProperty } from '../support/propertyWorld.ts';
 import { queryCounter } from '../support/queryCounter.ts';
 
 /** The reads of `properties`, started and finished. */
@@ -18,22 +17,12 @@ const propertyReads = () =>
   queryCounter((node) => node.kind === 'SelectQueryNode' && JSON.stringify(node).includes('"properties"'));
 
 describe('adapter settings reads', () => {
-  let h: Harness;
-  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
-  let propertyId: string;
-
-  beforeAll(async () => {
-    h = await startHarness();
-    ({ propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' }));
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const world = harnessWithProperty();
 
   function resolverAt(clock: { now: () => Date }) {
     const reads = propertyReads();
     const resolver = createAdapterResolver({
-      runtimeDb: h.service.runtimeDb.withPlugin(reads),
+      runtimeDb: world.h.service.runtimeDb.withPlugin(reads),
       clock,
       factories: { ttlock: () => ({}) as LockAdapter },
       mode: 'simulated',
@@ -52,7 +41,9 @@ describe('adapter settings reads', () => {
     const { resolver, reads } = resolverAt(clock);
     const inFlight = () =>
       Promise.all(
-        Array.from({ length: 32 }, () => resolver.resolve(tenantId, propertyId, 'ttlock', { issue: true })),
+        Array.from({ length: 32 }, () =>
+          resolver.resolve(world.tenantId, world.propertyId, 'ttlock', { issue: true }),
+        ),
       );
 
     await inFlight();
@@ -66,16 +57,16 @@ describe('adapter settings reads', () => {
     let t = Date.now();
     const clock = { now: () => new Date(t) };
     const { resolver, reads } = resolverAt(clock);
-    await resolver.resolve(tenantId, propertyId, 'ttlock');
+    await resolver.resolve(world.tenantId, world.propertyId, 'ttlock');
     // The table locked: a read of the settings now waits until the test lets it go.
-    const blocker = new pg.Client({ connectionString: h.databaseUrl });
+    const blocker = new pg.Client({ connectionString: world.h.databaseUrl });
     await blocker.connect();
     try {
       await blocker.query('begin');
       await blocker.query('lock table properties in access exclusive mode');
       t += 1600;
       const answered = await Promise.all(
-        Array.from({ length: 8 }, () => resolver.resolve(tenantId, propertyId, 'ttlock')),
+        Array.from({ length: 8 }, () => resolver.resolve(world.tenantId, world.propertyId, 'ttlock')),
       );
       // Answered while no read of the table could finish: from what was read before.
       expect(answered).toHaveLength(8);

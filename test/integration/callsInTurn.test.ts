@@ -1,8 +1,8 @@
 /**
  * Vendor calls in the actor's turn: a new credential's issue, handed over in process by the effect runner (the
  * reservation's message, kept in PostgreSQL until the credential's commit releases it), calls the vendor before
- * its transition is committed, and one commit records the issue and the vendor's answer. No effect intent row is ever written for that call. A message sent again (here by the
- * effect sweeper) may have been applied in part by a turn that ended without its commit, so it runs no call in
+ * its transition is committed, and one commit records the issue and the vendor's answer. No effect intent row is
+ * ever written for that call. A message sent again (here by the effect sweeper) may have been applied in part by a turn that ended without its commit, so it runs no call in
  * its turn, and its calls look up before they create.
  *
  * The vendor here is strict the way Salto KS users are: a create without a lookup makes another credential,
@@ -17,10 +17,12 @@ import { connect, type Db } from '../../src/io/db/index.ts';
 import { prepareIssue } from '../../src/issuance/credentialRequests.ts';
 import type { LockAdapter } from '../../src/io/vendors/port.ts';
 import { capabilities as ttlock } from '../../src/io/vendors/ttlock/adapter.ts';
+import type { ServiceSettings } from '../../src/service.ts';
 import { type Client, connectClient } from '../support/client.ts';
-import { seedProperty } from '../support/fixtures.ts';
-import { eventually, type Harness, startHarness } from '../support/harness.ts';
+import { eventually } from '../support/harness.ts';
+import { harnessWithProperty, type PropertyWorld } from '../support/propertyWorld.ts';
 import { confirmReservations } from '../support/reservations.ts';
+import { stayDates } from '../support/stay.ts';
 
 interface IssueCall {
   operationId: string;
@@ -69,48 +71,75 @@ const writtenIntents = async (admin: Db, actorId: string) =>
     await sql<{ id: string }>`select id from written_intents where actor_id = ${actorId}`.execute(admin)
   ).rows.map((r) => r.id);
 
-describe('vendor calls in the actor turn', () => {
-  const vendor = strictVendor();
-  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
-  let h: Harness;
-  let admin: Db;
-  let client: Client;
-  let propertyId: string;
-  const stay = {
-    validFrom: new Date(Date.now() + 86_400_000).toISOString(),
-    validUntil: new Date(Date.now() + 3 * 86_400_000).toISOString(),
-  };
+interface TurnWorld extends PropertyWorld {
+  admin: Db;
+  client: Client;
+}
 
+/**
+ * For the describe it is called in: the service with calls in the turn on `vendor`, one property, a client to
+ * publish platform events, and every effect intent row written kept aside.
+ */
+function turnWorld(vendor: ReturnType<typeof strictVendor>, over: Partial<ServiceSettings>): TurnWorld {
+  const world = harnessWithProperty({
+    adapterFactories: { ttlock: () => vendor.adapter },
+    callsInTurn: true,
+    ...over,
+  }) as TurnWorld;
   beforeAll(async () => {
-    // A claim on a message long enough for a call in its turn (the harness's 2 s would not leave one).
-    h = await startHarness({
-      adapterFactories: { ttlock: () => vendor.adapter },
-      callsInTurn: true,
-      effectClaimMs: 30_000,
-    });
-    admin = connect(h.databaseUrl, { max: 1 });
-    await keepWrittenIntents(admin);
-    ({ propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' }));
-    client = await connectClient(h.settings);
+    world.admin = connect(world.h.databaseUrl, { max: 1 });
+    await keepWrittenIntents(world.admin);
+    world.client = await connectClient(world.h.settings);
   });
   afterAll(async () => {
-    await client?.close();
-    await admin?.destroy();
-    await h?.close();
+    await world.client?.close();
+    await world.admin?.destroy();
   });
+  return world;
+}
+
+/** The credential of reservation `res-0`, once active. */
+const firstStayActive = (w: TurnWorld, timeoutMs: number) =>
+  eventually(
+    () =>
+      w.admin
+        .selectFrom('key_credentials')
+        .select(['id', 'status', 'grants'])
+        .where('reservation_id', '=', 'res-0')
+        .executeTakeFirst()
+        .then((r) => (r?.status === 'active' ? r : undefined)),
+    timeoutMs,
+  );
+
+/** A credential's audited transitions, in order: its event and version. */
+async function auditOf(w: TurnWorld, id: string): Promise<[string, number][]> {
+  const { rows } = await sql<{ entry: string }>`
+    select entry from audit_log where tenant_id = ${w.tenantId} order by seq`.execute(w.admin);
+  return rows
+    .map((r) => JSON.parse(r.entry) as { actor: string; event: string; version: number })
+    .filter((e) => e.actor === `credential/${id}`)
+    .map((e) => [e.event, e.version]);
+}
+
+describe('vendor calls in the actor turn', () => {
+  const vendor = strictVendor();
+  // A claim on a message long enough for a call in its turn (the harness's 2 s would not leave one).
+  const world = turnWorld(vendor, { effectClaimMs: 30_000 });
+  const stay = stayDates();
 
   const issueOf = async (): Promise<ActorEnvelope['event']> => {
     const { event } = await prepareIssue(
-      h.service.issuance,
+      world.h.service.issuance,
       {
-        tenantId,
-        propertyId,
+        tenantId: world.tenantId,
+        propertyId: world.propertyId,
         reservationId: null,
         holder: { kind: 'guest', ref: 'g1' },
         kind: 'pin',
         rooms: ['101'],
         areas: [],
-        ...stay,
+        validFrom: stay.checkIn,
+        validUntil: stay.checkOut,
       },
       new Date().toISOString(),
     );
@@ -118,34 +147,17 @@ describe('vendor calls in the actor turn', () => {
   };
   const activeCredential = (id: string) =>
     eventually(async () => {
-      const r = await admin
+      const r = await world.admin
         .selectFrom('key_credentials')
         .select(['status', 'grants'])
         .where('id', '=', id)
         .executeTakeFirst();
       return r?.status === 'active' ? r : undefined;
     }, 10_000);
-  const auditOf = async (id: string) => {
-    const { rows } = await sql<{ entry: string }>`
-      select entry from audit_log where tenant_id = ${tenantId} order by seq`.execute(admin);
-    return rows
-      .map((r) => JSON.parse(r.entry) as { actor: string; event: string; version: number })
-      .filter((e) => e.actor === `credential/${id}`)
-      .map((e) => [e.event, e.version]);
-  };
 
   it("in turn: a reservation's new credential calls its vendor once, without a lookup, and commits issue and answer together", async () => {
-    await confirmReservations(client, tenantId, propertyId, 1, 1);
-    const { id } = await eventually(
-      () =>
-        admin
-          .selectFrom('key_credentials')
-          .select(['id', 'status'])
-          .where('reservation_id', '=', 'res-0')
-          .executeTakeFirst()
-          .then((r) => (r?.status === 'active' ? r : undefined)),
-      10_000,
-    );
+    await confirmReservations(world.client, world.tenantId, world.propertyId, 1, 1);
+    const { id } = await firstStayActive(world, 10_000);
     const row = await activeCredential(id);
     const mine = vendor.calls.filter((c) => c.operationId.startsWith(id));
     expect(mine).toEqual([{ operationId: mine[0]?.operationId, lookupFirst: false }]);
@@ -153,11 +165,11 @@ describe('vendor calls in the actor turn', () => {
       vendor.made.find((m) => m.operationId === mine[0]?.operationId)?.ref,
     ]);
     // One commit, two transitions: both audited, in order, versions 1 and 2.
-    expect(await auditOf(id)).toEqual([
+    expect(await auditOf(world, id)).toEqual([
       ['credential.issue', 1],
       ['effect.done.issueGrant', 2],
     ]);
-    const snapshot = await admin
+    const snapshot = await world.admin
       .selectFrom('actor_snapshots')
       .select('version')
       .where('actor_id', '=', id)
@@ -165,7 +177,7 @@ describe('vendor calls in the actor turn', () => {
     expect(Number(snapshot.version)).toBe(2);
     // The vendor call never had an intent row (the only rows for this credential were none: its message's row is
     // the reservation's).
-    expect(await writtenIntents(admin, id)).toEqual([]);
+    expect(await writtenIntents(world.admin, id)).toEqual([]);
   });
 
   it('sent again: a message a sweeper sends again runs no call in its turn, and its call looks up first', async () => {
@@ -173,8 +185,8 @@ describe('vendor calls in the actor turn', () => {
     const intentId = `cmd:credential:${id}:${id}:issue`;
     const event = await issueOf();
     // Journaled, never sent, and its claim already lapsed: as after a crash, the sweeper sends it again.
-    await journalMessage(h.service.runtimeDb, {
-      tenant: tenantId,
+    await journalMessage(world.h.service.runtimeDb, {
+      tenant: world.tenantId,
       id: intentId,
       type: 'credential',
       actor: id,
@@ -187,11 +199,11 @@ describe('vendor calls in the actor turn', () => {
     expect(calls[0]).toMatchObject({ lookupFirst: true });
     expect(vendor.made.filter((m) => m.operationId.startsWith(id))).toHaveLength(1);
     // Issue and answer committed one after the other; the call had its intent row.
-    expect(await auditOf(id)).toEqual([
+    expect(await auditOf(world, id)).toEqual([
       ['credential.issue', 1],
       ['effect.done.issueGrant', 2],
     ]);
-    const written = await writtenIntents(admin, id);
+    const written = await writtenIntents(world.admin, id);
     expect(written).toContain(intentId);
     expect(written.filter((w) => w !== intentId)).toHaveLength(1);
   });
@@ -199,52 +211,16 @@ describe('vendor calls in the actor turn', () => {
 
 describe('vendor calls in the actor turn: only while the message claim can be kept', () => {
   const vendor = strictVendor();
-  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
-  let h: Harness;
-  let admin: Db;
-  let client: Client;
-
-  beforeAll(async () => {
-    // A 1 s claim on the reservation's message, swept every 0.5 s: it could lapse before a sweep renews it, and
-    // a sweeper's resend then reach another process while the call runs.
-    h = await startHarness({
-      adapterFactories: { ttlock: () => vendor.adapter },
-      callsInTurn: true,
-      effectClaimMs: 1000,
-      sweepEveryMs: 500,
-    });
-    admin = connect(h.databaseUrl, { max: 1 });
-    await keepWrittenIntents(admin);
-    client = await connectClient(h.settings);
-  });
-  afterAll(async () => {
-    await client?.close();
-    await admin?.destroy();
-    await h?.close();
-  });
+  // A 1 s claim on the reservation's message, swept every 0.5 s: it could lapse before a sweep renews it, and
+  // a sweeper's resend then reach another process while the call runs.
+  const world = turnWorld(vendor, { effectClaimMs: 1000, sweepEveryMs: 500 });
 
   it('a claim that could lapse unrenewed: the issue commits first, and its call runs after with a row of its own', async () => {
-    const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' });
-    await confirmReservations(client, tenantId, propertyId, 1, 1);
-    const { id } = await eventually(
-      () =>
-        admin
-          .selectFrom('key_credentials')
-          .select(['id', 'status'])
-          .where('reservation_id', '=', 'res-0')
-          .executeTakeFirst()
-          .then((r) => (r?.status === 'active' ? r : undefined)),
-      10_000,
-    );
-    const { rows } = await sql<{ entry: string }>`
-      select entry from audit_log where tenant_id = ${tenantId} order by seq`.execute(admin);
-    const versions = rows
-      .map((r) => JSON.parse(r.entry) as { actor: string; version: number })
-      .filter((e) => e.actor === `credential/${id}`)
-      .map((e) => e.version);
-    expect(versions).toEqual([1, 2]);
+    await confirmReservations(world.client, world.tenantId, world.propertyId, 1, 1);
+    const { id } = await firstStayActive(world, 10_000);
+    expect((await auditOf(world, id)).map(([, version]) => version)).toEqual([1, 2]);
     // The issue's call had a row of its own (the credential's, version 1), and was a first run (no lookup), once.
-    expect(await writtenIntents(admin, id)).toEqual([
+    expect(await writtenIntents(world.admin, id)).toEqual([
       expect.stringMatching(new RegExp(`^credential:${id}:1:`)),
     ]);
     expect(vendor.calls.filter((c) => c.operationId.startsWith(id))).toEqual([
@@ -256,64 +232,33 @@ describe('vendor calls in the actor turn: only while the message claim can be ke
 describe('vendor calls in the actor turn: the message claim is kept while the call runs', () => {
   // A call over two claims long: without the claim kept, the sweeper would claim the message again and send it.
   const vendor = strictVendor(7000);
-  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
-  let h: Harness;
-  let admin: Db;
-  let client: Client;
+  const world = turnWorld(vendor, { effectClaimMs: 3000, sweepEveryMs: 300 });
 
   beforeAll(async () => {
-    h = await startHarness({
-      adapterFactories: { ttlock: () => vendor.adapter },
-      callsInTurn: true,
-      effectClaimMs: 3000,
-      sweepEveryMs: 300,
-    });
-    admin = connect(h.databaseUrl, { max: 1 });
-    await keepWrittenIntents(admin);
     // Every claim of an effect intent row, kept aside: a sweeper's claim counts `runs` up.
-    await sql`create table intent_claims (id text, runs int)`.execute(admin);
+    await sql`create table intent_claims (id text, runs int)`.execute(world.admin);
     await sql`create function keep_intent_claim() returns trigger language plpgsql security definer as $$
-      begin insert into intent_claims values (new.id, new.runs); return new; end $$`.execute(admin);
+      begin insert into intent_claims values (new.id, new.runs); return new; end $$`.execute(world.admin);
     await sql`create trigger keep_intent_claim after update of runs on effect_intents
-      for each row execute function keep_intent_claim()`.execute(admin);
-    client = await connectClient(h.settings);
-  });
-  afterAll(async () => {
-    await client?.close();
-    await admin?.destroy();
-    await h?.close();
+      for each row execute function keep_intent_claim()`.execute(world.admin);
   });
 
   it('kept: the message is not claimed again during a call over two claims long, made once, in the turn', async () => {
-    const { propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' });
-    await confirmReservations(client, tenantId, propertyId, 1, 1);
-    const { id } = await eventually(
-      () =>
-        admin
-          .selectFrom('key_credentials')
-          .select(['id', 'status'])
-          .where('reservation_id', '=', 'res-0')
-          .executeTakeFirst()
-          .then((r) => (r?.status === 'active' ? r : undefined)),
-      20_000,
-    );
+    await confirmReservations(world.client, world.tenantId, world.propertyId, 1, 1);
+    const { id } = await firstStayActive(world, 20_000);
     // The reservation's message to this credential was never claimed again.
     const claims = await sql<{ id: string }>`
       select c.id from intent_claims c join written_intents w on w.id = c.id
-       where w.id like 'reservation:%'`.execute(admin);
+       where w.id like 'reservation:%'`.execute(world.admin);
     expect(claims.rows).toEqual([]);
     // In the turn: the call never had a row.
-    expect(await writtenIntents(admin, id)).toEqual([]);
+    expect(await writtenIntents(world.admin, id)).toEqual([]);
     expect(vendor.calls.filter((c) => c.operationId.startsWith(id))).toEqual([
       { operationId: expect.stringContaining(id), lookupFirst: false },
     ]);
-    const versions = await sql<{ entry: string }>`
-      select entry from audit_log where tenant_id = ${tenantId} order by seq`.execute(admin);
-    expect(
-      versions.rows
-        .map((r) => JSON.parse(r.entry) as { actor: string; event: string })
-        .filter((e) => e.actor === `credential/${id}`)
-        .map((e) => e.event),
-    ).toEqual(['credential.issue', 'effect.done.issueGrant']);
+    expect((await auditOf(world, id)).map(([event]) => event)).toEqual([
+      'credential.issue',
+      'effect.done.issueGrant',
+    ]);
   });
 });

@@ -4,41 +4,29 @@
  * flood of made-up ids cannot fill it), an endpoint found is, and setting a new secret is seen at once by
  * the process that set it.
  */
-import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createWebhookEndpoints } from '../../src/io/vendors/webhookEndpoints.ts';
-import { seedProperty } from '../support/fixtures.ts';
-import { type Harness, startHarness } from '../support/harness.ts';
+import { harnessWithProperty } from '../support/propertyWorld.ts';
 import { queryCounter } from '../support/queryCounter.ts';
 
 /** The endpoint lookups (`lock_webhook_endpoint`), started and finished. */
 const endpointLookups = () => queryCounter((node) => JSON.stringify(node).includes('lock_webhook_endpoint'));
 
 describe('webhook endpoint cache', () => {
-  let h: Harness;
-  const tenantId = `tenant-${randomUUID().slice(0, 8)}`;
-  let propertyId: string;
-
-  beforeAll(async () => {
-    h = await startHarness();
-    ({ propertyId } = await seedProperty(h.service, tenantId, { '101': '7001' }));
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const world = harnessWithProperty();
 
   it('keeps endpoints found, not made-up ids, and sees a new secret at once', async () => {
     const lookups = endpointLookups();
     const endpoints = createWebhookEndpoints(
-      h.service.runtimeDb.withPlugin(lookups),
-      h.service.vendorSecrets,
+      world.h.service.runtimeDb.withPlugin(lookups),
+      world.h.service.vendorSecrets,
     );
 
     expect(await endpoints.find('made-up-id')).toBeNull();
     expect(await endpoints.find('made-up-id')).toBeNull();
     expect(lookups.started).toBe(2);
 
-    const address = { tenantId, propertyId, vendor: 'ttlock' };
+    const address = { tenantId: world.tenantId, propertyId: world.propertyId, vendor: 'ttlock' };
     const webhookId = await endpoints.set(address, 'first secret', 'user:test');
     expect(await endpoints.find(webhookId)).toMatchObject({ ...address, webhookId, secret: 'first secret' });
     expect(await endpoints.find(webhookId)).toMatchObject({ secret: 'first secret' });
