@@ -158,8 +158,11 @@ export class ActorHost {
     };
     let next: AnyMachineSnapshot;
     let actions: readonly TransitionAction[];
+    // A message sent again says so to its machine: what a turn of it that ended without a commit may have
+    // made at a vendor is then looked for (a credential's issue; other machines ignore the flag).
+    const event = envelope.again ? { ...envelope.event, again: true } : envelope.event;
     try {
-      [next, actions] = step(kind.machine, actor.snapshot, envelope.event);
+      [next, actions] = step(kind.machine, actor.snapshot, event);
     } catch (e) {
       return { kind: 'rejected', code: 'LOCK.REJECTED_MESSAGE', reason: ensureError(e).message };
     }

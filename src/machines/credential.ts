@@ -164,6 +164,12 @@ export interface IssueCredentialEvent {
    * start issued with this vendor reference; no vendor call is made.
    */
   adopted?: { vendorRef: string } | null;
+  /**
+   * Set by the runtime, never by a sender: the message is sent again (its sender's sweeper), and a turn of it
+   * that ended without a commit may have run its vendor calls. The issue is then applied as it was sent — those
+   * calls made exactly that — and, on a credential revoked meanwhile, what they may have made is revoked.
+   */
+  again?: boolean;
 }
 
 export type CredentialOutcomeEvent = Extract<GrantEvent, { operationId: string }>;
@@ -377,6 +383,29 @@ const startWanted = (c: CredentialContext, targets: GrantTarget[]) =>
     open: true,
   });
 
+/**
+ * The reservation's new rooms: grants start on the locks it did not have; those of rooms it no longer has are
+ * marked to close once every other grant holds the credential (closed at once when none is new).
+ */
+function changeRooms({ context, event, enqueue }: EnqueueArgs): void {
+  if (event.type !== 'credential.changeRooms') return;
+  const wanted = new Set(event.targets.map((t) => t.lockDeviceId));
+  const have = new Set(context.grants.map((g) => g.context.lockDeviceId));
+  const adds = event.targets.filter((t) => !have.has(t.lockDeviceId));
+  const dropping = context.grants
+    .filter((g) => g.context.want.open && !wanted.has(g.context.lockDeviceId))
+    .map((g) => g.context.lockDeviceId);
+  const s = startWanted(context, adds);
+  enqueue.assign({
+    grants: [...context.grants, ...s.grants],
+    rooms: event.rooms,
+    roomsSeq: event.seq,
+    dropping,
+    updatedAt: event.at,
+  });
+  for (const a of s.actions) enqueue(a);
+}
+
 /** An event's time; an `always` step (no event of its own) takes the credential's last. */
 const atOf = (c: CredentialContext, e: CredentialEvent | { type: string }) =>
   'at' in e && typeof e.at === 'string' ? e.at : c.updatedAt;
@@ -515,6 +544,62 @@ function describe(e: IssueCredentialEvent) {
   };
 }
 
+/** The window the issue carries, as sent. */
+const sentWindow = (e: IssueCredentialEvent): CredentialWindow & { windowSeq: number | null } => ({
+  validFrom: e.validFrom,
+  validUntil: e.validUntil,
+  windowSeq: e.windowSeq ?? null,
+});
+
+/**
+ * An `enqueue` that keeps the context its assignments make, for steps applied one after another in one
+ * action (each reads what the previous one assigned).
+ */
+function tracking(start: CredentialContext, enqueue: CredentialEnqueue) {
+  let current = start;
+  const tracked = ((a: CredentialIntentAction) => enqueue(a)) as CredentialEnqueue;
+  tracked.assign = (patch) => {
+    current = { ...current, ...patch };
+    enqueue.assign(patch);
+  };
+  return { enqueue: tracked, context: () => current };
+}
+
+/**
+ * After an issue sent again and applied as sent (`started`): the window and rooms that overtook it (kept in
+ * `before`) are applied as if they had arrived after it — the issue's answer is then changed, or moved.
+ */
+function applyOvertaking(
+  started: CredentialContext,
+  before: CredentialContext,
+  at: string,
+  enqueue: CredentialEnqueue,
+): void {
+  const t = tracking(started, enqueue);
+  const d = before.deferredUpdate;
+  const sentSeq = started.windowSeq ?? -1;
+  if (d && d.seq !== null && d.seq > sentSeq) {
+    const update: CredentialEvent = {
+      type: 'credential.update',
+      at,
+      ...(d.validFrom ? { validFrom: d.validFrom } : {}),
+      ...(d.validUntil ? { validUntil: d.validUntil } : {}),
+      seq: d.seq,
+    };
+    const w = windowOf(started, update);
+    if (w.validFrom !== started.validFrom || w.validUntil !== started.validUntil)
+      applyWindow({ context: t.context(), event: update, enqueue: t.enqueue });
+    else t.enqueue.assign({ windowSeq: d.seq });
+  }
+  const r = before.deferredRooms;
+  if (r && r.seq > sentSeq)
+    changeRooms({
+      context: t.context(),
+      event: { type: 'credential.changeRooms', at, rooms: r.rooms, targets: r.targets, seq: r.seq },
+      enqueue: t.enqueue,
+    });
+}
+
 /** A deferred update from the reservation newer than the window the issue carries wins. */
 function issuedWindow(
   c: CredentialContext,
@@ -630,10 +715,14 @@ export const credentialMachine = setup({
     start: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'credential.issue') return;
       const base = { ...context, ...describe(event) };
-      const window = issuedWindow(context, event);
+      // What overtook the issue is folded into it — unless the issue is sent again: a lost turn may have made
+      // exactly what it asks at the vendor, so it is applied as sent and what overtook it follows (below).
+      const fold = !event.again;
+      const window = fold ? issuedWindow(context, event) : sentWindow(event);
       // A room change the reservation numbered after this issue's rooms arrived first: its locks win.
       const dr = context.deferredRooms;
-      const rooms = dr && dr.seq > (event.windowSeq ?? -1) ? dr : null;
+      const newerRooms = dr && dr.seq > (event.windowSeq ?? -1) ? dr : null;
+      const rooms = fold ? newerRooms : null;
       const c = {
         ...base,
         ...window,
@@ -656,6 +745,7 @@ export const credentialMachine = setup({
       enqueue({ type: 'publishEvent', params: { verb: 'requested' } });
       enqueue(expiryTimer(c.validUntil));
       for (const a of s.actions) enqueue(a);
+      if (!fold) applyOvertaking({ ...c, grants: s.grants }, context, event.at, enqueue);
       // A caller's credential for a reservation joins the reservation's list, so its dates and end reach it.
       if (event.linkTo)
         enqueue({
@@ -718,28 +808,7 @@ export const credentialMachine = setup({
       if (d && event.seq <= d.seq) return {};
       return { deferredRooms: { rooms: event.rooms, targets: event.targets, seq: event.seq } };
     }),
-    /**
-     * The reservation's new rooms: grants start on the locks it did not have; those of rooms it no longer has
-     * are marked to close once every other grant holds the credential (closed at once when none is new).
-     */
-    changeRooms: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'credential.changeRooms') return;
-      const wanted = new Set(event.targets.map((t) => t.lockDeviceId));
-      const have = new Set(context.grants.map((g) => g.context.lockDeviceId));
-      const adds = event.targets.filter((t) => !have.has(t.lockDeviceId));
-      const dropping = context.grants
-        .filter((g) => g.context.want.open && !wanted.has(g.context.lockDeviceId))
-        .map((g) => g.context.lockDeviceId);
-      const s = startWanted(context, adds);
-      enqueue.assign({
-        grants: [...context.grants, ...s.grants],
-        rooms: event.rooms,
-        roomsSeq: event.seq,
-        dropping,
-        updatedAt: event.at,
-      });
-      for (const a of s.actions) enqueue(a);
-    }),
+    changeRooms: enqueueActions(changeRooms),
     /** Every grant to keep holds the credential: those of the rooms given up close, and retire once gone. */
     closeDropping: enqueueActions(({ context, event, enqueue }) => {
       const at = atOf(context, event);
@@ -824,6 +893,22 @@ export const credentialMachine = setup({
     closeAsRevoked: enqueueActions(beginClose('revoked')),
     closeAsExpired: enqueueActions(beginClose('expired')),
     closeAsFailed: enqueueActions(beginClose('failed')),
+    /**
+     * A revoked credential's issue sent again: what the lost turn may have made, on the locks the issue named,
+     * is revoked by the issue's operation ids (a look-up finds it, or finds nothing).
+     */
+    sweep: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'credential.issue') return;
+      const c = { ...context, ...describe(event), revokeReason: context.revokeReason, stallsReported: [] };
+      const s = grants.startGrants(
+        c,
+        event.targets,
+        { validFrom: c.validFrom, validUntil: c.validUntil, secret: c.secret, pinIndex: 0, open: false },
+        true,
+      );
+      enqueue.assign({ ...c, grants: s.grants });
+      for (const a of s.actions) enqueue(a);
+    }),
     tombstone: assign(({ event }) =>
       event.type === 'credential.revoke' ? { revokeReason: event.reason, updatedAt: event.at } : {},
     ),
@@ -835,6 +920,10 @@ export const credentialMachine = setup({
     ),
   },
   guards: {
+    /** An issue sent again that named locks (and was not a desk's card): a lost turn may have called them. */
+    sentAgain: ({ event }) =>
+      event.type === 'credential.issue' && event.again === true && !event.adopted && event.targets.length > 0,
+    allGone: ({ context }) => grants.allGone(context.grants),
     hasUnresolvedRooms: ({ event }) =>
       event.type === 'credential.issue' && (event.unresolved.length > 0 || event.targets.length === 0),
     /** An outcome, timer or notice that changes a grant (duplicates and stale ones change nothing). */
@@ -1121,7 +1210,41 @@ export const credentialMachine = setup({
       ],
       on: closedTo('failed'),
     },
-    tombstoned: { on: closedTo('revoked before it was issued') },
+    /**
+     * Revoked before it was issued; its issue may still arrive. Sent the first time, it made nothing and is
+     * ignored; sent again, what a lost turn may have made with it is revoked first (`sweeping`).
+     */
+    tombstoned: {
+      on: {
+        ...closedTo('revoked before it was issued'),
+        'credential.issue': [
+          { guard: 'sentAgain', target: 'sweeping', actions: 'sweep' },
+          ignore('revoked before it was issued: a credential is issued once'),
+        ],
+      },
+    },
+
+    /**
+     * A tombstone's issue sent again: what a turn that ended without a commit may have made is revoked at the
+     * vendor, then the tombstone is back. Nothing is announced: the credential never was.
+     */
+    sweeping: {
+      always: [closingStallReport, { guard: 'allGone', target: 'tombstoned' }],
+      on: {
+        ...grantEvents,
+        'effect.done.issueGrant': ignore('sweeping: only revokes are made, a late answer'),
+        'effect.failed.issueGrant': ignore('sweeping: only revokes are made, a late answer'),
+        'effect.done.modifyGrant': ignore('sweeping: only revokes are made, a late answer'),
+        'effect.failed.modifyGrant': ignore('sweeping: only revokes are made, a late answer'),
+        'credential.grantLost': ignore('revoked: every grant is being revoked anyway'),
+        'credential.moveRoom': ignore('revoked: every grant is being revoked anyway'),
+        'credential.changeRooms': ignore('revoked: every grant is being revoked anyway'),
+        'credential.issue': ignore('revoked before it was issued: what it may have made is being revoked'),
+        'credential.revoke': ignore('revoked already'),
+        'credential.update': ignore('revoked: the window no longer matters'),
+        'timer.expire': ignore('revoked: no expiry is set'),
+      },
+    },
   },
 });
 
@@ -1134,6 +1257,9 @@ export function credentialStatus(s: CredentialSnapshot): CredentialStatus {
       return 'requested';
     case 'tombstoned':
       return 'revoked';
+    // What a lost turn may have made is on its way out: not revoked until the vendor says so.
+    case 'sweeping':
+      return 'revoking';
     default:
       return s.value as CredentialStatus;
   }

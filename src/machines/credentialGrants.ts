@@ -59,8 +59,16 @@ function intentsOf(actions: readonly { type: string; params?: unknown }[]): Gran
   return out;
 }
 
-/** Starts one grant per target, each issuing with what is wanted. Pure. */
-export function startGrants(owner: GrantOwner, targets: GrantTarget[], want: GrantWant): GrantStep {
+/**
+ * Starts one grant per target, each issuing with what is wanted — or, wanted closed and `mayExist` (what a
+ * turn that ended without a commit may have made), revoking by look-up. Pure.
+ */
+export function startGrants(
+  owner: GrantOwner,
+  targets: GrantTarget[],
+  want: GrantWant,
+  mayExist = false,
+): GrantStep {
   const grants: Grant[] = [];
   const actions: GrantIntentAction[] = [];
   for (const t of targets) {
@@ -74,6 +82,7 @@ export function startGrants(owner: GrantOwner, targets: GrantTarget[], want: Gra
       kind: owner.kind,
       retry: owner.retry,
       want,
+      ...(mayExist ? { mayExist } : {}),
     };
     const [s, a] = initialStep(grantMachine, input);
     grants.push(asGrant(s));

@@ -89,6 +89,11 @@ export interface GrantInput extends GrantTarget {
   kind: KeyKind;
   retry: RetryPolicy;
   want: GrantWant;
+  /**
+   * An issue of it may have run before, in a turn that ended without a commit: a grant started closed then
+   * revokes by look-up rather than counting itself gone.
+   */
+  mayExist?: boolean;
 }
 
 type Outcome<N extends string> =
@@ -379,16 +384,17 @@ export const grantMachine = setup({
     generation: 0,
     held: null,
     vendorRef: null,
-    op: { name: 'issue' as const, id: issueOperationId(input, 0), attempt: 1, params: opParams(input.want) },
+    op: null,
     modifications: 0,
-    mayExist: false,
+    mayExist: input.mayExist ?? false,
     mustReplace: false,
     lastError: null,
     stalled: false,
     timerToken: 0,
   }),
-  // A new grant starts issuing at once (what converging would choose: nothing is held yet).
-  initial: 'issuing',
+  // A new grant picks its first step like any other: nothing is held, so it issues at once — unless it starts
+  // closed (what a lost turn may have made, swept), when it revokes by look-up.
+  initial: 'converging',
   // Defaults of every state: what the credential says is recorded, and converging acts on it once the grant
   // is free; the states that act on it at once override these. Outcomes and timers no state expects are old.
   on: {

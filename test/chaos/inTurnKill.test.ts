@@ -18,6 +18,7 @@ import { seedProperty } from '../support/fixtures.ts';
 import { dropDatabase, dropNats, eventually, uniqueId } from '../support/harness.ts';
 import { type RuntimeProcess, spawnRuntime } from '../support/processes.ts';
 import { confirmReservations, seedRooms, takeoverSettings } from '../support/reservations.ts';
+import { stayDates } from '../support/stay.ts';
 
 describe('crash safety: kill -9 between a vendor call in the turn and its commit', () => {
   const tenantId = `tenant-${uniqueId()}`;
@@ -27,7 +28,7 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
   let runtime: RuntimeProcess | undefined;
 
   beforeAll(async () => {
-    ttlock = await startTtlockSimulator({ lockCount: 2 });
+    ttlock = await startTtlockSimulator({ lockCount: 3 });
     // The kill, not a vendor timeout, ends the call under test; the claim on its message (renewed while the call
     // runs) lapses soon after the kill.
     settings = {
@@ -95,51 +96,106 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
     expect(await verifyAuditChain(client.admin, tenantId)).toMatchObject({ ok: true });
   });
 
-  // The known defect that keeps calls in the turn off by default (docs/architecture.md, "Vendor calls in the
-  // turn"): a cancellation overtaking the issue after the crash tombstones the credential, the late issue is
-  // ignored, and the passcode the crashed turn made stays on the lock. Marked as failing until the credential
-  // machine revokes, by operation id, what a late issue may have made; then `it.fails` becomes `it`.
-  it.fails(
-    'known defect: a cancellation overtaking the resent issue leaves no passcode on the lock',
-    async () => {
-      // A second property on the other lock (the first is busy for a while after its held answer). A stay issued by
-      // this process first (its clock check of the lock done), then one whose answer is held.
-      const other = (await seedProperty(client, tenantId, { '101': '7002' })).propertyId;
-      await confirmReservations(client, tenantId, other, 1, 1, 2);
-      await activeOf('res-2');
-      ttlock.setFaults({ gatewayMs: 15_000 });
-      await confirmReservations(client, tenantId, other, 1, 1, 3);
-      await eventually(
-        async () => ttlock.state().credentials.length === 4 || undefined,
-        10_000,
-        'the passcode',
-      );
-      expect((await credentials()).map((c) => c.reservation_id).sort()).toEqual(['res-0', 'res-1', 'res-2']);
-      await runtime?.kill9();
-      ttlock.setFaults({ gatewayMs: 0 });
-      runtime = await spawnRuntime(settings, 'in-turn-2');
-      // Cancelled at once: the reservation's revoke reaches the credential before its issue is sent again.
-      const eventId = randomUUID();
-      await client.js.publish(
-        `${client.topology.platformRoot}.reservation.cancelled.v1`,
-        JSON.stringify({ eventId, tenantId, propertyId: other, reservationId: 'res-3' }),
-        { msgID: eventId },
-      );
-      // The reservation ended, and every message applied (past the issue's claim, 5 s: the resent issue too).
-      await eventually(
-        async () => {
-          const ended = await sql<{ n: number }>`
+  // A cancellation overtaking the issue after the crash tombstones the credential; the issue, sent again, then
+  // revokes by its operation id what the crashed turn made (it used to be ignored, the passcode orphaned).
+  it('crash, then a cancellation overtaking the resent issue: no passcode is left on the lock', async () => {
+    // A second property on the other lock (the first is busy for a while after its held answer). A stay issued by
+    // this process first (its clock check of the lock done), then one whose answer is held.
+    const other = (await seedProperty(client, tenantId, { '101': '7002' })).propertyId;
+    await confirmReservations(client, tenantId, other, 1, 1, 2);
+    await activeOf('res-2');
+    ttlock.setFaults({ gatewayMs: 15_000 });
+    await confirmReservations(client, tenantId, other, 1, 1, 3);
+    await eventually(
+      async () => ttlock.state().credentials.length === 4 || undefined,
+      10_000,
+      'the passcode',
+    );
+    expect((await credentials()).map((c) => c.reservation_id).sort()).toEqual(['res-0', 'res-1', 'res-2']);
+    await runtime?.kill9();
+    ttlock.setFaults({ gatewayMs: 0 });
+    runtime = await spawnRuntime(settings, 'in-turn-2');
+    // Cancelled at once: the reservation's revoke reaches the credential before its issue is sent again.
+    const eventId = randomUUID();
+    await client.js.publish(
+      `${client.topology.platformRoot}.reservation.cancelled.v1`,
+      JSON.stringify({ eventId, tenantId, propertyId: other, reservationId: 'res-3' }),
+      { msgID: eventId },
+    );
+    // The reservation ended; its credential revoked before it was issued (a tombstone) took the resent issue
+    // (past the issue's claim, 5 s) and is a tombstone again, every vendor call answered.
+    const tombstone = await eventually(
+      async () => {
+        const ended = await sql<{ n: number }>`
           select count(*)::int as n from actor_snapshots
            where actor_type = 'reservation' and snapshot->>'value' = 'ended'`.execute(client.admin);
-          const pending = await client.admin.selectFrom('effect_intents').select('id').execute();
-          return (ended.rows[0]?.n ?? 0) === 1 && pending.length === 0 ? true : undefined;
-        },
-        30_000,
-        'the cancellation and the resent issue applied',
-      );
-      expect((await credentials()).find((c) => c.reservation_id === 'res-3')?.status).not.toBe('active');
-      // The three stays still on keep their passcodes; the cancelled one has none.
-      expect(ttlock.state().credentials).toHaveLength(3);
-    },
-  );
+        const swept = await sql<{ id: string; grants: { value: unknown }[] }>`
+          select actor_id as id, snapshot->'context'->'grants' as grants from actor_snapshots
+           where actor_type = 'credential' and snapshot->>'value' = 'tombstoned'
+             and snapshot->'context'->>'reservationId' = 'res-3'`.execute(client.admin);
+        const pending = await client.admin.selectFrom('effect_intents').select('id').execute();
+        const c = swept.rows[0];
+        return (ended.rows[0]?.n ?? 0) === 1 && c && c.grants.length > 0 && pending.length === 0
+          ? c
+          : undefined;
+      },
+      30_000,
+      'the cancellation and the resent issue applied',
+    );
+    expect(tombstone.grants.map((g) => g.value)).toEqual(['gone']);
+    // The three stays still on keep their passcodes; the cancelled one has none.
+    expect(ttlock.state().credentials).toHaveLength(3);
+    // Nothing was announced of the credential that never was.
+    const published = await client.eventsOn(`${client.topology.eventsRoot}.key_credential.>`);
+    expect(published.filter((e) => e.aggregateId === tombstone.id)).toEqual([]);
+    expect(await verifyAuditChain(client.admin, tenantId)).toMatchObject({ ok: true });
+  });
+
+  // New dates overtaking the issue after the crash wait in the credential; the issue, sent again, is applied as
+  // sent (the look-up finds the passcode the crashed turn made) and the new dates follow as a change (they used
+  // to be recorded as issued while the lock held the old ones).
+  it('crash, then new dates overtaking the resent issue: the lock holds the new dates', async () => {
+    const third = (await seedProperty(client, tenantId, { '101': '7003' })).propertyId;
+    await confirmReservations(client, tenantId, third, 1, 1, 4);
+    await activeOf('res-4');
+    ttlock.setFaults({ gatewayMs: 15_000 });
+    await confirmReservations(client, tenantId, third, 1, 1, 5);
+    await eventually(
+      async () => ttlock.state().credentials.filter((c) => c.lockRef === '7003').length === 2 || undefined,
+      10_000,
+      'the passcode',
+    );
+    await runtime?.kill9();
+    ttlock.setFaults({ gatewayMs: 0 });
+    runtime = await spawnRuntime(settings, 'in-turn-3');
+    const stay = stayDates();
+    const eventId = randomUUID();
+    await client.js.publish(
+      `${client.topology.platformRoot}.reservation.dates_changed.v1`,
+      JSON.stringify({
+        eventId,
+        tenantId,
+        propertyId: third,
+        reservationId: 'res-5',
+        checkIn: stay.checkIn,
+        checkOut: stay.nights(3),
+      }),
+      { msgID: eventId },
+    );
+    const credential = await eventually(
+      async () => {
+        const c = (await credentials()).find((r) => r.reservation_id === 'res-5');
+        const pending = await client.admin.selectFrom('effect_intents').select('id').execute();
+        return c?.status === 'active' && pending.length === 0 ? c : undefined;
+      },
+      30_000,
+      'the credential of res-5 active, every call answered',
+    );
+    const [ref] = vendorRefs(credential);
+    const held = ttlock.state().credentials.filter((c) => c.lockRef === '7003');
+    // One passcode each for the two stays on the lock; the crashed turn's carries the new check-out.
+    expect(held).toHaveLength(2);
+    expect(held.find((c) => c.ref === ref)).toMatchObject({ validUntil: stay.nights(3) });
+    expect(await verifyAuditChain(client.admin, tenantId)).toMatchObject({ ok: true });
+  });
 });

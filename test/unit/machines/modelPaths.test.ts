@@ -169,13 +169,16 @@ const credentialModel: Model = {
   events(s) {
     const c = credOf(s);
     const g = c.grants[0]?.context;
+    const issue = issueEvent([1], {
+      secret: 's0',
+      spareSecrets: ['s1'],
+      // Retries in the grant are the grant model's business: here one attempt each keeps the search small.
+      retry: { maxAttempts: 1, revokeAttempts: 1, baseDelayMs: 1000, maxDelayMs: 60_000 },
+    });
     return [
-      issueEvent([1], {
-        secret: 's0',
-        spareSecrets: ['s1'],
-        // Retries in the grant are the grant model's business: here one attempt each keeps the search small.
-        retry: { maxAttempts: 1, revokeAttempts: 1, baseDelayMs: 1000, maxDelayMs: 60_000 },
-      }),
+      issue,
+      // Sent again: a turn of it that ended without a commit may have made it at the vendor.
+      { ...issue, again: true },
       issueEvent([], { rooms: ['r9'], unresolved: [{ roomId: 'r9', code: 'NO_LOCK_FOR_ROOM' }] }),
       {
         type: 'credential.update',
@@ -231,6 +234,8 @@ const credentialModel: Model = {
     if (['revoked', 'expired'].includes(String(s.value)) && values.some((v) => v !== '"gone"'))
       out.push(`${String(s.value)} with a grant not gone: ${values.join(',')}`);
     if (s.value === 'failed' && values.some((v) => v !== '"gone"')) out.push('failed with a grant not gone');
+    if (s.value === 'tombstoned' && values.some((v) => v !== '"gone"'))
+      out.push(`tombstoned with a grant not gone: ${values.join(',')}`);
     // Active: each grant holds it, or is being replaced (a grant the vendor lost) by a later generation.
     const replaced = (g: { value: unknown; context: GrantCtx & { generation?: number } }) =>
       JSON.stringify(g.value).includes('replacing') || (g.context.generation ?? 0) > 0;
@@ -260,11 +265,13 @@ const movesModel: Model = {
               ['INVALID', 'DUPLICATE'].includes((e as { error?: { code: string } }).error?.code ?? ''),
           )
         : [];
+    const issue = issueEvent([1], {
+      secret: 's0',
+      retry: { maxAttempts: 1, revokeAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+    });
     return [
-      issueEvent([1], {
-        secret: 's0',
-        retry: { maxAttempts: 1, revokeAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
-      }),
+      issue,
+      { ...issue, again: true },
       { type: 'credential.moveRoom', at, roomId: 'r1', from: 'd1', target: NEW_LOCK },
       // The reservation moves to another room (numbered 1: newer than the issue's, which has none).
       {
