@@ -53,8 +53,8 @@ export async function startBenchEnvironment(opts: {
     createPlatformStream: true,
     clock: systemClock,
     ...(inspector ? { inspectWsUrl: inspector.url } : {}),
-    // BENCH_CALLS_IN_TURN=1: a new credential's vendor calls in its turn (off by default: docs/architecture.md).
-    ...(process.env.BENCH_CALLS_IN_TURN === '1' ? { callsInTurn: true } : {}),
+    // BENCH_CALLS_IN_TURN=0: a new credential's vendor calls after its commit (by default they run in its turn).
+    ...(process.env.BENCH_CALLS_IN_TURN === '0' ? { callsInTurn: false } : {}),
     // BENCH_VENDOR=memory: a vendor with no latency and no cost in place of the TTLock simulator (the peers'
     // benchmarks have one: a Map write); the simulator still runs, unused.
     ...(memory ? { adapterFactories: { ttlock: () => memory.adapter } } : {}),

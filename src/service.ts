@@ -99,8 +99,7 @@ export interface ServiceSettings {
   effectClaimMs?: number;
   /**
    * Vendor calls of a new credential's issue in the credential's turn (`docs/architecture.md`, "Vendor calls in
-   * the turn"). Off by default: a known defect (a cancellation or a deferred change overtaking the issue after a
-   * crash mid-call) is not mended yet; the tests and the benchmark (`BENCH_CALLS_IN_TURN=1`) turn it on.
+   * the turn"). On unless false (the benchmark's `BENCH_CALLS_IN_TURN=0` turns it off, to compare).
    */
   callsInTurn?: boolean;
   /** How long an Idempotency-Key's claim holds before a retry may take it over (10 s). */
@@ -269,7 +268,7 @@ export async function startService(s: ServiceSettings) {
       timerPollMs: s.timerPollMs,
       sweepEveryMs: s.sweepEveryMs,
       effectClaimMs: s.effectClaimMs,
-      callsInTurn: s.callsInTurn === true,
+      callsInTurn: s.callsInTurn !== false,
       ...(s.timerRedeliverMs !== undefined ? { timerRedeliverMs: s.timerRedeliverMs } : {}),
     },
   });

@@ -158,9 +158,9 @@ export class ActorHost {
     };
     let next: AnyMachineSnapshot;
     let actions: readonly TransitionAction[];
-    // A message sent again says so to its machine: what a turn of it that ended without a commit may have
-    // made at a vendor is then looked for (a credential's issue; other machines ignore the flag).
-    const event = envelope.again ? { ...envelope.event, again: true } : envelope.event;
+    // A message sent again says so to its machine, where that matters: what a turn of it that ended without a
+    // commit may have made at a vendor (a credential's issue).
+    const event = envelope.again && kind.sentAgain ? kind.sentAgain(envelope.event) : envelope.event;
     try {
       [next, actions] = step(kind.machine, actor.snapshot, event);
     } catch (e) {

@@ -8,6 +8,7 @@ import {
   credentialMachine,
   credentialStatus,
   grantStatus,
+  type IssueCredentialEvent,
   type LockDeviceSnapshot,
   newPinRefs,
   pinRef,
@@ -22,6 +23,7 @@ import {
   type VendorSwitchSnapshot,
   vendorSwitchMachine,
 } from '../machines/index.ts';
+import { issueRunsInTurn } from './effectRunner.ts';
 import type { ActorType } from './partitioning.ts';
 import { credentialV1ToV2, credentialV2ToV3 } from './snapshotUpgrades.ts';
 
@@ -102,6 +104,11 @@ export interface ActorKind {
    * refused as a version conflict and the message is decided again from the stored snapshot.
    */
   createdBy?: readonly string[];
+  /**
+   * The event as its machine is told it when the message is sent again (`again`): a turn of it that ended
+   * without a commit may have run vendor calls (a credential's issue names the locks it may have issued on).
+   */
+  sentAgain?(event: { type: string }): { type: string };
 }
 
 /** Whether an event of `eventType` creates an actor of `type` (its kind's `createdBy`). */
@@ -113,6 +120,12 @@ const credential: ActorKind = {
   type: 'credential',
   machine: credentialMachine,
   createdBy: ['credential.issue'],
+  sentAgain(event) {
+    if (event.type !== 'credential.issue') return event;
+    const e = event as IssueCredentialEvent;
+    const mayHaveRun = e.targets.filter((t) => issueRunsInTurn(t.vendor, e.kind)).map((t) => t.lockDeviceId);
+    return mayHaveRun.length > 0 ? { ...e, mayHaveRun } : e;
+  },
   // 2: grants are grant-machine snapshots (machines/grant.ts); 3: the vendor-chosen PINs of the issue
   // are recorded (`pinsAtIssue`), so a later one is announced and read once.
   machineVersion: 3,
@@ -123,8 +136,9 @@ const credential: ActorKind = {
   project(snap, version) {
     const s = snap as CredentialSnapshot;
     const c = s.context;
-    // Nothing to show before an issue, nor for a credential revoked before it was ever issued.
-    if (s.value === 'new' || s.value === 'tombstoned') return null;
+    // Nothing to show before an issue, nor for a credential revoked before it was ever issued (nor while what a
+    // lost turn may have made for it is swept: it never was, and comes back a tombstone).
+    if (s.value === 'new' || s.value === 'tombstoned' || s.value === 'sweeping') return null;
     const fresh = newPinRefs(c);
     return {
       table: 'key_credentials',

@@ -97,6 +97,16 @@ export interface EffectRunnerOptions {
   callsInTurn?: boolean;
 }
 
+/**
+ * Whether an issue on `vendor` of a `kind` credential may run in its actor's turn (`EffectRunner.runsInTurn`):
+ * also what a resent issue's machine is told may have been made by a turn that ended without a commit.
+ */
+export function issueRunsInTurn(vendor: string, kind: string): boolean {
+  if (!vendorNames.includes(vendor)) return false;
+  const c = vendorCapabilities(vendor);
+  return c.issuesPromptly !== false && (kind !== 'pin' || c.callerChosenPin);
+}
+
 export class EffectRunner {
   private readonly queue: VendorBulkhead<EffectJob & BulkheadJob>;
   /** The intents this process holds, queued or running, by id. */
@@ -172,9 +182,7 @@ export class EffectRunner {
    * the first must be kept at once) or the issue can wait on a person (a card at a desk encoder).
    */
   static runsInTurn(intent: EffectIntent): intent is VendorIntent {
-    if (intent.intent !== 'issueGrant' || !vendorNames.includes(intent.vendor)) return false;
-    const c = vendorCapabilities(intent.vendor);
-    return c.issuesPromptly !== false && (intent.kind !== 'pin' || c.callerChosenPin);
+    return intent.intent === 'issueGrant' && issueRunsInTurn(intent.vendor, intent.kind);
   }
 
   /**

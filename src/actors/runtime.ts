@@ -43,7 +43,7 @@ export interface RuntimeOptions {
   timerRedeliverMs?: number;
   sweepEveryMs?: number;
   effectClaimMs?: number;
-  /** Vendor calls of a new credential's issue in its turn (off by default: see ServiceSettings). */
+  /** Vendor calls of a new credential's issue in its turn (on unless false: see ServiceSettings). */
   callsInTurn?: boolean;
 }
 
@@ -171,7 +171,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
     onOutcome: (vendor, intent, outcome, ms) =>
       metrics.effects.observe({ vendor, intent, outcome }, ms / 1000),
     log: d.log,
-    callsInTurn: options.callsInTurn === true,
+    callsInTurn: options.callsInTurn !== false,
   });
   const timers = new TimerDispatcher({
     dispatcherDb: d.dispatcherDb,
@@ -206,7 +206,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
         maxInFlight: options.maxInFlightPerPartition,
         log: d.log,
         onRejected: (code) => metrics.rejected.inc({ code }),
-        ...(options.callsInTurn
+        ...(options.callsInTurn !== false
           ? {
               callsInTurn: {
                 eligible: (intent: EffectIntent, sender: string) => effects.runsInTurnOf(intent, sender),

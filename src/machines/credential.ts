@@ -166,10 +166,11 @@ export interface IssueCredentialEvent {
   adopted?: { vendorRef: string } | null;
   /**
    * Set by the runtime, never by a sender: the message is sent again (its sender's sweeper), and a turn of it
-   * that ended without a commit may have run its vendor calls. The issue is then applied as it was sent — those
-   * calls made exactly that — and, on a credential revoked meanwhile, what they may have made is revoked.
+   * that ended without a commit may have issued on these locks (those whose vendor issues in the turn). The
+   * issue is then applied as it was sent — those calls made exactly that — and what they may have made on a
+   * lock no longer wanted (the credential revoked meanwhile, or its rooms changed) is revoked.
    */
-  again?: boolean;
+  mayHaveRun?: string[];
 }
 
 export type CredentialOutcomeEvent = Extract<GrantEvent, { operationId: string }>;
@@ -552,52 +553,29 @@ const sentWindow = (e: IssueCredentialEvent): CredentialWindow & { windowSeq: nu
 });
 
 /**
- * An `enqueue` that keeps the context its assignments make, for steps applied one after another in one
- * action (each reads what the previous one assigned).
+ * After an issue sent again and applied with its own window (`started`): a newer window from the reservation
+ * that overtook it (kept in `before`) is applied as if it had arrived after it — what a lost turn made with the
+ * issue's window is then changed.
  */
-function tracking(start: CredentialContext, enqueue: CredentialEnqueue) {
-  let current = start;
-  const tracked = ((a: CredentialIntentAction) => enqueue(a)) as CredentialEnqueue;
-  tracked.assign = (patch) => {
-    current = { ...current, ...patch };
-    enqueue.assign(patch);
-  };
-  return { enqueue: tracked, context: () => current };
-}
-
-/**
- * After an issue sent again and applied as sent (`started`): the window and rooms that overtook it (kept in
- * `before`) are applied as if they had arrived after it — the issue's answer is then changed, or moved.
- */
-function applyOvertaking(
+function applyOvertakingWindow(
   started: CredentialContext,
   before: CredentialContext,
   at: string,
   enqueue: CredentialEnqueue,
 ): void {
-  const t = tracking(started, enqueue);
   const d = before.deferredUpdate;
-  const sentSeq = started.windowSeq ?? -1;
-  if (d && d.seq !== null && d.seq > sentSeq) {
-    const update: CredentialEvent = {
-      type: 'credential.update',
-      at,
-      ...(d.validFrom ? { validFrom: d.validFrom } : {}),
-      ...(d.validUntil ? { validUntil: d.validUntil } : {}),
-      seq: d.seq,
-    };
-    const w = windowOf(started, update);
-    if (w.validFrom !== started.validFrom || w.validUntil !== started.validUntil)
-      applyWindow({ context: t.context(), event: update, enqueue: t.enqueue });
-    else t.enqueue.assign({ windowSeq: d.seq });
-  }
-  const r = before.deferredRooms;
-  if (r && r.seq > sentSeq)
-    changeRooms({
-      context: t.context(),
-      event: { type: 'credential.changeRooms', at, rooms: r.rooms, targets: r.targets, seq: r.seq },
-      enqueue: t.enqueue,
-    });
+  if (!d || d.seq === null || d.seq <= (started.windowSeq ?? -1)) return;
+  const update: CredentialEvent = {
+    type: 'credential.update',
+    at,
+    ...(d.validFrom ? { validFrom: d.validFrom } : {}),
+    ...(d.validUntil ? { validUntil: d.validUntil } : {}),
+    seq: d.seq,
+  };
+  const w = windowOf(started, update);
+  if (w.validFrom !== started.validFrom || w.validUntil !== started.validUntil)
+    applyWindow({ context: started, event: update, enqueue });
+  else enqueue.assign({ windowSeq: d.seq });
 }
 
 /** A deferred update from the reservation newer than the window the issue carries wins. */
@@ -715,14 +693,20 @@ export const credentialMachine = setup({
     start: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'credential.issue') return;
       const base = { ...context, ...describe(event) };
-      // What overtook the issue is folded into it — unless the issue is sent again: a lost turn may have made
-      // exactly what it asks at the vendor, so it is applied as sent and what overtook it follows (below).
-      const fold = !event.again;
-      const window = fold ? issuedWindow(context, event) : sentWindow(event);
       // A room change the reservation numbered after this issue's rooms arrived first: its locks win.
       const dr = context.deferredRooms;
-      const newerRooms = dr && dr.seq > (event.windowSeq ?? -1) ? dr : null;
-      const rooms = fold ? newerRooms : null;
+      const rooms = dr && dr.seq > (event.windowSeq ?? -1) ? dr : null;
+      const targets = rooms ? rooms.targets : event.targets;
+      // Sent again, the issue may have been made on some locks by a turn that ended without a commit (exactly
+      // as sent: the look-up finds it). Those still wanted get the issue's own window, and a newer one follows
+      // as a change (below); those the newer rooms no longer have are swept (revoked by look-up) at once.
+      const mayHaveRun = new Set(event.adopted ? [] : (event.mayHaveRun ?? []));
+      const wanted = new Set(targets.map((t) => t.lockDeviceId));
+      const sweep = event.targets.filter(
+        (t) => mayHaveRun.has(t.lockDeviceId) && !wanted.has(t.lockDeviceId),
+      );
+      const asSent = targets.some((t) => mayHaveRun.has(t.lockDeviceId));
+      const window = asSent ? sentWindow(event) : issuedWindow(context, event);
       const c = {
         ...base,
         ...window,
@@ -737,15 +721,21 @@ export const credentialMachine = setup({
         pinIndex: 0,
         open: true,
       };
-      const targets = rooms ? rooms.targets : event.targets;
       const s = event.adopted
         ? grants.adoptGrants(c, targets, want, event.adopted.vendorRef, event.at)
         : grants.startGrants(c, targets, want);
-      enqueue.assign({ ...c, grants: s.grants });
+      const swept = grants.startGrants(c, sweep, { ...want, open: false }, true);
+      const started = {
+        ...c,
+        grants: [...s.grants, ...swept.grants],
+        // Retired once gone, and never the credential's own (their failures are not its own).
+        ...(sweep.length > 0 ? { dropped: [...(c.dropped ?? []), ...sweep.map((t) => t.lockDeviceId)] } : {}),
+      };
+      enqueue.assign(started);
       enqueue({ type: 'publishEvent', params: { verb: 'requested' } });
       enqueue(expiryTimer(c.validUntil));
-      for (const a of s.actions) enqueue(a);
-      if (!fold) applyOvertaking({ ...c, grants: s.grants }, context, event.at, enqueue);
+      for (const a of [...s.actions, ...swept.actions]) enqueue(a);
+      if (asSent) applyOvertakingWindow(started, context, event.at, enqueue);
       // A caller's credential for a reservation joins the reservation's list, so its dates and end reach it.
       if (event.linkTo)
         enqueue({
@@ -900,9 +890,10 @@ export const credentialMachine = setup({
     sweep: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'credential.issue') return;
       const c = { ...context, ...describe(event), revokeReason: context.revokeReason, stallsReported: [] };
+      const mayHaveRun = new Set(event.mayHaveRun ?? []);
       const s = grants.startGrants(
         c,
-        event.targets,
+        event.targets.filter((t) => mayHaveRun.has(t.lockDeviceId)),
         { validFrom: c.validFrom, validUntil: c.validUntil, secret: c.secret, pinIndex: 0, open: false },
         true,
       );
@@ -920,9 +911,11 @@ export const credentialMachine = setup({
     ),
   },
   guards: {
-    /** An issue sent again that named locks (and was not a desk's card): a lost turn may have called them. */
+    /** An issue sent again that a lost turn may have made on some lock (not a desk's card, which it never is). */
     sentAgain: ({ event }) =>
-      event.type === 'credential.issue' && event.again === true && !event.adopted && event.targets.length > 0,
+      event.type === 'credential.issue' &&
+      !event.adopted &&
+      event.targets.some((t) => event.mayHaveRun?.includes(t.lockDeviceId)),
     allGone: ({ context }) => grants.allGone(context.grants),
     hasUnresolvedRooms: ({ event }) =>
       event.type === 'credential.issue' && (event.unresolved.length > 0 || event.targets.length === 0),

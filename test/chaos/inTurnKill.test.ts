@@ -60,6 +60,22 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
       30_000,
       `the credential of ${reservationId} active`,
     );
+  /** The events a stay's credential took, in order (its audit entries). */
+  const transitionsOf = async (tenant: string, reservationId: string) => {
+    const id = (
+      await client.admin
+        .selectFrom('key_credentials')
+        .select('id')
+        .where('reservation_id', '=', reservationId)
+        .executeTakeFirstOrThrow()
+    ).id;
+    const { rows } = await sql<{ entry: string }>`
+      select entry from audit_log where tenant_id = ${tenant} order by seq`.execute(client.admin);
+    return rows
+      .map((r) => JSON.parse(r.entry) as { actor: string; event: string })
+      .filter((e) => e.actor === `credential/${id}`)
+      .map((e) => e.event);
+  };
   const vendorRefs = (c: { grants: unknown }) =>
     (c.grants as { vendorRef: string }[]).map((g) => g.vendorRef);
 
@@ -143,6 +159,8 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
       'the cancellation and the resent issue applied',
     );
     expect(tombstone.grants.map((g) => g.value)).toEqual(['gone']);
+    // It never was: no credential of the stay is listed (a swept tombstone once stayed listed as revoking).
+    expect((await credentials()).map((c) => c.reservation_id).sort()).toEqual(['res-0', 'res-1', 'res-2']);
     // The three stays still on keep their passcodes; the cancelled one has none.
     expect(ttlock.state().credentials).toHaveLength(3);
     // Nothing was announced of the credential that never was.
@@ -191,6 +209,8 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
       30_000,
       'the credential of res-5 active, every call answered',
     );
+    // The new dates did overtake the resent issue: the credential's first transition took them.
+    expect((await transitionsOf(tenantId, 'res-5'))[0]).toBe('credential.update');
     const [ref] = vendorRefs(credential);
     const held = ttlock.state().credentials.filter((c) => c.lockRef === '7003');
     // One passcode each for the two stays on the lock; the crashed turn's carries the new check-out.

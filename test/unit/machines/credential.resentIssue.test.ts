@@ -1,8 +1,10 @@
 /**
- * An issue sent again (`again`: its sender's sweeper, after a turn that may have run its vendor calls and
- * ended without a commit) may find at the vendor what that turn made, under the issue's operation ids. What
- * arrived meanwhile must not hide it: a revoke that tombstoned the credential, or a window or rooms that
- * overtook the issue. The issue is applied as it was sent (what the lost turn called), and the rest after it.
+ * An issue sent again (its sender's sweeper, after a turn that may have run its vendor calls and ended without
+ * a commit) may find at the vendor what that turn made, under the issue's operation ids. The runtime names the
+ * locks such a turn may have issued on (`mayHaveRun`: those whose vendor issues in the turn). What arrived
+ * meanwhile must not hide it: a revoke that tombstoned the credential, or a window or rooms that overtook the
+ * issue. The issue is applied as it was sent where it may have been made, and what is no longer wanted is
+ * revoked by look-up.
  */
 import { describe, expect, it } from 'vitest';
 import { credentialMachine } from '../../../src/machines/credential.ts';
@@ -11,7 +13,7 @@ import { decider } from '../../support/decider.ts';
 
 const spec = decider(credentialMachine, { id: 'c1', tenantId: 't1' });
 const issue = issueEvent([1], { validFrom: at(0), windowSeq: 1 });
-const issueAgain = { ...issue, again: true };
+const issueAgain = { ...issue, mayHaveRun: ['d1'] };
 const revoke = { type: 'credential.revoke', at: at(2), reason: 'cancelled' };
 const laterWindow = { type: 'credential.update', at: at(2), validUntil: '2026-01-05T11:00:00.000Z', seq: 2 };
 const otherRooms = { type: 'credential.changeRooms', at: at(2), rooms: ['r2'], targets: [target(2)], seq: 2 };
@@ -21,6 +23,14 @@ const issued = (lock: number) => ({
   operationId: `c1:d${lock}:issue`,
   vendorRef: `pwd-${lock}`,
 });
+const sweptAt = (lock: number) => ({
+  type: 'effect.done.revokeGrant',
+  at: at(5),
+  operationId: `c1:d${lock}:revoke`,
+  attempt: 1,
+});
+const calls = (o: { intents: { type: string; params: unknown }[] }) =>
+  o.intents.filter((i) => i.type === 'callVendor').map((i) => i.params);
 
 describe('credential: an issue sent again after a revoke overtook it', () => {
   it('credential: what the lost turn may have made is revoked by its operation id, without a word published', () => {
@@ -40,22 +50,29 @@ describe('credential: an issue sent again after a revoke overtook it', () => {
   });
 
   it('credential: once the vendor confirms, it is a tombstone again, with nothing published', () => {
-    spec
-      .given(revoke, issueAgain)
-      .when({ type: 'effect.done.revokeGrant', at: at(5), operationId: 'c1:d1:revoke', attempt: 1 })
-      .then({ state: 'tombstoned', intents: [] });
+    spec.given(revoke, issueAgain).when(sweptAt(1)).then({ state: 'tombstoned', intents: [] });
   });
 
-  it('credential: an issue sent the first time makes nothing to sweep: the tombstone stays as it is', () => {
+  it('credential: only the locks a turn may have issued on are swept (not a card encoder, say)', () => {
+    const twoLocks = { ...issueEvent([1, 2], { validFrom: at(0), windowSeq: 1 }), mayHaveRun: ['d2'] };
+    const o = spec.given(revoke).when(twoLocks).then({ state: 'sweeping' });
+    expect(calls(o)).toMatchObject([{ intent: 'revokeGrant', operationId: 'c1:d2:revoke' }]);
+  });
+
+  it('credential: an issue sent the first time, or on no lock a turn calls, makes nothing to sweep', () => {
     spec.given(revoke).when(issue).thenNothingHappened();
+    spec
+      .given(revoke)
+      .when({ ...issue, mayHaveRun: [] })
+      .thenNothingHappened();
   });
 });
 
 describe('credential: an issue sent again after a change overtook it', () => {
   it('credential: a newer window is applied after the issue as sent, not in its place', () => {
     const o = spec.given(laterWindow).when(issueAgain).then({ state: 'issuing' });
-    expect(o.intents.filter((i) => i.type === 'callVendor')).toMatchObject([
-      { params: { intent: 'issueGrant', operationId: 'c1:d1:issue', validUntil: issue.validUntil } },
+    expect(calls(o)).toMatchObject([
+      { intent: 'issueGrant', operationId: 'c1:d1:issue', validUntil: issue.validUntil },
     ]);
     expect(o.context).toMatchObject({ validUntil: laterWindow.validUntil, windowSeq: 2 });
     // The issue's answer (what the lost turn made) is changed to the newer window.
@@ -70,23 +87,45 @@ describe('credential: an issue sent again after a change overtook it', () => {
 
   it('credential: sent the first time, the issue carries the newer window at once', () => {
     const o = spec.given(laterWindow).when(issue).then({ state: 'issuing' });
-    expect(o.intents.filter((i) => i.type === 'callVendor')).toMatchObject([
-      { params: { intent: 'issueGrant', validUntil: laterWindow.validUntil } },
+    expect(calls(o)).toMatchObject([{ intent: 'issueGrant', validUntil: laterWindow.validUntil }]);
+  });
+
+  it('credential: newer rooms: the new room is issued, the old one swept at once, never issued', () => {
+    const o = spec.given(otherRooms).when(issueAgain).then({ state: 'issuing' });
+    expect(calls(o)).toMatchObject([
+      { intent: 'issueGrant', operationId: 'c1:d2:issue' },
+      { intent: 'revokeGrant', operationId: 'c1:d1:revoke', vendorRef: null },
+    ]);
+    expect(o.context).toMatchObject({ rooms: ['r2'], roomsSeq: 2 });
+    // The new room issued, the old one's sweep answered: active on the new room alone.
+    const done = spec.given(otherRooms, issueAgain, issued(2)).when(sweptAt(1)).then({ state: 'active' });
+    expect(grantStates(done.context)).toEqual(['issued']);
+    expect(done.intents).toMatchObject([
+      { type: 'publishEvent', params: { verb: 'issued', data: { grants: [{ lockDeviceId: 'd2' }] } } },
     ]);
   });
 
-  it('credential: newer rooms: the issue goes to its own rooms, and moves to the new ones after', () => {
-    const o = spec.given(otherRooms).when(issueAgain).then({ state: 'issuing' });
-    expect(o.intents.filter((i) => i.type === 'callVendor')).toMatchObject([
-      { params: { intent: 'issueGrant', operationId: 'c1:d1:issue' } },
-      { params: { intent: 'issueGrant', operationId: 'c1:d2:issue' } },
+  it('credential: newer rooms and a newer window: the new room gets the newer window at once', () => {
+    const o = spec.given(laterWindow, otherRooms).when(issueAgain).then({ state: 'issuing' });
+    expect(calls(o)).toMatchObject([
+      { intent: 'issueGrant', operationId: 'c1:d2:issue', validUntil: laterWindow.validUntil },
+      { intent: 'revokeGrant', operationId: 'c1:d1:revoke' },
     ]);
-    expect(o.context).toMatchObject({ rooms: ['r2'], roomsSeq: 2, dropping: ['d1'] });
-    // Both issued: the old room's lock (what the lost turn may have made) is revoked.
-    const both = spec.given(otherRooms, issueAgain, issued(1)).when(issued(2)).outcome;
-    expect(both.intents.filter((i) => i.type === 'callVendor')).toMatchObject([
-      { params: { intent: 'revokeGrant', operationId: 'c1:d1:revoke', vendorRef: 'pwd-1' } },
+  });
+
+  it('credential: a room the newer rooms keep is issued as sent, then changed to the newer window', () => {
+    const both = {
+      type: 'credential.changeRooms',
+      at: at(2),
+      rooms: ['r1', 'r2'],
+      targets: [target(1), target(2)],
+      seq: 2,
+    };
+    const o = spec.given(laterWindow, both).when(issueAgain).then({ state: 'issuing' });
+    expect(calls(o)).toMatchObject([
+      { intent: 'issueGrant', operationId: 'c1:d1:issue', validUntil: issue.validUntil },
+      { intent: 'issueGrant', operationId: 'c1:d2:issue', validUntil: issue.validUntil },
     ]);
-    expect(grantStates(both.context)).toEqual([{ closing: 'revoking' }, 'issued']);
+    expect(o.context).toMatchObject({ validUntil: laterWindow.validUntil });
   });
 });

@@ -178,7 +178,7 @@ const credentialModel: Model = {
     return [
       issue,
       // Sent again: a turn of it that ended without a commit may have made it at the vendor.
-      { ...issue, again: true },
+      { ...issue, mayHaveRun: ['d1'] },
       issueEvent([], { rooms: ['r9'], unresolved: [{ roomId: 'r9', code: 'NO_LOCK_FOR_ROOM' }] }),
       {
         type: 'credential.update',
@@ -271,7 +271,7 @@ const movesModel: Model = {
     });
     return [
       issue,
-      { ...issue, again: true },
+      { ...issue, mayHaveRun: ['d1'] },
       { type: 'credential.moveRoom', at, roomId: 'r1', from: 'd1', target: NEW_LOCK },
       // The reservation moves to another room (numbered 1: newer than the issue's, which has none).
       {
