@@ -457,7 +457,7 @@ function announceNewPins(
       data: {
         validFrom: c.validFrom,
         validUntil: c.validUntil,
-        ...grantSummary({ grants: grantList }),
+        ...grantSummary({ grants: grantList, dropped: c.dropped }),
         ...(doors.length > 0
           ? { newPins: doors.map((p) => ({ roomId: p.g.roomId, lockDeviceId: p.g.lockDeviceId })) }
           : {}),
@@ -514,9 +514,18 @@ function masterKeyEvent(verb: 'issued' | 'revoked', reason?: string) {
   };
 }
 
-function grantSummary(c: Pick<CredentialContext, 'grants'>) {
+/**
+ * The grants that hold (or are to hold) the credential for its rooms: not those closing to be retired
+ * (`dropped`: a failed move's new grant, a room's lock a lost turn may have issued on, swept).
+ */
+function keptGrants(c: Pick<CredentialContext, 'grants' | 'dropped'>): Grant[] {
+  const dropped = new Set(c.dropped ?? []);
+  return dropped.size === 0 ? c.grants : c.grants.filter((g) => !dropped.has(g.context.lockDeviceId));
+}
+
+function grantSummary(c: Pick<CredentialContext, 'grants' | 'dropped'>) {
   return {
-    grants: c.grants.map((g) => ({
+    grants: keptGrants(c).map((g) => ({
       lockDeviceId: g.context.lockDeviceId,
       vendor: g.context.vendor,
       vendorRef: g.context.vendorRef,
@@ -952,11 +961,16 @@ export const credentialMachine = setup({
     /** An expiry counts at or after the current end; one set for an earlier window is stale. */
     expiryDue: ({ context, event }) =>
       event.type === 'timer.expire' && Date.parse(event.at) >= Date.parse(context.validUntil),
-    allIssued: ({ context }) => grants.allIssued(context.grants),
-    /** A grant on the room's old lock, none on the new one, and no move of the room under way. */
+    // A grant closing to be retired holds nothing up (a stalled revoke of it is reported, and retried); a move
+    // under way does (until its old lock's grant is gone).
+    allIssued: ({ context }) => grants.allIssued(keptGrants(context)) && (context.moves ?? []).length === 0,
+    /**
+     * An open grant on the room's old lock (not one closing: the guest no longer has that room), none on the
+     * new one, and no move of the room under way.
+     */
     movable: ({ context, event }) =>
       event.type === 'credential.moveRoom' &&
-      grants.byLock(context.grants, event.from) >= 0 &&
+      context.grants[grants.byLock(context.grants, event.from)]?.context.want.open === true &&
       grants.byLock(context.grants, event.target.lockDeviceId) < 0 &&
       !(context.moves ?? []).some((m) => m.roomId === event.roomId),
     moveIssued: ({ context }) => (context.moves ?? []).some((m) => moveIssued(context, m)),
