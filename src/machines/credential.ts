@@ -93,6 +93,11 @@ export interface CredentialContext extends CredentialWindow {
   /** New locks' grants of moves that failed, closing: retired once gone (absent in snapshots from before). */
   dropped?: string[];
   /**
+   * Of those, the locks a resent issue may have made the credential on, which its rooms no longer have
+   * (`mayHaveRun`): revoked by look-up, and never the guest's — their revoke holds nothing up. Absent before.
+   */
+  swept?: string[];
+  /**
    * Locks of rooms the reservation no longer has (`credential.changeRooms`): their grants close once every
    * other grant holds the credential — the new rooms are issued before the old ones are revoked.
    */
@@ -396,15 +401,35 @@ function changeRooms({ context, event, enqueue }: EnqueueArgs): void {
   const dropping = context.grants
     .filter((g) => g.context.want.open && !wanted.has(g.context.lockDeviceId))
     .map((g) => g.context.lockDeviceId);
+  // A room taken back whose lock's grant is closing or gone (given up, or swept): reopened, so it is issued
+  // again once what is closing is gone (else it would be retired, and the room left without the PIN).
+  const reopened = context.grants.flatMap((g, i) =>
+    !g.context.want.open && wanted.has(g.context.lockDeviceId) ? [i] : [],
+  );
+  const back = new Set(reopened.map((i) => context.grants[i]!.context.lockDeviceId));
+  const r = grants.stepGrants(context.grants, reopened, {
+    type: 'grant.reopen',
+    at: event.at,
+    validFrom: context.validFrom,
+    validUntil: context.validUntil,
+    secret: context.secret,
+    pinIndex: context.pinIndex,
+  });
   const s = startWanted(context, adds);
   enqueue.assign({
-    grants: [...context.grants, ...s.grants],
+    grants: [...(r?.grants ?? context.grants), ...s.grants],
     rooms: event.rooms,
     roomsSeq: event.seq,
     dropping,
+    ...(back.size > 0
+      ? {
+          dropped: (context.dropped ?? []).filter((lock) => !back.has(lock)),
+          swept: (context.swept ?? []).filter((lock) => !back.has(lock)),
+        }
+      : {}),
     updatedAt: event.at,
   });
-  for (const a of s.actions) enqueue(a);
+  for (const a of [...(r?.actions ?? []), ...s.actions]) enqueue(a);
 }
 
 /** An event's time; an `always` step (no event of its own) takes the credential's last. */
@@ -457,7 +482,7 @@ function announceNewPins(
       data: {
         validFrom: c.validFrom,
         validUntil: c.validUntil,
-        ...grantSummary({ grants: grantList, dropped: c.dropped }),
+        ...grantSummary({ grants: grantList, swept: c.swept }),
         ...(doors.length > 0
           ? { newPins: doors.map((p) => ({ roomId: p.g.roomId, lockDeviceId: p.g.lockDeviceId })) }
           : {}),
@@ -514,16 +539,13 @@ function masterKeyEvent(verb: 'issued' | 'revoked', reason?: string) {
   };
 }
 
-/**
- * The grants that hold (or are to hold) the credential for its rooms: not those closing to be retired
- * (`dropped`: a failed move's new grant, a room's lock a lost turn may have issued on, swept).
- */
-function keptGrants(c: Pick<CredentialContext, 'grants' | 'dropped'>): Grant[] {
-  const dropped = new Set(c.dropped ?? []);
-  return dropped.size === 0 ? c.grants : c.grants.filter((g) => !dropped.has(g.context.lockDeviceId));
+/** The grants that are the guest's, or were: all but those a resent issue's sweep is revoking (`swept`). */
+function keptGrants(c: Pick<CredentialContext, 'grants' | 'swept'>): Grant[] {
+  const swept = new Set(c.swept ?? []);
+  return swept.size === 0 ? c.grants : c.grants.filter((g) => !swept.has(g.context.lockDeviceId));
 }
 
-function grantSummary(c: Pick<CredentialContext, 'grants' | 'dropped'>) {
+function grantSummary(c: Pick<CredentialContext, 'grants' | 'swept'>) {
   return {
     grants: keptGrants(c).map((g) => ({
       lockDeviceId: g.context.lockDeviceId,
@@ -738,7 +760,12 @@ export const credentialMachine = setup({
         ...c,
         grants: [...s.grants, ...swept.grants],
         // Retired once gone, and never the credential's own (their failures are not its own).
-        ...(sweep.length > 0 ? { dropped: [...(c.dropped ?? []), ...sweep.map((t) => t.lockDeviceId)] } : {}),
+        ...(sweep.length > 0
+          ? {
+              dropped: [...(c.dropped ?? []), ...sweep.map((t) => t.lockDeviceId)],
+              swept: [...(c.swept ?? []), ...sweep.map((t) => t.lockDeviceId)],
+            }
+          : {}),
       };
       enqueue.assign(started);
       enqueue({ type: 'publishEvent', params: { verb: 'requested' } });
@@ -887,6 +914,7 @@ export const credentialMachine = setup({
         grants: context.grants.filter((g) => !(retired.has(g.context.lockDeviceId) && grants.isGone(g))),
         moves: (context.moves ?? []).filter((x) => !done.includes(x)),
         dropped: (context.dropped ?? []).filter((lock) => !retired.has(lock)),
+        ...(context.swept ? { swept: context.swept.filter((lock) => !retired.has(lock)) } : {}),
       };
     }),
     closeAsRevoked: enqueueActions(beginClose('revoked')),
@@ -961,9 +989,9 @@ export const credentialMachine = setup({
     /** An expiry counts at or after the current end; one set for an earlier window is stale. */
     expiryDue: ({ context, event }) =>
       event.type === 'timer.expire' && Date.parse(event.at) >= Date.parse(context.validUntil),
-    // A grant closing to be retired holds nothing up (a stalled revoke of it is reported, and retried); a move
-    // under way does (until its old lock's grant is gone).
-    allIssued: ({ context }) => grants.allIssued(keptGrants(context)) && (context.moves ?? []).length === 0,
+    // A sweep holds nothing up (a stalled revoke of it is reported, and retried); a room given up, a failed
+    // move's grant and a move under way do, until their old grants are gone.
+    allIssued: ({ context }) => grants.allIssued(keptGrants(context)),
     /**
      * An open grant on the room's old lock (not one closing: the guest no longer has that room), none on the
      * new one, and no move of the room under way.

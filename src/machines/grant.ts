@@ -117,6 +117,18 @@ export type GrantEvent =
   | { type: 'grant.repin'; at: string; secret: string | null; pinIndex: number }
   /** `priority`: the close jumps ordinary vendor work (a deactivated account's keys). */
   | { type: 'grant.close'; at: string; priority?: boolean }
+  /**
+   * Wanted again after a close (a room given up and taken back, a lock swept that the rooms have again): what
+   * is closing is revoked first, and the next generation issued with what is wanted now.
+   */
+  | {
+      type: 'grant.reopen';
+      at: string;
+      validFrom: string;
+      validUntil: string;
+      secret: string | null;
+      pinIndex: number;
+    }
   | { type: 'grant.lost'; at: string; vendorRef: string };
 
 export const grantEventTypes = [
@@ -130,6 +142,7 @@ export const grantEventTypes = [
   'grant.want',
   'grant.repin',
   'grant.close',
+  'grant.reopen',
   'grant.lost',
 ] as const satisfies readonly GrantEvent['type'][];
 
@@ -315,6 +328,19 @@ export const grantMachine = setup({
         ? { want: { ...context.want, secret: event.secret, pinIndex: event.pinIndex } }
         : {},
     ),
+    recordReopen: assign(({ event }) =>
+      event.type === 'grant.reopen'
+        ? {
+            want: {
+              validFrom: event.validFrom,
+              validUntil: event.validUntil,
+              secret: event.secret,
+              pinIndex: event.pinIndex,
+              open: true,
+            },
+          }
+        : {},
+    ),
     recordClose: assign(({ context, event }) => ({
       want: { ...context.want, open: false },
       ...(event.type === 'grant.close' && event.priority ? { priority: true } : {}),
@@ -365,6 +391,7 @@ export const grantMachine = setup({
     // converging, in this order:
     closedAndNothingThere: ({ context }) => !context.want.open && !context.mayExist,
     closed: ({ context }) => !context.want.open,
+    wantOpen: ({ context }) => context.want.open,
     mustReplace: ({ context }) => (context.mustReplace || pinStale(context)) && context.held !== null,
     nothingHeld: ({ context }) => context.held === null,
     windowDiffers: ({ context }) => !sameWindow(context.held, context.want),
@@ -401,6 +428,7 @@ export const grantMachine = setup({
     'grant.want': { actions: 'recordWindow' },
     'grant.repin': { actions: 'recordPin' },
     'grant.close': { actions: 'recordClose' },
+    'grant.reopen': { actions: 'recordReopen' },
     'grant.lost': [
       { guard: 'lostThisOne', actions: assign({ mustReplace: true }) },
       ignore('about another reference: an older generation, already replaced'),
@@ -692,17 +720,37 @@ export const grantMachine = setup({
     closing: {
       initial: 'revoking',
       on: {
-        'grant.want': ignore('closing: the grant ends gone whatever the window'),
-        'grant.repin': ignore('closing: the grant ends gone whatever the PIN'),
-        'grant.close': ignore('already closing'),
+        // Reopened meanwhile: what is wanted is recorded for the next generation, issued once this one is gone.
+        'grant.want': [
+          { guard: 'wantOpen', actions: 'recordWindow' },
+          ignore('closing: the grant ends gone whatever the window'),
+        ],
+        'grant.repin': [
+          { guard: 'wantOpen', actions: 'recordPin' },
+          ignore('closing: the grant ends gone whatever the PIN'),
+        ],
+        'grant.close': [{ guard: 'wantOpen', actions: 'recordClose' }, ignore('already closing')],
         'grant.lost': ignore('closing: it is being revoked anyway'),
       },
       states: {
         revoking: {
           entry: 'callOp',
           on: {
-            'effect.done.revokeGrant': { guard: 'answersOp', target: '#grant.gone', actions: 'forgetVendor' },
+            'effect.done.revokeGrant': [
+              {
+                guard: and(['answersOp', 'wantOpen']),
+                target: '#grant.converging',
+                actions: 'nextGeneration',
+              },
+              { guard: 'answersOp', target: '#grant.gone', actions: 'forgetVendor' },
+              ignore('no revoke in flight: a duplicate or late answer'),
+            ],
             'effect.failed.revokeGrant': [
+              {
+                guard: and(['answersOp', 'alreadyGone', 'wantOpen']),
+                target: '#grant.converging',
+                actions: 'nextGeneration',
+              },
               { guard: and(['answersOp', 'alreadyGone']), target: '#grant.gone', actions: 'forgetVendor' },
               {
                 guard: and(['answersOp', not('stalled'), 'revokeRetryable']),
@@ -738,9 +786,10 @@ export const grantMachine = setup({
     /** Nothing of this grant is at the vendor, and nothing more is to be done. */
     gone: {
       on: {
-        'grant.want': ignore('gone: a closed grant is not reopened'),
-        'grant.repin': ignore('gone: a closed grant is not reopened'),
+        'grant.want': ignore('gone: only a reopen makes it wanted again'),
+        'grant.repin': ignore('gone: only a reopen makes it wanted again'),
         'grant.close': ignore('already gone'),
+        'grant.reopen': { target: 'converging', actions: ['nextGeneration', 'recordReopen'] },
         'grant.lost': ignore('gone: nothing left to lose'),
       },
     },

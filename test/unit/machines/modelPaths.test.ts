@@ -121,6 +121,19 @@ const grantModel: Model = {
       { type: 'grant.want', at, validFrom: 'a', validUntil: c.want.validUntil === 'b' ? 'c' : 'b' },
       ...(c.want.pinIndex < 1 ? [{ type: 'grant.repin', at, secret: 's1', pinIndex: 1 }] : []),
       { type: 'grant.close', at },
+      // Wanted again after a close (a room taken back).
+      ...(c.want.open
+        ? []
+        : [
+            {
+              type: 'grant.reopen',
+              at,
+              validFrom: 'a',
+              validUntil: c.want.validUntil,
+              secret: 's0',
+              pinIndex: c.want.pinIndex,
+            },
+          ]),
       { type: 'grant.lost', at, vendorRef: c.vendorRef ?? 'v1' },
       { type: 'grant.lost', at, vendorRef: 'another' },
     ];
