@@ -96,6 +96,8 @@ const results: Record<string, unknown> = {
   vendor: process.env.BENCH_VENDOR === 'memory' ? 'memory' : 'ttlock-simulator',
   // Runtime processes sharing the partitions (BENCH_PROCESSES; the first is this one).
   processes: benchProcesses,
+  // A new credential's vendor calls in its turn (the default), or after its commit (BENCH_CALLS_IN_TURN=0).
+  callsInTurn: process.env.BENCH_CALLS_IN_TURN !== '0',
 };
 const log = (what: string, r: unknown) => console.log(`${what}: ${JSON.stringify(r)}`);
 
