@@ -273,6 +273,14 @@ export class ActorHost {
     const started = performance.now();
     const row = assumeNew ? undefined : await this.loader.load(tenantId, address.type, address.id);
     let r: Resident;
+    // Written by newer code (a rolling upgrade under way, or a rollback): this process cannot read it, and must
+    // not decide on a guess. An outage, retried until a process of that code owns the partition — a message
+    // rejected here could be a revoke.
+    if (row && row.machineVersion > kind.machineVersion)
+      throw new LockError(
+        'LOCK.UNAVAILABLE',
+        `${address.type} ${address.id} was written at machine version ${row.machineVersion}; this process runs ${kind.machineVersion}`,
+      );
     if (row) {
       r = {
         tenantId: row.tenantId,

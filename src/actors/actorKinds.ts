@@ -127,9 +127,11 @@ const credential: ActorKind = {
     return mayHaveRun.length > 0 ? { ...e, mayHaveRun } : e;
   },
   // 2: grants are grant-machine snapshots (machines/grant.ts); 3: the vendor-chosen PINs of the issue
-  // are recorded (`pinsAtIssue`), so a later one is announced and read once.
-  machineVersion: 3,
-  upgrades: { 1: credentialV1ToV2, 2: credentialV2ToV3 },
+  // are recorded (`pinsAtIssue`), so a later one is announced and read once; 4: a resent issue's sweep
+  // (`sweeping`, `swept`) and grants reopened (`grant.reopen`), which code before cannot read (a v3 snapshot
+  // is a v4 one as it is).
+  machineVersion: 4,
+  upgrades: { 1: credentialV1ToV2, 2: credentialV2ToV3, 3: (s) => s },
   aggregate: 'key_credential',
   status: (s) => credentialStatus(s as CredentialSnapshot),
   propertyId: (s) => (s as CredentialSnapshot).context.propertyId,

@@ -6,7 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../../src/actors/index.ts';
+import { ActorHost, partitionOf } from '../../src/actors/index.ts';
+import { actorKinds } from '../../src/actors/actorKinds.ts';
+import { isLockError } from '../../src/errors.ts';
+import { systemClock } from '../../src/ids.ts';
 import { connect, type Db } from '../../src/io/db/index.ts';
 import { eventually, type Harness, startHarness } from '../support/harness.ts';
 
@@ -94,5 +97,27 @@ describe('poison messages', () => {
       'lock_actor_messages_rejected_total',
     );
     expect(metrics).toContain('code="LOCK.MESSAGE_FAILED"');
+  });
+
+  it('newer code: a snapshot of a later machine version is not decided here (an outage, retried), never rejected', async () => {
+    const id = randomUUID();
+    const later = actorKinds.credential.machineVersion + 1;
+    await sql`
+      insert into actor_snapshots (tenant_id, actor_type, actor_id, version, last_seq, machine_version, snapshot)
+      values (${tenantId}, 'credential', ${id}, 2, 0, ${later}, ${JSON.stringify({ value: 'sweeping', context: {} })}::jsonb)
+    `.execute(admin);
+    const host = new ActorHost({ runtimeDb: h.service.runtimeDb, clock: systemClock, eventsRoot: 'x' });
+    const address = {
+      type: 'credential' as const,
+      id,
+      partition: partitionOf('credential', id, h.settings.partitions),
+    };
+    const envelope = {
+      tenantId,
+      event: { type: 'credential.revoke', at: new Date().toISOString(), reason: 'checked_out' },
+    };
+    const decided = host.decide(address, envelope, null, randomUUID(), 1n, 'epoch');
+    await expect(decided).rejects.toSatisfy((e: unknown) => isLockError(e, 'LOCK.UNAVAILABLE'));
+    await expect(decided).rejects.toThrow(`machine version ${later}`);
   });
 });
