@@ -395,9 +395,12 @@ const startWanted = (c: CredentialContext, targets: GrantTarget[]) =>
  */
 function changeRooms({ context, event, enqueue }: EnqueueArgs): void {
   if (event.type !== 'credential.changeRooms') return;
-  const wanted = new Set(event.targets.map((t) => t.lockDeviceId));
+  // Rooms planned before a cutover name a moving room's old lock: the move's new lock is meant.
+  const movedTo = new Map((context.moves ?? []).map((m) => [m.from, m.to]));
+  const lockOf = (t: GrantTarget) => movedTo.get(t.lockDeviceId) ?? t.lockDeviceId;
+  const wanted = new Set(event.targets.map(lockOf));
   const have = new Set(context.grants.map((g) => g.context.lockDeviceId));
-  const adds = event.targets.filter((t) => !have.has(t.lockDeviceId));
+  const adds = event.targets.filter((t) => !have.has(lockOf(t)));
   const dropping = context.grants
     .filter((g) => g.context.want.open && !wanted.has(g.context.lockDeviceId))
     .map((g) => g.context.lockDeviceId);
@@ -993,12 +996,13 @@ export const credentialMachine = setup({
     // move's grant and a move under way do, until their old grants are gone.
     allIssued: ({ context }) => grants.allIssued(keptGrants(context)),
     /**
-     * An open grant on the room's old lock (not one closing: the guest no longer has that room), none on the
-     * new one, and no move of the room under way.
+     * An open grant on the room's old lock (not one closing or about to: the guest no longer has that room),
+     * none on the new one, and no move of the room under way.
      */
     movable: ({ context, event }) =>
       event.type === 'credential.moveRoom' &&
       context.grants[grants.byLock(context.grants, event.from)]?.context.want.open === true &&
+      !(context.dropping ?? []).includes(event.from) &&
       grants.byLock(context.grants, event.target.lockDeviceId) < 0 &&
       !(context.moves ?? []).some((m) => m.roomId === event.roomId),
     moveIssued: ({ context }) => (context.moves ?? []).some((m) => moveIssued(context, m)),

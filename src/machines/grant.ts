@@ -338,6 +338,8 @@ export const grantMachine = setup({
               pinIndex: event.pinIndex,
               open: true,
             },
+            // A close's priority (a deactivated account's keys) is not the next issue's.
+            priority: undefined,
           }
         : {},
     ),

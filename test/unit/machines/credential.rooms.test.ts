@@ -67,4 +67,35 @@ describe('credential: rooms given up and taken back', () => {
     expect(calls(again)).toMatchObject([{ intent: 'issueGrant', operationId: 'c1:d1:issue@1' }]);
     expect(again.context).toMatchObject({ dropped: [] });
   });
+
+  describe('credential: rooms and a vendor switch', () => {
+    const single = issueEvent([1], { validFrom: at(0) });
+    const newLock = { roomId: 'r1', lockDeviceId: 'd9', vendor: 'seam', vendorDeviceRef: '9' };
+    const move = { type: 'credential.moveRoom', at: at(6), roomId: 'r1', from: 'd1', target: newLock };
+
+    it('credential: a room being given up is not moved to its new lock (no PIN on a room the guest left)', () => {
+      const giving = [issue, issued(1), issued(2), rooms(1, 2, 3)] as const;
+      spec
+        .given(...giving)
+        .when(move)
+        .thenNothingHappened();
+    });
+
+    it('credential: rooms planned before a cutover name the old lock: the move stands, nothing is reopened there', () => {
+      const moved = [single, issued(1), move, { ...issued(9), operationId: 'c1:d9:issue' }] as const;
+      const o = spec.given(...moved).when(rooms(1, 1)).outcome;
+      // No issue on the old lock, and the new lock's grant is not given up.
+      expect(calls(o)).toEqual([]);
+      expect(o.context).toMatchObject({ dropping: [] });
+      expect(
+        (o.context.grants as { context: { lockDeviceId: string; want: { open: boolean } } }[]).map((g) => [
+          g.context.lockDeviceId,
+          g.context.want.open,
+        ]),
+      ).toEqual([
+        ['d1', false],
+        ['d9', true],
+      ]);
+    });
+  });
 });
