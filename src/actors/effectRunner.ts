@@ -35,6 +35,7 @@ import {
   effectFailed,
   type VendorIntent,
 } from '../machines/index.ts';
+import { whenAborted } from './abortWaiters.ts';
 import { DrainLoop } from './drainLoop.ts';
 import { eventProblem } from './eventSchemas.ts';
 import type { ActorMailbox } from './mailbox.ts';
@@ -217,7 +218,7 @@ export class EffectRunner {
       const answer = (o: EffectOutcomeEvent) => {
         if (settled) return;
         settled = true;
-        signal.removeEventListener('abort', onAbort);
+        forget();
         this.releaseTurn(sender);
         resolve(o);
       };
@@ -228,7 +229,7 @@ export class EffectRunner {
       const onAbort = () => {
         if (!started) busy(`${NOT_MADE}: its worker stopped`);
       };
-      signal.addEventListener('abort', onAbort);
+      const forget = whenAborted(signal, onAbort);
       if (signal.aborted) onAbort();
       this.queue.push({
         ...rest,
