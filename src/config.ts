@@ -64,6 +64,8 @@ export interface Config {
   effectTimeoutMs: number;
   breaker: { openAfterFailures: number; resetAfterMs: number };
   waitBudgetMs: number;
+  /** CALLS_IN_TURN (true unless `false`): a new credential's issue calls its vendor in the credential's turn. */
+  callsInTurn: boolean;
   idempotencyClaimMs: number;
   idempotencyRetentionMs: number;
   createPlatformStream: boolean;
@@ -160,6 +162,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       resetAfterMs: num(env.CIRCUIT_BREAKER_RESET_AFTER_SECONDS, 30) * 1000,
     },
     waitBudgetMs: num(env.WAIT_BUDGET_MS, 1000),
+    // An operator's switch: a new credential's vendor calls after its commit rather than in its turn.
+    callsInTurn: env.CALLS_IN_TURN !== 'false',
     idempotencyClaimMs: num(env.IDEMPOTENCY_CLAIM_MS, 10_000),
     idempotencyRetentionMs: num(env.IDEMPOTENCY_RETENTION_HOURS, 24) * 3_600_000,
     createPlatformStream: env.CREATE_PLATFORM_STREAM ? env.CREATE_PLATFORM_STREAM === 'true' : !production,

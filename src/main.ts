@@ -45,6 +45,7 @@ try {
     leaseTtlMs: config.leaseTtlMs,
     ackWaitMs: config.ackWaitMs,
     effectTimeoutMs: config.effectTimeoutMs,
+    callsInTurn: config.callsInTurn,
     breaker: config.breaker,
     secretKeyId: config.dataKeyId,
     secretKey: config.dataKey,
