@@ -702,7 +702,6 @@ export const credentialMachine = setup({
     sendMessage: (_: unknown, _params: MessageIntent) => {},
     masterKeyIssued: enqueueActions(masterKeyEvent('issued')),
     /** The PINs vendors chose that the issuing answer gives: any later one is new to the guest. */
-    /** The PINs vendors chose that the issuing answer gives: any later one is new to the guest. */
     recordIssuedPins: assign(({ context }) => ({
       pinsAtIssue: vendorPins(context.grants).map((p) => p.ref),
     })),
@@ -874,7 +873,6 @@ export const credentialMachine = setup({
         enqueue,
       );
     }),
-    /** The old lock's grant is gone at its vendor: it leaves the list, and the move is over. */
     /**
      * The new lock refused the credential for good (or its PIN, which is not rotated for a move: the guest
      * keeps the PIN the other doors know): the move is given up, its grant closed and retired; the old lock
@@ -904,6 +902,10 @@ export const credentialMachine = setup({
         },
       });
     }),
+    /**
+     * An old lock's grant is gone at its vendor (a move's, a room given up, a failed move's, a sweep's): it leaves
+     * the list, and the move is over.
+     */
     retireMoved: assign(({ context }) => {
       const done = (context.moves ?? []).filter((x) => moveDone(context, x));
       const retired = new Set([
