@@ -28,6 +28,7 @@ import * as outboxRelayPass from './2026-11-30T0025_outbox_relay_pass.ts';
 import * as auditAtBatchEnd from './2026-11-30T0026_audit_at_batch_end.ts';
 import * as timersToTheMillisecond from './2026-11-30T0027_timers_to_the_millisecond.ts';
 import * as mergedTransitions from './2026-12-01T0028_merged_transitions.ts';
+import * as schemaCheck from './2026-12-01T0029_schema_check.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -58,4 +59,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0026_audit_at_batch_end': auditAtBatchEnd,
   '2026-11-30T0027_timers_to_the_millisecond': timersToTheMillisecond,
   '2026-12-01T0028_merged_transitions': mergedTransitions,
+  '2026-12-01T0029_schema_check': schemaCheck,
 };

@@ -26,6 +26,7 @@ import { aesKek, type KeyEncryptionKey } from './io/crypto/keyEncryption.ts';
 import { createSecretBox } from './io/crypto/secretBox.ts';
 import { createTenantKeyring } from './io/crypto/tenantKeys.ts';
 import { connect, ensureDatabase, migrateToLatest, withUser } from './io/db/index.ts';
+import { checkSchema } from './io/db/schemaCheck.ts';
 import { createWebhookInboxWriter } from './io/db/webhookInbox.ts';
 import { ensureStreams, topology } from './io/nats/index.ts';
 import { type AdapterFactory, createAdapterResolver } from './io/vendors/adapterResolver.ts';
@@ -133,6 +134,12 @@ export async function startService(s: ServiceSettings) {
     max: 8,
     applicationName: 'lock-dispatcher',
   });
+  try {
+    await checkSchema(runtimeDb);
+  } catch (e) {
+    await Promise.all([runtimeDb.destroy(), dispatcherDb.destroy()]);
+    throw e;
+  }
   // The outbox relay's own connection: its lock is the session's (migration 0025). A process that stops
   // passing (frozen, cut off) has its session ended by the server after 15 s, and the lock with it; passing,
   // it uses the connection five times a second.
