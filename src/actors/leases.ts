@@ -40,9 +40,10 @@ export function fenceOf(bucketCreated: string, revision: number): bigint {
 export class PartitionLeases {
   private readonly held = new Map<number, Held>();
   /**
-   * Surplus partitions being given up: their workers stop (waiting for vendor calls made in their actors'
-   * turns) while the ticks go on renewing every lease, these too, so a slow stop costs no other lease; each
-   * key is deleted, in the tick chain, once its worker has stopped.
+   * Partitions whose workers are stopping: surplus ones being given up, and lost ones. A worker's stop waits
+   * for vendor calls made in its actors' turns; the ticks go on renewing every other lease meanwhile (and a
+   * surplus one's own), so a slow stop costs no other lease. A surplus partition's key is deleted, in the tick
+   * chain, once its worker has stopped; a lost one is not taken again before then.
    */
   private readonly releasing = new Map<number, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
@@ -110,7 +111,7 @@ export class PartitionLeases {
       for (const p of this.owned()) {
         this.held.delete(p);
         // One being released is stopping already.
-        if (!this.releasing.has(p)) await this.o.onLost(p);
+        if (!this.releasing.has(p)) this.stopApart(p);
       }
       return;
     }
@@ -120,7 +121,7 @@ export class PartitionLeases {
       } catch (e) {
         this.o.log?.('lease lost', { partition: p, err: String(e) });
         this.held.delete(p);
-        if (!this.releasing.has(p)) await this.o.onLost(p);
+        if (!this.releasing.has(p)) this.stopApart(p);
       }
     }
     const members = await this.memberCount(kv);
@@ -128,7 +129,7 @@ export class PartitionLeases {
     const keeping = this.owned().filter((p) => !this.releasing.has(p));
     if (keeping.length > fair) {
       const extra = keeping.at(-1);
-      if (extra !== undefined) this.releaseApart(extra);
+      if (extra !== undefined) this.stopApart(extra);
       return;
     }
     for (const p of this.candidates()) {
@@ -189,8 +190,11 @@ export class PartitionLeases {
     }
   }
 
-  /** Gives a surplus partition up without holding the ticks: see `releasing`. */
-  private releaseApart(p: number): void {
+  /**
+   * Stops a partition's worker without holding the ticks (see `releasing`): a surplus one given up, or a lost
+   * one. Once it has stopped, the key is deleted if it is still the lease this began with (none, for a lost one).
+   */
+  private stopApart(p: number): void {
     const mine = this.held.get(p);
     const done = this.o
       .onLost(p)
