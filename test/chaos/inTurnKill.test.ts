@@ -30,11 +30,12 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
   beforeAll(async () => {
     ttlock = await startTtlockSimulator({ lockCount: 3 });
     // The kill, not a vendor timeout, ends the call under test; the claim on its message (renewed while the call
-    // runs) lapses soon after the kill.
+    // runs) lapses 12 s after the kill: long enough for the messages that must overtake the resent issue (a
+    // new process's start and lease takeover, then two hops) even on a loaded machine.
     settings = {
       ...takeoverSettings(uniqueId(), ttlock.url),
       effectTimeoutMs: 120_000,
-      effectClaimMs: 5000,
+      effectClaimMs: 12_000,
       callsInTurn: true,
     };
     runtime = await spawnRuntime(settings, 'in-turn-0');
@@ -139,7 +140,7 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
       { msgID: eventId },
     );
     // The reservation ended; its credential revoked before it was issued (a tombstone) took the resent issue
-    // (past the issue's claim, 5 s) and is a tombstone again, every vendor call answered.
+    // (past the issue's claim, 12 s) and is a tombstone again, every vendor call answered.
     const tombstone = await eventually(
       async () => {
         const ended = await sql<{ n: number }>`
