@@ -19,7 +19,6 @@
  * so it stops holding up its actor and dragging group commits into one-by-one writes. An outage of
  * PostgreSQL or NATS is not the message's fault: those are retried until they pass.
  */
-import { setMaxListeners } from 'node:events';
 import {
   AckPolicy,
   type ConsumerMessages,
@@ -98,13 +97,6 @@ interface TurnCall {
   answer: string;
 }
 
-/** An abort controller any number of calls in turns may listen to (Node warns past ten listeners otherwise). */
-function abortController(): AbortController {
-  const c = new AbortController();
-  setMaxListeners(0, c.signal);
-  return c;
-}
-
 /**
  * A rejection's reason, naming first (the reason is cut to a length) the vendor calls the message's turn ran:
  * what may be at the vendor and nowhere else, an operator's to revoke or adopt.
@@ -127,7 +119,7 @@ export class PartitionWorker {
   private loop: Promise<void> = Promise.resolve();
   private stopping = false;
   /** Aborted by `stop`: calls queued in this worker's turns are answered without being made. */
-  private readonly stopped = abortController();
+  private readonly stopped = new AbortController();
   private epoch = '';
   /** The tail of each busy actor's queue: the next message for it runs after this settles. */
   private readonly actorTails = new Map<string, Promise<void>>();

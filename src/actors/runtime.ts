@@ -159,6 +159,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
       metrics.commitSeconds.observe(ms / 1000);
     },
   });
+  const callsInTurn = options.callsInTurn !== false;
   const effects = new EffectRunner({
     dispatcherDb: d.dispatcherDb,
     mailbox: delivery,
@@ -171,7 +172,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
     onOutcome: (vendor, intent, outcome, ms) =>
       metrics.effects.observe({ vendor, intent, outcome }, ms / 1000),
     log: d.log,
-    callsInTurn: options.callsInTurn !== false,
+    callsInTurn,
   });
   const timers = new TimerDispatcher({
     dispatcherDb: d.dispatcherDb,
@@ -206,7 +207,7 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
         maxInFlight: options.maxInFlightPerPartition,
         log: d.log,
         onRejected: (code) => metrics.rejected.inc({ code }),
-        ...(options.callsInTurn !== false
+        ...(callsInTurn
           ? {
               callsInTurn: {
                 eligible: (intent: EffectIntent, sender: string) => effects.runsInTurnOf(intent, sender),
