@@ -579,6 +579,32 @@ function describe(e: IssueCredentialEvent) {
   };
 }
 
+/**
+ * The issue's targets a turn of it that ended without a commit may have made (the runtime's `mayHaveRun`; never
+ * a desk's adopted card, which no call of ours made).
+ */
+const mayHaveMade = (e: IssueCredentialEvent): GrantTarget[] =>
+  e.adopted || !e.mayHaveRun ? [] : e.targets.filter((t) => e.mayHaveRun?.includes(t.lockDeviceId));
+
+/** Grants started closed on what a lost turn may have made: each revokes by look-up, then is gone. */
+const sweepGrants = (
+  c: CredentialContext,
+  targets: GrantTarget[],
+  w: CredentialWindow & { secret: string | null },
+) =>
+  grants.startGrants(
+    c,
+    targets,
+    { validFrom: w.validFrom, validUntil: w.validUntil, secret: w.secret, pinIndex: 0, open: false },
+    true,
+  );
+
+/** The reservation's deferred update, if it is numbered after `windowSeq` (a REST one, unnumbered, never is). */
+function newerDeferredUpdate(c: CredentialContext, windowSeq: number | null | undefined) {
+  const d = c.deferredUpdate;
+  return d && d.seq !== null && d.seq > (windowSeq ?? -1) ? { ...d, seq: d.seq } : null;
+}
+
 /** The window the issue carries, as sent. */
 const sentWindow = (e: IssueCredentialEvent): CredentialWindow & { windowSeq: number | null } => ({
   validFrom: e.validFrom,
@@ -597,8 +623,8 @@ function applyOvertakingWindow(
   at: string,
   enqueue: CredentialEnqueue,
 ): void {
-  const d = before.deferredUpdate;
-  if (!d || d.seq === null || d.seq <= (started.windowSeq ?? -1)) return;
+  const d = newerDeferredUpdate(before, started.windowSeq);
+  if (!d) return;
   const update: CredentialEvent = {
     type: 'credential.update',
     at,
@@ -617,8 +643,8 @@ function issuedWindow(
   c: CredentialContext,
   e: IssueCredentialEvent,
 ): CredentialWindow & { windowSeq: number | null } {
-  const d = c.deferredUpdate;
-  if (d && d.seq !== null && d.seq > (e.windowSeq ?? -1))
+  const d = newerDeferredUpdate(c, e.windowSeq);
+  if (d)
     return {
       validFrom: d.validFrom || e.validFrom,
       validUntil: d.validUntil || e.validUntil,
@@ -733,12 +759,10 @@ export const credentialMachine = setup({
       // Sent again, the issue may have been made on some locks by a turn that ended without a commit (exactly
       // as sent: the look-up finds it). Those still wanted get the issue's own window, and a newer one follows
       // as a change (below); those the newer rooms no longer have are swept (revoked by look-up) at once.
-      const mayHaveRun = new Set(event.adopted ? [] : (event.mayHaveRun ?? []));
+      const made = mayHaveMade(event).map((t) => t.lockDeviceId);
       const wanted = new Set(targets.map((t) => t.lockDeviceId));
-      const sweep = event.targets.filter(
-        (t) => mayHaveRun.has(t.lockDeviceId) && !wanted.has(t.lockDeviceId),
-      );
-      const asSent = targets.some((t) => mayHaveRun.has(t.lockDeviceId));
+      const sweep = mayHaveMade(event).filter((t) => !wanted.has(t.lockDeviceId));
+      const asSent = made.some((lock) => wanted.has(lock));
       const window = asSent ? sentWindow(event) : issuedWindow(context, event);
       const c = {
         ...base,
@@ -757,7 +781,7 @@ export const credentialMachine = setup({
       const s = event.adopted
         ? grants.adoptGrants(c, targets, want, event.adopted.vendorRef, event.at)
         : grants.startGrants(c, targets, want);
-      const swept = grants.startGrants(c, sweep, { ...want, open: false }, true);
+      const swept = sweepGrants(c, sweep, want);
       const started = {
         ...c,
         grants: [...s.grants, ...swept.grants],
@@ -932,13 +956,7 @@ export const credentialMachine = setup({
     sweep: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'credential.issue') return;
       const c = { ...context, ...describe(event), revokeReason: context.revokeReason, stallsReported: [] };
-      const mayHaveRun = new Set(event.mayHaveRun ?? []);
-      const s = grants.startGrants(
-        c,
-        event.targets.filter((t) => mayHaveRun.has(t.lockDeviceId)),
-        { validFrom: c.validFrom, validUntil: c.validUntil, secret: c.secret, pinIndex: 0, open: false },
-        true,
-      );
+      const s = sweepGrants(c, mayHaveMade(event), c);
       enqueue.assign({ ...c, grants: s.grants });
       for (const a of s.actions) enqueue(a);
     }),
@@ -954,10 +972,7 @@ export const credentialMachine = setup({
   },
   guards: {
     /** An issue sent again that a lost turn may have made on some lock (not a desk's card, which it never is). */
-    sentAgain: ({ event }) =>
-      event.type === 'credential.issue' &&
-      !event.adopted &&
-      event.targets.some((t) => event.mayHaveRun?.includes(t.lockDeviceId)),
+    sentAgain: ({ event }) => event.type === 'credential.issue' && mayHaveMade(event).length > 0,
     allGone: ({ context }) => grants.allGone(context.grants),
     hasUnresolvedRooms: ({ event }) =>
       event.type === 'credential.issue' && (event.unresolved.length > 0 || event.targets.length === 0),
