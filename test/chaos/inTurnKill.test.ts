@@ -82,6 +82,30 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
 
   let propertyId = '';
 
+  /**
+   * A property of its own on lock `lockRef` (an earlier one's lock is busy a while after its held answer): a stay
+   * `res-<n>` issued by this process first (its clock check of the lock done), then `res-<n+1>`, whose passcode
+   * TTLock makes at once and whose answer it holds. The process is killed then, before anything of that
+   * credential is recorded, and a new one started as `name`. Answers the property.
+   */
+  async function killMidIssue(lockRef: string, n: number, name: string): Promise<string> {
+    const property = (await seedProperty(client, tenantId, { '101': lockRef })).propertyId;
+    await confirmReservations(client, tenantId, property, 1, 1, n);
+    await activeOf(`res-${n}`);
+    ttlock.setFaults({ gatewayMs: 15_000 });
+    await confirmReservations(client, tenantId, property, 1, 1, n + 1);
+    await eventually(
+      async () => ttlock.state().credentials.filter((c) => c.lockRef === lockRef).length === 2 || undefined,
+      10_000,
+      'the passcode',
+    );
+    expect((await credentials()).map((c) => c.reservation_id)).not.toContain(`res-${n + 1}`);
+    await runtime?.kill9();
+    ttlock.setFaults({ gatewayMs: 0 });
+    runtime = await spawnRuntime(settings, name);
+    return property;
+  }
+
   it('crash: the passcode made before the kill is the credential the new process records, once', async () => {
     propertyId = await seedRooms(client, tenantId, 1);
     // A first stay on the lock, so this process has checked the lock's clock (a gateway call of its own).
@@ -116,22 +140,7 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
   // A cancellation overtaking the issue after the crash tombstones the credential; the issue, sent again, then
   // revokes by its operation id what the crashed turn made (it used to be ignored, the passcode orphaned).
   it('crash, then a cancellation overtaking the resent issue: no passcode is left on the lock', async () => {
-    // A second property on the other lock (the first is busy for a while after its held answer). A stay issued by
-    // this process first (its clock check of the lock done), then one whose answer is held.
-    const other = (await seedProperty(client, tenantId, { '101': '7002' })).propertyId;
-    await confirmReservations(client, tenantId, other, 1, 1, 2);
-    await activeOf('res-2');
-    ttlock.setFaults({ gatewayMs: 15_000 });
-    await confirmReservations(client, tenantId, other, 1, 1, 3);
-    await eventually(
-      async () => ttlock.state().credentials.length === 4 || undefined,
-      10_000,
-      'the passcode',
-    );
-    expect((await credentials()).map((c) => c.reservation_id).sort()).toEqual(['res-0', 'res-1', 'res-2']);
-    await runtime?.kill9();
-    ttlock.setFaults({ gatewayMs: 0 });
-    runtime = await spawnRuntime(settings, 'in-turn-2');
+    const other = await killMidIssue('7002', 2, 'in-turn-2');
     // Cancelled at once: the reservation's revoke reaches the credential before its issue is sent again.
     const eventId = randomUUID();
     await client.js.publish(
@@ -174,19 +183,7 @@ describe('crash safety: kill -9 between a vendor call in the turn and its commit
   // sent (the look-up finds the passcode the crashed turn made) and the new dates follow as a change (they used
   // to be recorded as issued while the lock held the old ones).
   it('crash, then new dates overtaking the resent issue: the lock holds the new dates', async () => {
-    const third = (await seedProperty(client, tenantId, { '101': '7003' })).propertyId;
-    await confirmReservations(client, tenantId, third, 1, 1, 4);
-    await activeOf('res-4');
-    ttlock.setFaults({ gatewayMs: 15_000 });
-    await confirmReservations(client, tenantId, third, 1, 1, 5);
-    await eventually(
-      async () => ttlock.state().credentials.filter((c) => c.lockRef === '7003').length === 2 || undefined,
-      10_000,
-      'the passcode',
-    );
-    await runtime?.kill9();
-    ttlock.setFaults({ gatewayMs: 0 });
-    runtime = await spawnRuntime(settings, 'in-turn-3');
+    const third = await killMidIssue('7003', 4, 'in-turn-3');
     const stay = stayDates();
     const eventId = randomUUID();
     await client.js.publish(
