@@ -23,7 +23,7 @@ import {
   type VendorSwitchSnapshot,
   vendorSwitchMachine,
 } from '../machines/index.ts';
-import { issueRunsInTurn } from './effectRunner.ts';
+import { issuesAtOnce } from '../io/vendors/registry.ts';
 import type { ActorType } from './partitioning.ts';
 import { credentialV1ToV2, credentialV2ToV3 } from './snapshotUpgrades.ts';
 
@@ -123,7 +123,7 @@ const credential: ActorKind = {
   sentAgain(event) {
     if (event.type !== 'credential.issue') return event;
     const e = event as IssueCredentialEvent;
-    const mayHaveRun = e.targets.filter((t) => issueRunsInTurn(t.vendor, e.kind)).map((t) => t.lockDeviceId);
+    const mayHaveRun = e.targets.filter((t) => issuesAtOnce(t.vendor, e.kind)).map((t) => t.lockDeviceId);
     return mayHaveRun.length > 0 ? { ...e, mayHaveRun } : e;
   },
   // 2: grants are grant-machine snapshots (machines/grant.ts); 3: the vendor-chosen PINs of the issue

@@ -25,7 +25,7 @@ import type { SecretBox } from '../io/crypto/secretBox.ts';
 import type { Db } from '../io/db/index.ts';
 import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
 import { VendorError } from '../io/vendors/port.ts';
-import { vendorCapabilities, vendorNames } from '../io/vendors/registry.ts';
+import { issuesAtOnce } from '../io/vendors/registry.ts';
 import { contextFromTraceparent, inSpan } from '../observability/tracing.ts';
 import {
   type EffectError,
@@ -96,16 +96,6 @@ export interface EffectRunnerOptions {
   log?: (msg: string, data?: Record<string, unknown>) => void;
   /** Vendor calls may run in actors' turns: the claims of the messages handed over are noted for them. */
   callsInTurn?: boolean;
-}
-
-/**
- * Whether an issue on `vendor` of a `kind` credential may run in its actor's turn (`EffectRunner.runsInTurn`):
- * also what a resent issue's machine is told may have been made by a turn that ended without a commit.
- */
-export function issueRunsInTurn(vendor: string, kind: string): boolean {
-  if (!vendorNames.includes(vendor)) return false;
-  const c = vendorCapabilities(vendor);
-  return c.issuesPromptly !== false && (kind !== 'pin' || c.callerChosenPin);
 }
 
 export class EffectRunner {
@@ -183,7 +173,7 @@ export class EffectRunner {
    * the first must be kept at once) or the issue can wait on a person (a card at a desk encoder).
    */
   static runsInTurn(intent: EffectIntent): intent is VendorIntent {
-    return intent.intent === 'issueGrant' && issueRunsInTurn(intent.vendor, intent.kind);
+    return intent.intent === 'issueGrant' && issuesAtOnce(intent.vendor, intent.kind);
   }
 
   /**

@@ -232,6 +232,16 @@ export function vendorConfigSchema(vendor: string): TSchema | undefined {
   return entry(vendor)?.config;
 }
 
+/**
+ * The vendor makes a credential of the kind at once, with the PIN the caller chose (not a card at a desk
+ * encoder, not a PIN it chooses itself): such an issue may run in its actor's turn, before its record is
+ * committed, since a second run of it finds the first under its operation id.
+ */
+export function issuesAtOnce(vendor: string, kind: KeyKind): boolean {
+  const c = entry(vendor)?.capabilities;
+  return !!c && c.issuesPromptly !== false && (kind !== 'pin' || c.callerChosenPin);
+}
+
 /** The vendor needs a detail from the caller for the kind: a card's number, or the guest's app account. */
 export function needsHolderDetail(vendor: string, kind: KeyKind): boolean {
   const c = entry(vendor)?.capabilities;
