@@ -29,6 +29,7 @@ import * as auditAtBatchEnd from './2026-11-30T0026_audit_at_batch_end.ts';
 import * as timersToTheMillisecond from './2026-11-30T0027_timers_to_the_millisecond.ts';
 import * as mergedTransitions from './2026-12-01T0028_merged_transitions.ts';
 import * as schemaCheck from './2026-12-01T0029_schema_check.ts';
+import * as issueClaims from './2026-12-01T0030_issue_claims.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -60,4 +61,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T0027_timers_to_the_millisecond': timersToTheMillisecond,
   '2026-12-01T0028_merged_transitions': mergedTransitions,
   '2026-12-01T0029_schema_check': schemaCheck,
+  '2026-12-01T0030_issue_claims': issueClaims,
 };

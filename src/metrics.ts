@@ -70,6 +70,12 @@ export function createMetrics(options: { defaultMetrics?: boolean; propertySerie
       labelNames: ['vendor'],
       registers: [registry],
     }),
+    restIssues: new Counter({
+      name: 'lock_rest_issues_total',
+      help: 'REST issues sent, by way: journaled by their idempotency claim (planned from a kept context) or planned after it',
+      labelNames: ['way'],
+      registers: [registry],
+    }),
     outboxPublished: new Counter({
       name: 'lock_outbox_published_total',
       help: 'Domain events published from the outbox',

@@ -17,6 +17,7 @@ import {
 } from './actors/index.ts';
 import type { StateNotification } from './actors/notifications.ts';
 import { createJournaledMailbox } from './actors/journaledMailbox.ts';
+import { IssueContextCache } from './issuance/issueContextCache.ts';
 import type { Authenticator } from './gateway/auth.ts';
 import type { GatewayPorts } from './gateway/ports.ts';
 import type { WebhookInbox } from './gateway/webhooks/routes.ts';
@@ -357,6 +358,8 @@ export async function startService(s: ServiceSettings) {
     mailbox,
     readModel,
     issuance,
+    /** One per process: every gateway on this service plans REST issues from it (`issueContextCache.ts`). */
+    issueContexts: new IssueContextCache(),
     metrics,
     runtimeDb,
     dispatcherDb,
@@ -447,6 +450,19 @@ export function gatewayPorts(
     clock,
     waitBudgetMs,
     ...(service.idempotencyClaimMs !== undefined ? { idempotencyClaimMs: service.idempotencyClaimMs } : {}),
+    issueContexts: service.issueContexts,
+    async sendJournaled(m, match, timeoutMs) {
+      // Watched before it is handed over: a commit in between is not missed.
+      const w = mailbox.watch(m.to, match);
+      try {
+        service.runtime.handOver(m);
+      } catch (e) {
+        w.release();
+        throw e;
+      }
+      return w.wait(timeoutMs);
+    },
+    journalClaimMs: service.effectClaimMs,
     ready: async () => ({
       nats: !service.nc.isClosed(),
       postgres: await sql`select 1`.execute(service.runtimeDb).then(

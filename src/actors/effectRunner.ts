@@ -430,7 +430,10 @@ export class EffectRunner {
       // The claim was taken a little before it was confirmed here (the commit's own start): a tenth to spare.
       if (this.o.callsInTurn && !job.rerun && held)
         this.handedOver.set(job.id, { runs: held.runs, lapses: held.confirmedAt + this.claimMs * 0.9 });
-      if (!(await this.deliver(job, intent.to, intent.event, `${intent.operationId}${again}`, intent.by)))
+      const fresh = intent.newActor === true && !job.rerun;
+      if (
+        !(await this.deliver(job, intent.to, intent.event, `${intent.operationId}${again}`, intent.by, fresh))
+      )
         this.handedOver.delete(job.id);
       return;
     }
@@ -512,6 +515,8 @@ export class EffectRunner {
     event: { type: string; at: string },
     msgId: string,
     by?: string,
+    /** The actor cannot exist yet (`MessageIntent.newActor`, first send only). */
+    newActor = false,
   ): Promise<boolean> {
     if (!(actorTypes as readonly string[]).includes(to.type)) {
       this.o.log?.('effect intent names no actor type; left for an operator', {
@@ -530,6 +535,7 @@ export class EffectRunner {
           ...(by !== undefined ? { by } : {}),
           // Sent again by a sweeper: it may have been applied, in part, in a turn that ended without a commit.
           ...(job.rerun ? { again: true as const } : {}),
+          ...(newActor ? { newActor: true as const } : {}),
         },
         msgId,
       );

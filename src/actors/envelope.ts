@@ -15,6 +15,11 @@ export interface ActorEnvelope {
    * transition asks for look up before they create, and none runs in the turn.
    */
   again?: true;
+  /**
+   * Its sender drew the actor's id and knows it new (`MessageIntent.newActor`): a turn that may call a vendor
+   * does not read it first. Never with `again`.
+   */
+  newActor?: true;
 }
 
 /** Parses and checks the envelope's shape; the actor kind's schema checks the event itself. */
@@ -33,6 +38,7 @@ export function parseEnvelope(data: Uint8Array): ActorEnvelope | string {
     by?: unknown;
     timer?: { key?: unknown; dueAt?: unknown } | null;
     again?: unknown;
+    newActor?: unknown;
   };
   if (typeof o.tenantId !== 'string' || o.tenantId.length === 0) return 'tenantId missing';
   if (typeof o.event !== 'object' || o.event === null) return 'event missing';
@@ -51,6 +57,7 @@ export function parseEnvelope(data: Uint8Array): ActorEnvelope | string {
   )
     return 'timer not {key, dueAt}';
   if (o.again !== undefined && o.again !== true) return 'again not true';
+  if (o.newActor !== undefined && o.newActor !== true) return 'newActor not true';
   return v as ActorEnvelope;
 }
 

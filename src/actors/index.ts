@@ -11,4 +11,10 @@ export {
   partitionOf,
   SUBJECT_TOKEN,
 } from './partitioning.ts';
-export { type Runtime, type RuntimeDeps, type RuntimeOptions, startRuntime } from './runtime.ts';
+export {
+  type JournaledHandOver,
+  type Runtime,
+  type RuntimeDeps,
+  type RuntimeOptions,
+  startRuntime,
+} from './runtime.ts';

@@ -409,9 +409,9 @@ export class PartitionWorker {
       let outcome: ApplyOutcome;
       try {
         outcome = await inSpan('transition', {}, async (span) => {
-          // A turn that may call a vendor reads the actor rather than assume it new: a guess is checked only at
-          // commit, after the call.
-          const read = attempt > 0 || inTurn;
+          // A turn that may call a vendor reads the actor rather than assume it new (a guess is checked only at
+          // commit, after the call), unless its sender drew the actor's id and knows it new.
+          const read = attempt > 0 || (inTurn && envelope.newActor !== true);
           const o = await this.d.host.decide(address, envelope, m.seq, msgId, this.fence, epoch, read);
           span.setAttribute('lock.event', envelope.event.type);
           span.setAttribute('lock.outcome', o.kind);

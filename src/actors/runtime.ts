@@ -10,7 +10,7 @@ import type { SecretBox } from '../io/crypto/secretBox.ts';
 import type { Db } from '../io/db/index.ts';
 import type { Topology } from '../io/nats/index.ts';
 import type { AdapterResolver } from '../io/vendors/adapterResolver.ts';
-import type { EffectIntent } from '../machines/index.ts';
+import type { EffectIntent, MessageIntent } from '../machines/index.ts';
 import type { Metrics } from '../metrics.ts';
 import { ActorHost } from './actorHost.ts';
 import { createCommitBatcher } from './commitBatcher.ts';
@@ -22,7 +22,7 @@ import { type ActorMailbox, createActorMailbox } from './mailbox.ts';
 import { publishNotification, type StateNotification } from './notifications.ts';
 import { type InspectionEvent, inspectionOf } from '../observability/inspection.ts';
 import { OutboxRelay } from './outboxRelay.ts';
-import { partitionOf } from './partitioning.ts';
+import { type ActorAddress, partitionOf } from './partitioning.ts';
 import { PartitionWorker } from './partitionWorker.ts';
 import { TimerDispatcher } from './timerDispatcher.ts';
 
@@ -82,11 +82,26 @@ export interface Runtime {
    * senders that keep their message in PostgreSQL until the actor's commit releases it.
    */
   localFirst(inner: ActorMailbox): ActorMailbox;
+  /**
+   * A message its sender journaled already, claimed by the journal's own statement (`claim` 0): the effect runner
+   * sends it (in process when it can) and holds its claim meanwhile, as for the messages its commits journal, so
+   * a new actor's vendor calls may run in its turn.
+   */
+  handOver(message: JournaledHandOver): void;
   ownedPartitions(): number[];
   residentActors(): number;
   /** Resolves when no commit or effect is in flight (tests, graceful stop). */
   settle(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** A message journaled by its sender (an effect intent row of its own id), for `Runtime.handOver`. */
+export interface JournaledHandOver {
+  id: string;
+  tenantId: string;
+  to: ActorAddress;
+  intent: MessageIntent;
+  trace?: string;
 }
 
 /** A credential's outcome (its domain event) and how long it took: the issuance and revoke SLOs' measures. */
@@ -315,6 +330,19 @@ export async function startRuntime(d: RuntimeDeps): Promise<Runtime> {
   return {
     mailbox,
     localFirst,
+    handOver: (m) =>
+      effects.submit([
+        {
+          id: m.id,
+          tenantId: m.tenantId,
+          actorType: m.to.type,
+          actorId: m.to.id,
+          intent: m.intent,
+          rerun: false,
+          claim: 0,
+          ...(m.trace ? { trace: m.trace } : {}),
+        },
+      ]),
     ownedPartitions: () => leases.owned(),
     residentActors: () => host.residentCount,
     async settle() {

@@ -19,7 +19,12 @@
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { sql } from 'kysely';
-import { claimIdempotencyKey, storeIdempotentAnswer } from '../io/db/batchedCalls.ts';
+import {
+  type ClaimedKey,
+  claimIdempotencyKey,
+  type IdempotencyClaim,
+  storeIdempotentAnswer,
+} from '../io/db/batchedCalls.ts';
 import { LockError } from '../errors.ts';
 import type { Db } from '../io/db/index.ts';
 
@@ -49,6 +54,8 @@ export interface IdempotencyOptions<P> {
   claimMs?: number;
   /** Told when an answer, already sent, could not be stored (the claim lapses; a retry re-runs). */
   onStoreFailed?: (e: unknown) => void;
+  /** Done by the claim's own statement: an issue's context read, its message journaled (`claimIdempotencyKey`). */
+  alongside?: Pick<IdempotencyClaim, 'context' | 'journal'>;
 }
 
 /** Logs an answer that was sent but not stored: what failed, never the answer (it may hold a PIN). */
@@ -105,8 +112,11 @@ export async function withIdempotency<P = undefined>(
   scope: string,
   key: string | undefined,
   body: unknown,
-  /** `retry`: an earlier attempt under the key got as far as preparing (and maybe sending). */
-  handler: (prepared: P | undefined, retry: boolean) => Promise<StoredResponse>,
+  /**
+   * `retry`: an earlier attempt under the key got as far as preparing (and maybe sending); `claim`: what the
+   * claim's statement did besides (`alongside`), absent without a key.
+   */
+  handler: (prepared: P | undefined, retry: boolean, claim?: ClaimedKey) => Promise<StoredResponse>,
   o: IdempotencyOptions<P>,
 ): Promise<StoredResponse> {
   if (!key) return handler(o.prepare?.make(), false);
@@ -127,6 +137,7 @@ export async function withIdempotency<P = undefined>(
     hash,
     prepared: mine !== undefined && o.prepare ? o.prepare.seal(mine) : null,
     claimMs: o.claimMs ?? 10_000,
+    ...o.alongside,
   });
   if (!row) throw new LockError('LOCK.CONFLICT', 'the Idempotency-Key changed concurrently');
   if (!row.claimed) {
@@ -143,7 +154,7 @@ export async function withIdempotency<P = undefined>(
   const prepared = retry && row.prepared && o.prepare ? o.prepare.open(row.prepared) : mine;
   let response: StoredResponse;
   try {
-    response = await handler(prepared, retry);
+    response = await handler(prepared, retry, row);
   } catch (e) {
     // Errors that say "try again" give the claim up (the prepared secrets stay); final ones are the answer.
     if (e instanceof LockError && !e.retryable) {

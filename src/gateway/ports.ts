@@ -1,5 +1,6 @@
 /** What the gateway is given: narrow capabilities, never the runtime itself. */
-import type { ActorMailbox } from '../actors/index.ts';
+import type { ActorMailbox, JournaledHandOver } from '../actors/index.ts';
+import type { IssueContextCache } from '../issuance/issueContextCache.ts';
 import type { Clock } from '../ids.ts';
 import type { SecretBox } from '../io/crypto/secretBox.ts';
 import type { Db } from '../io/db/index.ts';
@@ -32,6 +33,20 @@ export interface GatewayPorts {
   waitBudgetMs: number;
   /** How long an Idempotency-Key's claim holds before a retry may take it over (default 10 s). */
   idempotencyClaimMs?: number;
+  /** Issue contexts kept from earlier REST issues' claims (one cache per process). */
+  issueContexts: IssueContextCache;
+  /**
+   * Sends a message its sender journaled already (a REST issue journaled by its idempotency claim's statement,
+   * claimed there for `journalClaimMs`) through the effect runner, which holds that claim meanwhile, and waits
+   * for a matching state as `mailbox.sendAndWait` does.
+   */
+  sendJournaled(
+    m: JournaledHandOver,
+    match: (n: StateNotification) => boolean,
+    timeoutMs: number,
+  ): Promise<StateNotification | null>;
+  /** How long a journal entry's claim holds (the effect runner's claim). */
+  journalClaimMs: number;
   ready(): Promise<Record<string, boolean>>;
   /** Verified vendor webhooks land here before they are acknowledged. */
   webhookInbox: WebhookInbox;

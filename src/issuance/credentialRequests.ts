@@ -12,7 +12,7 @@ import {
   type KeyKind,
   type RetryPolicy,
 } from '../machines/index.ts';
-import { planTargets, type ReadModel } from '../readModel/index.ts';
+import { type IssueContext, planTargets, type ReadModel } from '../readModel/index.ts';
 
 /** What a caller asks for: the issue event's description of the credential, and the tenant. */
 export type CredentialRequest = Pick<
@@ -62,11 +62,18 @@ export function newPins(d: Pick<IssuanceDeps, 'generatePin' | 'pinDigits'>, kind
 
 /** Which lock each of the request's rooms goes to (planRooms for this request). */
 export function planIssue(d: IssuanceDeps, r: CredentialRequest) {
-  return planRooms(d, r.tenantId, r.propertyId, r.rooms, r.kind, {
-    hasHolderDetail: !!holderDetail(r),
-    ...(r.provisionalVendors ? { provisionalVendors: r.provisionalVendors } : {}),
-  });
+  return planRooms(d, r.tenantId, r.propertyId, r.rooms, r.kind, planOptions(r));
 }
+
+/** planIssue from a context already read (a REST issue's, read with its idempotency claim or kept from one). */
+export function planIssueIn(d: IssuanceDeps, r: CredentialRequest, ctx: IssueContext) {
+  return planInContext(d, ctx, r.propertyId, r.rooms, r.kind, planOptions(r));
+}
+
+const planOptions = (r: CredentialRequest) => ({
+  hasHolderDetail: !!holderDetail(r),
+  ...(r.provisionalVendors ? { provisionalVendors: r.provisionalVendors } : {}),
+});
 
 /**
  * Prepares the issue event; throws LOCK.PROPERTY_NOT_FOUND for an unknown (or other tenant's) property.
@@ -79,7 +86,7 @@ export async function prepareIssue(
   at: string,
   pins: string[] = newPins(d, r.kind),
   /** The plan, when the caller started it earlier (beside its idempotency claim). */
-  planned: ReturnType<typeof planIssue> = planIssue(d, r),
+  planned: ReturnType<typeof planIssue> | ReturnType<typeof planIssueIn> = planIssue(d, r),
 ): Promise<PreparedIssue> {
   const detail = holderDetail(r);
   const { plan } = await planned;
@@ -119,7 +126,25 @@ export async function planRooms(
   kind: KeyKind,
   o: { hasHolderDetail: boolean; provisionalVendors?: string[] },
 ) {
-  const { property, devices } = await d.readModel.issueContext(tenantId, propertyId, rooms);
+  return planInContext(
+    d,
+    await d.readModel.issueContext(tenantId, propertyId, rooms),
+    propertyId,
+    rooms,
+    kind,
+    o,
+  );
+}
+
+/** planRooms from the context read (the property and the rooms' locks). */
+export function planInContext(
+  d: IssuanceDeps,
+  { property, devices }: IssueContext,
+  propertyId: string,
+  rooms: string[],
+  kind: KeyKind,
+  o: { hasHolderDetail: boolean; provisionalVendors?: string[] },
+) {
   if (!property) throw new LockError('LOCK.PROPERTY_NOT_FOUND', `property ${propertyId}`);
   const statusOf = Object.entries(property.vendorAdapters).map(
     ([v, s]) => [v, adapterStatus(s.status)] as const,

@@ -73,6 +73,11 @@ export interface MessageIntent {
   event: { type: string; at: string; [k: string]: unknown };
   /** Who caused it (a gateway command's caller), kept for the audit log when the message is sent again. */
   by?: string;
+  /**
+   * The receiving actor cannot exist yet: its sender drew its id (a REST issue's credential, drawn with the
+   * request's fresh Idempotency-Key claim). Its first delivery need not read the actor before calling a vendor.
+   */
+  newActor?: true;
 }
 
 /**

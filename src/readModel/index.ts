@@ -2,6 +2,8 @@ export { type DeviceInRoom, type Plan, planTargets } from './planTargets.ts';
 export {
   type CredentialView,
   createReadModel,
+  type IssueContext,
+  issueContextOf,
   type LockDeviceView,
   type Page,
   type PropertyView,

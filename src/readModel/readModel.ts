@@ -162,11 +162,7 @@ export interface ReadModel {
   /** The rooms whose active lock devices are in any of the areas (a master key's doors). */
   roomsInAreas(tenantId: string, propertyId: string, areas: string[]): Promise<string[]>;
   /** The property and its rooms' locks in one round trip: what issuing reads on its hot path. */
-  issueContext(
-    tenantId: string,
-    propertyId: string,
-    rooms: string[],
-  ): Promise<{ property: PropertyView | null; devices: DeviceInRoom[] }>;
+  issueContext(tenantId: string, propertyId: string, rooms: string[]): Promise<IssueContext>;
   device(tenantId: string, id: string): Promise<LockDeviceView | null>;
   devices(
     tenantId: string,
@@ -180,6 +176,18 @@ export interface ReadModel {
 }
 
 type IssueContextRow = { property: PropertyRowJson | null; devices: DeviceInRoom[] };
+
+/** What issuing reads: the property (null: unknown to the tenant) and its requested rooms' locks. */
+export interface IssueContext {
+  property: PropertyView | null;
+  devices: DeviceInRoom[];
+}
+
+/** An issue context as the database renders it (`lock_issue_contexts`, `lock_issue_claims`), read. */
+export function issueContextOf(row: unknown): IssueContext {
+  const ctx = row as IssueContextRow | null | undefined;
+  return { property: ctx?.property ? toProperty(ctx.property) : null, devices: ctx?.devices ?? [] };
+}
 type IssueContextRequest = { tenant: string; property: string; rooms: string[] };
 
 export function createReadModel(db: Db): ReadModel {
@@ -204,8 +212,7 @@ export function createReadModel(db: Db): ReadModel {
     },
 
     async issueContext(tenantId, propertyId, rooms) {
-      const ctx = await issueContexts.submit({ tenant: tenantId, property: propertyId, rooms });
-      return { property: ctx?.property ? toProperty(ctx.property) : null, devices: ctx?.devices ?? [] };
+      return issueContextOf(await issueContexts.submit({ tenant: tenantId, property: propertyId, rooms }));
     },
 
     async vendorSwitch(tenantId, id) {

@@ -4,10 +4,19 @@ import Type from 'typebox';
 import { type ErrorCode, LockError } from '../../errors.ts';
 import { randomUUID } from 'node:crypto';
 import { idempotentCredentialId, reservationActorId, staffActorId } from '../../ids.ts';
-import { newPins, planIssue, prepareIssue } from '../../issuance/credentialRequests.ts';
-import type { StateNotification } from '../../actors/index.ts';
+import {
+  type CredentialRequest,
+  newPins,
+  planIssue,
+  planIssueIn,
+  type PreparedIssue,
+  prepareIssue,
+} from '../../issuance/credentialRequests.ts';
+import type { MessageIntent } from '../../machines/index.ts';
+import { traceparentOf } from '../../observability/tracing.ts';
+import type { JournaledHandOver, StateNotification } from '../../actors/index.ts';
 import type { UnresolvedRoom } from '../../readModel/planTargets.ts';
-import { type CredentialView, credentialViewOf } from '../../readModel/readModel.ts';
+import { type CredentialView, credentialViewOf, issueContextOf } from '../../readModel/readModel.ts';
 import { pinEntry } from '../../io/vendors/registry.ts';
 import {
   requestHash,
@@ -70,6 +79,59 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
     open: (r: StoredResponse) => mapPins(r, (x) => p.secrets.open(x)),
   };
 
+  /**
+   * A REST issue planned from a context kept from an earlier claim (`issueContextCache.ts`), with the message
+   * its claim's statement journals if that context is still the property's. None when no context is kept, the
+   * plan leaves a room unserved, or the holder is staff (their deactivation is read first, the other way).
+   */
+  const journalable = async (
+    mine: Required<PreparedKey>,
+    request: CredentialRequest,
+    linked: Record<string, string>,
+    by: string,
+  ) => {
+    if (request.holder.kind === 'staff') return null;
+    const kept = p.issueContexts.get(request.tenantId, request.propertyId, request.rooms);
+    if (!kept?.ctx.property) return null;
+    let prepared: PreparedIssue;
+    try {
+      const planned = planIssueIn(p.issuance, request, kept.ctx);
+      prepared = await prepareIssue(p.issuance, request, p.clock.now().toISOString(), mine.pins, planned);
+    } catch {
+      return null;
+    }
+    if (prepared.event.unresolved.length > 0) return null;
+    const msgId = `${mine.id}:issue`;
+    const to = { type: 'credential' as const, id: mine.id };
+    const intent: MessageIntent = {
+      intent: 'sendMessage',
+      operationId: msgId,
+      to,
+      event: { ...prepared.event, ...linked },
+      by,
+      newActor: true,
+    };
+    const trace = traceparentOf();
+    const id = `cmd:${to.type}:${to.id}:${msgId}`;
+    const message: JournaledHandOver = {
+      id,
+      tenantId: request.tenantId,
+      to,
+      intent,
+      ...(trace ? { trace } : {}),
+    };
+    const journal = {
+      id,
+      type: to.type,
+      actor: to.id,
+      intent,
+      claimMs: p.journalClaimMs,
+      ctxHash: kept.hash,
+      ...(trace ? { trace } : {}),
+    };
+    return { prepared, message, journal };
+  };
+
   return async (app) => {
     app.post(
       '/key-credentials',
@@ -108,11 +170,43 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           ...(b.recipient ? { recipient: b.recipient } : {}),
           ...(b.provisionalVendors ? { provisionalVendors: b.provisionalVendors } : {}),
         };
-        // The plan reads the property and its rooms' locks, which nothing the claim says changes: it is read
-        // beside the claim instead of after it. Its error (an unknown property) is the handler's, once claimed.
-        const planned = planIssue(p.issuance, request);
-        planned.catch(() => {});
-        const r = await withIdempotency(
+        const by = principalRef(req.principal);
+        // A caller's credential for a reservation joins it: the reservation's dates and end reach it; one for a
+        // member of staff joins their actor, so their deactivation reaches it.
+        const linked = {
+          // Who may read a PIN a vendor chooses anew later (a room moved to another vendor's lock).
+          issuedBy: by,
+          ...(b.reservationId ? { linkTo: reservationActorId(tenantId, b.reservationId) } : {}),
+          ...(b.holder.kind === 'staff' ? { linkToStaff: staffActorId(tenantId, b.holder.ref) } : {}),
+        };
+        // The PINs and the credential's id are chosen before anything is sent and kept with the claim: a retry
+        // sends the same, to the same credential. The id is drawn, not derived from the key, so a fresh claim's
+        // credential cannot exist yet, even for a key used again after its retention.
+        const mine: Required<PreparedKey> = { pins: newPins(p.issuance, b.kind), id: randomUUID() };
+        const fast = await journalable(mine, request, linked, by);
+        const waitSettled = (x: StateNotification) => SETTLED.has(x.status);
+        /** The answer once the issue was sent: 201 if it settled within the wait, else 202 (a replay settles it). */
+        const answer = async (
+          id: string,
+          n: StateNotification | null,
+          prepared: PreparedIssue,
+        ): Promise<StoredResponse> => {
+          // Settled in this process: the row its commit wrote is the credential as a read would find it.
+          const view = (n ? settledView(n, tenantId) : null) ?? (await p.readModel.credential(tenantId, id));
+          const body = {
+            ...(view ?? pendingView(id, prepared.event)),
+            ...issuedPins(prepared.pins, view, (x) => p.secrets.open(x)),
+          };
+          return n && view
+            ? { status: 201, body }
+            : {
+                status: 202,
+                // Not in the REST schema (not sent): kept, sealed, for a replay once the issue settles.
+                body: { ...body, preparedPins: prepared.pins },
+                headers: { location: `/api/v1/key-credentials/${id}` },
+              };
+        };
+        const r = await withIdempotency<PreparedKey>(
           p.runtimeDb,
           tenantId,
           'POST /key-credentials',
@@ -123,11 +217,20 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             ...(b.cardNumber ? { cardNumber: p.secrets.digest(b.cardNumber) } : {}),
             ...(b.recipient ? { recipient: p.secrets.digest(b.recipient) } : {}),
           },
-          async (pins, retry) => {
-            const id = idempotentCredentialId(tenantId, key);
+          async (prepared, retry, claim) => {
+            const pins = prepared?.pins ?? mine.pins;
+            // A claim stored before ids were drawn derives it from the key, as its first attempt did.
+            const id = prepared?.id ?? idempotentCredentialId(tenantId, key);
+            if (fast && claim?.journaled) {
+              // Journaled by the claim's own statement: the effect runner sends it and holds its claim, so the
+              // new credential's vendor calls may run in its turn (one commit for the issue and its answers).
+              p.metrics.restIssues.inc({ way: 'journaled_by_claim' });
+              const n = await p.sendJournaled(fast.message, waitSettled, p.waitBudgetMs);
+              return answer(id, n, fast.prepared);
+            }
             // A retry whose first attempt's issue already settled answers from the credential as it is.
             const earlier = retry ? await p.readModel.credential(tenantId, id) : null;
-            if (earlier && SETTLED.has(earlier.status) && pins)
+            if (earlier && SETTLED.has(earlier.status) && prepared)
               return {
                 status: 201,
                 body: {
@@ -135,14 +238,20 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
                   ...issuedPins(pins, earlier, (x) => p.secrets.open(x)),
                 },
               };
-            const prepared = await prepareIssue(
+            // Planned from the context the claim read (kept for the next request), or read now.
+            const ctx = claim?.ctx ? issueContextOf(claim.ctx) : null;
+            if (ctx?.property && claim?.ctx_hash)
+              p.issueContexts.put(tenantId, b.propertyId, b.rooms, { ctx, hash: claim.ctx_hash });
+            const issue = await prepareIssue(
               p.issuance,
               request,
               p.clock.now().toISOString(),
               pins,
-              planned,
+              ctx
+                ? Promise.resolve().then(() => planIssueIn(p.issuance, request, ctx))
+                : planIssue(p.issuance, request),
             );
-            const missing = prepared.event.unresolved[0];
+            const missing = issue.event.unresolved[0];
             if (missing) {
               // The issue event carries the planner's codes as plain strings.
               const explain =
@@ -156,51 +265,44 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
                 'LOCK.HOLDER_DEACTIVATED',
                 `staff ${b.holder.ref} is deactivated; no new credential is issued to them`,
               );
-            // A caller's credential for a reservation joins it: the reservation's dates and end reach it;
-            // one for a member of staff joins their actor, so their deactivation reaches it.
-            const event = {
-              ...prepared.event,
-              // Who may read a PIN a vendor chooses anew later (a room moved to another vendor's lock).
-              issuedBy: principalRef(req.principal),
-              ...(b.reservationId ? { linkTo: reservationActorId(tenantId, b.reservationId) } : {}),
-              ...(b.holder.kind === 'staff' ? { linkToStaff: staffActorId(tenantId, b.holder.ref) } : {}),
-            };
-            // Retryable: a retry under the key sends this same issue to this same credential.
+            // Retryable: a retry under the key sends this same issue to this same credential. A retry's first
+            // attempt may have called a vendor in the credential's turn and died before its commit: it says
+            // `again`, so its calls look up what that attempt made before they make anything.
+            p.metrics.restIssues.inc({ way: 'planned_after_claim' });
             const sendIssue =
               p.mailbox.sendAndWaitRetryable?.bind(p.mailbox) ?? p.mailbox.sendAndWait.bind(p.mailbox);
             const n = await sendIssue(
               { type: 'credential', id },
-              { tenantId, event, by: principalRef(req.principal) },
+              {
+                tenantId,
+                event: { ...issue.event, ...linked },
+                by,
+                ...(retry ? { again: true as const } : {}),
+              },
               `${id}:issue`,
-              (x) => SETTLED.has(x.status),
+              waitSettled,
               p.waitBudgetMs,
             );
-            // Settled in this process: the row its commit wrote is the credential as a read would find it.
-            const view =
-              (n ? settledView(n, tenantId) : null) ?? (await p.readModel.credential(tenantId, id));
-            const body = {
-              ...(view ?? pendingView(id, prepared.event)),
-              ...issuedPins(prepared.pins, view, (x) => p.secrets.open(x)),
-            };
-            return n && view
-              ? { status: 201, body }
-              : {
-                  status: 202,
-                  // Not in the REST schema (not sent): kept, sealed, for a replay once the issue settles.
-                  body: { ...body, preparedPins: prepared.pins },
-                  headers: { location: `/api/v1/key-credentials/${id}` },
-                };
+            return answer(id, n, issue);
           },
           {
             seal: sealPin,
             onStoreFailed: logStoreFailure(req.log),
             refresh: refreshPending(tenantId),
             claimMs: p.idempotencyClaimMs,
-            // The PINs are chosen before anything is sent and kept with the claim: a retry sends the same.
             prepare: {
-              make: () => newPins(p.issuance, b.kind),
-              seal: (pins) => ({ pins: pins.map((x) => p.secrets.seal(x)) }),
-              open: (stored) => ((stored.pins as string[] | undefined) ?? []).map((x) => p.secrets.open(x)),
+              make: () => mine,
+              seal: (x) => ({ pins: x.pins.map((pin) => p.secrets.seal(pin)), id: x.id }),
+              open: (stored) => ({
+                pins: ((stored.pins as string[] | undefined) ?? []).map((x) => p.secrets.open(x)),
+                ...(typeof stored.id === 'string' ? { id: stored.id } : {}),
+              }),
+            },
+            // The claim's statement reads the issue's context (for this request, and kept for the next) and,
+            // when this request could plan from a context kept from an earlier one, journals its issue.
+            alongside: {
+              context: { property: b.propertyId, rooms: b.rooms },
+              ...(fast ? { journal: fast.journal } : {}),
             },
           },
         );
@@ -430,6 +532,12 @@ const UNRESOLVED: Record<UnresolvedRoom['code'], (room: string) => [ErrorCode, s
     `recipient is required: the lock of room ${room} sends mobile keys to app accounts`,
   ],
 };
+
+/** What a REST issue chooses before its claim: its PINs and its credential's id (absent in older claims). */
+interface PreparedKey {
+  pins: string[];
+  id?: string;
+}
 
 interface DoorPin {
   lockDeviceId: string;

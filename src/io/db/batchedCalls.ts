@@ -16,6 +16,13 @@ export interface IdempotencyClaim {
   hash: string;
   prepared: Record<string, unknown> | null;
   claimMs: number;
+  /** Read what issuing needs with the claim (a fresh or taken-over one): the property and the rooms' locks. */
+  context?: { property: string; rooms: string[] };
+  /**
+   * A message to journal with a fresh claim, planned from the context whose digest is `ctxHash`: journaled only
+   * if the context read now has that digest (migration 0030).
+   */
+  journal?: Omit<JournaledMessage, 'tenant'> & { ctxHash: string };
 }
 
 export interface ClaimedKey {
@@ -25,6 +32,11 @@ export interface ClaimedKey {
   status_code: number | null;
   response: Record<string, unknown> | null;
   prepared: Record<string, unknown> | null;
+  /** The claim's message was journaled with it. */
+  journaled: boolean;
+  /** The context read with the claim (`context` asked, and not journaled), and its digest. */
+  ctx: Record<string, unknown> | null;
+  ctx_hash: string | null;
 }
 
 export interface StoredAnswer {
@@ -113,7 +125,7 @@ function batchersOf(db: Db): Batchers {
         .map((x, i) => ({ ...x, i }))
         .sort((a, b) => keyOf(a.item).localeCompare(keyOf(b.item)));
       const { rows } = await sql<ClaimedKey & { i: number; error: string | null }>`
-        select * from lock_idempotency_claims(${jsonArray(order)}::jsonb)`.execute(db);
+        select * from lock_issue_claims(${jsonArray(order)}::jsonb)`.execute(db);
       const sorted = answers(rows, items.length, (r: ClaimedKey & { claimed: boolean | null }) =>
         r.claimed === null ? null : r,
       );
@@ -149,7 +161,10 @@ async function unwrap<R>(p: Promise<R | Error>): Promise<R> {
   return r;
 }
 
-/** Claims an Idempotency-Key, takes over a lapsed claim, or reads what it holds (null: changed meanwhile). */
+/**
+ * Claims an Idempotency-Key, takes over a lapsed claim, or reads what it holds (null: changed meanwhile); with a
+ * fresh or taken-over claim, reads an issue's context and journals its message when asked (migration 0030).
+ */
 export const claimIdempotencyKey = (db: Db, c: IdempotencyClaim) => unwrap(batchersOf(db).claims.submit(c));
 
 /** Stores a request's answer under its Idempotency-Key. */
