@@ -38,7 +38,7 @@ export function shiftCredentialId(tenantId: string, shiftId: string, kind: strin
   return uuidV5(`credential:${tenantId}:shift:${shiftId}:${kind}`) as CredentialId;
 }
 
-/** A REST-created credential's id follows from its Idempotency-Key. */
+/** A REST-created credential's id follows from its Idempotency-Key (a fresh claim journals its issue only if no actor has it). */
 export function idempotentCredentialId(tenantId: string, idempotencyKey: string): CredentialId {
   return uuidV5(`credential:${tenantId}:idempotency:${idempotencyKey}`) as CredentialId;
 }

@@ -412,7 +412,14 @@ export class PartitionWorker {
           // A turn that may call a vendor reads the actor rather than assume it new (a guess is checked only at
           // commit, after the call), unless its sender drew the actor's id and knows it new.
           const read = attempt > 0 || (inTurn && envelope.newActor !== true);
-          const o = await this.d.host.decide(address, envelope, m.seq, msgId, this.fence, epoch, read);
+          // Decided again after a turn that ran calls and did not commit (its commit refused: the actor existed
+          // after all): the machine is told the message was sent again, so what those calls made is looked up
+          // and kept or swept, not left at the vendor.
+          const told =
+            m.ranInTurn === true && envelope.again !== true
+              ? { ...envelope, again: true as const }
+              : envelope;
+          const o = await this.d.host.decide(address, told, m.seq, msgId, this.fence, epoch, read);
           span.setAttribute('lock.event', envelope.event.type);
           span.setAttribute('lock.outcome', o.kind);
           return o;

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idempotentCredentialId } from '../../src/ids.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
@@ -48,9 +49,9 @@ describe('the inspector in a browser', () => {
 
     h.ttlock.setFaults({ latencyMs: 2500 });
     const key = randomUUID();
+    const id = idempotentCredentialId(tenantId, key);
     const issued = gw.issuePin(tenantId, propertyId, { idempotencyKey: key });
-    // The tenant's only credential (its id is drawn with the request's claim: known from the answer only).
-    const row = page.locator('tr[data-key^="credential/"]');
+    const row = page.locator(`tr[data-key="credential/${id}"]`);
     await expect.poll(() => row.locator('td.state').textContent(), { timeout: 10_000 }).toBe('issuing');
     await row.click();
     const graph = page.locator('#graph');

@@ -134,11 +134,17 @@ describe('/inspect', () => {
       for (const b of blocks) if (b.startsWith('data: ')) seen.push(JSON.parse(b.slice(6)));
     }
     controller.abort();
-    expect(seen.filter((n) => n.id === id).map((n) => [n.state, n.event])).toEqual([
-      ['issuing', 'credential.issue'],
-      ['active', 'effect.done.issueGrant'],
-    ]);
+    // Two commits (issuing, then active), or one when its vendor call ran in its turn (a REST issue planned
+    // from a context kept from an earlier one: the issue and its answer are one commit).
+    const mine = seen.filter((n) => n.id === id);
+    expect([
+      [
+        ['issuing', 'credential.issue'],
+        ['active', 'effect.done.issueGrant'],
+      ],
+      [['active', 'effect.done.issueGrant']],
+    ]).toContainEqual(mine.map((n) => [n.state, n.event]));
     // Each names its property: the page's property filter applies to live rows too.
-    expect(seen.filter((n) => n.id === id).map((n) => n.propertyId)).toEqual([propertyId, propertyId]);
+    expect(new Set(mine.map((n) => n.propertyId))).toEqual(new Set([propertyId]));
   });
 });

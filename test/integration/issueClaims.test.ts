@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimIdempotencyKey } from '../../src/io/db/batchedCalls.ts';
 import { withTenant } from '../../src/io/db/index.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
@@ -104,5 +105,71 @@ describe('issue claims: planned from a kept context only while it is current', (
     );
     expect(journal).toEqual([]);
     expect(await sentBy('journaled_by_claim')).toBe(sent);
+  });
+
+  /** A claim's item as the gateway sends it, journaling `entry` if the context's digest is `ctxHash`. */
+  const claimItem = (t: string, key: string, entry: string, ctxHash: string) => ({
+    tenant: t,
+    scope: 'POST /key-credentials',
+    key,
+    hash: 'h',
+    prepared: { pins: [], journal: entry },
+    claimMs: 10_000,
+    context: { property: propertyId, rooms: ['101'] },
+    journal: {
+      id: entry,
+      type: 'credential',
+      actor: entry,
+      intent: { intent: 'sendMessage', operationId: entry, to: { type: 'credential', id: entry }, event: {} },
+      claimMs: 30_000,
+      ctxHash,
+    },
+  });
+
+  it("the claim's statement journals under the claim's tenant only, and a taken-over claim finds its entry pending", async () => {
+    const key = randomUUID();
+    const read = await claimIdempotencyKey(h.service.runtimeDb, {
+      ...claimItem(tenant, key, `cmd:probe:${key}`, 'none'),
+    });
+    // The digest did not match: nothing journaled, the context returned with its digest.
+    expect(read).toMatchObject({ claimed: true, journaled: false });
+    const digest = read?.ctx_hash as string;
+    expect(digest).toMatch(/^[0-9a-f]{32}$/);
+
+    // Another tenant naming this property with its digest: the property is not its own, so the context it
+    // reads is another (no property) and nothing is journaled.
+    const foreign = await claimIdempotencyKey(
+      h.service.runtimeDb,
+      claimItem(other, randomUUID(), `cmd:x:${key}`, digest),
+    );
+    expect(foreign).toMatchObject({ claimed: true, journaled: false });
+    expect((foreign?.ctx as { property: unknown }).property).toBeNull();
+
+    const fresh = randomUUID();
+    const entry = `cmd:probe:${fresh}`;
+    expect(
+      await claimIdempotencyKey(h.service.runtimeDb, claimItem(tenant, fresh, entry, digest)),
+    ).toMatchObject({
+      claimed: true,
+      journaled: true,
+      ctx: null,
+    });
+    // The claim lapses (its request's process died): the retry taking it over finds the entry pending and
+    // journals nothing of its own.
+    await withTenant(h.service.runtimeDb, tenant, (tx) =>
+      tx
+        .updateTable('idempotency_keys')
+        .set({ claimed_until: new Date(0) })
+        .where('key', '=', fresh)
+        .execute(),
+    );
+    expect(
+      await claimIdempotencyKey(h.service.runtimeDb, claimItem(tenant, fresh, entry, digest)),
+    ).toMatchObject({
+      claimed: true,
+      taken_over: true,
+      journal_pending: true,
+      journaled: false,
+    });
   });
 });

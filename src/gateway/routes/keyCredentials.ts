@@ -17,6 +17,7 @@ import { traceparentOf } from '../../observability/tracing.ts';
 import type { JournaledHandOver, StateNotification } from '../../actors/index.ts';
 import type { UnresolvedRoom } from '../../readModel/planTargets.ts';
 import { type CredentialView, credentialViewOf, issueContextOf } from '../../readModel/readModel.ts';
+import { withTenant } from '../../io/db/index.ts';
 import { pinEntry } from '../../io/vendors/registry.ts';
 import {
   requestHash,
@@ -79,13 +80,41 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
     open: (r: StoredResponse) => mapPins(r, (x) => p.secrets.open(x)),
   };
 
+  /** Waits up to `ms` for a credential to settle: its settling notification, or null (watched before it reads). */
+  const settledWithin = async (id: string, ms: number): Promise<StateNotification | null> => {
+    const w = p.mailbox.watch({ type: 'credential', id }, (x) => SETTLED.has(x.status));
+    try {
+      return await w.wait(ms);
+    } finally {
+      w.release();
+    }
+  };
+
+  /**
+   * A credential whose REST issue is journaled and not applied yet (its turn is calling the vendor, or its
+   * process died and a sweeper will send it again): it has no row, but its caller may have its id from a 202.
+   * It is shown as requested, and a revoke is sent to it all the same.
+   */
+  const pendingIssue = async (tenantId: string, id: string): Promise<CredentialView | null> => {
+    const row = await withTenant(p.runtimeDb, tenantId, (tx) =>
+      tx
+        .selectFrom('effect_intents')
+        .select('intent')
+        .where('id', '=', issueJournalId(id))
+        .executeTakeFirst(),
+    );
+    const event = (row?.intent as MessageIntent | undefined)?.event as PendingIssue | undefined;
+    return event ? pendingView(id, event) : null;
+  };
+
   /**
    * A REST issue planned from a context kept from an earlier claim (`issueContextCache.ts`), with the message
    * its claim's statement journals if that context is still the property's. None when no context is kept, the
    * plan leaves a room unserved, or the holder is staff (their deactivation is read first, the other way).
    */
   const journalable = async (
-    mine: Required<PreparedKey>,
+    id: string,
+    pins: string[],
     request: CredentialRequest,
     linked: Record<string, string>,
     by: string,
@@ -96,13 +125,13 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
     let prepared: PreparedIssue;
     try {
       const planned = planIssueIn(p.issuance, request, kept.ctx);
-      prepared = await prepareIssue(p.issuance, request, p.clock.now().toISOString(), mine.pins, planned);
+      prepared = await prepareIssue(p.issuance, request, p.clock.now().toISOString(), pins, planned);
     } catch {
       return null;
     }
     if (prepared.event.unresolved.length > 0) return null;
-    const msgId = `${mine.id}:issue`;
-    const to = { type: 'credential' as const, id: mine.id };
+    const msgId = `${id}:issue`;
+    const to = { type: 'credential' as const, id };
     const intent: MessageIntent = {
       intent: 'sendMessage',
       operationId: msgId,
@@ -112,16 +141,16 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
       newActor: true,
     };
     const trace = traceparentOf();
-    const id = `cmd:${to.type}:${to.id}:${msgId}`;
+    const entry = issueJournalId(id);
     const message: JournaledHandOver = {
-      id,
+      id: entry,
       tenantId: request.tenantId,
       to,
       intent,
       ...(trace ? { trace } : {}),
     };
     const journal = {
-      id,
+      id: entry,
       type: to.type,
       actor: to.id,
       intent,
@@ -179,17 +208,18 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           ...(b.reservationId ? { linkTo: reservationActorId(tenantId, b.reservationId) } : {}),
           ...(b.holder.kind === 'staff' ? { linkToStaff: staffActorId(tenantId, b.holder.ref) } : {}),
         };
-        // The PINs and the credential's id are chosen before anything is sent and kept with the claim: a retry
-        // sends the same, to the same credential. The id is drawn, not derived from the key, so a fresh claim's
-        // credential cannot exist yet, even for a key used again after its retention.
-        const mine: Required<PreparedKey> = { pins: newPins(p.issuance, b.kind), id: randomUUID() };
-        const fast = await journalable(mine, request, linked, by);
+        // The credential's id follows from the key; its PINs are chosen before anything is sent and kept with the
+        // claim, with the journal entry this attempt offers its claim: a retry sends the same PINs to the same
+        // credential, or, while that entry is pending, waits for it.
+        const id = idempotentCredentialId(tenantId, key);
+        const pins = newPins(p.issuance, b.kind);
+        const fast = await journalable(id, pins, request, linked, by);
+        const mine: PreparedKey = { pins, ...(fast ? { journal: fast.message.id } : {}) };
         const waitSettled = (x: StateNotification) => SETTLED.has(x.status);
         /** The answer once the issue was sent: 201 if it settled within the wait, else 202 (a replay settles it). */
         const answer = async (
-          id: string,
           n: StateNotification | null,
-          prepared: PreparedIssue,
+          prepared: { pins: string[]; event: PendingIssue },
         ): Promise<StoredResponse> => {
           // Settled in this process: the row its commit wrote is the credential as a read would find it.
           const view = (n ? settledView(n, tenantId) : null) ?? (await p.readModel.credential(tenantId, id));
@@ -197,7 +227,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             ...(view ?? pendingView(id, prepared.event)),
             ...issuedPins(prepared.pins, view, (x) => p.secrets.open(x)),
           };
-          return n && view
+          return view && SETTLED.has(view.status)
             ? { status: 201, body }
             : {
                 status: 202,
@@ -219,14 +249,19 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           },
           async (prepared, retry, claim) => {
             const pins = prepared?.pins ?? mine.pins;
-            // A claim stored before ids were drawn derives it from the key, as its first attempt did.
-            const id = prepared?.id ?? idempotentCredentialId(tenantId, key);
             if (fast && claim?.journaled) {
               // Journaled by the claim's own statement: the effect runner sends it and holds its claim, so the
               // new credential's vendor calls may run in its turn (one commit for the issue and its answers).
               p.metrics.restIssues.inc({ way: 'journaled_by_claim' });
               const n = await p.sendJournaled(fast.message, waitSettled, p.waitBudgetMs);
-              return answer(id, n, fast.prepared);
+              return answer(n, fast.prepared);
+            }
+            if (retry && claim?.journal_pending) {
+              // The first attempt's issue, journaled by its claim, is not applied yet (its process died, or
+              // stalls past its claim): it is waited for, never planned and sent again. Its plan names the locks
+              // its turn may have called; a sweeper sends it again, saying so.
+              const event = { ...request, at: p.clock.now().toISOString() };
+              return answer(await settledWithin(id, p.waitBudgetMs), { pins, event });
             }
             // A retry whose first attempt's issue already settled answers from the credential as it is.
             const earlier = retry ? await p.readModel.credential(tenantId, id) : null;
@@ -283,7 +318,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               waitSettled,
               p.waitBudgetMs,
             );
-            return answer(id, n, issue);
+            return answer(n, issue);
           },
           {
             seal: sealPin,
@@ -292,10 +327,13 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             claimMs: p.idempotencyClaimMs,
             prepare: {
               make: () => mine,
-              seal: (x) => ({ pins: x.pins.map((pin) => p.secrets.seal(pin)), id: x.id }),
+              seal: (x) => ({
+                pins: x.pins.map((pin) => p.secrets.seal(pin)),
+                ...(x.journal ? { journal: x.journal } : {}),
+              }),
               open: (stored) => ({
                 pins: ((stored.pins as string[] | undefined) ?? []).map((x) => p.secrets.open(x)),
-                ...(typeof stored.id === 'string' ? { id: stored.id } : {}),
+                ...(typeof stored.journal === 'string' ? { journal: stored.journal } : {}),
               }),
             },
             // The claim's statement reads the issue's context (for this request, and kept for the next) and,
@@ -333,7 +371,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             ? p.mailbox.watch({ type: 'credential', id }, (n) => SETTLED.has(n.status))
             : null;
         try {
-          const view = await p.readModel.credential(tenantId, id);
+          const view = (await p.readModel.credential(tenantId, id)) ?? (await pendingIssue(tenantId, id));
           if (!view) throw new LockError('LOCK.NOT_FOUND', `key credential ${id}`);
           if (!w || SETTLED.has(view.status)) return view;
           // The notification is a hint (and carries no tenant check); the row is the truth.
@@ -377,7 +415,9 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
       },
       async (req, reply) => {
         const { tenantId } = req.principal;
-        const view = await p.readModel.credential(tenantId, req.params.id);
+        const view =
+          (await p.readModel.credential(tenantId, req.params.id)) ??
+          (await pendingIssue(tenantId, req.params.id));
         if (!view) throw new LockError('LOCK.NOT_FOUND', `key credential ${req.params.id}`);
         if (view.status !== 'active' && view.status !== 'updating')
           throw new LockError('LOCK.INVALID_STATE', `a ${view.status} credential cannot change its validity`);
@@ -443,7 +483,10 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
           req.headers['idempotency-key'] as string | undefined,
           req.body,
           async () => {
-            const view = await p.readModel.credential(tenantId, req.params.id);
+            const recorded = await p.readModel.credential(tenantId, req.params.id);
+            // Not recorded yet, its issue journaled: revoked all the same (the credential applies the revoke
+            // after its issue, or, if its issue's turn was lost, the resent issue then sweeps what it made).
+            const view = recorded ?? (await pendingIssue(tenantId, req.params.id));
             if (!view) throw new LockError('LOCK.NOT_FOUND', `key credential ${req.params.id}`);
             // Closed already (a retry whose first answer was lost, or a second revoke): nothing to send, and
             // nothing would answer a message the credential ignores.
@@ -465,7 +508,11 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
               p.waitBudgetMs,
             );
             const after = (await p.readModel.credential(tenantId, view.id)) ?? view;
-            return n
+            // Done only once nothing of its issue can still be at a lock: a revoke that overtook an issue whose
+            // turn was lost is in progress until the resent issue has swept what that turn made.
+            const done =
+              n !== null && (recorded !== null || (await pendingIssue(tenantId, view.id)) === null);
+            return done
               ? { status: 200, body: after as unknown as Record<string, unknown> }
               : {
                   status: 202,
@@ -533,11 +580,17 @@ const UNRESOLVED: Record<UnresolvedRoom['code'], (room: string) => [ErrorCode, s
   ],
 };
 
-/** What a REST issue chooses before its claim: its PINs and its credential's id (absent in older claims). */
+/** What a REST issue chooses before its claim: its PINs, and the journal entry it offers its claim (if any). */
 interface PreparedKey {
   pins: string[];
-  id?: string;
+  journal?: string;
 }
+
+/** A REST issue's journal entry (as every journaled gateway command's: `journaledMailbox.ts`). */
+const issueJournalId = (id: string) => `cmd:credential:${id}:${id}:issue`;
+
+/** What a credential's answer shows before it exists: its request. */
+type PendingIssue = Parameters<typeof pendingView>[1];
 
 interface DoorPin {
   lockDeviceId: string;

@@ -34,6 +34,8 @@ export interface ClaimedKey {
   prepared: Record<string, unknown> | null;
   /** The claim's message was journaled with it. */
   journaled: boolean;
+  /** A taken-over claim: the journal entry its first attempt made (`prepared.journal`) is still to be applied. */
+  journal_pending: boolean;
   /** The context read with the claim (`context` asked, and not journaled), and its digest. */
   ctx: Record<string, unknown> | null;
   ctx_hash: string | null;
