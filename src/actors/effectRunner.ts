@@ -567,8 +567,11 @@ export class EffectRunner {
       intent.vendor,
       {
         // A new credential on an adapter disabled meanwhile is refused; what exists is changed, revoked, or
-        // replaced (a later generation keeps a staying guest's door).
-        issue: intent.intent === 'issueGrant' && !(intent.generation ?? 0),
+        // replaced (a later generation keeps a staying guest's door). So is an issue an earlier run may have
+        // made (a rerun, a later attempt): it looks up and adopts, or makes what was asked before the adapter
+        // was disabled; refused, it would leave what that run made on the door, recorded nowhere.
+        issue:
+          intent.intent === 'issueGrant' && !(intent.generation ?? 0) && !(job.rerun || intent.attempt > 1),
         fresh: intent.intent === 'issueGrant' && (job.rerun || intent.attempt > 1),
       },
     );

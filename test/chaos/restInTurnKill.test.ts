@@ -183,10 +183,24 @@ describe('crash safety: kill -9 between a REST issue call in the turn and its co
     expect(ttlock.state().credentials).toHaveLength(2);
   });
 
-  it('a retry that takes the claim over before the sweeper waits for the journaled issue, sends nothing', async () => {
+  it('a retry that takes the claim over before the sweeper waits for the journaled issue, never plans it anew', async () => {
     const { propertyId } = await seedProperty(client, tenantId, { '101': '7002' });
     // The claim lapses at 4 s, the journal entry's at 8 s: the retry, sent at once, takes the claim over first.
     const { key, id } = await killMidIssue(propertyId, 'rest-in-turn-2');
+    // The property changes before the retry (its adapter no longer takes new issues): planned anew, the retry
+    // would be refused while the crashed turn's passcode is on the door. It waits for the journaled issue.
+    const disabled = await fetch(
+      `http://127.0.0.1:${port}/api/v1/properties/${propertyId}/vendor-adapters/ttlock`,
+      {
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${await signDevToken(authSecret, tenantId)}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ status: 'disabled', config: {} }),
+      },
+    );
+    expect(disabled.status).toBe(200);
     const retried = await retryUntilIssued(propertyId, key);
     expect(retried.id).toBe(id);
     const all = await oneVendorPasscodeEach();
