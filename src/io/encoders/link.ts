@@ -1,10 +1,11 @@
 /**
- * A byte link to an encoder: a serial port (`serialport`, loaded only when a serial encoder is opened, so the
+ * A byte link to an encoder: a serial port (`serialPort.ts`, loaded only when a serial encoder is opened, so the
  * service and the agent start without it) or a TCP socket (Onity's networked encoders). A link that closes
  * or errors is gone for good: its reader hears `onClose`, and the driver fails what is in flight as OFFLINE.
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { EncoderError } from './port.ts';
+import { openSerialPort } from './serialPort.ts';
 
 export interface ByteLink {
   write(bytes: Uint8Array): Promise<void>;
@@ -70,14 +71,9 @@ export function linkOver(
   };
 }
 
-/** Opens a serial port (8N1). OFFLINE when it cannot be opened (absent, in use, no permission). */
+/** Opens a serial port (8N1) as a link. OFFLINE when it cannot be opened (absent, in use, no permission). */
 export async function openSerialLink(path: string, baudRate = 9600): Promise<ByteLink> {
-  const { SerialPort } = await import('serialport');
-  const port = await new Promise<InstanceType<typeof SerialPort>>((resolve, reject) => {
-    const p = new SerialPort({ path, baudRate, autoOpen: true }, (err) =>
-      err ? reject(new EncoderError('OFFLINE', `serial ${path}: ${err.message}`)) : resolve(p),
-    );
-  });
+  const port = await openSerialPort(path, baudRate);
   return linkOver(
     port as unknown as Emitter,
     (b, done) => {
