@@ -100,7 +100,8 @@ export async function startBenchEnvironment(opts: {
       await inspector?.close();
       await ttlock.close();
       await dropNats(settings.prefix);
-      await dropDatabase(settings.databaseUrl);
+      // BENCH_KEEP_DB=1 keeps the database for a look afterwards (pg_stat_user_functions, say).
+      if (process.env.BENCH_KEEP_DB !== '1') await dropDatabase(settings.databaseUrl);
     },
   };
 }

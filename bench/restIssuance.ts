@@ -11,6 +11,7 @@ import { buildGateway } from '../src/gateway/app.ts';
 import { createDevAuthenticator, signDevToken } from '../src/gateway/auth.ts';
 import { systemClock } from '../src/ids.ts';
 import { gatewayPorts } from '../src/service.ts';
+import { cpuShare } from './cpuShare.ts';
 import type { BenchEnvironment } from './environment.ts';
 
 const run = promisify(execFile);
@@ -47,11 +48,14 @@ export async function restIssuance(env: BenchEnvironment, tenantId: string, n: n
     // of its hops (the tail's share of it shows at p99).
     const delay = monitorEventLoopDelay({ resolution: 1 });
     delay.enable();
+    const cpu = cpuShare();
     const r = await load(n, clients);
+    const cpuPerRequest = cpu.stop(n);
     delay.disable();
     const ms = (x: number) => Math.round(x / 1e4) / 100;
     return {
       ...r,
+      cpuPerRequest,
       eventLoopDelayMs: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
     };
   } finally {

@@ -4,7 +4,8 @@
  * Scenarios can be chosen: `npm run bench -- events rest resident deactivation` (default: all).
  * Sizes: BENCH_EVENTS (20000), BENCH_REST (5000), BENCH_CLIENTS (32), BENCH_ACTORS (100000),
  * BENCH_WEBHOOKS (20000), BENCH_WEBHOOK_CLIENTS (64), BENCH_WEBHOOK_TRIALS (3), BENCH_WEBHOOK_CLIENT (raw|undici).
- * BENCH_PEER=1 runs the Restate peer afterwards with the REST size and records the ratios.
+ * BENCH_PEER=1 runs the Restate and DBOS peers afterwards with the REST size and records the ratios; the
+ * REST run and each peer record their CPU per request by process kind (cpuShare.ts).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -191,21 +192,28 @@ if (chosen.has('resident')) {
   }
 }
 
-// The Restate peer (../shared/bench), right after on the same machine state, for the ratio (BENCH_PEER=1).
-if (process.env.BENCH_PEER && existsSync(PEER_SCRIPTS.restate)) {
-  const peer = await runPeer(PEER_SCRIPTS.restate, size('BENCH_REST', 5000), size('BENCH_CLIENTS', 32));
+// The peers (../shared/bench), right after on the same machine state, for the ratios (BENCH_PEER=1): Restate,
+// then DBOS.
+if (process.env.BENCH_PEER) {
   const rest = results.restIssuance as { settledPerSecond?: number; p50?: number; p99?: number } | undefined;
-  results.restatePeer = {
-    ...peer,
-    ...(rest?.settledPerSecond
-      ? {
-          throughputRatio: ratio(rest.settledPerSecond, peer.perSecond),
-          p50Ratio: ratio(rest.p50 ?? 0, peer.p50),
-          p99Ratio: ratio(rest.p99 ?? 0, peer.p99),
-        }
-      : {}),
-  };
-  log('Restate peer', results.restatePeer);
+  for (const [name, script] of [
+    ['restatePeer', PEER_SCRIPTS.restate],
+    ['dbosPeer', PEER_SCRIPTS.dbos],
+  ] as const) {
+    if (!existsSync(script)) continue;
+    const peer = await runPeer(script, size('BENCH_REST', 5000), size('BENCH_CLIENTS', 32));
+    results[name] = {
+      ...peer,
+      ...(rest?.settledPerSecond
+        ? {
+            throughputRatio: ratio(rest.settledPerSecond, peer.perSecond),
+            p50Ratio: ratio(rest.p50 ?? 0, peer.p50),
+            p99Ratio: ratio(rest.p99 ?? 0, peer.p99),
+          }
+        : {}),
+    };
+    log(name === 'restatePeer' ? 'Restate peer' : 'DBOS peer', results[name]);
+  }
 }
 
 mkdirSync('bench/results', { recursive: true });
