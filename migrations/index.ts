@@ -30,6 +30,7 @@ import * as timersToTheMillisecond from './2026-11-30T0027_timers_to_the_millise
 import * as mergedTransitions from './2026-12-01T0028_merged_transitions.ts';
 import * as schemaCheck from './2026-12-01T0029_schema_check.ts';
 import * as issueClaims from './2026-12-01T0030_issue_claims.ts';
+import * as issueContextPlanKept from './2026-12-01T0031_issue_context_plan_kept.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -62,4 +63,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T0028_merged_transitions': mergedTransitions,
   '2026-12-01T0029_schema_check': schemaCheck,
   '2026-12-01T0030_issue_claims': issueClaims,
+  '2026-12-01T0031_issue_context_plan_kept': issueContextPlanKept,
 };
