@@ -17,6 +17,8 @@ interface Figure {
   perSecond: number;
   p50: number;
   p99: number;
+  /** CPU per request by process kind over the measured run (`cpuShare.ts`). */
+  cpuPerRequest?: unknown;
 }
 
 const counts = (process.env.BENCH_CLIENT_COUNTS ?? '32,1,8,128').split(',').map(Number);
@@ -33,11 +35,13 @@ async function ours(c: number, n: number): Promise<Figure & { eventLoopDelayMs: 
   const file = /results in (\S+)/.exec(stdout)?.[1];
   if (!file) throw new Error(`no result file in: ${stdout.slice(-2000)}`);
   const r = (JSON.parse(readFileSync(file, 'utf8')) as { restIssuance: Record<string, number> }).restIssuance;
+  const cpuPerRequest = (r as Record<string, unknown>).cpuPerRequest;
   return {
     n,
     perSecond: r.settledPerSecond ?? Number.NaN,
     p50: r.p50 ?? Number.NaN,
     p99: r.p99 ?? Number.NaN,
+    cpuPerRequest,
     eventLoopDelayMs: r.eventLoopDelayMs,
   };
 }
@@ -45,7 +49,13 @@ async function ours(c: number, n: number): Promise<Figure & { eventLoopDelayMs: 
 /** A peer's figures at `c` clients. */
 async function peer(script: string, c: number, n: number): Promise<Figure> {
   const r = await runPeer(script, n, c);
-  return { n, perSecond: Number(r.perSecond), p50: Number(r.p50), p99: Number(r.p99) };
+  return {
+    n,
+    perSecond: Number(r.perSecond),
+    p50: Number(r.p50),
+    p99: Number(r.p99),
+    cpuPerRequest: r.cpuPerRequest,
+  };
 }
 
 const results: Record<string, Record<string, Figure>> = { ours: {}, restatePeer: {}, dbosPeer: {} };
