@@ -9,14 +9,19 @@ import { openSerialPort } from '../../src/io/encoders/serialPort.ts';
 import { type SerialPair, serialPair } from '../support/serialPair.ts';
 
 let pair: SerialPair | undefined;
-afterEach(async () => pair?.close());
+let port: Awaited<ReturnType<typeof openSerialPort>> | undefined;
+afterEach(async () => {
+  if (port?.isOpen) await new Promise((r) => port?.close(r));
+  await pair?.close();
+});
 
 it('serial: a port hung up before its next read closes as disconnected', async () => {
   pair = await serialPair();
-  const port = await openSerialPort(pair.b);
+  const opened = await openSerialPort(pair.b);
+  port = opened;
   // Nothing reads yet: the hang-up comes first, as it does when the reader is between two reads.
   await pair.unplug();
-  const closed = new Promise<unknown>((resolve) => port.once('close', resolve));
-  port.on('data', () => {});
+  const closed = new Promise<unknown>((resolve) => opened.once('close', resolve));
+  opened.on('data', () => {});
   expect(await closed).toMatchObject({ disconnected: true });
 });

@@ -55,13 +55,19 @@ type UnixPort = LinuxPortBinding | DarwinPortBinding;
 type UnixOpenOptions = LinuxOpenOptions;
 type UnixRead = typeof unixReadOfBinding;
 
-/** Opens a serial port (8N1). OFFLINE when it cannot be opened (absent, in use, no permission). */
-export async function openSerialPort(path: string, baudRate = 9600) {
-  const [{ SerialPortStream }, { autoDetect }, { unixRead }] = await Promise.all([
+/** Loads serial support: its native binding loads only here. `unix-read.js` is internal (hence the exact pin). */
+const loadSerial = () =>
+  Promise.all([
     import('@serialport/stream'),
     import('@serialport/bindings-cpp'),
     import('@serialport/bindings-cpp/dist/unix-read.js'),
-  ]);
+  ]).catch((e: unknown) => {
+    throw new EncoderError('OFFLINE', `serial support could not be loaded: ${String(e).slice(0, 200)}`);
+  });
+
+/** Opens a serial port (8N1). OFFLINE when it cannot be opened (absent, in use, no permission). */
+export async function openSerialPort(path: string, baudRate = 9600) {
+  const [{ SerialPortStream }, { autoDetect }, { unixRead }] = await loadSerial();
   const binding = hangUpAware(autoDetect(), unixRead);
   return new Promise<InstanceType<typeof SerialPortStream>>((resolve, reject) => {
     const p = new SerialPortStream({ binding, path, baudRate, autoOpen: true }, (err) =>
