@@ -94,6 +94,7 @@ export function cpuShare(o: { during?: string[] } = {}) {
   };
   tick();
   const timer = setInterval(tick, SAMPLE_MS);
+  timer.unref(); // A run that throws before stop() must not keep the process alive.
   return {
     stop(items: number): CpuPerItem | null {
       clearInterval(timer);

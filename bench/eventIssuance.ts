@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
+import { cpuShare } from './cpuShare.ts';
 import type { BenchEnvironment } from './environment.ts';
 
 export async function eventIssuance(env: BenchEnvironment, tenantId: string, n: number) {
@@ -17,6 +18,7 @@ export async function eventIssuance(env: BenchEnvironment, tenantId: string, n: 
   const committed = async () =>
     (await service.metrics.commitBatch.get()).values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
   const committedBefore = await committed();
+  const cpu = cpuShare();
   const started = performance.now();
   const inFlight = new Set<Promise<unknown>>();
   for (let i = 0; i < n; i++) {
@@ -61,6 +63,7 @@ export async function eventIssuance(env: BenchEnvironment, tenantId: string, n: 
       return {
         credentials: n,
         failed,
+        cpuPerCredential: cpu.stop(n),
         publishedSeconds: round(publishedSeconds),
         seconds: round(seconds),
         perSecond: Math.round(n / seconds),
