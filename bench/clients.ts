@@ -35,13 +35,12 @@ async function ours(c: number, n: number): Promise<Figure & { eventLoopDelayMs: 
   const file = /results in (\S+)/.exec(stdout)?.[1];
   if (!file) throw new Error(`no result file in: ${stdout.slice(-2000)}`);
   const r = (JSON.parse(readFileSync(file, 'utf8')) as { restIssuance: Record<string, number> }).restIssuance;
-  const cpuPerRequest = (r as Record<string, unknown>).cpuPerRequest;
   return {
     n,
     perSecond: r.settledPerSecond ?? Number.NaN,
     p50: r.p50 ?? Number.NaN,
     p99: r.p99 ?? Number.NaN,
-    cpuPerRequest,
+    cpuPerRequest: (r as Record<string, unknown>).cpuPerRequest,
     eventLoopDelayMs: r.eventLoopDelayMs,
   };
 }

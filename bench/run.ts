@@ -196,9 +196,9 @@ if (chosen.has('resident')) {
 // then DBOS.
 if (process.env.BENCH_PEER) {
   const rest = results.restIssuance as { settledPerSecond?: number; p50?: number; p99?: number } | undefined;
-  for (const [name, script] of [
-    ['restatePeer', PEER_SCRIPTS.restate],
-    ['dbosPeer', PEER_SCRIPTS.dbos],
+  for (const [name, label, script] of [
+    ['restatePeer', 'Restate peer', PEER_SCRIPTS.restate],
+    ['dbosPeer', 'DBOS peer', PEER_SCRIPTS.dbos],
   ] as const) {
     if (!existsSync(script)) continue;
     const peer = await runPeer(script, size('BENCH_REST', 5000), size('BENCH_CLIENTS', 32));
@@ -212,7 +212,7 @@ if (process.env.BENCH_PEER) {
           }
         : {}),
     };
-    log(name === 'restatePeer' ? 'Restate peer' : 'DBOS peer', results[name]);
+    log(label, results[name]);
   }
 }
 

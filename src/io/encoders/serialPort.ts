@@ -30,25 +30,16 @@ function hangUpAware(binding: AutoDetectTypes, unixRead: UnixRead): AutoDetectTy
   if (process.platform === 'win32') return binding;
   // Linux's and macOS's bindings both open to a port with an fd and a poller, which is all unixRead needs.
   const open = binding.open.bind(binding) as (o: UnixOpenOptions) => Promise<UnixPort>;
-  const aware = {
+  return {
     ...binding,
-    list: () => binding.list(),
     async open(options: UnixOpenOptions) {
       const port = await open(options);
-      port.read = async (buffer, offset, length) => {
-        if (!port.isOpen) throw new Error('Port is not open');
-        return unixRead({
-          binding: port,
-          buffer,
-          offset,
-          length,
-          fsReadAsync: readOrHangUp as typeof readAsync,
-        });
-      };
+      // unixRead refuses a closed port itself (as cancelled, which the stream ignores).
+      port.read = (buffer, offset, length) =>
+        unixRead({ binding: port, buffer, offset, length, fsReadAsync: readOrHangUp as typeof readAsync });
       return port;
     },
-  };
-  return aware as AutoDetectTypes;
+  } as AutoDetectTypes;
 }
 
 type UnixPort = LinuxPortBinding | DarwinPortBinding;
