@@ -31,6 +31,7 @@ import * as mergedTransitions from './2026-12-01T0028_merged_transitions.ts';
 import * as schemaCheck from './2026-12-01T0029_schema_check.ts';
 import * as issueClaims from './2026-12-01T0030_issue_claims.ts';
 import * as issueContextPlanKept from './2026-12-01T0031_issue_context_plan_kept.ts';
+import * as plansByKey from './2026-12-02T0032_plans_by_key.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -64,4 +65,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T0029_schema_check': schemaCheck,
   '2026-12-01T0030_issue_claims': issueClaims,
   '2026-12-01T0031_issue_context_plan_kept': issueContextPlanKept,
+  '2026-12-02T0032_plans_by_key': plansByKey,
 };
