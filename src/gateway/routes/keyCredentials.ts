@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { idempotentCredentialId, reservationActorId, staffActorId } from '../../ids.ts';
 import {
   type CredentialRequest,
+  type IssuanceDeps,
   newPins,
   planIssue,
   planIssueIn,
@@ -19,6 +20,7 @@ import type { UnresolvedRoom } from '../../readModel/planTargets.ts';
 import { type CredentialView, credentialViewOf, issueContextOf } from '../../readModel/readModel.ts';
 import { withTenant } from '../../io/db/index.ts';
 import { pinEntry } from '../../io/vendors/registry.ts';
+import { type SecretBox, sealingOnce } from '../../io/crypto/secretBox.ts';
 import {
   requestHash,
   type StoredResponse,
@@ -75,10 +77,10 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
         body: { ...view, ...issuedPins(prepared, view, (x) => p.secrets.open(x)) },
       };
     };
-  const sealPin = {
-    seal: (r: StoredResponse) => mapPins(r, (x) => p.secrets.seal(x)),
-    open: (r: StoredResponse) => mapPins(r, (x) => p.secrets.open(x)),
-  };
+  const sealPins = (box: SecretBox) => ({
+    seal: (r: StoredResponse) => mapPins(r, (x) => box.seal(x)),
+    open: (r: StoredResponse) => mapPins(r, (x) => box.open(x)),
+  });
 
   /** Waits up to `ms` for a credential to settle: its settling notification, or null (watched before it reads). */
   const settledWithin = async (id: string, ms: number): Promise<StateNotification | null> => {
@@ -113,6 +115,7 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
    * plan leaves a room unserved, or the holder is staff (their deactivation is read first, the other way).
    */
   const journalable = async (
+    issuance: IssuanceDeps,
     id: string,
     pins: string[],
     request: CredentialRequest,
@@ -124,8 +127,8 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
     if (!kept?.ctx.property) return null;
     let prepared: PreparedIssue;
     try {
-      const planned = planIssueIn(p.issuance, request, kept.ctx);
-      prepared = await prepareIssue(p.issuance, request, p.clock.now().toISOString(), pins, planned);
+      const planned = planIssueIn(issuance, request, kept.ctx);
+      prepared = await prepareIssue(issuance, request, p.clock.now().toISOString(), pins, planned);
     } catch {
       return null;
     }
@@ -213,7 +216,10 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
         // credential, or, while that entry is pending, waits for it.
         const id = idempotentCredentialId(tenantId, key);
         const pins = newPins(p.issuance, b.kind);
-        const fast = await journalable(id, pins, request, linked, by);
+        // The PINs are sealed once, for the claim, the issue event and the stored answer alike.
+        const secrets = sealingOnce(p.secrets);
+        const issuance = { ...p.issuance, secrets };
+        const fast = await journalable(issuance, id, pins, request, linked, by);
         const mine: PreparedKey = { pins, ...(fast ? { journal: fast.message.id } : {}) };
         const waitSettled = (x: StateNotification) => SETTLED.has(x.status);
         /** The answer once the issue was sent: 201 if it settled within the wait, else 202 (a replay settles it). */
@@ -278,13 +284,13 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             if (ctx?.property && claim?.ctx_hash)
               p.issueContexts.put(tenantId, b.propertyId, b.rooms, { ctx, hash: claim.ctx_hash });
             const issue = await prepareIssue(
-              p.issuance,
+              issuance,
               request,
               p.clock.now().toISOString(),
               pins,
               ctx
-                ? Promise.resolve().then(() => planIssueIn(p.issuance, request, ctx))
-                : planIssue(p.issuance, request),
+                ? Promise.resolve().then(() => planIssueIn(issuance, request, ctx))
+                : planIssue(issuance, request),
             );
             const missing = issue.event.unresolved[0];
             if (missing) {
@@ -321,14 +327,14 @@ export function keyCredentialRoutes(p: GatewayPorts): FastifyPluginAsyncTypebox 
             return answer(n, issue);
           },
           {
-            seal: sealPin,
+            seal: sealPins(secrets),
             onStoreFailed: logStoreFailure(req.log),
             refresh: refreshPending(tenantId),
             claimMs: p.idempotencyClaimMs,
             prepare: {
               make: () => mine,
               seal: (x) => ({
-                pins: x.pins.map((pin) => p.secrets.seal(pin)),
+                pins: x.pins.map((pin) => secrets.seal(pin)),
                 ...(x.journal ? { journal: x.journal } : {}),
               }),
               open: (stored) => ({

@@ -47,3 +47,26 @@ export function createSecretBox(keyId: string, key: Buffer): SecretBox {
     },
   };
 }
+
+/**
+ * The box with each plaintext sealed at most once. A REST issue seals its PINs for its claim, its issue event
+ * and its stored answer, and one ciphertext serves all three: a seal sets up an AES-GCM context (~5 µs) and
+ * sealing each PIN three times was 5% of the issuance's main-thread time. Reusing a ciphertext for the same
+ * plaintext under the same key reveals nothing a reader of either copy did not have. Lives for one request: it
+ * holds plaintexts.
+ */
+export function sealingOnce(box: SecretBox): SecretBox {
+  const sealed = new Map<string, string>();
+  return {
+    digest: (plaintext) => box.digest(plaintext),
+    open: (s) => box.open(s),
+    seal(plaintext) {
+      let s = sealed.get(plaintext);
+      if (s === undefined) {
+        s = box.seal(plaintext);
+        sealed.set(plaintext, s);
+      }
+      return s;
+    },
+  };
+}
