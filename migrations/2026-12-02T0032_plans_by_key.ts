@@ -40,9 +40,9 @@ const devicesOf = (property: string, rooms: string, byRoom: boolean, ordered: bo
                     'vendor', d.vendor, 'vendorDeviceRef', d.vendor_device_ref, 'status', d.status)${ordered ? ' ORDER BY d.id' : ''})
                     FROM ${
                       byRoom
-                        ? `(SELECT DISTINCT room FROM unnest(${rooms}) room) r
+                        ? `(SELECT DISTINCT room FROM unnest(${rooms}) room) asked
                     CROSS JOIN LATERAL (SELECT * FROM lock_devices ld
-                                         WHERE ld.property_id = ${property} AND ld.room_id = r.room OFFSET 0) d`
+                                         WHERE ld.property_id = ${property} AND ld.room_id = asked.room OFFSET 0) d`
                         : `lock_devices d WHERE d.property_id = ${property} AND d.room_id = ANY (${rooms})`
                     }), '[]'::jsonb)`);
 

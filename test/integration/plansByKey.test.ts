@@ -104,4 +104,23 @@ describe('plans by key', () => {
     // Two rooms' locks for each of the 8 calls, not the property's 400.
     expect(seen.idxFetched).toBe(16);
   });
+
+  it('plans: a batch of issue contexts (the platform path) reads each request’s rooms only', async () => {
+    const requests = Array.from({ length: 8 }, (_, k) => ({
+      tenant,
+      property,
+      rooms: [String(101 + k), String(201 + k)],
+    }));
+    const seen = await runtime.transaction().execute(async (tx) => {
+      const { rows } = await sql<{ i: number; ctx: { devices: { roomId: string }[] } }>`
+        select i, ctx from lock_issue_contexts(${JSON.stringify(requests)}::jsonb)`.execute(tx);
+      return { rows, ...(await reads(tx, 'lock_devices')) };
+    });
+    expect(seen.rows.map((r) => [r.i, r.ctx.devices.map((d) => d.roomId).sort()])).toEqual(
+      requests.map((q, k) => [k, q.rooms]),
+    );
+    expect(seen.seqScans).toBe(0);
+    // Its rooms' locks for each request (an index-and-heap plan may count a row twice), not the property's 400.
+    expect(seen.idxFetched).toBeLessThanOrEqual(requests.length * 2 * 2);
+  });
 });
