@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { buildGateway } from '../src/gateway/app.ts';
 import { createDevAuthenticator, signDevToken } from '../src/gateway/auth.ts';
@@ -49,13 +49,17 @@ export async function restIssuance(env: BenchEnvironment, tenantId: string, n: n
     const delay = monitorEventLoopDelay({ resolution: 1 });
     delay.enable();
     const cpu = cpuShare();
+    // The main thread's busy share: the process's CPU share also counts GC and libuv threads.
+    const elu = performance.eventLoopUtilization();
     const r = await load(n, clients);
+    const eventLoopUtilization = Math.round(performance.eventLoopUtilization(elu).utilization * 100) / 100;
     const cpuPerRequest = cpu.stop(n);
     delay.disable();
     const ms = (x: number) => Math.round(x / 1e4) / 100;
     return {
       ...r,
       cpuPerRequest,
+      eventLoopUtilization,
       eventLoopDelayMs: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
     };
   } finally {
