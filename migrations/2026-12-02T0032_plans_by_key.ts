@@ -34,26 +34,31 @@ const HOT = [
   'lock_read_credentials(jsonb)',
 ];
 
-/** The rooms' locks: looked up room by room (`byRoom`), or as migrations 0007 and 0030 did. */
-const devicesOf = (property: string, rooms: string, byRoom: boolean, ordered: boolean) =>
-  sql.raw(`coalesce((SELECT jsonb_agg(jsonb_build_object('id', d.id, 'roomId', d.room_id,
-                    'vendor', d.vendor, 'vendorDeviceRef', d.vendor_device_ref, 'status', d.status)${ordered ? ' ORDER BY d.id' : ''})
+/**
+ * What issuing needs for a property's rooms, as one expression: the property, and the rooms' locks in id order,
+ * looked up room by room (`byRoom`) or as migrations 0007 and 0030 did. `lock_issue_contexts` (0007) returned its
+ * locks in no stated order; they are in id order now, as `lock_issue_context_of`'s always were.
+ */
+const contextOf = (property: string, rooms: string, byRoom: boolean) =>
+  sql.raw(`jsonb_build_object(
+        'property', (SELECT to_jsonb(p) FROM properties p WHERE p.id = ${property}),
+        'devices', coalesce((SELECT jsonb_agg(jsonb_build_object('id', d.id, 'roomId', d.room_id,
+                    'vendor', d.vendor, 'vendorDeviceRef', d.vendor_device_ref, 'status', d.status) ORDER BY d.id)
                     FROM ${
                       byRoom
                         ? `(SELECT DISTINCT room FROM unnest(${rooms}) room) asked
                     CROSS JOIN LATERAL (SELECT * FROM lock_devices ld
                                          WHERE ld.property_id = ${property} AND ld.room_id = asked.room OFFSET 0) d`
                         : `lock_devices d WHERE d.property_id = ${property} AND d.room_id = ANY (${rooms})`
-                    }), '[]'::jsonb)`);
+                    }), '[]'::jsonb))`);
 
+/** Both functions that read issue contexts; the loop of `lock_issue_contexts` is migration 0007's. */
 async function contexts(db: Kysely<unknown>, byRoom: boolean) {
   await sql`
     CREATE OR REPLACE FUNCTION lock_issue_context_of(p_property text, p_rooms text[]) RETURNS jsonb
     LANGUAGE plpgsql STABLE AS $$
     BEGIN
-      RETURN jsonb_build_object(
-        'property', (SELECT to_jsonb(p) FROM properties p WHERE p.id = p_property),
-        'devices', ${devicesOf('p_property', 'p_rooms', byRoom, true)});
+      RETURN ${contextOf('p_property', 'p_rooms', byRoom)};
     END $$;
 
     CREATE OR REPLACE FUNCTION lock_issue_contexts(requests jsonb) RETURNS TABLE (i int, ctx jsonb)
@@ -65,9 +70,7 @@ async function contexts(db: Kysely<unknown>, byRoom: boolean) {
                  FROM jsonb_array_elements(requests) WITH ORDINALITY AS e(v, ord) LOOP
         PERFORM set_config('app.tenant_id', r.tenant, true);
         i := r.i;
-        ctx := jsonb_build_object(
-          'property', (SELECT to_jsonb(p) FROM properties p WHERE p.id = r.property),
-          'devices', ${devicesOf('r.property', 'r.rooms', byRoom, false)});
+        ctx := ${contextOf('r.property', 'r.rooms', byRoom)};
         RETURN NEXT;
       END LOOP;
     END $$;

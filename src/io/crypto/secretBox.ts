@@ -58,8 +58,7 @@ export function createSecretBox(keyId: string, key: Buffer): SecretBox {
 export function sealingOnce(box: SecretBox): SecretBox {
   const sealed = new Map<string, string>();
   return {
-    digest: (plaintext) => box.digest(plaintext),
-    open: (s) => box.open(s),
+    ...box,
     seal(plaintext) {
       let s = sealed.get(plaintext);
       if (s === undefined) {
