@@ -32,6 +32,7 @@ import * as schemaCheck from './2026-12-01T0029_schema_check.ts';
 import * as issueClaims from './2026-12-01T0030_issue_claims.ts';
 import * as issueContextPlanKept from './2026-12-01T0031_issue_context_plan_kept.ts';
 import * as plansByKey from './2026-12-02T0032_plans_by_key.ts';
+import * as auditAppendedPerBatch from './2026-12-02T0033_audit_appended_per_batch.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -66,4 +67,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T0030_issue_claims': issueClaims,
   '2026-12-01T0031_issue_context_plan_kept': issueContextPlanKept,
   '2026-12-02T0032_plans_by_key': plansByKey,
+  '2026-12-02T0033_audit_appended_per_batch': auditAppendedPerBatch,
 };

@@ -76,6 +76,87 @@ describe('audit chain', () => {
     expect(await verifyAuditChain(runtime, tenant)).toMatchObject({ ok: true, entries: 4 });
   });
 
+  /** One group-commit member: a new actor of `tenant` whose transition writes `audit` and nothing else. */
+  const member = (i: number, tenant: string, audit: string[]) => ({
+    i,
+    tenant,
+    partition: 9_999,
+    fence: '1',
+    type: 'auditTest',
+    id: randomUUID(),
+    expected: 0,
+    version: 1,
+    lastSeq: 1,
+    epoch: 'e',
+    mv: 1,
+    rm: null,
+    outbox: [],
+    audit,
+    cancelTimers: [],
+    timers: [],
+    intents: [],
+    claimMs: 30_000,
+    snapshot: {},
+  });
+
+  it("audit: a group commit appends each tenant's entries with one move of its head, in members' order", async () => {
+    const [a, b] = [await tenantWithHistory(), await tenantWithHistory()];
+    await runtime
+      .insertInto('partition_fences')
+      .values({ partition: 9_999, fence: '1', owner: 'audit-test' })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    const entries = (t: string, n: number) =>
+      Array.from({ length: n }, (_, k) => JSON.stringify({ event: 'test.batch', actor: t, k }));
+    const batch = [member(0, a, entries(a, 3)), member(1, b, entries(b, 2)), member(2, a, entries(a, 4))];
+    const moves = await runtime.transaction().execute(async (tx) => {
+      // The session's counts not yet reported (its earlier transactions') are in the view too: a difference.
+      const updates = async () => {
+        const { rows } = await sql<{ n_tup_upd: string }>`
+          select n_tup_upd from pg_stat_xact_user_tables where relname = 'audit_heads'`.execute(tx);
+        return Number(rows[0]?.n_tup_upd ?? 0);
+      };
+      const before = await updates();
+      const { rows } = await sql<{ refused: string | null }>`
+        select refused from lock_commit_batch(${JSON.stringify(batch)}::jsonb)`.execute(tx);
+      expect(rows).toEqual([]);
+      return (await updates()) - before;
+    });
+    // One per tenant; the row trigger moved the head once per entry (9).
+    expect(moves).toBe(2);
+    expect(await verifyAuditChain(runtime, a)).toMatchObject({ ok: true, entries: 3 + 7 });
+    expect(await verifyAuditChain(runtime, b)).toMatchObject({ ok: true, entries: 3 + 2 });
+    const { rows } = await withTenant(runtime, a, (tx) =>
+      sql<{ entry: string }>`select entry from audit_log where seq > 3 order by seq`.execute(tx),
+    );
+    expect(rows.map((r) => JSON.parse(r.entry).k)).toEqual([0, 1, 2, 0, 1, 2, 3]);
+  });
+
+  it('audit: the runtime role cannot write a chain link of its own, nor append for another tenant', async () => {
+    const [a, b] = [await tenantWithHistory(), await tenantWithHistory()];
+    await expect(
+      withTenant(runtime, a, (tx) =>
+        sql`insert into audit_log (tenant_id, entry, seq, prev_hash, hash)
+            values (${a}, '{"event":"test.forged"}', 4, '\\x00'::bytea, '\\x00'::bytea)`.execute(tx),
+      ),
+    ).rejects.toThrow(/permission denied/);
+    await expect(
+      withTenant(runtime, a, (tx) =>
+        sql`select lock_audit_append(${b}, array['{"event":"test.elsewhere"}'])`.execute(tx),
+      ),
+    ).rejects.toThrow(/appended under tenant/);
+    // Both ways of appending meet in one transaction, under one head.
+    await withTenant(runtime, a, async (tx) => {
+      await sql`insert into audit_log (tenant_id, entry) values (${a}, '{"event":"test.row"}')`.execute(tx);
+      await sql`select lock_audit_append(${a}, array['{"event":"test.batch1"}', '{"event":"test.batch2"}'])`.execute(
+        tx,
+      );
+      await sql`insert into audit_log (tenant_id, entry) values (${a}, '{"event":"test.row"}')`.execute(tx);
+    });
+    expect(await verifyAuditChain(runtime, a)).toMatchObject({ ok: true, entries: 7 });
+    expect(await verifyAuditChain(runtime, b)).toMatchObject({ ok: true, entries: 3 });
+  });
+
   it('audit: entries removed from the end are found, because the chain is checked against its head', async () => {
     const tenant = await tenantWithHistory();
     await sql`alter table audit_log disable trigger audit_append_only`.execute(owner);
