@@ -4,10 +4,16 @@
  * others of its batch are applied.
  */
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimIdempotencyKey, journalMessage, readCredentialRow } from '../../src/io/db/batchedCalls.ts';
-import { withTenant } from '../../src/io/db/index.ts';
+import {
+  claimIdempotencyKey,
+  journalMessage,
+  readCredentialRow,
+  storeIdempotentAnswer,
+} from '../../src/io/db/batchedCalls.ts';
+import { type Database, withTenant, withUser } from '../../src/io/db/index.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
@@ -109,5 +115,55 @@ describe('batched request calls', () => {
     expect(first.map((r) => r?.claimed)).toEqual([true, true, true, true]);
     const again = await Promise.all(keys.map((k) => claim(k, `hash-${k}`)));
     expect(again.map((r) => [r?.claimed, r?.request_hash])).toEqual(keys.map((k) => [false, `hash-${k}`]));
+  });
+
+  it('batched: answers to store go with the next round of claims, in one statement, each answered alone', async () => {
+    // A pool of its own, counting its statements: its batchers are its own too.
+    let statements = 0;
+    const db = new Kysely<Database>({
+      dialect: new PostgresDialect({
+        pool: new pg.Pool({ connectionString: withUser(h.databaseUrl, 'lock_runtime'), max: 2 }),
+      }),
+      log: () => {
+        statements++;
+      },
+    });
+    try {
+      const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((k) => `k-${k}-${randomUUID()}`) as [
+        string,
+        string,
+        string,
+        string,
+      ];
+      const claim = (key: string) =>
+        claimIdempotencyKey(db, {
+          tenant,
+          scope: 'test',
+          key,
+          hash: `hash-${key}`,
+          prepared: null,
+          claimMs: 60_000,
+        });
+      const store = (key: string, status: number) =>
+        storeIdempotentAnswer(db, { tenant, scope: 'test', key, status, response: { status, key } });
+      await Promise.all([claim(a), claim(b)]);
+      statements = 0;
+      // C goes at once; the rest arrive while it runs and share the next statement. B's status is no int.
+      const round = await Promise.allSettled([claim(c), store(a, 201), store(b, 2 ** 31), claim(d)]);
+      expect(statements).toBe(2);
+      expect(round.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      expect((round[2] as PromiseRejectedResult).reason).toMatchObject({ code: '22003' });
+      expect(round.map((r) => (r.status === 'fulfilled' ? (r.value?.claimed ?? null) : 'error'))).toEqual([
+        true,
+        null,
+        'error',
+        true,
+      ]);
+      const [againA, againB] = await Promise.all([claim(a), claim(b)]);
+      expect(againA).toMatchObject({ claimed: false, status_code: 201, response: { status: 201, key: a } });
+      expect(againB).toMatchObject({ claimed: false, status_code: null });
+    } finally {
+      await db.destroy();
+    }
   });
 });

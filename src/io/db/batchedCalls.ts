@@ -3,6 +3,11 @@
  * waits for the batch in flight to finish and goes in the next one, so under load many requests share one
  * statement, and a lone request is one statement as before. Each item is applied by the database as the
  * single-request function does, and fails alone: its error is rethrown to its own caller only.
+ *
+ * Claims and answers to store share one pipeline: a round sends the answers gathered meanwhile with the
+ * claims, in one statement, where each had a statement of its own (at 8 clients, 0.46 statements a request
+ * each). On this machine a statement's write wakes PostgreSQL's backend, which takes the core from the event
+ * loop: the statement's round trip, more than its work, is what it costs.
  */
 import { sql } from 'kysely';
 import type { Db } from './index.ts';
@@ -68,9 +73,11 @@ const IN_FLIGHT = 1;
 /** Each item's result, or its own error (as a value: the batcher rejects whole batches only). */
 type Batched<I, R> = MicroBatcher<I, R | Error>;
 
+/** A claim or an answer to store: they go in the same rounds. */
+type KeyCall = { claim: IdempotencyClaim } | { store: StoredAnswer };
+
 interface Batchers {
-  claims: Batched<IdempotencyClaim, ClaimedKey | null>;
-  stores: Batched<StoredAnswer, undefined>;
+  keys: Batched<KeyCall, ClaimedKey | null | undefined>;
   journal: Batched<JournaledMessage, undefined>;
   credentials: Batched<{ tenant: string; id: string }, Record<string, unknown> | null>;
 }
@@ -115,32 +122,58 @@ async function sparing<I, R>(
   return items.map((_, i) => (refused[i] ? jsonbRefusal() : (results[k++] as R | Error)));
 }
 
+/** The JSON of a `KeyCall`'s one member (`{"claim":…}` or `{"store":…}`), as its function reads it. */
+const innerJson = (json: string) => json.slice(json.indexOf(':') + 1, -1);
+
+type RoundRow = ClaimedKey & { stored: boolean; i: number; claimed: boolean | null; error: string | null };
+
+/**
+ * One statement for a round: the claims alone, the stores alone, or both (the stores first). Each function
+ * answers its items by index; `stored` says whose index it is.
+ */
+function roundOf(db: Db, claims: Serialized<unknown>[], stores: Serialized<unknown>[]) {
+  if (stores.length === 0)
+    return sql<RoundRow>`select false as stored, * from lock_issue_claims(${jsonArray(claims)}::jsonb)`.execute(
+      db,
+    );
+  if (claims.length === 0)
+    return sql<RoundRow>`select true as stored, * from lock_idempotency_stores(${jsonArray(stores)}::jsonb)`.execute(
+      db,
+    );
+  return sql<RoundRow>`
+    select true as stored, s.i, null as claimed, null as taken_over, null as request_hash, null as status_code,
+           null as response, null as prepared, null as journaled, null as journal_pending, null as ctx,
+           null as ctx_hash, s.error
+      from lock_idempotency_stores(${jsonArray(stores)}::jsonb) s
+    union all
+    select false, * from lock_issue_claims(${jsonArray(claims)}::jsonb)`.execute(db);
+}
+
 function batchersOf(db: Db): Batchers {
   let b = byDb.get(db);
   if (b) return b;
   const settle = <I, R>(run: (items: Serialized<I>[]) => Promise<(R | Error)[]>): Batched<I, R> =>
     new MicroBatcher<I, R | Error>((items) => sparing(items, run), MAX_BATCH, IN_FLIGHT);
   b = {
-    claims: settle<IdempotencyClaim, ClaimedKey | null>(async (items) => {
-      // Claimed in key order: two processes' batches lock their keys in the same order, never in a cycle.
-      const order = items
-        .map((x, i) => ({ ...x, i }))
-        .sort((a, b) => keyOf(a.item).localeCompare(keyOf(b.item)));
-      const { rows } = await sql<ClaimedKey & { i: number; error: string | null }>`
-        select * from lock_issue_claims(${jsonArray(order)}::jsonb)`.execute(db);
-      const sorted = answers(rows, items.length, (r: ClaimedKey & { claimed: boolean | null }) =>
-        r.claimed === null ? null : r,
-      );
-      const out = new Array<ClaimedKey | null | Error>(items.length);
-      order.forEach((o, at) => {
-        out[o.i] = sorted[at] as ClaimedKey | null | Error;
+    keys: settle<KeyCall, ClaimedKey | null | undefined>(async (items) => {
+      const claims: (Serialized<IdempotencyClaim> & { i: number })[] = [];
+      const stores: (Serialized<StoredAnswer> & { i: number })[] = [];
+      items.forEach(({ item, json }, i) => {
+        if ('claim' in item) claims.push({ item: item.claim, json: innerJson(json), i });
+        else stores.push({ item: item.store, json: innerJson(json), i });
       });
+      // Claimed in key order: two processes' rounds lock their claims' keys in the same order, never in a cycle.
+      // (A round's stores are of keys its own process holds the claims of: another round reaches them only by
+      // taking over a lapsed claim.)
+      claims.sort((a, b) => keyOf(a.item).localeCompare(keyOf(b.item)));
+      const { rows } = await roundOf(db, claims, stores);
+      const out = new Array<ClaimedKey | null | undefined | Error>(items.length);
+      for (const r of rows) {
+        const asked = (r.stored ? stores : claims)[r.i];
+        if (!asked) continue;
+        out[asked.i] = r.error ? itemError(r.error) : r.stored ? undefined : r.claimed === null ? null : r;
+      }
       return out;
-    }),
-    stores: settle<StoredAnswer, undefined>(async (items) => {
-      const { rows } = await sql<{ i: number; error: string | null }>`
-        select * from lock_idempotency_stores(${jsonArray(items)}::jsonb)`.execute(db);
-      return answers(rows, items.length, () => undefined);
     }),
     journal: settle<JournaledMessage, undefined>(async (items) => {
       const { rows } = await sql<{ i: number; error: string | null }>`
@@ -167,10 +200,13 @@ async function unwrap<R>(p: Promise<R | Error>): Promise<R> {
  * Claims an Idempotency-Key, takes over a lapsed claim, or reads what it holds (null: changed meanwhile); with a
  * fresh or taken-over claim, reads an issue's context and journals its message when asked (migration 0030).
  */
-export const claimIdempotencyKey = (db: Db, c: IdempotencyClaim) => unwrap(batchersOf(db).claims.submit(c));
+export const claimIdempotencyKey = (db: Db, c: IdempotencyClaim) =>
+  unwrap(batchersOf(db).keys.submit({ claim: c })) as Promise<ClaimedKey | null>;
 
 /** Stores a request's answer under its Idempotency-Key. */
-export const storeIdempotentAnswer = (db: Db, a: StoredAnswer) => unwrap(batchersOf(db).stores.submit(a));
+export const storeIdempotentAnswer = async (db: Db, a: StoredAnswer): Promise<void> => {
+  await unwrap(batchersOf(db).keys.submit({ store: a }));
+};
 
 /** Journals a command for an actor before it is sent (an effect intent its commit releases). */
 export const journalMessage = (db: Db, m: JournaledMessage) => unwrap(batchersOf(db).journal.submit(m));
