@@ -33,6 +33,7 @@ import * as issueClaims from './2026-12-01T0030_issue_claims.ts';
 import * as issueContextPlanKept from './2026-12-01T0031_issue_context_plan_kept.ts';
 import * as plansByKey from './2026-12-02T0032_plans_by_key.ts';
 import * as auditAppendedPerBatch from './2026-12-02T0033_audit_appended_per_batch.ts';
+import * as issueContextsPlanKept from './2026-12-02T0034_issue_contexts_plan_kept.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -68,4 +69,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T0031_issue_context_plan_kept': issueContextPlanKept,
   '2026-12-02T0032_plans_by_key': plansByKey,
   '2026-12-02T0033_audit_appended_per_batch': auditAppendedPerBatch,
+  '2026-12-02T0034_issue_contexts_plan_kept': issueContextsPlanKept,
 };

@@ -123,4 +123,18 @@ describe('plans by key', () => {
     // Its rooms' locks for each request (an index-and-heap plan may count a row twice), not the property's 400.
     expect(seen.idxFetched).toBeLessThanOrEqual(requests.length * 2 * 2);
   });
+
+  it('plans: both issue-context functions keep one plan for their context statement', async () => {
+    // Planned anew at every call, a one-room context cost more to plan than to read (migration 0034). What a
+    // session plans is not visible from SQL; the functions' settings are.
+    const { rows } = await sql<{ proname: string; proconfig: string[] | null }>`
+      select proname, proconfig from pg_proc
+       where proname in ('lock_issue_context_of', 'lock_issue_contexts') order by proname`.execute(owner);
+    expect(rows.map((r) => [r.proname, r.proconfig?.includes('plan_cache_mode=force_generic_plan')])).toEqual(
+      [
+        ['lock_issue_context_of', true],
+        ['lock_issue_contexts', true],
+      ],
+    );
+  });
 });
