@@ -91,6 +91,6 @@ async function editCommitBatch(db: Kysely<unknown>, [from, to]: [string, string]
     SELECT pg_get_functiondef('lock_commit_batch(jsonb)'::regprocedure) AS def`.execute(db);
   const def = rows[0]?.def ?? '';
   if (def.split(from).length !== 2)
-    throw new Error('lock_commit_batch is not the function migration 0026 left');
+    throw new Error('lock_commit_batch does not append its audit entries as migration 0026 wrote it');
   await sql.raw(def.replace(from, to)).execute(db);
 }

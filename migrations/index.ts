@@ -34,6 +34,7 @@ import * as issueContextPlanKept from './2026-12-01T0031_issue_context_plan_kept
 import * as plansByKey from './2026-12-02T0032_plans_by_key.ts';
 import * as auditAppendedPerBatch from './2026-12-02T0033_audit_appended_per_batch.ts';
 import * as issueContextsPlanKept from './2026-12-02T0034_issue_contexts_plan_kept.ts';
+import * as storesNeverWait from './2026-12-02T0035_stores_never_wait.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0001_initial': initial,
@@ -70,4 +71,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-02T0032_plans_by_key': plansByKey,
   '2026-12-02T0033_audit_appended_per_batch': auditAppendedPerBatch,
   '2026-12-02T0034_issue_contexts_plan_kept': issueContextsPlanKept,
+  '2026-12-02T0035_stores_never_wait': storesNeverWait,
 };

@@ -2,8 +2,8 @@
  * Verifies a tenant's audit chain: sequence numbers run 1..n without a gap, each row's
  * prev_hash is the previous row's hash, and each hash is sha256(prev_hash || entry). Reads in pages so a
  * long chain never sits in memory at once. Anything edited, removed or inserted out of band shows up as
- * the first broken link, and a chain that ends before its head (kept by the chain's trigger, which alone may
- * move it) as entries removed from the end.
+ * the first broken link, and a chain that ends before its head (kept by the chain's trigger and the group
+ * commit's `lock_audit_append`, which alone may move it) as entries removed from the end.
  */
 import { createHash } from 'node:crypto';
 import { withTenant } from '../io/db/connect.ts';

@@ -13,7 +13,7 @@ import {
   readCredentialRow,
   storeIdempotentAnswer,
 } from '../../src/io/db/batchedCalls.ts';
-import { type Database, withTenant, withUser } from '../../src/io/db/index.ts';
+import { connect, type Database, setTenant, withTenant, withUser } from '../../src/io/db/index.ts';
 import { seedProperty } from '../support/fixtures.ts';
 import { buildTestGateway } from '../support/gateway.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
@@ -165,5 +165,42 @@ describe('batched request calls', () => {
     } finally {
       await db.destroy();
     }
+  });
+
+  it('batched: an answer to store never waits for a key another transaction holds: that store fails alone', async () => {
+    // Rounds send claims and stores in one transaction; a store that waited could close a cycle with another
+    // process's round (migration 0035).
+    const key = `k-held-${randomUUID()}`;
+    const claim = () =>
+      claimIdempotencyKey(h.service.runtimeDb, {
+        tenant,
+        scope: 'test',
+        key,
+        hash: 'h',
+        prepared: null,
+        claimMs: 60_000,
+      });
+    const store = () =>
+      storeIdempotentAnswer(h.service.runtimeDb, {
+        tenant,
+        scope: 'test',
+        key,
+        status: 201,
+        response: { key },
+      });
+    expect(await claim()).toMatchObject({ claimed: true });
+    const holder = connect(withUser(h.databaseUrl, 'lock_runtime'), { max: 1 });
+    try {
+      await holder.transaction().execute(async (tx) => {
+        await setTenant(tx, tenant);
+        await sql`select 1 from idempotency_keys where tenant_id = ${tenant} and scope = 'test' and key = ${key}
+                  for update`.execute(tx);
+        await expect(store()).rejects.toMatchObject({ code: '55P03' });
+      });
+    } finally {
+      await holder.destroy();
+    }
+    await store();
+    expect(await claim()).toMatchObject({ claimed: false, status_code: 201, response: { key } });
   });
 });

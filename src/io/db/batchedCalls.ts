@@ -128,8 +128,8 @@ const innerJson = (json: string) => json.slice(json.indexOf(':') + 1, -1);
 type RoundRow = ClaimedKey & { stored: boolean; i: number; claimed: boolean | null; error: string | null };
 
 /**
- * One statement for a round: the claims alone, the stores alone, or both (the stores first). Each function
- * answers its items by index; `stored` says whose index it is.
+ * One statement for a round: the claims alone, the stores alone, or both (the claims first: `UNION ALL` runs
+ * its branches in order). Each function answers its items by index; `stored` says whose index it is.
  */
 function roundOf(db: Db, claims: Serialized<unknown>[], stores: Serialized<unknown>[]) {
   if (stores.length === 0)
@@ -141,12 +141,10 @@ function roundOf(db: Db, claims: Serialized<unknown>[], stores: Serialized<unkno
       db,
     );
   return sql<RoundRow>`
-    select true as stored, s.i, null as claimed, null as taken_over, null as request_hash, null as status_code,
-           null as response, null as prepared, null as journaled, null as journal_pending, null as ctx,
-           null as ctx_hash, s.error
-      from lock_idempotency_stores(${jsonArray(stores)}::jsonb) s
+    select false as stored, * from lock_issue_claims(${jsonArray(claims)}::jsonb)
     union all
-    select false, * from lock_issue_claims(${jsonArray(claims)}::jsonb)`.execute(db);
+    select true, s.i, null, null, null, null, null, null, null, null, null, null, s.error
+      from lock_idempotency_stores(${jsonArray(stores)}::jsonb) s`.execute(db);
 }
 
 function batchersOf(db: Db): Batchers {
@@ -163,8 +161,8 @@ function batchersOf(db: Db): Batchers {
         else stores.push({ item: item.store, json: innerJson(json), i });
       });
       // Claimed in key order: two processes' rounds lock their claims' keys in the same order, never in a cycle.
-      // (A round's stores are of keys its own process holds the claims of: another round reaches them only by
-      // taking over a lapsed claim.)
+      // The stores come after the claims and never wait for a lock (migration 0035), so no round waits for
+      // another while holding what that one waits for.
       claims.sort((a, b) => keyOf(a.item).localeCompare(keyOf(b.item)));
       const { rows } = await roundOf(db, claims, stores);
       const out = new Array<ClaimedKey | null | undefined | Error>(items.length);
