@@ -1,9 +1,7 @@
 /**
  * A background pass run on an interval and on demand (`nudge`), one at a time, repeated until a pass
  * finds nothing; nudges while a run is queued coalesce. The outbox relay, the timer dispatcher, the
- * webhook router and the effect sweeper (one pass per interval) all work this way. With `minGapMs`, a run
- * nudged sooner than that after the previous run began waits for the rest of the gap, gathering what the
- * nudges in between asked for into one pass.
+ * webhook router and the effect sweeper (one pass per interval) all work this way.
  */
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 
@@ -12,12 +10,11 @@ export class DrainLoop {
   private running: Promise<void> = Promise.resolve();
   private pending = false;
   private stopped = false;
-  private lastRun = Number.NEGATIVE_INFINITY;
 
   constructor(
     /** One pass; returns how many items it handled (0 ends the run). */
     private readonly pass: () => Promise<number>,
-    private readonly o: { everyMs: number; minGapMs?: number; onError: (e: unknown) => void },
+    private readonly o: { everyMs: number; onError: (e: unknown) => void },
   ) {}
 
   /** Starts (or, after `stop`, restarts) the interval. */
@@ -32,9 +29,6 @@ export class DrainLoop {
     this.pending = true;
     this.running = this.running
       .then(async () => {
-        const wait = this.lastRun + (this.o.minGapMs ?? 0) - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        this.lastRun = performance.now();
         this.pending = false;
         // Background work of its own: a pass nudged from inside a request or a message does not join that
         // operation's trace (it handles whatever is pending, from many operations).

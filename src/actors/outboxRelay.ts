@@ -22,11 +22,6 @@ export interface OutboxRelayOptions {
   js: JetStreamClient;
   pollMs?: number;
   batch?: number;
-  /**
-   * How long after a pass the next one waits at least (20 ms): commits nudge the relay one after another, and a
-   * pass for each was a third of the service's statements (0.8 a REST issue at 8 clients).
-   */
-  minGapMs?: number;
   onPublished?: (n: number) => void;
   log?: (msg: string, data?: Record<string, unknown>) => void;
 }
@@ -36,17 +31,10 @@ export class OutboxRelay {
   /** Ids the previous pass published: the next pass deletes them. */
   private published: string[] = [];
 
-  private readonly limit: number;
-
   constructor(private readonly o: OutboxRelayOptions) {
-    const limit = o.batch ?? 500;
-    this.limit = limit;
-    // A pass that found fewer rows than it may take has emptied the outbox (later commits nudge again): what it
-    // published is deleted by the next nudged or timed pass, not by one more pass run at once for that alone.
-    this.loop = new DrainLoop(async () => ((await this.relayOnce()) === limit ? limit : 0), {
+    this.loop = new DrainLoop(() => this.relayOnce(), {
       // Rows another process committed are published by the lock's holder: at its next pass at the latest.
       everyMs: o.pollMs ?? 200,
-      minGapMs: o.minGapMs ?? 20,
       onError: (e) => o.log?.('outbox relay failed', { err: String(e) }),
     });
   }
@@ -71,7 +59,7 @@ export class OutboxRelay {
   }
 
   async relayOnce(): Promise<number> {
-    const rows = await this.pass(this.limit);
+    const rows = await this.pass(this.o.batch ?? 500);
     if (rows.length === 0) return 0;
     // Publishes leave in order on one connection; their acks are awaited together. One that fails leaves
     // all of this pass's rows in place: the next pass publishes them again, in order — this process's or
