@@ -112,8 +112,9 @@ const jsonArray = (xs: readonly Serialized<unknown>[]) => `[${xs.map((x) => x.js
 async function sparing<I, R>(
   items: I[],
   run: (kept: Serialized<I>[]) => Promise<(R | Error)[]>,
+  toJson: (item: I) => string,
 ): Promise<(R | Error)[]> {
-  const all = items.map((item) => ({ item, json: JSON.stringify(item) }));
+  const all = items.map((item) => ({ item, json: toJson(item) }));
   const refused = all.map((x) => jsonbRefuses(x.json));
   if (!refused.includes(true)) return run(all);
   const kept = all.filter((_, i) => !refused[i]);
@@ -122,24 +123,13 @@ async function sparing<I, R>(
   return items.map((_, i) => (refused[i] ? jsonbRefusal() : (results[k++] as R | Error)));
 }
 
-/** The JSON of a `KeyCall`'s one member (`{"claim":…}` or `{"store":…}`), as its function reads it. */
-const innerJson = (json: string) => json.slice(json.indexOf(':') + 1, -1);
-
 type RoundRow = ClaimedKey & { stored: boolean; i: number; claimed: boolean | null; error: string | null };
 
 /**
- * One statement for a round: the claims alone, the stores alone, or both (the claims first: `UNION ALL` runs
- * its branches in order). Each function answers its items by index; `stored` says whose index it is.
+ * One statement for a round, the claims first (`UNION ALL` runs its branches in order; either list may be
+ * empty). Each function answers its items by index; `stored` says whose index it is.
  */
 function roundOf(db: Db, claims: Serialized<unknown>[], stores: Serialized<unknown>[]) {
-  if (stores.length === 0)
-    return sql<RoundRow>`select false as stored, * from lock_issue_claims(${jsonArray(claims)}::jsonb)`.execute(
-      db,
-    );
-  if (claims.length === 0)
-    return sql<RoundRow>`select true as stored, * from lock_idempotency_stores(${jsonArray(stores)}::jsonb)`.execute(
-      db,
-    );
   return sql<RoundRow>`
     select false as stored, * from lock_issue_claims(${jsonArray(claims)}::jsonb)
     union all
@@ -150,29 +140,36 @@ function roundOf(db: Db, claims: Serialized<unknown>[], stores: Serialized<unkno
 function batchersOf(db: Db): Batchers {
   let b = byDb.get(db);
   if (b) return b;
-  const settle = <I, R>(run: (items: Serialized<I>[]) => Promise<(R | Error)[]>): Batched<I, R> =>
-    new MicroBatcher<I, R | Error>((items) => sparing(items, run), MAX_BATCH, IN_FLIGHT);
+  const settle = <I, R>(
+    run: (items: Serialized<I>[]) => Promise<(R | Error)[]>,
+    toJson: (item: I) => string = JSON.stringify,
+  ): Batched<I, R> =>
+    new MicroBatcher<I, R | Error>((items) => sparing(items, run, toJson), MAX_BATCH, IN_FLIGHT);
   b = {
-    keys: settle<KeyCall, ClaimedKey | null | undefined>(async (items) => {
-      const claims: (Serialized<IdempotencyClaim> & { i: number })[] = [];
-      const stores: (Serialized<StoredAnswer> & { i: number })[] = [];
-      items.forEach(({ item, json }, i) => {
-        if ('claim' in item) claims.push({ item: item.claim, json: innerJson(json), i });
-        else stores.push({ item: item.store, json: innerJson(json), i });
-      });
-      // Claimed in key order: two processes' rounds lock their claims' keys in the same order, never in a cycle.
-      // The stores come after the claims and never wait for a lock (migration 0035), so no round waits for
-      // another while holding what that one waits for.
-      claims.sort((a, b) => keyOf(a.item).localeCompare(keyOf(b.item)));
-      const { rows } = await roundOf(db, claims, stores);
-      const out = new Array<ClaimedKey | null | undefined | Error>(items.length);
-      for (const r of rows) {
-        const asked = (r.stored ? stores : claims)[r.i];
-        if (!asked) continue;
-        out[asked.i] = r.error ? itemError(r.error) : r.stored ? undefined : r.claimed === null ? null : r;
-      }
-      return out;
-    }),
+    keys: settle<KeyCall, ClaimedKey | null | undefined>(
+      async (items) => {
+        const claims: (Serialized<IdempotencyClaim> & { i: number })[] = [];
+        const stores: (Serialized<StoredAnswer> & { i: number })[] = [];
+        items.forEach(({ item, json }, i) => {
+          if ('claim' in item) claims.push({ item: item.claim, json, i });
+          else stores.push({ item: item.store, json, i });
+        });
+        // Claimed in key order: two processes' rounds lock their claims' keys in the same order, never in a cycle.
+        // The stores come after the claims and never wait for a lock (migration 0035), so no round waits for
+        // another while holding what that one waits for.
+        claims.sort((a, b) => keyOf(a.item).localeCompare(keyOf(b.item)));
+        const { rows } = await roundOf(db, claims, stores);
+        const out = new Array<ClaimedKey | null | undefined | Error>(items.length);
+        for (const r of rows) {
+          const asked = (r.stored ? stores : claims)[r.i];
+          if (!asked) continue;
+          out[asked.i] = r.error ? itemError(r.error) : r.stored ? undefined : r.claimed === null ? null : r;
+        }
+        return out;
+      },
+      // Each call is sent as its function reads it: the claim or the answer, not the wrapper.
+      (call) => JSON.stringify('claim' in call ? call.claim : call.store),
+    ),
     journal: settle<JournaledMessage, undefined>(async (items) => {
       const { rows } = await sql<{ i: number; error: string | null }>`
         select * from lock_journal_messages(${jsonArray(items)}::jsonb)`.execute(db);
