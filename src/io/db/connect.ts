@@ -1,6 +1,7 @@
 /** Connection pools for the three roles: owner (migrations), runtime (tenant-scoped), dispatcher. */
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
+import { nameHotCalls } from './hotCalls.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -37,7 +38,10 @@ export function connect(
   pool.on('error', () => {});
   // Nor a checked-out client's: when its session is terminated mid-transaction, pg emits 'error' on the
   // client (no listener: an uncaught exception) besides rejecting the query, which is what callers see.
-  pool.on('connect', (client) => client.on('error', () => {}));
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    nameHotCalls(client);
+  });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
