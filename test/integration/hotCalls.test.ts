@@ -59,14 +59,28 @@ describe('hot calls', () => {
     ]);
   });
 
-  it('inside a transaction the refusal aborts it and reaches the caller; the next call goes unnamed', async () => {
-    const call = (n: number) => sql<{ a: number | string }>`select a from lock_test_shape(${n}::int) as t`;
+  it('a call inside a transaction block goes unnamed, so a changed function cannot abort the transaction', async () => {
+    const call = (n: number) =>
+      sql<{ a: number | string }>`select a from lock_test_shape(${n}::int) as in_tx`;
     await shape('a int', 'select p');
-    expect((await call(1).execute(db)).rows).toEqual([{ a: 1 }]);
+    expect((await db.transaction().execute((tx) => call(1).execute(tx))).rows).toEqual([{ a: 1 }]);
     await shape('a bigint', 'select p::bigint');
-    await expect(db.transaction().execute((tx) => call(2).execute(tx))).rejects.toMatchObject({
-      code: '0A000',
-    });
-    expect((await call(3).execute(db)).rows).toEqual([{ a: '3' }]);
+    expect((await db.transaction().execute((tx) => call(2).execute(tx))).rows).toEqual([{ a: '2' }]);
+    expect((await prepared()).some((p) => p.statement.includes('as in_tx'))).toBe(false);
+  });
+
+  it("a call whose function's argument changed type fails once, then goes unnamed", async () => {
+    const call = (n: number) => sql<{ a: number }>`select * from lock_test_arg(${n}) as arg`;
+    await sql
+      .raw('create function lock_test_arg(p int) returns table (a int) language sql as $$ select p $$')
+      .execute(db);
+    expect((await call(1).execute(db)).rows).toEqual([{ a: 1 }]);
+    await sql.raw('drop function lock_test_arg(int)').execute(db);
+    await sql
+      .raw('create function lock_test_arg(p text) returns table (a int) language sql as $$ select p::int $$')
+      .execute(db);
+    // The kept statement's parameter is still an int, which does not cast to text; an unnamed call infers text.
+    await expect(call(2).execute(db)).rejects.toMatchObject({ code: '42883' });
+    expect((await call(3).execute(db)).rows).toEqual([{ a: 3 }]);
   });
 });
