@@ -66,7 +66,7 @@ export interface JournaledMessage {
 
 const keyOf = (c: IdempotencyClaim) => `${c.tenant}\u0000${c.scope}\u0000${c.key}`;
 
-/** Per statement: batches of up to 128 items, two in flight (one writing while the next gathers). */
+/** Per statement: batches of up to 128 items, one in flight (what arrives meanwhile gathers for the next). */
 const MAX_BATCH = 128;
 const IN_FLIGHT = 1;
 
@@ -159,12 +159,20 @@ function batchersOf(db: Db): Batchers {
         // another while holding what that one waits for.
         claims.sort((a, b) => keyOf(a.item).localeCompare(keyOf(b.item)));
         const { rows } = await roundOf(db, claims, stores);
+        // Each function answers its own items by index, as a round of one kind would be answered.
+        const claimed = answers(
+          rows.filter((r) => !r.stored),
+          claims.length,
+          (r: RoundRow) => (r.claimed === null ? null : r),
+        );
+        const stored = answers(
+          rows.filter((r) => r.stored),
+          stores.length,
+          () => undefined,
+        );
         const out = new Array<ClaimedKey | null | undefined | Error>(items.length);
-        for (const r of rows) {
-          const asked = (r.stored ? stores : claims)[r.i];
-          if (!asked) continue;
-          out[asked.i] = r.error ? itemError(r.error) : r.stored ? undefined : r.claimed === null ? null : r;
-        }
+        claims.forEach((c, k) => (out[c.i] = claimed[k]));
+        stores.forEach((s, k) => (out[s.i] = stored[k]));
         return out;
       },
       // Each call is sent as its function reads it: the claim or the answer, not the wrapper.
