@@ -24,11 +24,22 @@ function keyPair() {
   };
 }
 
+/**
+ * A certificate's serial (hex) from 16 random bytes: positive and minimally encoded whatever the bytes, as
+ * OpenSSL requires (a first byte of 0x40–0x7f). A leading `0` nibble before the random hex, as before, kept the
+ * integer positive but, when the first random byte was 0x00, left a zero byte DER forbids: Node refused that
+ * certificate ("illegal padding"), about one simulator start in 200.
+ */
+export function serialNumberOf(random: Buffer): string {
+  const bytes = Buffer.from(random.subarray(0, 16));
+  bytes[0] = ((bytes[0] ?? 0) & 0x3f) | 0x40;
+  return bytes.toString('hex');
+}
+
 function certificate(publicPem: string, subjectCn: string, days: number): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicPem);
-  // Positive serial: a leading 0 nibble keeps the DER integer non-negative.
-  cert.serialNumber = `0${randomBytes(15).toString('hex')}`;
+  cert.serialNumber = serialNumberOf(randomBytes(16));
   cert.validity.notBefore = new Date(Date.now() - 3_600_000);
   cert.validity.notAfter = new Date(Date.now() + days * 86_400_000);
   cert.setSubject([{ name: 'commonName', value: subjectCn }]);
