@@ -67,6 +67,7 @@ export async function startTracing(o: TracingOptions = {}): Promise<Tracing> {
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
     exporter = new OTLPTraceExporter({ url: `${o.otlpEndpoint.replace(/\/$/, '')}/v1/traces` });
   }
+  recording = exporter !== undefined;
   const ratio = o.sampleRatio ?? 1;
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
@@ -92,6 +93,7 @@ export async function startTracing(o: TracingOptions = {}): Promise<Tracing> {
     exporting: exporter !== undefined,
     flush: () => provider.forceFlush(),
     async shutdown() {
+      recording = false;
       await provider.shutdown();
       trace.disable();
       propagation.disable();
@@ -102,6 +104,9 @@ export async function startTracing(o: TracingOptions = {}): Promise<Tracing> {
 
 /** The service's tracer; a no-op until `startTracing` installs a provider (tests that do not trace). */
 export const tracer = trace.getTracer('lock-integration-service');
+
+/** Whether spans are recorded (an exporter is installed); without, only the trace ids flow. */
+let recording = false;
 
 /** Header-like carriers: NATS headers (`MsgHdrs`) and plain objects. */
 interface HeaderCarrier {
@@ -151,7 +156,9 @@ export function contextFromTraceparent(traceparent: string | null | undefined): 
 
 /**
  * Runs `work` in a new span (child of `parent`, the active context by default), ending it when `work`
- * settles; an error marks the span and is rethrown.
+ * settles; an error marks the span and is rethrown. When spans are not recorded and `parent` has one, that
+ * span stands for the new one: the trace id is all that flows and is logged, and a span of its own per hop
+ * (ids drawn, a context entered) was ~4% of the event-driven run's CPU.
  */
 export async function inSpan<T>(
   name: string,
@@ -159,6 +166,11 @@ export async function inSpan<T>(
   work: (span: Span) => Promise<T>,
   parent: Context = context.active(),
 ): Promise<T> {
+  if (!recording) {
+    const carried = trace.getSpan(parent);
+    if (carried)
+      return parent === context.active() ? work(carried) : context.with(parent, () => work(carried));
+  }
   const span = tracer.startSpan(name, options, parent);
   try {
     return await context.with(trace.setSpan(parent, span), () => work(span));
