@@ -39,18 +39,26 @@ function pureOf(machine: AnyStateMachine): Pure {
     },
   };
   type Scope = Parameters<typeof machine.transition>[2];
-  // Undecided until the first initial snapshot, then a template or null (xstate's whole algorithm each time).
-  let template: AnyMachineSnapshot | null | undefined;
+  // Decided from the machine's definition; set by the first initial snapshot when the definition allows it.
+  const templatable = fixedInitialNodes(machine);
+  let template: AnyMachineSnapshot | null = null;
   const contextOf = machine.config.context;
   p = {
     initial(input) {
       collected = [];
       if (template && typeof contextOf === 'function') {
-        const context = contextOf({ input, self, spawn: noSpawn } as Parameters<typeof contextOf>[0]);
+        let context: unknown;
+        try {
+          context = contextOf({ input, self, spawn: noSpawn } as Parameters<typeof contextOf>[0]);
+        } catch {
+          // xstate makes an errored snapshot of a factory that throws: let it.
+          return [machine.getInitialSnapshot(scope as unknown as Scope, input), collected];
+        }
         return [{ ...template, context, children: {}, historyValue: {} } as AnyMachineSnapshot, []];
       }
       const s = machine.getInitialSnapshot(scope as unknown as Scope, input);
-      if (template === undefined) template = inputFree(s, collected) ? s : null;
+      if (templatable && s.status === 'active' && collected.length === 0 && sameNodes(s, templatable))
+        template = s;
       return [s, collected];
     },
     step(snapshot, event) {
@@ -63,30 +71,48 @@ function pureOf(machine: AnyStateMachine): Pure {
   return p;
 }
 
+/**
+ * The state nodes a machine's initial snapshot rests in whatever its input, or null when the input could
+ * change them or what starting runs. Read from the definition: from the root down each `initial` (every region
+ * of a parallel state), no node may have an entry action, an eventless transition (it could route by the
+ * context) or an invocation, and no initial transition may have actions. The first initial snapshot is then a
+ * template: the next is it with the context factory's result, instead of xstate's whole initial macrostep (a
+ * pre-initial state, an init event, entry sets: ~1.5% of the event-driven run's CPU).
+ */
+function fixedInitialNodes(machine: AnyStateMachine): Set<StateNodeShape> | null {
+  if (typeof machine.config.context !== 'function') return null;
+  const nodes = new Set<StateNodeShape>();
+  const visit = (n: StateNodeShape): boolean => {
+    if (n.entry.length > 0 || n.always !== undefined || n.invoke.length > 0) return false;
+    nodes.add(n);
+    if (n.type === 'atomic') return true;
+    if (n.type === 'parallel') return Object.values(n.states).every(visit);
+    if (n.type !== 'compound') return false; // final or history: not a resting start
+    const first = n.initial;
+    const target = first.target[0];
+    return first.actions.length === 0 && first.target.length === 1 && target !== undefined && visit(target);
+  };
+  return visit(machine.root as unknown as StateNodeShape) ? nodes : null;
+}
+
+function sameNodes(s: AnyMachineSnapshot, fixed: ReadonlySet<StateNodeShape>): boolean {
+  const nodes = (s as AnyMachineSnapshot & { _nodes: readonly StateNodeShape[] })._nodes;
+  return nodes.length === fixed.size && nodes.every((n) => fixed.has(n));
+}
+
 const noSpawn = () => {
   throw new Error(
     'a context factory spawned: initial snapshots are templated only for machines that spawn nothing',
   );
 };
 
-/**
- * Whether a machine's initial snapshot differs from one input to the next only by its context: it ran no
- * action, and no state it rests in has an entry action, an eventless transition or an invocation (those could
- * read the context and take another way). The initial state is then fixed by the machine's `initial`s, and
- * the next initial snapshot is this one with the context factory's result: xstate's whole initial macrostep
- * (a pre-initial state, an init event, entry sets) was ~1.5% of the event-driven run's CPU.
- */
-function inputFree(s: AnyMachineSnapshot, actions: readonly Collected[]): boolean {
-  if (s.status !== 'active' || actions.length > 0) return false;
-  if (Object.keys(s.children).length > 0) return false;
-  const nodes = (s as AnyMachineSnapshot & { _nodes: readonly StateNodeShape[] })._nodes;
-  return nodes.every((n) => n.entry.length === 0 && n.always === undefined && n.invoke.length === 0);
-}
-
 interface StateNodeShape {
+  type: 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
   entry: readonly unknown[];
   always?: readonly unknown[];
   invoke: readonly unknown[];
+  states: Record<string, StateNodeShape>;
+  initial: { target: readonly StateNodeShape[]; actions: readonly unknown[] };
 }
 
 /** The machine's initial snapshot for `input` and the actions it would run. Pure. */

@@ -168,7 +168,8 @@ export async function inSpan<T>(
 ): Promise<T> {
   if (!recording) {
     const carried = trace.getSpan(parent);
-    if (carried)
+    // A recording span (a provider installed before this one, say) is someone else's to annotate and end.
+    if (carried && !carried.isRecording())
       return parent === context.active() ? work(carried) : context.with(parent, () => work(carried));
   }
   const span = tracer.startSpan(name, options, parent);
