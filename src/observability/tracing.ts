@@ -158,7 +158,7 @@ export function contextFromTraceparent(traceparent: string | null | undefined): 
  * Runs `work` in a new span (child of `parent`, the active context by default), ending it when `work`
  * settles; an error marks the span and is rethrown. When spans are not recorded and `parent` has one, that
  * span stands for the new one: the trace id is all that flows and is logged, and a span of its own per hop
- * (ids drawn, a context entered) was ~4% of the event-driven run's CPU.
+ * (ids drawn, a context entered) cost 9–23% of the service's CPU per credential in the event-driven run.
  */
 export async function inSpan<T>(
   name: string,
