@@ -5,9 +5,10 @@
  * Online), guest card keys encoded at a cloud-connected encoder and idempotent by `externalId`, validity
  * changed in place only when every door of the key is online, and JSON errors `{error:{code,message}}`.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import {
   type BaseFaults,
   type SimReply,
@@ -77,7 +78,14 @@ interface Material {
   clientKey: string;
 }
 
-function loadOrCreateMaterial(dir: string | undefined): Material {
+/**
+ * The material kept in `dir`, or new material (written there). With `replaceUnusable`, kept material that TLS
+ * would refuse (a file cut short, a key that is not its certificate's, a certificate not signed by the kept CA,
+ * or one an older simulator made that this Node refuses) is made again: a bad copy in the temporary directory
+ * would otherwise stop every later start on the machine. A reader of another process's material
+ * (`vostioClientTls`) takes what is there: made again, it would not match the running simulator's.
+ */
+function loadOrCreateMaterial(dir: string | undefined, replaceUnusable = false): Material {
   const files = {
     ca: 'ca.pem',
     serverCert: 'server.pem',
@@ -87,13 +95,14 @@ function loadOrCreateMaterial(dir: string | undefined): Material {
   };
   if (dir && Object.values(files).every((f) => existsSync(join(dir, f)))) {
     const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-    return {
+    const kept: Material = {
       ca: read(files.ca),
       serverCert: read(files.serverCert),
       serverKey: read(files.serverKey),
       clientCert: read(files.clientCert),
       clientKey: read(files.clientKey),
     };
+    if (!replaceUnusable || usable(kept)) return kept;
   }
   const ca = createCertificateAuthority('Vostio simulator integration CA');
   const server = issueCertificate(ca, 'vostio-simulator', 'server');
@@ -111,6 +120,23 @@ function loadOrCreateMaterial(dir: string | undefined): Material {
       writeFileSync(join(dir, f), m[k as keyof Material], { mode: f.endsWith('.key') ? 0o600 : 0o644 });
   }
   return m;
+}
+
+/** Whether TLS takes the material: each certificate with its key, each signed by the CA. */
+function usable(m: Material): boolean {
+  try {
+    const ca = new X509Certificate(m.ca);
+    for (const [cert, key] of [
+      [m.serverCert, m.serverKey],
+      [m.clientCert, m.clientKey],
+    ] as const) {
+      createSecureContext({ ca: m.ca, cert, key });
+      if (!new X509Certificate(cert).verify(ca.publicKey)) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 type VostioSimulatorBase = VendorSimulator<VostioState, VostioFaults>;
@@ -144,7 +170,7 @@ export function vostioClientTls(certDir: string): VostioClientTls {
 }
 
 export async function startVostioSimulator(opts: VostioSimulatorOptions = {}): Promise<VostioSimulator> {
-  const material = loadOrCreateMaterial(opts.certDir);
+  const material = loadOrCreateMaterial(opts.certDir, true);
   let doors = new Map<string, VostioDoor>();
   let keys = new Map<string, VostioKey>();
 
