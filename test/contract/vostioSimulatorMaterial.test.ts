@@ -4,11 +4,12 @@
  * stopping every later start on the machine; material that works is kept.
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/ids.ts';
 import {
+  createVostioAdapter,
   startVostioSimulator,
   VOSTIO_SIM_DEFAULTS,
   vostioClientTls,
@@ -32,28 +33,26 @@ async function made(dir: string): Promise<string> {
   return readFileSync(join(dir, 'ca.pem'), 'utf8');
 }
 
-/** The doors' list through mTLS, as a client holding the material kept in `dir` would ask. */
-async function doorsStatus(url: string, dir: string): Promise<number> {
-  const tls = vostioClientTls(dir);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${url}/v1/sites/${VOSTIO_SIM_DEFAULTS.siteId}/doors`,
-      { ca: tls.ca, cert: tls.cert, key: tls.key },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Starts the simulator on `dir` as it is now; answers whether a client with the kept material is served. */
+/**
+ * Starts the simulator on `dir` as it is now; answers how many doors the Vostio adapter, holding the client
+ * material kept in `dir`, lists through mTLS.
+ */
 async function startsAndServes(dir: string): Promise<number> {
   const sim = await startVostioSimulator({ certDir: dir });
   try {
-    return await doorsStatus(sim.url, dir);
+    const tls = vostioClientTls(dir);
+    const adapter = createVostioAdapter({
+      config: {
+        baseUrl: sim.url,
+        ...VOSTIO_SIM_DEFAULTS,
+        ca: tls.ca,
+        clientCert: tls.cert,
+        clientKey: tls.key,
+      },
+      clock: systemClock,
+      timeoutMs: 2000,
+    });
+    return (await adapter.listLocks()).length;
   } finally {
     await sim.close();
   }
@@ -63,7 +62,7 @@ describe('vostio simulator: kept mTLS material', () => {
   it('material that works is kept across starts', async () => {
     const dir = freshDir();
     const ca = await made(dir);
-    expect(await startsAndServes(dir)).toBe(200);
+    expect(await startsAndServes(dir)).toBeGreaterThan(0);
     expect(readFileSync(join(dir, 'ca.pem'), 'utf8')).toBe(ca);
   });
 
@@ -72,7 +71,7 @@ describe('vostio simulator: kept mTLS material', () => {
     const ca = await made(dir);
     const key = readFileSync(join(dir, 'server.key'), 'utf8');
     writeFileSync(join(dir, 'server.key'), key.slice(0, key.length >> 1));
-    expect(await startsAndServes(dir)).toBe(200);
+    expect(await startsAndServes(dir)).toBeGreaterThan(0);
     expect(readFileSync(join(dir, 'ca.pem'), 'utf8')).not.toBe(ca);
   });
 
@@ -82,6 +81,6 @@ describe('vostio simulator: kept mTLS material', () => {
     await made(dir);
     await made(other);
     for (const f of ['client.pem', 'client.key']) copyFileSync(join(other, f), join(dir, f));
-    expect(await startsAndServes(dir)).toBe(200);
+    expect(await startsAndServes(dir)).toBeGreaterThan(0);
   });
 });
